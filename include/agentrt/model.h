@@ -1,0 +1,42 @@
+/* Model sources: where decisions come from.  A model is a versioned vtable; the
+ * blocking driver asks it for one decision per step.  The scripted model (the
+ * spec's {"type":"scripted","decisions":[...]}) replays decisions in order, each
+ * `repeat` times (default 1); running out of decisions is a model failure. */
+#ifndef AGENTRT_MODEL_H
+#define AGENTRT_MODEL_H
+
+#include "agentrt/context.h"
+#include "agentrt/decision.h"
+#include "agentrt/spec.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct art_model art_model;
+
+typedef struct art_model_vtable {
+  int version; /* ART_MODEL_VERSION */
+  const char *name;
+  /* Fill `out` (valid until the next call) and return 0, or return a negative
+   * code with err saying why the model source failed (-> model_failure). */
+  int (*decide)(art_model *m, const art_context *ctx, art_decision *out, art_error *err);
+  void (*free)(art_model *m);
+} art_model_vtable;
+
+#define ART_MODEL_VERSION 1
+
+/* Every model starts with this header. */
+struct art_model {
+  const art_model_vtable *vt;
+};
+
+/* The model the spec describes. */
+int art_model_new(art_model **out, const art_spec *spec, art_error *err);
+int art_model_decide(art_model *m, const art_context *ctx, art_decision *out, art_error *err);
+void art_model_free(art_model *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,85 @@
+/* The run: a sans-I/O state machine for one goal-directed agent loop.
+ *
+ * The driver asks art_run_next() for the next action and performs it:
+ *   DECIDE     ask a model for a decision about `context`, feed it back with
+ *              art_run_feed_decision (or art_run_feed_model_failure);
+ *   CALL_TOOL  call `tool` with `call` (validated, gated), feed the result back
+ *              with art_run_feed_tool_result;
+ *   WAIT       the run is paused (approval_required, or blocked waiting for a
+ *              human): feed art_run_feed_approval / art_run_feed_human_input;
+ *   DONE       the run has stopped for good.
+ * Time is passed in; the run never reads a clock, does I/O or blocks.  Every
+ * state change is an event, recorded in the run's trace and given to its sinks.
+ * The loop, not the model, owns the budget and the stop reason. */
+#ifndef AGENTRT_RUN_H
+#define AGENTRT_RUN_H
+
+#include "agentrt/model.h"
+#include "agentrt/spec.h"
+#include "agentrt/trace.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { ART_ACT_DECIDE, ART_ACT_CALL_TOOL, ART_ACT_WAIT, ART_ACT_DONE } art_action_kind;
+
+typedef struct art_action {
+  art_action_kind kind;
+  const art_context *context;   /* DECIDE */
+  const art_tool *tool;         /* CALL_TOOL */
+  const art_tool_call *call;    /* CALL_TOOL */
+  art_stop_reason stop_reason;  /* WAIT, DONE */
+  const char *detail;           /* WAIT, DONE */
+} art_action;
+
+typedef struct art_run_options {
+  const art_allocator *alloc; /* NULL: the spec's allocator */
+  const char *run_id;         /* NULL: the spec's run_id, else a generated one */
+} art_run_options;
+
+int art_run_new(art_run **out, const art_spec *spec, const art_run_options *opts);
+void art_run_free(art_run *run);
+const char *art_run_errmsg(const art_run *run);
+
+/* The run takes the sink; its close() is called when the run is freed (also
+ * when adding fails). */
+int art_run_add_sink(art_run *run, const art_sink *sink);
+
+int art_run_next(art_run *run, int64_t now_us, const art_action **out);
+int art_run_feed_decision(art_run *run, const art_decision *d, int64_t now_us);
+int art_run_feed_model_failure(art_run *run, const char *detail, int64_t now_us);
+/* Takes nothing from `result`: the run keeps its own reference to the data. */
+int art_run_feed_tool_result(art_run *run, uint32_t call_id, const art_tool_result *result,
+                             int64_t now_us);
+/* Answers the question of a run blocked on ask_human; the run continues. */
+int art_run_feed_human_input(art_run *run, const char *text, int64_t now_us);
+/* Decides the action a run paused with approval_required waits for. */
+int art_run_feed_approval(art_run *run, const char *action_id, bool approved,
+                          const char *reviewer, const char *reason, int64_t now_us);
+/* Stops the run `cancelled` at once (any state but stopped for good). */
+int art_run_cancel(art_run *run, const char *reason, int64_t now_us);
+
+/* Blocking driver: drives the run with `model` and the registry's tools until
+ * it waits or is done.  Returns 0 or a negative code (art_run_errmsg). */
+int art_run_until_stop(art_run *run, art_model *model);
+
+const char *art_run_id(const art_run *run);
+art_stop_reason art_run_stop_reason(const art_run *run);
+const char *art_run_stop_detail(const art_run *run);
+const char *art_run_answer(const art_run *run);  /* NULL unless success */
+uint32_t art_run_steps(const art_run *run);
+size_t art_run_event_count(const art_run *run);
+const art_event *art_run_event(const art_run *run, size_t i);
+size_t art_run_observation_count(const art_run *run);
+const art_observation *art_run_observation(const art_run *run, size_t i);
+const art_spec *art_run_spec(const art_run *run);
+
+/* {"run_id","stop_reason","reason","steps","tools_called","answer",
+ *  "observations","trace"}: everything redacted.  New reference or NULL. */
+json_t *art_run_result_json(const art_run *run);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

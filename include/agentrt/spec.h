@@ -1,0 +1,44 @@
+/* Agent spec: the JSON file that says what a run is (goal, budgets, actor,
+ * memory, tools, policy, model, redaction).  Loading is strict: bad JSON, an
+ * unknown key, a wrong type or an unknown built-in tool is ART_ESPEC with a
+ * message naming the file, the JSON path and what is wrong; nothing is run.
+ * A spec is immutable once loaded (except for tools added to its registry
+ * before any run starts) and can be shared by any number of runs. */
+#ifndef AGENTRT_SPEC_H
+#define AGENTRT_SPEC_H
+
+#include "agentrt/context.h"
+#include "agentrt/policy.h"
+#include "agentrt/trace.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct art_spec art_spec;
+
+typedef struct art_spec_options {
+  const art_allocator *alloc; /* NULL: malloc */
+  const char *outbox;         /* overrides the spec's "outbox" (send_message's file) */
+} art_spec_options;
+
+int art_spec_load(art_spec **out, const char *path, const art_spec_options *opts, art_error *err);
+/* `name` is used in messages in place of a file name; relative command paths
+ * resolve against `base_dir` (NULL: the current directory). */
+int art_spec_parse(art_spec **out, const json_t *json, const char *name, const char *base_dir,
+                   const art_spec_options *opts, art_error *err);
+void art_spec_free(art_spec *spec);
+
+const char *art_spec_run_id(const art_spec *spec); /* NULL when not given */
+const char *art_spec_goal(const art_spec *spec);
+uint32_t art_spec_max_steps(const art_spec *spec);
+art_registry *art_spec_registry(art_spec *spec);   /* add C tools before running */
+const art_policy *art_spec_policy(const art_spec *spec);
+const art_redactor *art_spec_redactor(const art_spec *spec);
+const json_t *art_spec_model(const art_spec *spec); /* the "model" object */
+const char *art_spec_outbox(const art_spec *spec);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

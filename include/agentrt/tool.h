@@ -1,0 +1,108 @@
+/* Tool registry: what each tool is, what it may touch, and how it is called.
+ *
+ * A tool has a name, a description, an input JSON Schema, a side effect class
+ * (read | draft | write), an idempotent flag, an enabled flag, an owner and a
+ * version.  A tool is either a C function with a user pointer or an external
+ * command (argv exec'd directly, never through a shell).  The registry owns
+ * copies of everything it is given; tools are kept sorted by name. */
+#ifndef AGENTRT_TOOL_H
+#define AGENTRT_TOOL_H
+
+#include <stdbool.h>
+#include "agentrt/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { ART_SIDE_READ, ART_SIDE_DRAFT, ART_SIDE_WRITE } art_side_effect;
+
+typedef enum { ART_RESULT_OK, ART_RESULT_REFUSED, ART_RESULT_ERROR } art_result_status;
+
+#define ART_RESULT_MESSAGE_SIZE 256
+
+/* What a tool returns.  `data` is a reference the result owns (may be NULL);
+ * `message` says why for refused and error results, e.g. "upstream_timeout". */
+typedef struct art_tool_result {
+  art_result_status status;
+  json_t *data;
+  char message[ART_RESULT_MESSAGE_SIZE];
+} art_tool_result;
+
+/* Set a result; `data_take` (may be NULL) becomes the result's reference. */
+void art_tool_result_set(art_tool_result *r, art_result_status status, json_t *data_take,
+                         const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void art_tool_result_dispose(art_tool_result *r);
+
+/* A validated call the runtime hands to a tool.  Everything is borrowed from the
+ * run and valid for the duration of the call. */
+typedef struct art_tool_call {
+  uint32_t id;                 /* call number within the run, from 1 */
+  uint32_t step;               /* the step whose decision asked for it */
+  const char *run_id;
+  const char *tool;
+  const json_t *input;         /* an object that passed the tool's input schema */
+  const char *action_id;       /* "act_" + hash of tool and canonical input */
+} art_tool_call;
+
+/* A C tool: fill `result` and return 0.  A negative return (e.g. ART_ENOMEM) is
+ * reported to the run as an error result carrying art_strerror(code). */
+typedef int (*art_tool_fn)(void *ud, const art_tool_call *call, art_tool_result *result);
+
+/* What a caller registers.  Strings and the schema are copied. */
+typedef struct art_tool_def {
+  const char *name;
+  const char *description;
+  const json_t *input_schema;   /* NULL: any JSON object */
+  art_side_effect side_effect;
+  bool idempotent;              /* read tools are idempotent whatever this says */
+  bool disabled;
+  const char *owner;            /* may be NULL */
+  const char *version;          /* may be NULL: "1" */
+  art_tool_fn fn;               /* either fn ... */
+  void *ud;
+  void (*free_ud)(void *ud);    /* may be NULL: called when the registry is freed */
+  const char *const *command;   /* ... or argv, NULL-terminated */
+  int timeout_ms;               /* command tools; 0: 30000 */
+} art_tool_def;
+
+typedef struct art_tool art_tool;
+typedef struct art_registry art_registry;
+
+int art_registry_new(art_registry **out, const art_allocator *alloc);
+void art_registry_free(art_registry *reg);
+
+/* ART_EINVAL (duplicate or empty name, bad schema, neither fn nor command) with
+ * the reason in err.  The registry takes `ud`: free_ud runs when the registry is
+ * freed, or at once when adding fails. */
+int art_registry_add(art_registry *reg, const art_tool_def *def, art_error *err);
+
+const art_tool *art_registry_find(const art_registry *reg, const char *name);
+size_t art_registry_count(const art_registry *reg);
+const art_tool *art_registry_at(const art_registry *reg, size_t i); /* sorted by name */
+
+const char *art_tool_name(const art_tool *t);
+const char *art_tool_description(const art_tool *t);
+const json_t *art_tool_input_schema(const art_tool *t); /* NULL: any object */
+art_side_effect art_tool_side_effect(const art_tool *t);
+bool art_tool_idempotent(const art_tool *t);
+bool art_tool_enabled(const art_tool *t);
+const char *art_tool_owner(const art_tool *t);
+const char *art_tool_version(const art_tool *t);
+
+/* 0 when `input` passes the tool's input schema; ART_EINVAL and `why` when not. */
+int art_tool_check_input(const art_tool *t, const json_t *input, char *why, size_t why_size);
+
+/* Call the tool (blocking): runs the C function or the command.  Always fills
+ * `result`; returns 0, or a negative code when the call could not be made at
+ * all (the result is then an error result saying why). */
+int art_tool_invoke(const art_tool *t, const art_tool_call *call, art_tool_result *result);
+
+const char *art_side_effect_name(art_side_effect s);
+int art_side_effect_parse(const char *name, art_side_effect *out); /* ART_EINVAL */
+const char *art_result_status_name(art_result_status s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,174 @@
+/* Trace: every state change of a run is an event, delivered in order to the
+ * run's sinks (the in-memory trace, a JSONL file, a store journal).
+ *
+ * Events are compact structs in the run's arena; JSON text is produced only
+ * when a sink asks for it (art_event_to_json).  Redaction happens before an
+ * event is recorded: values under secret-named keys and values matching the
+ * spec's patterns are replaced by "[REDACTED]" in every string and JSON value
+ * an event carries, so no sink ever sees them. */
+#ifndef AGENTRT_TRACE_H
+#define AGENTRT_TRACE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "agentrt/decision.h"
+#include "agentrt/policy.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+  ART_STOP_NONE,
+  ART_STOP_SUCCESS,
+  ART_STOP_BUDGET_EXHAUSTED,
+  ART_STOP_INVALID_DECISION,
+  ART_STOP_REFUSED,
+  ART_STOP_POLICY_DENIED,
+  ART_STOP_APPROVAL_REQUIRED,
+  ART_STOP_BLOCKED,
+  ART_STOP_TOOL_FAILURE,
+  ART_STOP_MODEL_FAILURE,
+  ART_STOP_CANCELLED
+} art_stop_reason;
+
+const char *art_stop_reason_name(art_stop_reason r);
+int art_stop_reason_parse(const char *name, art_stop_reason *out);
+
+typedef enum {
+  ART_EV_RUN_STARTED,
+  ART_EV_CONTEXT_BUILT,
+  ART_EV_DECISION,
+  ART_EV_POLICY_DECISION,
+  ART_EV_APPROVAL,
+  ART_EV_TOOL_CALL,
+  ART_EV_TOOL_RESULT,
+  ART_EV_HUMAN_INPUT,
+  ART_EV_STOP
+} art_event_type;
+
+const char *art_event_type_name(art_event_type t);
+
+/* What a context_built event records: the packet's refs (memory, omitted) are
+ * shared between consecutive events while they do not change. */
+typedef struct art_context_refs {
+  const art_memory_item *const *memory;
+  size_t n_memory;
+  const art_omitted *omitted;
+  size_t n_omitted;
+  art_sensitivity sensitivity;
+} art_context_refs;
+
+typedef struct art_event {
+  art_event_type type;
+  uint32_t seq;          /* from 1, gap-free */
+  uint32_t step;         /* the step the event belongs to (0 before the first) */
+  int64_t ts_us;
+  int64_t latency_us;    /* decision: time the model took; tool_result: the tool */
+  uint64_t span_id;
+  uint64_t parent_span_id;
+  union {
+    struct {
+      const char *goal;
+      uint32_t max_steps;
+    } run_started;
+    struct {
+      const art_context_refs *refs;
+      uint32_t first_recent, last_recent; /* observation numbers, 0 when none */
+      uint32_t n_evidence;
+      uint32_t n_tools;
+    } context;
+    struct {
+      art_decision_kind kind;
+      const char *text;    /* answer / question / stop reason / unknown type */
+      const char *tool;
+      json_t *input;
+      art_usage usage;
+    } decision;
+    struct {
+      art_gate_action action;
+      art_effect effect;
+      int rule;            /* -1: default policy */
+      const char *reason;
+      const char *subject; /* tool name, or memory item id for retrieve */
+      const char *action_id;
+      bool approved;
+    } policy;
+    struct {
+      const char *action_id;
+      bool approved;
+      const char *reviewer;
+      const char *reason;
+    } approval;
+    struct {
+      uint32_t call_id;
+      const char *tool;
+      art_side_effect side_effect;
+      json_t *input;
+      const char *action_id;
+    } tool_call;
+    struct {
+      uint32_t call_id;
+      const char *tool;
+      art_result_status status;
+      json_t *data;
+      const char *message;
+      uint32_t observation;
+    } tool_result;
+    struct {
+      const char *text;
+      uint32_t observation;
+    } human_input;
+    struct {
+      art_stop_reason reason;
+      const char *detail;
+      const char *tool;
+      const char *action_id;
+      const char *answer;
+    } stop;
+  } u;
+} art_event;
+
+typedef struct art_run art_run;
+
+/* A sink receives every event in order.  A negative return from `write` stops
+ * the operation that produced the event and is returned to the driver. */
+typedef struct art_sink {
+  int version; /* ART_SINK_VERSION */
+  int (*write)(void *ud, const art_run *run, const art_event *ev);
+  void (*close)(void *ud); /* may be NULL; called when the run is freed */
+  void *ud;
+} art_sink;
+
+#define ART_SINK_VERSION 1
+
+/* The event as JSON: {"run_id","seq","type","step","ts_us","latency_us",
+ * "trace_id","span_id","parent_span_id", ...type fields}.  New reference; NULL
+ * when out of memory. */
+json_t *art_event_to_json(const art_run *run, const art_event *ev);
+
+/* A sink writing one JSON object per line to `f` (not closed; flushed per event). */
+art_sink art_jsonl_sink(FILE *f);
+
+/* Redaction rules. */
+typedef struct art_redactor art_redactor;
+
+/* keys: names whose values are redacted, compared case-insensitively (NULL: the
+ * defaults api_key, authorization, password, secret, token); patterns: POSIX
+ * extended regular expressions whose matches are redacted (may be NULL). */
+int art_redactor_new(art_redactor **out, const char *const *keys, const char *const *patterns,
+                     const art_allocator *alloc, art_error *err);
+void art_redactor_free(art_redactor *r);
+/* A reference to `v` itself when nothing in it needs redacting (the common case,
+ * no allocation), else a redacted deep copy.  NULL stays NULL; NULL on ENOMEM
+ * for non-NULL v. */
+json_t *art_redact_json(const art_redactor *r, json_t *v);
+/* `text` itself when no pattern matches, else a redacted copy from `alloc`
+ * (*copied set to true).  NULL when out of memory. */
+char *art_redact_text(const art_redactor *r, const char *text, const art_allocator *alloc,
+                      bool *copied);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

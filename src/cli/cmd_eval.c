@@ -1,0 +1,55 @@
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char usage[] =
+    "usage: agentrt eval SUITE.json [--junit FILE] [--json]\n"
+    "\n"
+    "Run every case of an eval suite and check it.  A suite is\n"
+    "  {\"name\": \"...\", \"cases\": [{\"name\": \"...\", \"agent\": SPEC or \"spec.json\",\n"
+    "                               \"expect\": {...}}]}\n"
+    "expect keys: stop_reason, tools_called, tools_not_called, max_steps,\n"
+    "evidence_required, no_repeated_side_effects.  Every case is also checked for\n"
+    "approval bypass, and for invalid decisions and budget exhaustion unless its\n"
+    "stop_reason expects them.\n"
+    "\n"
+    "  --junit FILE    write JUnit XML to FILE\n"
+    "  --json          print the report as JSON instead of a table\n"
+    "\n"
+    "exit codes: 0 all cases passed, 1 a case failed, 2 bad usage or suite file\n";
+
+static int write_junit(const json_t *report, const char *path) {
+  FILE *f = fopen(path, "w");
+  int rc = f ? art_eval_write_junit(report, f) : ART_EIO;
+  if (f && fclose(f) != 0) rc = ART_EIO;
+  if (rc < 0) fprintf(stderr, "agentrt: cannot write %s: %s\n", path, strerror(errno));
+  return rc;
+}
+
+int cmd_eval(int argc, char **argv) {
+  cli_opts o;
+  int rc = cli_parse(argc, argv, OPT_JSON | OPT_JUNIT | OPT_OUTBOX, true, usage, &o);
+  if (rc != 0 || o.help) return rc;
+  art_eval_suite *suite;
+  art_error err = {0};
+  art_spec_options opts = {.outbox = o.outbox};
+  if (art_eval_suite_load(&suite, o.file, &opts, &err) < 0) {
+    fprintf(stderr, "agentrt: %s\n", err.message);
+    return EXIT_USAGE;
+  }
+  json_t *report = art_eval_suite_run(suite, &err);
+  if (!report) {
+    fprintf(stderr, "agentrt: eval failed: %s\n", err.message);
+    art_eval_suite_free(suite);
+    return EXIT_USAGE;
+  }
+  if (o.json) cli_print_json(report);
+  else cli_print_eval_table(report);
+  rc = json_integer_value(json_object_get(report, "failed")) ? EXIT_STOPPED : EXIT_OK;
+  if (o.junit && write_junit(report, o.junit) < 0) rc = EXIT_USAGE;
+  json_decref(report);
+  art_eval_suite_free(suite);
+  return rc;
+}

@@ -1,0 +1,59 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static int usage_error(const char *usage, const char *fmt, const char *arg) {
+  fputs("agentrt: ", stderr);
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\n\n%s", usage);
+  return EXIT_USAGE;
+}
+
+/* The value of a flag that takes one ("--trace FILE" or "--trace=FILE"). */
+static const char *flag_value(int argc, char **argv, int *i, const char *name) {
+  size_t n = strlen(name);
+  if (strncmp(argv[*i], name, n) == 0 && argv[*i][n] == '=') return argv[*i] + n + 1;
+  if (strcmp(argv[*i], name) != 0) return NULL;
+  return *i + 1 < argc ? argv[++*i] : "";
+}
+
+static int parse_flag(int argc, char **argv, int *i, unsigned allowed, cli_opts *o) {
+  static const struct { unsigned bit; const char *name; size_t offset; } valued[] = {
+      {OPT_TRACE, "--trace", offsetof(cli_opts, trace)},
+      {OPT_OUTBOX, "--outbox", offsetof(cli_opts, outbox)},
+      {OPT_JUNIT, "--junit", offsetof(cli_opts, junit)}};
+  if ((allowed & OPT_JSON) && strcmp(argv[*i], "--json") == 0) return o->json = true, 0;
+  for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) {
+    if (!(allowed & valued[k].bit)) continue;
+    const char *v = flag_value(argc, argv, i, valued[k].name);
+    if (!v) continue;
+    if (!v[0]) return -1;
+    *(const char **)((char *)o + valued[k].offset) = v;
+    return 0;
+  }
+  return -1;
+}
+
+int cli_parse(int argc, char **argv, unsigned allowed, bool needs_file, const char *usage,
+              cli_opts *o) {
+  memset(o, 0, sizeof *o);
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+      fputs(usage, stdout);
+      o->help = true;
+      return 0;
+    }
+    if (a[0] == '-' && a[1]) {
+      if (parse_flag(argc, argv, &i, allowed, o) < 0)
+        return usage_error(usage, "bad option \"%s\" (unknown, or missing its value)", a);
+    } else if (needs_file && !o->file) {
+      o->file = a;
+    } else {
+      return usage_error(usage, "unexpected argument \"%s\"", a);
+    }
+  }
+  if (needs_file && !o->file) return usage_error(usage, "%s", "missing file argument");
+  return 0;
+}

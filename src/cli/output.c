@@ -1,0 +1,216 @@
+/* Running a spec from the command line and printing runs, traces and eval
+ * reports for people (tables) and scripts (--json). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+int cli_print_json(const json_t *j) {
+  int rc = json_dumpf(j, stdout, JSON_INDENT(2)) == 0 && putchar('\n') != EOF ? 0 : -1;
+  fflush(stdout);
+  return rc;
+}
+
+int cli_exit_code(art_stop_reason r) {
+  if (r == ART_STOP_SUCCESS) return EXIT_OK;
+  if (r == ART_STOP_APPROVAL_REQUIRED || r == ART_STOP_BLOCKED) return EXIT_PAUSED;
+  return EXIT_STOPPED;
+}
+
+/* ---- the trace table --------------------------------------------------------- */
+
+static void compact(char *buf, size_t size, const json_t *v) {
+  char *text = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+  snprintf(buf, size, "%s", text ? text : "");
+  free(text);
+}
+
+static void refs_detail(char *buf, size_t size, const art_event *ev) {
+  const art_context_refs *r = ev->u.context.refs;
+  size_t n = (size_t)snprintf(buf, size, "memory [");
+  for (size_t i = 0; i < r->n_memory && n < size; i++)
+    n += (size_t)snprintf(buf + n, size - n, "%s%s", i ? ", " : "", r->memory[i]->id);
+  if (n < size) n += (size_t)snprintf(buf + n, size - n, "] omitted [");
+  for (size_t i = 0; i < r->n_omitted && n < size; i++)
+    n += (size_t)snprintf(buf + n, size - n, "%s%s: %s", i ? ", " : "", r->omitted[i].ref,
+                          art_omit_reason_name(r->omitted[i].reason));
+  if (n < size) snprintf(buf + n, size - n, "] evidence %u", ev->u.context.n_evidence);
+}
+
+static void decision_detail(char *buf, size_t size, const art_event *ev) {
+  char input[200];
+  const char *text = ev->u.decision.text ? ev->u.decision.text : "";
+  switch (ev->u.decision.kind) {
+  case ART_DECISION_TOOL:
+    compact(input, sizeof input, ev->u.decision.input);
+    snprintf(buf, size, "tool %s %s", ev->u.decision.tool ? ev->u.decision.tool : "(none)", input);
+    break;
+  case ART_DECISION_MALFORMED: snprintf(buf, size, "malformed (type \"%s\")", text); break;
+  default: snprintf(buf, size, "%s \"%s\"", art_decision_kind_name(ev->u.decision.kind), text);
+  }
+}
+
+static void policy_detail(char *buf, size_t size, const art_event *ev) {
+  char rule[32] = "default";
+  if (ev->u.policy.rule >= 0) snprintf(rule, sizeof rule, "rule %d", ev->u.policy.rule);
+  snprintf(buf, size, "%s%s%s: %s%s by %s (%s)", art_gate_action_name(ev->u.policy.action),
+           ev->u.policy.subject ? " " : "", ev->u.policy.subject ? ev->u.policy.subject : "",
+           art_effect_name(ev->u.policy.effect),
+           ev->u.policy.approved ? " (approved)" : "", rule, ev->u.policy.reason);
+}
+
+static void event_detail(char *buf, size_t size, const art_event *ev) {
+  switch (ev->type) {
+  case ART_EV_RUN_STARTED:
+    snprintf(buf, size, "goal \"%s\", max_steps %u", ev->u.run_started.goal, ev->u.run_started.max_steps);
+    break;
+  case ART_EV_CONTEXT_BUILT: refs_detail(buf, size, ev); break;
+  case ART_EV_DECISION: decision_detail(buf, size, ev); break;
+  case ART_EV_POLICY_DECISION: policy_detail(buf, size, ev); break;
+  case ART_EV_APPROVAL:
+    snprintf(buf, size, "%s %s by %s", ev->u.approval.action_id,
+             ev->u.approval.approved ? "approved" : "denied", ev->u.approval.reviewer);
+    break;
+  case ART_EV_TOOL_CALL:
+    snprintf(buf, size, "%s call %u (%s)", ev->u.tool_call.tool, ev->u.tool_call.call_id,
+             art_side_effect_name(ev->u.tool_call.side_effect));
+    break;
+  case ART_EV_TOOL_RESULT:
+    snprintf(buf, size, "%s %s%s%s -> obs_%u", ev->u.tool_result.tool,
+             art_result_status_name(ev->u.tool_result.status), ev->u.tool_result.message ? ": " : "",
+             ev->u.tool_result.message ? ev->u.tool_result.message : "", ev->u.tool_result.observation);
+    break;
+  case ART_EV_HUMAN_INPUT: snprintf(buf, size, "\"%s\"", ev->u.human_input.text); break;
+  case ART_EV_STOP:
+    snprintf(buf, size, "%s (%s)", art_stop_reason_name(ev->u.stop.reason), ev->u.stop.detail);
+    break;
+  }
+}
+
+static void print_trace_table(const art_run *run) {
+  printf("%4s  %4s  %-16s %9s  %s\n", "seq", "step", "event", "latency", "detail");
+  for (size_t i = 0; i < art_run_event_count(run); i++) {
+    const art_event *ev = art_run_event(run, i);
+    char detail[512];
+    event_detail(detail, sizeof detail, ev);
+    if (strlen(detail) > 90) strcpy(detail + 87, "...");
+    printf("%4u  %4u  %-16s %6lld us  %s\n", ev->seq, ev->step, art_event_type_name(ev->type),
+           (long long)ev->latency_us, detail);
+  }
+}
+
+static void print_run(const art_run *run) {
+  art_stop_reason r = art_run_stop_reason(run);
+  printf("run %s: %s (%s) after %u step%s\n", art_run_id(run), art_stop_reason_name(r),
+         art_run_stop_detail(run), art_run_steps(run), art_run_steps(run) == 1 ? "" : "s");
+  if (art_run_answer(run)) printf("answer: %s\n", art_run_answer(run));
+  printf("\ntrace:\n");
+  print_trace_table(run);
+}
+
+void cli_print_eval_table(const json_t *report) {
+  const json_t *cases = json_object_get(report, "cases"), *c, *f;
+  size_t i, k;
+  printf("%-32s %-6s %-18s %5s\n", "case", "result", "stop_reason", "steps");
+  json_array_foreach(cases, i, c) {
+    printf("%-32s %-6s %-18s %5lld\n", json_string_value(json_object_get(c, "name")),
+           json_is_true(json_object_get(c, "passed")) ? "PASS" : "FAIL",
+           json_string_value(json_object_get(c, "stop_reason")),
+           (long long)json_integer_value(json_object_get(c, "steps")));
+    json_array_foreach(json_object_get(c, "failures"), k, f) printf("    - %s\n", json_string_value(f));
+  }
+  printf("%lld passed, %lld failed\n", (long long)json_integer_value(json_object_get(report, "passed")),
+         (long long)json_integer_value(json_object_get(report, "failed")));
+}
+
+/* ---- running ------------------------------------------------------------------- */
+
+static int open_trace(art_run *run, const char *path, FILE **f) {
+  if (!path) return 0;
+  if (!(*f = fopen(path, "w"))) {
+    fprintf(stderr, "agentrt: cannot write trace file %s: %s\n", path, strerror(errno));
+    return EXIT_USAGE;
+  }
+  art_sink sink = art_jsonl_sink(*f);
+  return art_run_add_sink(run, &sink) < 0 ? EXIT_USAGE : 0;
+}
+
+static int drive(art_spec *spec, const cli_opts *o, art_run **run, FILE **trace) {
+  art_model *model = NULL;
+  art_error err = {0};
+  int rc = art_model_new(&model, spec, &err);
+  if (rc < 0) {
+    fprintf(stderr, "agentrt: %s\n", err.message);
+    return EXIT_USAGE;
+  }
+  if (art_run_new(run, spec, NULL) < 0) {
+    art_model_free(model);
+    fprintf(stderr, "agentrt: out of memory\n");
+    return EXIT_USAGE;
+  }
+  rc = open_trace(*run, o->trace, trace);
+  if (rc == 0 && art_run_until_stop(*run, model) < 0) {
+    fprintf(stderr, "agentrt: run %s failed: %s\n", art_run_id(*run), art_run_errmsg(*run));
+    rc = EXIT_USAGE;
+  }
+  art_model_free(model);
+  return rc;
+}
+
+static int report(const art_run *run, const cli_opts *o, json_t *eval) {
+  if (!o->json) {
+    print_run(run);
+    if (eval) {
+      printf("\neval:\n");
+      cli_print_eval_table(eval);
+    }
+    return 0;
+  }
+  json_t *result = art_run_result_json(run);
+  if (!result || (eval && json_object_set(result, "eval", eval) < 0)) {
+    json_decref(result);
+    fprintf(stderr, "agentrt: out of memory\n");
+    return EXIT_USAGE;
+  }
+  int rc = cli_print_json(result);
+  json_decref(result);
+  return rc;
+}
+
+/* The demo's eval case, checked against the run just made. */
+static json_t *eval_run(const art_run *run, const char *name, const json_t *expect) {
+  json_t *result = art_run_result_json(run);
+  json_t *failures = result ? art_eval_check(expect, result) : NULL;
+  json_t *c = failures ? json_pack("{s:s, s:b, s:O, s:I, s:o}", "name", name, "passed",
+                                   json_array_size(failures) == 0, "stop_reason",
+                                   json_object_get(result, "stop_reason"), "steps",
+                                   json_object_get(result, "steps") ? json_integer_value(json_object_get(result, "steps")) : 0,
+                                   "failures", failures)
+                       : NULL;
+  json_decref(result);
+  if (!c) return NULL;
+  return json_pack("{s:s, s:I, s:I, s:[o]}", "suite", "demo", "passed",
+                   (json_int_t)json_is_true(json_object_get(c, "passed")), "failed",
+                   (json_int_t)!json_is_true(json_object_get(c, "passed")), "cases", c);
+}
+
+int cli_run_spec(art_spec *spec, const cli_opts *o, json_t *eval_case) {
+  art_run *run = NULL;
+  FILE *trace = NULL;
+  json_t *eval = NULL;
+  int rc = drive(spec, o, &run, &trace);
+  if (rc == 0 && eval_case)
+    eval = eval_run(run, json_string_value(json_object_get(eval_case, "name")),
+                    json_object_get(eval_case, "expect"));
+  if (rc == 0) rc = report(run, o, eval);
+  if (rc == 0) rc = cli_exit_code(art_run_stop_reason(run));
+  if (rc == 0 && eval && json_integer_value(json_object_get(eval, "failed"))) rc = EXIT_STOPPED;
+  if (trace && fclose(trace) != 0) {
+    fprintf(stderr, "agentrt: cannot write trace file %s: %s\n", o->trace, strerror(errno));
+    rc = EXIT_USAGE;
+  }
+  json_decref(eval);
+  art_run_free(run);
+  return rc;
+}

@@ -1,0 +1,33 @@
+/* A bump allocator owned by one run: events, copied strings and snapshots live
+ * here and are released together when the run is freed.  Growable arrays
+ * (art_vec) also live in the arena: growing copies into a block twice the size
+ * and leaves the old one behind, so total waste is bounded by the live size. */
+#ifndef ART_ARENA_H
+#define ART_ARENA_H
+
+#include "agentrt/common.h"
+
+typedef struct art_arena_chunk art_arena_chunk;
+
+typedef struct art_arena {
+  const art_allocator *alloc;
+  art_arena_chunk *chunks;
+  char *ptr, *end;
+  art_allocator as_allocator; /* allocations from the arena; release is a no-op */
+} art_arena;
+
+/* `first`/`first_size`: an optional caller-owned first block. */
+void art_arena_init(art_arena *a, const art_allocator *alloc, void *first, size_t first_size);
+void art_arena_dispose(art_arena *a);
+void *art_arena_alloc(art_arena *a, size_t size); /* 16-byte aligned, NULL on ENOMEM */
+char *art_arena_strdup(art_arena *a, const char *s);
+
+typedef struct art_vec {
+  void *items;
+  uint32_t len, cap;
+} art_vec;
+
+/* A pointer to a new zeroed slot at the end of `v`, or NULL on ENOMEM (v unchanged). */
+void *art_vec_push(art_arena *a, art_vec *v, size_t item_size);
+
+#endif

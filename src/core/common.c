@@ -1,0 +1,44 @@
+#include "agentrt/common.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+int art_error_set(art_error *err, int code, const char *fmt, ...) {
+  if (err) {
+    va_list ap;
+    va_start(ap, fmt);
+    err->code = code;
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+  }
+  return code;
+}
+
+const char *art_strerror(int code) {
+  switch (code) {
+  case ART_OK: return "ART_OK";
+  case ART_ENOMEM: return "ART_ENOMEM";
+  case ART_EINVAL: return "ART_EINVAL";
+  case ART_ESPEC: return "ART_ESPEC";
+  case ART_ESTATE: return "ART_ESTATE";
+  case ART_EIO: return "ART_EIO";
+  case ART_ENOTFOUND: return "ART_ENOTFOUND";
+  default: return "ART_E?";
+  }
+}
+
+static void *std_alloc(void *ud, size_t n) { (void)ud; return malloc(n); }
+static void *std_resize(void *ud, void *p, size_t n) { (void)ud; return realloc(p, n); }
+static void std_release(void *ud, void *p) { (void)ud; free(p); }
+
+static const art_allocator default_allocator = {std_alloc, std_resize, std_release, NULL};
+
+const art_allocator *art_default_allocator(void) { return &default_allocator; }
+
+int64_t art_now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}

@@ -1,0 +1,218 @@
+/* Eval suites: load every case's agent up front (a broken suite runs nothing),
+ * run the cases, report, and write JUnit XML. */
+#include <stdio.h>
+#include <string.h>
+
+#include "agentrt/eval.h"
+#include "agentrt/model.h"
+#include "agentrt/run.h"
+#include "core/alloc.h"
+#include "core/reader.h"
+
+typedef struct eval_case {
+  const char *name;
+  art_spec *spec;
+  const json_t *expect;
+} eval_case;
+
+struct art_eval_suite {
+  const art_allocator *alloc;
+  json_t *json;
+  const char *name;
+  eval_case *cases;
+  size_t n_cases;
+};
+
+void art_eval_suite_free(art_eval_suite *suite) {
+  if (!suite) return;
+  for (size_t i = 0; i < suite->n_cases; i++) art_spec_free(suite->cases[i].spec);
+  art_release(suite->alloc, suite->cases);
+  json_decref(suite->json);
+  art_release(suite->alloc, suite);
+}
+
+/* A path relative to the suite file's directory. */
+static void beside(char *out, size_t size, const char *suite_path, const char *path) {
+  const char *slash = strrchr(suite_path, '/');
+  if (path[0] == '/' || !slash) snprintf(out, size, "%s", path);
+  else snprintf(out, size, "%.*s/%s", (int)(slash - suite_path), suite_path, path);
+}
+
+static int load_agent(const art_reader *rd, const char *path, const json_t *agent,
+                      const art_spec_options *opts, art_spec **out) {
+  char sub[ART_PATH_SIZE], name[ART_PATH_SIZE + 512], dir[1024];
+  art_rd_member_path(sub, path, "agent");
+  if (json_is_string(agent)) {
+    beside(name, sizeof name, rd->file, json_string_value(agent));
+    return art_spec_load(out, name, opts, rd->err);
+  }
+  if (!json_is_object(agent))
+    return art_rd_fail(rd, sub, "expected an agent spec object or the path of a spec file");
+  snprintf(name, sizeof name, "%s: %s", rd->file, sub);
+  beside(dir, sizeof dir, rd->file, ".");
+  return art_spec_parse(out, agent, name, dir, opts, rd->err);
+}
+
+static int load_case(const art_reader *rd, const char *path, const json_t *j,
+                     const art_spec_options *opts, eval_case *c) {
+  static const char *const keys[] = {"name", "agent", "expect", NULL};
+  char sub[ART_PATH_SIZE];
+  if (art_rd_expect_object(rd, path, j) < 0 || art_rd_known_keys(rd, path, j, keys) < 0 ||
+      art_rd_string(rd, path, j, "name", true, &c->name) < 0)
+    return ART_ESPEC;
+  if (!json_object_get(j, "agent")) return art_rd_fail(rd, path, "missing required key \"agent\"");
+  c->expect = json_object_get(j, "expect");
+  art_rd_member_path(sub, path, "expect");
+  if (c->expect && art_eval_expect_check(c->expect, rd->file, sub, rd->err) < 0) return ART_ESPEC;
+  return load_agent(rd, path, json_object_get(j, "agent"), opts, &c->spec);
+}
+
+static int load_cases(art_eval_suite *s, const art_reader *rd, const art_spec_options *opts) {
+  static const char *const keys[] = {"name", "cases", NULL};
+  const json_t *cases = json_object_get(s->json, "cases");
+  char item[ART_PATH_SIZE];
+  if (art_rd_expect_object(rd, "$", s->json) < 0 || art_rd_known_keys(rd, "$", s->json, keys) < 0 ||
+      art_rd_string(rd, "$", s->json, "name", false, &s->name) < 0)
+    return ART_ESPEC;
+  if (!cases) return art_rd_fail(rd, "$", "missing required key \"cases\"");
+  if (art_rd_expect_array(rd, "$.cases", cases) < 0) return ART_ESPEC;
+  s->cases = art_zalloc(s->alloc, (json_array_size(cases) + 1) * sizeof *s->cases);
+  if (!s->cases) return art_error_set(rd->err, ART_ENOMEM, "out of memory");
+  for (size_t i = 0; i < json_array_size(cases); i++, s->n_cases++) {
+    art_rd_index_path(item, "$.cases", i);
+    if (load_case(rd, item, json_array_get(cases, i), opts, &s->cases[i]) < 0) return ART_ESPEC;
+    for (size_t k = 0; k < i; k++)
+      if (strcmp(s->cases[k].name, s->cases[i].name) == 0)
+        return art_rd_fail(rd, item, "duplicate case name \"%s\"", s->cases[i].name);
+  }
+  return 0;
+}
+
+int art_eval_suite_load(art_eval_suite **out, const char *path, const art_spec_options *opts,
+                        art_error *err) {
+  const art_allocator *alloc = art_allocator_or_default(opts ? opts->alloc : NULL);
+  json_error_t jerr;
+  art_eval_suite *s = art_zalloc(alloc, sizeof *s);
+  if (!s) return art_error_set(err, ART_ENOMEM, "out of memory");
+  s->alloc = alloc;
+  s->json = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+  int rc;
+  if (!s->json)
+    rc = jerr.line < 0 ? art_error_set(err, ART_ESPEC, "%s: %s", path, jerr.text)
+                       : art_error_set(err, ART_ESPEC, "%s:%d:%d: invalid JSON: %s", path,
+                                       jerr.line, jerr.column, jerr.text);
+  else
+    rc = load_cases(s, &(art_reader){path, err}, opts);
+  if (rc < 0) {
+    art_eval_suite_free(s);
+    return rc < 0 && rc != ART_ENOMEM ? ART_ESPEC : rc;
+  }
+  if (!s->name) s->name = path;
+  *out = s;
+  return 0;
+}
+
+/* ---- running ------------------------------------------------------------------- */
+
+static json_t *drive(art_spec *spec, art_error *err) {
+  art_run *run = NULL;
+  art_model *model = NULL;
+  json_t *result = NULL;
+  int rc = art_model_new(&model, spec, err);
+  if (rc == 0 && (rc = art_run_new(&run, spec, NULL)) < 0) art_error_set(err, rc, "out of memory");
+  if (rc == 0 && (rc = art_run_until_stop(run, model)) < 0)
+    art_error_set(err, rc, "%s", art_run_errmsg(run));
+  if (rc == 0 && !(result = art_run_result_json(run))) art_error_set(err, ART_ENOMEM, "out of memory");
+  art_run_free(run);
+  art_model_free(model);
+  return result;
+}
+
+json_t *art_eval_case_run(const char *name, art_spec *spec, const json_t *expect, art_error *err) {
+  json_t *empty = NULL;
+  int64_t started = art_now_us();
+  json_t *result = drive(spec, err);
+  if (!result) return NULL;
+  if (!expect) expect = empty = json_object();
+  json_t *failures = expect ? art_eval_check(expect, result) : NULL;
+  json_decref(empty);
+  if (!failures) {
+    json_decref(result);
+    art_error_set(err, ART_ENOMEM, "out of memory");
+    return NULL;
+  }
+  json_t *report = json_pack(
+      "{s:s, s:b, s:O, s:O, s:O, s:O, s:o, s:I}", "name", name, "passed",
+      json_array_size(failures) == 0, "stop_reason", json_object_get(result, "stop_reason"),
+      "reason", json_object_get(result, "reason"), "steps", json_object_get(result, "steps"),
+      "tools_called", json_object_get(result, "tools_called"), "failures", failures,
+      "duration_us", (json_int_t)(art_now_us() - started));
+  json_decref(result);
+  if (!report) art_error_set(err, ART_ENOMEM, "out of memory");
+  return report;
+}
+
+json_t *art_eval_suite_run(const art_eval_suite *suite, art_error *err) {
+  json_t *cases = json_array();
+  size_t passed = 0;
+  for (size_t i = 0; cases && i < suite->n_cases; i++) {
+    const eval_case *c = &suite->cases[i];
+    json_t *r = art_eval_case_run(c->name, c->spec, c->expect, err);
+    if (!r || json_array_append_new(cases, r) < 0) {
+      json_decref(cases);
+      return NULL;
+    }
+    passed += json_is_true(json_object_get(r, "passed"));
+  }
+  if (!cases) {
+    art_error_set(err, ART_ENOMEM, "out of memory");
+    return NULL;
+  }
+  return json_pack("{s:s, s:I, s:I, s:o}", "suite", suite->name, "passed", (json_int_t)passed,
+                   "failed", (json_int_t)(suite->n_cases - passed), "cases", cases);
+}
+
+/* ---- JUnit XML ---------------------------------------------------------------- */
+
+static void xml_text(FILE *f, const char *s) {
+  for (; *s; s++) {
+    switch (*s) {
+    case '<': fputs("&lt;", f); break;
+    case '>': fputs("&gt;", f); break;
+    case '&': fputs("&amp;", f); break;
+    case '"': fputs("&quot;", f); break;
+    default:
+      if ((unsigned char)*s >= 0x20 || *s == '\n' || *s == '\t') fputc(*s, f);
+    }
+  }
+}
+
+static void junit_case(FILE *f, const char *suite, const json_t *c) {
+  const json_t *failures = json_object_get(c, "failures"), *msg;
+  size_t i;
+  fputs("    <testcase classname=\"", f);
+  xml_text(f, suite);
+  fputs("\" name=\"", f);
+  xml_text(f, json_string_value(json_object_get(c, "name")));
+  fprintf(f, "\" time=\"%.6f\">\n",
+          (double)json_integer_value(json_object_get(c, "duration_us")) / 1e6);
+  json_array_foreach(failures, i, msg) {
+    fputs("      <failure message=\"", f);
+    xml_text(f, json_string_value(msg));
+    fputs("\"/>\n", f);
+  }
+  fputs("    </testcase>\n", f);
+}
+
+int art_eval_write_junit(const json_t *report, FILE *f) {
+  const char *suite = json_string_value(json_object_get(report, "suite"));
+  const json_t *cases = json_object_get(report, "cases"), *c;
+  size_t i;
+  fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n  <testsuite name=\"", f);
+  xml_text(f, suite ? suite : "agentrt");
+  fprintf(f, "\" tests=\"%zu\" failures=\"%lld\">\n", json_array_size(cases),
+          (long long)json_integer_value(json_object_get(report, "failed")));
+  json_array_foreach(cases, i, c) junit_case(f, suite ? suite : "agentrt", c);
+  fputs("  </testsuite>\n</testsuites>\n", f);
+  return fflush(f) == 0 && !ferror(f) ? 0 : ART_EIO;
+}

@@ -1,0 +1,130 @@
+#include "core/reader.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int art_rd_fail(const art_reader *rd, const char *path, const char *fmt, ...) {
+  char what[ART_ERRMSG_SIZE];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
+  return art_error_set(rd->err, ART_ESPEC, "%s: %s: %s", rd->file, path, what);
+}
+
+void art_rd_member_path(char *out, const char *path, const char *key) {
+  snprintf(out, ART_PATH_SIZE, "%s.%s", path, key);
+}
+
+void art_rd_index_path(char *out, const char *path, size_t i) {
+  snprintf(out, ART_PATH_SIZE, "%s[%zu]", path, i);
+}
+
+static const char *type_name(const json_t *v) {
+  switch (json_typeof(v)) {
+  case JSON_OBJECT: return "an object";
+  case JSON_ARRAY: return "an array";
+  case JSON_STRING: return "a string";
+  case JSON_INTEGER: return "an integer";
+  case JSON_REAL: return "a number";
+  case JSON_TRUE:
+  case JSON_FALSE: return "a boolean";
+  default: return "null";
+  }
+}
+
+int art_rd_expect_object(const art_reader *rd, const char *path, const json_t *v) {
+  return json_is_object(v) ? 0 : art_rd_fail(rd, path, "expected an object, got %s", type_name(v));
+}
+
+int art_rd_expect_array(const art_reader *rd, const char *path, const json_t *v) {
+  return json_is_array(v) ? 0 : art_rd_fail(rd, path, "expected an array, got %s", type_name(v));
+}
+
+static bool key_allowed(const char *key, const char *const *allowed) {
+  for (; *allowed; allowed++)
+    if (strcmp(key, *allowed) == 0) return true;
+  return false;
+}
+
+int art_rd_known_keys(const art_reader *rd, const char *path, const json_t *obj,
+                      const char *const *allowed) {
+  const char *key;
+  json_t *v;
+  json_object_foreach((json_t *)obj, key, v) {
+    if (!key_allowed(key, allowed)) return art_rd_fail(rd, path, "unknown key \"%s\"", key);
+  }
+  return 0;
+}
+
+static int missing(const art_reader *rd, const char *path, const char *key) {
+  return art_rd_fail(rd, path, "missing required key \"%s\"", key);
+}
+
+int art_rd_string(const art_reader *rd, const char *path, const json_t *obj, const char *key,
+                  bool required, const char **out) {
+  const json_t *v = json_object_get(obj, key);
+  if (!v) return required ? missing(rd, path, key) : 0;
+  char sub[ART_PATH_SIZE];
+  art_rd_member_path(sub, path, key);
+  if (!json_is_string(v)) return art_rd_fail(rd, sub, "expected a string, got %s", type_name(v));
+  if (required && !json_string_value(v)[0]) return art_rd_fail(rd, sub, "must not be empty");
+  *out = json_string_value(v);
+  return 0;
+}
+
+int art_rd_int(const art_reader *rd, const char *path, const json_t *obj, const char *key,
+               int64_t min, int64_t max, int64_t *out) {
+  const json_t *v = json_object_get(obj, key);
+  if (!v) return 0;
+  char sub[ART_PATH_SIZE];
+  art_rd_member_path(sub, path, key);
+  if (!json_is_integer(v)) return art_rd_fail(rd, sub, "expected an integer, got %s", type_name(v));
+  json_int_t n = json_integer_value(v);
+  if (n < min || n > max)
+    return art_rd_fail(rd, sub, "must be between %lld and %lld", (long long)min, (long long)max);
+  *out = n;
+  return 0;
+}
+
+int art_rd_bool(const art_reader *rd, const char *path, const json_t *obj, const char *key,
+                bool *out) {
+  const json_t *v = json_object_get(obj, key);
+  if (!v) return 0;
+  char sub[ART_PATH_SIZE];
+  art_rd_member_path(sub, path, key);
+  if (!json_is_boolean(v)) return art_rd_fail(rd, sub, "expected a boolean, got %s", type_name(v));
+  *out = json_is_true(v);
+  return 0;
+}
+
+static int name_bit(const art_reader *rd, const char *path, const json_t *v,
+                    int (*parse)(const char *), const char *expected, unsigned *mask) {
+  int bit = json_is_string(v) ? parse(json_string_value(v)) : -1;
+  if (bit < 0) return art_rd_fail(rd, path, "expected one of %s", expected);
+  *mask |= 1u << bit;
+  return 0;
+}
+
+int art_rd_name_set(const art_reader *rd, const char *path, const json_t *obj, const char *key,
+                    int (*parse)(const char *name), const char *expected, unsigned *mask) {
+  const json_t *v = json_object_get(obj, key);
+  if (!v) return 0;
+  char sub[ART_PATH_SIZE], item[ART_PATH_SIZE];
+  art_rd_member_path(sub, path, key);
+  unsigned set = 0;
+  if (!json_is_array(v)) {
+    if (name_bit(rd, sub, v, parse, expected, &set) < 0) return ART_ESPEC;
+  } else {
+    size_t i;
+    const json_t *e;
+    json_array_foreach(v, i, e) {
+      art_rd_index_path(item, sub, i);
+      if (name_bit(rd, item, e, parse, expected, &set) < 0) return ART_ESPEC;
+    }
+    if (!set) return art_rd_fail(rd, sub, "must not be empty");
+  }
+  *mask = set;
+  return 0;
+}

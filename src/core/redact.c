@@ -1,0 +1,232 @@
+/* Redaction: secrets never reach a sink.  Values under secret-named keys are
+ * replaced whole; matches of the patterns are replaced inside strings.  The
+ * common case (nothing to redact) returns the input itself, so redaction costs
+ * one walk of the value and no allocation. */
+#include "agentrt/trace.h"
+
+#include <regex.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#include "core/alloc.h"
+
+#define REDACTED "[REDACTED]"
+
+struct art_redactor {
+  const art_allocator *alloc;
+  char **keys;
+  size_t n_keys;
+  regex_t *patterns;
+  size_t n_patterns;
+};
+
+static const char *const default_keys[] = {"api_key", "authorization", "password", "secret",
+                                           "token", NULL};
+
+static size_t count(const char *const *list) {
+  size_t n = 0;
+  while (list && list[n]) n++;
+  return n;
+}
+
+static int copy_keys(art_redactor *r, const char *const *keys) {
+  size_t n = count(keys);
+  r->keys = art_zalloc(r->alloc, (n ? n : 1) * sizeof *r->keys);
+  if (!r->keys) return ART_ENOMEM;
+  for (; r->n_keys < n; r->n_keys++)
+    if (!(r->keys[r->n_keys] = art_strdup(r->alloc, keys[r->n_keys]))) return ART_ENOMEM;
+  return 0;
+}
+
+static int compile_patterns(art_redactor *r, const char *const *patterns, art_error *err) {
+  size_t n = count(patterns);
+  r->patterns = art_alloc(r->alloc, (n ? n : 1) * sizeof *r->patterns);
+  if (!r->patterns) return art_error_set(err, ART_ENOMEM, "out of memory");
+  for (; r->n_patterns < n; r->n_patterns++) {
+    int rc = regcomp(&r->patterns[r->n_patterns], patterns[r->n_patterns], REG_EXTENDED);
+    if (rc != 0) {
+      char why[128];
+      regerror(rc, &r->patterns[r->n_patterns], why, sizeof why);
+      return art_error_set(err, ART_EINVAL, "bad redaction pattern \"%s\": %s",
+                           patterns[r->n_patterns], why);
+    }
+  }
+  return 0;
+}
+
+int art_redactor_new(art_redactor **out, const char *const *keys, const char *const *patterns,
+                     const art_allocator *alloc, art_error *err) {
+  alloc = art_allocator_or_default(alloc);
+  art_redactor *r = art_zalloc(alloc, sizeof *r);
+  if (!r) return art_error_set(err, ART_ENOMEM, "out of memory");
+  r->alloc = alloc;
+  int rc = copy_keys(r, keys ? keys : default_keys);
+  if (rc < 0) art_error_set(err, rc, "out of memory");
+  else rc = compile_patterns(r, patterns, err);
+  if (rc < 0) {
+    art_redactor_free(r);
+    return rc;
+  }
+  *out = r;
+  return 0;
+}
+
+void art_redactor_free(art_redactor *r) {
+  if (!r) return;
+  for (size_t i = 0; i < r->n_keys; i++) art_release(r->alloc, r->keys[i]);
+  for (size_t i = 0; i < r->n_patterns; i++) regfree(&r->patterns[i]);
+  art_release(r->alloc, r->keys);
+  art_release(r->alloc, r->patterns);
+  art_release(r->alloc, r);
+}
+
+static bool secret_key(const art_redactor *r, const char *key) {
+  for (size_t i = 0; i < r->n_keys; i++)
+    if (strcasecmp(key, r->keys[i]) == 0) return true;
+  return false;
+}
+
+/* The next non-empty match of `re` at or after text[from]; an empty match
+ * redacts nothing, so the search moves past it. */
+static bool next_match(const regex_t *re, const char *text, size_t from, regmatch_t *m) {
+  const char *p = text + from;
+  while (regexec(re, p, 1, m, p == text ? 0 : REG_NOTBOL) == 0) {
+    if (m->rm_eo > m->rm_so) {
+      m->rm_so += p - text;
+      m->rm_eo += p - text;
+      return true;
+    }
+    if (!p[m->rm_so]) return false;
+    p += m->rm_so + 1;
+  }
+  return false;
+}
+
+static bool text_matches(const art_redactor *r, const char *text) {
+  regmatch_t m;
+  for (size_t i = 0; i < r->n_patterns; i++)
+    if (next_match(&r->patterns[i], text, 0, &m)) return true;
+  return false;
+}
+
+static bool needs_redaction(const art_redactor *r, const json_t *v) {
+  const char *key;
+  json_t *member;
+  size_t i;
+  switch (json_typeof(v)) {
+  case JSON_OBJECT:
+    json_object_foreach((json_t *)v, key, member) {
+      if (secret_key(r, key) || needs_redaction(r, member)) return true;
+    }
+    return false;
+  case JSON_ARRAY:
+    json_array_foreach(v, i, member) {
+      if (needs_redaction(r, member)) return true;
+    }
+    return false;
+  case JSON_STRING: return r->n_patterns && text_matches(r, json_string_value(v));
+  default: return false;
+  }
+}
+
+typedef struct text_buf {
+  char *s;
+  size_t len, cap;
+  bool failed;
+} text_buf;
+
+static void buf_add(text_buf *b, const char *p, size_t n) {
+  if (b->failed) return;
+  if (b->len + n + 1 > b->cap) {
+    size_t cap = (b->len + n + 1) * 2;
+    char *s = realloc(b->s, cap);
+    if (!s) {
+      b->failed = true;
+      return;
+    }
+    b->s = s, b->cap = cap;
+  }
+  memcpy(b->s + b->len, p, n);
+  b->len += n;
+  b->s[b->len] = '\0';
+}
+
+/* Every match of `re` in `text` replaced; malloc'd, NULL on ENOMEM. */
+static char *replace_matches(const regex_t *re, const char *text) {
+  text_buf b = {0};
+  size_t from = 0;
+  regmatch_t m;
+  while (next_match(re, text, from, &m)) {
+    buf_add(&b, text + from, (size_t)m.rm_so - from);
+    buf_add(&b, REDACTED, sizeof REDACTED - 1);
+    from = (size_t)m.rm_eo;
+  }
+  buf_add(&b, text + from, strlen(text + from));
+  if (b.failed) free(b.s);
+  return b.failed ? NULL : b.s;
+}
+
+/* All patterns applied in turn; malloc'd. */
+static char *redact_string(const art_redactor *r, const char *text) {
+  char *cur = strdup(text);
+  for (size_t i = 0; cur && i < r->n_patterns; i++) {
+    char *next = replace_matches(&r->patterns[i], cur);
+    free(cur);
+    cur = next;
+  }
+  return cur;
+}
+
+static json_t *redacted_copy(const art_redactor *r, json_t *v);
+
+static json_t *redacted_object(const art_redactor *r, json_t *v) {
+  json_t *copy = json_object(), *member;
+  const char *key;
+  if (!copy) return NULL;
+  json_object_foreach(v, key, member) {
+    json_t *value = secret_key(r, key) ? json_string(REDACTED) : redacted_copy(r, member);
+    if (json_object_set_new(copy, key, value) < 0) { /* takes value, even on failure */
+      json_decref(copy);
+      return NULL;
+    }
+  }
+  return copy;
+}
+
+static json_t *redacted_array(const art_redactor *r, json_t *v) {
+  json_t *copy = json_array(), *member;
+  size_t i;
+  if (!copy) return NULL;
+  json_array_foreach(v, i, member) {
+    if (json_array_append_new(copy, redacted_copy(r, member)) < 0) {
+      json_decref(copy);
+      return NULL;
+    }
+  }
+  return copy;
+}
+
+static json_t *redacted_copy(const art_redactor *r, json_t *v) {
+  if (!needs_redaction(r, v)) return json_incref(v);
+  if (json_is_object(v)) return redacted_object(r, v);
+  if (json_is_array(v)) return redacted_array(r, v);
+  char *text = redact_string(r, json_string_value(v));
+  json_t *s = text ? json_string(text) : NULL;
+  free(text);
+  return s;
+}
+
+json_t *art_redact_json(const art_redactor *r, json_t *v) {
+  return v ? redacted_copy(r, v) : NULL;
+}
+
+char *art_redact_text(const art_redactor *r, const char *text, const art_allocator *alloc,
+                      bool *copied) {
+  *copied = false;
+  if (!r->n_patterns || !text_matches(r, text)) return (char *)text;
+  char *redacted = redact_string(r, text);
+  char *out = redacted ? art_strdup(alloc, redacted) : NULL;
+  free(redacted);
+  *copied = out != NULL;
+  return out;
+}

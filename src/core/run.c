@@ -1,0 +1,698 @@
+#include "core/run_internal.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/alloc.h"
+#include "core/sha256.h"
+
+enum { FIRST_BLOCK = 8 * 1024 };
+
+/* ---- errors ---------------------------------------------------------------- */
+
+static int fail(art_run *run, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(art_run *run, int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(run->errmsg, sizeof run->errmsg, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+/* An event that could not be recorded leaves the trace short of the state: the
+ * run refuses everything after that rather than carry on unrecorded. */
+static int broken(art_run *run, int code) {
+  run->phase = PH_BROKEN;
+  if (code == ART_ENOMEM) return fail(run, code, "out of memory while recording an event");
+  return code;
+}
+
+const char *art_run_errmsg(const art_run *run) { return run->errmsg; }
+
+/* ---- creation -------------------------------------------------------------- */
+
+static uint64_t mix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+static uint64_t hash_text(const char *s, uint64_t seed) {
+  uint64_t h = 0xcbf29ce484222325ull ^ seed;
+  for (; *s; s++) h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+  return mix64(h);
+}
+
+static const char *choose_run_id(art_run *run, const art_run_options *opts) {
+  const char *id = opts && opts->run_id ? opts->run_id : run->spec->run_id;
+  if (id) return art_arena_strdup(&run->arena, id);
+  char generated[24];
+  snprintf(generated, sizeof generated, "run_%08" PRIx32 "%08" PRIx32, arc4random(), arc4random());
+  return art_arena_strdup(&run->arena, generated);
+}
+
+static int disclose_tools(art_run *run) {
+  const art_registry *reg = run->spec->registry;
+  size_t n = art_registry_count(reg);
+  run->tools = art_arena_alloc(&run->arena, (n ? n : 1) * sizeof *run->tools);
+  if (!run->tools) return ART_ENOMEM;
+  for (size_t i = 0; i < n; i++)
+    if (art_tool_enabled(art_registry_at(reg, i))) run->tools[run->n_tools++] = art_registry_at(reg, i);
+  return 0;
+}
+
+int art_run_new(art_run **out, const art_spec *spec, const art_run_options *opts) {
+  const art_allocator *alloc = opts && opts->alloc ? opts->alloc : spec->alloc;
+  art_run *run = art_alloc(alloc, sizeof *run + FIRST_BLOCK);
+  if (!run) return ART_ENOMEM;
+  memset(run, 0, sizeof *run);
+  run->spec = spec;
+  run->alloc = alloc;
+  art_arena_init(&run->arena, alloc, run + 1, FIRST_BLOCK);
+  run->run_id = choose_run_id(run, opts);
+  if (!run->run_id || disclose_tools(run) < 0) {
+    art_run_free(run);
+    return ART_ENOMEM;
+  }
+  run->trace_id[0] = hash_text(run->run_id, 1);
+  run->trace_id[1] = hash_text(run->run_id, 2);
+  run->refs_valid_until_us = INT64_MIN;
+  *out = run;
+  return 0;
+}
+
+static void release_event_json(const art_event *ev) {
+  switch (ev->type) {
+  case ART_EV_DECISION: json_decref(ev->u.decision.input); break;
+  case ART_EV_TOOL_CALL: json_decref(ev->u.tool_call.input); break;
+  case ART_EV_TOOL_RESULT: json_decref(ev->u.tool_result.data); break;
+  default: break;
+  }
+}
+
+void art_run_free(art_run *run) {
+  if (!run) return;
+  for (size_t i = 0; i < run->n_sinks; i++)
+    if (run->sinks[i].close) run->sinks[i].close(run->sinks[i].ud);
+  art_event **events = run->events.items;
+  for (uint32_t i = 0; i < run->events.len; i++) release_event_json(events[i]);
+  art_observation *obs = run->observations.items;
+  for (uint32_t i = 0; i < run->observations.len; i++) json_decref(obs[i].data);
+  json_decref(run->call_input);
+  json_decref(run->call_input_redacted);
+  json_decref(run->empty_input);
+  art_arena_dispose(&run->arena);
+  art_release(run->alloc, run);
+}
+
+int art_run_add_sink(art_run *run, const art_sink *sink) {
+  if (sink->version != ART_SINK_VERSION || !sink->write) {
+    if (sink->close) sink->close(sink->ud);
+    return fail(run, ART_EINVAL, "sink version %d is not supported", sink->version);
+  }
+  art_sink *sinks = art_arena_alloc(&run->arena, (run->n_sinks + 1) * sizeof *sinks);
+  if (!sinks) {
+    if (sink->close) sink->close(sink->ud);
+    return fail(run, ART_ENOMEM, "out of memory");
+  }
+  if (run->n_sinks) memcpy(sinks, run->sinks, run->n_sinks * sizeof *sinks);
+  sinks[run->n_sinks++] = *sink;
+  run->sinks = sinks;
+  return 0;
+}
+
+/* ---- events ---------------------------------------------------------------- */
+
+static uint64_t root_span(const art_run *run) { return mix64(run->trace_id[0]) | 1; }
+static uint64_t step_span(const art_run *run, uint32_t step) {
+  return mix64(run->trace_id[0] + 1 + step) | 1;
+}
+static uint64_t call_span(const art_run *run, uint32_t call) {
+  return mix64(run->trace_id[1] ^ call) | 1;
+}
+
+art_event *art_run_event_new(art_run *run, art_event_type type, int64_t now_us) {
+  art_event *ev = art_arena_alloc(&run->arena, sizeof *ev);
+  if (!ev) {
+    broken(run, ART_ENOMEM);
+    return NULL;
+  }
+  memset(ev, 0, sizeof *ev);
+  ev->type = type;
+  /* A context is built for the step about to be decided. */
+  ev->step = type == ART_EV_CONTEXT_BUILT ? run->steps + 1 : run->steps;
+  ev->ts_us = now_us;
+  if (type == ART_EV_RUN_STARTED || type == ART_EV_STOP) {
+    ev->span_id = root_span(run);
+  } else if (type == ART_EV_TOOL_CALL || type == ART_EV_TOOL_RESULT) {
+    ev->span_id = call_span(run, run->call.id);
+    ev->parent_span_id = step_span(run, run->steps);
+  } else {
+    ev->span_id = step_span(run, ev->step);
+    ev->parent_span_id = root_span(run);
+  }
+  return ev;
+}
+
+/* Record `ev` (its JSON references now belong to the trace) and hand it to
+ * every sink. */
+int art_run_event_commit(art_run *run, art_event *ev) {
+  art_event **slot = art_vec_push(&run->arena, &run->events, sizeof *slot);
+  if (!slot) {
+    release_event_json(ev);
+    return broken(run, ART_ENOMEM);
+  }
+  *slot = ev;
+  ev->seq = ++run->seq;
+  for (size_t i = 0; i < run->n_sinks; i++) {
+    int rc = run->sinks[i].write(run->sinks[i].ud, run, ev);
+    if (rc < 0) {
+      broken(run, rc);
+      return fail(run, rc, "trace sink failed at event %" PRIu32 " (%s)", ev->seq,
+                  art_event_type_name(ev->type));
+    }
+  }
+  return 0;
+}
+
+/* A copy of `text` in the arena with secrets redacted; NULL stays NULL. */
+static const char *keep_text(art_run *run, const char *text, int *rc) {
+  if (!text || *rc < 0) return NULL;
+  bool copied = false;
+  char *kept = art_redact_text(run->spec->redactor, text, &run->arena.as_allocator, &copied);
+  if (kept && !copied) kept = art_arena_strdup(&run->arena, text);
+  if (!kept) *rc = ART_ENOMEM;
+  return kept;
+}
+
+static json_t *keep_json(art_run *run, const json_t *v, int *rc) {
+  if (!v || *rc < 0) return NULL;
+  json_t *kept = art_redact_json(run->spec->redactor, (json_t *)v);
+  if (!kept) *rc = ART_ENOMEM;
+  return kept;
+}
+
+/* ---- stopping -------------------------------------------------------------- */
+
+static bool pausable(art_stop_reason r) {
+  return r == ART_STOP_APPROVAL_REQUIRED || r == ART_STOP_BLOCKED;
+}
+
+static int stop(art_run *run, art_stop_reason reason, const char *tool, const char *action_id,
+                int64_t now_us, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static int stop(art_run *run, art_stop_reason reason, const char *tool, const char *action_id,
+                int64_t now_us, const char *fmt, ...) {
+  char detail[ART_ERRMSG_SIZE];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(detail, sizeof detail, fmt, ap);
+  va_end(ap);
+  art_event *ev = art_run_event_new(run, ART_EV_STOP, now_us);
+  int rc = ev ? 0 : ART_ENOMEM;
+  const char *kept = keep_text(run, detail, &rc);
+  if (rc < 0) return broken(run, rc);
+  ev->u.stop.reason = reason;
+  ev->u.stop.detail = kept;
+  ev->u.stop.tool = tool;
+  ev->u.stop.action_id = action_id;
+  ev->u.stop.answer = run->answer;
+  run->stop_reason = reason;
+  run->stop_detail = kept;
+  run->phase = PH_STOPPED;
+  run->action = (art_action){.kind = pausable(reason) ? ART_ACT_WAIT : ART_ACT_DONE,
+                             .stop_reason = reason,
+                             .detail = kept};
+  return art_run_event_commit(run, ev);
+}
+
+/* ---- next ------------------------------------------------------------------ */
+
+static int emit_run_started(art_run *run, int64_t now_us) {
+  art_event *ev = art_run_event_new(run, ART_EV_RUN_STARTED, now_us);
+  if (!ev) return broken(run, ART_ENOMEM);
+  ev->u.run_started.goal = run->spec->goal;
+  ev->u.run_started.max_steps = run->spec->max_steps;
+  return art_run_event_commit(run, ev);
+}
+
+static int hand_out_decide(art_run *run, int64_t now_us) {
+  if (run->steps >= run->spec->max_steps)
+    return stop(run, ART_STOP_BUDGET_EXHAUSTED, NULL, NULL, now_us, "max_steps");
+  int rc = art_run_build_context(run, now_us);
+  if (rc < 0) return broken(run, rc);
+  run->decide_at_us = now_us;
+  run->action = (art_action){.kind = ART_ACT_DECIDE, .context = &run->ctx};
+  run->phase = PH_AWAIT_DECISION;
+  return 0;
+}
+
+int art_run_next(art_run *run, int64_t now_us, const art_action **out) {
+  int rc = 0;
+  switch (run->phase) {
+  case PH_NEW:
+    if ((rc = emit_run_started(run, now_us)) < 0) return rc;
+    run->phase = PH_DECIDE;
+    /* fall through */
+  case PH_DECIDE:
+    rc = hand_out_decide(run, now_us);
+    break;
+  case PH_CALL:
+    run->call_at_us = now_us;
+    run->action = (art_action){.kind = ART_ACT_CALL_TOOL, .tool = run->call_tool, .call = &run->call};
+    run->phase = PH_AWAIT_RESULT;
+    break;
+  case PH_AWAIT_DECISION:
+  case PH_AWAIT_RESULT:
+  case PH_STOPPED:
+    break;
+  case PH_BROKEN:
+    return fail(run, ART_ESTATE, "the run cannot continue after an earlier error");
+  }
+  if (rc < 0) return rc;
+  *out = &run->action;
+  return 0;
+}
+
+/* ---- decisions --------------------------------------------------------------- */
+
+static int emit_decision(art_run *run, const art_decision *d, int64_t now_us) {
+  art_event *ev = art_run_event_new(run, ART_EV_DECISION, now_us);
+  int rc = ev ? 0 : ART_ENOMEM;
+  const char *text = keep_text(run, d->text, &rc);
+  json_t *input = keep_json(run, d->input, &rc);
+  if (rc < 0) {
+    json_decref(input);
+    return broken(run, rc);
+  }
+  ev->latency_us = now_us - run->decide_at_us;
+  ev->u.decision.kind = d->kind;
+  ev->u.decision.text = text;
+  ev->u.decision.tool = d->tool ? keep_text(run, d->tool, &rc) : NULL;
+  ev->u.decision.input = input;
+  ev->u.decision.usage = d->usage;
+  if (rc < 0) {
+    json_decref(input);
+    return broken(run, rc);
+  }
+  return art_run_event_commit(run, ev);
+}
+
+int art_run_emit_policy(art_run *run, const art_policy_query *q, const art_verdict *v,
+                        const char *subject, const char *action_id, int64_t now_us) {
+  art_event *ev = art_run_event_new(run, ART_EV_POLICY_DECISION, now_us);
+  if (!ev) return broken(run, ART_ENOMEM);
+  ev->u.policy.action = q->action;
+  ev->u.policy.effect = v->effect;
+  ev->u.policy.rule = v->rule;
+  ev->u.policy.reason = v->reason;
+  ev->u.policy.subject = subject;
+  ev->u.policy.action_id = action_id;
+  ev->u.policy.approved = v->approved;
+  return art_run_event_commit(run, ev);
+}
+
+static void base_query(const art_run *run, art_gate_action action, art_policy_query *q) {
+  *q = (art_policy_query){.action = action,
+                          .actor = run->spec->actor,
+                          .tenant = run->spec->tenant,
+                          .route = run->spec->route,
+                          .sensitivity = run->refs ? run->refs->sensitivity : ART_SENS_PUBLIC,
+                          .remaining_steps = (int64_t)run->spec->max_steps - run->steps};
+}
+
+/* "act_" + the first 96 bits of SHA-256(name, NUL, body): for a tool call the
+ * tool name and its canonical input (compact, keys sorted), for an answer ""
+ * and the answer text. */
+static void action_id_start(art_sha256 *h, const char *name) {
+  art_sha256_init(h);
+  art_sha256_update(h, name, strlen(name) + 1);
+}
+
+static void action_id_finish(art_sha256 *h, char out[ART_ACTION_ID_SIZE]) {
+  uint8_t digest[32];
+  art_sha256_final(h, digest);
+  memcpy(out, "act_", 4);
+  art_hex(digest, 12, out + 4);
+}
+
+static int hash_chunk(const char *buffer, size_t size, void *h) {
+  art_sha256_update(h, buffer, size);
+  return 0;
+}
+
+static int tool_action_id(const char *tool, const json_t *input, char out[ART_ACTION_ID_SIZE]) {
+  art_sha256 h;
+  action_id_start(&h, tool);
+  if (json_dump_callback(input, hash_chunk, &h, JSON_COMPACT | JSON_SORT_KEYS) < 0) return ART_ENOMEM;
+  action_id_finish(&h, out);
+  return 0;
+}
+
+static void answer_action_id(const char *answer, char out[ART_ACTION_ID_SIZE]) {
+  art_sha256 h;
+  action_id_start(&h, "");
+  art_sha256_update(&h, answer, strlen(answer));
+  action_id_finish(&h, out);
+}
+
+static bool approved_in_run(const art_run *run, const char *action_id) {
+  const char *const *ids = run->approved.items;
+  for (uint32_t i = 0; i < run->approved.len; i++)
+    if (strcmp(ids[i], action_id) == 0) return true;
+  return art_policy_preapproved(run->spec->policy, action_id);
+}
+
+static int gate_answer(art_run *run, const char *answer, int64_t now_us) {
+  art_policy_query q;
+  art_verdict v;
+  base_query(run, ART_GATE_ANSWER, &q);
+  q.has_evidence = run->evidence.len > 0;
+  art_policy_eval(run->spec->policy, &q, &v);
+  int rc = art_run_emit_policy(run, &q, &v, NULL, NULL, now_us);
+  if (rc < 0) return rc;
+  if (v.effect == ART_EFFECT_DENY)
+    return stop(run, ART_STOP_POLICY_DENIED, NULL, NULL, now_us, "%s", v.reason);
+  if (v.effect == ART_EFFECT_APPROVAL) {
+    run->pending = PENDING_APPROVAL;
+    run->pending_answer = answer;
+    answer_action_id(answer, run->call_action_id);
+    return stop(run, ART_STOP_APPROVAL_REQUIRED, NULL, run->call_action_id, now_us, "%s", v.reason);
+  }
+  run->answer = answer;
+  return stop(run, ART_STOP_SUCCESS, NULL, NULL, now_us, "answered");
+}
+
+static int emit_tool_call(art_run *run, int64_t now_us) {
+  art_event *ev = art_run_event_new(run, ART_EV_TOOL_CALL, now_us);
+  if (!ev) return broken(run, ART_ENOMEM);
+  ev->u.tool_call.call_id = run->call.id;
+  ev->u.tool_call.tool = run->call_tool->name;
+  ev->u.tool_call.side_effect = run->call_tool->side_effect;
+  ev->u.tool_call.input = json_incref(run->call_input_redacted);
+  ev->u.tool_call.action_id = run->call.action_id;
+  return art_run_event_commit(run, ev);
+}
+
+static int schedule_call(art_run *run, int64_t now_us) {
+  run->call = (art_tool_call){.id = ++run->calls,
+                              .step = run->steps,
+                              .run_id = run->run_id,
+                              .tool = run->call_tool->name,
+                              .input = run->call_input,
+                              .action_id = run->call_action_id[0] ? run->call_action_id : NULL};
+  run->phase = PH_CALL;
+  return emit_tool_call(run, now_us);
+}
+
+/* Gate the pending call; allowed calls are scheduled, others stop the run. */
+static int gate_call(art_run *run, int64_t now_us) {
+  const art_tool *t = run->call_tool;
+  art_policy_query q;
+  art_verdict v;
+  base_query(run, ART_GATE_TOOL, &q);
+  q.tool = t->name;
+  q.side_effect = t->side_effect;
+  q.input = run->call_input;
+  art_policy_eval(run->spec->policy, &q, &v);
+  bool needs_id = v.effect == ART_EFFECT_APPROVAL || t->side_effect != ART_SIDE_READ;
+  if (needs_id && !run->call_action_id[0] &&
+      tool_action_id(t->name, run->call_input, run->call_action_id) < 0)
+    return broken(run, ART_ENOMEM);
+  if (v.effect == ART_EFFECT_APPROVAL && approved_in_run(run, run->call_action_id)) {
+    v.effect = ART_EFFECT_ALLOW;
+    v.approved = true;
+  }
+  const char *action_id = run->call_action_id[0] ? run->call_action_id : NULL;
+  int rc = art_run_emit_policy(run, &q, &v, t->name, action_id, now_us);
+  if (rc < 0) return rc;
+  if (v.effect == ART_EFFECT_DENY)
+    return stop(run, ART_STOP_POLICY_DENIED, t->name, action_id, now_us, "%s", v.reason);
+  if (v.effect == ART_EFFECT_APPROVAL) {
+    run->pending = PENDING_APPROVAL;
+    return stop(run, ART_STOP_APPROVAL_REQUIRED, t->name, action_id, now_us, "%s", v.reason);
+  }
+  return schedule_call(run, now_us);
+}
+
+static void clear_call(art_run *run) {
+  json_decref(run->call_input);
+  json_decref(run->call_input_redacted);
+  run->call_input = run->call_input_redacted = NULL;
+  run->call_action_id[0] = '\0';
+  run->call_tool = NULL;
+}
+
+static int take_tool_decision(art_run *run, const art_decision *d, int64_t now_us) {
+  const art_tool *t = art_registry_find(run->spec->registry, d->tool);
+  if (!t) return stop(run, ART_STOP_REFUSED, d->tool, NULL, now_us, "unknown_tool: %s", d->tool);
+  if (!t->enabled)
+    return stop(run, ART_STOP_REFUSED, t->name, NULL, now_us, "tool_disabled: %s", t->name);
+  const json_t *input = d->input;
+  if (!input) {
+    if (!run->empty_input && !(run->empty_input = json_object())) return broken(run, ART_ENOMEM);
+    input = run->empty_input;
+  }
+  char why[ART_ERRMSG_SIZE];
+  if (art_tool_check_input(t, input, why, sizeof why) < 0)
+    return stop(run, ART_STOP_INVALID_DECISION, t->name, NULL, now_us, "input_schema: %s", why);
+  clear_call(run);
+  int rc = 0;
+  run->call_input_redacted = keep_json(run, input, &rc);
+  if (rc < 0) return broken(run, rc);
+  run->call_input = json_incref((json_t *)input);
+  run->call_tool = t;
+  return gate_call(run, now_us);
+}
+
+int art_run_feed_decision(art_run *run, const art_decision *d, int64_t now_us) {
+  if (run->phase != PH_AWAIT_DECISION)
+    return fail(run, ART_ESTATE, "the run is not waiting for a decision");
+  run->steps++;
+  int rc = emit_decision(run, d, now_us);
+  if (rc < 0) return rc;
+  char detail[ART_ERRMSG_SIZE];
+  if (art_decision_check(d, detail, sizeof detail) < 0)
+    return stop(run, ART_STOP_INVALID_DECISION, d->tool, NULL, now_us, "%s", detail);
+  switch (d->kind) {
+  case ART_DECISION_ANSWER: {
+    const art_event *ev = art_run_event(run, run->events.len - 1);
+    return gate_answer(run, ev->u.decision.text, now_us);
+  }
+  case ART_DECISION_TOOL:
+    return take_tool_decision(run, d, now_us);
+  case ART_DECISION_ASK_HUMAN:
+    run->pending = PENDING_HUMAN;
+    return stop(run, ART_STOP_BLOCKED, NULL, NULL, now_us, "human_required");
+  case ART_DECISION_STOP:
+    run->pending = PENDING_HUMAN;
+    return stop(run, ART_STOP_BLOCKED, NULL, NULL, now_us, "model_stopped: %s",
+                d->text ? d->text : "");
+  default:
+    return stop(run, ART_STOP_INVALID_DECISION, NULL, NULL, now_us, "malformed_decision");
+  }
+}
+
+int art_run_feed_model_failure(art_run *run, const char *detail, int64_t now_us) {
+  if (run->phase != PH_AWAIT_DECISION)
+    return fail(run, ART_ESTATE, "the run is not waiting for a decision");
+  return stop(run, ART_STOP_MODEL_FAILURE, NULL, NULL, now_us, "%s", detail);
+}
+
+/* ---- tool results ------------------------------------------------------------ */
+
+static art_observation *add_observation(art_run *run, art_observation_kind kind) {
+  art_observation *o = art_vec_push(&run->arena, &run->observations, sizeof *o);
+  if (o) {
+    o->n = run->observations.len;
+    o->kind = kind;
+  }
+  return o;
+}
+
+static int record_result(art_run *run, const art_tool_result *r, int64_t now_us) {
+  art_event *ev = art_run_event_new(run, ART_EV_TOOL_RESULT, now_us);
+  int rc = ev ? 0 : ART_ENOMEM;
+  const char *message = r->status != ART_RESULT_OK ? keep_text(run, r->message, &rc) : NULL;
+  json_t *data = keep_json(run, r->data, &rc);
+  art_observation *o = rc == 0 ? add_observation(run, ART_OBS_TOOL) : NULL;
+  if (!o) {
+    json_decref(data);
+    return broken(run, ART_ENOMEM);
+  }
+  o->status = r->status;
+  o->tool = run->call_tool->name;
+  o->text = message;
+  o->data = json_incref(r->data);
+  ev->latency_us = now_us - run->call_at_us;
+  ev->u.tool_result.call_id = run->call.id;
+  ev->u.tool_result.tool = o->tool;
+  ev->u.tool_result.status = r->status;
+  ev->u.tool_result.data = data;
+  ev->u.tool_result.message = message;
+  ev->u.tool_result.observation = o->n;
+  return art_run_event_commit(run, ev);
+}
+
+int art_run_feed_tool_result(art_run *run, uint32_t call_id, const art_tool_result *result,
+                             int64_t now_us) {
+  if (run->phase != PH_AWAIT_RESULT)
+    return fail(run, ART_ESTATE, "the run is not waiting for a tool result");
+  if (call_id != run->call.id)
+    return fail(run, ART_EINVAL, "tool result for call %" PRIu32 ", expected call %" PRIu32,
+                call_id, run->call.id);
+  int rc = record_result(run, result, now_us);
+  if (rc < 0) return rc;
+  const char *tool = run->call_tool->name;
+  const char *why = result->message[0] ? result->message : NULL;
+  switch (result->status) {
+  case ART_RESULT_OK: {
+    uint32_t *ref = art_vec_push(&run->arena, &run->evidence, sizeof *ref);
+    if (!ref) return broken(run, ART_ENOMEM);
+    *ref = run->observations.len;
+    clear_call(run);
+    run->phase = PH_DECIDE;
+    return 0;
+  }
+  case ART_RESULT_REFUSED:
+    return stop(run, ART_STOP_REFUSED, tool, run->call.action_id, now_us, "%s",
+                why ? why : "tool_refused");
+  default:
+    return stop(run, ART_STOP_TOOL_FAILURE, tool, run->call.action_id, now_us, "%s",
+                why ? why : "tool_error");
+  }
+}
+
+/* ---- pauses: human input, approvals, cancellation ------------------------------ */
+
+static int resume_to_decide(art_run *run) {
+  run->stop_reason = ART_STOP_NONE;
+  run->stop_detail = NULL;
+  run->pending = PENDING_NONE;
+  run->phase = PH_DECIDE;
+  return 0;
+}
+
+int art_run_feed_human_input(art_run *run, const char *text, int64_t now_us) {
+  if (run->phase != PH_STOPPED || run->pending != PENDING_HUMAN)
+    return fail(run, ART_ESTATE, "the run is not waiting for a human answer");
+  if (!text || !text[0]) return fail(run, ART_EINVAL, "the answer is empty");
+  art_event *ev = art_run_event_new(run, ART_EV_HUMAN_INPUT, now_us);
+  int rc = ev ? 0 : ART_ENOMEM;
+  const char *kept = keep_text(run, text, &rc);
+  art_observation *o = rc == 0 ? add_observation(run, ART_OBS_HUMAN) : NULL;
+  if (!o) return broken(run, ART_ENOMEM);
+  o->text = kept;
+  ev->u.human_input.text = kept;
+  ev->u.human_input.observation = o->n;
+  if ((rc = art_run_event_commit(run, ev)) < 0) return rc;
+  return resume_to_decide(run);
+}
+
+static int emit_approval(art_run *run, bool approved, const char *reviewer, const char *reason,
+                         int64_t now_us) {
+  art_event *ev = art_run_event_new(run, ART_EV_APPROVAL, now_us);
+  int rc = ev ? 0 : ART_ENOMEM;
+  const char *r = keep_text(run, reviewer, &rc);
+  const char *why = keep_text(run, reason, &rc);
+  if (rc < 0) return broken(run, rc);
+  ev->u.approval.action_id = run->call_action_id;
+  ev->u.approval.approved = approved;
+  ev->u.approval.reviewer = r;
+  ev->u.approval.reason = why;
+  return art_run_event_commit(run, ev);
+}
+
+static int approve_pending(art_run *run, int64_t now_us) {
+  const char **slot = art_vec_push(&run->arena, &run->approved, sizeof *slot);
+  const char *id = art_arena_strdup(&run->arena, run->call_action_id);
+  if (!slot || !id) return broken(run, ART_ENOMEM);
+  *slot = id;
+  if (run->pending_answer) {
+    run->answer = run->pending_answer;
+    run->pending = PENDING_NONE;
+    return stop(run, ART_STOP_SUCCESS, NULL, NULL, now_us, "answered");
+  }
+  run->pending = PENDING_NONE;
+  return gate_call(run, now_us);
+}
+
+int art_run_feed_approval(art_run *run, const char *action_id, bool approved,
+                          const char *reviewer, const char *reason, int64_t now_us) {
+  if (run->phase != PH_STOPPED || run->pending != PENDING_APPROVAL)
+    return fail(run, ART_ESTATE, "the run is not waiting for an approval");
+  if (!action_id || strcmp(action_id, run->call_action_id) != 0)
+    return fail(run, ART_ENOTFOUND, "unknown action %s: the run waits for %s",
+                action_id ? action_id : "(none)", run->call_action_id);
+  if (!reviewer || !reviewer[0]) return fail(run, ART_EINVAL, "a reviewer is required");
+  int rc = emit_approval(run, approved, reviewer, reason, now_us);
+  if (rc < 0) return rc;
+  if (approved) return approve_pending(run, now_us);
+  run->pending = PENDING_NONE;
+  const char *tool = run->call_tool ? run->call_tool->name : NULL;
+  return stop(run, ART_STOP_POLICY_DENIED, tool, run->call_action_id, now_us, "denied by %s%s%s",
+              reviewer, reason ? ": " : "", reason ? reason : "");
+}
+
+int art_run_cancel(art_run *run, const char *reason, int64_t now_us) {
+  if (run->phase == PH_BROKEN || (run->phase == PH_STOPPED && !pausable(run->stop_reason)))
+    return fail(run, ART_ESTATE, "the run has already stopped");
+  run->pending = PENDING_NONE;
+  return stop(run, ART_STOP_CANCELLED, run->call_tool ? run->call_tool->name : NULL, NULL, now_us,
+              "%s", reason && reason[0] ? reason : "cancelled");
+}
+
+/* ---- blocking driver ------------------------------------------------------------ */
+
+static int decide_with(art_run *run, art_model *model, const art_context *ctx, int64_t *now) {
+  art_decision d;
+  art_error err = {0};
+  int rc = art_model_decide(model, ctx, &d, &err);
+  *now = art_now_us();
+  if (rc == ART_ENOMEM) return fail(run, rc, "out of memory in the model");
+  if (rc < 0) return art_run_feed_model_failure(run, err.message, *now);
+  return art_run_feed_decision(run, &d, *now);
+}
+
+static int call_with(art_run *run, const art_action *act, int64_t *now) {
+  art_tool_result result = {0};
+  art_tool_invoke(act->tool, act->call, &result);
+  *now = art_now_us();
+  int rc = art_run_feed_tool_result(run, act->call->id, &result, *now);
+  art_tool_result_dispose(&result);
+  return rc;
+}
+
+int art_run_until_stop(art_run *run, art_model *model) {
+  /* One clock read per outside action: the time an outcome is fed is also the
+   * time the next action is handed out. */
+  int64_t now = art_now_us();
+  for (;;) {
+    const art_action *act;
+    int rc = art_run_next(run, now, &act);
+    if (rc < 0) return rc;
+    if (act->kind == ART_ACT_WAIT || act->kind == ART_ACT_DONE) return 0;
+    rc = act->kind == ART_ACT_DECIDE ? decide_with(run, model, act->context, &now)
+                                     : call_with(run, act, &now);
+    if (rc < 0) return rc;
+  }
+}
+
+/* ---- accessors ------------------------------------------------------------------ */
+
+const char *art_run_id(const art_run *run) { return run->run_id; }
+art_stop_reason art_run_stop_reason(const art_run *run) { return run->stop_reason; }
+const char *art_run_stop_detail(const art_run *run) { return run->stop_detail; }
+const char *art_run_answer(const art_run *run) { return run->answer; }
+uint32_t art_run_steps(const art_run *run) { return run->steps; }
+size_t art_run_event_count(const art_run *run) { return run->events.len; }
+const art_event *art_run_event(const art_run *run, size_t i) {
+  return i < run->events.len ? ((art_event *const *)run->events.items)[i] : NULL;
+}
+size_t art_run_observation_count(const art_run *run) { return run->observations.len; }
+const art_observation *art_run_observation(const art_run *run, size_t i) {
+  return i < run->observations.len ? (const art_observation *)run->observations.items + i : NULL;
+}
+const art_spec *art_run_spec(const art_run *run) { return run->spec; }

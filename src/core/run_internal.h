@@ -1,0 +1,81 @@
+/* The run's record, shared by the modules that make up the run: run.c (the
+ * state machine), run_context.c (context packets), run_json.c (JSON views). */
+#ifndef ART_RUN_INTERNAL_H
+#define ART_RUN_INTERNAL_H
+
+#include "agentrt/run.h"
+#include "core/arena.h"
+#include "core/spec_internal.h"
+#include "core/tool_internal.h"
+
+typedef enum {
+  PH_NEW,             /* run_started not yet emitted */
+  PH_DECIDE,          /* next(): build the context, hand out DECIDE */
+  PH_AWAIT_DECISION,  /* waiting for feed_decision */
+  PH_CALL,            /* next(): hand out CALL_TOOL */
+  PH_AWAIT_RESULT,    /* waiting for feed_tool_result */
+  PH_STOPPED,         /* stopped: WAIT or DONE */
+  PH_BROKEN           /* an event could not be recorded: the run accepts nothing more */
+} art_phase;
+
+/* What a paused run waits for. */
+typedef enum { PENDING_NONE, PENDING_APPROVAL, PENDING_HUMAN } art_pending;
+
+#define ART_ACTION_ID_SIZE 29 /* "act_" + 24 hex + NUL */
+
+struct art_run {
+  const art_spec *spec;
+  const art_allocator *alloc;
+  art_arena arena;
+  const char *run_id;
+  uint64_t trace_id[2];
+  art_sink *sinks;
+  size_t n_sinks;
+
+  art_phase phase;
+  art_action action;
+  art_context ctx;
+  art_tool_call call;
+  const art_tool *call_tool;
+  char call_action_id[ART_ACTION_ID_SIZE];
+  json_t *call_input;             /* the run's reference to the pending call's input */
+  json_t *call_input_redacted;
+
+  uint32_t steps;
+  uint32_t seq;
+  uint32_t calls;
+  int64_t decide_at_us, call_at_us;
+
+  art_vec events;                 /* art_event * */
+  art_vec observations;           /* art_observation */
+  art_vec evidence;               /* uint32_t observation numbers */
+  art_vec approved;               /* const char * action ids approved during the run */
+  const art_tool **tools;         /* enabled tools, sorted by name */
+  size_t n_tools;
+  const art_context_refs *refs;   /* memory refs of the last context */
+  int64_t refs_valid_until_us;    /* the next memory expiry (INT64_MAX: none) */
+
+  art_stop_reason stop_reason;
+  const char *stop_detail;
+  const char *answer;
+  art_pending pending;
+  const char *pending_answer;     /* an answer waiting for approval */
+
+  json_t *empty_input;            /* {} for tool decisions without input */
+  char errmsg[ART_ERRMSG_SIZE];
+};
+
+/* run.c: events.  A new event is stamped but not yet recorded; commit records
+ * it (taking its JSON references) and hands it to the sinks.  Both mark the run
+ * broken on failure. */
+art_event *art_run_event_new(art_run *run, art_event_type type, int64_t now_us);
+int art_run_event_commit(art_run *run, art_event *ev);
+int art_run_emit_policy(art_run *run, const art_policy_query *q, const art_verdict *v,
+                        const char *subject, const char *action_id, int64_t now_us);
+
+/* run_context.c */
+int art_run_build_context(art_run *run, int64_t now_us);
+/* run_json.c */
+void art_run_trace_id_hex(const art_run *run, char out[33]);
+
+#endif

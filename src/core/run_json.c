@@ -1,0 +1,68 @@
+/* JSON views of a run: the result object printed by `agentrt run --json` and
+ * read by the eval harness. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/alloc.h"
+#include "core/run_internal.h"
+
+void art_run_trace_id_hex(const art_run *run, char out[33]) {
+  snprintf(out, 33, "%016" PRIx64 "%016" PRIx64, run->trace_id[0], run->trace_id[1]);
+}
+
+static int append(json_t *arr, json_t *v) {
+  return v && json_array_append_new(arr, v) == 0 ? 0 : ART_ENOMEM;
+}
+
+static json_t *trace_json(const art_run *run) {
+  json_t *arr = json_array();
+  for (size_t i = 0; arr && i < art_run_event_count(run); i++)
+    if (append(arr, art_event_to_json(run, art_run_event(run, i))) < 0) json_decref(arr), arr = NULL;
+  return arr;
+}
+
+static json_t *tools_called_json(const art_run *run) {
+  json_t *arr = json_array();
+  for (size_t i = 0; arr && i < art_run_event_count(run); i++) {
+    const art_event *ev = art_run_event(run, i);
+    if (ev->type == ART_EV_TOOL_CALL && append(arr, json_string(ev->u.tool_call.tool)) < 0)
+      json_decref(arr), arr = NULL;
+  }
+  return arr;
+}
+
+static json_t *observation_json(const art_run *run, const art_observation *o) {
+  char id[24], summary[320];
+  art_observation_id(o->n, id, sizeof id);
+  art_observation_summary(o, summary, sizeof summary);
+  bool copied = false;
+  char *text = art_redact_text(run->spec->redactor, summary, run->alloc, &copied);
+  if (!text) return NULL;
+  json_t *data = o->data ? art_redact_json(run->spec->redactor, o->data) : json_null();
+  json_t *j = json_pack("{s:s, s:s, s:s, s:o}", "id", id, "kind",
+                        art_observation_kind_name(o->kind), "summary", text, "data", data);
+  if (copied) art_release(run->alloc, text);
+  return j;
+}
+
+static json_t *observations_json(const art_run *run) {
+  json_t *arr = json_array();
+  for (size_t i = 0; arr && i < art_run_observation_count(run); i++)
+    if (append(arr, observation_json(run, art_run_observation(run, i))) < 0) json_decref(arr), arr = NULL;
+  return arr;
+}
+
+json_t *art_run_result_json(const art_run *run) {
+  json_t *tools = tools_called_json(run), *obs = observations_json(run), *trace = trace_json(run);
+  if (!tools || !obs || !trace) {
+    json_decref(tools), json_decref(obs), json_decref(trace);
+    return NULL;
+  }
+  const char *answer = art_run_answer(run), *detail = art_run_stop_detail(run);
+  return json_pack("{s:s, s:s, s:o, s:I, s:o, s:o, s:o, s:o}", "run_id", art_run_id(run),
+                   "stop_reason", art_stop_reason_name(art_run_stop_reason(run)), "reason",
+                   detail ? json_string(detail) : json_null(), "steps",
+                   (json_int_t)art_run_steps(run), "tools_called", tools, "answer",
+                   answer ? json_string(answer) : json_null(), "observations", obs, "trace", trace);
+}

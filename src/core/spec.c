@@ -1,0 +1,475 @@
+/* Loading an agent spec.  Strict: every problem is reported with the file, the
+ * JSON path and what is wrong, and nothing half-built escapes. */
+#include "core/spec_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/reader.h"
+#include "tool/demo.h"
+
+#define DEFAULT_MAX_STEPS 10
+#define DEFAULT_RECENT 5
+#define DEFAULT_OUTBOX "outbox.jsonl"
+
+typedef struct loader {
+  art_spec *spec;
+  art_reader rd;
+  const art_spec_options *opts;
+} loader;
+
+static int oom(loader *l) { return art_error_set(l->rd.err, ART_ENOMEM, "out of memory"); }
+
+/* ---- actor, context, redaction ---------------------------------------------- */
+
+static int read_actor(loader *l, const json_t *root) {
+  static const char *const keys[] = {"id", "tenant", "route", NULL};
+  const json_t *actor = json_object_get(root, "actor");
+  if (!actor) return 0;
+  art_spec *s = l->spec;
+  if (art_rd_expect_object(&l->rd, "$.actor", actor) < 0 ||
+      art_rd_known_keys(&l->rd, "$.actor", actor, keys) < 0 ||
+      art_rd_string(&l->rd, "$.actor", actor, "id", false, &s->actor) < 0 ||
+      art_rd_string(&l->rd, "$.actor", actor, "tenant", false, &s->tenant) < 0 ||
+      art_rd_string(&l->rd, "$.actor", actor, "route", false, &s->route) < 0)
+    return ART_ESPEC;
+  return 0;
+}
+
+static int parse_scope_bit(const char *name) {
+  art_scope s;
+  return art_scope_parse(name, &s) == 0 ? (int)s : -1;
+}
+
+static int read_context(loader *l, const json_t *root) {
+  static const char *const keys[] = {"recent_observations", "scopes", NULL};
+  const json_t *ctx = json_object_get(root, "context");
+  int64_t recent = DEFAULT_RECENT;
+  l->spec->context_scopes = 1u << ART_SCOPE_TASK | 1u << ART_SCOPE_PROJECT;
+  if (ctx && (art_rd_expect_object(&l->rd, "$.context", ctx) < 0 ||
+              art_rd_known_keys(&l->rd, "$.context", ctx, keys) < 0 ||
+              art_rd_int(&l->rd, "$.context", ctx, "recent_observations", 0, 1000, &recent) < 0 ||
+              art_rd_name_set(&l->rd, "$.context", ctx, "scopes", parse_scope_bit,
+                              "task, project, user, tenant", &l->spec->context_scopes) < 0))
+    return ART_ESPEC;
+  l->spec->recent_observations = (uint32_t)recent;
+  return 0;
+}
+
+/* A NULL-terminated array of the strings in `list` (borrowed), or NULL when absent. */
+static int read_string_list(loader *l, const char *path, const json_t *obj, const char *key,
+                            const char ***out) {
+  const json_t *list = json_object_get(obj, key);
+  char sub[ART_PATH_SIZE], item[ART_PATH_SIZE];
+  *out = NULL;
+  if (!list) return 0;
+  art_rd_member_path(sub, path, key);
+  if (art_rd_expect_array(&l->rd, sub, list) < 0) return ART_ESPEC;
+  const char **strings = art_zalloc(l->spec->alloc, (json_array_size(list) + 1) * sizeof *strings);
+  if (!strings) return oom(l);
+  for (size_t i = 0; i < json_array_size(list); i++) {
+    strings[i] = json_string_value(json_array_get(list, i));
+    art_rd_index_path(item, sub, i);
+    if (!strings[i]) {
+      art_release(l->spec->alloc, strings);
+      return art_rd_fail(&l->rd, item, "expected a string");
+    }
+  }
+  *out = strings;
+  return 0;
+}
+
+static int read_redact(loader *l, const json_t *root) {
+  static const char *const keys[] = {"keys", "patterns", NULL};
+  const json_t *redact = json_object_get(root, "redact");
+  const char **names = NULL, **patterns = NULL;
+  if (redact && (art_rd_expect_object(&l->rd, "$.redact", redact) < 0 ||
+                 art_rd_known_keys(&l->rd, "$.redact", redact, keys) < 0))
+    return ART_ESPEC;
+  int rc = redact ? read_string_list(l, "$.redact", redact, "keys", &names) : 0;
+  if (rc == 0 && redact) rc = read_string_list(l, "$.redact", redact, "patterns", &patterns);
+  if (rc == 0) {
+    art_error why = {0};
+    rc = art_redactor_new(&l->spec->redactor, names, patterns, l->spec->alloc, &why);
+    if (rc == ART_ENOMEM) oom(l);
+    else if (rc < 0) art_rd_fail(&l->rd, "$.redact.patterns", "%s", why.message);
+  }
+  art_release(l->spec->alloc, names);
+  art_release(l->spec->alloc, patterns);
+  return rc;
+}
+
+/* ---- memory ---------------------------------------------------------------- */
+
+/* "2026-01-31T12:00:00Z" (optionally with fractional seconds) -> µs since the epoch. */
+static int parse_timestamp(const char *text, int64_t *out) {
+  struct tm tm = {0};
+  char *rest = strptime(text, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!rest) return ART_EINVAL;
+  int64_t micros = 0;
+  if (*rest == '.') {
+    int64_t scale = 100000;
+    for (rest++; *rest >= '0' && *rest <= '9'; rest++, scale /= 10) micros += (*rest - '0') * scale;
+  }
+  if (strcmp(rest, "Z") != 0) return ART_EINVAL;
+  *out = (int64_t)timegm(&tm) * 1000000 + micros;
+  return 0;
+}
+
+static int read_enum_member(loader *l, const char *path, const json_t *obj, const char *key,
+                            int (*parse)(const char *, int *), const char *expected, int *out) {
+  const char *name = NULL;
+  if (art_rd_string(&l->rd, path, obj, key, false, &name) < 0) return ART_ESPEC;
+  if (!name || parse(name, out) == 0) return 0;
+  char sub[ART_PATH_SIZE];
+  art_rd_member_path(sub, path, key);
+  return art_rd_fail(&l->rd, sub, "expected one of %s", expected);
+}
+
+static int scope_of(const char *n, int *out) { return art_scope_parse(n, (art_scope *)out); }
+static int sensitivity_of(const char *n, int *out) {
+  return art_sensitivity_parse(n, (art_sensitivity *)out);
+}
+
+static int read_memory_item(loader *l, const char *path, const json_t *j, art_memory_item *m) {
+  static const char *const keys[] = {"id", "scope", "sensitivity", "text", "expires_at", NULL};
+  int scope = ART_SCOPE_TASK, sensitivity = ART_SENS_INTERNAL;
+  const char *expires = NULL;
+  if (art_rd_expect_object(&l->rd, path, j) < 0 || art_rd_known_keys(&l->rd, path, j, keys) < 0 ||
+      art_rd_string(&l->rd, path, j, "id", true, &m->id) < 0 ||
+      art_rd_string(&l->rd, path, j, "text", true, &m->text) < 0 ||
+      read_enum_member(l, path, j, "scope", scope_of, "task, project, user, tenant", &scope) < 0 ||
+      read_enum_member(l, path, j, "sensitivity", sensitivity_of,
+                       "public, internal, confidential, restricted", &sensitivity) < 0 ||
+      art_rd_string(&l->rd, path, j, "expires_at", false, &expires) < 0)
+    return ART_ESPEC;
+  m->scope = (art_scope)scope;
+  m->sensitivity = (art_sensitivity)sensitivity;
+  if (expires && parse_timestamp(expires, &m->expires_at_us) < 0) {
+    char sub[ART_PATH_SIZE];
+    art_rd_member_path(sub, path, "expires_at");
+    return art_rd_fail(&l->rd, sub, "expected a UTC timestamp like 2026-01-31T12:00:00Z");
+  }
+  return 0;
+}
+
+static int read_memory(loader *l, const json_t *root) {
+  const json_t *memory = json_object_get(root, "memory");
+  char item[ART_PATH_SIZE];
+  if (!memory) return 0;
+  if (art_rd_expect_array(&l->rd, "$.memory", memory) < 0) return ART_ESPEC;
+  size_t n = json_array_size(memory);
+  l->spec->memory = art_zalloc(l->spec->alloc, (n ? n : 1) * sizeof *l->spec->memory);
+  if (!l->spec->memory) return oom(l);
+  for (size_t i = 0; i < n; i++, l->spec->n_memory++) {
+    art_rd_index_path(item, "$.memory", i);
+    if (read_memory_item(l, item, json_array_get(memory, i), &l->spec->memory[i]) < 0)
+      return ART_ESPEC;
+    for (size_t k = 0; k < i; k++)
+      if (strcmp(l->spec->memory[k].id, l->spec->memory[i].id) == 0)
+        return art_rd_fail(&l->rd, item, "duplicate memory id \"%s\"", l->spec->memory[i].id);
+  }
+  return 0;
+}
+
+/* ---- tools ------------------------------------------------------------------- */
+
+/* argv with argv[0] resolved against the spec's directory when it is a relative
+ * path (has a slash); bare names are looked up in PATH when the tool runs.
+ * *argv is allocated (strings borrowed), *argv0 is the resolved copy or NULL. */
+static int read_command(loader *l, const char *path, const json_t *tool, const char ***argv,
+                        char **argv0) {
+  char sub[ART_PATH_SIZE];
+  art_rd_member_path(sub, path, "command");
+  const json_t *cmd = json_object_get(tool, "command");
+  if (!json_is_array(cmd) || json_array_size(cmd) == 0)
+    return art_rd_fail(&l->rd, sub, "expected a non-empty array of strings (argv, no shell)");
+  if (read_string_list(l, path, tool, "command", argv) < 0) return ART_ESPEC;
+  const char *first = (*argv)[0], *base = l->spec->base_dir;
+  if (!first[0]) return art_rd_fail(&l->rd, sub, "argv[0] is empty");
+  if (first[0] == '/' || !strchr(first, '/') || !base) return 0;
+  size_t n = strlen(base) + strlen(first) + 2;
+  if (!(*argv0 = art_alloc(l->spec->alloc, n))) return oom(l);
+  snprintf(*argv0, n, "%s/%s", base, first);
+  (*argv)[0] = *argv0;
+  return 0;
+}
+
+static int read_side_effect(loader *l, const char *path, const json_t *j, art_side_effect *out) {
+  const char *name = NULL;
+  if (art_rd_string(&l->rd, path, j, "side_effect", true, &name) < 0) return ART_ESPEC;
+  if (art_side_effect_parse(name, out) == 0) return 0;
+  char sub[ART_PATH_SIZE];
+  art_rd_member_path(sub, path, "side_effect");
+  return art_rd_fail(&l->rd, sub, "expected one of read, draft, write");
+}
+
+static int read_tool_fields(loader *l, const char *path, const json_t *j, art_tool_def *def) {
+  static const char *const keys[] = {"name", "description", "side_effect", "idempotent", "enabled",
+                                     "version", "owner", "input_schema", "command", "timeout_ms",
+                                     NULL};
+  bool enabled = true;
+  int64_t timeout = 30000;
+  if (art_rd_known_keys(&l->rd, path, j, keys) < 0 ||
+      art_rd_string(&l->rd, path, j, "name", true, &def->name) < 0 ||
+      art_rd_string(&l->rd, path, j, "description", false, &def->description) < 0 ||
+      read_side_effect(l, path, j, &def->side_effect) < 0 ||
+      art_rd_bool(&l->rd, path, j, "idempotent", &def->idempotent) < 0 ||
+      art_rd_bool(&l->rd, path, j, "enabled", &enabled) < 0 ||
+      art_rd_string(&l->rd, path, j, "version", false, &def->version) < 0 ||
+      art_rd_string(&l->rd, path, j, "owner", false, &def->owner) < 0 ||
+      art_rd_int(&l->rd, path, j, "timeout_ms", 1, 3600 * 1000, &timeout) < 0)
+    return ART_ESPEC;
+  def->disabled = !enabled;
+  def->timeout_ms = (int)timeout;
+  def->input_schema = json_object_get(j, "input_schema");
+  if (def->input_schema && !json_is_object(def->input_schema)) {
+    char sub[ART_PATH_SIZE];
+    art_rd_member_path(sub, path, "input_schema");
+    return art_rd_fail(&l->rd, sub, "expected an object (a JSON Schema)");
+  }
+  return 0;
+}
+
+static int add_tool(loader *l, const char *path, const art_tool_def *def) {
+  art_error why = {0};
+  int rc = art_registry_add(l->spec->registry, def, &why);
+  if (rc == ART_ENOMEM) return oom(l);
+  return rc < 0 ? art_rd_fail(&l->rd, path, "%s", why.message) : 0;
+}
+
+static int read_command_tool(loader *l, const char *path, const json_t *j) {
+  art_tool_def def = {0};
+  const char **argv = NULL;
+  char *argv0 = NULL;
+  int rc = read_tool_fields(l, path, j, &def);
+  if (rc == 0) rc = read_command(l, path, j, &argv, &argv0);
+  if (rc == 0) {
+    def.command = argv;
+    rc = add_tool(l, path, &def);
+  }
+  art_release(l->spec->alloc, argv);
+  art_release(l->spec->alloc, argv0);
+  return rc;
+}
+
+static int read_builtin_tool(loader *l, const char *path, const char *name) {
+  art_error why = {0};
+  if (art_registry_find(l->spec->registry, name))
+    return art_rd_fail(&l->rd, path, "tool \"%s\" is listed twice", name);
+  int rc = art_demo_tool_register(l->spec->registry, name, l->spec->outbox, &why);
+  if (rc == ART_ENOTFOUND)
+    return art_rd_fail(&l->rd, path, "unknown built-in tool \"%s\" (built-in tools: %s)", name,
+                       art_demo_tool_names());
+  if (rc == ART_ENOMEM) return oom(l);
+  return rc < 0 ? art_rd_fail(&l->rd, path, "%s", why.message) : 0;
+}
+
+static int read_tools(loader *l, const json_t *root) {
+  const json_t *tools = json_object_get(root, "tools");
+  char item[ART_PATH_SIZE];
+  if (!tools) return 0;
+  if (art_rd_expect_array(&l->rd, "$.tools", tools) < 0) return ART_ESPEC;
+  for (size_t i = 0; i < json_array_size(tools); i++) {
+    const json_t *t = json_array_get(tools, i);
+    art_rd_index_path(item, "$.tools", i);
+    int rc;
+    if (json_is_string(t)) rc = read_builtin_tool(l, item, json_string_value(t));
+    else if (json_is_object(t)) rc = read_command_tool(l, item, t);
+    else rc = art_rd_fail(&l->rd, item, "expected a built-in tool name or a tool object");
+    if (rc < 0) return rc;
+  }
+  return 0;
+}
+
+/* ---- model ------------------------------------------------------------------- */
+
+static int read_usage(loader *l, const char *path, const json_t *j, art_usage *out) {
+  static const char *const keys[] = {"prompt_tokens", "completion_tokens", NULL};
+  const json_t *usage = json_object_get(j, "usage");
+  int64_t prompt = 0, completion = 0;
+  char sub[ART_PATH_SIZE];
+  if (!usage) return 0;
+  art_rd_member_path(sub, path, "usage");
+  if (art_rd_expect_object(&l->rd, sub, usage) < 0 ||
+      art_rd_known_keys(&l->rd, sub, usage, keys) < 0 ||
+      art_rd_int(&l->rd, sub, usage, "prompt_tokens", 0, UINT32_MAX, &prompt) < 0 ||
+      art_rd_int(&l->rd, sub, usage, "completion_tokens", 0, UINT32_MAX, &completion) < 0)
+    return ART_ESPEC;
+  *out = (art_usage){(uint32_t)prompt, (uint32_t)completion};
+  return 0;
+}
+
+/* Keys and `repeat` are checked here; whether the decision itself is valid is
+ * the run's business (an invalid one ends the run invalid_decision). */
+static int read_script_entry(loader *l, const char *path, const json_t *j, size_t i) {
+  static const char *const keys[] = {"type", "text", "name", "input", "question", "reason",
+                                     "repeat", "usage", NULL};
+  int64_t repeat = 1;
+  art_usage usage = {0};
+  if (art_rd_expect_object(&l->rd, path, j) < 0 || art_rd_known_keys(&l->rd, path, j, keys) < 0 ||
+      art_rd_int(&l->rd, path, j, "repeat", 1, UINT32_MAX, &repeat) < 0 ||
+      read_usage(l, path, j, &usage) < 0)
+    return ART_ESPEC;
+  art_decision_from_json(j, &l->spec->script[i]);
+  l->spec->script[i].usage = usage;
+  l->spec->script_repeat[i] = (uint32_t)repeat;
+  return 0;
+}
+
+static int read_script(loader *l, const json_t *model) {
+  static const char *const keys[] = {"type", "decisions", NULL};
+  const json_t *decisions = json_object_get(model, "decisions");
+  char item[ART_PATH_SIZE];
+  if (art_rd_known_keys(&l->rd, "$.model", model, keys) < 0) return ART_ESPEC;
+  if (!decisions) return art_rd_fail(&l->rd, "$.model", "missing required key \"decisions\"");
+  if (art_rd_expect_array(&l->rd, "$.model.decisions", decisions) < 0) return ART_ESPEC;
+  size_t n = json_array_size(decisions);
+  l->spec->script = art_zalloc(l->spec->alloc, (n ? n : 1) * sizeof *l->spec->script);
+  l->spec->script_repeat = art_zalloc(l->spec->alloc, (n ? n : 1) * sizeof *l->spec->script_repeat);
+  if (!l->spec->script || !l->spec->script_repeat) return oom(l);
+  l->spec->n_script = n;
+  for (size_t i = 0; i < n; i++) {
+    art_rd_index_path(item, "$.model.decisions", i);
+    if (read_script_entry(l, item, json_array_get(decisions, i), i) < 0) return ART_ESPEC;
+  }
+  return 0;
+}
+
+static int read_model(loader *l, const json_t *root) {
+  const json_t *model = json_object_get(root, "model");
+  const char *type = NULL;
+  if (!model) return art_rd_fail(&l->rd, "$", "missing required key \"model\"");
+  if (art_rd_expect_object(&l->rd, "$.model", model) < 0 ||
+      art_rd_string(&l->rd, "$.model", model, "type", true, &type) < 0)
+    return ART_ESPEC;
+  l->spec->model = model;
+  if (strcmp(type, "scripted") == 0) return read_script(l, model);
+  return art_rd_fail(&l->rd, "$.model.type", "unknown model type \"%s\" (supported: scripted)", type);
+}
+
+/* ---- the whole spec ------------------------------------------------------------ */
+
+static int read_top(loader *l, const json_t *root) {
+  static const char *const keys[] = {"run_id", "goal", "description", "max_steps", "actor",
+                                     "memory", "tools", "policy", "model", "context", "redact",
+                                     "outbox", NULL};
+  art_spec *s = l->spec;
+  const char *description = NULL, *outbox = DEFAULT_OUTBOX;
+  int64_t max_steps = DEFAULT_MAX_STEPS;
+  if (art_rd_expect_object(&l->rd, "$", root) < 0 || art_rd_known_keys(&l->rd, "$", root, keys) < 0 ||
+      art_rd_string(&l->rd, "$", root, "goal", true, &s->goal) < 0 ||
+      art_rd_string(&l->rd, "$", root, "run_id", false, &s->run_id) < 0 ||
+      art_rd_string(&l->rd, "$", root, "description", false, &description) < 0 ||
+      art_rd_int(&l->rd, "$", root, "max_steps", 1, UINT32_MAX - 1, &max_steps) < 0 ||
+      art_rd_string(&l->rd, "$", root, "outbox", false, &outbox) < 0)
+    return ART_ESPEC;
+  if (s->run_id && !s->run_id[0]) return art_rd_fail(&l->rd, "$.run_id", "must not be empty");
+  s->max_steps = (uint32_t)max_steps;
+  if (l->opts && l->opts->outbox) outbox = l->opts->outbox;
+  if (!(s->outbox = art_strdup(s->alloc, outbox))) return oom(l);
+  return 0;
+}
+
+static int read_policy(loader *l, const json_t *root) {
+  return art_policy_parse(&l->spec->policy, json_object_get(root, "policy"), l->rd.file,
+                          "$.policy", l->spec->alloc, l->rd.err);
+}
+
+static int read_spec(loader *l, const json_t *root) {
+  int rc = read_top(l, root);
+  if (rc == 0) rc = read_actor(l, root);
+  if (rc == 0) rc = read_context(l, root);
+  if (rc == 0) rc = read_redact(l, root);
+  if (rc == 0) rc = read_memory(l, root);
+  if (rc == 0 && (rc = art_registry_new(&l->spec->registry, l->spec->alloc)) < 0) oom(l);
+  if (rc == 0) rc = read_tools(l, root);
+  if (rc == 0) rc = read_policy(l, root);
+  if (rc == 0) rc = read_model(l, root);
+  return rc;
+}
+
+static int spec_new(art_spec **out, const char *name, const char *base_dir,
+                    const art_spec_options *opts, art_error *err) {
+  const art_allocator *alloc = art_allocator_or_default(opts ? opts->alloc : NULL);
+  art_spec *s = art_zalloc(alloc, sizeof *s);
+  if (!s) return art_error_set(err, ART_ENOMEM, "out of memory");
+  s->alloc = alloc;
+  s->name = art_strdup(alloc, name);
+  s->base_dir = base_dir ? art_strdup(alloc, base_dir) : NULL;
+  if (!s->name || (base_dir && !s->base_dir)) {
+    art_spec_free(s);
+    return art_error_set(err, ART_ENOMEM, "out of memory");
+  }
+  *out = s;
+  return 0;
+}
+
+int art_spec_parse(art_spec **out, const json_t *json, const char *name, const char *base_dir,
+                   const art_spec_options *opts, art_error *err) {
+  art_spec *s;
+  int rc = spec_new(&s, name, base_dir, opts, err);
+  if (rc < 0) return rc;
+  s->json = json_incref((json_t *)json);
+  loader l = {s, {s->name, err}, opts};
+  if ((rc = read_spec(&l, json)) < 0) {
+    art_spec_free(s);
+    return rc;
+  }
+  *out = s;
+  return 0;
+}
+
+/* The directory part of `path`, allocated with `alloc`. */
+static char *dir_of(const art_allocator *alloc, const char *path) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) return art_strdup(alloc, ".");
+  size_t n = slash == path ? 1 : (size_t)(slash - path);
+  char *dir = art_alloc(alloc, n + 1);
+  if (dir) memcpy(dir, path, n), dir[n] = '\0';
+  return dir;
+}
+
+int art_spec_load(art_spec **out, const char *path, const art_spec_options *opts, art_error *err) {
+  json_error_t jerr;
+  json_t *json = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+  if (!json) {
+    if (jerr.line < 0) return art_error_set(err, ART_ESPEC, "%s: %s", path, jerr.text);
+    return art_error_set(err, ART_ESPEC, "%s:%d:%d: invalid JSON: %s", path, jerr.line,
+                         jerr.column, jerr.text);
+  }
+  const art_allocator *alloc = art_allocator_or_default(opts ? opts->alloc : NULL);
+  char *dir = dir_of(alloc, path);
+  int rc = dir ? art_spec_parse(out, json, path, dir, opts, err)
+               : art_error_set(err, ART_ENOMEM, "out of memory");
+  art_release(alloc, dir);
+  json_decref(json);
+  return rc;
+}
+
+void art_spec_free(art_spec *s) {
+  if (!s) return;
+  art_registry_free(s->registry);
+  art_policy_free(s->policy);
+  art_redactor_free(s->redactor);
+  art_release(s->alloc, s->memory);
+  art_release(s->alloc, s->script);
+  art_release(s->alloc, s->script_repeat);
+  art_release(s->alloc, s->outbox);
+  art_release(s->alloc, s->name);
+  art_release(s->alloc, s->base_dir);
+  json_decref(s->json);
+  art_release(s->alloc, s);
+}
+
+const char *art_spec_run_id(const art_spec *s) { return s->run_id; }
+const char *art_spec_goal(const art_spec *s) { return s->goal; }
+uint32_t art_spec_max_steps(const art_spec *s) { return s->max_steps; }
+art_registry *art_spec_registry(art_spec *s) { return s->registry; }
+const art_policy *art_spec_policy(const art_spec *s) { return s->policy; }
+const art_redactor *art_spec_redactor(const art_spec *s) { return s->redactor; }
+const json_t *art_spec_model(const art_spec *s) { return s->model; }
+const char *art_spec_outbox(const art_spec *s) { return s->outbox; }

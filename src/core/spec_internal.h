@@ -1,0 +1,31 @@
+/* The loaded spec, read directly by the run on the hot path. */
+#ifndef ART_SPEC_INTERNAL_H
+#define ART_SPEC_INTERNAL_H
+
+#include "agentrt/decision.h"
+#include "agentrt/spec.h"
+
+struct art_spec {
+  const art_allocator *alloc;
+  json_t *json;               /* the document: the strings below are borrowed from it */
+  char *name;                 /* file name used in messages */
+  char *base_dir;             /* relative command paths resolve here */
+  const char *run_id;         /* NULL when not given */
+  const char *goal;
+  uint32_t max_steps;
+  const char *actor, *tenant, *route;
+  art_memory_item *memory;
+  size_t n_memory;
+  unsigned context_scopes;    /* bit per art_scope included in the context */
+  uint32_t recent_observations;
+  art_registry *registry;
+  art_policy *policy;
+  art_redactor *redactor;
+  const json_t *model;
+  art_decision *script;       /* scripted model: decisions borrowed from `json` */
+  uint32_t *script_repeat;
+  size_t n_script;
+  char *outbox;
+};
+
+#endif

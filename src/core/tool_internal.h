@@ -1,0 +1,27 @@
+/* The registry's tool record, shared by the core modules that read it directly
+ * on the hot path (run, context). */
+#ifndef ART_TOOL_INTERNAL_H
+#define ART_TOOL_INTERNAL_H
+
+#include "agentrt/schema.h"
+#include "agentrt/tool.h"
+
+struct art_tool {
+  char *name;
+  char *description;
+  char *owner;
+  char *version;
+  json_t *input_schema;     /* NULL: any object */
+  art_schema *schema;       /* compiled input_schema, NULL when none */
+  art_side_effect side_effect;
+  bool idempotent;
+  bool enabled;
+  art_tool_fn fn;
+  void *ud;
+  void (*free_ud)(void *ud);
+  char **command;           /* NULL-terminated argv, or NULL for C tools */
+  int timeout_ms;
+  const art_allocator *alloc;
+};
+
+#endif

@@ -1,0 +1,19 @@
+#include "agentrt/model.h"
+
+#include <string.h>
+
+#include "model/scripted.h"
+
+int art_model_new(art_model **out, const art_spec *spec, art_error *err) {
+  const char *type = json_string_value(json_object_get(art_spec_model(spec), "type"));
+  if (type && strcmp(type, "scripted") == 0) return art_scripted_model_new(out, spec, err);
+  return art_error_set(err, ART_EINVAL, "unknown model type \"%s\"", type ? type : "");
+}
+
+int art_model_decide(art_model *m, const art_context *ctx, art_decision *out, art_error *err) {
+  return m->vt->decide(m, ctx, out, err);
+}
+
+void art_model_free(art_model *m) {
+  if (m) m->vt->free(m);
+}

@@ -1,0 +1,41 @@
+#include "model/scripted.h"
+
+#include "core/alloc.h"
+#include "core/spec_internal.h"
+
+typedef struct scripted {
+  art_model base;
+  const art_spec *spec;
+  size_t next;      /* index of the current script entry */
+  uint32_t used;    /* times the current entry has been given */
+} scripted;
+
+static int scripted_decide(art_model *m, const art_context *ctx, art_decision *out, art_error *err) {
+  scripted *s = (scripted *)m;
+  (void)ctx;
+  if (s->next >= s->spec->n_script)
+    return art_error_set(err, ART_EINVAL, "script_exhausted: no scripted decision left");
+  *out = s->spec->script[s->next];
+  if (++s->used >= s->spec->script_repeat[s->next]) {
+    s->next++;
+    s->used = 0;
+  }
+  return 0;
+}
+
+static void scripted_free(art_model *m) {
+  scripted *s = (scripted *)m;
+  art_release(s->spec->alloc, s);
+}
+
+static const art_model_vtable scripted_vtable = {ART_MODEL_VERSION, "scripted", scripted_decide,
+                                                 scripted_free};
+
+int art_scripted_model_new(art_model **out, const art_spec *spec, art_error *err) {
+  scripted *s = art_zalloc(spec->alloc, sizeof *s);
+  if (!s) return art_error_set(err, ART_ENOMEM, "out of memory");
+  s->base.vt = &scripted_vtable;
+  s->spec = spec;
+  *out = &s->base;
+  return 0;
+}

@@ -1,0 +1,72 @@
+/* Running a command tool: argv exec'd directly (never through a shell), the
+ * tool input as one line of compact JSON on stdin, the result as JSON on stdout.
+ *
+ * The result protocol: stdout holds one JSON value.  An object with a string
+ * member "status" ("ok" | "refused" | "error") is an envelope: its "data" member
+ * (may be absent) is the data and its "message" member says why.  Any other
+ * value is the data of an ok result.  A non-zero exit, a signal, output that is
+ * not JSON, or running past the timeout (the process is killed) is an error
+ * result saying which. */
+#ifndef ART_COMMAND_H
+#define ART_COMMAND_H
+
+#include "agentrt/tool.h"
+
+typedef struct art_command_output {
+  bool timed_out;
+  bool exited;         /* exit_status valid */
+  int exit_status;
+  int term_signal;     /* when killed by a signal */
+  char *out;           /* stdout, NUL-terminated */
+  size_t out_len;
+  char *err;           /* the last 4 KiB of stderr, NUL-terminated */
+  size_t err_len;
+} art_command_output;
+
+/* Run argv[0] (looked up in PATH when it has no slash) with `env_extra`
+ * ("NAME=value" strings, NULL-terminated, may be NULL) added to the environment,
+ * `input` on stdin, stdout and stderr captured, killed (SIGKILL, process group)
+ * after `timeout_ms`.  Returns 0 when the process ran (whatever its exit), a
+ * negative code when it could not be started or its output could not be held.
+ *
+ * - PATH is the one the child will see (env_extra may set it); unlike execvp a
+ *   file without a #! line is not handed to /bin/sh.  The parent's own
+ *   environment is never changed.
+ * - The child runs in its own process group with an empty signal mask, SIGPIPE
+ *   at its default and no descriptors but 0, 1 and 2.
+ * - `timeout_ms` <= 0: no limit.  The limit covers the whole call, including
+ *   waiting for the exit of a child that closed its pipes; at the limit the
+ *   group is killed and reaped and out->timed_out is set (the output so far is
+ *   kept).  A background process still holding the pipes keeps the call
+ *   waiting until the limit.
+ * - Nothing the child does raises SIGPIPE in the caller: writes to its stdin
+ *   hold SIGPIPE off for the calling thread only; a child that exits without
+ *   reading its input is not an error.
+ * - ART_EINVAL: empty argv, or an env_extra entry without "=".  ART_EIO: the
+ *   program could not be run ("cannot run \"x\": No such file or directory"),
+ *   more than 16 MiB on stdout ("output too large"), or a system call failed.
+ *   ART_ENOMEM.  On any error the child, if started, is killed and reaped, and
+ *   `out` is left empty.
+ * - `out` is filled on success; its buffers come from `alloc` (NULL: the
+ *   default) and are freed by art_command_output_dispose with the same one.
+ * - The child must be reaped here: a caller that sets SIGCHLD to SIG_IGN gets
+ *   ART_EIO ("cannot wait for ..."). */
+int art_command_exec(const char *const *argv, const char *const *env_extra, const char *input,
+                     size_t input_len, int timeout_ms, const art_allocator *alloc,
+                     art_command_output *out, art_error *err);
+void art_command_output_dispose(const art_allocator *alloc, art_command_output *out);
+
+/* Call a command tool for `call` and map what happened to `result` (see above).
+ * The environment gets AGENTRT_RUN_ID, AGENTRT_TOOL, AGENTRT_STEP and
+ * AGENTRT_ACTION_ID (each left out when NULL).  `timeout_ms` <= 0: 30000.
+ *
+ * Error results say: "timeout after N ms", "killed by signal N", "exit status N"
+ * (+ ": " and the last line of stderr, if any), "bad JSON on stdout: ...",
+ * "bad result envelope: ...".  Returns 0 whenever the command ran; a negative
+ * code from art_command_exec when it could not be run or its output could not be
+ * held, with `result` an error result carrying that message.  `result` must be
+ * initialised (its old data is released). */
+int art_command_tool_call(const char *const *argv, int timeout_ms, const art_tool_call *call,
+                          const art_allocator *alloc, art_tool_result *result);
+
+#endif

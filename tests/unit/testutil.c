@@ -1,0 +1,143 @@
+#include "testutil.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char tmpdir[256];
+
+static void remove_tmpdir(void) {
+  char cmd[512];
+  if (!tmpdir[0] || getenv("ART_KEEP_TMP")) return;
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+}
+
+const char *tu_tmpdir(void) {
+  if (!tmpdir[0]) {
+    const char *base = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/agentrt-test-XXXXXX", base ? base : "/tmp");
+    if (!mkdtemp(tmpdir)) { perror("mkdtemp"); exit(1); }
+    atexit(remove_tmpdir);
+  }
+  return tmpdir;
+}
+
+const char *tu_path(const char *name) {
+  static char bufs[8][512];
+  static int next;
+  char *b = bufs[next++ % 8];
+  snprintf(b, sizeof bufs[0], "%s/%s", tu_tmpdir(), name);
+  return b;
+}
+
+const char *tu_write(const char *name, const char *text) {
+  const char *p = tu_path(name);
+  FILE *f = fopen(p, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+  return p;
+}
+
+char *tu_read(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t cap = 4096, len = 0;
+  char *buf = malloc(cap);
+  size_t n;
+  while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+    len += n;
+    if (cap - len < 2) buf = realloc(buf, cap *= 2);
+  }
+  buf[len] = '\0';
+  fclose(f);
+  return buf;
+}
+
+int tu_count_lines(const char *path) {
+  char *text = tu_read(path);
+  int n = 0;
+  if (!text) return 0;
+  for (char *c = text; *c; c++) n += *c == '\n';
+  free(text);
+  return n;
+}
+
+static char *slurp_fd(int fd) {
+  size_t cap = 4096, len = 0;
+  char *buf = malloc(cap);
+  ssize_t n;
+  while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
+    len += (size_t)n;
+    if (cap - len < 2) buf = realloc(buf, cap *= 2);
+  }
+  buf[len] = '\0';
+  close(fd);
+  return buf;
+}
+
+int tu_cli(char **out, char **err, const char *arg0, ...) {
+  const char *argv[64] = {AGENTRT_CLI};
+  int argc = 1;
+  va_list ap;
+  va_start(ap, arg0);
+  for (const char *a = arg0; a && argc < 63; a = va_arg(ap, const char *)) argv[argc++] = a;
+  va_end(ap);
+  argv[argc] = NULL;
+
+  char out_path[600], err_path[600];
+  snprintf(out_path, sizeof out_path, "%s/.cli-out", tu_tmpdir());
+  snprintf(err_path, sizeof err_path, "%s/.cli-err", tu_tmpdir());
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(o, 1);
+    dup2(e, 2);
+    if (chdir(tu_tmpdir()) != 0) _exit(127);
+    execv(argv[0], (char *const *)argv);
+    _exit(127);
+  }
+  int status;
+  waitpid(pid, &status, 0);
+  char *o = slurp_fd(open(out_path, O_RDONLY));
+  char *e = slurp_fd(open(err_path, O_RDONLY));
+  if (out) *out = o; else free(o);
+  if (err) *err = e; else free(e);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void *tu_alloc_fn(void *ud, size_t n) {
+  tu_alloc *t = ud;
+  t->count++;
+  if (t->fail_at && t->count == t->fail_at) { t->failed++; return NULL; }
+  void *p = malloc(n);
+  if (p) t->live++;
+  return p;
+}
+
+static void *tu_resize_fn(void *ud, void *p, size_t n) {
+  tu_alloc *t = ud;
+  t->count++;
+  if (t->fail_at && t->count == t->fail_at) { t->failed++; return NULL; }
+  void *q = realloc(p, n);
+  if (q && !p) t->live++;
+  return q;
+}
+
+static void tu_release_fn(void *ud, void *p) {
+  tu_alloc *t = ud;
+  if (p) t->live--;
+  free(p);
+}
+
+void tu_alloc_init(tu_alloc *t, long fail_at) {
+  memset(t, 0, sizeof *t);
+  t->a = (art_allocator){tu_alloc_fn, tu_resize_fn, tu_release_fn, t};
+  t->fail_at = fail_at;
+}

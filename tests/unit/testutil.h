@@ -1,0 +1,38 @@
+/* Helpers shared by the unit tests: temporary files, running the CLI, and an
+ * allocator that counts allocations and can fail the n-th one. */
+#ifndef ART_TESTUTIL_H
+#define ART_TESTUTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include "agentrt/common.h"
+
+/* A fresh directory under $TMPDIR for this test process; removed at exit. */
+const char *tu_tmpdir(void);
+/* tu_tmpdir()/name, in a static rotating buffer. */
+const char *tu_path(const char *name);
+/* Write `text` to tu_path(name) and return that path. */
+const char *tu_write(const char *name, const char *text);
+/* The whole file, malloc'd and NUL-terminated, or NULL when it does not exist. */
+char *tu_read(const char *path);
+/* Number of lines in a file (0 when it does not exist). */
+int tu_count_lines(const char *path);
+
+/* Run the agentrt CLI with argv (NULL-terminated, without the program name) in
+ * tu_tmpdir(); returns the exit status and fills malloc'd stdout/stderr. */
+int tu_cli(char **out, char **err, const char *arg0, ...);
+
+/* An allocator that counts live allocations and fails allocation number
+ * `fail_at` (1-based; 0: never). */
+typedef struct tu_alloc {
+  art_allocator a;
+  long count;     /* allocations attempted */
+  long live;      /* allocated and not yet released */
+  long fail_at;
+  long failed;    /* allocations that were made to fail */
+} tu_alloc;
+void tu_alloc_init(tu_alloc *t, long fail_at);
+
+#endif
