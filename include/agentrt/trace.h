@@ -65,8 +65,6 @@ typedef struct art_event {
   uint32_t step;         /* the step the event belongs to (0 before the first) */
   int64_t ts_us;
   int64_t latency_us;    /* decision: time the model took; tool_result: the tool */
-  uint64_t span_id;
-  uint64_t parent_span_id;
   union {
     struct {
       const char *goal;
@@ -141,6 +139,11 @@ typedef struct art_sink {
 } art_sink;
 
 #define ART_SINK_VERSION 1
+
+/* OpenTelemetry-style ids, derived from the run id: the run is the root span,
+ * each step a span under it, each tool call a span under its step.  An event's
+ * span is the one it happened in; `parent` is 0 for the root. */
+void art_event_spans(const art_run *run, const art_event *ev, uint64_t *span, uint64_t *parent);
 
 /* The event as JSON: {"run_id","seq","type","step","ts_us","latency_us",
  * "trace_id","span_id","parent_span_id", ...type fields}.  New reference; NULL

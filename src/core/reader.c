@@ -13,12 +13,17 @@ int art_rd_fail(const art_reader *rd, const char *path, const char *fmt, ...) {
   return art_error_set(rd->err, ART_ESPEC, "%s: %s: %s", rd->file, path, what);
 }
 
+/* A path too long for the buffer ends in "..." rather than silently short. */
+static void mark_truncated(char *out, int n) {
+  if (n >= ART_PATH_SIZE) memcpy(out + ART_PATH_SIZE - 4, "...", 4);
+}
+
 void art_rd_member_path(char *out, const char *path, const char *key) {
-  snprintf(out, ART_PATH_SIZE, "%s.%s", path, key);
+  mark_truncated(out, snprintf(out, ART_PATH_SIZE, "%s.%s", path, key));
 }
 
 void art_rd_index_path(char *out, const char *path, size_t i) {
-  snprintf(out, ART_PATH_SIZE, "%s[%zu]", path, i);
+  mark_truncated(out, snprintf(out, ART_PATH_SIZE, "%s[%zu]", path, i));
 }
 
 static const char *type_name(const json_t *v) {

@@ -15,6 +15,7 @@
 struct art_redactor {
   const art_allocator *alloc;
   char **keys;
+  size_t *key_lengths;  /* checked first: most keys differ in length from every secret name */
   size_t n_keys;
   regex_t *patterns;
   size_t n_patterns;
@@ -32,9 +33,12 @@ static size_t count(const char *const *list) {
 static int copy_keys(art_redactor *r, const char *const *keys) {
   size_t n = count(keys);
   r->keys = art_zalloc(r->alloc, (n ? n : 1) * sizeof *r->keys);
-  if (!r->keys) return ART_ENOMEM;
-  for (; r->n_keys < n; r->n_keys++)
+  r->key_lengths = art_zalloc(r->alloc, (n ? n : 1) * sizeof *r->key_lengths);
+  if (!r->keys || !r->key_lengths) return ART_ENOMEM;
+  for (; r->n_keys < n; r->n_keys++) {
     if (!(r->keys[r->n_keys] = art_strdup(r->alloc, keys[r->n_keys]))) return ART_ENOMEM;
+    r->key_lengths[r->n_keys] = strlen(keys[r->n_keys]);
+  }
   return 0;
 }
 
@@ -76,13 +80,15 @@ void art_redactor_free(art_redactor *r) {
   for (size_t i = 0; i < r->n_keys; i++) art_release(r->alloc, r->keys[i]);
   for (size_t i = 0; i < r->n_patterns; i++) regfree(&r->patterns[i]);
   art_release(r->alloc, r->keys);
+  art_release(r->alloc, r->key_lengths);
   art_release(r->alloc, r->patterns);
   art_release(r->alloc, r);
 }
 
 static bool secret_key(const art_redactor *r, const char *key) {
+  size_t n = strlen(key);
   for (size_t i = 0; i < r->n_keys; i++)
-    if (strcasecmp(key, r->keys[i]) == 0) return true;
+    if (n == r->key_lengths[i] && strcasecmp(key, r->keys[i]) == 0) return true;
   return false;
 }
 

@@ -33,17 +33,10 @@ const char *art_run_errmsg(const art_run *run) { return run->errmsg; }
 
 /* ---- creation -------------------------------------------------------------- */
 
-static uint64_t mix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
 static uint64_t hash_text(const char *s, uint64_t seed) {
   uint64_t h = 0xcbf29ce484222325ull ^ seed;
   for (; *s; s++) h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
-  return mix64(h);
+  return art_mix64(h);
 }
 
 static const char *choose_run_id(art_run *run, const art_run_options *opts) {
@@ -126,14 +119,6 @@ int art_run_add_sink(art_run *run, const art_sink *sink) {
 
 /* ---- events ---------------------------------------------------------------- */
 
-static uint64_t root_span(const art_run *run) { return mix64(run->trace_id[0]) | 1; }
-static uint64_t step_span(const art_run *run, uint32_t step) {
-  return mix64(run->trace_id[0] + 1 + step) | 1;
-}
-static uint64_t call_span(const art_run *run, uint32_t call) {
-  return mix64(run->trace_id[1] ^ call) | 1;
-}
-
 art_event *art_run_event_new(art_run *run, art_event_type type, int64_t now_us) {
   art_event *ev = art_arena_alloc(&run->arena, sizeof *ev);
   if (!ev) {
@@ -145,15 +130,6 @@ art_event *art_run_event_new(art_run *run, art_event_type type, int64_t now_us) 
   /* A context is built for the step about to be decided. */
   ev->step = type == ART_EV_CONTEXT_BUILT ? run->steps + 1 : run->steps;
   ev->ts_us = now_us;
-  if (type == ART_EV_RUN_STARTED || type == ART_EV_STOP) {
-    ev->span_id = root_span(run);
-  } else if (type == ART_EV_TOOL_CALL || type == ART_EV_TOOL_RESULT) {
-    ev->span_id = call_span(run, run->call.id);
-    ev->parent_span_id = step_span(run, run->steps);
-  } else {
-    ev->span_id = step_span(run, ev->step);
-    ev->parent_span_id = root_span(run);
-  }
   return ev;
 }
 
@@ -201,15 +177,9 @@ static bool pausable(art_stop_reason r) {
   return r == ART_STOP_APPROVAL_REQUIRED || r == ART_STOP_BLOCKED;
 }
 
+/* Stop the run with `detail` (redacted and copied). */
 static int stop(art_run *run, art_stop_reason reason, const char *tool, const char *action_id,
-                int64_t now_us, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-static int stop(art_run *run, art_stop_reason reason, const char *tool, const char *action_id,
-                int64_t now_us, const char *fmt, ...) {
-  char detail[ART_ERRMSG_SIZE];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(detail, sizeof detail, fmt, ap);
-  va_end(ap);
+                int64_t now_us, const char *detail) {
   art_event *ev = art_run_event_new(run, ART_EV_STOP, now_us);
   int rc = ev ? 0 : ART_ENOMEM;
   const char *kept = keep_text(run, detail, &rc);
@@ -226,6 +196,18 @@ static int stop(art_run *run, art_stop_reason reason, const char *tool, const ch
                              .stop_reason = reason,
                              .detail = kept};
   return art_run_event_commit(run, ev);
+}
+
+static int stopf(art_run *run, art_stop_reason reason, const char *tool, const char *action_id,
+                 int64_t now_us, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static int stopf(art_run *run, art_stop_reason reason, const char *tool, const char *action_id,
+                 int64_t now_us, const char *fmt, ...) {
+  char detail[ART_ERRMSG_SIZE];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(detail, sizeof detail, fmt, ap);
+  va_end(ap);
+  return stop(run, reason, tool, action_id, now_us, detail);
 }
 
 /* ---- next ------------------------------------------------------------------ */
@@ -374,12 +356,12 @@ static int gate_answer(art_run *run, const char *answer, int64_t now_us) {
   int rc = art_run_emit_policy(run, &q, &v, NULL, NULL, now_us);
   if (rc < 0) return rc;
   if (v.effect == ART_EFFECT_DENY)
-    return stop(run, ART_STOP_POLICY_DENIED, NULL, NULL, now_us, "%s", v.reason);
+    return stop(run, ART_STOP_POLICY_DENIED, NULL, NULL, now_us, v.reason);
   if (v.effect == ART_EFFECT_APPROVAL) {
     run->pending = PENDING_APPROVAL;
     run->pending_answer = answer;
     answer_action_id(answer, run->call_action_id);
-    return stop(run, ART_STOP_APPROVAL_REQUIRED, NULL, run->call_action_id, now_us, "%s", v.reason);
+    return stop(run, ART_STOP_APPROVAL_REQUIRED, NULL, run->call_action_id, now_us, v.reason);
   }
   run->answer = answer;
   return stop(run, ART_STOP_SUCCESS, NULL, NULL, now_us, "answered");
@@ -429,10 +411,10 @@ static int gate_call(art_run *run, int64_t now_us) {
   int rc = art_run_emit_policy(run, &q, &v, t->name, action_id, now_us);
   if (rc < 0) return rc;
   if (v.effect == ART_EFFECT_DENY)
-    return stop(run, ART_STOP_POLICY_DENIED, t->name, action_id, now_us, "%s", v.reason);
+    return stop(run, ART_STOP_POLICY_DENIED, t->name, action_id, now_us, v.reason);
   if (v.effect == ART_EFFECT_APPROVAL) {
     run->pending = PENDING_APPROVAL;
-    return stop(run, ART_STOP_APPROVAL_REQUIRED, t->name, action_id, now_us, "%s", v.reason);
+    return stop(run, ART_STOP_APPROVAL_REQUIRED, t->name, action_id, now_us, v.reason);
   }
   return schedule_call(run, now_us);
 }
@@ -447,9 +429,9 @@ static void clear_call(art_run *run) {
 
 static int take_tool_decision(art_run *run, const art_decision *d, int64_t now_us) {
   const art_tool *t = art_registry_find(run->spec->registry, d->tool);
-  if (!t) return stop(run, ART_STOP_REFUSED, d->tool, NULL, now_us, "unknown_tool: %s", d->tool);
+  if (!t) return stopf(run, ART_STOP_REFUSED, d->tool, NULL, now_us, "unknown_tool: %s", d->tool);
   if (!t->enabled)
-    return stop(run, ART_STOP_REFUSED, t->name, NULL, now_us, "tool_disabled: %s", t->name);
+    return stopf(run, ART_STOP_REFUSED, t->name, NULL, now_us, "tool_disabled: %s", t->name);
   const json_t *input = d->input;
   if (!input) {
     if (!run->empty_input && !(run->empty_input = json_object())) return broken(run, ART_ENOMEM);
@@ -457,7 +439,7 @@ static int take_tool_decision(art_run *run, const art_decision *d, int64_t now_u
   }
   char why[ART_ERRMSG_SIZE];
   if (art_tool_check_input(t, input, why, sizeof why) < 0)
-    return stop(run, ART_STOP_INVALID_DECISION, t->name, NULL, now_us, "input_schema: %s", why);
+    return stopf(run, ART_STOP_INVALID_DECISION, t->name, NULL, now_us, "input_schema: %s", why);
   clear_call(run);
   int rc = 0;
   run->call_input_redacted = keep_json(run, input, &rc);
@@ -475,7 +457,7 @@ int art_run_feed_decision(art_run *run, const art_decision *d, int64_t now_us) {
   if (rc < 0) return rc;
   char detail[ART_ERRMSG_SIZE];
   if (art_decision_check(d, detail, sizeof detail) < 0)
-    return stop(run, ART_STOP_INVALID_DECISION, d->tool, NULL, now_us, "%s", detail);
+    return stop(run, ART_STOP_INVALID_DECISION, d->tool, NULL, now_us, detail);
   switch (d->kind) {
   case ART_DECISION_ANSWER: {
     const art_event *ev = art_run_event(run, run->events.len - 1);
@@ -488,7 +470,7 @@ int art_run_feed_decision(art_run *run, const art_decision *d, int64_t now_us) {
     return stop(run, ART_STOP_BLOCKED, NULL, NULL, now_us, "human_required");
   case ART_DECISION_STOP:
     run->pending = PENDING_HUMAN;
-    return stop(run, ART_STOP_BLOCKED, NULL, NULL, now_us, "model_stopped: %s",
+    return stopf(run, ART_STOP_BLOCKED, NULL, NULL, now_us, "model_stopped: %s",
                 d->text ? d->text : "");
   default:
     return stop(run, ART_STOP_INVALID_DECISION, NULL, NULL, now_us, "malformed_decision");
@@ -498,7 +480,7 @@ int art_run_feed_decision(art_run *run, const art_decision *d, int64_t now_us) {
 int art_run_feed_model_failure(art_run *run, const char *detail, int64_t now_us) {
   if (run->phase != PH_AWAIT_DECISION)
     return fail(run, ART_ESTATE, "the run is not waiting for a decision");
-  return stop(run, ART_STOP_MODEL_FAILURE, NULL, NULL, now_us, "%s", detail);
+  return stop(run, ART_STOP_MODEL_FAILURE, NULL, NULL, now_us, detail);
 }
 
 /* ---- tool results ------------------------------------------------------------ */
@@ -557,10 +539,10 @@ int art_run_feed_tool_result(art_run *run, uint32_t call_id, const art_tool_resu
     return 0;
   }
   case ART_RESULT_REFUSED:
-    return stop(run, ART_STOP_REFUSED, tool, run->call.action_id, now_us, "%s",
+    return stop(run, ART_STOP_REFUSED, tool, run->call.action_id, now_us,
                 why ? why : "tool_refused");
   default:
-    return stop(run, ART_STOP_TOOL_FAILURE, tool, run->call.action_id, now_us, "%s",
+    return stop(run, ART_STOP_TOOL_FAILURE, tool, run->call.action_id, now_us,
                 why ? why : "tool_error");
   }
 }
@@ -632,7 +614,7 @@ int art_run_feed_approval(art_run *run, const char *action_id, bool approved,
   if (approved) return approve_pending(run, now_us);
   run->pending = PENDING_NONE;
   const char *tool = run->call_tool ? run->call_tool->name : NULL;
-  return stop(run, ART_STOP_POLICY_DENIED, tool, run->call_action_id, now_us, "denied by %s%s%s",
+  return stopf(run, ART_STOP_POLICY_DENIED, tool, run->call_action_id, now_us, "denied by %s%s%s",
               reviewer, reason ? ": " : "", reason ? reason : "");
 }
 
@@ -641,7 +623,7 @@ int art_run_cancel(art_run *run, const char *reason, int64_t now_us) {
     return fail(run, ART_ESTATE, "the run has already stopped");
   run->pending = PENDING_NONE;
   return stop(run, ART_STOP_CANCELLED, run->call_tool ? run->call_tool->name : NULL, NULL, now_us,
-              "%s", reason && reason[0] ? reason : "cancelled");
+              reason && reason[0] ? reason : "cancelled");
 }
 
 /* ---- blocking driver ------------------------------------------------------------ */
@@ -670,7 +652,7 @@ int art_run_until_stop(art_run *run, art_model *model) {
    * time the next action is handed out. */
   int64_t now = art_now_us();
   for (;;) {
-    const art_action *act;
+    const art_action *act = NULL;
     int rc = art_run_next(run, now, &act);
     if (rc < 0) return rc;
     if (act->kind == ART_ACT_WAIT || act->kind == ART_ACT_DONE) return 0;

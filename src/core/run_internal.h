@@ -65,6 +65,13 @@ struct art_run {
   char errmsg[ART_ERRMSG_SIZE];
 };
 
+static inline uint64_t art_mix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
 /* run.c: events.  A new event is stamped but not yet recorded; commit records
  * it (taking its JSON references) and hands it to the sinks.  Both mark the run
  * broken on failure. */

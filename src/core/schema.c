@@ -13,6 +13,7 @@
  * allocates nothing, and builds the instance path in a fixed array. */
 #include "agentrt/schema.h"
 
+#include <locale.h>
 #include <math.h>
 #include <regex.h>
 #include <stdalign.h>
@@ -245,6 +246,7 @@ struct art_schema {
   arena arena;
   node *root;
   node *nodes;
+  locale_t c_locale; /* patterns run under it (see schema_regex.h); 0 without patterns */
 };
 
 /* ---- compiler state ------------------------------------------------------- */
@@ -580,8 +582,11 @@ static int compile_number_keywords(compiler *c, node *n, const json_t *s) {
 
 /* Compile an ECMA-262 pattern into *re, naming the current pointer on error. */
 static int compile_regex(compiler *c, regex_t *re, const char *pattern) {
+  art_schema *s = c->schema;
+  if (!s->c_locale) s->c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+  if (!s->c_locale) return out_of_memory(c);
   char why[256];
-  int rc = art_ecma_regex_compile(re, pattern, c->schema->alloc, why, sizeof why);
+  int rc = art_ecma_regex_compile(re, pattern, s->c_locale, s->alloc, why, sizeof why);
   if (rc == ART_ENOMEM) return out_of_memory(c);
   if (rc < 0) return schema_error(c, NULL, "invalid pattern \"%s\": %s", pattern, why);
   return 0;
@@ -1017,6 +1022,7 @@ void art_schema_free(art_schema *schema) {
     json_decref(n->enum_values);
     json_decref(n->const_value);
   }
+  if (schema->c_locale) freelocale(schema->c_locale);
   arena_dispose(&schema->arena);
   art_release(schema->alloc, schema);
 }
@@ -1032,6 +1038,7 @@ typedef struct segment {
 } segment;
 
 typedef struct validation {
+  locale_t c_locale; /* the schema's, for patterns */
   char *why;
   size_t why_size;
   unsigned depth;   /* segments in the instance path (may exceed PATH_DEPTH) */
@@ -1277,16 +1284,6 @@ static int validate_number(validation *v, const node *n, const json_t *x) {
 
 /* ---- strings ---- */
 
-static bool regex_matches(const regex_t *re, const char *s, size_t len) {
-#ifdef REG_STARTEND /* lets a string with an embedded NUL be searched whole */
-  regmatch_t span = {0, (regoff_t)len};
-  return regexec(re, s, 1, &span, REG_STARTEND) == 0;
-#else
-  (void)len;
-  return regexec(re, s, 0, NULL, 0) == 0;
-#endif
-}
-
 static size_t count_code_points(const char *s, size_t bytes) {
   size_t n = 0;
   for (size_t i = 0; i < bytes; i++) n += ((unsigned char)s[i] & 0xC0) != 0x80;
@@ -1307,7 +1304,7 @@ static int validate_string(validation *v, const node *n, const json_t *x) {
       return fail(v, "string of %zu characters is longer than maxLength %zu", chars,
                   n->max_length);
   }
-  if (n->pattern && !regex_matches(n->pattern, s, bytes))
+  if (n->pattern && !art_ecma_regex_search(n->pattern, v->c_locale, s, bytes))
     return fail(v, "string does not match the pattern \"%s\"", n->pattern_source);
   return 0;
 }
@@ -1379,7 +1376,7 @@ static int validate_named(validation *v, const node *n, const char *key, size_t 
   enter_key(v, key, len);
   if (p) rc = validate_node(v, p->schema, value);
   for (size_t i = 0; rc == 0 && i < n->pattern_count; i++) {
-    if (!regex_matches(&n->pattern_properties[i].re, key, len)) continue;
+    if (!art_ecma_regex_search(&n->pattern_properties[i].re, v->c_locale, key, len)) continue;
     *matched = true;
     rc = validate_node(v, n->pattern_properties[i].schema, value);
   }
@@ -1509,6 +1506,7 @@ static int validate_node(validation *v, const node *n, const json_t *x) {
 int art_schema_validate(const art_schema *schema, const json_t *instance, char *why,
                         size_t why_size) {
   validation v;
+  v.c_locale = schema ? schema->c_locale : (locale_t)0;
   v.why = why;
   v.why_size = why ? why_size : 0;
   v.depth = v.nesting = v.quiet = 0;

@@ -176,6 +176,33 @@ static void type_fields(json_t *j, const art_event *ev, int *ok) {
   }
 }
 
+static uint64_t root_span(const art_run *run) { return art_mix64(run->trace_id[0]) | 1; }
+static uint64_t step_span(const art_run *run, uint32_t step) {
+  return art_mix64(run->trace_id[0] + 1 + step) | 1;
+}
+static uint64_t call_span(const art_run *run, uint32_t call) {
+  return art_mix64(run->trace_id[1] ^ call) | 1;
+}
+
+void art_event_spans(const art_run *run, const art_event *ev, uint64_t *span, uint64_t *parent) {
+  switch (ev->type) {
+  case ART_EV_RUN_STARTED:
+  case ART_EV_STOP:
+    *span = root_span(run);
+    *parent = 0;
+    break;
+  case ART_EV_TOOL_CALL:
+  case ART_EV_TOOL_RESULT:
+    *span = call_span(run, ev->type == ART_EV_TOOL_CALL ? ev->u.tool_call.call_id
+                                                         : ev->u.tool_result.call_id);
+    *parent = step_span(run, ev->step);
+    break;
+  default:
+    *span = step_span(run, ev->step);
+    *parent = root_span(run);
+  }
+}
+
 json_t *art_event_to_json(const art_run *run, const art_event *ev) {
   char trace_id[33];
   int ok = 1;
@@ -189,8 +216,10 @@ json_t *art_event_to_json(const art_run *run, const art_event *ev) {
   put_int(j, "ts_us", ev->ts_us, &ok);
   put_int(j, "latency_us", ev->latency_us, &ok);
   put_str(j, "trace_id", trace_id, &ok);
-  put_span(j, "span_id", ev->span_id, &ok);
-  put_span(j, "parent_span_id", ev->parent_span_id, &ok);
+  uint64_t span, parent;
+  art_event_spans(run, ev, &span, &parent);
+  put_span(j, "span_id", span, &ok);
+  put_span(j, "parent_span_id", parent, &ok);
   type_fields(j, ev, &ok);
   if (!ok) json_decref(j), j = NULL;
   return j;

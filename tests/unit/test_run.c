@@ -485,7 +485,10 @@ static void stop_event_and_result_record_everything(void **state) {
     const art_event *ev = art_run_event(f.run, i);
     assert_string_equal(art_event_type_name(ev->type), names[i]);
     assert_int_equal(ev->seq, i + 1);
-    assert_true(ev->span_id != 0);
+    uint64_t span, parent;
+    art_event_spans(f.run, ev, &span, &parent);
+    assert_true(span != 0);
+    assert_true((parent == 0) == (ev->type == ART_EV_RUN_STARTED || ev->type == ART_EV_STOP));
   }
   json_t *r = f.result;
   assert_string_equal(json_string_value(json_object_get(r, "stop_reason")), "success");
