@@ -102,7 +102,7 @@ typedef struct art_event {
       uint32_t call_id;
       const char *tool;
       art_side_effect side_effect;
-      json_t *input;
+      json_t *input;         /* the same value as the decision event's input */
       const char *action_id;
     } tool_call;
     struct {

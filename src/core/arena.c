@@ -74,16 +74,12 @@ char *art_arena_strdup(art_arena *a, const char *s) {
   return p;
 }
 
-void *art_vec_push(art_arena *a, art_vec *v, size_t item_size) {
-  if (v->len == v->cap) {
-    uint32_t cap = v->cap ? v->cap * 2 : 16;
-    void *items = art_arena_alloc(a, (size_t)cap * item_size);
-    if (!items) return NULL;
-    if (v->len) memcpy(items, v->items, (size_t)v->len * item_size);
-    v->items = items;
-    v->cap = cap;
-  }
-  char *slot = (char *)v->items + (size_t)v->len++ * item_size;
-  memset(slot, 0, item_size);
-  return slot;
+void *art_vec_grow_push(art_arena *a, art_vec *v, size_t item_size) {
+  uint32_t cap = v->cap ? v->cap * 2 : 16;
+  void *items = art_arena_alloc(a, (size_t)cap * item_size);
+  if (!items) return NULL;
+  if (v->len) memcpy(items, v->items, (size_t)v->len * item_size);
+  v->items = items;
+  v->cap = cap;
+  return art_vec_push(a, v, item_size);
 }

@@ -5,6 +5,8 @@
 #ifndef ART_ARENA_H
 #define ART_ARENA_H
 
+#include <string.h>
+
 #include "agentrt/common.h"
 
 typedef struct art_arena_chunk art_arena_chunk;
@@ -28,6 +30,13 @@ typedef struct art_vec {
 } art_vec;
 
 /* A pointer to a new zeroed slot at the end of `v`, or NULL on ENOMEM (v unchanged). */
-void *art_vec_push(art_arena *a, art_vec *v, size_t item_size);
+void *art_vec_grow_push(art_arena *a, art_vec *v, size_t item_size);
+
+static inline void *art_vec_push(art_arena *a, art_vec *v, size_t item_size) {
+  if (v->len == v->cap) return art_vec_grow_push(a, v, item_size);
+  char *slot = (char *)v->items + (size_t)v->len++ * item_size;
+  memset(slot, 0, item_size);
+  return slot;
+}
 
 #endif

@@ -44,7 +44,13 @@ static int load_agent(const art_reader *rd, const char *path, const json_t *agen
   art_rd_member_path(sub, path, "agent");
   if (json_is_string(agent)) {
     beside(name, sizeof name, rd->file, json_string_value(agent));
-    return art_spec_load(out, name, opts, rd->err);
+    int rc = art_spec_load(out, name, opts, rd->err);
+    if (rc == ART_ESPEC && rd->err) {
+      char why[ART_ERRMSG_SIZE];
+      snprintf(why, sizeof why, "%s", rd->err->message);
+      art_rd_fail(rd, sub, "%s", why);
+    }
+    return rc;
   }
   if (!json_is_object(agent))
     return art_rd_fail(rd, sub, "expected an agent spec object or the path of a spec file");
@@ -78,9 +84,11 @@ static int load_cases(art_eval_suite *s, const art_reader *rd, const art_spec_op
   if (art_rd_expect_array(rd, "$.cases", cases) < 0) return ART_ESPEC;
   s->cases = art_zalloc(s->alloc, (json_array_size(cases) + 1) * sizeof *s->cases);
   if (!s->cases) return art_error_set(rd->err, ART_ENOMEM, "out of memory");
-  for (size_t i = 0; i < json_array_size(cases); i++, s->n_cases++) {
+  for (size_t i = 0; i < json_array_size(cases); i++) {
     art_rd_index_path(item, "$.cases", i);
-    if (load_case(rd, item, json_array_get(cases, i), opts, &s->cases[i]) < 0) return ART_ESPEC;
+    int rc = load_case(rd, item, json_array_get(cases, i), opts, &s->cases[i]);
+    s->n_cases = i + 1; /* what case i loaded is freed with the suite */
+    if (rc < 0) return rc;
     for (size_t k = 0; k < i; k++)
       if (strcmp(s->cases[k].name, s->cases[i].name) == 0)
         return art_rd_fail(rd, item, "duplicate case name \"%s\"", s->cases[i].name);
@@ -96,16 +104,11 @@ int art_eval_suite_load(art_eval_suite **out, const char *path, const art_spec_o
   if (!s) return art_error_set(err, ART_ENOMEM, "out of memory");
   s->alloc = alloc;
   s->json = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-  int rc;
-  if (!s->json)
-    rc = jerr.line < 0 ? art_error_set(err, ART_ESPEC, "%s: %s", path, jerr.text)
-                       : art_error_set(err, ART_ESPEC, "%s:%d:%d: invalid JSON: %s", path,
-                                       jerr.line, jerr.column, jerr.text);
-  else
-    rc = load_cases(s, &(art_reader){path, err}, opts);
+  int rc = s->json ? load_cases(s, &(art_reader){path, err}, opts)
+                   : art_json_load_error(err, path, &jerr);
   if (rc < 0) {
     art_eval_suite_free(s);
-    return rc < 0 && rc != ART_ENOMEM ? ART_ESPEC : rc;
+    return rc;
   }
   if (!s->name) s->name = path;
   *out = s;

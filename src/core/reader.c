@@ -133,3 +133,11 @@ int art_rd_name_set(const art_reader *rd, const char *path, const json_t *obj, c
   *mask = set;
   return 0;
 }
+
+int art_json_load_error(art_error *err, const char *path, const json_error_t *jerr) {
+  if (json_error_code(jerr) == json_error_out_of_memory || !jerr->text[0])
+    return art_error_set(err, ART_ENOMEM, "%s: out of memory", path);
+  if (jerr->line < 0) return art_error_set(err, ART_ESPEC, "%s: %s", path, jerr->text);
+  return art_error_set(err, ART_ESPEC, "%s:%d:%d: invalid JSON: %s", path, jerr->line,
+                       jerr->column, jerr->text);
+}

@@ -41,4 +41,9 @@ int art_rd_bool(const art_reader *rd, const char *path, const json_t *obj, const
 int art_rd_name_set(const art_reader *rd, const char *path, const json_t *obj, const char *key,
                     int (*parse)(const char *name), const char *expected, unsigned *mask);
 
+/* The error for a file jansson could not load: ART_ESPEC "FILE:LINE:COL:
+ * invalid JSON: ...", "FILE: unable to open ...", or ART_ENOMEM when jansson
+ * ran out of memory without saying why. */
+int art_json_load_error(art_error *err, const char *path, const json_error_t *jerr);
+
 #endif

@@ -85,8 +85,7 @@ void art_redactor_free(art_redactor *r) {
   art_release(r->alloc, r);
 }
 
-static bool secret_key(const art_redactor *r, const char *key) {
-  size_t n = strlen(key);
+static bool secret_key(const art_redactor *r, const char *key, size_t n) {
   for (size_t i = 0; i < r->n_keys; i++)
     if (n == r->key_lengths[i] && strcasecmp(key, r->keys[i]) == 0) return true;
   return false;
@@ -118,11 +117,11 @@ static bool text_matches(const art_redactor *r, const char *text) {
 static bool needs_redaction(const art_redactor *r, const json_t *v) {
   const char *key;
   json_t *member;
-  size_t i;
+  size_t i, key_len;
   switch (json_typeof(v)) {
   case JSON_OBJECT:
-    json_object_foreach((json_t *)v, key, member) {
-      if (secret_key(r, key) || needs_redaction(r, member)) return true;
+    json_object_keylen_foreach((json_t *)v, key, key_len, member) {
+      if (secret_key(r, key, key_len) || needs_redaction(r, member)) return true;
     }
     return false;
   case JSON_ARRAY:
@@ -188,10 +187,11 @@ static json_t *redacted_copy(const art_redactor *r, json_t *v);
 static json_t *redacted_object(const art_redactor *r, json_t *v) {
   json_t *copy = json_object(), *member;
   const char *key;
+  size_t key_len;
   if (!copy) return NULL;
-  json_object_foreach(v, key, member) {
-    json_t *value = secret_key(r, key) ? json_string(REDACTED) : redacted_copy(r, member);
-    if (json_object_set_new(copy, key, value) < 0) { /* takes value, even on failure */
+  json_object_keylen_foreach(v, key, key_len, member) {
+    json_t *value = secret_key(r, key, key_len) ? json_string(REDACTED) : redacted_copy(r, member);
+    if (json_object_setn_new(copy, key, key_len, value) < 0) { /* takes value, even on failure */
       json_decref(copy);
       return NULL;
     }

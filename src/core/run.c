@@ -1,6 +1,7 @@
 #include "core/run_internal.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,45 +34,31 @@ const char *art_run_errmsg(const art_run *run) { return run->errmsg; }
 
 /* ---- creation -------------------------------------------------------------- */
 
-static uint64_t hash_text(const char *s, uint64_t seed) {
-  uint64_t h = 0xcbf29ce484222325ull ^ seed;
-  for (; *s; s++) h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
-  return art_mix64(h);
-}
 
+/* The spec outlives its runs, so its run id is borrowed; a caller's is copied. */
 static const char *choose_run_id(art_run *run, const art_run_options *opts) {
-  const char *id = opts && opts->run_id ? opts->run_id : run->spec->run_id;
-  if (id) return art_arena_strdup(&run->arena, id);
+  if (opts && opts->run_id) return art_arena_strdup(&run->arena, opts->run_id);
+  if (run->spec->run_id) return run->spec->run_id;
   char generated[24];
   snprintf(generated, sizeof generated, "run_%08" PRIx32 "%08" PRIx32, arc4random(), arc4random());
   return art_arena_strdup(&run->arena, generated);
-}
-
-static int disclose_tools(art_run *run) {
-  const art_registry *reg = run->spec->registry;
-  size_t n = art_registry_count(reg);
-  run->tools = art_arena_alloc(&run->arena, (n ? n : 1) * sizeof *run->tools);
-  if (!run->tools) return ART_ENOMEM;
-  for (size_t i = 0; i < n; i++)
-    if (art_tool_enabled(art_registry_at(reg, i))) run->tools[run->n_tools++] = art_registry_at(reg, i);
-  return 0;
 }
 
 int art_run_new(art_run **out, const art_spec *spec, const art_run_options *opts) {
   const art_allocator *alloc = opts && opts->alloc ? opts->alloc : spec->alloc;
   art_run *run = art_alloc(alloc, sizeof *run + FIRST_BLOCK);
   if (!run) return ART_ENOMEM;
-  memset(run, 0, sizeof *run);
+  memset(run, 0, offsetof(art_run, errmsg)); /* the message buffer needs no zeroing */
+  run->errmsg[0] = '\0';
   run->spec = spec;
   run->alloc = alloc;
   art_arena_init(&run->arena, alloc, run + 1, FIRST_BLOCK);
   run->run_id = choose_run_id(run, opts);
-  if (!run->run_id || disclose_tools(run) < 0) {
+  run->tools = art_registry_enabled(run->spec->registry, &run->n_tools);
+  if (!run->run_id) {
     art_run_free(run);
     return ART_ENOMEM;
   }
-  run->trace_id[0] = hash_text(run->run_id, 1);
-  run->trace_id[1] = hash_text(run->run_id, 2);
   run->refs_valid_until_us = INT64_MIN;
   *out = run;
   return 0;
@@ -80,7 +67,7 @@ int art_run_new(art_run **out, const art_spec *spec, const art_run_options *opts
 static void release_event_json(const art_event *ev) {
   switch (ev->type) {
   case ART_EV_DECISION: json_decref(ev->u.decision.input); break;
-  case ART_EV_TOOL_CALL: json_decref(ev->u.tool_call.input); break;
+  /* A tool_call's input belongs to the decision event that asked for the call. */
   case ART_EV_TOOL_RESULT: json_decref(ev->u.tool_result.data); break;
   default: break;
   }
@@ -95,7 +82,6 @@ void art_run_free(art_run *run) {
   art_observation *obs = run->observations.items;
   for (uint32_t i = 0; i < run->observations.len; i++) json_decref(obs[i].data);
   json_decref(run->call_input);
-  json_decref(run->call_input_redacted);
   json_decref(run->empty_input);
   art_arena_dispose(&run->arena);
   art_release(run->alloc, run);
@@ -260,10 +246,13 @@ int art_run_next(art_run *run, int64_t now_us, const art_action **out) {
 
 /* ---- decisions --------------------------------------------------------------- */
 
-static int emit_decision(art_run *run, const art_decision *d, int64_t now_us) {
+/* Records the decision as the model gave it (redacted); *recorded is the event. */
+static int emit_decision(art_run *run, const art_decision *d, int64_t now_us,
+                         const art_event **recorded) {
   art_event *ev = art_run_event_new(run, ART_EV_DECISION, now_us);
   int rc = ev ? 0 : ART_ENOMEM;
   const char *text = keep_text(run, d->text, &rc);
+  const char *tool = keep_text(run, d->tool, &rc);
   json_t *input = keep_json(run, d->input, &rc);
   if (rc < 0) {
     json_decref(input);
@@ -272,13 +261,10 @@ static int emit_decision(art_run *run, const art_decision *d, int64_t now_us) {
   ev->latency_us = now_us - run->decide_at_us;
   ev->u.decision.kind = d->kind;
   ev->u.decision.text = text;
-  ev->u.decision.tool = d->tool ? keep_text(run, d->tool, &rc) : NULL;
+  ev->u.decision.tool = tool;
   ev->u.decision.input = input;
   ev->u.decision.usage = d->usage;
-  if (rc < 0) {
-    json_decref(input);
-    return broken(run, rc);
-  }
+  *recorded = ev;
   return art_run_event_commit(run, ev);
 }
 
@@ -373,7 +359,7 @@ static int emit_tool_call(art_run *run, int64_t now_us) {
   ev->u.tool_call.call_id = run->call.id;
   ev->u.tool_call.tool = run->call_tool->name;
   ev->u.tool_call.side_effect = run->call_tool->side_effect;
-  ev->u.tool_call.input = json_incref(run->call_input_redacted);
+  ev->u.tool_call.input = run->call_input_redacted;
   ev->u.tool_call.action_id = run->call.action_id;
   return art_run_event_commit(run, ev);
 }
@@ -421,13 +407,14 @@ static int gate_call(art_run *run, int64_t now_us) {
 
 static void clear_call(art_run *run) {
   json_decref(run->call_input);
-  json_decref(run->call_input_redacted);
   run->call_input = run->call_input_redacted = NULL;
   run->call_action_id[0] = '\0';
   run->call_tool = NULL;
 }
 
-static int take_tool_decision(art_run *run, const art_decision *d, int64_t now_us) {
+/* `recorded` is the decision's event: its input is already redacted. */
+static int take_tool_decision(art_run *run, const art_decision *d, const art_event *recorded,
+                              int64_t now_us) {
   const art_tool *t = art_registry_find(run->spec->registry, d->tool);
   if (!t) return stopf(run, ART_STOP_REFUSED, d->tool, NULL, now_us, "unknown_tool: %s", d->tool);
   if (!t->enabled)
@@ -441,9 +428,8 @@ static int take_tool_decision(art_run *run, const art_decision *d, int64_t now_u
   if (art_tool_check_input(t, input, why, sizeof why) < 0)
     return stopf(run, ART_STOP_INVALID_DECISION, t->name, NULL, now_us, "input_schema: %s", why);
   clear_call(run);
-  int rc = 0;
-  run->call_input_redacted = keep_json(run, input, &rc);
-  if (rc < 0) return broken(run, rc);
+  json_t *redacted = recorded->u.decision.input ? recorded->u.decision.input : run->empty_input;
+  run->call_input_redacted = redacted;
   run->call_input = json_incref((json_t *)input);
   run->call_tool = t;
   return gate_call(run, now_us);
@@ -453,25 +439,24 @@ int art_run_feed_decision(art_run *run, const art_decision *d, int64_t now_us) {
   if (run->phase != PH_AWAIT_DECISION)
     return fail(run, ART_ESTATE, "the run is not waiting for a decision");
   run->steps++;
-  int rc = emit_decision(run, d, now_us);
+  const art_event *recorded = NULL;
+  int rc = emit_decision(run, d, now_us, &recorded);
   if (rc < 0) return rc;
   char detail[ART_ERRMSG_SIZE];
   if (art_decision_check(d, detail, sizeof detail) < 0)
     return stop(run, ART_STOP_INVALID_DECISION, d->tool, NULL, now_us, detail);
   switch (d->kind) {
-  case ART_DECISION_ANSWER: {
-    const art_event *ev = art_run_event(run, run->events.len - 1);
-    return gate_answer(run, ev->u.decision.text, now_us);
-  }
+  case ART_DECISION_ANSWER:
+    return gate_answer(run, recorded->u.decision.text, now_us);
   case ART_DECISION_TOOL:
-    return take_tool_decision(run, d, now_us);
+    return take_tool_decision(run, d, recorded, now_us);
   case ART_DECISION_ASK_HUMAN:
     run->pending = PENDING_HUMAN;
     return stop(run, ART_STOP_BLOCKED, NULL, NULL, now_us, "human_required");
   case ART_DECISION_STOP:
     run->pending = PENDING_HUMAN;
     return stopf(run, ART_STOP_BLOCKED, NULL, NULL, now_us, "model_stopped: %s",
-                d->text ? d->text : "");
+                 d->text ? d->text : "");
   default:
     return stop(run, ART_STOP_INVALID_DECISION, NULL, NULL, now_us, "malformed_decision");
   }

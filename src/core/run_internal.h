@@ -28,7 +28,6 @@ struct art_run {
   const art_allocator *alloc;
   art_arena arena;
   const char *run_id;
-  uint64_t trace_id[2];
   art_sink *sinks;
   size_t n_sinks;
 
@@ -39,7 +38,7 @@ struct art_run {
   const art_tool *call_tool;
   char call_action_id[ART_ACTION_ID_SIZE];
   json_t *call_input;             /* the run's reference to the pending call's input */
-  json_t *call_input_redacted;
+  json_t *call_input_redacted;    /* borrowed from the decision event (or empty_input) */
 
   uint32_t steps;
   uint32_t seq;
@@ -50,7 +49,7 @@ struct art_run {
   art_vec observations;           /* art_observation */
   art_vec evidence;               /* uint32_t observation numbers */
   art_vec approved;               /* const char * action ids approved during the run */
-  const art_tool **tools;         /* enabled tools, sorted by name */
+  const art_tool *const *tools;   /* enabled tools, sorted by name (the registry's) */
   size_t n_tools;
   const art_context_refs *refs;   /* memory refs of the last context */
   int64_t refs_valid_until_us;    /* the next memory expiry (INT64_MAX: none) */
@@ -62,15 +61,8 @@ struct art_run {
   const char *pending_answer;     /* an answer waiting for approval */
 
   json_t *empty_input;            /* {} for tool decisions without input */
-  char errmsg[ART_ERRMSG_SIZE];
+  char errmsg[ART_ERRMSG_SIZE];   /* last: art_run_new does not zero it */
 };
-
-static inline uint64_t art_mix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
 
 /* run.c: events.  A new event is stamped but not yet recorded; commit records
  * it (taking its JSON references) and hands it to the sinks.  Both mark the run
@@ -82,7 +74,5 @@ int art_run_emit_policy(art_run *run, const art_policy_query *q, const art_verdi
 
 /* run_context.c */
 int art_run_build_context(art_run *run, int64_t now_us);
-/* run_json.c */
-void art_run_trace_id_hex(const art_run *run, char out[33]);
 
 #endif

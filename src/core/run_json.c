@@ -7,10 +7,6 @@
 #include "core/alloc.h"
 #include "core/run_internal.h"
 
-void art_run_trace_id_hex(const art_run *run, char out[33]) {
-  snprintf(out, 33, "%016" PRIx64 "%016" PRIx64, run->trace_id[0], run->trace_id[1]);
-}
-
 static int append(json_t *arr, json_t *v) {
   return v && json_array_append_new(arr, v) == 0 ? 0 : ART_ENOMEM;
 }

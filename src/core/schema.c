@@ -82,6 +82,10 @@ static void text_printf(text *t, const char *fmt, ...) {
 
 /* ---- arena: the schema's nodes in a few blocks, freed together ------------ */
 
+/* Not core/arena.h: its 64 KiB chunks suit a run, but a registry keeps one
+ * schema per tool and most are a handful of nodes, so these chunks are 4 KiB
+ * (and allocations come zeroed, which node construction relies on). */
+
 typedef struct chunk {
   struct chunk *next;
   size_t size, used;
@@ -163,6 +167,8 @@ enum type_bit {
 static const char *const type_names[] = {"null",   "boolean", "integer", "number",
                                          "string", "array",   "object"};
 #define TYPE_COUNT (sizeof type_names / sizeof type_names[0])
+/* The order of type names in messages: "expected string or null". */
+static const unsigned char type_message_order[TYPE_COUNT] = {6, 5, 4, 2, 3, 1, 0};
 
 /* Which groups of keywords a node has, so validation skips the rest cheaply. */
 enum check_bit {
@@ -175,7 +181,7 @@ enum check_bit {
   C_MULTIPLE_OF = 1 << 6,
   C_STRING = 1 << 7, /* minLength, maxLength, pattern */
   C_ARRAY = 1 << 8,  /* minItems, maxItems, items, uniqueItems */
-  C_OBJECT = 1 << 9, /* min/maxProperties, properties, patternProperties, required, additionalProperties */
+  C_OBJECT = 1 << 9, /* min/maxProperties, (pattern/additional)properties, required */
   C_ENUM = 1 << 10,
   C_CONST = 1 << 11,
   C_COMBINATOR = 1 << 12 /* allOf, anyOf, oneOf, not */
@@ -375,9 +381,14 @@ static char *resolve_uri(compiler *c, const char *base, const char *ref) {
     size_t authority = authority_end(base, scheme);
     size_t slash = base_len;
     while (slash > authority && base[slash - 1] != '/') slash--;
-    if (slash > authority) keep = slash; /* just past the path's last '/' */
-    else if (authority > scheme) keep = base_len, separator = "/";
-    else keep = scheme;
+    if (slash > authority) {
+      keep = slash; /* just past the path's last '/' */
+    } else if (authority > scheme) {
+      keep = base_len; /* "http://host" + "/" + ref */
+      separator = "/";
+    } else {
+      keep = scheme;
+    }
   }
   size_t ref_len = strlen(ref), sep_len = strlen(separator);
   char *uri = arena_alloc(&c->scratch, keep + sep_len + ref_len + 1);
@@ -548,7 +559,8 @@ static int read_count(compiler *c, const json_t *s, const char *keyword, size_t 
   const json_t *v = json_object_get(s, keyword);
   if (!v) return 0;
   double d = json_number_value(v);
-  bool ok = json_is_integer(v) ? json_integer_value(v) >= 0 : json_is_real(v) && is_integral(d) && d >= 0;
+  bool ok = json_is_integer(v) ? json_integer_value(v) >= 0
+                                : json_is_real(v) && is_integral(d) && d >= 0;
   if (!ok) return schema_error(c, keyword, "expected a non-negative integer");
   if (json_is_integer(v)) *out = (size_t)json_integer_value(v);
   else *out = d >= 18446744073709551615.0 ? SIZE_MAX : (size_t)d;
@@ -819,7 +831,8 @@ static int compile_schema(compiler *c, const json_t *json, node **out) {
     if (json_is_false(json)) n->checks = C_FALSE;
     return 0;
   }
-  if (!json_is_object(json)) return schema_error(c, NULL, "expected a schema (an object or a boolean)");
+  if (!json_is_object(json))
+    return schema_error(c, NULL, "expected a schema (an object or a boolean)");
   const json_t *ref = json_object_get(json, "$ref");
   if (ref) return add_pending_ref(c, n, ref);
   const char *outer_base = c->base;
@@ -926,7 +939,7 @@ static int resolve_ref(compiler *c, pending_ref *p) {
   pointer_set(c, p->pointer);
   const char *uri = resolve_uri(c, p->base, p->ref);
   if (!uri) return out_of_memory(c);
-  target t;
+  target t = {0};
   int rc = find_target(c, p, uri, &t);
   if (rc < 0) return rc;
   p->at->ref = memo_find(c, t.json);
@@ -1002,7 +1015,8 @@ int art_schema_compile(art_schema **out, const json_t *schema, const art_allocat
   if (!s) return art_error_set(err, ART_ENOMEM, "out of memory");
   s->alloc = alloc;
   s->arena.alloc = alloc;
-  compiler c = {.schema = s, .scratch = {alloc, NULL}, .err = err, .pointer = "#", .pointer_len = 1};
+  compiler c = {.schema = s, .scratch = {alloc, NULL}, .err = err};
+  pointer_set(&c, "#");
   c.refs_tail = &c.refs;
   int rc = compile_document(&c, schema);
   arena_dispose(&c.scratch);
@@ -1158,7 +1172,8 @@ static int fail_type(validation *v, unsigned types, const json_t *x) {
   text t;
   text_init(&t, expected, sizeof expected);
   unsigned remaining = types;
-  for (size_t i = 0; i < TYPE_COUNT; i++) {
+  for (size_t k = 0; k < TYPE_COUNT; k++) {
+    unsigned i = type_message_order[k];
     if (!(types & (1u << i))) continue;
     remaining &= ~(1u << i);
     text_str(&t, type_names[i]);

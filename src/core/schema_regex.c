@@ -11,9 +11,9 @@
 /* Non-ASCII ranges one character class may hold once merged; far more than
  * hand-written patterns use, and it keeps a class on the stack. */
 #define MAX_RANGES 64
-/* Any non-ASCII character, given valid UTF-8 input.  The greedy
- * tail cannot stop inside a character, because nothing in a translation
- * matches a lone continuation byte. */
+/* Any non-ASCII character, given valid UTF-8 input.  The greedy tail cannot
+ * stop inside a character: nothing in a translation matches a lone
+ * continuation byte. */
 #define ANY_NON_ASCII "[\xC0-\xFF][\x80-\xBF]*"
 
 /* A pattern being translated: input cursor, output, first error.  `len`
@@ -44,7 +44,6 @@ static const range unicode_spaces[] = {
     {0xA0, 0xA0},     {0x1680, 0x1680}, {0x2000, 0x200A}, {0x2028, 0x2029},
     {0x202F, 0x202F}, {0x205F, 0x205F}, {0x3000, 0x3000}, {0xFEFF, 0xFEFF},
 };
-
 
 static void fail(translator *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fail(translator *t, const char *fmt, ...) {
@@ -302,7 +301,7 @@ static void emit_utf8_range(translator *t, uint32_t lo, uint32_t hi, bool *first
 static void emit_set(translator *t, const charset *cs) {
   if (t->failed) return;
   if (!ascii_count(cs) && !cs->wide_count) {
-    fail(t, "character class matches nothing");
+    emit_str(t, "($.)"); /* [] matches nothing: a character after the end */
     return;
   }
   if (!cs->wide_count) {
@@ -445,6 +444,10 @@ static void add_atom(translator *t, charset *cs, atom a) {
  * a following quantifier applies to all of it under a single-byte locale. */
 static void emit_literal(translator *t, uint32_t cp) {
   char buf[4];
+  if (cp == 0) {
+    fail(t, "NUL characters are not supported"); /* regcomp takes a C string */
+    return;
+  }
   size_t n = utf8_encode(cp, buf);
   if (n == 1) {
     if (strchr("^.[$()|*+?{\\", buf[0])) emit_char(t, '\\');

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/memory.h"
 #include "core/reader.h"
 #include "tool/demo.h"
 
@@ -95,7 +96,7 @@ static int read_redact(loader *l, const json_t *root) {
     art_error why = {0};
     rc = art_redactor_new(&l->spec->redactor, names, patterns, l->spec->alloc, &why);
     if (rc == ART_ENOMEM) oom(l);
-    else if (rc < 0) art_rd_fail(&l->rd, "$.redact.patterns", "%s", why.message);
+    else if (rc < 0) rc = art_rd_fail(&l->rd, "$.redact.patterns", "%s", why.message);
   }
   art_release(l->spec->alloc, names);
   art_release(l->spec->alloc, patterns);
@@ -187,7 +188,8 @@ static int read_command(loader *l, const char *path, const json_t *tool, const c
   const json_t *cmd = json_object_get(tool, "command");
   if (!json_is_array(cmd) || json_array_size(cmd) == 0)
     return art_rd_fail(&l->rd, sub, "expected a non-empty array of strings (argv, no shell)");
-  if (read_string_list(l, path, tool, "command", argv) < 0) return ART_ESPEC;
+  int rc = read_string_list(l, path, tool, "command", argv);
+  if (rc < 0) return rc;
   const char *first = (*argv)[0], *base = l->spec->base_dir;
   if (!first[0]) return art_rd_fail(&l->rd, sub, "argv[0] is empty");
   if (first[0] == '/' || !strchr(first, '/') || !base) return 0;
@@ -379,6 +381,15 @@ static int read_policy(loader *l, const json_t *root) {
                           "$.policy", l->spec->alloc, l->rd.err);
 }
 
+/* The memory choice is made once here when nothing during a run can change it. */
+static int choose_fixed_memory(loader *l) {
+  art_spec *s = l->spec;
+  if (art_memory_choice_varies(s)) return 0;
+  if (!(s->fixed_refs = art_memory_choose(s, 0, 0, s->alloc))) return oom(l);
+  s->fixed_refs_ruled = art_memory_rule_decides(s, 0, 0);
+  return 0;
+}
+
 static int read_spec(loader *l, const json_t *root) {
   int rc = read_top(l, root);
   if (rc == 0) rc = read_actor(l, root);
@@ -389,6 +400,7 @@ static int read_spec(loader *l, const json_t *root) {
   if (rc == 0) rc = read_tools(l, root);
   if (rc == 0) rc = read_policy(l, root);
   if (rc == 0) rc = read_model(l, root);
+  if (rc == 0) rc = choose_fixed_memory(l);
   return rc;
 }
 
@@ -410,7 +422,7 @@ static int spec_new(art_spec **out, const char *name, const char *base_dir,
 
 int art_spec_parse(art_spec **out, const json_t *json, const char *name, const char *base_dir,
                    const art_spec_options *opts, art_error *err) {
-  art_spec *s;
+  art_spec *s = NULL;
   int rc = spec_new(&s, name, base_dir, opts, err);
   if (rc < 0) return rc;
   s->json = json_incref((json_t *)json);
@@ -436,11 +448,7 @@ static char *dir_of(const art_allocator *alloc, const char *path) {
 int art_spec_load(art_spec **out, const char *path, const art_spec_options *opts, art_error *err) {
   json_error_t jerr;
   json_t *json = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-  if (!json) {
-    if (jerr.line < 0) return art_error_set(err, ART_ESPEC, "%s: %s", path, jerr.text);
-    return art_error_set(err, ART_ESPEC, "%s:%d:%d: invalid JSON: %s", path, jerr.line,
-                         jerr.column, jerr.text);
-  }
+  if (!json) return art_json_load_error(err, path, &jerr);
   const art_allocator *alloc = art_allocator_or_default(opts ? opts->alloc : NULL);
   char *dir = dir_of(alloc, path);
   int rc = dir ? art_spec_parse(out, json, path, dir, opts, err)
@@ -456,6 +464,7 @@ void art_spec_free(art_spec *s) {
   art_policy_free(s->policy);
   art_redactor_free(s->redactor);
   art_release(s->alloc, s->memory);
+  art_release(s->alloc, s->fixed_refs);
   art_release(s->alloc, s->script);
   art_release(s->alloc, s->script_repeat);
   art_release(s->alloc, s->outbox);

@@ -26,6 +26,8 @@ struct art_spec {
   uint32_t *script_repeat;
   size_t n_script;
   char *outbox;
+  art_context_refs *fixed_refs; /* the memory choice, when no run can change it */
+  bool fixed_refs_ruled;        /* a retrieve rule decided part of it (traced per run) */
 };
 
 #endif

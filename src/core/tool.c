@@ -9,8 +9,9 @@
 
 struct art_registry {
   const art_allocator *alloc;
-  art_tool **tools; /* sorted by name */
-  size_t count;
+  art_tool **tools;   /* sorted by name */
+  art_tool **enabled; /* the enabled ones, sorted by name: what a context discloses */
+  size_t count, n_enabled;
   size_t cap;
 };
 
@@ -65,6 +66,7 @@ void art_registry_free(art_registry *reg) {
   if (!reg) return;
   for (size_t i = 0; i < reg->count; i++) tool_free(reg->tools[i]);
   art_release(reg->alloc, reg->tools);
+  art_release(reg->alloc, reg->enabled);
   art_release(reg->alloc, reg);
 }
 
@@ -161,8 +163,22 @@ static int reserve_slot(art_registry *reg) {
   art_tool **tools = art_resize(reg->alloc, reg->tools, cap * sizeof *tools);
   if (!tools) return ART_ENOMEM;
   reg->tools = tools;
+  art_tool **enabled = art_resize(reg->alloc, reg->enabled, cap * sizeof *enabled);
+  if (!enabled) return ART_ENOMEM;
+  reg->enabled = enabled;
   reg->cap = cap;
   return 0;
+}
+
+static void list_enabled(art_registry *reg) {
+  reg->n_enabled = 0;
+  for (size_t i = 0; i < reg->count; i++)
+    if (reg->tools[i]->enabled) reg->enabled[reg->n_enabled++] = reg->tools[i];
+}
+
+const art_tool *const *art_registry_enabled(const art_registry *reg, size_t *n) {
+  *n = reg->n_enabled;
+  return (const art_tool *const *)reg->enabled;
 }
 
 int art_registry_add(art_registry *reg, const art_tool_def *def, art_error *err) {
@@ -178,6 +194,7 @@ int art_registry_add(art_registry *reg, const art_tool_def *def, art_error *err)
   memmove(reg->tools + at + 1, reg->tools + at, (reg->count - at) * sizeof *reg->tools);
   reg->tools[at] = t;
   reg->count++;
+  list_enabled(reg);
   return 0;
 }
 

@@ -24,4 +24,7 @@ struct art_tool {
   const art_allocator *alloc;
 };
 
+/* The enabled tools, sorted by name; valid until the next art_registry_add. */
+const art_tool *const *art_registry_enabled(const art_registry *reg, size_t *n);
+
 #endif

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/run_internal.h"
+#include "agentrt/run.h"
 
 static const char *const stop_names[] = {
     "none",          "success",           "budget_exhausted", "invalid_decision",
@@ -176,12 +176,31 @@ static void type_fields(json_t *j, const art_event *ev, int *ok) {
   }
 }
 
-static uint64_t root_span(const art_run *run) { return art_mix64(run->trace_id[0]) | 1; }
+/* Trace and span ids are derived from the run id when a sink asks for them, so
+ * the hot path never computes them and a replayed run gets the same ids. */
+static uint64_t mix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+static uint64_t trace_half(const art_run *run, uint64_t seed) {
+  uint64_t h = 0xcbf29ce484222325ull ^ seed;
+  for (const char *s = art_run_id(run); *s; s++) h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+  return mix64(h);
+}
+
+static void trace_id_hex(const art_run *run, char out[33]) {
+  snprintf(out, 33, "%016" PRIx64 "%016" PRIx64, trace_half(run, 1), trace_half(run, 2));
+}
+
+static uint64_t root_span(const art_run *run) { return mix64(trace_half(run, 1)) | 1; }
 static uint64_t step_span(const art_run *run, uint32_t step) {
-  return art_mix64(run->trace_id[0] + 1 + step) | 1;
+  return mix64(trace_half(run, 1) + 1 + step) | 1;
 }
 static uint64_t call_span(const art_run *run, uint32_t call) {
-  return art_mix64(run->trace_id[1] ^ call) | 1;
+  return mix64(trace_half(run, 2) ^ call) | 1;
 }
 
 void art_event_spans(const art_run *run, const art_event *ev, uint64_t *span, uint64_t *parent) {
@@ -208,7 +227,7 @@ json_t *art_event_to_json(const art_run *run, const art_event *ev) {
   int ok = 1;
   json_t *j = json_object();
   if (!j) return NULL;
-  art_run_trace_id_hex(run, trace_id);
+  trace_id_hex(run, trace_id);
   put_str(j, "run_id", art_run_id(run), &ok);
   put_int(j, "seq", ev->seq, &ok);
   put_str(j, "type", art_event_type_name(ev->type), &ok);

@@ -53,14 +53,16 @@ static int flaky_lookup(void *ud, const art_tool_call *call, art_tool_result *r)
 
 static void free_json(void *ud) { json_decref(ud); }
 
-static const char *const message_schema =
-    "{\"type\":\"object\",\"properties\":{\"to\":{\"type\":\"string\",\"minLength\":1},"
-    "\"body\":{\"type\":\"string\",\"minLength\":1}},\"required\":[\"to\",\"body\"],"
-    "\"additionalProperties\":false}";
+/* Schemas are built with json_pack, not parsed: jansson's parser can drop a
+ * character when an allocation fails, which would silently weaken a schema. */
+static json_t *message_schema(void) {
+  return json_pack("{s:s, s:{s:{s:s, s:i}, s:{s:s, s:i}}, s:[s, s], s:b}", "type", "object",
+                   "properties", "to", "type", "string", "minLength", 1, "body", "type", "string",
+                   "minLength", 1, "required", "to", "body", "additionalProperties", 0);
+}
 
-static int register_with_schema(art_registry *reg, art_tool_def *def, const char *schema_text,
+static int register_with_schema(art_registry *reg, art_tool_def *def, json_t *schema,
                                 art_error *err) {
-  json_t *schema = json_loads(schema_text, 0, NULL);
   if (!schema) {
     if (def->free_ud) def->free_ud(def->ud);
     return art_error_set(err, ART_ENOMEM, "out of memory");
@@ -78,9 +80,9 @@ static int add_lookup_policy(art_registry *reg, art_error *err) {
                       .description = "Look up the policy that applies to a customer task.",
                       .side_effect = ART_SIDE_READ, .fn = lookup_policy, .ud = answer,
                       .free_ud = free_json};
-  return register_with_schema(reg, &def,
-                              "{\"type\":\"object\",\"properties\":{\"task\":{\"type\":\"string\"}},"
-                              "\"required\":[\"task\"],\"additionalProperties\":false}", err);
+  json_t *schema = json_pack("{s:s, s:{s:{s:s}}, s:[s], s:b}", "type", "object", "properties",
+                             "task", "type", "string", "required", "task", "additionalProperties", 0);
+  return register_with_schema(reg, &def, schema, err);
 }
 
 static int add_send_message(art_registry *reg, const char *outbox, art_error *err) {
@@ -90,7 +92,7 @@ static int add_send_message(art_registry *reg, const char *outbox, art_error *er
                       .description = "Send a message to a customer (appends to the outbox).",
                       .side_effect = ART_SIDE_WRITE, .fn = send_message, .ud = path,
                       .free_ud = free_json};
-  return register_with_schema(reg, &def, message_schema, err);
+  return register_with_schema(reg, &def, message_schema(), err);
 }
 
 int art_demo_tool_register(art_registry *reg, const char *name, const char *outbox,
@@ -100,12 +102,12 @@ int art_demo_tool_register(art_registry *reg, const char *name, const char *outb
   if (strcmp(name, "draft_message") == 0) {
     art_tool_def def = {.name = name, .description = "Draft a customer message (not sent).",
                         .side_effect = ART_SIDE_DRAFT, .fn = draft_message};
-    return register_with_schema(reg, &def, message_schema, err);
+    return register_with_schema(reg, &def, message_schema(), err);
   }
   if (strcmp(name, "flaky_lookup") == 0) {
     art_tool_def def = {.name = name, .description = "Look up a record in a flaky upstream service.",
                         .side_effect = ART_SIDE_READ, .fn = flaky_lookup};
-    return register_with_schema(reg, &def, "{\"type\":\"object\"}", err);
+    return register_with_schema(reg, &def, json_pack("{s:s}", "type", "object"), err);
   }
   return ART_ENOTFOUND;
 }

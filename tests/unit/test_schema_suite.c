@@ -122,7 +122,8 @@ static void test_draft7_suite(void **state) {
   printf("JSON-Schema-Test-Suite draft7: %d/%d passed, %d skipped by %zu exclusions\n",
          total.passed, total.passed + total.failed, total.skipped, EXCLUSION_COUNT);
   for (size_t i = 0; i < EXCLUSION_COUNT; i++)
-    if (!used[i]) fail_msg("stale exclusion: %s.json / %s", exclusions[i].file, exclusions[i].group);
+    if (!used[i])
+      fail_msg("stale exclusion: %s.json / %s", exclusions[i].file, exclusions[i].group);
   assert_int_equal(total.failed, 0);
 }
 

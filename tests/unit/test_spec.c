@@ -394,7 +394,7 @@ static void check_failed_load(long fail_at, const counted_load *l, bool in_parse
     fail_msg("failing allocation %ld%s: rc %s (%s), %ld failed, %ld still live", fail_at,
              l->jansson_refused ? " (jansson's)" : "", art_strerror(l->rc), l->err.message,
              l->alloc.failed, l->alloc.live);
-  if (l->rc == ART_ENOMEM) assert_string_equal(l->err.message, "out of memory");
+  if (l->rc == ART_ENOMEM) assert_non_null(strstr(l->err.message, "out of memory"));
 }
 
 static void test_load_survives_every_allocation_failure(void **state) {
