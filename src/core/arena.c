@@ -1,19 +1,13 @@
 #include "core/arena.h"
 
-#include <string.h>
-
 #include "core/alloc.h"
 
 struct art_arena_chunk {
   art_arena_chunk *next;
-  size_t size;
   _Alignas(16) char data[];
 };
 
-/* One chunk size: small enough that malloc serves it from its heap rather than
- * a fresh mmap, so chunks freed by one run are reused by the next and a long run
- * costs the same per step at its end as at its start. */
-enum { CHUNK_SIZE = 64 * 1024, ALIGN = 16 };
+enum { ALIGN = 16 };
 
 static void *arena_alloc_fn(void *ud, size_t n) { return art_arena_alloc(ud, n); }
 static void *arena_resize_fn(void *ud, void *p, size_t n) {
@@ -26,11 +20,13 @@ static char *align_up(char *p) {
   return (char *)(((uintptr_t)p + ALIGN - 1) & ~(uintptr_t)(ALIGN - 1));
 }
 
-void art_arena_init(art_arena *a, const art_allocator *alloc, void *first, size_t first_size) {
+void art_arena_init(art_arena *a, const art_allocator *alloc, void *first, size_t first_size,
+                    size_t chunk_size) {
   a->alloc = alloc;
   a->chunks = NULL;
   a->ptr = first ? align_up(first) : NULL;
   a->end = first ? (char *)first + first_size : NULL;
+  a->chunk_size = chunk_size;
   a->as_allocator = (art_allocator){arena_alloc_fn, arena_resize_fn, arena_release_fn, a};
 }
 
@@ -45,21 +41,39 @@ void art_arena_dispose(art_arena *a) {
   a->ptr = a->end = NULL;
 }
 
-static int add_chunk(art_arena *a, size_t need) {
-  size_t size = need + ALIGN > CHUNK_SIZE ? need + ALIGN : CHUNK_SIZE;
-  art_arena_chunk *c = art_alloc(a->alloc, sizeof *c + size);
+static art_arena_chunk *new_chunk(art_arena *a, size_t size) {
+  if (size > SIZE_MAX - sizeof(art_arena_chunk)) return NULL;
+  return art_alloc(a->alloc, sizeof(art_arena_chunk) + size);
+}
+
+/* A chunk for one big request, linked behind the current one. */
+static void *own_chunk(art_arena *a, size_t size) {
+  art_arena_chunk *c = new_chunk(a, size);
+  if (!c) return NULL;
+  if (a->chunks) {
+    c->next = a->chunks->next;
+    a->chunks->next = c;
+  } else {
+    c->next = NULL;
+    a->chunks = c;
+  }
+  return c->data;
+}
+
+static int next_chunk(art_arena *a) {
+  art_arena_chunk *c = new_chunk(a, a->chunk_size);
   if (!c) return ART_ENOMEM;
   c->next = a->chunks;
-  c->size = size;
   a->chunks = c;
   a->ptr = c->data;
-  a->end = c->data + size;
+  a->end = c->data + a->chunk_size;
   return 0;
 }
 
 void *art_arena_alloc(art_arena *a, size_t size) {
+  if (size > a->chunk_size / 4) return own_chunk(a, size);
   if (!a->ptr || (size_t)(a->end - a->ptr) < size) {
-    if (add_chunk(a, size) < 0) return NULL;
+    if (next_chunk(a) < 0) return NULL;
   }
   void *p = a->ptr;
   a->ptr = align_up(a->ptr + size);
@@ -67,12 +81,22 @@ void *art_arena_alloc(art_arena *a, size_t size) {
   return p;
 }
 
-char *art_arena_strdup(art_arena *a, const char *s) {
-  size_t n = strlen(s) + 1;
-  char *p = art_arena_alloc(a, n);
-  if (p) memcpy(p, s, n);
+void *art_arena_zalloc(art_arena *a, size_t size) {
+  void *p = art_arena_alloc(a, size);
+  if (p) memset(p, 0, size);
   return p;
 }
+
+char *art_arena_strndup(art_arena *a, const char *s, size_t n) {
+  char *p = art_arena_alloc(a, n + 1);
+  if (p) {
+    memcpy(p, s, n);
+    p[n] = '\0';
+  }
+  return p;
+}
+
+char *art_arena_strdup(art_arena *a, const char *s) { return art_arena_strndup(a, s, strlen(s)); }
 
 void *art_vec_grow_push(art_arena *a, art_vec *v, size_t item_size) {
   uint32_t cap = v->cap ? v->cap * 2 : 16;

@@ -1,7 +1,9 @@
-/* A bump allocator owned by one run: events, copied strings and snapshots live
- * here and are released together when the run is freed.  Growable arrays
- * (art_vec) also live in the arena: growing copies into a block twice the size
- * and leaves the old one behind, so total waste is bounded by the live size. */
+/* A bump allocator whose memory is released all at once: a run's events, copied
+ * strings and snapshots; a compiled schema's nodes.  A request bigger than a
+ * quarter of a chunk gets a chunk of its own, so the free space of the chunk
+ * being filled is not abandoned.  Growable arrays (art_vec) also live in an
+ * arena: growing copies into a block twice the size and leaves the old one
+ * behind, so the waste is bounded by the live size. */
 #ifndef ART_ARENA_H
 #define ART_ARENA_H
 
@@ -14,15 +16,19 @@ typedef struct art_arena_chunk art_arena_chunk;
 typedef struct art_arena {
   const art_allocator *alloc;
   art_arena_chunk *chunks;
-  char *ptr, *end;
+  char *ptr, *end;            /* free space of the block being filled */
+  size_t chunk_size;
   art_allocator as_allocator; /* allocations from the arena; release is a no-op */
 } art_arena;
 
 /* `first`/`first_size`: an optional caller-owned first block. */
-void art_arena_init(art_arena *a, const art_allocator *alloc, void *first, size_t first_size);
+void art_arena_init(art_arena *a, const art_allocator *alloc, void *first, size_t first_size,
+                    size_t chunk_size);
 void art_arena_dispose(art_arena *a);
-void *art_arena_alloc(art_arena *a, size_t size); /* 16-byte aligned, NULL on ENOMEM */
+void *art_arena_alloc(art_arena *a, size_t size);  /* 16-byte aligned, NULL on ENOMEM */
+void *art_arena_zalloc(art_arena *a, size_t size); /* zeroed */
 char *art_arena_strdup(art_arena *a, const char *s);
+char *art_arena_strndup(art_arena *a, const char *s, size_t n);
 
 typedef struct art_vec {
   void *items;

@@ -9,7 +9,10 @@
 #include "core/alloc.h"
 #include "core/sha256.h"
 
-enum { FIRST_BLOCK = 8 * 1024 };
+/* The run's first arena block comes with the run; later chunks are small enough
+ * that malloc serves them from its heap rather than a fresh mmap, so chunks one
+ * run frees are reused by the next. */
+enum { FIRST_BLOCK = 8 * 1024, CHUNK_SIZE = 64 * 1024 };
 
 /* ---- errors ---------------------------------------------------------------- */
 
@@ -48,11 +51,14 @@ int art_run_new(art_run **out, const art_spec *spec, const art_run_options *opts
   const art_allocator *alloc = opts && opts->alloc ? opts->alloc : spec->alloc;
   art_run *run = art_alloc(alloc, sizeof *run + FIRST_BLOCK);
   if (!run) return ART_ENOMEM;
-  memset(run, 0, offsetof(art_run, errmsg)); /* the message buffer needs no zeroing */
+  memset(run, 0, offsetof(art_run, first_events));
+  run->events = (art_vec){run->first_events, 0, 16};
+  run->observations = (art_vec){run->first_observations, 0, 4};
+  run->evidence = (art_vec){run->first_evidence, 0, 4};
   run->errmsg[0] = '\0';
   run->spec = spec;
   run->alloc = alloc;
-  art_arena_init(&run->arena, alloc, run + 1, FIRST_BLOCK);
+  art_arena_init(&run->arena, alloc, run + 1, FIRST_BLOCK, CHUNK_SIZE);
   run->run_id = choose_run_id(run, opts);
   run->tools = art_registry_enabled(run->spec->registry, &run->n_tools);
   if (!run->run_id) {

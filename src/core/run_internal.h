@@ -61,7 +61,13 @@ struct art_run {
   const char *pending_answer;     /* an answer waiting for approval */
 
   json_t *empty_input;            /* {} for tool decisions without input */
-  char errmsg[ART_ERRMSG_SIZE];   /* last: art_run_new does not zero it */
+
+  /* Not zeroed by art_run_new: first buffers for the vectors, so a short run
+   * allocates nothing for them, and the message buffer. */
+  art_event *first_events[16];
+  art_observation first_observations[4];
+  uint32_t first_evidence[4];
+  char errmsg[ART_ERRMSG_SIZE];
 };
 
 /* run.c: events.  A new event is stamped but not yet recorded; commit records

@@ -16,7 +16,6 @@
 #include <locale.h>
 #include <math.h>
 #include <regex.h>
-#include <stdalign.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -24,6 +23,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/arena.h"
 #include "core/schema_regex.h"
 
 /* Deepest nesting of schemas (compile) or of schema applications (validate):
@@ -80,77 +80,15 @@ static void text_printf(text *t, const char *fmt, ...) {
   va_end(ap);
 }
 
-/* ---- arena: the schema's nodes in a few blocks, freed together ------------ */
+/* ---- arena: the schema's nodes, freed together ---------------------------- */
 
-/* Not core/arena.h: its 64 KiB chunks suit a run, but a registry keeps one
- * schema per tool and most are a handful of nodes, so these chunks are 4 KiB
- * (and allocations come zeroed, which node construction relies on). */
+/* Small chunks: a registry keeps one schema per tool and most are a handful of
+ * nodes.  Node construction relies on zeroed memory. */
+static void *arena_alloc(art_arena *ar, size_t n) { return art_arena_zalloc(ar, n ? n : 1); }
 
-typedef struct chunk {
-  struct chunk *next;
-  size_t size, used;
-  max_align_t data[];
-} chunk;
-
-typedef struct arena {
-  const art_allocator *alloc;
-  chunk *head; /* the chunk being filled */
-} arena;
-
-/* A big request gets a chunk of its own, behind the one being filled, so the
- * free space there is not abandoned. */
-static chunk *arena_new_chunk(arena *ar, size_t n) {
-  bool own = n > ARENA_CHUNK / 4;
-  size_t size = own ? n : ARENA_CHUNK;
-  chunk *c = art_alloc(ar->alloc, sizeof *c + size);
-  if (!c) return NULL;
-  c->size = size;
-  c->used = 0;
-  if (own && ar->head) {
-    c->next = ar->head->next;
-    ar->head->next = c;
-  } else {
-    c->next = ar->head;
-    ar->head = c;
-  }
-  return c;
-}
-
-/* Zeroed memory, aligned for any type; NULL when the allocator fails. */
-static void *arena_alloc(arena *ar, size_t n) {
-  size_t align = alignof(max_align_t);
-  if (n > SIZE_MAX / 2) return NULL;
-  n = n ? (n + align - 1) / align * align : align;
-  chunk *c = ar->head;
-  if (!c || c->size - c->used < n) c = arena_new_chunk(ar, n);
-  if (!c) return NULL;
-  void *p = (char *)c->data + c->used;
-  c->used += n;
-  memset(p, 0, n);
-  return p;
-}
-
-static void *arena_array(arena *ar, size_t count, size_t size) {
+static void *arena_array(art_arena *ar, size_t count, size_t size) {
   if (size && count > SIZE_MAX / 2 / size) return NULL;
   return arena_alloc(ar, count * size);
-}
-
-static char *arena_strndup(arena *ar, const char *s, size_t n) {
-  char *p = arena_alloc(ar, n + 1);
-  if (p) memcpy(p, s, n);
-  return p;
-}
-
-static char *arena_strdup(arena *ar, const char *s) { return arena_strndup(ar, s, strlen(s)); }
-
-static void arena_dispose(arena *ar) {
-  chunk *c = ar->head;
-  while (c) {
-    chunk *next = c->next;
-    art_release(ar->alloc, c);
-    c = next;
-  }
-  ar->head = NULL;
 }
 
 /* ---- the compiled form ---------------------------------------------------- */
@@ -249,7 +187,7 @@ struct node {
 
 struct art_schema {
   const art_allocator *alloc;
-  arena arena;
+  art_arena arena;
   node *root;
   node *nodes;
   locale_t c_locale; /* patterns run under it (see schema_regex.h); 0 without patterns */
@@ -284,7 +222,7 @@ typedef struct resource {
 
 typedef struct compiler {
   art_schema *schema;
-  arena scratch; /* compile-time data, freed when compilation ends */
+  art_arena scratch; /* compile-time data, freed when compilation ends */
   art_error *err;
   const json_t *root;
   const char *root_base;
@@ -421,7 +359,7 @@ static int register_id(compiler *c, const json_t *json, const char **base) {
   char *uri = resolve_uri(c, *base, id);
   if (!uri) return out_of_memory(c);
   size_t doc_len = strcspn(uri, "#");
-  char *inner = arena_strndup(&c->scratch, uri, doc_len);
+  char *inner = art_arena_strndup(&c->scratch, uri, doc_len);
   if (!inner) return out_of_memory(c);
   int rc = 0;
   if (id[0] != '#') rc = add_resource(c, inner, inner, json, true);
@@ -609,7 +547,7 @@ static int compile_pattern(compiler *c, node *n, const json_t *s) {
   if (!v) return 0;
   if (!json_is_string(v)) return schema_error(c, "pattern", "expected a string");
   regex_t *re = arena_alloc(&c->schema->arena, sizeof *re);
-  char *source = arena_strdup(&c->schema->arena, json_string_value(v));
+  char *source = art_arena_strdup(&c->schema->arena, json_string_value(v));
   if (!re || !source) return out_of_memory(c);
   size_t saved = pointer_push(c, "pattern", 7);
   int rc = compile_regex(c, re, source);
@@ -681,7 +619,7 @@ static int compile_properties(compiler *c, node *n, const json_t *s) {
   json_t *value;
   json_object_keylen_foreach((json_t *)props, key, len, value) {
     property *p = &n->properties[n->property_count];
-    p->key = (name){arena_strndup(&c->schema->arena, key, len), len};
+    p->key = (name){art_arena_strndup(&c->schema->arena, key, len), len};
     if (!p->key.text) return out_of_memory(c);
     int rc = compile_member(c, "properties", key, len, value, &p->schema);
     if (rc < 0) return rc;
@@ -732,7 +670,7 @@ static int compile_required(compiler *c, node *n, const json_t *s) {
     const json_t *v = json_array_get(req, i);
     if (!json_is_string(v)) return schema_error(c, "required", "expected an array of strings");
     size_t len = json_string_length(v);
-    n->required[i] = (name){arena_strndup(&c->schema->arena, json_string_value(v), len), len};
+    n->required[i] = (name){art_arena_strndup(&c->schema->arena, json_string_value(v), len), len};
     if (!n->required[i].text) return out_of_memory(c);
     n->required_count++;
   }
@@ -813,8 +751,8 @@ static int compile_keywords(compiler *c, node *n, const json_t *s) {
 static int add_pending_ref(compiler *c, node *n, const json_t *ref) {
   if (!json_is_string(ref)) return schema_error(c, "$ref", "expected a string");
   pending_ref *p = arena_alloc(&c->scratch, sizeof *p);
-  char *written = arena_strdup(&c->scratch, json_string_value(ref));
-  char *pointer = arena_strdup(&c->scratch, c->pointer);
+  char *written = art_arena_strdup(&c->scratch, json_string_value(ref));
+  char *pointer = art_arena_strdup(&c->scratch, c->pointer);
   if (!p || !written || !pointer) return out_of_memory(c);
   *p = (pending_ref){n, written, c->base, pointer, NULL};
   *c->refs_tail = p;
@@ -1014,12 +952,13 @@ int art_schema_compile(art_schema **out, const json_t *schema, const art_allocat
   art_schema *s = art_zalloc(alloc, sizeof *s);
   if (!s) return art_error_set(err, ART_ENOMEM, "out of memory");
   s->alloc = alloc;
-  s->arena.alloc = alloc;
-  compiler c = {.schema = s, .scratch = {alloc, NULL}, .err = err};
+  art_arena_init(&s->arena, alloc, NULL, 0, ARENA_CHUNK);
+  compiler c = {.schema = s, .err = err};
+  art_arena_init(&c.scratch, alloc, NULL, 0, ARENA_CHUNK);
   pointer_set(&c, "#");
   c.refs_tail = &c.refs;
   int rc = compile_document(&c, schema);
-  arena_dispose(&c.scratch);
+  art_arena_dispose(&c.scratch);
   if (rc < 0) {
     art_schema_free(s);
     return rc;
@@ -1037,7 +976,7 @@ void art_schema_free(art_schema *schema) {
     json_decref(n->const_value);
   }
   if (schema->c_locale) freelocale(schema->c_locale);
-  arena_dispose(&schema->arena);
+  art_arena_dispose(&schema->arena);
   art_release(schema->alloc, schema);
 }
 
