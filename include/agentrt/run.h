@@ -33,6 +33,9 @@ typedef struct art_action {
   const char *detail;           /* WAIT, DONE */
 } art_action;
 
+/* Everything a driver feeds (decisions and their JSON, tool results) is read
+ * during the call; what the run keeps it copies or holds a reference to, and a
+ * JSON value it holds a reference to must not be changed afterwards. */
 typedef struct art_run_options {
   const art_allocator *alloc; /* NULL: the spec's allocator */
   const char *run_id;         /* NULL: the spec's run_id, else a generated one */
@@ -43,7 +46,8 @@ void art_run_free(art_run *run);
 const char *art_run_errmsg(const art_run *run);
 
 /* The run takes the sink; its close() is called when the run is freed (also
- * when adding fails). */
+ * when adding fails).  Sinks are added before the run's first event, so every
+ * sink sees every event (ART_ESTATE after that). */
 int art_run_add_sink(art_run *run, const art_sink *sink);
 
 int art_run_next(art_run *run, int64_t now_us, const art_action **out);

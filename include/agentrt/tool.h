@@ -19,17 +19,20 @@ typedef enum { ART_SIDE_READ, ART_SIDE_DRAFT, ART_SIDE_WRITE } art_side_effect;
 
 typedef enum { ART_RESULT_OK, ART_RESULT_REFUSED, ART_RESULT_ERROR } art_result_status;
 
-#define ART_RESULT_MESSAGE_SIZE 256
+#define ART_RESULT_MESSAGE_SIZE 1024
 
 /* What a tool returns.  `data` is a reference the result owns (may be NULL);
- * `message` says why for refused and error results, e.g. "upstream_timeout". */
+ * `message` says why for refused and error results, e.g. "upstream_timeout".
+ * A result starts zeroed ({0}). */
 typedef struct art_tool_result {
   art_result_status status;
   json_t *data;
   char message[ART_RESULT_MESSAGE_SIZE];
 } art_tool_result;
 
-/* Set a result; `data_take` (may be NULL) becomes the result's reference. */
+/* Set a result; `data_take` (may be NULL) becomes the result's reference.  A
+ * message too long for the buffer is cut back to its last space, so no word of
+ * it (a key, a token) is left half there. */
 void art_tool_result_set(art_tool_result *r, art_result_status status, json_t *data_take,
                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void art_tool_result_dispose(art_tool_result *r);

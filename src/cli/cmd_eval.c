@@ -17,6 +17,7 @@ static const char usage[] =
     "\n"
     "  --junit FILE    write JUnit XML to FILE\n"
     "  --json          print the report as JSON instead of a table\n"
+    "  --outbox FILE   where the built-in send_message tool appends\n"
     "\n"
     "exit codes: 0 all cases passed, 1 a case failed, 2 bad usage or suite file\n";
 

@@ -54,10 +54,10 @@ static void decision_detail(char *buf, size_t size, const art_event *ev) {
 static void policy_detail(char *buf, size_t size, const art_event *ev) {
   char rule[32] = "default";
   if (ev->u.policy.rule >= 0) snprintf(rule, sizeof rule, "rule %d", ev->u.policy.rule);
-  snprintf(buf, size, "%s%s%s: %s%s by %s (%s)", art_gate_action_name(ev->u.policy.action),
+  snprintf(buf, size, "%s%s%s: %s by %s (%s)%s", art_gate_action_name(ev->u.policy.action),
            ev->u.policy.subject ? " " : "", ev->u.policy.subject ? ev->u.policy.subject : "",
-           art_effect_name(ev->u.policy.effect),
-           ev->u.policy.approved ? " (approved)" : "", rule, ev->u.policy.reason);
+           ev->u.policy.approved ? "approval_required, approved" : art_effect_name(ev->u.policy.effect),
+           rule, ev->u.policy.reason, ev->u.policy.approved ? ": allow" : "");
 }
 
 static void event_detail(char *buf, size_t size, const art_event *ev) {
@@ -100,11 +100,22 @@ static void print_trace_table(const art_run *run) {
   }
 }
 
-static void print_run(const art_run *run) {
+/* The stop, the answer (as the trace shows it) and what a paused run waits for. */
+static void print_stop(const art_run *run) {
+  const art_event *stop = art_run_event(run, art_run_event_count(run) - 1);
   art_stop_reason r = art_run_stop_reason(run);
   printf("run %s: %s (%s) after %u step%s\n", art_run_id(run), art_stop_reason_name(r),
          art_run_stop_detail(run), art_run_steps(run), art_run_steps(run) == 1 ? "" : "s");
-  if (art_run_answer(run)) printf("answer: %s\n", art_run_answer(run));
+  if (!stop || stop->type != ART_EV_STOP) return;
+  if (stop->u.stop.answer) printf("answer: %s\n", stop->u.stop.answer);
+  if (r == ART_STOP_APPROVAL_REQUIRED)
+    printf("paused: %s action %s waits for approval (add it to policy.approved_action_ids to allow it)\n",
+           stop->u.stop.tool ? stop->u.stop.tool : "answer", stop->u.stop.action_id);
+  if (r == ART_STOP_BLOCKED) printf("paused: waiting for a human answer\n");
+}
+
+static void print_run(const art_run *run) {
+  print_stop(run);
   printf("\ntrace:\n");
   print_trace_table(run);
 }
@@ -114,9 +125,9 @@ void cli_print_eval_table(const json_t *report) {
   size_t i, k;
   printf("%-32s %-6s %-18s %5s\n", "case", "result", "stop_reason", "steps");
   json_array_foreach(cases, i, c) {
+    const char *stop = json_string_value(json_object_get(c, "stop_reason"));
     printf("%-32s %-6s %-18s %5lld\n", json_string_value(json_object_get(c, "name")),
-           json_is_true(json_object_get(c, "passed")) ? "PASS" : "FAIL",
-           json_string_value(json_object_get(c, "stop_reason")),
+           json_is_true(json_object_get(c, "passed")) ? "PASS" : "FAIL", stop ? stop : "-",
            (long long)json_integer_value(json_object_get(c, "steps")));
     json_array_foreach(json_object_get(c, "failures"), k, f) printf("    - %s\n", json_string_value(f));
   }
@@ -173,8 +184,9 @@ static int report(const art_run *run, const cli_opts *o, json_t *eval) {
     fprintf(stderr, "agentrt: out of memory\n");
     return EXIT_USAGE;
   }
-  int rc = cli_print_json(result);
+  int rc = cli_print_json(result) < 0 ? EXIT_USAGE : 0;
   json_decref(result);
+  if (rc) fprintf(stderr, "agentrt: cannot write the result to stdout\n");
   return rc;
 }
 

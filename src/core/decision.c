@@ -67,8 +67,3 @@ int art_decision_check(const art_decision *d, char *detail, size_t detail_size) 
   snprintf(detail, detail_size, "%s", why);
   return ART_EINVAL;
 }
-
-const char *art_decision_kind_name(art_decision_kind k) {
-  static const char *const names[] = {"answer", "tool", "ask_human", "stop", "malformed"};
-  return (unsigned)k <= ART_DECISION_MALFORMED ? names[k] : "?";
-}

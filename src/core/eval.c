@@ -9,13 +9,9 @@
 #include "agentrt/run.h"
 #include "core/alloc.h"
 #include "core/reader.h"
+#include "core/text.h"
 
 /* ---- expectations ------------------------------------------------------------- */
-
-static int parse_stop(const char *name) {
-  art_stop_reason r;
-  return art_stop_reason_parse(name, &r) == 0 ? (int)r : -1;
-}
 
 static int check_name_list(const art_reader *rd, const char *path, const json_t *expect,
                            const char *key) {
@@ -46,7 +42,8 @@ int art_eval_expect_check(const json_t *expect, const char *file, const char *pa
       art_rd_bool(&rd, path, expect, "evidence_required", &flag) < 0 ||
       art_rd_bool(&rd, path, expect, "no_repeated_side_effects", &flag) < 0)
     return ART_ESPEC;
-  if (stop && parse_stop(stop) < 0) {
+  art_stop_reason reason;
+  if (stop && art_stop_reason_parse(stop, &reason) < 0) {
     char sub[ART_PATH_SIZE];
     art_rd_member_path(sub, path, "stop_reason");
     return art_rd_fail(&rd, sub, "unknown stop reason \"%s\"", stop);
@@ -56,14 +53,21 @@ int art_eval_expect_check(const json_t *expect, const char *file, const char *pa
 
 /* ---- checks --------------------------------------------------------------------- */
 
-static void failure(json_t *failures, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void failure(json_t *failures, const char *fmt, ...) {
+/* The failures found so far; a failure that cannot be recorded marks the whole
+ * check out of memory rather than let a failing case pass. */
+typedef struct failure_list {
+  json_t *list;
+  bool lost;
+} failure_list;
+
+static void failure(failure_list *failures, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void failure(failure_list *failures, const char *fmt, ...) {
   char text[ART_ERRMSG_SIZE];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(text, sizeof text, fmt, ap);
+  art_text_clip(text, sizeof text, vsnprintf(text, sizeof text, fmt, ap));
   va_end(ap);
-  json_array_append_new(failures, json_string(text));
+  if (json_array_append_new(failures->list, json_string(text)) < 0) failures->lost = true;
 }
 
 static const char *str(const json_t *obj, const char *key) {
@@ -82,7 +86,7 @@ static bool list_has(const json_t *list, const char *name) {
   return false;
 }
 
-static void check_stop(const json_t *expect, const json_t *result, json_t *failures) {
+static void check_stop(const json_t *expect, const json_t *result, failure_list *failures) {
   const char *got = str(result, "stop_reason"), *want = json_string_value(json_object_get(expect, "stop_reason"));
   if (want) {
     if (strcmp(want, got) != 0)
@@ -96,7 +100,7 @@ static void check_stop(const json_t *expect, const json_t *result, json_t *failu
             (long long)json_integer_value(json_object_get(result, "steps")));
 }
 
-static void check_tools(const json_t *expect, const json_t *result, json_t *failures) {
+static void check_tools(const json_t *expect, const json_t *result, failure_list *failures) {
   const json_t *called = json_object_get(result, "tools_called"), *v;
   size_t i;
   json_array_foreach(json_object_get(expect, "tools_called"), i, v) {
@@ -109,7 +113,7 @@ static void check_tools(const json_t *expect, const json_t *result, json_t *fail
   }
 }
 
-static void check_steps(const json_t *expect, const json_t *result, json_t *failures) {
+static void check_steps(const json_t *expect, const json_t *result, failure_list *failures) {
   const json_t *max = json_object_get(expect, "max_steps");
   json_int_t steps = json_integer_value(json_object_get(result, "steps"));
   if (max && steps > json_integer_value(max))
@@ -118,7 +122,7 @@ static void check_steps(const json_t *expect, const json_t *result, json_t *fail
 }
 
 /* The answer must have been given with tool evidence in its context. */
-static void check_evidence(const json_t *trace, json_t *failures) {
+static void check_evidence(const json_t *trace, failure_list *failures) {
   json_int_t evidence = 0;
   size_t i;
   const json_t *ev;
@@ -133,7 +137,7 @@ static bool side_effect_call(const json_t *ev) {
   return is_event(ev, "tool_call") && strcmp(str(ev, "side_effect"), "read") != 0;
 }
 
-static void check_repeats(const json_t *trace, json_t *failures) {
+static void check_repeats(const json_t *trace, failure_list *failures) {
   size_t i, k;
   const json_t *ev, *earlier;
   json_array_foreach(trace, i, ev) {
@@ -149,7 +153,7 @@ static void check_repeats(const json_t *trace, json_t *failures) {
 }
 
 /* A write may run only after an allow rule matched or its action was approved. */
-static void check_approvals(const json_t *trace, json_t *failures) {
+static void check_approvals(const json_t *trace, failure_list *failures) {
   const json_t *gate = NULL, *ev;
   size_t i;
   json_array_foreach(trace, i, ev) {
@@ -164,14 +168,17 @@ static void check_approvals(const json_t *trace, json_t *failures) {
 }
 
 json_t *art_eval_check(const json_t *expect, const json_t *result) {
-  json_t *failures = json_array();
+  failure_list failures = {json_array(), false};
   const json_t *trace = json_object_get(result, "trace");
-  if (!failures) return NULL;
-  check_stop(expect, result, failures);
-  check_tools(expect, result, failures);
-  check_steps(expect, result, failures);
-  if (json_is_true(json_object_get(expect, "evidence_required"))) check_evidence(trace, failures);
-  if (json_is_true(json_object_get(expect, "no_repeated_side_effects"))) check_repeats(trace, failures);
-  check_approvals(trace, failures);
-  return failures;
+  if (!failures.list) return NULL;
+  check_stop(expect, result, &failures);
+  check_tools(expect, result, &failures);
+  check_steps(expect, result, &failures);
+  if (json_is_true(json_object_get(expect, "evidence_required"))) check_evidence(trace, &failures);
+  if (json_is_true(json_object_get(expect, "no_repeated_side_effects")))
+    check_repeats(trace, &failures);
+  check_approvals(trace, &failures);
+  if (!failures.lost) return failures.list;
+  json_decref(failures.list);
+  return NULL;
 }

@@ -26,52 +26,28 @@ struct art_policy {
   const json_t *approved; /* array of action id strings, may be NULL */
 };
 
-static const char *const effect_names[] = {"allow", "deny", "approval_required"};
-static const char *const gate_names[] = {"tool", "retrieve", "answer"};
-
-const char *art_effect_name(art_effect e) { return (unsigned)e < 3 ? effect_names[e] : "?"; }
-const char *art_gate_action_name(art_gate_action a) {
-  return (unsigned)a < 3 ? gate_names[a] : "?";
-}
-
-static int index_of(const char *name, const char *const *names, int n) {
-  for (int i = 0; i < n; i++)
-    if (strcmp(name, names[i]) == 0) return i;
-  return -1;
-}
-
-static int parse_side_effect(const char *n) {
-  art_side_effect s;
-  return art_side_effect_parse(n, &s) == 0 ? (int)s : -1;
-}
-static int parse_sensitivity(const char *n) {
-  art_sensitivity s;
-  return art_sensitivity_parse(n, &s) == 0 ? (int)s : -1;
-}
-static int parse_scope(const char *n) {
-  art_scope s;
-  return art_scope_parse(n, &s) == 0 ? (int)s : -1;
-}
-
-static int read_enum(const art_reader *rd, const char *path, const json_t *obj, const char *key,
-                     const char *const *names, const char *expected, int *out) {
-  const char *s = NULL;
-  int rc = art_rd_string(rd, path, obj, key, false, &s);
-  if (rc < 0 || !s) return rc;
-  if ((*out = index_of(s, names, 3)) >= 0) return 0;
-  char sub[ART_PATH_SIZE];
-  art_rd_member_path(sub, path, key);
-  return art_rd_fail(rd, sub, "expected one of %s", expected);
-}
-
 static int read_sets(const art_reader *rd, const char *path, const json_t *when, rule *r) {
-  if (art_rd_name_set(rd, path, when, "side_effect", parse_side_effect, "read, draft, write",
-                      &r->side_effects) < 0 ||
-      art_rd_name_set(rd, path, when, "sensitivity", parse_sensitivity,
-                      "public, internal, confidential, restricted", &r->sensitivities) < 0 ||
-      art_rd_name_set(rd, path, when, "scope", parse_scope, "task, project, user, tenant",
-                      &r->scopes) < 0)
+  if (art_rd_name_set(rd, path, when, "side_effect", &art_side_effect_names, &r->side_effects) < 0 ||
+      art_rd_name_set(rd, path, when, "sensitivity", &art_sensitivity_names, &r->sensitivities) < 0 ||
+      art_rd_name_set(rd, path, when, "scope", &art_scope_names, &r->scopes) < 0)
     return ART_ESPEC;
+  return 0;
+}
+
+/* A key that only makes sense for another action would be ignored and so widen
+ * the rule (a forgotten "action": "retrieve" must not allow every tool). */
+static int check_keys_fit_action(const art_reader *rd, const char *path, const json_t *when,
+                                 art_gate_action action) {
+  static const struct { const char *key; art_gate_action action; } only[] = {
+      {"tool", ART_GATE_TOOL},         {"side_effect", ART_GATE_TOOL}, {"input", ART_GATE_TOOL},
+      {"scope", ART_GATE_RETRIEVE},    {"evidence", ART_GATE_ANSWER}};
+  for (size_t i = 0; i < sizeof only / sizeof *only; i++) {
+    if (only[i].action == action || !json_object_get(when, only[i].key)) continue;
+    char sub[ART_PATH_SIZE];
+    art_rd_member_path(sub, path, only[i].key);
+    return art_rd_fail(rd, sub, "only applies to \"action\": \"%s\" (this rule is for %s)",
+                       art_gate_action_name(only[i].action), art_gate_action_name(action));
+  }
   return 0;
 }
 
@@ -82,7 +58,7 @@ static int read_when(const art_reader *rd, const char *path, const json_t *when,
   int action = ART_GATE_TOOL;
   bool evidence = false;
   if (art_rd_expect_object(rd, path, when) < 0 || art_rd_known_keys(rd, path, when, keys) < 0 ||
-      read_enum(rd, path, when, "action", gate_names, "tool, retrieve, answer", &action) < 0 ||
+      art_rd_enum(rd, path, when, "action", &art_gate_action_names, &action) < 0 ||
       art_rd_string(rd, path, when, "tool", false, &r->tool_glob) < 0 ||
       art_rd_string(rd, path, when, "actor", false, &r->actor) < 0 ||
       art_rd_string(rd, path, when, "tenant", false, &r->tenant) < 0 ||
@@ -92,6 +68,7 @@ static int read_when(const art_reader *rd, const char *path, const json_t *when,
       art_rd_bool(rd, path, when, "evidence", &evidence) < 0)
     return ART_ESPEC;
   r->action = (art_gate_action)action;
+  if (check_keys_fit_action(rd, path, when, r->action) < 0) return ART_ESPEC;
   if (json_object_get(when, "evidence")) r->evidence = evidence;
   r->input = json_object_get(when, "input");
   if (r->input) {
@@ -107,7 +84,7 @@ static int read_rule(const art_reader *rd, const char *path, const json_t *j, ru
   int effect = -1;
   *r = (rule){.remaining_steps_lt = -1, .evidence = -1, .reason = ""};
   if (art_rd_expect_object(rd, path, j) < 0 || art_rd_known_keys(rd, path, j, keys) < 0 ||
-      read_enum(rd, path, j, "effect", effect_names, "allow, deny, approval_required", &effect) < 0 ||
+      art_rd_enum(rd, path, j, "effect", &art_effect_names, &effect) < 0 ||
       art_rd_string(rd, path, j, "reason", false, &r->reason) < 0)
     return ART_ESPEC;
   if (effect < 0) return art_rd_fail(rd, path, "missing required key \"effect\"");

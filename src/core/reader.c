@@ -104,29 +104,44 @@ int art_rd_bool(const art_reader *rd, const char *path, const json_t *obj, const
   return 0;
 }
 
+int art_rd_enum(const art_reader *rd, const char *path, const json_t *obj, const char *key,
+                const art_names *names, int *out) {
+  const char *name = NULL;
+  if (art_rd_string(rd, path, obj, key, false, &name) < 0) return ART_ESPEC;
+  if (!name) return 0;
+  int v = art_names_find(names, name);
+  if (v >= 0) {
+    *out = v;
+    return 0;
+  }
+  char sub[ART_PATH_SIZE];
+  art_rd_member_path(sub, path, key);
+  return art_rd_fail(rd, sub, "expected one of %s", names->expected);
+}
+
 static int name_bit(const art_reader *rd, const char *path, const json_t *v,
-                    int (*parse)(const char *), const char *expected, unsigned *mask) {
-  int bit = json_is_string(v) ? parse(json_string_value(v)) : -1;
-  if (bit < 0) return art_rd_fail(rd, path, "expected one of %s", expected);
+                    const art_names *names, unsigned *mask) {
+  int bit = json_is_string(v) ? art_names_find(names, json_string_value(v)) : -1;
+  if (bit < 0) return art_rd_fail(rd, path, "expected one of %s", names->expected);
   *mask |= 1u << bit;
   return 0;
 }
 
 int art_rd_name_set(const art_reader *rd, const char *path, const json_t *obj, const char *key,
-                    int (*parse)(const char *name), const char *expected, unsigned *mask) {
+                    const art_names *names, unsigned *mask) {
   const json_t *v = json_object_get(obj, key);
   if (!v) return 0;
   char sub[ART_PATH_SIZE], item[ART_PATH_SIZE];
   art_rd_member_path(sub, path, key);
   unsigned set = 0;
   if (!json_is_array(v)) {
-    if (name_bit(rd, sub, v, parse, expected, &set) < 0) return ART_ESPEC;
+    if (name_bit(rd, sub, v, names, &set) < 0) return ART_ESPEC;
   } else {
     size_t i;
     const json_t *e;
     json_array_foreach(v, i, e) {
       art_rd_index_path(item, sub, i);
-      if (name_bit(rd, item, e, parse, expected, &set) < 0) return ART_ESPEC;
+      if (name_bit(rd, item, e, names, &set) < 0) return ART_ESPEC;
     }
     if (!set) return art_rd_fail(rd, sub, "must not be empty");
   }

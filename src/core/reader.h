@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include "agentrt/common.h"
+#include "core/names.h"
 
 #define ART_PATH_SIZE 256
 
@@ -35,11 +36,15 @@ int art_rd_int(const art_reader *rd, const char *path, const json_t *obj, const 
 int art_rd_bool(const art_reader *rd, const char *path, const json_t *obj, const char *key,
                 bool *out);
 
-/* A string member or a list of strings, each mapped to a bit by `parse`
- * (returns a bit index >= 0, or < 0 when the name is unknown; `expected` names
- * the valid values in the message).  *mask is left untouched when absent. */
+/* A string member naming one value of `names`; *out is left untouched when
+ * absent. */
+int art_rd_enum(const art_reader *rd, const char *path, const json_t *obj, const char *key,
+                const art_names *names, int *out);
+
+/* A string member or a list of strings, each a value of `names`, as a bit set;
+ * *mask is left untouched when absent. */
 int art_rd_name_set(const art_reader *rd, const char *path, const json_t *obj, const char *key,
-                    int (*parse)(const char *name), const char *expected, unsigned *mask);
+                    const art_names *names, unsigned *mask);
 
 /* The error for a file jansson could not load: ART_ESPEC "FILE:LINE:COL:
  * invalid JSON: ...", "FILE: unable to open ...", or ART_ENOMEM when jansson

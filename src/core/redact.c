@@ -5,7 +5,6 @@
 #include "agentrt/trace.h"
 
 #include <regex.h>
-#include <stdlib.h>
 #include <strings.h>
 
 #include "core/alloc.h"
@@ -114,6 +113,17 @@ static bool text_matches(const art_redactor *r, const char *text) {
   return false;
 }
 
+/* A string with a NUL inside cannot be searched past the NUL, so with patterns
+ * set it is redacted whole. */
+static bool string_needs_redaction(const art_redactor *r, const json_t *v) {
+  const char *text = json_string_value(v);
+  return r->n_patterns && (strlen(text) != json_string_length(v) || text_matches(r, text));
+}
+
+static bool key_needs_redaction(const art_redactor *r, const char *key, size_t key_len) {
+  return r->n_patterns && (strlen(key) != key_len || text_matches(r, key));
+}
+
 static bool needs_redaction(const art_redactor *r, const json_t *v) {
   const char *key;
   json_t *member;
@@ -121,7 +131,9 @@ static bool needs_redaction(const art_redactor *r, const json_t *v) {
   switch (json_typeof(v)) {
   case JSON_OBJECT:
     json_object_keylen_foreach((json_t *)v, key, key_len, member) {
-      if (secret_key(r, key, key_len) || needs_redaction(r, member)) return true;
+      if (secret_key(r, key, key_len) || key_needs_redaction(r, key, key_len) ||
+          needs_redaction(r, member))
+        return true;
     }
     return false;
   case JSON_ARRAY:
@@ -129,12 +141,13 @@ static bool needs_redaction(const art_redactor *r, const json_t *v) {
       if (needs_redaction(r, member)) return true;
     }
     return false;
-  case JSON_STRING: return r->n_patterns && text_matches(r, json_string_value(v));
+  case JSON_STRING: return string_needs_redaction(r, v);
   default: return false;
   }
 }
 
 typedef struct text_buf {
+  const art_allocator *alloc;
   char *s;
   size_t len, cap;
   bool failed;
@@ -144,7 +157,7 @@ static void buf_add(text_buf *b, const char *p, size_t n) {
   if (b->failed) return;
   if (b->len + n + 1 > b->cap) {
     size_t cap = (b->len + n + 1) * 2;
-    char *s = realloc(b->s, cap);
+    char *s = art_resize(b->alloc, b->s, cap);
     if (!s) {
       b->failed = true;
       return;
@@ -156,9 +169,9 @@ static void buf_add(text_buf *b, const char *p, size_t n) {
   b->s[b->len] = '\0';
 }
 
-/* Every match of `re` in `text` replaced; malloc'd, NULL on ENOMEM. */
-static char *replace_matches(const regex_t *re, const char *text) {
-  text_buf b = {0};
+/* Every match of `re` in `text` replaced; from r->alloc, NULL on ENOMEM. */
+static char *replace_matches(const art_redactor *r, const regex_t *re, const char *text) {
+  text_buf b = {.alloc = r->alloc};
   size_t from = 0;
   regmatch_t m;
   while (next_match(re, text, from, &m)) {
@@ -167,22 +180,42 @@ static char *replace_matches(const regex_t *re, const char *text) {
     from = (size_t)m.rm_eo;
   }
   buf_add(&b, text + from, strlen(text + from));
-  if (b.failed) free(b.s);
-  return b.failed ? NULL : b.s;
+  if (!b.failed) return b.s;
+  art_release(r->alloc, b.s);
+  return NULL;
 }
 
-/* All patterns applied in turn; malloc'd. */
+/* All patterns applied in turn; from r->alloc. */
 static char *redact_string(const art_redactor *r, const char *text) {
-  char *cur = strdup(text);
+  char *cur = art_strdup(r->alloc, text);
   for (size_t i = 0; cur && i < r->n_patterns; i++) {
-    char *next = replace_matches(&r->patterns[i], cur);
-    free(cur);
+    char *next = replace_matches(r, &r->patterns[i], cur);
+    art_release(r->alloc, cur);
     cur = next;
   }
   return cur;
 }
 
+static json_t *redacted_string(const art_redactor *r, const json_t *v) {
+  const char *text = json_string_value(v);
+  if (strlen(text) != json_string_length(v)) return json_string(REDACTED);
+  char *redacted = redact_string(r, text);
+  json_t *s = redacted ? json_string(redacted) : NULL;
+  art_release(r->alloc, redacted);
+  return s;
+}
+
 static json_t *redacted_copy(const art_redactor *r, json_t *v);
+
+/* A key that itself matches a pattern is redacted too. */
+static int set_member(const art_redactor *r, json_t *copy, const char *key, size_t key_len,
+                      json_t *value) {
+  if (!key_needs_redaction(r, key, key_len)) return json_object_setn_new(copy, key, key_len, value);
+  char *redacted = strlen(key) == key_len ? redact_string(r, key) : art_strdup(r->alloc, REDACTED);
+  int rc = redacted ? json_object_set_new(copy, redacted, value) : (json_decref(value), -1);
+  art_release(r->alloc, redacted);
+  return rc;
+}
 
 static json_t *redacted_object(const art_redactor *r, json_t *v) {
   json_t *copy = json_object(), *member;
@@ -191,7 +224,7 @@ static json_t *redacted_object(const art_redactor *r, json_t *v) {
   if (!copy) return NULL;
   json_object_keylen_foreach(v, key, key_len, member) {
     json_t *value = secret_key(r, key, key_len) ? json_string(REDACTED) : redacted_copy(r, member);
-    if (json_object_setn_new(copy, key, key_len, value) < 0) { /* takes value, even on failure */
+    if (set_member(r, copy, key, key_len, value) < 0) { /* takes value, even on failure */
       json_decref(copy);
       return NULL;
     }
@@ -216,10 +249,7 @@ static json_t *redacted_copy(const art_redactor *r, json_t *v) {
   if (!needs_redaction(r, v)) return json_incref(v);
   if (json_is_object(v)) return redacted_object(r, v);
   if (json_is_array(v)) return redacted_array(r, v);
-  char *text = redact_string(r, json_string_value(v));
-  json_t *s = text ? json_string(text) : NULL;
-  free(text);
-  return s;
+  return redacted_string(r, v);
 }
 
 json_t *art_redact_json(const art_redactor *r, json_t *v) {
@@ -232,7 +262,7 @@ char *art_redact_text(const art_redactor *r, const char *text, const art_allocat
   if (!r->n_patterns || !text_matches(r, text)) return (char *)text;
   char *redacted = redact_string(r, text);
   char *out = redacted ? art_strdup(alloc, redacted) : NULL;
-  free(redacted);
+  art_release(r->alloc, redacted);
   *copied = out != NULL;
   return out;
 }

@@ -8,6 +8,7 @@
 
 #include "core/alloc.h"
 #include "core/sha256.h"
+#include "core/text.h"
 
 /* The run's first arena block comes with the run; later chunks are small enough
  * that malloc serves them from its heap rather than a fresh mmap, so chunks one
@@ -47,6 +48,19 @@ static const char *choose_run_id(art_run *run, const art_run_options *opts) {
   return art_arena_strdup(&run->arena, generated);
 }
 
+/* The run's own copy of the enabled tools: a tool added to the registry later
+ * must not move the array under it. */
+static int disclose_tools(art_run *run) {
+  size_t n;
+  const art_tool *const *enabled = art_registry_enabled(run->spec->registry, &n);
+  const art_tool **tools = art_arena_alloc(&run->arena, (n ? n : 1) * sizeof *tools);
+  if (!tools) return ART_ENOMEM;
+  if (n) memcpy(tools, enabled, n * sizeof *tools);
+  run->tools = tools;
+  run->n_tools = n;
+  return 0;
+}
+
 int art_run_new(art_run **out, const art_spec *spec, const art_run_options *opts) {
   const art_allocator *alloc = opts && opts->alloc ? opts->alloc : spec->alloc;
   art_run *run = art_alloc(alloc, sizeof *run + FIRST_BLOCK);
@@ -60,8 +74,7 @@ int art_run_new(art_run **out, const art_spec *spec, const art_run_options *opts
   run->alloc = alloc;
   art_arena_init(&run->arena, alloc, run + 1, FIRST_BLOCK, CHUNK_SIZE);
   run->run_id = choose_run_id(run, opts);
-  run->tools = art_registry_enabled(run->spec->registry, &run->n_tools);
-  if (!run->run_id) {
+  if (!run->run_id || disclose_tools(run) < 0) {
     art_run_free(run);
     return ART_ENOMEM;
   }
@@ -94,8 +107,10 @@ void art_run_free(art_run *run) {
 }
 
 int art_run_add_sink(art_run *run, const art_sink *sink) {
-  if (sink->version != ART_SINK_VERSION || !sink->write) {
+  if (sink->version != ART_SINK_VERSION || !sink->write || run->events.len) {
     if (sink->close) sink->close(sink->ud);
+    if (run->events.len)
+      return fail(run, ART_ESTATE, "sinks must be added before the first event");
     return fail(run, ART_EINVAL, "sink version %d is not supported", sink->version);
   }
   art_sink *sinks = art_arena_alloc(&run->arena, (run->n_sinks + 1) * sizeof *sinks);
@@ -146,14 +161,24 @@ int art_run_event_commit(art_run *run, art_event *ev) {
   return 0;
 }
 
-/* A copy of `text` in the arena with secrets redacted; NULL stays NULL. */
+/* A copy of `text` in the arena, valid UTF-8 (bad bytes become '?'), with
+ * secrets redacted; NULL stays NULL. */
 static const char *keep_text(art_run *run, const char *text, int *rc) {
   if (!text || *rc < 0) return NULL;
+  size_t n = strlen(text);
+  char *valid = NULL;
+  if (!art_utf8_valid(text, n)) {
+    if (!(valid = art_arena_alloc(&run->arena, n + 1))) goto oom;
+    art_utf8_repair(text, n, valid);
+    text = valid;
+  }
   bool copied = false;
   char *kept = art_redact_text(run->spec->redactor, text, &run->arena.as_allocator, &copied);
-  if (kept && !copied) kept = art_arena_strdup(&run->arena, text);
-  if (!kept) *rc = ART_ENOMEM;
-  return kept;
+  if (kept && !copied) kept = valid ? valid : art_arena_strndup(&run->arena, text, n);
+  if (kept) return kept;
+oom:
+  *rc = ART_ENOMEM;
+  return NULL;
 }
 
 static json_t *keep_json(art_run *run, const json_t *v, int *rc) {
@@ -180,7 +205,7 @@ static int stop(art_run *run, art_stop_reason reason, const char *tool, const ch
   ev->u.stop.detail = kept;
   ev->u.stop.tool = tool;
   ev->u.stop.action_id = action_id;
-  ev->u.stop.answer = run->answer;
+  ev->u.stop.answer = run->answer_redacted;
   run->stop_reason = reason;
   run->stop_detail = kept;
   run->phase = PH_STOPPED;
@@ -192,13 +217,19 @@ static int stop(art_run *run, art_stop_reason reason, const char *tool, const ch
 
 static int stopf(art_run *run, art_stop_reason reason, const char *tool, const char *action_id,
                  int64_t now_us, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* The detail is formatted whole (never cut, so no secret is cut short of its
+ * redaction pattern) before stop() redacts it. */
 static int stopf(art_run *run, art_stop_reason reason, const char *tool, const char *action_id,
                  int64_t now_us, const char *fmt, ...) {
-  char detail[ART_ERRMSG_SIZE];
-  va_list ap;
+  va_list ap, again;
   va_start(ap, fmt);
-  vsnprintf(detail, sizeof detail, fmt, ap);
+  va_copy(again, ap);
+  int n = vsnprintf(NULL, 0, fmt, ap);
   va_end(ap);
+  char *detail = n >= 0 ? art_arena_alloc(&run->arena, (size_t)n + 1) : NULL;
+  if (detail) vsnprintf(detail, (size_t)n + 1, fmt, again);
+  va_end(again);
+  if (!detail) return broken(run, ART_ENOMEM);
   return stop(run, reason, tool, action_id, now_us, detail);
 }
 
@@ -206,10 +237,14 @@ static int stopf(art_run *run, art_stop_reason reason, const char *tool, const c
 
 static int emit_run_started(art_run *run, int64_t now_us) {
   art_event *ev = art_run_event_new(run, ART_EV_RUN_STARTED, now_us);
-  if (!ev) return broken(run, ART_ENOMEM);
-  ev->u.run_started.goal = run->spec->goal;
+  int rc = ev ? 0 : ART_ENOMEM;
+  const char *goal = keep_text(run, run->spec->goal, &rc);
+  if (rc < 0) return broken(run, rc);
+  ev->u.run_started.goal = goal;
   ev->u.run_started.max_steps = run->spec->max_steps;
-  return art_run_event_commit(run, ev);
+  if ((rc = art_run_event_commit(run, ev)) < 0) return rc;
+  run->phase = PH_DECIDE;
+  return 0;
 }
 
 static int hand_out_decide(art_run *run, int64_t now_us) {
@@ -223,27 +258,36 @@ static int hand_out_decide(art_run *run, int64_t now_us) {
   return 0;
 }
 
+/* The tool_call event is the intent to call: recorded when the call is handed
+ * out, right before it runs, never for a call that is not. */
+static int hand_out_call(art_run *run, int64_t now_us) {
+  art_event *ev = art_run_event_new(run, ART_EV_TOOL_CALL, now_us);
+  if (!ev) return broken(run, ART_ENOMEM);
+  ev->u.tool_call.call_id = run->call.id;
+  ev->u.tool_call.tool = run->call_tool->name;
+  ev->u.tool_call.side_effect = run->call_tool->side_effect;
+  ev->u.tool_call.input = run->call_input_redacted;
+  ev->u.tool_call.action_id = run->call.action_id;
+  int rc = art_run_event_commit(run, ev);
+  if (rc < 0) return rc;
+  run->call_at_us = now_us;
+  run->action = (art_action){.kind = ART_ACT_CALL_TOOL, .tool = run->call_tool, .call = &run->call};
+  run->phase = PH_AWAIT_RESULT;
+  return 0;
+}
+
 int art_run_next(art_run *run, int64_t now_us, const art_action **out) {
   int rc = 0;
   switch (run->phase) {
   case PH_NEW:
     if ((rc = emit_run_started(run, now_us)) < 0) return rc;
-    run->phase = PH_DECIDE;
     /* fall through */
-  case PH_DECIDE:
-    rc = hand_out_decide(run, now_us);
-    break;
-  case PH_CALL:
-    run->call_at_us = now_us;
-    run->action = (art_action){.kind = ART_ACT_CALL_TOOL, .tool = run->call_tool, .call = &run->call};
-    run->phase = PH_AWAIT_RESULT;
-    break;
+  case PH_DECIDE: rc = hand_out_decide(run, now_us); break;
+  case PH_CALL: rc = hand_out_call(run, now_us); break;
   case PH_AWAIT_DECISION:
   case PH_AWAIT_RESULT:
-  case PH_STOPPED:
-    break;
-  case PH_BROKEN:
-    return fail(run, ART_ESTATE, "the run cannot continue after an earlier error");
+  case PH_STOPPED: break;
+  case PH_BROKEN: return fail(run, ART_ESTATE, "the run cannot continue after an earlier error");
   }
   if (rc < 0) return rc;
   *out = &run->action;
@@ -265,7 +309,8 @@ static int emit_decision(art_run *run, const art_decision *d, int64_t now_us,
     return broken(run, rc);
   }
   ev->latency_us = now_us - run->decide_at_us;
-  ev->u.decision.kind = d->kind;
+  /* A kind from outside the enum is recorded as what it is: malformed. */
+  ev->u.decision.kind = (unsigned)d->kind <= ART_DECISION_MALFORMED ? d->kind : ART_DECISION_MALFORMED;
   ev->u.decision.text = text;
   ev->u.decision.tool = tool;
   ev->u.decision.input = input;
@@ -299,17 +344,14 @@ static void base_query(const art_run *run, art_gate_action action, art_policy_qu
 
 /* "act_" + the first 96 bits of SHA-256(name, NUL, body): for a tool call the
  * tool name and its canonical input (compact, keys sorted), for an answer ""
- * and the answer text. */
-static void action_id_start(art_sha256 *h, const char *name) {
-  art_sha256_init(h);
-  art_sha256_update(h, name, strlen(name) + 1);
-}
-
-static void action_id_finish(art_sha256 *h, char out[ART_ACTION_ID_SIZE]) {
+ * and the answer text.  The id is kept in the arena: events point at it. */
+static const char *action_id_finish(art_run *run, art_sha256 *h) {
   uint8_t digest[32];
+  char id[ART_ACTION_ID_SIZE];
   art_sha256_final(h, digest);
-  memcpy(out, "act_", 4);
-  art_hex(digest, 12, out + 4);
+  memcpy(id, "act_", 4);
+  art_hex(digest, 12, id + 4);
+  return art_arena_strdup(&run->arena, id);
 }
 
 static int hash_chunk(const char *buffer, size_t size, void *h) {
@@ -317,71 +359,87 @@ static int hash_chunk(const char *buffer, size_t size, void *h) {
   return 0;
 }
 
-static int tool_action_id(const char *tool, const json_t *input, char out[ART_ACTION_ID_SIZE]) {
+static const char *tool_action_id(art_run *run, const char *tool, const json_t *input) {
   art_sha256 h;
-  action_id_start(&h, tool);
-  if (json_dump_callback(input, hash_chunk, &h, JSON_COMPACT | JSON_SORT_KEYS) < 0) return ART_ENOMEM;
-  action_id_finish(&h, out);
-  return 0;
+  art_sha256_init(&h);
+  art_sha256_update(&h, tool, strlen(tool) + 1);
+  if (json_dump_callback(input, hash_chunk, &h, JSON_COMPACT | JSON_SORT_KEYS) < 0) return NULL;
+  return action_id_finish(run, &h);
 }
 
-static void answer_action_id(const char *answer, char out[ART_ACTION_ID_SIZE]) {
+static const char *answer_action_id(art_run *run, const char *answer) {
   art_sha256 h;
-  action_id_start(&h, "");
+  art_sha256_init(&h);
+  art_sha256_update(&h, "", 1);
   art_sha256_update(&h, answer, strlen(answer));
-  action_id_finish(&h, out);
+  return action_id_finish(run, &h);
 }
 
-static bool approved_in_run(const art_run *run, const char *action_id) {
+static bool preapproved(const art_run *run, const char *action_id) {
   const char *const *ids = run->approved.items;
   for (uint32_t i = 0; i < run->approved.len; i++)
-    if (strcmp(ids[i], action_id) == 0) return true;
+    if (ids[i] && strcmp(ids[i], action_id) == 0) return true;
   return art_policy_preapproved(run->spec->policy, action_id);
 }
 
-static int gate_answer(art_run *run, const char *answer, int64_t now_us) {
+/* An approval given during the run authorises one execution of a
+ * non-idempotent action: using it uses it up. */
+static void use_approval(art_run *run, const char *action_id) {
+  const char **ids = run->approved.items;
+  for (uint32_t i = 0; i < run->approved.len; i++)
+    if (ids[i] && strcmp(ids[i], action_id) == 0) ids[i] = NULL;
+}
+
+/* approval_required for an approved action becomes allow. */
+static void apply_approvals(const art_run *run, const char *action_id, art_verdict *v) {
+  if (v->effect == ART_EFFECT_APPROVAL && action_id && preapproved(run, action_id)) {
+    v->effect = ART_EFFECT_ALLOW;
+    v->approved = true;
+  }
+}
+
+static int pause_for_approval(art_run *run, const char *tool, const char *reason, int64_t now_us) {
+  run->pending = PENDING_APPROVAL;
+  return stop(run, ART_STOP_APPROVAL_REQUIRED, tool, run->action_id, now_us, reason);
+}
+
+static int finish_with_answer(art_run *run, int64_t now_us) {
+  run->answer = run->pending_answer;
+  run->answer_redacted = run->pending_answer_redacted;
+  return stop(run, ART_STOP_SUCCESS, NULL, NULL, now_us, "answered");
+}
+
+/* Gate run->pending_answer. */
+static int gate_answer(art_run *run, int64_t now_us) {
   art_policy_query q;
   art_verdict v;
   base_query(run, ART_GATE_ANSWER, &q);
   q.has_evidence = run->evidence.len > 0;
   art_policy_eval(run->spec->policy, &q, &v);
-  int rc = art_run_emit_policy(run, &q, &v, NULL, NULL, now_us);
+  if (v.effect == ART_EFFECT_APPROVAL &&
+      !(run->action_id = answer_action_id(run, run->pending_answer)))
+    return broken(run, ART_ENOMEM);
+  apply_approvals(run, run->action_id, &v);
+  int rc = art_run_emit_policy(run, &q, &v, NULL, run->action_id, now_us);
   if (rc < 0) return rc;
   if (v.effect == ART_EFFECT_DENY)
     return stop(run, ART_STOP_POLICY_DENIED, NULL, NULL, now_us, v.reason);
-  if (v.effect == ART_EFFECT_APPROVAL) {
-    run->pending = PENDING_APPROVAL;
-    run->pending_answer = answer;
-    answer_action_id(answer, run->call_action_id);
-    return stop(run, ART_STOP_APPROVAL_REQUIRED, NULL, run->call_action_id, now_us, v.reason);
-  }
-  run->answer = answer;
-  return stop(run, ART_STOP_SUCCESS, NULL, NULL, now_us, "answered");
+  if (v.effect == ART_EFFECT_APPROVAL) return pause_for_approval(run, NULL, v.reason, now_us);
+  return finish_with_answer(run, now_us);
 }
 
-static int emit_tool_call(art_run *run, int64_t now_us) {
-  art_event *ev = art_run_event_new(run, ART_EV_TOOL_CALL, now_us);
-  if (!ev) return broken(run, ART_ENOMEM);
-  ev->u.tool_call.call_id = run->call.id;
-  ev->u.tool_call.tool = run->call_tool->name;
-  ev->u.tool_call.side_effect = run->call_tool->side_effect;
-  ev->u.tool_call.input = run->call_input_redacted;
-  ev->u.tool_call.action_id = run->call.action_id;
-  return art_run_event_commit(run, ev);
-}
-
-static int schedule_call(art_run *run, int64_t now_us) {
+static void schedule_call(art_run *run) {
   run->call = (art_tool_call){.id = ++run->calls,
                               .step = run->steps,
                               .run_id = run->run_id,
                               .tool = run->call_tool->name,
                               .input = run->call_input,
-                              .action_id = run->call_action_id[0] ? run->call_action_id : NULL};
+                              .action_id = run->action_id};
+  if (!run->call_tool->idempotent && run->action_id) use_approval(run, run->action_id);
   run->phase = PH_CALL;
-  return emit_tool_call(run, now_us);
 }
 
-/* Gate the pending call; allowed calls are scheduled, others stop the run. */
+/* Gate the pending call; an allowed call is scheduled, anything else stops the run. */
 static int gate_call(art_run *run, int64_t now_us) {
   const art_tool *t = run->call_tool;
   art_policy_query q;
@@ -392,37 +450,32 @@ static int gate_call(art_run *run, int64_t now_us) {
   q.input = run->call_input;
   art_policy_eval(run->spec->policy, &q, &v);
   bool needs_id = v.effect == ART_EFFECT_APPROVAL || t->side_effect != ART_SIDE_READ;
-  if (needs_id && !run->call_action_id[0] &&
-      tool_action_id(t->name, run->call_input, run->call_action_id) < 0)
+  if (needs_id && !run->action_id &&
+      !(run->action_id = tool_action_id(run, t->name, run->call_input)))
     return broken(run, ART_ENOMEM);
-  if (v.effect == ART_EFFECT_APPROVAL && approved_in_run(run, run->call_action_id)) {
-    v.effect = ART_EFFECT_ALLOW;
-    v.approved = true;
-  }
-  const char *action_id = run->call_action_id[0] ? run->call_action_id : NULL;
-  int rc = art_run_emit_policy(run, &q, &v, t->name, action_id, now_us);
+  apply_approvals(run, run->action_id, &v);
+  int rc = art_run_emit_policy(run, &q, &v, t->name, run->action_id, now_us);
   if (rc < 0) return rc;
   if (v.effect == ART_EFFECT_DENY)
-    return stop(run, ART_STOP_POLICY_DENIED, t->name, action_id, now_us, v.reason);
-  if (v.effect == ART_EFFECT_APPROVAL) {
-    run->pending = PENDING_APPROVAL;
-    return stop(run, ART_STOP_APPROVAL_REQUIRED, t->name, action_id, now_us, v.reason);
-  }
-  return schedule_call(run, now_us);
+    return stop(run, ART_STOP_POLICY_DENIED, t->name, run->action_id, now_us, v.reason);
+  if (v.effect == ART_EFFECT_APPROVAL) return pause_for_approval(run, t->name, v.reason, now_us);
+  schedule_call(run);
+  return 0;
 }
 
 static void clear_call(art_run *run) {
   json_decref(run->call_input);
   run->call_input = run->call_input_redacted = NULL;
-  run->call_action_id[0] = '\0';
+  run->action_id = NULL;
   run->call_tool = NULL;
 }
 
-/* `recorded` is the decision's event: its input is already redacted. */
+/* `recorded` is the decision's event: its copies are redacted and stable. */
 static int take_tool_decision(art_run *run, const art_decision *d, const art_event *recorded,
                               int64_t now_us) {
+  const char *name = recorded->u.decision.tool;
   const art_tool *t = art_registry_find(run->spec->registry, d->tool);
-  if (!t) return stopf(run, ART_STOP_REFUSED, d->tool, NULL, now_us, "unknown_tool: %s", d->tool);
+  if (!t) return stopf(run, ART_STOP_REFUSED, name, NULL, now_us, "unknown_tool: %s", name);
   if (!t->enabled)
     return stopf(run, ART_STOP_REFUSED, t->name, NULL, now_us, "tool_disabled: %s", t->name);
   const json_t *input = d->input;
@@ -441,6 +494,16 @@ static int take_tool_decision(art_run *run, const art_decision *d, const art_eve
   return gate_call(run, now_us);
 }
 
+/* The answer is kept as given (art_run_answer) and as the trace shows it. */
+static int take_answer(art_run *run, const art_decision *d, const art_event *recorded,
+                       int64_t now_us) {
+  run->pending_answer = art_arena_strdup(&run->arena, d->text);
+  run->pending_answer_redacted = recorded->u.decision.text;
+  if (!run->pending_answer) return broken(run, ART_ENOMEM);
+  clear_call(run);
+  return gate_answer(run, now_us);
+}
+
 int art_run_feed_decision(art_run *run, const art_decision *d, int64_t now_us) {
   if (run->phase != PH_AWAIT_DECISION)
     return fail(run, ART_ESTATE, "the run is not waiting for a decision");
@@ -450,28 +513,25 @@ int art_run_feed_decision(art_run *run, const art_decision *d, int64_t now_us) {
   if (rc < 0) return rc;
   char detail[ART_ERRMSG_SIZE];
   if (art_decision_check(d, detail, sizeof detail) < 0)
-    return stop(run, ART_STOP_INVALID_DECISION, d->tool, NULL, now_us, detail);
+    return stop(run, ART_STOP_INVALID_DECISION, recorded->u.decision.tool, NULL, now_us, detail);
   switch (d->kind) {
-  case ART_DECISION_ANSWER:
-    return gate_answer(run, recorded->u.decision.text, now_us);
-  case ART_DECISION_TOOL:
-    return take_tool_decision(run, d, recorded, now_us);
+  case ART_DECISION_ANSWER: return take_answer(run, d, recorded, now_us);
+  case ART_DECISION_TOOL: return take_tool_decision(run, d, recorded, now_us);
   case ART_DECISION_ASK_HUMAN:
     run->pending = PENDING_HUMAN;
     return stop(run, ART_STOP_BLOCKED, NULL, NULL, now_us, "human_required");
-  case ART_DECISION_STOP:
+  default: /* ART_DECISION_STOP: art_decision_check let nothing else through */
     run->pending = PENDING_HUMAN;
     return stopf(run, ART_STOP_BLOCKED, NULL, NULL, now_us, "model_stopped: %s",
-                 d->text ? d->text : "");
-  default:
-    return stop(run, ART_STOP_INVALID_DECISION, NULL, NULL, now_us, "malformed_decision");
+                 recorded->u.decision.text ? recorded->u.decision.text : "");
   }
 }
 
 int art_run_feed_model_failure(art_run *run, const char *detail, int64_t now_us) {
   if (run->phase != PH_AWAIT_DECISION)
     return fail(run, ART_ESTATE, "the run is not waiting for a decision");
-  return stop(run, ART_STOP_MODEL_FAILURE, NULL, NULL, now_us, detail);
+  return stop(run, ART_STOP_MODEL_FAILURE, NULL, NULL, now_us,
+              detail && detail[0] ? detail : "model_failure");
 }
 
 /* ---- tool results ------------------------------------------------------------ */
@@ -518,34 +578,31 @@ int art_run_feed_tool_result(art_run *run, uint32_t call_id, const art_tool_resu
                 call_id, run->call.id);
   int rc = record_result(run, result, now_us);
   if (rc < 0) return rc;
-  const char *tool = run->call_tool->name;
-  const char *why = result->message[0] ? result->message : NULL;
+  const art_observation *o = art_run_observation(run, run->observations.len - 1);
+  const char *tool = run->call_tool->name, *action_id = run->call.action_id;
   switch (result->status) {
   case ART_RESULT_OK: {
     uint32_t *ref = art_vec_push(&run->arena, &run->evidence, sizeof *ref);
     if (!ref) return broken(run, ART_ENOMEM);
-    *ref = run->observations.len;
+    *ref = o->n;
     clear_call(run);
     run->phase = PH_DECIDE;
     return 0;
   }
   case ART_RESULT_REFUSED:
-    return stop(run, ART_STOP_REFUSED, tool, run->call.action_id, now_us,
-                why ? why : "tool_refused");
+    return stop(run, ART_STOP_REFUSED, tool, action_id, now_us, o->text && o->text[0] ? o->text : "tool_refused");
   default:
-    return stop(run, ART_STOP_TOOL_FAILURE, tool, run->call.action_id, now_us,
-                why ? why : "tool_error");
+    return stop(run, ART_STOP_TOOL_FAILURE, tool, action_id, now_us, o->text && o->text[0] ? o->text : "tool_error");
   }
 }
 
 /* ---- pauses: human input, approvals, cancellation ------------------------------ */
 
-static int resume_to_decide(art_run *run) {
+/* A paused run carries on: it is no longer stopped. */
+static void unpause(art_run *run) {
   run->stop_reason = ART_STOP_NONE;
   run->stop_detail = NULL;
   run->pending = PENDING_NONE;
-  run->phase = PH_DECIDE;
-  return 0;
 }
 
 int art_run_feed_human_input(art_run *run, const char *text, int64_t now_us) {
@@ -561,7 +618,9 @@ int art_run_feed_human_input(art_run *run, const char *text, int64_t now_us) {
   ev->u.human_input.text = kept;
   ev->u.human_input.observation = o->n;
   if ((rc = art_run_event_commit(run, ev)) < 0) return rc;
-  return resume_to_decide(run);
+  unpause(run);
+  run->phase = PH_DECIDE;
+  return 0;
 }
 
 static int emit_approval(art_run *run, bool approved, const char *reviewer, const char *reason,
@@ -571,47 +630,48 @@ static int emit_approval(art_run *run, bool approved, const char *reviewer, cons
   const char *r = keep_text(run, reviewer, &rc);
   const char *why = keep_text(run, reason, &rc);
   if (rc < 0) return broken(run, rc);
-  ev->u.approval.action_id = run->call_action_id;
+  ev->u.approval.action_id = run->action_id;
   ev->u.approval.approved = approved;
   ev->u.approval.reviewer = r;
   ev->u.approval.reason = why;
   return art_run_event_commit(run, ev);
 }
 
+/* The approved action goes through the gate again, which now allows it. */
 static int approve_pending(art_run *run, int64_t now_us) {
   const char **slot = art_vec_push(&run->arena, &run->approved, sizeof *slot);
-  const char *id = art_arena_strdup(&run->arena, run->call_action_id);
-  if (!slot || !id) return broken(run, ART_ENOMEM);
-  *slot = id;
-  if (run->pending_answer) {
-    run->answer = run->pending_answer;
-    run->pending = PENDING_NONE;
-    return stop(run, ART_STOP_SUCCESS, NULL, NULL, now_us, "answered");
-  }
-  run->pending = PENDING_NONE;
-  return gate_call(run, now_us);
+  if (!slot) return broken(run, ART_ENOMEM);
+  *slot = run->action_id;
+  unpause(run);
+  return run->call_tool ? gate_call(run, now_us) : gate_answer(run, now_us);
 }
 
 int art_run_feed_approval(art_run *run, const char *action_id, bool approved,
                           const char *reviewer, const char *reason, int64_t now_us) {
   if (run->phase != PH_STOPPED || run->pending != PENDING_APPROVAL)
     return fail(run, ART_ESTATE, "the run is not waiting for an approval");
-  if (!action_id || strcmp(action_id, run->call_action_id) != 0)
+  if (!action_id || strcmp(action_id, run->action_id) != 0)
     return fail(run, ART_ENOTFOUND, "unknown action %s: the run waits for %s",
-                action_id ? action_id : "(none)", run->call_action_id);
+                action_id ? action_id : "(none)", run->action_id);
   if (!reviewer || !reviewer[0]) return fail(run, ART_EINVAL, "a reviewer is required");
   int rc = emit_approval(run, approved, reviewer, reason, now_us);
   if (rc < 0) return rc;
   if (approved) return approve_pending(run, now_us);
   run->pending = PENDING_NONE;
   const char *tool = run->call_tool ? run->call_tool->name : NULL;
-  return stopf(run, ART_STOP_POLICY_DENIED, tool, run->call_action_id, now_us, "denied by %s%s%s",
-              reviewer, reason ? ": " : "", reason ? reason : "");
+  const art_event *ev = art_run_event(run, run->events.len - 1);
+  return stopf(run, ART_STOP_POLICY_DENIED, tool, run->action_id, now_us, "denied by %s%s%s",
+               ev->u.approval.reviewer, ev->u.approval.reason ? ": " : "",
+               ev->u.approval.reason ? ev->u.approval.reason : "");
 }
 
 int art_run_cancel(art_run *run, const char *reason, int64_t now_us) {
   if (run->phase == PH_BROKEN || (run->phase == PH_STOPPED && !pausable(run->stop_reason)))
     return fail(run, ART_ESTATE, "the run has already stopped");
+  if (run->phase == PH_NEW) {
+    int rc = emit_run_started(run, now_us);
+    if (rc < 0) return rc;
+  }
   run->pending = PENDING_NONE;
   return stop(run, ART_STOP_CANCELLED, run->call_tool ? run->call_tool->name : NULL, NULL, now_us,
               reason && reason[0] ? reason : "cancelled");

@@ -36,7 +36,7 @@ struct art_run {
   art_context ctx;
   art_tool_call call;
   const art_tool *call_tool;
-  char call_action_id[ART_ACTION_ID_SIZE];
+  const char *action_id;          /* the pending action's id (arena), NULL when none */
   json_t *call_input;             /* the run's reference to the pending call's input */
   json_t *call_input_redacted;    /* borrowed from the decision event (or empty_input) */
 
@@ -48,7 +48,7 @@ struct art_run {
   art_vec events;                 /* art_event * */
   art_vec observations;           /* art_observation */
   art_vec evidence;               /* uint32_t observation numbers */
-  art_vec approved;               /* const char * action ids approved during the run */
+  art_vec approved;               /* const char * action ids approved during the run (NULL: used) */
   const art_tool *const *tools;   /* enabled tools, sorted by name (the registry's) */
   size_t n_tools;
   const art_context_refs *refs;   /* memory refs of the last context */
@@ -56,9 +56,11 @@ struct art_run {
 
   art_stop_reason stop_reason;
   const char *stop_detail;
-  const char *answer;
+  const char *answer;             /* the model's answer, as given */
+  const char *answer_redacted;    /* what the trace shows of it */
   art_pending pending;
-  const char *pending_answer;     /* an answer waiting for approval */
+  const char *pending_answer;     /* an answer at the gate or waiting for approval */
+  const char *pending_answer_redacted;
 
   json_t *empty_input;            /* {} for tool decisions without input */
 

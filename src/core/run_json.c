@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "core/alloc.h"
+#include "core/json_build.h"
 #include "core/run_internal.h"
 
 static int append(json_t *arr, json_t *v) {
@@ -28,24 +28,10 @@ static json_t *tools_called_json(const art_run *run) {
   return arr;
 }
 
-static json_t *observation_json(const art_run *run, const art_observation *o) {
-  char id[24], summary[320];
-  art_observation_id(o->n, id, sizeof id);
-  art_observation_summary(o, summary, sizeof summary);
-  bool copied = false;
-  char *text = art_redact_text(run->spec->redactor, summary, run->alloc, &copied);
-  if (!text) return NULL;
-  json_t *data = o->data ? art_redact_json(run->spec->redactor, o->data) : json_null();
-  json_t *j = json_pack("{s:s, s:s, s:s, s:o}", "id", id, "kind",
-                        art_observation_kind_name(o->kind), "summary", text, "data", data);
-  if (copied) art_release(run->alloc, text);
-  return j;
-}
-
 static json_t *observations_json(const art_run *run) {
   json_t *arr = json_array();
   for (size_t i = 0; arr && i < art_run_observation_count(run); i++)
-    if (append(arr, observation_json(run, art_run_observation(run, i))) < 0) json_decref(arr), arr = NULL;
+    if (append(arr, art_observation_json(art_run_observation(run, i), run->spec->redactor)) < 0) json_decref(arr), arr = NULL;
   return arr;
 }
 
@@ -55,7 +41,7 @@ json_t *art_run_result_json(const art_run *run) {
     json_decref(tools), json_decref(obs), json_decref(trace);
     return NULL;
   }
-  const char *answer = art_run_answer(run), *detail = art_run_stop_detail(run);
+  const char *answer = run->answer_redacted, *detail = art_run_stop_detail(run);
   return json_pack("{s:s, s:s, s:o, s:I, s:o, s:o, s:o, s:o}", "run_id", art_run_id(run),
                    "stop_reason", art_stop_reason_name(art_run_stop_reason(run)), "reason",
                    detail ? json_string(detail) : json_null(), "steps",

@@ -40,11 +40,6 @@ static int read_actor(loader *l, const json_t *root) {
   return 0;
 }
 
-static int parse_scope_bit(const char *name) {
-  art_scope s;
-  return art_scope_parse(name, &s) == 0 ? (int)s : -1;
-}
-
 static int read_context(loader *l, const json_t *root) {
   static const char *const keys[] = {"recent_observations", "scopes", NULL};
   const json_t *ctx = json_object_get(root, "context");
@@ -53,8 +48,8 @@ static int read_context(loader *l, const json_t *root) {
   if (ctx && (art_rd_expect_object(&l->rd, "$.context", ctx) < 0 ||
               art_rd_known_keys(&l->rd, "$.context", ctx, keys) < 0 ||
               art_rd_int(&l->rd, "$.context", ctx, "recent_observations", 0, 1000, &recent) < 0 ||
-              art_rd_name_set(&l->rd, "$.context", ctx, "scopes", parse_scope_bit,
-                              "task, project, user, tenant", &l->spec->context_scopes) < 0))
+              art_rd_name_set(&l->rd, "$.context", ctx, "scopes", &art_scope_names,
+                              &l->spec->context_scopes) < 0))
     return ART_ESPEC;
   l->spec->recent_observations = (uint32_t)recent;
   return 0;
@@ -105,34 +100,43 @@ static int read_redact(loader *l, const json_t *root) {
 
 /* ---- memory ---------------------------------------------------------------- */
 
-/* "2026-01-31T12:00:00Z" (optionally with fractional seconds) -> µs since the epoch. */
-static int parse_timestamp(const char *text, int64_t *out) {
-  struct tm tm = {0};
-  char *rest = strptime(text, "%Y-%m-%dT%H:%M:%S", &tm);
-  if (!rest) return ART_EINVAL;
-  int64_t micros = 0;
+/* Digits only, exactly n of them. */
+static bool digits(const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (s[i] < '0' || s[i] > '9') return false;
+  return true;
+}
+
+static int number(const char *s, size_t n) {
+  int v = 0;
+  for (size_t i = 0; i < n; i++) v = v * 10 + (s[i] - '0');
+  return v;
+}
+
+/* Exactly "YYYY-MM-DDTHH:MM:SS[.fraction]Z", a real date and time after the
+ * epoch (0 means "never expires") -> µs since the epoch. */
+static int parse_timestamp(const char *t, int64_t *out) {
+  if (strlen(t) < 20 || !digits(t, 4) || t[4] != '-' || !digits(t + 5, 2) || t[7] != '-' ||
+      !digits(t + 8, 2) || t[10] != 'T' || !digits(t + 11, 2) || t[13] != ':' ||
+      !digits(t + 14, 2) || t[16] != ':' || !digits(t + 17, 2))
+    return ART_EINVAL;
+  struct tm tm = {.tm_year = number(t, 4) - 1900, .tm_mon = number(t + 5, 2) - 1,
+                  .tm_mday = number(t + 8, 2), .tm_hour = number(t + 11, 2),
+                  .tm_min = number(t + 14, 2), .tm_sec = number(t + 17, 2)};
+  struct tm check = tm;
+  int64_t seconds = (int64_t)timegm(&check);
+  if (check.tm_mday != tm.tm_mday || check.tm_mon != tm.tm_mon || check.tm_hour != tm.tm_hour ||
+      check.tm_min != tm.tm_min || check.tm_sec != tm.tm_sec || seconds <= 0)
+    return ART_EINVAL; /* normalised: the date or time does not exist */
+  const char *rest = t + 19;
+  int64_t micros = 0, scale = 100000;
   if (*rest == '.') {
-    int64_t scale = 100000;
-    for (rest++; *rest >= '0' && *rest <= '9'; rest++, scale /= 10) micros += (*rest - '0') * scale;
+    if (!digits(++rest, 1)) return ART_EINVAL;
+    for (; *rest >= '0' && *rest <= '9'; rest++, scale /= 10) micros += (*rest - '0') * scale;
   }
   if (strcmp(rest, "Z") != 0) return ART_EINVAL;
-  *out = (int64_t)timegm(&tm) * 1000000 + micros;
+  *out = seconds * 1000000 + micros;
   return 0;
-}
-
-static int read_enum_member(loader *l, const char *path, const json_t *obj, const char *key,
-                            int (*parse)(const char *, int *), const char *expected, int *out) {
-  const char *name = NULL;
-  if (art_rd_string(&l->rd, path, obj, key, false, &name) < 0) return ART_ESPEC;
-  if (!name || parse(name, out) == 0) return 0;
-  char sub[ART_PATH_SIZE];
-  art_rd_member_path(sub, path, key);
-  return art_rd_fail(&l->rd, sub, "expected one of %s", expected);
-}
-
-static int scope_of(const char *n, int *out) { return art_scope_parse(n, (art_scope *)out); }
-static int sensitivity_of(const char *n, int *out) {
-  return art_sensitivity_parse(n, (art_sensitivity *)out);
 }
 
 static int read_memory_item(loader *l, const char *path, const json_t *j, art_memory_item *m) {
@@ -142,9 +146,8 @@ static int read_memory_item(loader *l, const char *path, const json_t *j, art_me
   if (art_rd_expect_object(&l->rd, path, j) < 0 || art_rd_known_keys(&l->rd, path, j, keys) < 0 ||
       art_rd_string(&l->rd, path, j, "id", true, &m->id) < 0 ||
       art_rd_string(&l->rd, path, j, "text", true, &m->text) < 0 ||
-      read_enum_member(l, path, j, "scope", scope_of, "task, project, user, tenant", &scope) < 0 ||
-      read_enum_member(l, path, j, "sensitivity", sensitivity_of,
-                       "public, internal, confidential, restricted", &sensitivity) < 0 ||
+      art_rd_enum(&l->rd, path, j, "scope", &art_scope_names, &scope) < 0 ||
+      art_rd_enum(&l->rd, path, j, "sensitivity", &art_sensitivity_names, &sensitivity) < 0 ||
       art_rd_string(&l->rd, path, j, "expires_at", false, &expires) < 0)
     return ART_ESPEC;
   m->scope = (art_scope)scope;
@@ -152,7 +155,8 @@ static int read_memory_item(loader *l, const char *path, const json_t *j, art_me
   if (expires && parse_timestamp(expires, &m->expires_at_us) < 0) {
     char sub[ART_PATH_SIZE];
     art_rd_member_path(sub, path, "expires_at");
-    return art_rd_fail(&l->rd, sub, "expected a UTC timestamp like 2026-01-31T12:00:00Z");
+    return art_rd_fail(&l->rd, sub,
+                       "expected a UTC time after 1970 like 2026-01-31T12:00:00Z");
   }
   return 0;
 }
@@ -201,12 +205,11 @@ static int read_command(loader *l, const char *path, const json_t *tool, const c
 }
 
 static int read_side_effect(loader *l, const char *path, const json_t *j, art_side_effect *out) {
-  const char *name = NULL;
-  if (art_rd_string(&l->rd, path, j, "side_effect", true, &name) < 0) return ART_ESPEC;
-  if (art_side_effect_parse(name, out) == 0) return 0;
-  char sub[ART_PATH_SIZE];
-  art_rd_member_path(sub, path, "side_effect");
-  return art_rd_fail(&l->rd, sub, "expected one of read, draft, write");
+  int v = -1;
+  if (art_rd_enum(&l->rd, path, j, "side_effect", &art_side_effect_names, &v) < 0) return ART_ESPEC;
+  if (v < 0) return art_rd_fail(&l->rd, path, "missing required key \"side_effect\"");
+  *out = (art_side_effect)v;
+  return 0;
 }
 
 static int read_tool_fields(loader *l, const char *path, const json_t *j, art_tool_def *def) {
@@ -305,14 +308,31 @@ static int read_usage(loader *l, const char *path, const json_t *j, art_usage *o
   return 0;
 }
 
+/* The keys a decision of `type` may carry besides type, repeat and usage; an
+ * unknown or missing type may carry any (the run rejects the decision). */
+static const char *const *decision_keys(const char *type) {
+  static const char *const answer[] = {"type", "repeat", "usage", "text", NULL};
+  static const char *const tool[] = {"type", "repeat", "usage", "name", "input", NULL};
+  static const char *const ask[] = {"type", "repeat", "usage", "question", NULL};
+  static const char *const stop[] = {"type", "repeat", "usage", "reason", NULL};
+  static const char *const any[] = {"type", "repeat", "usage", "text", "name", "input",
+                                    "question", "reason", NULL};
+  if (!type) return any;
+  if (strcmp(type, "answer") == 0) return answer;
+  if (strcmp(type, "tool") == 0) return tool;
+  if (strcmp(type, "ask_human") == 0) return ask;
+  if (strcmp(type, "stop") == 0) return stop;
+  return any;
+}
+
 /* Keys and `repeat` are checked here; whether the decision itself is valid is
  * the run's business (an invalid one ends the run invalid_decision). */
 static int read_script_entry(loader *l, const char *path, const json_t *j, size_t i) {
-  static const char *const keys[] = {"type", "text", "name", "input", "question", "reason",
-                                     "repeat", "usage", NULL};
   int64_t repeat = 1;
   art_usage usage = {0};
-  if (art_rd_expect_object(&l->rd, path, j) < 0 || art_rd_known_keys(&l->rd, path, j, keys) < 0 ||
+  if (art_rd_expect_object(&l->rd, path, j) < 0 ||
+      art_rd_known_keys(&l->rd, path, j,
+                        decision_keys(json_string_value(json_object_get(j, "type")))) < 0 ||
       art_rd_int(&l->rd, path, j, "repeat", 1, UINT32_MAX, &repeat) < 0 ||
       read_usage(l, path, j, &usage) < 0)
     return ART_ESPEC;

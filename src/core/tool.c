@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "core/alloc.h"
+#include "core/text.h"
 #include "tool/command.h"
 
 struct art_registry {
@@ -24,7 +25,7 @@ void art_tool_result_set(art_tool_result *r, art_result_status status, json_t *d
   if (fmt) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(r->message, sizeof r->message, fmt, ap);
+    art_text_clip(r->message, sizeof r->message, vsnprintf(r->message, sizeof r->message, fmt, ap));
     va_end(ap);
   }
 }
@@ -104,6 +105,9 @@ static int check_def(const art_registry *reg, const art_tool_def *def, art_error
   if (!def->fn == !def->command)
     return art_error_set(err, ART_EINVAL, "tool \"%s\" needs either a function or a command",
                          def->name);
+  if ((unsigned)def->side_effect > ART_SIDE_WRITE)
+    return art_error_set(err, ART_EINVAL, "tool \"%s\": side effect %d is not read, draft or write",
+                         def->name, (int)def->side_effect);
   if (def->command && !def->command[0])
     return art_error_set(err, ART_EINVAL, "tool \"%s\" has an empty command", def->name);
   if (def->input_schema && !json_is_object(def->input_schema) && !json_is_boolean(def->input_schema))
@@ -232,25 +236,4 @@ int art_tool_invoke(const art_tool *t, const art_tool_call *call, art_tool_resul
   int rc = t->fn(t->ud, call, result);
   if (rc < 0) art_tool_result_set(result, ART_RESULT_ERROR, NULL, "%s", art_strerror(rc));
   return 0;
-}
-
-static const char *const side_effect_names[] = {"read", "draft", "write"};
-
-const char *art_side_effect_name(art_side_effect s) {
-  return (unsigned)s < 3 ? side_effect_names[s] : "?";
-}
-
-int art_side_effect_parse(const char *name, art_side_effect *out) {
-  for (int i = 0; i < 3; i++) {
-    if (strcmp(name, side_effect_names[i]) == 0) {
-      *out = (art_side_effect)i;
-      return 0;
-    }
-  }
-  return ART_EINVAL;
-}
-
-const char *art_result_status_name(art_result_status s) {
-  static const char *const names[] = {"ok", "refused", "error"};
-  return (unsigned)s < 3 ? names[s] : "?";
 }

@@ -24,7 +24,8 @@ struct art_tool {
   const art_allocator *alloc;
 };
 
-/* The enabled tools, sorted by name; valid until the next art_registry_add. */
+/* The enabled tools, sorted by name; valid until the next art_registry_add
+ * (a run keeps a copy). */
 const art_tool *const *art_registry_enabled(const art_registry *reg, size_t *n);
 
 #endif

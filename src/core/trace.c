@@ -7,46 +7,17 @@
 #include <string.h>
 
 #include "agentrt/run.h"
+#include "core/json_build.h"
 
-static const char *const stop_names[] = {
-    "none",          "success",           "budget_exhausted", "invalid_decision",
-    "refused",       "policy_denied",     "approval_required", "blocked",
-    "tool_failure",  "model_failure",     "cancelled"};
-
-static const char *const event_names[] = {"run_started", "context_built", "decision",
-                                          "policy_decision", "approval", "tool_call",
-                                          "tool_result", "human_input", "stop"};
-
-const char *art_stop_reason_name(art_stop_reason r) {
-  return (unsigned)r <= ART_STOP_CANCELLED ? stop_names[r] : "?";
-}
-
-int art_stop_reason_parse(const char *name, art_stop_reason *out) {
-  for (int i = 1; i <= ART_STOP_CANCELLED; i++) {
-    if (strcmp(name, stop_names[i]) == 0) {
-      *out = (art_stop_reason)i;
-      return 0;
-    }
-  }
-  return ART_EINVAL;
-}
-
-const char *art_event_type_name(art_event_type t) {
-  return (unsigned)t <= ART_EV_STOP ? event_names[t] : "?";
-}
-
-/* Setters that remember a failure rather than leak; NULL strings are skipped. */
-static void put(json_t *o, const char *key, json_t *v, int *ok) {
-  if (!v || json_object_set_new(o, key, v) < 0) *ok = 0;
-}
+/* Setters on top of art_put; NULL strings are skipped. */
 static void put_str(json_t *o, const char *key, const char *s, int *ok) {
-  if (s) put(o, key, json_string(s), ok);
+  if (s) art_put(o, key, json_string(s), ok);
 }
 static void put_int(json_t *o, const char *key, int64_t n, int *ok) {
-  put(o, key, json_integer(n), ok);
+  art_put(o, key, json_integer(n), ok);
 }
 static void put_json(json_t *o, const char *key, json_t *v, int *ok) {
-  if (v) put(o, key, json_incref(v), ok);
+  if (v) art_put(o, key, json_incref(v), ok);
 }
 static void put_obs(json_t *o, const char *key, uint32_t n, int *ok) {
   char id[24];
@@ -88,9 +59,9 @@ static json_t *recent_json(const art_event *ev) {
 
 static void context_fields(json_t *j, const art_event *ev, int *ok) {
   const art_context_refs *refs = ev->u.context.refs;
-  put(j, "memory_refs", refs_memory_json(refs), ok);
-  put(j, "omitted_refs", refs_omitted_json(refs), ok);
-  put(j, "recent_observations", recent_json(ev), ok);
+  art_put(j, "memory_refs", refs_memory_json(refs), ok);
+  art_put(j, "omitted_refs", refs_omitted_json(refs), ok);
+  art_put(j, "recent_observations", recent_json(ev), ok);
   put_int(j, "evidence_count", ev->u.context.n_evidence, ok);
   put_int(j, "tools_disclosed", ev->u.context.n_tools, ok);
   put_str(j, "sensitivity", art_sensitivity_name(refs->sensitivity), ok);
@@ -109,21 +80,21 @@ static void decision_fields(json_t *j, const art_event *ev, int *ok) {
                             ev->u.decision.text, ok);
   put_str(d, "name", ev->u.decision.tool, ok);
   put_json(d, "input", ev->u.decision.input, ok);
-  put(j, "decision", d, ok);
+  art_put(j, "decision", d, ok);
   const art_usage *u = &ev->u.decision.usage;
   if (u->prompt_tokens || u->completion_tokens)
-    put(j, "cost", json_pack("{s:I, s:I}", "prompt_tokens", (json_int_t)u->prompt_tokens,
+    art_put(j, "cost", json_pack("{s:I, s:I}", "prompt_tokens", (json_int_t)u->prompt_tokens,
                              "completion_tokens", (json_int_t)u->completion_tokens), ok);
 }
 
 static void policy_fields(json_t *j, const art_event *ev, int *ok) {
   put_str(j, "action", art_gate_action_name(ev->u.policy.action), ok);
   put_str(j, "effect", art_effect_name(ev->u.policy.effect), ok);
-  put(j, "rule", ev->u.policy.rule >= 0 ? json_integer(ev->u.policy.rule) : json_null(), ok);
+  art_put(j, "rule", ev->u.policy.rule >= 0 ? json_integer(ev->u.policy.rule) : json_null(), ok);
   put_str(j, "reason", ev->u.policy.reason, ok);
   put_str(j, ev->u.policy.action == ART_GATE_RETRIEVE ? "memory_id" : "tool", ev->u.policy.subject, ok);
   put_str(j, "action_id", ev->u.policy.action_id, ok);
-  if (ev->u.policy.approved) put(j, "approved", json_true(), ok);
+  if (ev->u.policy.approved) art_put(j, "approved", json_true(), ok);
 }
 
 static void call_fields(json_t *j, const art_event *ev, int *ok) {

@@ -141,6 +141,13 @@ static void bad_policies_name_the_path(void **state) {
       {"{\"rules\":[{\"when\":{\"remaining_steps_lt\":-1},\"effect\":\"deny\"}]}",
        "$.policy.rules[0].when.remaining_steps_lt", "between"},
       {"{\"approved_action_ids\":[1]}", "$.policy.approved_action_ids[0]", "expected a string"},
+      /* keys for another action would be ignored and widen the rule */
+      {"{\"rules\":[{\"when\":{\"scope\":\"user\"},\"effect\":\"allow\"}]}",
+       "$.policy.rules[0].when.scope", "only applies to \"action\": \"retrieve\""},
+      {"{\"rules\":[{\"when\":{\"evidence\":false},\"effect\":\"deny\"}]}",
+       "$.policy.rules[0].when.evidence", "only applies to \"action\": \"answer\""},
+      {"{\"rules\":[{\"when\":{\"action\":\"answer\",\"tool\":\"x\"},\"effect\":\"deny\"}]}",
+       "$.policy.rules[0].when.tool", "only applies to \"action\": \"tool\""},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     json_t *json = json_loads(cases[i].text, 0, NULL);

@@ -91,6 +91,20 @@ static void run_with(fixture *f, const char *tools, const char *policy, const ch
 #define ANSWER "{\"type\":\"answer\",\"text\":\"done\"}"
 #define SEND "{\"type\":\"tool\",\"name\":\"send_message\",\"input\":{\"to\":\"c@example.com\",\"body\":\"hi\"}}"
 
+/* A fresh run of a spec with `decisions`, by hand: the model and the run are
+ * new and the run waits for its first decision. */
+static const art_action *start_by_hand(fixture *f, const char *decisions) {
+  art_error err;
+  const art_action *act;
+  run_with(f, DEMO_TOOLS, NULL, decisions, 5);
+  art_run_free(f->run);
+  art_model_free(f->model);
+  assert_int_equal(art_run_new(&f->run, f->spec, NULL), 0);
+  assert_int_equal(art_model_new(&f->model, f->spec, &err), 0);
+  assert_int_equal(art_run_next(f->run, 100, &act), 0);
+  return act;
+}
+
 /* ---- the chapter's scenarios ------------------------------------------------------ */
 
 static void immediate_answer_succeeds_in_one_step(void **state) {
@@ -159,15 +173,8 @@ static void flaky_tool_fails_with_its_message(void **state) {
 static void context_has_memory_refs_omissions_and_evidence(void **state) {
   (void)state;
   fixture f;
-  run_with(&f, DEMO_TOOLS, NULL, "[" LOOKUP "," ANSWER "]", 5);
-  art_run_free(f.run);
-  assert_int_equal(art_run_new(&f.run, f.spec, NULL), 0);
-  art_model_free(f.model);
+  const art_action *act = start_by_hand(&f, "[" LOOKUP "," ANSWER "]");
   art_error err;
-  assert_int_equal(art_model_new(&f.model, f.spec, &err), 0);
-
-  const art_action *act;
-  assert_int_equal(art_run_next(f.run, 100, &act), 0);
   assert_int_equal(act->kind, ART_ACT_DECIDE);
   const art_context *c = act->context;
   assert_string_equal(c->run_id, "r1");
@@ -499,6 +506,180 @@ static void stop_event_and_result_record_everything(void **state) {
   done(&f);
 }
 
+
+/* ---- regressions: what a review found ---------------------------------------------- */
+
+static void long_non_ascii_details_stay_valid_utf8(void **state) {
+  (void)state;
+  char decisions[4096] = "[{\"type\":\"stop\",\"reason\":\"";
+  for (int i = 0; i < 600; i++) strcat(decisions, "\xc3\xa9"); /* é */
+  strcat(decisions, "\"}]");
+  fixture f;
+  run_with(&f, DEMO_TOOLS, NULL, decisions, 5);
+  assert_stop(&f, ART_STOP_BLOCKED, "model_stopped: \xc3\xa9\xc3\xa9");
+  assert_true(strlen(art_run_stop_detail(f.run)) > 1200); /* whole, not cut */
+  json_t *expect = json_pack("{s:s}", "stop_reason", "success");
+  json_t *failures = art_eval_check(expect, f.result);
+  assert_int_equal(json_array_size(failures), 1); /* the failure is recorded, not lost */
+  json_decref(failures), json_decref(expect);
+  done(&f);
+}
+
+static void invalid_utf8_from_a_driver_is_repaired(void **state) {
+  (void)state;
+  fixture f;
+  start_by_hand(&f, "[" LOOKUP "]");
+  art_decision d = {.kind = ART_DECISION_ANSWER, .text = "bad \xff\xfe bytes"};
+  assert_int_equal(art_run_feed_decision(f.run, &d, 2), 0);
+  assert_string_equal(last_event(&f, ART_EV_STOP)->u.stop.answer, "bad ?? bytes");
+  json_t *result = art_run_result_json(f.run);
+  assert_non_null(result);
+  json_decref(result);
+  done(&f);
+}
+
+static void action_ids_in_events_are_the_actions_own(void **state) {
+  (void)state;
+  fixture f;
+  run_with(&f, DEMO_TOOLS, NULL,
+           "[{\"type\":\"tool\",\"name\":\"draft_message\",\"input\":{\"to\":\"a\",\"body\":\"one\"}},"
+           "{\"type\":\"tool\",\"name\":\"draft_message\",\"input\":{\"to\":\"a\",\"body\":\"two\"}}," SEND "," ANSWER "]",
+           6);
+  assert_stop(&f, ART_STOP_APPROVAL_REQUIRED, NULL);
+  const char *send_id = last_event(&f, ART_EV_STOP)->u.stop.action_id;
+  assert_int_equal(art_run_feed_approval(f.run, send_id, true, "lead", NULL, 5), 0);
+  assert_int_equal(art_run_until_stop(f.run, f.model), 0);
+  assert_stop(&f, ART_STOP_SUCCESS, NULL);
+  const char *ids[3];
+  int n = 0;
+  for (size_t i = 0; i < art_run_event_count(f.run); i++) {
+    const art_event *ev = art_run_event(f.run, i);
+    if (ev->type == ART_EV_TOOL_CALL) ids[n++] = ev->u.tool_call.action_id;
+    if (ev->type == ART_EV_APPROVAL) assert_string_equal(ev->u.approval.action_id, send_id);
+  }
+  assert_int_equal(n, 3);
+  assert_string_not_equal(ids[0], ids[1]);
+  assert_string_equal(ids[2], send_id);
+  json_t *result = art_run_result_json(f.run);
+  json_t *expect = json_pack("{s:b}", "no_repeated_side_effects", 1);
+  json_t *failures = art_eval_check(expect, result);
+  assert_int_equal(json_array_size(failures), 0);
+  json_decref(failures), json_decref(expect), json_decref(result);
+  done(&f);
+}
+
+static void an_approval_is_used_up_by_a_non_idempotent_write(void **state) {
+  (void)state;
+  fixture f;
+  run_with(&f, DEMO_TOOLS, NULL, "[" SEND "," SEND "," ANSWER "]", 5);
+  const char *id = last_event(&f, ART_EV_STOP)->u.stop.action_id;
+  assert_int_equal(art_run_feed_approval(f.run, id, true, "lead", NULL, 5), 0);
+  assert_int_equal(art_run_stop_reason(f.run), ART_STOP_NONE); /* no longer paused */
+  assert_int_equal(art_run_until_stop(f.run, f.model), 0);
+  assert_stop(&f, ART_STOP_APPROVAL_REQUIRED, NULL); /* the same send again needs approval again */
+  assert_int_equal(tu_count_lines(tu_path("outbox.jsonl")), 1);
+  done(&f);
+}
+
+static void answers_can_be_preapproved(void **state) {
+  (void)state;
+  const char *rule = "{\"rules\":[{\"when\":{\"action\":\"answer\"},\"effect\":\"approval_required\"}]";
+  char policy[512];
+  fixture f;
+  snprintf(policy, sizeof policy, "%s}", rule);
+  run_with(&f, DEMO_TOOLS, policy, "[" ANSWER "]", 5);
+  const art_event *gate = last_event(&f, ART_EV_POLICY_DECISION);
+  assert_non_null(gate->u.policy.action_id);
+  snprintf(policy, sizeof policy, "%s,\"approved_action_ids\":[\"%s\"]}", rule, gate->u.policy.action_id);
+  done(&f);
+  run_with(&f, DEMO_TOOLS, policy, "[" ANSWER "]", 5);
+  assert_stop(&f, ART_STOP_SUCCESS, NULL);
+  assert_true(last_event(&f, ART_EV_POLICY_DECISION)->u.policy.approved);
+  done(&f);
+}
+
+static void the_answer_is_kept_as_given_and_traced_redacted(void **state) {
+  (void)state;
+  fixture f;
+  run_spec(&f, "{\"goal\":\"use sk-goal123\",\"redact\":{\"patterns\":[\"sk-[a-z0-9]+\"]},"
+               "\"model\":{\"type\":\"scripted\",\"decisions\":[{\"type\":\"answer\",\"text\":\"key sk-abc1\"}]}}");
+  assert_string_equal(art_run_answer(f.run), "key sk-abc1");
+  assert_string_equal(last_event(&f, ART_EV_STOP)->u.stop.answer, "key [REDACTED]");
+  assert_string_equal(json_string_value(json_object_get(f.result, "answer")), "key [REDACTED]");
+  assert_string_equal(art_run_event(f.run, 0)->u.run_started.goal, "use [REDACTED]");
+  done(&f);
+}
+
+static void refused_tool_name_outlives_the_models_buffer(void **state) {
+  (void)state;
+  fixture f;
+  start_by_hand(&f, "[" ANSWER "]");
+  char *name = strdup("drop_tables");
+  art_decision d = {.kind = ART_DECISION_TOOL, .tool = name};
+  assert_int_equal(art_run_feed_decision(f.run, &d, 2), 0);
+  memset(name, 'x', strlen(name));
+  free(name);
+  assert_string_equal(last_event(&f, ART_EV_STOP)->u.stop.tool, "drop_tables");
+  json_t *result = art_run_result_json(f.run);
+  assert_non_null(result);
+  json_decref(result);
+  done(&f);
+}
+
+static void a_kind_outside_the_enum_is_malformed(void **state) {
+  (void)state;
+  fixture f;
+  start_by_hand(&f, "[" ANSWER "]");
+  art_decision d = {.kind = (art_decision_kind)7, .text = "x"};
+  assert_int_equal(art_run_feed_decision(f.run, &d, 2), 0);
+  assert_int_equal(art_run_stop_reason(f.run), ART_STOP_INVALID_DECISION);
+  assert_int_equal(last_event(&f, ART_EV_DECISION)->u.decision.kind, ART_DECISION_MALFORMED);
+  done(&f);
+}
+
+static void cancelling_records_a_whole_trace(void **state) {
+  (void)state;
+  fixture f;
+  art_error err;
+  art_decision d;
+  /* Cancelled after the call was allowed but before it was handed out: no call. */
+  const art_action *act = start_by_hand(&f, "[" LOOKUP "]");
+  assert_int_equal(art_model_decide(f.model, act->context, &d, &err), 0);
+  assert_int_equal(art_run_feed_decision(f.run, &d, 2), 0);
+  assert_int_equal(art_run_cancel(f.run, NULL, 3), 0);
+  assert_int_equal(count_events(&f, ART_EV_TOOL_CALL), 0);
+  assert_stop(&f, ART_STOP_CANCELLED, "cancelled");
+  art_run_free(f.run);
+  /* Cancelled before it started: the trace still starts with run_started. */
+  assert_int_equal(art_run_new(&f.run, f.spec, NULL), 0);
+  assert_int_equal(art_run_cancel(f.run, "never mind", 1), 0);
+  assert_int_equal(art_run_event(f.run, 0)->type, ART_EV_RUN_STARTED);
+  assert_int_equal(art_run_event(f.run, 1)->type, ART_EV_STOP);
+  done(&f);
+}
+
+static void tools_added_later_do_not_disturb_a_run(void **state) {
+  (void)state;
+  fixture f;
+  run_with(&f, DEMO_TOOLS, NULL, "[" LOOKUP "," ANSWER "]", 5);
+  art_run_free(f.run);
+  assert_int_equal(art_run_new(&f.run, f.spec, NULL), 0);
+  art_error err;
+  char name[32];
+  for (int i = 0; i < 40; i++) { /* enough to move the registry's arrays */
+    snprintf(name, sizeof name, "extra_%02d", i);
+    art_tool_def def = {.name = name, .side_effect = ART_SIDE_READ, .command = (const char *[]){"true", NULL}};
+    assert_int_equal(art_registry_add(art_spec_registry(f.spec), &def, &err), 0);
+  }
+  const art_action *act;
+  assert_int_equal(art_run_next(f.run, 1, &act), 0);
+  assert_int_equal(act->context->n_tools, 4);
+  json_t *packet = art_context_to_json(act->context);
+  assert_int_equal(json_array_size(json_object_get(packet, "tools")), 4);
+  json_decref(packet);
+  done(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(immediate_answer_succeeds_in_one_step),
@@ -524,6 +705,16 @@ int main(void) {
       cmocka_unit_test(expired_memory_is_stale),
       cmocka_unit_test(calls_out_of_turn_are_rejected),
       cmocka_unit_test(stop_event_and_result_record_everything),
+      cmocka_unit_test(long_non_ascii_details_stay_valid_utf8),
+      cmocka_unit_test(invalid_utf8_from_a_driver_is_repaired),
+      cmocka_unit_test(action_ids_in_events_are_the_actions_own),
+      cmocka_unit_test(an_approval_is_used_up_by_a_non_idempotent_write),
+      cmocka_unit_test(answers_can_be_preapproved),
+      cmocka_unit_test(the_answer_is_kept_as_given_and_traced_redacted),
+      cmocka_unit_test(refused_tool_name_outlives_the_models_buffer),
+      cmocka_unit_test(a_kind_outside_the_enum_is_malformed),
+      cmocka_unit_test(cancelling_records_a_whole_trace),
+      cmocka_unit_test(tools_added_later_do_not_disturb_a_run),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

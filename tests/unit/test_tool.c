@@ -42,6 +42,9 @@ static void registry_keeps_tools_sorted_and_checks_them(void **state) {
   assert_non_null(strstr(err.message, "registered twice"));
   art_tool_def nameless = {.name = "", .fn = echo_tool};
   assert_int_equal(art_registry_add(reg, &nameless, &err), ART_EINVAL);
+  art_tool_def odd = {.name = "odd", .side_effect = (art_side_effect)3, .fn = echo_tool};
+  assert_int_equal(art_registry_add(reg, &odd, &err), ART_EINVAL);
+  assert_non_null(strstr(err.message, "not read, draft or write"));
   art_tool_def neither = {.name = "x"};
   assert_int_equal(art_registry_add(reg, &neither, &err), ART_EINVAL);
   json_t *bad_schema = json_pack("{s:s}", "type", "no-such-type");
@@ -116,6 +119,11 @@ static void command_tools_in_a_run(void **state) {
   assert_int_equal(run_command_tool("[\"/nonexistent/tool\"]", 5000, detail, sizeof detail),
                    ART_STOP_TOOL_FAILURE);
   assert_non_null(strstr(detail, "cannot run"));
+  /* Bytes that are not UTF-8 on stderr still make a valid trace. */
+  assert_int_equal(run_command_tool("[\"sh\",\"-c\",\"printf 'bad \\\\377 byte' >&2; exit 1\"]", 5000,
+                                    detail, sizeof detail),
+                   ART_STOP_TOOL_FAILURE);
+  assert_non_null(strstr(detail, "bad ? byte"));
 }
 
 int main(void) {

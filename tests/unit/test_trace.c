@@ -132,16 +132,19 @@ static void a_failing_sink_stops_the_run(void **state) {
   assert_int_equal(art_model_new(&model, spec, &err), 0);
   assert_int_equal(art_run_new(&run, spec, NULL), 0);
   art_sink sink = {ART_SINK_VERSION, failing_write, count_close, &budget};
+  art_sink bad = {99, failing_write, count_close, &budget};
+  assert_int_equal(art_run_add_sink(run, &bad), ART_EINVAL);
+  assert_int_equal(closed, 1);
   assert_int_equal(art_run_add_sink(run, &sink), 0);
   assert_int_equal(art_run_until_stop(run, model), ART_EIO);
   assert_non_null(strstr(art_run_errmsg(run), "trace sink failed at event 4"));
   const art_action *act;
   assert_int_equal(art_run_next(run, 1, &act), ART_ESTATE);
-  art_sink bad = {99, failing_write, count_close, &budget};
-  assert_int_equal(art_run_add_sink(run, &bad), ART_EINVAL);
-  assert_int_equal(closed, 1);
-  art_run_free(run);
+  art_sink late = {ART_SINK_VERSION, failing_write, count_close, &budget};
+  assert_int_equal(art_run_add_sink(run, &late), ART_ESTATE); /* it would miss events */
   assert_int_equal(closed, 2);
+  art_run_free(run);
+  assert_int_equal(closed, 3);
   art_model_free(model);
   art_spec_free(spec);
 }
@@ -186,6 +189,18 @@ static void redaction_rules(void **state) {
   out = art_redact_json(r, dirty);
   assert_string_equal(json_string_value(json_object_get(out, "ssn")), "[REDACTED]");
   assert_string_equal(json_string_value(json_object_get(out, "token")), "visible");
+  json_decref(dirty), json_decref(out);
+  art_redactor_free(r);
+
+  /* Keys matching a pattern, and strings with a NUL inside, are redacted too. */
+  const char *sk[] = {"sk-[a-z0-9]+", NULL};
+  r = redactor(NULL, sk);
+  dirty = json_loads("{\"sk-abcdef\":1,\"nul\":\"ok\\u0000sk-hidden\"}", JSON_ALLOW_NUL, NULL);
+  assert_non_null(dirty);
+  out = art_redact_json(r, dirty);
+  char *text = json_dumps(out, JSON_SORT_KEYS);
+  assert_string_equal(text, "{\"[REDACTED]\": 1, \"nul\": \"[REDACTED]\"}");
+  free(text);
   json_decref(dirty), json_decref(out);
   art_redactor_free(r);
 
