@@ -64,6 +64,17 @@ int art_run_feed_approval(art_run *run, const char *action_id, bool approved,
 /* Stops the run `cancelled` at once (any state but stopped for good). */
 int art_run_cancel(art_run *run, const char *reason, int64_t now_us);
 
+/* Rebuild a run from its journal: `events` is the trace as JSON objects, in
+ * order from seq 1, as art_event_to_json wrote them.  The recorded outcomes
+ * (decisions, tool results, human answers, approvals, cancellation) are fed
+ * back through the state machine of `run` (new, not started, made from the
+ * same spec), which must produce the journal's events again: ART_ESTATE with
+ * the first difference otherwise.  Afterwards the run is exactly where the
+ * journal left it, ready for art_run_next.  Sinks do not see the journal's
+ * events again, only the ones that follow (and any that an interrupted step
+ * had not recorded yet).  What the journal holds redacted stays redacted. */
+int art_run_replay(art_run *run, const json_t *events);
+
 /* Blocking driver: drives the run with `model` and the registry's tools until
  * it waits or is done.  Returns 0 or a negative code (art_run_errmsg). */
 int art_run_until_stop(art_run *run, art_model *model);

@@ -150,7 +150,7 @@ int art_run_event_commit(art_run *run, art_event *ev) {
   }
   *slot = ev;
   ev->seq = ++run->seq;
-  for (size_t i = 0; i < run->n_sinks; i++) {
+  for (size_t i = 0; ev->seq > run->journaled && i < run->n_sinks; i++) {
     int rc = run->sinks[i].write(run->sinks[i].ud, run, ev);
     if (rc < 0) {
       broken(run, rc);
@@ -375,6 +375,16 @@ static const char *answer_action_id(art_run *run, const char *answer) {
   return action_id_finish(run, &h);
 }
 
+/* The pending action's id: kept once computed; while a run is replayed from its
+ * journal, the id the journal recorded (the input it recorded may be redacted,
+ * so hashing it again could give another id). */
+static const char *pending_action_id(art_run *run, const char *tool, const json_t *input,
+                                     const char *answer) {
+  if (run->action_id) return run->action_id;
+  if (run->replay_action_id) return art_arena_strdup(&run->arena, run->replay_action_id);
+  return tool ? tool_action_id(run, tool, input) : answer_action_id(run, answer);
+}
+
 static bool preapproved(const art_run *run, const char *action_id) {
   const char *const *ids = run->approved.items;
   for (uint32_t i = 0; i < run->approved.len; i++)
@@ -417,7 +427,7 @@ static int gate_answer(art_run *run, int64_t now_us) {
   q.has_evidence = run->evidence.len > 0;
   art_policy_eval(run->spec->policy, &q, &v);
   if (v.effect == ART_EFFECT_APPROVAL &&
-      !(run->action_id = answer_action_id(run, run->pending_answer)))
+      !(run->action_id = pending_action_id(run, NULL, NULL, run->pending_answer)))
     return broken(run, ART_ENOMEM);
   apply_approvals(run, run->action_id, &v);
   int rc = art_run_emit_policy(run, &q, &v, NULL, run->action_id, now_us);
@@ -450,8 +460,7 @@ static int gate_call(art_run *run, int64_t now_us) {
   q.input = run->call_input;
   art_policy_eval(run->spec->policy, &q, &v);
   bool needs_id = v.effect == ART_EFFECT_APPROVAL || t->side_effect != ART_SIDE_READ;
-  if (needs_id && !run->action_id &&
-      !(run->action_id = tool_action_id(run, t->name, run->call_input)))
+  if (needs_id && !(run->action_id = pending_action_id(run, t->name, run->call_input, NULL)))
     return broken(run, ART_ENOMEM);
   apply_approvals(run, run->action_id, &v);
   int rc = art_run_emit_policy(run, &q, &v, t->name, run->action_id, now_us);

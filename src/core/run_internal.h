@@ -37,6 +37,9 @@ struct art_run {
   art_tool_call call;
   const art_tool *call_tool;
   const char *action_id;          /* the pending action's id (arena), NULL when none */
+  const char *replay_action_id;   /* while replaying: the id the journal recorded */
+  uint32_t journaled;             /* events up to this seq are in the journal already:
+                                     a replay does not give them to the sinks again */
   json_t *call_input;             /* the run's reference to the pending call's input */
   json_t *call_input_redacted;    /* borrowed from the decision event (or empty_input) */
 

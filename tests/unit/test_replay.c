@@ -1,0 +1,282 @@
+/* Replay: a run rebuilt from any prefix of its journal is in exactly the state
+ * the live run was in at that point, and it carries on from there. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "agentrt.h"
+#include "core/run_internal.h"
+#include "testutil.h"
+
+/* ---- the state of a run, as JSON to compare ---------------------------------------- */
+
+static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
+
+static json_t *observations_digest(const art_run *run) {
+  json_t *arr = json_array();
+  const art_observation *o = run->observations.items;
+  for (uint32_t i = 0; i < run->observations.len; i++)
+    json_array_append_new(arr, json_pack("{s:i, s:i, s:i, s:o, s:o, s:O?}", "n", o[i].n, "kind",
+                                         o[i].kind, "status", o[i].status, "tool",
+                                         str_or_null(o[i].tool), "text", str_or_null(o[i].text),
+                                         "data", o[i].data));
+  return arr;
+}
+
+static json_t *ids_digest(const art_vec *v, bool strings) {
+  json_t *arr = json_array();
+  for (uint32_t i = 0; i < v->len; i++)
+    json_array_append_new(arr, strings ? str_or_null(((const char **)v->items)[i])
+                                       : json_integer(((uint32_t *)v->items)[i]));
+  return arr;
+}
+
+static json_t *digest(const art_run *run) {
+  return json_pack(
+      "{s:i, s:i, s:i, s:i, s:i, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:O?}",
+      "phase", run->phase, "steps", run->steps, "seq", run->seq, "calls", run->calls,
+      "stop_reason", run->stop_reason, "stop_detail", str_or_null(run->stop_detail), "pending",
+      run->pending, "action_id", str_or_null(run->action_id), "answer",
+      str_or_null(run->answer_redacted), "observations", observations_digest(run), "evidence",
+      ids_digest(&run->evidence, false), "approved", ids_digest(&run->approved, true), "tool",
+      str_or_null(run->call_tool ? run->call_tool->name : NULL), "call_tool",
+      str_or_null(run->call.tool), "call_id", run->call.id, "input", run->call_input_redacted);
+}
+
+/* ---- a live run, its digest after every call into it ---------------------------------- */
+
+typedef struct recording {
+  art_spec *spec;
+  json_t *journal;     /* the events as JSON */
+  json_t *states;      /* [{"events": n, "state": digest}] after each call */
+} recording;
+
+static void note(recording *rec, const art_run *run) {
+  json_array_append_new(rec->states, json_pack("{s:I, s:o}", "events",
+                                               (json_int_t)art_run_event_count(run), "state",
+                                               digest(run)));
+}
+
+/* Drive to the end; pauses are answered: approvals approved (or denied when
+ * `deny`), questions answered, and `cancel_after` calls in, the run is cancelled. */
+static void record(recording *rec, const char *spec_text, bool deny, int cancel_after) {
+  json_t *json = json_loads(spec_text, 0, NULL);
+  art_error err;
+  art_spec_options opts = {.outbox = tu_path("replay-outbox.jsonl")};
+  assert_non_null(json);
+  if (art_spec_parse(&rec->spec, json, "replay.json", NULL, &opts, &err) < 0) fail_msg("%s", err.message);
+  json_decref(json);
+  art_model *model;
+  art_run *run;
+  assert_int_equal(art_model_new(&model, rec->spec, &err), 0);
+  assert_int_equal(art_run_new(&run, rec->spec, NULL), 0);
+  rec->states = json_array();
+  int64_t now = 1000;
+  for (int calls = 0;; calls++, now += 10) {
+    const art_action *act;
+    if (calls == cancel_after) {
+      assert_int_equal(art_run_cancel(run, "operator", now), 0);
+      note(rec, run);
+      break;
+    }
+    assert_int_equal(art_run_next(run, now, &act), 0);
+    note(rec, run);
+    if (act->kind == ART_ACT_DONE) break;
+    if (act->kind == ART_ACT_DECIDE) {
+      art_decision d;
+      int rc = art_model_decide(model, act->context, &d, &err);
+      rc = rc < 0 ? art_run_feed_model_failure(run, err.message, now + 5) : art_run_feed_decision(run, &d, now + 5);
+      assert_int_equal(rc, 0);
+    } else if (act->kind == ART_ACT_CALL_TOOL) {
+      art_tool_result r = {0};
+      art_tool_invoke(act->tool, act->call, &r);
+      assert_int_equal(art_run_feed_tool_result(run, act->call->id, &r, now + 5), 0);
+      art_tool_result_dispose(&r);
+    } else if (act->stop_reason == ART_STOP_APPROVAL_REQUIRED) {
+      assert_int_equal(art_run_feed_approval(run, run->action_id, !deny, "lead", "checked", now + 5), 0);
+    } else {
+      assert_int_equal(art_run_feed_human_input(run, "ACME", now + 5), 0);
+    }
+    note(rec, run);
+  }
+  json_t *result = art_run_result_json(run);
+  rec->journal = json_incref(json_object_get(result, "trace"));
+  json_decref(result);
+  art_run_free(run);
+  art_model_free(model);
+}
+
+/* The live state once its journal had reached `events` events. */
+static const json_t *live_state(const recording *rec, size_t events) {
+  size_t i;
+  const json_t *s;
+  json_array_foreach(rec->states, i, s) {
+    if ((size_t)json_integer_value(json_object_get(s, "events")) >= events)
+      return json_object_get(s, "state");
+  }
+  return NULL;
+}
+
+static json_t *prefix(const json_t *journal, size_t n) {
+  json_t *p = json_array();
+  for (size_t i = 0; i < n; i++) json_array_append(p, json_array_get(journal, i));
+  return p;
+}
+
+static void every_prefix_replays_to_the_live_state(recording *rec) {
+  size_t n = json_array_size(rec->journal);
+  assert_true(n > 3);
+  for (size_t len = 1; len <= n; len++) {
+    art_run *run;
+    json_t *p = prefix(rec->journal, len);
+    assert_int_equal(art_run_new(&run, rec->spec, NULL), 0);
+    if (art_run_replay(run, p) < 0) fail_msg("prefix %zu of %zu: %s", len, n, art_run_errmsg(run));
+    json_t *got = digest(run);
+    const json_t *want = live_state(rec, len);
+    if (!json_equal(got, want)) {
+      char *g = json_dumps(got, JSON_SORT_KEYS), *w = json_dumps(want, JSON_SORT_KEYS);
+      fail_msg("prefix %zu of %zu:\nreplayed %s\nlive     %s", len, n, g, w);
+    }
+    json_decref(got);
+    json_decref(p);
+    art_run_free(run);
+  }
+}
+
+static void dispose(recording *rec) {
+  json_decref(rec->journal);
+  json_decref(rec->states);
+  art_spec_free(rec->spec);
+}
+
+static void check_scenario(const char *spec_text, bool deny, int cancel_after) {
+  recording rec = {0};
+  record(&rec, spec_text, deny, cancel_after);
+  every_prefix_replays_to_the_live_state(&rec);
+  dispose(&rec);
+}
+
+#define SPEC(decisions, policy)                                                              \
+  "{\"run_id\":\"rp\",\"goal\":\"g\",\"max_steps\":6,\"actor\":{\"id\":\"a\",\"route\":\"support\"}," \
+  "\"memory\":[{\"id\":\"m1\",\"scope\":\"task\",\"text\":\"x\"},{\"id\":\"m2\",\"scope\":\"user\",\"text\":\"y\"}]," \
+  "\"tools\":[\"lookup_policy\",\"draft_message\",\"send_message\",\"flaky_lookup\"]," policy   \
+  "\"model\":{\"type\":\"scripted\",\"decisions\":[" decisions "]}}"
+#define LOOKUP "{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":\"t\"},\"usage\":{\"prompt_tokens\":5}}"
+#define DRAFT "{\"type\":\"tool\",\"name\":\"draft_message\",\"input\":{\"to\":\"a\",\"body\":\"b\"}}"
+#define SEND "{\"type\":\"tool\",\"name\":\"send_message\",\"input\":{\"to\":\"a\",\"body\":\"b\"}}"
+#define ANSWER "{\"type\":\"answer\",\"text\":\"done\"}"
+
+static void replays_a_plain_run(void **state) {
+  (void)state;
+  check_scenario(SPEC(LOOKUP "," DRAFT "," ANSWER, ""), false, -1);
+}
+
+static void replays_approvals_given_and_denied(void **state) {
+  (void)state;
+  check_scenario(SPEC(LOOKUP "," SEND "," ANSWER, ""), false, -1);
+  check_scenario(SPEC(SEND, ""), true, -1);
+  check_scenario(SPEC(ANSWER, "\"policy\":{\"rules\":[{\"when\":{\"action\":\"answer\"},\"effect\":\"approval_required\"}]},"),
+                 false, -1);
+}
+
+static void replays_questions_failures_and_stops(void **state) {
+  (void)state;
+  check_scenario(SPEC("{\"type\":\"ask_human\",\"question\":\"who?\"}," ANSWER, ""), false, -1);
+  check_scenario(SPEC(LOOKUP ",{\"type\":\"tool\",\"name\":\"flaky_lookup\",\"input\":{}}", ""), false, -1);
+  check_scenario(SPEC("{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":\"t\"},\"repeat\":9}", ""),
+                 false, -1);
+  check_scenario(SPEC(LOOKUP, ""), false, -1); /* the script runs out: model_failure */
+  check_scenario(SPEC("{\"type\":\"bogus\"}", ""), false, -1);
+  check_scenario(SPEC("{\"type\":\"tool\",\"name\":\"nope\",\"input\":{}}", ""), false, -1);
+  check_scenario(SPEC(LOOKUP "," LOOKUP "," ANSWER, ""), false, 3); /* cancelled mid-run */
+  check_scenario(SPEC("{\"type\":\"stop\",\"reason\":\"giving up\"}", ""), false, -1);
+}
+
+static void replays_a_deny_rule_and_retrieve_verdicts(void **state) {
+  (void)state;
+  check_scenario(SPEC(LOOKUP "," ANSWER,
+                      "\"policy\":{\"rules\":[{\"when\":{\"action\":\"retrieve\",\"scope\":\"task\"},\"effect\":\"deny\"},"
+                      "{\"when\":{\"tool\":\"lookup_*\"},\"effect\":\"deny\",\"reason\":\"no\"}]},"),
+                 false, -1);
+}
+
+/* A replayed run carries on: the journal's pending write is approved later and
+ * runs once, and events after the journal reach the sinks, earlier ones do not. */
+static int count_write(void *ud, const art_run *run, const art_event *ev) {
+  (void)run, (void)ev;
+  (*(int *)ud)++;
+  return 0;
+}
+
+static void a_replayed_run_carries_on(void **state) {
+  (void)state;
+  recording rec = {0};
+  record(&rec, SPEC(LOOKUP "," SEND "," ANSWER, ""), false, -1);
+  /* Cut the journal where the run paused for approval. */
+  size_t pause = 0;
+  for (size_t i = 0; i < json_array_size(rec.journal); i++)
+    if (strcmp(json_string_value(json_object_get(json_array_get(rec.journal, i), "type")), "stop") == 0) {
+      pause = i + 1;
+      break;
+    }
+  json_t *p = prefix(rec.journal, pause);
+  art_run *run;
+  art_model *model;
+  art_error err;
+  int seen = 0;
+  assert_int_equal(art_run_new(&run, rec.spec, NULL), 0);
+  art_sink sink = {ART_SINK_VERSION, count_write, NULL, &seen};
+  assert_int_equal(art_run_add_sink(run, &sink), 0);
+  assert_int_equal(art_run_replay(run, p), 0);
+  assert_int_equal(seen, 0);
+  assert_int_equal(art_run_stop_reason(run), ART_STOP_APPROVAL_REQUIRED);
+  const char *id = json_string_value(json_object_get(json_array_get(p, pause - 1), "action_id"));
+  assert_int_equal(art_run_feed_approval(run, id, true, "lead", NULL, 9000), 0);
+  /* The model picks up where the script was: two decisions were used. */
+  assert_int_equal(art_model_new(&model, rec.spec, &err), 0);
+  art_decision skip;
+  art_model_decide(model, NULL, &skip, &err);
+  art_model_decide(model, NULL, &skip, &err);
+  remove(tu_path("replay-outbox.jsonl"));
+  assert_int_equal(art_run_until_stop(run, model), 0);
+  assert_int_equal(art_run_stop_reason(run), ART_STOP_SUCCESS);
+  assert_int_equal(tu_count_lines(tu_path("replay-outbox.jsonl")), 1);
+  assert_int_equal(seen, (int)art_run_event_count(run) - (int)pause);
+  art_model_free(model);
+  art_run_free(run);
+  json_decref(p);
+  dispose(&rec);
+}
+
+static void a_journal_that_does_not_match_is_refused(void **state) {
+  (void)state;
+  recording rec = {0};
+  record(&rec, SPEC(LOOKUP "," ANSWER, ""), false, -1);
+  json_t *bad = json_deep_copy(rec.journal);
+  json_object_set_new(json_array_get(bad, 3), "type", json_string("human_input"));
+  art_run *run;
+  assert_int_equal(art_run_new(&run, rec.spec, NULL), 0);
+  assert_int_equal(art_run_replay(run, bad), ART_ESTATE);
+  assert_non_null(strstr(art_run_errmsg(run), "the journal does not match the run at event"));
+  art_run_free(run);
+  json_decref(bad);
+  bad = json_deep_copy(rec.journal);
+  json_array_remove(bad, 2); /* a gap */
+  assert_int_equal(art_run_new(&run, rec.spec, NULL), 0);
+  assert_int_equal(art_run_replay(run, bad), ART_ESTATE);
+  assert_non_null(strstr(art_run_errmsg(run), "missing or out of order"));
+  art_run_free(run);
+  json_decref(bad);
+  dispose(&rec);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(replays_a_plain_run),
+      cmocka_unit_test(replays_approvals_given_and_denied),
+      cmocka_unit_test(replays_questions_failures_and_stops),
+      cmocka_unit_test(replays_a_deny_rule_and_retrieve_verdicts),
+      cmocka_unit_test(a_replayed_run_carries_on),
+      cmocka_unit_test(a_journal_that_does_not_match_is_refused),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
