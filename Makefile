@@ -2,8 +2,11 @@
 # the machine first (apt packages, only when missing).
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
+FUZZ_RUNS ?= 20000
+FUZZ_SEED ?= 1
+FUZZ_FLAGS ?=
 
-.PHONY: all bootstrap build demo test test-normal test-asan bench clean
+.PHONY: all bootstrap build demo test test-normal test-asan fuzz bench clean
 
 all: build
 
@@ -19,7 +22,7 @@ demo: bootstrap
 	@cmake --build build-release -j $(JOBS) --target agentrt_cli >/dev/null
 	@build-release/agentrt demo
 
-test: test-normal test-asan
+test: test-normal test-asan fuzz
 
 test-normal: build
 	@echo "== tests: -Wall -Wextra -Werror =="
@@ -32,10 +35,33 @@ test-asan: bootstrap
 	@cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
+# Each libFuzzer target runs FUZZ_RUNS inputs (60 s at most) from a copy of its
+# seed corpus, so the seeds in tests/fuzz/corpus/ stay as they are.  The seed is
+# fixed so `make test` is repeatable (FUZZ_SEED=0: a random one).  A crash, leak
+# or sanitizer report fails the target; the input is kept in build-fuzz/.
+fuzz: bootstrap
+	@echo "== fuzz: libFuzzer + AddressSanitizer + UndefinedBehaviorSanitizer =="
+	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAGENTRT_FUZZ=ON \
+	  -DAGENTRT_SANITIZE=ON -DAGENTRT_TESTS=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target fuzzers >/dev/null
+	@for f in build-fuzz/fuzz_*; do \
+	  [ -f $$f ] && [ -x $$f ] || continue; \
+	  name=$${f#build-fuzz/fuzz_}; corpus=$$(mktemp -d); \
+	  [ ! -d tests/fuzz/corpus/$$name ] || cp -R tests/fuzz/corpus/$$name/. $$corpus/; \
+	  start=$$(date +%s); \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $$f $$corpus -runs=$(FUZZ_RUNS) \
+	    -seed=$(FUZZ_SEED) -max_total_time=60 -timeout=10 -rss_limit_mb=2048 \
+	    -artifact_prefix=build-fuzz/$$name- $(FUZZ_FLAGS) >build-fuzz/$$name.log 2>&1; \
+	  rc=$$?; rm -rf $$corpus; \
+	  if [ $$rc -ne 0 ]; then tail -n 60 build-fuzz/$$name.log; \
+	    echo "fuzz_$$name: FAILED (log: build-fuzz/$$name.log)"; exit 1; fi; \
+	  echo "fuzz_$$name: $$(grep -o 'Done [0-9]* runs' build-fuzz/$$name.log || echo done) in $$(( $$(date +%s) - start )) s"; \
+	done
+
 bench: bootstrap
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DAGENTRT_TESTS=OFF -DAGENTRT_BENCH=ON >/dev/null
 	@cmake --build build-bench -j $(JOBS) >/dev/null
 	@for b in build-bench/bench_*; do $$b || exit 1; done
 
 clean:
-	rm -rf build build-asan build-release build-bench
+	rm -rf build build-asan build-release build-bench build-fuzz

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "core/alloc.h"
+#include "core/regex_cost.h"
 
 #define REDACTED "[REDACTED]"
 
@@ -46,13 +47,13 @@ static int compile_patterns(art_redactor *r, const char *const *patterns, art_er
   r->patterns = art_alloc(r->alloc, (n ? n : 1) * sizeof *r->patterns);
   if (!r->patterns) return art_error_set(err, ART_ENOMEM, "out of memory");
   for (; r->n_patterns < n; r->n_patterns++) {
-    int rc = regcomp(&r->patterns[r->n_patterns], patterns[r->n_patterns], REG_EXTENDED);
-    if (rc != 0) {
-      char why[128];
-      regerror(rc, &r->patterns[r->n_patterns], why, sizeof why);
-      return art_error_set(err, ART_EINVAL, "bad redaction pattern \"%s\": %s",
-                           patterns[r->n_patterns], why);
-    }
+    const char *pattern = patterns[r->n_patterns];
+    regex_t *re = &r->patterns[r->n_patterns];
+    char why[128];
+    int rc = art_regex_check_cost(pattern, why, sizeof why) < 0 ? -1 : regcomp(re, pattern, REG_EXTENDED);
+    if (rc > 0) regerror(rc, re, why, sizeof why);
+    if (rc != 0)
+      return art_error_set(err, ART_EINVAL, "bad redaction pattern \"%s\": %s", pattern, why);
   }
   return 0;
 }

@@ -237,12 +237,11 @@ static int stopf(art_run *run, art_stop_reason reason, const char *tool, const c
 
 static int emit_run_started(art_run *run, int64_t now_us) {
   art_event *ev = art_run_event_new(run, ART_EV_RUN_STARTED, now_us);
-  int rc = ev ? 0 : ART_ENOMEM;
-  const char *goal = keep_text(run, run->spec->goal, &rc);
-  if (rc < 0) return broken(run, rc);
-  ev->u.run_started.goal = goal;
+  if (!ev) return broken(run, ART_ENOMEM);
+  ev->u.run_started.goal = run->spec->goal_traced;
   ev->u.run_started.max_steps = run->spec->max_steps;
-  if ((rc = art_run_event_commit(run, ev)) < 0) return rc;
+  int rc = art_run_event_commit(run, ev);
+  if (rc < 0) return rc;
   run->phase = PH_DECIDE;
   return 0;
 }

@@ -1,5 +1,7 @@
 #include "core/schema_regex.h"
 
+#include "core/regex_cost.h"
+
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -564,7 +566,7 @@ static void read_class(translator *t, charset *cs) {
       charset_add(t, cs, lo.cp, hi.cp);
     }
   }
-  t->p++;
+  if (!t->failed) t->p++; /* past ']'; after a failure the cursor may be at the end */
 }
 
 static void translate_bracket(translator *t) {
@@ -607,7 +609,7 @@ static void translate_token(translator *t) {
 int art_ecma_regex_translate(const char *pattern, char *out, size_t out_size, size_t *needed,
                              char *why, size_t why_size) {
   translator t = {pattern, out, 0, out_size, why, why_size, false};
-  while (*t.p && !t.failed) translate_token(&t);
+  while (!t.failed && *t.p) translate_token(&t);
   emit_char(&t, '\0');
   if (out_size) out[out_size - 1] = '\0'; /* a cut-short translation still ends */
   *needed = t.len;
@@ -617,6 +619,7 @@ int art_ecma_regex_translate(const char *pattern, char *out, size_t out_size, si
 int art_ecma_regex_compile(regex_t *re, const char *pattern, locale_t c_locale,
                            const art_allocator *a, char *why, size_t why_size) {
   size_t size;
+  if (art_regex_check_cost(pattern, why, why_size) < 0) return ART_EINVAL;
   if (art_ecma_regex_translate(pattern, NULL, 0, &size, why, why_size) < 0) return ART_EINVAL;
   char *posix = art_alloc(a, size);
   if (!posix) return ART_ENOMEM;

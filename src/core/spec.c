@@ -410,11 +410,22 @@ static int choose_fixed_memory(loader *l) {
   return 0;
 }
 
+/* Traces show the goal redacted; it is the same for every run. */
+static int redact_goal(loader *l) {
+  art_spec *s = l->spec;
+  bool copied = false;
+  s->goal_traced = art_redact_text(s->redactor, s->goal, s->alloc, &copied);
+  if (!s->goal_traced) return oom(l);
+  if (copied) s->goal_redacted = (char *)s->goal_traced;
+  return 0;
+}
+
 static int read_spec(loader *l, const json_t *root) {
   int rc = read_top(l, root);
   if (rc == 0) rc = read_actor(l, root);
   if (rc == 0) rc = read_context(l, root);
   if (rc == 0) rc = read_redact(l, root);
+  if (rc == 0) rc = redact_goal(l);
   if (rc == 0) rc = read_memory(l, root);
   if (rc == 0 && (rc = art_registry_new(&l->spec->registry, l->spec->alloc)) < 0) oom(l);
   if (rc == 0) rc = read_tools(l, root);
@@ -485,6 +496,7 @@ void art_spec_free(art_spec *s) {
   art_redactor_free(s->redactor);
   art_release(s->alloc, s->memory);
   art_release(s->alloc, s->fixed_refs);
+  art_release(s->alloc, s->goal_redacted);
   art_release(s->alloc, s->script);
   art_release(s->alloc, s->script_repeat);
   art_release(s->alloc, s->outbox);

@@ -12,6 +12,8 @@ struct art_spec {
   char *base_dir;             /* relative command paths resolve here */
   const char *run_id;         /* NULL when not given */
   const char *goal;
+  const char *goal_traced;    /* the goal as traces show it (redacted) */
+  char *goal_redacted;        /* owned when redaction changed the goal */
   uint32_t max_steps;
   const char *actor, *tenant, *route;
   art_memory_item *memory;

@@ -21,6 +21,11 @@ static size_t sequence_length(const unsigned char *s, size_t n) {
 bool art_utf8_valid(const char *s, size_t n) {
   const unsigned char *p = (const unsigned char *)s;
   for (size_t i = 0; i < n;) {
+    uint64_t word;
+    if (n - i >= 8 && (memcpy(&word, p + i, 8), !(word & 0x8080808080808080ull))) {
+      i += 8; /* eight ASCII bytes at once: most text is ASCII */
+      continue;
+    }
     if (p[i] < 0x80) {
       i++;
       continue;

@@ -432,6 +432,19 @@ static void test_compile_errors(void **state) {
   expect_compile_error("{'pattern':'a\\\\bc'}",
                        "#/pattern: invalid pattern \"a\\bc\": word boundaries (\\b) are not "
                        "supported");
+  /* Patterns that would make regcomp expand without bound, found by fuzzing. */
+  expect_compile_error("{'pattern':'((((((((((((((((((((a)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+'}",
+                       "#/pattern: invalid pattern \"((((((((((((((((((((a)+)+)+)+)+)+)+)+)+)+)+)+)+)"
+                       "+)+)+)+)+)+)+\": pattern is too complex (nested repetition would expand "
+                       "past 20000)");
+  expect_compile_error("{'pattern':'((a{1000}){1000}){1000}'}",
+                       "#/pattern: invalid pattern \"((a{1000}){1000}){1000}\": pattern is too "
+                       "complex (nested repetition would expand past 20000)");
+  expect_compile_error("{'pattern':'a++'}",
+                       "#/pattern: invalid pattern \"a++\": a quantifier cannot follow a quantifier");
+  expect_compile_error("{'patternProperties':{'[b-a':true}}",
+                       "#/patternProperties/[b-a: invalid pattern \"[b-a\": character class range "
+                       "out of order");
 }
 
 static void test_ref_errors(void **state) {

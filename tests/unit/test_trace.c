@@ -204,8 +204,12 @@ static void redaction_rules(void **state) {
   json_decref(dirty), json_decref(out);
   art_redactor_free(r);
 
-  const char *bad[] = {"([", NULL};
   art_error err;
+  const char *explosive[] = {"((((((((((((((((((((a)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+", NULL};
+  assert_int_equal(art_redactor_new(&r, NULL, explosive, NULL, &err), ART_EINVAL);
+  assert_non_null(strstr(err.message, "too complex"));
+
+  const char *bad[] = {"([", NULL};
   assert_int_equal(art_redactor_new(&r, NULL, bad, NULL, &err), ART_EINVAL);
   assert_non_null(strstr(err.message, "bad redaction pattern"));
 }
