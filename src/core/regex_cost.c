@@ -2,45 +2,67 @@
 
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "agentrt/common.h"
 
-enum { MAX_DEPTH = 32 };
+/* Group nesting, and quantifiers nested in quantified groups: glibc's matcher
+ * can take seconds on (((x)+)+)+-like patterns well before the size grows. */
+enum { MAX_DEPTH = 32, MAX_QUANTIFIER_NESTING = 3 };
 
 typedef struct cost_scan {
   const char *p;
   double size[MAX_DEPTH + 1]; /* the cost of each open group so far */
   int depth;
+  int nesting[MAX_DEPTH + 1];  /* the deepest quantifier nesting in each open group */
   double last;                /* the cost of the last atom, 0 when there is none */
+  int last_nesting;           /* the quantifier nesting inside the last atom */
   bool quantified;            /* the last thing was a quantifier */
 } cost_scan;
+
+/* The digits at p as a number (capped: only "very many" matters), or NULL. */
+static const char *read_count(const char *p, double *n) {
+  if (*p < '0' || *p > '9') return NULL;
+  for (*n = 0; *p >= '0' && *p <= '9'; p++)
+    if (*n < 1e9) *n = *n * 10 + (*p - '0');
+  return p;
+}
 
 /* How many copies a quantifier at s makes; *len is its length (0: none). */
 static double repetitions(const char *s, size_t *len) {
   *len = 1;
   if (*s == '*' || *s == '?') return 1;
   if (*s == '+') return 2;
-  if (*s != '{') return *len = 0, 0;
-  char *end;
-  long lo = strtol(s + 1, &end, 10), hi = lo;
-  if (end == s + 1) return *len = 0, 0; /* a literal brace */
-  if (*end == ',') {
-    char *after = end + 1;
-    hi = strtol(end + 1, &end, 10);
-    if (end == after) hi = lo + 1; /* {n,} */
+  double lo, hi;
+  const char *end = *s == '{' ? read_count(s + 1, &lo) : NULL;
+  if (!end) return *len = 0, 0; /* not a quantifier: a literal brace at most */
+  hi = lo + 1;                  /* {n} and {n,} */
+  if (*end == ',' && end[1] != '}') {
+    end = read_count(end + 1, &hi);
+    if (!end) return *len = 0, 0;
+  } else if (*end == ',') {
+    end++;
   }
   if (*end != '}') return *len = 0, 0;
   *len = (size_t)(end - s) + 1;
-  return (double)(hi > lo ? hi : lo) + 1;
+  return (hi > lo ? hi : lo) + 1;
 }
 
-/* Past the class at p ('['), escapes and all. */
+/* Past the bracket expression at p ('['), by POSIX rules: a ']' first is a
+ * member, a backslash is a member, [:class:] [=x=] [.x.] are one member each. */
 static const char *skip_class(const char *p) {
   p++;
   if (*p == '^') p++;
   if (*p == ']') p++;
-  while (*p && *p != ']') p += p[0] == '\\' && p[1] ? 2 : 1;
+  while (*p && *p != ']') {
+    if (p[0] == '[' && (p[1] == ':' || p[1] == '=' || p[1] == '.')) {
+      char close = p[1];
+      const char *end = p + 2;
+      while (*end && !(end[0] == close && end[1] == ']')) end++;
+      p = *end ? end + 2 : end;
+    } else {
+      p++;
+    }
+  }
   return *p ? p + 1 : p;
 }
 
@@ -52,14 +74,21 @@ static int quantify(cost_scan *s, double times, size_t len, char *why, size_t wh
   s->size[s->depth] += s->last * (times - 1);
   s->last *= times;
   s->quantified = true;
+  if (++s->last_nesting > s->nesting[s->depth]) s->nesting[s->depth] = s->last_nesting;
+  if (s->last_nesting > MAX_QUANTIFIER_NESTING) {
+    snprintf(why, why_size, "quantifiers nest deeper than %d", MAX_QUANTIFIER_NESTING);
+    return ART_EINVAL;
+  }
   s->p += len;
   if (s->p[0] == '?') s->p++; /* lazy */
   return 0;
 }
 
-static void atom(cost_scan *s, double cost, const char *next) {
+static void atom(cost_scan *s, double cost, int nesting, const char *next) {
   s->size[s->depth] += cost;
   s->last = cost;
+  s->last_nesting = nesting;
+  if (nesting > s->nesting[s->depth]) s->nesting[s->depth] = nesting;
   s->quantified = false;
   s->p = next;
 }
@@ -69,23 +98,29 @@ static int step(cost_scan *s, char *why, size_t why_size) {
   double times = repetitions(s->p, &len);
   if (len && s->last) return quantify(s, times, len, why, why_size);
   switch (*s->p) {
-  case '\\': atom(s, 1, s->p + (s->p[1] ? 2 : 1)); return 0;
-  case '[': atom(s, 1, skip_class(s->p)); return 0;
+  case '\\': atom(s, 1, 0, s->p + (s->p[1] ? 2 : 1)); return 0;
+  case '[': atom(s, 1, 0, skip_class(s->p)); return 0;
   case '(':
     if (s->depth == MAX_DEPTH) {
       snprintf(why, why_size, "groups nest deeper than %d", MAX_DEPTH);
       return ART_EINVAL;
     }
-    s->size[++s->depth] = 0;
+    s->depth++;
+    s->size[s->depth] = 0;
+    s->nesting[s->depth] = 0;
     s->last = 0;
     s->p++;
     return 0;
   case ')':
-    if (s->depth == 0) { atom(s, 1, s->p + 1); return 0; }
-    atom(s, s->size[s->depth--] + 1, s->p + 1);
+    if (s->depth == 0) {
+      snprintf(why, why_size, "unmatched )");
+      return ART_EINVAL;
+    }
+    s->depth--;
+    atom(s, s->size[s->depth + 1] + 1, s->nesting[s->depth + 1], s->p + 1);
     return 0;
   case '|': s->last = 0, s->quantified = false, s->p++; return 0;
-  default: atom(s, 1, s->p + 1); return 0;
+  default: atom(s, 1, 0, s->p + 1); return 0;
   }
 }
 

@@ -295,13 +295,14 @@ int art_run_next(art_run *run, int64_t now_us, const art_action **out) {
 
 /* ---- decisions --------------------------------------------------------------- */
 
-/* Records the decision as the model gave it (redacted); *recorded is the event. */
-static int emit_decision(art_run *run, const art_decision *d, int64_t now_us,
-                         const art_event **recorded) {
+/* Records the decision as the model gave it (redacted); *recorded is the event.
+ * `known` is the registered tool it names, if any: its name needs no copy. */
+static int emit_decision(art_run *run, const art_decision *d, const art_tool *known,
+                         int64_t now_us, const art_event **recorded) {
   art_event *ev = art_run_event_new(run, ART_EV_DECISION, now_us);
   int rc = ev ? 0 : ART_ENOMEM;
   const char *text = keep_text(run, d->text, &rc);
-  const char *tool = keep_text(run, d->tool, &rc);
+  const char *tool = known ? known->name : keep_text(run, d->tool, &rc);
   json_t *input = keep_json(run, d->input, &rc);
   if (rc < 0) {
     json_decref(input);
@@ -478,11 +479,11 @@ static void clear_call(art_run *run) {
   run->call_tool = NULL;
 }
 
-/* `recorded` is the decision's event: its copies are redacted and stable. */
-static int take_tool_decision(art_run *run, const art_decision *d, const art_event *recorded,
-                              int64_t now_us) {
+/* `recorded` is the decision's event: its copies are redacted and stable; `t`
+ * the registered tool it names (NULL: none). */
+static int take_tool_decision(art_run *run, const art_decision *d, const art_tool *t,
+                              const art_event *recorded, int64_t now_us) {
   const char *name = recorded->u.decision.tool;
-  const art_tool *t = art_registry_find(run->spec->registry, d->tool);
   if (!t) return stopf(run, ART_STOP_REFUSED, name, NULL, now_us, "unknown_tool: %s", name);
   if (!t->enabled)
     return stopf(run, ART_STOP_REFUSED, t->name, NULL, now_us, "tool_disabled: %s", t->name);
@@ -517,14 +518,15 @@ int art_run_feed_decision(art_run *run, const art_decision *d, int64_t now_us) {
     return fail(run, ART_ESTATE, "the run is not waiting for a decision");
   run->steps++;
   const art_event *recorded = NULL;
-  int rc = emit_decision(run, d, now_us, &recorded);
+  const art_tool *known = d->tool ? art_registry_find(run->spec->registry, d->tool) : NULL;
+  int rc = emit_decision(run, d, known, now_us, &recorded);
   if (rc < 0) return rc;
   char detail[ART_ERRMSG_SIZE];
   if (art_decision_check(d, detail, sizeof detail) < 0)
     return stop(run, ART_STOP_INVALID_DECISION, recorded->u.decision.tool, NULL, now_us, detail);
   switch (d->kind) {
   case ART_DECISION_ANSWER: return take_answer(run, d, recorded, now_us);
-  case ART_DECISION_TOOL: return take_tool_decision(run, d, recorded, now_us);
+  case ART_DECISION_TOOL: return take_tool_decision(run, d, known, recorded, now_us);
   case ART_DECISION_ASK_HUMAN:
     run->pending = PENDING_HUMAN;
     return stop(run, ART_STOP_BLOCKED, NULL, NULL, now_us, "human_required");

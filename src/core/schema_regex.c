@@ -619,11 +619,14 @@ int art_ecma_regex_translate(const char *pattern, char *out, size_t out_size, si
 int art_ecma_regex_compile(regex_t *re, const char *pattern, locale_t c_locale,
                            const art_allocator *a, char *why, size_t why_size) {
   size_t size;
-  if (art_regex_check_cost(pattern, why, why_size) < 0) return ART_EINVAL;
   if (art_ecma_regex_translate(pattern, NULL, 0, &size, why, why_size) < 0) return ART_EINVAL;
   char *posix = art_alloc(a, size);
   if (!posix) return ART_ENOMEM;
   art_ecma_regex_translate(pattern, posix, size, &size, why, why_size);
+  if (art_regex_check_cost(posix, why, why_size) < 0) {
+    art_release(a, posix);
+    return ART_EINVAL;
+  }
   locale_t outer = uselocale(c_locale);
   int rc = regcomp(re, posix, REG_EXTENDED | REG_NOSUB);
   if (rc && rc != REG_ESPACE) regerror(rc, re, why, why_size);

@@ -205,7 +205,7 @@ static void redaction_rules(void **state) {
   art_redactor_free(r);
 
   art_error err;
-  const char *explosive[] = {"((((((((((((((((((((a)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+", NULL};
+  const char *explosive[] = {"(a{100}){100}", NULL};
   assert_int_equal(art_redactor_new(&r, NULL, explosive, NULL, &err), ART_EINVAL);
   assert_non_null(strstr(err.message, "too complex"));
 
