@@ -1,0 +1,103 @@
+/* Stores: where runs live between processes.
+ *
+ * A store keeps, per run, a record (id, status, stop reason, the spec it runs,
+ * times, a lease) and its journal: the run's events, one row per event,
+ * append-only, so a step costs O(step) however long the run is.  Backends are
+ * versioned vtables (memory, SQLite; PostgreSQL later) and all pass the same
+ * contract tests.  Every function returns 0 or a negative ART_E* code with the
+ * reason in err. */
+#ifndef AGENTRT_STORE_H
+#define AGENTRT_STORE_H
+
+#include <stdbool.h>
+#include "agentrt/trace.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+  ART_RUN_RUNNING,   /* being driven, or interrupted while it was */
+  ART_RUN_PAUSED,    /* waiting for an approval, a human answer or an operator */
+  ART_RUN_FINISHED,  /* stopped for good */
+  ART_RUN_CANCELLED
+} art_run_status;
+
+const char *art_run_status_name(art_run_status s);
+int art_run_status_parse(const char *name, art_run_status *out);
+
+/* A run's record.  Strings belong to the record (art_run_record_dispose). */
+typedef struct art_run_record {
+  char *run_id;
+  art_run_status status;
+  char *stop_reason;  /* NULL while running */
+  char *detail;
+  char *spec_json;    /* the spec the run was started with, as JSON text */
+  char *spec_dir;     /* where relative command paths resolve */
+  uint32_t steps;
+  uint32_t events;    /* journal length */
+  int64_t created_us, updated_us;
+} art_run_record;
+
+void art_run_record_dispose(art_run_record *r);
+/* Frees what list_runs returned. */
+void art_run_records_free(art_run_record *list, size_t n);
+
+typedef struct art_store art_store;
+
+typedef struct art_store_vtable {
+  int version; /* ART_STORE_VERSION */
+  const char *name;
+  /* A new run with no events; ART_EINVAL when the id exists. */
+  int (*create_run)(art_store *s, const art_run_record *r, art_error *err);
+  /* Append event `seq` (must be the journal length + 1) as JSON text, and
+   * update the record's steps/updated time, atomically and durably. */
+  int (*append)(art_store *s, const char *run_id, uint32_t seq, uint32_t step, int64_t ts_us,
+                const char *type, const char *json, art_error *err);
+  int (*set_status)(art_store *s, const char *run_id, art_run_status status,
+                    const char *stop_reason, const char *detail, int64_t now_us, art_error *err);
+  /* ART_ENOTFOUND when there is no such run. */
+  int (*get_run)(art_store *s, const char *run_id, art_run_record *out, art_error *err);
+  /* The journal as a JSON array of event objects, from seq 1. */
+  int (*load_events)(art_store *s, const char *run_id, json_t **out, art_error *err);
+  /* Records, newest first; status < 0: every status.  *out is an array of n. */
+  int (*list_runs)(art_store *s, int status, art_run_record **out, size_t *n, art_error *err);
+  /* Take the run for `owner` until now + ttl; ART_ESTATE when another owner's
+   * lease has not expired. */
+  int (*claim)(art_store *s, const char *run_id, const char *owner, int64_t now_us,
+               int64_t ttl_us, art_error *err);
+  int (*release)(art_store *s, const char *run_id, const char *owner, art_error *err);
+  /* Delete finished and cancelled runs last updated before `before_us`. */
+  int (*prune)(art_store *s, int64_t before_us, size_t *deleted, art_error *err);
+  void (*close)(art_store *s);
+} art_store_vtable;
+
+#define ART_STORE_VERSION 1
+
+/* Every backend's handle starts with this header. */
+struct art_store {
+  const art_store_vtable *vt;
+};
+
+/* A store in this process's memory (tests, embedding without persistence). */
+int art_store_open_memory(art_store **out, art_error *err);
+
+typedef struct art_sqlite_options {
+  bool synchronous_full; /* PRAGMA synchronous=FULL (default NORMAL: WAL, durable at checkpoints) */
+} art_sqlite_options;
+
+/* A SQLite store at `path`, created when missing.  A file that is not an
+ * agentrt store, or one written by a newer agentrt, is ART_ESPEC with a message
+ * saying which, and is left untouched. */
+int art_store_open_sqlite(art_store **out, const char *path, const art_sqlite_options *opts,
+                          art_error *err);
+
+void art_store_close(art_store *s);
+
+/* A sink that appends every event to `run_id`'s journal in `store`. */
+art_sink art_store_sink(art_store *store);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

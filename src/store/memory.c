@@ -1,0 +1,185 @@
+/* The memory store: the contract of a store, in this process's memory. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "agentrt/store.h"
+#include "store/store_internal.h"
+
+typedef struct mem_run {
+  art_run_record record;
+  char **events; /* JSON text, seq i + 1 at i */
+  size_t cap;
+  char *lease_owner;
+  int64_t lease_until_us;
+} mem_run;
+
+typedef struct mem_store {
+  art_store base;
+  mem_run **runs; /* in creation order */
+  size_t n, cap;
+} mem_store;
+
+static mem_run *find(mem_store *m, const char *run_id) {
+  for (size_t i = 0; i < m->n; i++)
+    if (strcmp(m->runs[i]->record.run_id, run_id) == 0) return m->runs[i];
+  return NULL;
+}
+
+static void run_free(mem_run *r) {
+  for (uint32_t i = 0; i < r->record.events; i++) free(r->events[i]);
+  free(r->events);
+  free(r->lease_owner);
+  art_run_record_dispose(&r->record);
+  free(r);
+}
+
+static int mem_create(art_store *s, const art_run_record *rec, art_error *err) {
+  mem_store *m = (mem_store *)s;
+  if (find(m, rec->run_id)) return art_error_set(err, ART_EINVAL, "run %s exists already", rec->run_id);
+  if (m->n == m->cap) {
+    size_t cap = m->cap ? m->cap * 2 : 8;
+    mem_run **runs = realloc(m->runs, cap * sizeof *runs);
+    if (!runs) return art_error_set(err, ART_ENOMEM, "out of memory");
+    m->runs = runs, m->cap = cap;
+  }
+  mem_run *r = calloc(1, sizeof *r);
+  if (!r || art_record_copy(&r->record, rec) < 0) {
+    if (r) run_free(r);
+    return art_error_set(err, ART_ENOMEM, "out of memory");
+  }
+  r->record.events = r->record.steps = 0;
+  m->runs[m->n++] = r;
+  return 0;
+}
+
+static int mem_append(art_store *s, const char *run_id, uint32_t seq, uint32_t step, int64_t ts_us,
+                      const char *type, const char *json, art_error *err) {
+  (void)type;
+  mem_run *r = find((mem_store *)s, run_id);
+  if (!r) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
+  if (seq != r->record.events + 1)
+    return art_error_set(err, ART_ESTATE, "run %s: event %u does not follow event %u", run_id, seq,
+                         r->record.events);
+  if (r->record.events == r->cap) {
+    size_t cap = r->cap ? r->cap * 2 : 64;
+    char **events = realloc(r->events, cap * sizeof *events);
+    if (!events) return art_error_set(err, ART_ENOMEM, "out of memory");
+    r->events = events, r->cap = cap;
+  }
+  if (!(r->events[r->record.events] = strdup(json))) return art_error_set(err, ART_ENOMEM, "out of memory");
+  r->record.events++;
+  r->record.steps = step;
+  r->record.updated_us = ts_us;
+  return 0;
+}
+
+static int mem_set_status(art_store *s, const char *run_id, art_run_status status,
+                          const char *stop_reason, const char *detail, int64_t now_us, art_error *err) {
+  mem_run *r = find((mem_store *)s, run_id);
+  if (!r) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
+  char *reason = stop_reason ? strdup(stop_reason) : NULL, *why = detail ? strdup(detail) : NULL;
+  if ((stop_reason && !reason) || (detail && !why)) {
+    free(reason), free(why);
+    return art_error_set(err, ART_ENOMEM, "out of memory");
+  }
+  free(r->record.stop_reason), free(r->record.detail);
+  r->record.stop_reason = reason, r->record.detail = why;
+  r->record.status = status;
+  r->record.updated_us = now_us;
+  return 0;
+}
+
+static int mem_get(art_store *s, const char *run_id, art_run_record *out, art_error *err) {
+  mem_run *r = find((mem_store *)s, run_id);
+  if (!r) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
+  return art_record_copy(out, &r->record) < 0 ? art_error_set(err, ART_ENOMEM, "out of memory") : 0;
+}
+
+static int mem_load(art_store *s, const char *run_id, json_t **out, art_error *err) {
+  mem_run *r = find((mem_store *)s, run_id);
+  if (!r) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
+  json_t *events = json_array();
+  for (uint32_t i = 0; events && i < r->record.events; i++)
+    if (json_array_append_new(events, json_loads(r->events[i], 0, NULL)) < 0) json_decref(events), events = NULL;
+  if (!events) return art_error_set(err, ART_ENOMEM, "out of memory");
+  *out = events;
+  return 0;
+}
+
+static int mem_list(art_store *s, int status, art_run_record **out, size_t *n, art_error *err) {
+  mem_store *m = (mem_store *)s;
+  art_run_record *list = calloc(m->n ? m->n : 1, sizeof *list);
+  size_t k = 0;
+  if (!list) return art_error_set(err, ART_ENOMEM, "out of memory");
+  for (size_t i = m->n; i-- > 0;) { /* newest first */
+    if (status >= 0 && (int)m->runs[i]->record.status != status) continue;
+    if (art_record_copy(&list[k], &m->runs[i]->record) < 0) {
+      art_run_records_free(list, k);
+      return art_error_set(err, ART_ENOMEM, "out of memory");
+    }
+    k++;
+  }
+  *out = list, *n = k;
+  return 0;
+}
+
+static int mem_claim(art_store *s, const char *run_id, const char *owner, int64_t now_us,
+                     int64_t ttl_us, art_error *err) {
+  mem_run *r = find((mem_store *)s, run_id);
+  if (!r) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
+  if (r->lease_owner && strcmp(r->lease_owner, owner) != 0 && r->lease_until_us > now_us)
+    return art_error_set(err, ART_ESTATE, "run %s is held by %s", run_id, r->lease_owner);
+  char *copy = strdup(owner);
+  if (!copy) return art_error_set(err, ART_ENOMEM, "out of memory");
+  free(r->lease_owner);
+  r->lease_owner = copy;
+  r->lease_until_us = now_us + ttl_us;
+  return 0;
+}
+
+static int mem_release(art_store *s, const char *run_id, const char *owner, art_error *err) {
+  mem_run *r = find((mem_store *)s, run_id);
+  if (!r) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
+  if (r->lease_owner && strcmp(r->lease_owner, owner) == 0) {
+    free(r->lease_owner);
+    r->lease_owner = NULL;
+  }
+  return 0;
+}
+
+static int mem_prune(art_store *s, int64_t before_us, size_t *deleted, art_error *err) {
+  (void)err;
+  mem_store *m = (mem_store *)s;
+  size_t kept = 0;
+  *deleted = 0;
+  for (size_t i = 0; i < m->n; i++) {
+    mem_run *r = m->runs[i];
+    if (art_status_is_final(r->record.status) && r->record.updated_us < before_us) {
+      run_free(r);
+      (*deleted)++;
+    } else {
+      m->runs[kept++] = r;
+    }
+  }
+  m->n = kept;
+  return 0;
+}
+
+static void mem_close(art_store *s) {
+  mem_store *m = (mem_store *)s;
+  for (size_t i = 0; i < m->n; i++) run_free(m->runs[i]);
+  free(m->runs);
+  free(m);
+}
+
+static const art_store_vtable mem_vtable = {
+    ART_STORE_VERSION, "memory", mem_create, mem_append, mem_set_status, mem_get,
+    mem_load,          mem_list, mem_claim,  mem_release, mem_prune,     mem_close};
+
+int art_store_open_memory(art_store **out, art_error *err) {
+  mem_store *m = calloc(1, sizeof *m);
+  if (!m) return art_error_set(err, ART_ENOMEM, "out of memory");
+  m->base.vt = &mem_vtable;
+  *out = &m->base;
+  return 0;
+}

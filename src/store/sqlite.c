@@ -1,0 +1,376 @@
+/* The SQLite store: the embedded default.  WAL, one row per event (a step costs
+ * one INSERT however long the run is), a schema version with migrations, and a
+ * clear refusal of files that are not agentrt stores. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agentrt/store.h"
+#include "store/store_internal.h"
+
+/* 'art1' in the SQLite header's application_id: this file is an agentrt store. */
+#define APPLICATION_ID 0x61727431
+#define SCHEMA_VERSION 1
+
+typedef struct sql_store {
+  art_store base;
+  sqlite3 *db;
+  sqlite3_stmt *append_event, *touch_run;
+} sql_store;
+
+static int db_error(sql_store *q, art_error *err, const char *what) {
+  return art_error_set(err, sqlite3_errcode(q->db) == SQLITE_NOMEM ? ART_ENOMEM : ART_EIO,
+                       "%s: %s", what, sqlite3_errmsg(q->db));
+}
+
+static int exec(sql_store *q, const char *sql, art_error *err) {
+  return sqlite3_exec(q->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : db_error(q, err, "store");
+}
+
+static const char *const migrations[SCHEMA_VERSION] = {
+    /* 1: runs and their journals */
+    "CREATE TABLE runs(run_id TEXT PRIMARY KEY, status INTEGER NOT NULL, stop_reason TEXT,"
+    " detail TEXT, spec_json TEXT NOT NULL, spec_dir TEXT, steps INTEGER NOT NULL DEFAULT 0,"
+    " events INTEGER NOT NULL DEFAULT 0, created_us INTEGER NOT NULL, updated_us INTEGER NOT NULL,"
+    " lease_owner TEXT, lease_until_us INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX runs_by_status ON runs(status, updated_us);"
+    "CREATE TABLE events(run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"
+    " seq INTEGER NOT NULL, step INTEGER NOT NULL, type TEXT NOT NULL, ts_us INTEGER NOT NULL,"
+    " json TEXT NOT NULL, PRIMARY KEY(run_id, seq)) WITHOUT ROWID;"};
+
+static int pragma_int(sql_store *q, const char *sql, int *out, art_error *err) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(q->db, sql, -1, &st, NULL) != SQLITE_OK) return db_error(q, err, "store");
+  int rc = sqlite3_step(st);
+  *out = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+  sqlite3_finalize(st);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(q, err, "store");
+}
+
+/* Read-only checks first: a file that is not ours is left as it was. */
+static int check_identity(sql_store *q, const char *path, int *version, art_error *err) {
+  int app, tables;
+  if (pragma_int(q, "PRAGMA application_id", &app, err) < 0 ||
+      pragma_int(q, "SELECT count(*) FROM sqlite_master", &tables, err) < 0 ||
+      pragma_int(q, "PRAGMA user_version", version, err) < 0) {
+    if (sqlite3_errcode(q->db) == SQLITE_NOTADB)
+      return art_error_set(err, ART_ESPEC, "%s is not an agentrt store (not a SQLite database)", path);
+    return err ? err->code : ART_EIO;
+  }
+  if (tables && app != APPLICATION_ID)
+    return art_error_set(err, ART_ESPEC, "%s is not an agentrt store (a SQLite database of something else)", path);
+  if (*version > SCHEMA_VERSION)
+    return art_error_set(err, ART_ESPEC, "%s was written by a newer agentrt (store schema %d, this build knows %d)",
+                         path, *version, SCHEMA_VERSION);
+  return 0;
+}
+
+static int migrate(sql_store *q, int from, art_error *err) {
+  if (from == SCHEMA_VERSION) return 0;
+  if (exec(q, "BEGIN IMMEDIATE", err) < 0) return ART_EIO;
+  int rc = 0;
+  for (int v = from; rc == 0 && v < SCHEMA_VERSION; v++) rc = exec(q, migrations[v], err);
+  if (rc == 0) {
+    char sql[96];
+    snprintf(sql, sizeof sql, "PRAGMA application_id=%d; PRAGMA user_version=%d", APPLICATION_ID, SCHEMA_VERSION);
+    rc = exec(q, sql, err);
+  }
+  if (rc == 0) return exec(q, "COMMIT", err);
+  sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+  return rc;
+}
+
+static int prepare(sql_store *q, art_error *err) {
+  if (sqlite3_prepare_v3(q->db,
+                         "INSERT INTO events(run_id, seq, step, type, ts_us, json)"
+                         " SELECT ?1, ?2, ?3, ?4, ?5, ?6 FROM runs WHERE run_id = ?1 AND events = ?2 - 1",
+                         -1, SQLITE_PREPARE_PERSISTENT, &q->append_event, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v3(q->db,
+                         "UPDATE runs SET events = ?2, steps = ?3, updated_us = ?4 WHERE run_id = ?1",
+                         -1, SQLITE_PREPARE_PERSISTENT, &q->touch_run, NULL) != SQLITE_OK)
+    return db_error(q, err, "store");
+  return 0;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s) {
+  if (s) sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+  else sqlite3_bind_null(st, i);
+}
+
+/* Run one statement to completion: 0, or an error naming `what`. */
+static int run_stmt(sql_store *q, sqlite3_stmt *st, const char *what, art_error *err) {
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_error(q, err, what);
+}
+
+static int sql_create(art_store *s, const art_run_record *r, art_error *err) {
+  sql_store *q = (sql_store *)s;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(q->db,
+                         "INSERT INTO runs(run_id, status, stop_reason, detail, spec_json, spec_dir,"
+                         " created_us, updated_us) VALUES(?,?,?,?,?,?,?,?)",
+                         -1, &st, NULL) != SQLITE_OK)
+    return db_error(q, err, "create run");
+  bind_text(st, 1, r->run_id);
+  sqlite3_bind_int(st, 2, r->status);
+  bind_text(st, 3, r->stop_reason);
+  bind_text(st, 4, r->detail);
+  bind_text(st, 5, r->spec_json ? r->spec_json : "{}");
+  bind_text(st, 6, r->spec_dir);
+  sqlite3_bind_int64(st, 7, r->created_us);
+  sqlite3_bind_int64(st, 8, r->created_us);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc == SQLITE_CONSTRAINT) return art_error_set(err, ART_EINVAL, "run %s exists already", r->run_id);
+  return rc == SQLITE_DONE ? 0 : db_error(q, err, "create run");
+}
+
+static int run_exists(sql_store *q, const char *run_id) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(q->db, "SELECT 1 FROM runs WHERE run_id = ?", -1, &st, NULL) != SQLITE_OK) return 0;
+  bind_text(st, 1, run_id);
+  int found = sqlite3_step(st) == SQLITE_ROW;
+  sqlite3_finalize(st);
+  return found;
+}
+
+/* The event row and the run's counters in one transaction. */
+static int sql_append(art_store *s, const char *run_id, uint32_t seq, uint32_t step, int64_t ts_us,
+                      const char *type, const char *json, art_error *err) {
+  sql_store *q = (sql_store *)s;
+  if (exec(q, "BEGIN IMMEDIATE", err) < 0) return err->code;
+  sqlite3_stmt *ins = q->append_event, *up = q->touch_run;
+  bind_text(ins, 1, run_id);
+  sqlite3_bind_int64(ins, 2, seq);
+  sqlite3_bind_int64(ins, 3, step);
+  bind_text(ins, 4, type);
+  sqlite3_bind_int64(ins, 5, ts_us);
+  bind_text(ins, 6, json);
+  int rc = run_stmt(q, ins, "append event", err);
+  if (rc == 0 && sqlite3_changes(q->db) != 1)
+    rc = run_exists(q, run_id)
+             ? art_error_set(err, ART_ESTATE, "run %s: event %u does not follow the journal", run_id, seq)
+             : art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
+  if (rc == 0) {
+    bind_text(up, 1, run_id);
+    sqlite3_bind_int64(up, 2, seq);
+    sqlite3_bind_int64(up, 3, step);
+    sqlite3_bind_int64(up, 4, ts_us);
+    rc = run_stmt(q, up, "append event", err);
+  }
+  if (rc == 0) return exec(q, "COMMIT", err);
+  sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+  return rc;
+}
+
+static int changed_one(sql_store *q, sqlite3_stmt *st, const char *run_id, const char *what,
+                       art_error *err) {
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return db_error(q, err, what);
+  return sqlite3_changes(q->db) == 1 ? 0 : art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
+}
+
+static int sql_set_status(art_store *s, const char *run_id, art_run_status status,
+                          const char *stop_reason, const char *detail, int64_t now_us, art_error *err) {
+  sql_store *q = (sql_store *)s;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(q->db,
+                         "UPDATE runs SET status = ?2, stop_reason = ?3, detail = ?4, updated_us = ?5"
+                         " WHERE run_id = ?1", -1, &st, NULL) != SQLITE_OK)
+    return db_error(q, err, "set status");
+  bind_text(st, 1, run_id);
+  sqlite3_bind_int(st, 2, status);
+  bind_text(st, 3, stop_reason);
+  bind_text(st, 4, detail);
+  sqlite3_bind_int64(st, 5, now_us);
+  return changed_one(q, st, run_id, "set status", err);
+}
+
+static char *column_text(sqlite3_stmt *st, int i, bool *oom) {
+  const unsigned char *t = sqlite3_column_text(st, i);
+  char *copy = t ? strdup((const char *)t) : NULL;
+  if (t && !copy) *oom = true;
+  return copy;
+}
+
+#define RECORD_COLUMNS \
+  "run_id, status, stop_reason, detail, spec_json, spec_dir, steps, events, created_us, updated_us"
+
+static int read_record(sqlite3_stmt *st, art_run_record *r) {
+  bool oom = false;
+  *r = (art_run_record){.run_id = column_text(st, 0, &oom),
+                        .status = (art_run_status)sqlite3_column_int(st, 1),
+                        .stop_reason = column_text(st, 2, &oom),
+                        .detail = column_text(st, 3, &oom),
+                        .spec_json = column_text(st, 4, &oom),
+                        .spec_dir = column_text(st, 5, &oom),
+                        .steps = (uint32_t)sqlite3_column_int64(st, 6),
+                        .events = (uint32_t)sqlite3_column_int64(st, 7),
+                        .created_us = sqlite3_column_int64(st, 8),
+                        .updated_us = sqlite3_column_int64(st, 9)};
+  if (!oom) return 0;
+  art_run_record_dispose(r);
+  return ART_ENOMEM;
+}
+
+static int sql_get(art_store *s, const char *run_id, art_run_record *out, art_error *err) {
+  sql_store *q = (sql_store *)s;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(q->db, "SELECT " RECORD_COLUMNS " FROM runs WHERE run_id = ?", -1, &st, NULL) != SQLITE_OK)
+    return db_error(q, err, "get run");
+  bind_text(st, 1, run_id);
+  int rc = sqlite3_step(st);
+  int result = rc == SQLITE_ROW ? read_record(st, out)
+               : rc == SQLITE_DONE ? art_error_set(err, ART_ENOTFOUND, "no run %s", run_id)
+                                   : db_error(q, err, "get run");
+  if (result == ART_ENOMEM) art_error_set(err, ART_ENOMEM, "out of memory");
+  sqlite3_finalize(st);
+  return result;
+}
+
+static int sql_load(art_store *s, const char *run_id, json_t **out, art_error *err) {
+  sql_store *q = (sql_store *)s;
+  art_run_record r;
+  int rc = sql_get(s, run_id, &r, err);
+  if (rc < 0) return rc;
+  art_run_record_dispose(&r);
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(q->db, "SELECT json FROM events WHERE run_id = ? ORDER BY seq", -1, &st, NULL) != SQLITE_OK)
+    return db_error(q, err, "load events");
+  bind_text(st, 1, run_id);
+  json_t *events = json_array();
+  while (events && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    json_error_t jerr;
+    json_t *ev = json_loads((const char *)sqlite3_column_text(st, 0), 0, &jerr);
+    if (!ev) rc = SQLITE_CORRUPT;
+    if (!ev || json_array_append_new(events, ev) < 0) break;
+  }
+  sqlite3_finalize(st);
+  if (events && rc == SQLITE_DONE) {
+    *out = events;
+    return 0;
+  }
+  json_decref(events);
+  if (rc == SQLITE_CORRUPT) return art_error_set(err, ART_EIO, "run %s: a journal row is not JSON", run_id);
+  return events ? db_error(q, err, "load events") : art_error_set(err, ART_ENOMEM, "out of memory");
+}
+
+static int sql_list(art_store *s, int status, art_run_record **out, size_t *n, art_error *err) {
+  sql_store *q = (sql_store *)s;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(q->db,
+                         "SELECT " RECORD_COLUMNS " FROM runs WHERE ?1 < 0 OR status = ?1"
+                         " ORDER BY created_us DESC, run_id", -1, &st, NULL) != SQLITE_OK)
+    return db_error(q, err, "list runs");
+  sqlite3_bind_int(st, 1, status);
+  art_run_record *list = NULL;
+  size_t count = 0, cap = 0;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (count == cap) {
+      art_run_record *grown = realloc(list, (cap = cap ? cap * 2 : 16) * sizeof *list);
+      if (!grown) break;
+      list = grown;
+    }
+    if (read_record(st, &list[count]) < 0) break;
+    count++;
+  }
+  sqlite3_finalize(st);
+  if (rc == SQLITE_DONE) {
+    *out = list, *n = count;
+    return 0;
+  }
+  art_run_records_free(list, count);
+  return rc == SQLITE_ROW ? art_error_set(err, ART_ENOMEM, "out of memory") : db_error(q, err, "list runs");
+}
+
+static int sql_claim(art_store *s, const char *run_id, const char *owner, int64_t now_us,
+                     int64_t ttl_us, art_error *err) {
+  sql_store *q = (sql_store *)s;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(q->db,
+                         "UPDATE runs SET lease_owner = ?2, lease_until_us = ?3 + ?4 WHERE run_id = ?1"
+                         " AND (lease_owner IS NULL OR lease_owner = ?2 OR lease_until_us <= ?3)",
+                         -1, &st, NULL) != SQLITE_OK)
+    return db_error(q, err, "claim run");
+  bind_text(st, 1, run_id);
+  bind_text(st, 2, owner);
+  sqlite3_bind_int64(st, 3, now_us);
+  sqlite3_bind_int64(st, 4, ttl_us);
+  int rc = changed_one(q, st, run_id, "claim run", err);
+  if (rc == ART_ENOTFOUND && run_exists(q, run_id))
+    return art_error_set(err, ART_ESTATE, "run %s is held by another process", run_id);
+  return rc;
+}
+
+static int sql_release(art_store *s, const char *run_id, const char *owner, art_error *err) {
+  sql_store *q = (sql_store *)s;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(q->db,
+                         "UPDATE runs SET lease_owner = NULL, lease_until_us = 0"
+                         " WHERE run_id = ?1 AND lease_owner = ?2", -1, &st, NULL) != SQLITE_OK)
+    return db_error(q, err, "release run");
+  bind_text(st, 1, run_id);
+  bind_text(st, 2, owner);
+  int rc = changed_one(q, st, run_id, "release run", err);
+  return rc == ART_ENOTFOUND && run_exists(q, run_id) ? 0 : rc;
+}
+
+static int sql_prune(art_store *s, int64_t before_us, size_t *deleted, art_error *err) {
+  sql_store *q = (sql_store *)s;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(q->db, "DELETE FROM runs WHERE status IN (?1, ?2) AND updated_us < ?3", -1,
+                         &st, NULL) != SQLITE_OK)
+    return db_error(q, err, "prune");
+  sqlite3_bind_int(st, 1, ART_RUN_FINISHED);
+  sqlite3_bind_int(st, 2, ART_RUN_CANCELLED);
+  sqlite3_bind_int64(st, 3, before_us);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return db_error(q, err, "prune");
+  *deleted = (size_t)sqlite3_changes(q->db);
+  return 0;
+}
+
+static void sql_close(art_store *s) {
+  sql_store *q = (sql_store *)s;
+  sqlite3_finalize(q->append_event);
+  sqlite3_finalize(q->touch_run);
+  sqlite3_close(q->db);
+  free(q);
+}
+
+static const art_store_vtable sql_vtable = {
+    ART_STORE_VERSION, "sqlite", sql_create, sql_append, sql_set_status, sql_get,
+    sql_load,          sql_list, sql_claim,  sql_release, sql_prune,     sql_close};
+
+static int configure(sql_store *q, const art_sqlite_options *opts, art_error *err) {
+  sqlite3_busy_timeout(q->db, 5000);
+  if (exec(q, "PRAGMA journal_mode=WAL", err) < 0 || exec(q, "PRAGMA foreign_keys=ON", err) < 0)
+    return err->code;
+  return exec(q, opts && opts->synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", err);
+}
+
+int art_store_open_sqlite(art_store **out, const char *path, const art_sqlite_options *opts,
+                          art_error *err) {
+  sql_store *q = calloc(1, sizeof *q);
+  if (!q) return art_error_set(err, ART_ENOMEM, "out of memory");
+  q->base.vt = &sql_vtable;
+  int version = 0, rc = 0;
+  if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
+    rc = art_error_set(err, ART_EIO, "cannot open store %s: %s", path, q->db ? sqlite3_errmsg(q->db) : "out of memory");
+  if (rc == 0) rc = check_identity(q, path, &version, err);
+  if (rc == 0) rc = configure(q, opts, err);
+  if (rc == 0) rc = migrate(q, version, err);
+  if (rc == 0) rc = prepare(q, err);
+  if (rc < 0) {
+    sql_close(&q->base);
+    return rc;
+  }
+  *out = &q->base;
+  return 0;
+}

@@ -1,0 +1,12 @@
+/* Helpers the store backends share. */
+#ifndef ART_STORE_INTERNAL_H
+#define ART_STORE_INTERNAL_H
+
+#include "agentrt/store.h"
+
+/* A deep copy of `from` into `to` (zeroed first); ART_ENOMEM leaves `to` empty. */
+int art_record_copy(art_run_record *to, const art_run_record *from);
+/* Finished and cancelled runs never run again. */
+bool art_status_is_final(art_run_status s);
+
+#endif
