@@ -51,9 +51,12 @@ typedef struct art_store_vtable {
   /* A new run with no events; ART_EINVAL when the id exists. */
   int (*create_run)(art_store *s, const art_run_record *r, art_error *err);
   /* Append event `seq` (must be the journal length + 1) as JSON text, and
-   * update the record's steps/updated time, atomically and durably. */
+   * update the record's steps/updated time, atomically.  With `durable`, this
+   * event and every one before it are on disk when append returns; without, a
+   * backend may group it with the events that follow (a crash then loses at
+   * most those, never a durable one, and never half an event). */
   int (*append)(art_store *s, const char *run_id, uint32_t seq, uint32_t step, int64_t ts_us,
-                const char *type, const char *json, art_error *err);
+                const char *type, const char *json, bool durable, art_error *err);
   int (*set_status)(art_store *s, const char *run_id, art_run_status status,
                     const char *stop_reason, const char *detail, int64_t now_us, art_error *err);
   /* ART_ENOTFOUND when there is no such run. */
@@ -94,8 +97,11 @@ int art_store_open_sqlite(art_store **out, const char *path, const art_sqlite_op
 
 void art_store_close(art_store *s);
 
-/* A sink that appends every event to `run_id`'s journal in `store`. */
-art_sink art_store_sink(art_store *store);
+/* A sink that appends every event to its run's journal in `store` (the run
+ * must exist there).  Events are made durable where it matters: a draft or
+ * write tool_call (the intent, before the tool runs), its tool_result, approvals,
+ * human answers and stops; read-only stretches are written in groups. */
+int art_store_sink_new(art_sink *out, art_store *store);
 
 #ifdef __cplusplus
 }

@@ -53,8 +53,8 @@ static int mem_create(art_store *s, const art_run_record *rec, art_error *err) {
 }
 
 static int mem_append(art_store *s, const char *run_id, uint32_t seq, uint32_t step, int64_t ts_us,
-                      const char *type, const char *json, art_error *err) {
-  (void)type;
+                      const char *type, const char *json, bool durable, art_error *err) {
+  (void)type, (void)durable;
   mem_run *r = find((mem_store *)s, run_id);
   if (!r) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
   if (seq != r->record.events + 1)

@@ -13,10 +13,19 @@
 #define APPLICATION_ID 0x61727431
 #define SCHEMA_VERSION 1
 
+/* Events that need not be durable yet are grouped into one transaction, at
+ * most this many: a read-only stretch of a run costs one commit per group. */
+enum { GROUP_EVENTS = 64 };
+
 typedef struct sql_store {
   art_store base;
   sqlite3 *db;
   sqlite3_stmt *append_event, *touch_run;
+  int pending; /* events written in the open transaction, not yet committed */
+  /* The run whose counters the open transaction has still to update. */
+  char pending_run[128];
+  uint32_t pending_seq, pending_step;
+  int64_t pending_ts;
 } sql_store;
 
 static int db_error(sql_store *q, art_error *err, const char *what) {
@@ -26,6 +35,19 @@ static int db_error(sql_store *q, art_error *err, const char *what) {
 
 static int exec(sql_store *q, const char *sql, art_error *err) {
   return sqlite3_exec(q->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : db_error(q, err, "store");
+}
+
+/* Commit the events grouped so far. */
+static int update_counters(sql_store *q, art_error *err);
+
+static int flush(sql_store *q, art_error *err) {
+  if (!q->pending) return 0;
+  q->pending = 0;
+  if (update_counters(q, err) == 0 && sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+    return 0;
+  int rc = db_error(q, err, "commit events");
+  sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+  return rc;
 }
 
 static const char *const migrations[SCHEMA_VERSION] = {
@@ -56,7 +78,7 @@ static int check_identity(sql_store *q, const char *path, int *version, art_erro
       pragma_int(q, "PRAGMA user_version", version, err) < 0) {
     if (sqlite3_errcode(q->db) == SQLITE_NOTADB)
       return art_error_set(err, ART_ESPEC, "%s is not an agentrt store (not a SQLite database)", path);
-    return err ? err->code : ART_EIO;
+    return ART_EIO;
   }
   if (tables && app != APPLICATION_ID)
     return art_error_set(err, ART_ESPEC, "%s is not an agentrt store (a SQLite database of something else)", path);
@@ -84,7 +106,8 @@ static int migrate(sql_store *q, int from, art_error *err) {
 static int prepare(sql_store *q, art_error *err) {
   if (sqlite3_prepare_v3(q->db,
                          "INSERT INTO events(run_id, seq, step, type, ts_us, json)"
-                         " SELECT ?1, ?2, ?3, ?4, ?5, ?6 FROM runs WHERE run_id = ?1 AND events = ?2 - 1",
+                         " SELECT ?1, ?2, ?3, ?4, ?5, ?6 FROM runs WHERE run_id = ?1 AND ?2 - 1 ="
+                         " (SELECT coalesce(max(seq), 0) FROM events WHERE run_id = ?1)",
                          -1, SQLITE_PREPARE_PERSISTENT, &q->append_event, NULL) != SQLITE_OK ||
       sqlite3_prepare_v3(q->db,
                          "UPDATE runs SET events = ?2, steps = ?3, updated_us = ?4 WHERE run_id = ?1",
@@ -108,6 +131,8 @@ static int run_stmt(sql_store *q, sqlite3_stmt *st, const char *what, art_error 
 
 static int sql_create(art_store *s, const art_run_record *r, art_error *err) {
   sql_store *q = (sql_store *)s;
+  int flushed = flush(q, err);
+  if (flushed < 0) return flushed;
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(q->db,
                          "INSERT INTO runs(run_id, status, stop_reason, detail, spec_json, spec_dir,"
@@ -137,12 +162,28 @@ static int run_exists(sql_store *q, const char *run_id) {
   return found;
 }
 
-/* The event row and the run's counters in one transaction. */
-static int sql_append(art_store *s, const char *run_id, uint32_t seq, uint32_t step, int64_t ts_us,
-                      const char *type, const char *json, art_error *err) {
-  sql_store *q = (sql_store *)s;
-  if (exec(q, "BEGIN IMMEDIATE", err) < 0) return err->code;
-  sqlite3_stmt *ins = q->append_event, *up = q->touch_run;
+/* The run's counters follow its last event; written once per group. */
+static int update_counters(sql_store *q, art_error *err) {
+  if (!q->pending_run[0]) return 0;
+  sqlite3_stmt *up = q->touch_run;
+  bind_text(up, 1, q->pending_run);
+  sqlite3_bind_int64(up, 2, q->pending_seq);
+  sqlite3_bind_int64(up, 3, q->pending_step);
+  sqlite3_bind_int64(up, 4, q->pending_ts);
+  int rc = run_stmt(q, up, "append event", err); /* before the bound name is cleared */
+  q->pending_run[0] = '\0';
+  return rc;
+}
+
+static int insert_event(sql_store *q, const char *run_id, uint32_t seq, uint32_t step,
+                        int64_t ts_us, const char *type, const char *json, art_error *err) {
+  if (strcmp(run_id, q->pending_run) != 0) { /* another run's counters go first */
+    int rc = update_counters(q, err);
+    if (rc < 0) return rc;
+  }
+  if (strlen(run_id) >= sizeof q->pending_run)
+    return art_error_set(err, ART_EINVAL, "run id %.40s... is too long for a store", run_id);
+  sqlite3_stmt *ins = q->append_event;
   bind_text(ins, 1, run_id);
   sqlite3_bind_int64(ins, 2, seq);
   sqlite3_bind_int64(ins, 3, step);
@@ -151,18 +192,33 @@ static int sql_append(art_store *s, const char *run_id, uint32_t seq, uint32_t s
   bind_text(ins, 6, json);
   int rc = run_stmt(q, ins, "append event", err);
   if (rc == 0 && sqlite3_changes(q->db) != 1)
-    rc = run_exists(q, run_id)
-             ? art_error_set(err, ART_ESTATE, "run %s: event %u does not follow the journal", run_id, seq)
-             : art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
-  if (rc == 0) {
-    bind_text(up, 1, run_id);
-    sqlite3_bind_int64(up, 2, seq);
-    sqlite3_bind_int64(up, 3, step);
-    sqlite3_bind_int64(up, 4, ts_us);
-    rc = run_stmt(q, up, "append event", err);
+    return run_exists(q, run_id)
+               ? art_error_set(err, ART_ESTATE, "run %s: event %u does not follow the journal", run_id, seq)
+               : art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
+  if (rc < 0) return rc;
+  snprintf(q->pending_run, sizeof q->pending_run, "%s", run_id);
+  q->pending_seq = seq, q->pending_step = step, q->pending_ts = ts_us;
+  return 0;
+}
+
+/* The event row and the run's counters, in the group's transaction. */
+static int sql_append(art_store *s, const char *run_id, uint32_t seq, uint32_t step, int64_t ts_us,
+                      const char *type, const char *json, bool durable, art_error *err) {
+  sql_store *q = (sql_store *)s;
+  int begun = q->pending ? 0 : exec(q, "BEGIN IMMEDIATE", err);
+  if (begun < 0) return begun;
+  int rc = insert_event(q, run_id, seq, step, ts_us, type, json, err);
+  if (rc == ART_EIO || rc == ART_ENOMEM) { /* the transaction may be gone: lose the group */
+    sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+    q->pending = 0;
+    return rc;
   }
-  if (rc == 0) return exec(q, "COMMIT", err);
-  sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+  if (rc == 0) q->pending++;
+  if (!q->pending) {
+    sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL); /* nothing written: end the empty transaction */
+    return rc;
+  }
+  if (rc == 0 && (durable || q->pending >= GROUP_EVENTS)) return flush(q, err);
   return rc;
 }
 
@@ -177,6 +233,8 @@ static int changed_one(sql_store *q, sqlite3_stmt *st, const char *run_id, const
 static int sql_set_status(art_store *s, const char *run_id, art_run_status status,
                           const char *stop_reason, const char *detail, int64_t now_us, art_error *err) {
   sql_store *q = (sql_store *)s;
+  int flushed = flush(q, err);
+  if (flushed < 0) return flushed;
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(q->db,
                          "UPDATE runs SET status = ?2, stop_reason = ?3, detail = ?4, updated_us = ?5"
@@ -219,6 +277,8 @@ static int read_record(sqlite3_stmt *st, art_run_record *r) {
 
 static int sql_get(art_store *s, const char *run_id, art_run_record *out, art_error *err) {
   sql_store *q = (sql_store *)s;
+  int flushed = flush(q, err);
+  if (flushed < 0) return flushed;
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(q->db, "SELECT " RECORD_COLUMNS " FROM runs WHERE run_id = ?", -1, &st, NULL) != SQLITE_OK)
     return db_error(q, err, "get run");
@@ -261,6 +321,8 @@ static int sql_load(art_store *s, const char *run_id, json_t **out, art_error *e
 
 static int sql_list(art_store *s, int status, art_run_record **out, size_t *n, art_error *err) {
   sql_store *q = (sql_store *)s;
+  int flushed = flush(q, err);
+  if (flushed < 0) return flushed;
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(q->db,
                          "SELECT " RECORD_COLUMNS " FROM runs WHERE ?1 < 0 OR status = ?1"
@@ -291,6 +353,8 @@ static int sql_list(art_store *s, int status, art_run_record **out, size_t *n, a
 static int sql_claim(art_store *s, const char *run_id, const char *owner, int64_t now_us,
                      int64_t ttl_us, art_error *err) {
   sql_store *q = (sql_store *)s;
+  int flushed = flush(q, err);
+  if (flushed < 0) return flushed;
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(q->db,
                          "UPDATE runs SET lease_owner = ?2, lease_until_us = ?3 + ?4 WHERE run_id = ?1"
@@ -309,6 +373,8 @@ static int sql_claim(art_store *s, const char *run_id, const char *owner, int64_
 
 static int sql_release(art_store *s, const char *run_id, const char *owner, art_error *err) {
   sql_store *q = (sql_store *)s;
+  int flushed = flush(q, err);
+  if (flushed < 0) return flushed;
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(q->db,
                          "UPDATE runs SET lease_owner = NULL, lease_until_us = 0"
@@ -322,6 +388,8 @@ static int sql_release(art_store *s, const char *run_id, const char *owner, art_
 
 static int sql_prune(art_store *s, int64_t before_us, size_t *deleted, art_error *err) {
   sql_store *q = (sql_store *)s;
+  int flushed = flush(q, err);
+  if (flushed < 0) return flushed;
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(q->db, "DELETE FROM runs WHERE status IN (?1, ?2) AND updated_us < ?3", -1,
                          &st, NULL) != SQLITE_OK)
@@ -338,6 +406,7 @@ static int sql_prune(art_store *s, int64_t before_us, size_t *deleted, art_error
 
 static void sql_close(art_store *s) {
   sql_store *q = (sql_store *)s;
+  flush(q, NULL);
   sqlite3_finalize(q->append_event);
   sqlite3_finalize(q->touch_run);
   sqlite3_close(q->db);
@@ -350,8 +419,9 @@ static const art_store_vtable sql_vtable = {
 
 static int configure(sql_store *q, const art_sqlite_options *opts, art_error *err) {
   sqlite3_busy_timeout(q->db, 5000);
-  if (exec(q, "PRAGMA journal_mode=WAL", err) < 0 || exec(q, "PRAGMA foreign_keys=ON", err) < 0)
-    return err->code;
+  int rc = exec(q, "PRAGMA journal_mode=WAL", err);
+  if (rc == 0) rc = exec(q, "PRAGMA foreign_keys=ON", err);
+  if (rc < 0) return rc;
   return exec(q, opts && opts->synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", err);
 }
 

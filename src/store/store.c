@@ -33,25 +33,48 @@ void art_store_close(art_store *s) {
   if (s) s->vt->close(s);
 }
 
-/* The journal sink: each event, as JSON text, appended in its own transaction
- * before the run goes on, so what the trace says happened is on disk first. */
+/* The journal sink: each event as JSON text.  A tool_call of a draft or write
+ * tool is durable before the tool runs (the intent), and so is what follows a
+ * side effect or a person: its result, approvals, human answers, stops. */
+typedef struct journal {
+  art_store *store;
+  bool after_side_effect; /* the last tool_call was a draft or a write */
+} journal;
+
+static bool must_be_durable(journal *j, const art_event *ev) {
+  switch (ev->type) {
+  case ART_EV_TOOL_CALL:
+    j->after_side_effect = ev->u.tool_call.side_effect != ART_SIDE_READ;
+    return j->after_side_effect;
+  case ART_EV_TOOL_RESULT: return j->after_side_effect;
+  case ART_EV_APPROVAL:
+  case ART_EV_HUMAN_INPUT:
+  case ART_EV_STOP: return true;
+  default: return false;
+  }
+}
+
 static int journal_write(void *ud, const art_run *run, const art_event *ev) {
-  art_store *store = ud;
-  json_t *j = art_event_to_json(run, ev);
-  size_t n = j ? json_dumpb(j, NULL, 0, JSON_COMPACT) : 0;
+  journal *j = ud;
+  json_t *json = art_event_to_json(run, ev);
+  size_t n = json ? json_dumpb(json, NULL, 0, JSON_COMPACT) : 0;
   char *text = n ? malloc(n + 1) : NULL;
-  if (text) text[json_dumpb(j, text, n, JSON_COMPACT)] = '\0';
-  json_decref(j);
+  if (text) text[json_dumpb(json, text, n, JSON_COMPACT)] = '\0';
+  json_decref(json);
   if (!text) return ART_ENOMEM;
   art_error err = {0};
-  int rc = store->vt->append(store, art_run_id(run), ev->seq, ev->step, ev->ts_us,
-                             art_event_type_name(ev->type), text, &err);
+  int rc = j->store->vt->append(j->store, art_run_id(run), ev->seq, ev->step, ev->ts_us,
+                                art_event_type_name(ev->type), text, must_be_durable(j, ev), &err);
   free(text);
   return rc;
 }
 
-art_sink art_store_sink(art_store *store) {
-  return (art_sink){ART_SINK_VERSION, journal_write, NULL, store};
+int art_store_sink_new(art_sink *out, art_store *store) {
+  journal *j = calloc(1, sizeof *j);
+  if (!j) return ART_ENOMEM;
+  j->store = store;
+  *out = (art_sink){ART_SINK_VERSION, journal_write, free, j};
+  return 0;
 }
 
 static int copy_text(char **to, const char *from) {

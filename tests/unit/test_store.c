@@ -38,7 +38,8 @@ static void append(art_store *s, const char *id, uint32_t seq, const char *type)
   char json[128];
   art_error err = {0};
   snprintf(json, sizeof json, "{\"run_id\":\"%s\",\"seq\":%u,\"type\":\"%s\"}", id, seq, type);
-  if (s->vt->append(s, id, seq, seq / 2, 1000 + seq, type, json, &err) < 0) fail_msg("%s", err.message);
+  if (s->vt->append(s, id, seq, seq / 2, 1000 + seq, type, json, seq % 2, &err) < 0)
+    fail_msg("%s", err.message);
 }
 
 /* ---- the contract -------------------------------------------------------------- */
@@ -51,9 +52,9 @@ static void contract_runs_and_journals(opener open) {
   assert_int_equal(s->vt->create_run(s, &r1, &err), ART_EINVAL);
   assert_non_null(strstr(err.message, "exists already"));
   for (uint32_t seq = 1; seq <= 5; seq++) append(s, "r1", seq, "decision");
-  assert_int_equal(s->vt->append(s, "r1", 7, 3, 1, "stop", "{}", &err), ART_ESTATE); /* a gap */
-  assert_int_equal(s->vt->append(s, "r1", 5, 3, 1, "stop", "{}", &err), ART_ESTATE); /* a repeat */
-  assert_int_equal(s->vt->append(s, "nope", 1, 0, 1, "stop", "{}", &err), ART_ENOTFOUND);
+  assert_int_equal(s->vt->append(s, "r1", 7, 3, 1, "stop", "{}", true, &err), ART_ESTATE); /* a gap */
+  assert_int_equal(s->vt->append(s, "r1", 5, 3, 1, "stop", "{}", true, &err), ART_ESTATE); /* a repeat */
+  assert_int_equal(s->vt->append(s, "nope", 1, 0, 1, "stop", "{}", true, &err), ART_ENOTFOUND);
   assert_int_equal(s->vt->get_run(s, "r1", &got, &err), 0);
   assert_string_equal(got.run_id, "r1");
   assert_int_equal(got.events, 5);
@@ -145,7 +146,8 @@ static void contract_journal_sink_and_replay(opener open) {
   art_run *run, *again;
   assert_int_equal(art_model_new(&model, spec, &err), 0);
   assert_int_equal(art_run_new(&run, spec, NULL), 0);
-  art_sink sink = art_store_sink(s);
+  art_sink sink;
+  assert_int_equal(art_store_sink_new(&sink, s), 0);
   assert_int_equal(art_run_add_sink(run, &sink), 0);
   assert_int_equal(art_run_until_stop(run, model), 0);
   json_t *events;
