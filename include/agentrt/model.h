@@ -22,6 +22,10 @@ typedef struct art_model_vtable {
    * code with err saying why the model source failed (-> model_failure). */
   int (*decide)(art_model *m, const art_context *ctx, art_decision *out, art_error *err);
   void (*free)(art_model *m);
+  /* Resuming a run: the model has already made `n` decisions for it (the
+   * journal says so).  NULL for models that keep no position (they see the
+   * context packet, which carries the run's state). */
+  void (*resume_after)(art_model *m, size_t n);
 } art_model_vtable;
 
 #define ART_MODEL_VERSION 1
@@ -35,6 +39,7 @@ struct art_model {
 int art_model_new(art_model **out, const art_spec *spec, art_error *err);
 int art_model_decide(art_model *m, const art_context *ctx, art_decision *out, art_error *err);
 void art_model_free(art_model *m);
+void art_model_resume_after(art_model *m, size_t decisions);
 
 #ifdef __cplusplus
 }

@@ -61,6 +61,13 @@ int art_run_feed_human_input(art_run *run, const char *text, int64_t now_us);
 /* Decides the action a run paused with approval_required waits for. */
 int art_run_feed_approval(art_run *run, const char *action_id, bool approved,
                           const char *reviewer, const char *reason, int64_t now_us);
+/* After a replay: whether the journal ends with a call handed out and no
+ * result, so the tool may or may not have acted before the process died. */
+bool art_run_call_interrupted(const art_run *run);
+/* For such a call to a tool that is not idempotent: it is not run again; the
+ * run stops `blocked` with detail `outcome_unknown` for an operator. */
+int art_run_feed_outcome_unknown(art_run *run, int64_t now_us);
+
 /* Stops the run `cancelled` at once (any state but stopped for good). */
 int art_run_cancel(art_run *run, const char *reason, int64_t now_us);
 

@@ -37,6 +37,9 @@ const art_policy *art_spec_policy(const art_spec *spec);
 const art_redactor *art_spec_redactor(const art_spec *spec);
 const json_t *art_spec_model(const art_spec *spec); /* the "model" object */
 const char *art_spec_outbox(const art_spec *spec);
+const json_t *art_spec_json(const art_spec *spec);    /* the document it was loaded from */
+const char *art_spec_base_dir(const art_spec *spec);  /* where relative commands resolve */
+const char *art_spec_actor(const art_spec *spec);     /* actor.id, NULL when not given */
 
 #ifdef __cplusplus
 }

@@ -37,6 +37,8 @@ typedef struct art_run_record {
   uint32_t steps;
   uint32_t events;    /* journal length */
   int64_t created_us, updated_us;
+  char *lease_owner;  /* who holds the run, NULL when nobody */
+  int64_t lease_until_us;
 } art_run_record;
 
 void art_run_record_dispose(art_run_record *r);

@@ -5,29 +5,46 @@
 
 #include <stdbool.h>
 #include "agentrt.h"
+#include "agentrt/store.h"
 
 /* Exit codes. */
 enum { EXIT_OK = 0, EXIT_STOPPED = 1, EXIT_USAGE = 2, EXIT_PAUSED = 3 };
 
-enum { OPT_JSON = 1, OPT_TRACE = 2, OPT_OUTBOX = 4, OPT_JUNIT = 8 };
+enum {
+  OPT_JSON = 1, OPT_TRACE = 2, OPT_OUTBOX = 4, OPT_JUNIT = 8, OPT_STORE = 16, OPT_STATUS = 32,
+  OPT_REVIEWER = 64, OPT_REASON = 128, OPT_JSONL = 256
+};
+
+#define CLI_DEFAULT_STORE "agentrt.db"
 
 typedef struct cli_opts {
-  bool json;
+  bool json, jsonl;
   bool help;
   const char *trace;
   const char *outbox;
   const char *junit;
-  const char *file; /* the positional argument */
+  const char *store;   /* CLI_DEFAULT_STORE unless --store */
+  const char *status;
+  const char *reviewer;
+  const char *reason;
+  const char *args[3]; /* positional arguments */
+  int n_args;
 } cli_opts;
 
-/* Parse argv[1..] of a subcommand.  Returns 0, or EXIT_USAGE after printing
- * what is wrong and `usage` to stderr. */
-int cli_parse(int argc, char **argv, unsigned allowed, bool needs_file, const char *usage,
-              cli_opts *o);
+/* Parse argv[1..] of a subcommand: the flags in `allowed` and exactly `args`
+ * positional arguments.  Returns 0, or EXIT_USAGE after printing what is wrong
+ * and `usage` to stderr. */
+int cli_parse(int argc, char **argv, unsigned allowed, int args, const char *usage, cli_opts *o);
 
-/* Run `spec` to its stop with the options' sinks; prints and returns the exit
- * code (EXIT_OK / EXIT_STOPPED / EXIT_PAUSED / EXIT_USAGE for I/O errors). */
-int cli_run_spec(art_spec *spec, const cli_opts *o, json_t *eval_expect);
+/* Run `spec` to its stop with the options' sinks, journaled in `store` when
+ * not NULL; prints and returns the exit code (EXIT_OK / EXIT_STOPPED /
+ * EXIT_PAUSED / EXIT_USAGE for I/O errors). */
+int cli_run_spec(art_spec *spec, const cli_opts *o, json_t *eval_case, art_store *store);
+/* Drive to the next stop (messages on failure). */
+int cli_drive(art_run *run, art_model *model);
+/* Print the run: a table, or with --json the result object plus "status" and
+ * "pending".  `store` (may be NULL) is named in how to continue a paused run. */
+int cli_report(const art_run *run, const cli_opts *o, json_t *eval, const char *store);
 
 void cli_print_eval_table(const json_t *report);
 int cli_print_json(const json_t *j);
@@ -36,6 +53,29 @@ int cli_exit_code(art_stop_reason r);
 int cmd_demo(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_runs(int argc, char **argv);
+int cmd_approve(int argc, char **argv);
+int cmd_deny(int argc, char **argv);
+int cmd_answer(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_cancel(int argc, char **argv);
+
+/* durable.c */
+typedef struct cli_durable {
+  art_run_record record;
+  art_spec *spec;
+  art_model *model;
+  art_run *run;
+} cli_durable;
+
+int cli_store_open(const cli_opts *o, art_store **out);
+int cli_claim(art_store *store, const char *run_id);
+void cli_release(art_store *store, const char *run_id);
+int cli_persist_new(art_store *store, const art_spec *spec, art_run *run);
+art_run_status cli_status_of(const art_run *run);
+int cli_record_status(art_store *store, const art_run *run);
+int cli_rebuild(art_store *store, const char *store_path, const char *run_id, cli_durable *d);
+void cli_durable_dispose(cli_durable *d);
 
 const char *cli_demo_spec(void);
 const char *cli_demo_suite(void);

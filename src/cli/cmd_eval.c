@@ -31,12 +31,12 @@ static int write_junit(const json_t *report, const char *path) {
 
 int cmd_eval(int argc, char **argv) {
   cli_opts o;
-  int rc = cli_parse(argc, argv, OPT_JSON | OPT_JUNIT | OPT_OUTBOX, true, usage, &o);
+  int rc = cli_parse(argc, argv, OPT_JSON | OPT_JUNIT | OPT_OUTBOX, 1, usage, &o);
   if (rc != 0 || o.help) return rc;
   art_eval_suite *suite;
   art_error err = {0};
   art_spec_options opts = {.outbox = o.outbox};
-  if (art_eval_suite_load(&suite, o.file, &opts, &err) < 0) {
+  if (art_eval_suite_load(&suite, o.args[0], &opts, &err) < 0) {
     fprintf(stderr, "agentrt: %s\n", err.message);
     return EXIT_USAGE;
   }

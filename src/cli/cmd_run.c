@@ -3,13 +3,16 @@
 #include "cli/cli.h"
 
 static const char usage[] =
-    "usage: agentrt run SPEC.json [--json] [--trace FILE] [--outbox FILE]\n"
+    "usage: agentrt run SPEC.json [--store PATH] [--json] [--trace FILE] [--outbox FILE]\n"
     "\n"
     "Run the agent SPEC.json describes until it stops, then print the stop reason,\n"
-    "the answer and the trace.\n"
+    "the answer and the trace.  The run and every event of it are kept in the store,\n"
+    "so a run that pauses (approval_required, blocked) can be approved, answered and\n"
+    "resumed later, from another process.\n"
     "\n"
+    "  --store PATH    the SQLite store (default ./agentrt.db, created when missing)\n"
     "  --json          print one JSON object: run_id, stop_reason, reason, steps,\n"
-    "                  tools_called, answer, observations, trace\n"
+    "                  tools_called, answer, observations, trace, status, pending\n"
     "  --trace FILE    also write the trace to FILE as JSON lines, one event a line\n"
     "  --outbox FILE   where the built-in send_message tool appends (default: the\n"
     "                  spec's \"outbox\", else outbox.jsonl)\n"
@@ -19,16 +22,19 @@ static const char usage[] =
 
 int cmd_run(int argc, char **argv) {
   cli_opts o;
-  int rc = cli_parse(argc, argv, OPT_JSON | OPT_TRACE | OPT_OUTBOX, true, usage, &o);
+  int rc = cli_parse(argc, argv, OPT_JSON | OPT_TRACE | OPT_OUTBOX | OPT_STORE, 1, usage, &o);
   if (rc != 0 || o.help) return rc;
   art_spec *spec;
   art_error err = {0};
   art_spec_options opts = {.outbox = o.outbox};
-  if (art_spec_load(&spec, o.file, &opts, &err) < 0) {
+  if (art_spec_load(&spec, o.args[0], &opts, &err) < 0) {
     fprintf(stderr, "agentrt: %s\n", err.message);
     return EXIT_USAGE;
   }
-  rc = cli_run_spec(spec, &o, NULL);
+  art_store *store = NULL;
+  rc = cli_store_open(&o, &store);
+  if (rc == 0) rc = cli_run_spec(spec, &o, NULL, store);
+  art_store_close(store);
   art_spec_free(spec);
   return rc;
 }

@@ -10,15 +10,24 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  demo                 run the built-in demo agent, show its trace and eval case\n"
-    "  run SPEC.json        run an agent spec until it stops\n"
+    "  run SPEC.json        run an agent spec until it stops; the run is kept in the store\n"
     "  eval SUITE.json      run an eval suite; exit 1 when any case fails\n"
+    "  runs list|show|trace the runs in the store\n"
+    "  approve RUN ACTION   approve the action a paused run waits for (--reviewer NAME)\n"
+    "  deny RUN ACTION      deny it (--reviewer NAME --reason R)\n"
+    "  answer RUN TEXT      answer the question of a run blocked on ask_human\n"
+    "  resume RUN           continue a run from where its journal stops\n"
+    "  cancel RUN           stop a run that has not finished\n"
     "\n"
     "options:\n"
     "  -h, --help           show help (also: agentrt COMMAND --help)\n"
     "  --version            show the version\n"
     "\n"
-    "exit codes: 0 success, 1 the run stopped without success or an eval case failed,\n"
-    "            2 bad usage or a bad spec/suite file, 3 the run is paused (approval or human)\n";
+    "The store is ./agentrt.db unless a command is given --store PATH.\n"
+    "\n"
+    "exit codes: 0 success, 1 the run stopped without success, an eval case failed or a\n"
+    "            decision was refused, 2 bad usage, a bad spec/suite/store file,\n"
+    "            3 the run is paused (approval or human)\n";
 
 int main(int argc, char **argv) {
   if (argc < 2) {
@@ -37,6 +46,12 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "demo") == 0) return cmd_demo(argc - 1, argv + 1);
   if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
   if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 1, argv + 1);
+  if (strcmp(cmd, "runs") == 0) return cmd_runs(argc - 1, argv + 1);
+  if (strcmp(cmd, "approve") == 0) return cmd_approve(argc - 1, argv + 1);
+  if (strcmp(cmd, "deny") == 0) return cmd_deny(argc - 1, argv + 1);
+  if (strcmp(cmd, "answer") == 0) return cmd_answer(argc - 1, argv + 1);
+  if (strcmp(cmd, "resume") == 0) return cmd_resume(argc - 1, argv + 1);
+  if (strcmp(cmd, "cancel") == 0) return cmd_cancel(argc - 1, argv + 1);
   fprintf(stderr, "agentrt: unknown command \"%s\"\n\n%s", cmd, usage);
   return EXIT_USAGE;
 }

@@ -22,8 +22,13 @@ static int parse_flag(int argc, char **argv, int *i, unsigned allowed, cli_opts 
   static const struct { unsigned bit; const char *name; size_t offset; } valued[] = {
       {OPT_TRACE, "--trace", offsetof(cli_opts, trace)},
       {OPT_OUTBOX, "--outbox", offsetof(cli_opts, outbox)},
-      {OPT_JUNIT, "--junit", offsetof(cli_opts, junit)}};
+      {OPT_JUNIT, "--junit", offsetof(cli_opts, junit)},
+      {OPT_STORE, "--store", offsetof(cli_opts, store)},
+      {OPT_STATUS, "--status", offsetof(cli_opts, status)},
+      {OPT_REVIEWER, "--reviewer", offsetof(cli_opts, reviewer)},
+      {OPT_REASON, "--reason", offsetof(cli_opts, reason)}};
   if ((allowed & OPT_JSON) && strcmp(argv[*i], "--json") == 0) return o->json = true, 0;
+  if ((allowed & OPT_JSONL) && strcmp(argv[*i], "--jsonl") == 0) return o->jsonl = true, 0;
   for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) {
     if (!(allowed & valued[k].bit)) continue;
     const char *v = flag_value(argc, argv, i, valued[k].name);
@@ -35,9 +40,9 @@ static int parse_flag(int argc, char **argv, int *i, unsigned allowed, cli_opts 
   return -1;
 }
 
-int cli_parse(int argc, char **argv, unsigned allowed, bool needs_file, const char *usage,
-              cli_opts *o) {
+int cli_parse(int argc, char **argv, unsigned allowed, int args, const char *usage, cli_opts *o) {
   memset(o, 0, sizeof *o);
+  o->store = CLI_DEFAULT_STORE;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -48,12 +53,12 @@ int cli_parse(int argc, char **argv, unsigned allowed, bool needs_file, const ch
     if (a[0] == '-' && a[1]) {
       if (parse_flag(argc, argv, &i, allowed, o) < 0)
         return usage_error(usage, "bad option \"%s\" (unknown, or missing its value)", a);
-    } else if (needs_file && !o->file) {
-      o->file = a;
+    } else if (o->n_args < args) {
+      o->args[o->n_args++] = a;
     } else {
       return usage_error(usage, "unexpected argument \"%s\"", a);
     }
   }
-  if (needs_file && !o->file) return usage_error(usage, "%s", "missing file argument");
+  if (o->n_args < args) return usage_error(usage, "%s", "missing argument");
   return 0;
 }

@@ -109,7 +109,7 @@ static void print_stop(const art_run *run) {
   if (!stop || stop->type != ART_EV_STOP) return;
   if (stop->u.stop.answer) printf("answer: %s\n", stop->u.stop.answer);
   if (r == ART_STOP_APPROVAL_REQUIRED)
-    printf("paused: %s action %s waits for approval (add it to policy.approved_action_ids to allow it)\n",
+    printf("paused: %s action %s waits for approval\n",
            stop->u.stop.tool ? stop->u.stop.tool : "answer", stop->u.stop.action_id);
   if (r == ART_STOP_BLOCKED) printf("paused: waiting for a human answer\n");
 }
@@ -147,31 +147,45 @@ static int open_trace(art_run *run, const char *path, FILE **f) {
   return art_run_add_sink(run, &sink) < 0 ? EXIT_USAGE : 0;
 }
 
-static int drive(art_spec *spec, const cli_opts *o, art_run **run, FILE **trace) {
-  art_model *model = NULL;
-  art_error err = {0};
-  int rc = art_model_new(&model, spec, &err);
-  if (rc < 0) {
-    fprintf(stderr, "agentrt: %s\n", err.message);
-    return EXIT_USAGE;
-  }
-  if (art_run_new(run, spec, NULL) < 0) {
-    art_model_free(model);
-    fprintf(stderr, "agentrt: out of memory\n");
-    return EXIT_USAGE;
-  }
-  rc = open_trace(*run, o->trace, trace);
-  if (rc == 0 && art_run_until_stop(*run, model) < 0) {
-    fprintf(stderr, "agentrt: run %s failed: %s\n", art_run_id(*run), art_run_errmsg(*run));
-    rc = EXIT_USAGE;
-  }
-  art_model_free(model);
-  return rc;
+int cli_drive(art_run *run, art_model *model) {
+  if (art_run_until_stop(run, model) == 0) return 0;
+  fprintf(stderr, "agentrt: run %s failed: %s\n", art_run_id(run), art_run_errmsg(run));
+  return EXIT_USAGE;
 }
 
-static int report(const art_run *run, const cli_opts *o, json_t *eval) {
+/* What a paused run waits for: {action_id, kind, tool, input}, from its trace. */
+static json_t *pending_json(const art_run *run) {
+  const art_event *stop = art_run_event(run, art_run_event_count(run) - 1);
+  if (cli_status_of(run) != ART_RUN_PAUSED || !stop || stop->type != ART_EV_STOP) return json_null();
+  const json_t *input = NULL;
+  for (size_t i = art_run_event_count(run); i-- > 0 && !input;) {
+    const art_event *ev = art_run_event(run, i);
+    if (ev->type == ART_EV_DECISION) input = ev->u.decision.input;
+  }
+  const char *kind = stop->u.stop.reason == ART_STOP_APPROVAL_REQUIRED ? "approval" : "human";
+  return json_pack("{s:s?, s:s, s:s?, s:O?}", "action_id", stop->u.stop.action_id, "kind", kind,
+                   "tool", stop->u.stop.tool, "input", stop->u.stop.tool ? input : NULL);
+}
+
+/* How to carry on with a paused run kept in a store. */
+static void print_next_steps(const art_run *run, const char *store) {
+  const art_event *stop = art_run_event(run, art_run_event_count(run) - 1);
+  char flag[300] = "";
+  if (strcmp(store, CLI_DEFAULT_STORE) != 0) snprintf(flag, sizeof flag, " --store %s", store);
+  if (art_run_stop_reason(run) == ART_STOP_APPROVAL_REQUIRED)
+    printf("to continue: agentrt approve %s %s --reviewer NAME%s && agentrt resume %s%s\n"
+           "         or: agentrt deny %s %s --reviewer NAME --reason WHY%s\n",
+           art_run_id(run), stop->u.stop.action_id, flag, art_run_id(run), flag, art_run_id(run),
+           stop->u.stop.action_id, flag);
+  else if (art_run_stop_reason(run) == ART_STOP_BLOCKED)
+    printf("to continue: agentrt answer %s \"TEXT\"%s && agentrt resume %s%s\n", art_run_id(run),
+           flag, art_run_id(run), flag);
+}
+
+int cli_report(const art_run *run, const cli_opts *o, json_t *eval, const char *store) {
   if (!o->json) {
     print_run(run);
+    if (store && cli_status_of(run) == ART_RUN_PAUSED) print_next_steps(run, store);
     if (eval) {
       printf("\neval:\n");
       cli_print_eval_table(eval);
@@ -179,7 +193,9 @@ static int report(const art_run *run, const cli_opts *o, json_t *eval) {
     return 0;
   }
   json_t *result = art_run_result_json(run);
-  if (!result || (eval && json_object_set(result, "eval", eval) < 0)) {
+  if (!result || json_object_set_new(result, "status", json_string(art_run_status_name(cli_status_of(run)))) < 0 ||
+      json_object_set_new(result, "pending", pending_json(run)) < 0 ||
+      (eval && json_object_set(result, "eval", eval) < 0)) {
     json_decref(result);
     fprintf(stderr, "agentrt: out of memory\n");
     return EXIT_USAGE;
@@ -207,15 +223,33 @@ static json_t *eval_run(const art_run *run, const char *name, const json_t *expe
                    (json_int_t)!json_is_true(json_object_get(c, "passed")), "cases", c);
 }
 
-int cli_run_spec(art_spec *spec, const cli_opts *o, json_t *eval_case) {
+static int start(art_spec *spec, const cli_opts *o, art_store *store, art_model **model,
+                 art_run **run, FILE **trace) {
+  art_error err = {0};
+  if (art_model_new(model, spec, &err) < 0) {
+    fprintf(stderr, "agentrt: %s\n", err.message);
+    return EXIT_USAGE;
+  }
+  if (art_run_new(run, spec, NULL) < 0) {
+    fprintf(stderr, "agentrt: out of memory\n");
+    return EXIT_USAGE;
+  }
+  int rc = store ? cli_persist_new(store, spec, *run) : 0;
+  return rc ? rc : open_trace(*run, o->trace, trace);
+}
+
+int cli_run_spec(art_spec *spec, const cli_opts *o, json_t *eval_case, art_store *store) {
+  art_model *model = NULL;
   art_run *run = NULL;
   FILE *trace = NULL;
   json_t *eval = NULL;
-  int rc = drive(spec, o, &run, &trace);
+  int rc = start(spec, o, store, &model, &run, &trace);
+  if (rc == 0) rc = cli_drive(run, model);
+  if (rc == 0 && store) rc = cli_record_status(store, run);
   if (rc == 0 && eval_case)
     eval = eval_run(run, json_string_value(json_object_get(eval_case, "name")),
                     json_object_get(eval_case, "expect"));
-  if (rc == 0) rc = report(run, o, eval);
+  if (rc == 0) rc = cli_report(run, o, eval, store ? o->store : NULL);
   if (rc == 0) rc = cli_exit_code(art_run_stop_reason(run));
   if (rc == 0 && eval && json_integer_value(json_object_get(eval, "failed"))) rc = EXIT_STOPPED;
   if (trace && fclose(trace) != 0) {
@@ -224,5 +258,6 @@ int cli_run_spec(art_spec *spec, const cli_opts *o, json_t *eval_case) {
   }
   json_decref(eval);
   art_run_free(run);
+  art_model_free(model);
   return rc;
 }

@@ -675,6 +675,20 @@ int art_run_feed_approval(art_run *run, const char *action_id, bool approved,
                ev->u.approval.reason ? ev->u.approval.reason : "");
 }
 
+bool art_run_call_interrupted(const art_run *run) {
+  if (run->phase != PH_AWAIT_RESULT) return false;
+  const art_event *last = art_run_event(run, run->events.len - 1);
+  return last && last->type == ART_EV_TOOL_CALL && last->seq <= run->journaled;
+}
+
+int art_run_feed_outcome_unknown(art_run *run, int64_t now_us) {
+  if (run->phase != PH_AWAIT_RESULT)
+    return fail(run, ART_ESTATE, "the run is not waiting for a tool result");
+  run->pending = PENDING_OPERATOR;
+  return stop(run, ART_STOP_BLOCKED, run->call_tool->name, run->call.action_id, now_us,
+              "outcome_unknown");
+}
+
 int art_run_cancel(art_run *run, const char *reason, int64_t now_us) {
   if (run->phase == PH_BROKEN || (run->phase == PH_STOPPED && !pausable(run->stop_reason)))
     return fail(run, ART_ESTATE, "the run has already stopped");

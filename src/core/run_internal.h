@@ -19,7 +19,7 @@ typedef enum {
 } art_phase;
 
 /* What a paused run waits for. */
-typedef enum { PENDING_NONE, PENDING_APPROVAL, PENDING_HUMAN } art_pending;
+typedef enum { PENDING_NONE, PENDING_APPROVAL, PENDING_HUMAN, PENDING_OPERATOR } art_pending;
 
 #define ART_ACTION_ID_SIZE 29 /* "act_" + 24 hex + NUL */
 

@@ -99,6 +99,8 @@ static int feed(replay *r, size_t i) {
     return art_run_feed_model_failure(run, str(ev, "reason"), ts);
   if (is(ev, "stop") && strcmp(str(ev, "stop_reason") ? str(ev, "stop_reason") : "", "cancelled") == 0)
     return art_run_cancel(run, str(ev, "reason"), ts);
+  if (is(ev, "stop") && strcmp(str(ev, "reason") ? str(ev, "reason") : "", "outcome_unknown") == 0)
+    return art_run_feed_outcome_unknown(run, ts);
   return mismatch(run, i, "no outcome of the run makes this event");
 }
 

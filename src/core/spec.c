@@ -514,3 +514,6 @@ const art_policy *art_spec_policy(const art_spec *s) { return s->policy; }
 const art_redactor *art_spec_redactor(const art_spec *s) { return s->redactor; }
 const json_t *art_spec_model(const art_spec *s) { return s->model; }
 const char *art_spec_outbox(const art_spec *s) { return s->outbox; }
+const json_t *art_spec_json(const art_spec *s) { return s->json; }
+const char *art_spec_base_dir(const art_spec *s) { return s->base_dir; }
+const char *art_spec_actor(const art_spec *s) { return s->actor; }

@@ -17,3 +17,7 @@ int art_model_decide(art_model *m, const art_context *ctx, art_decision *out, ar
 void art_model_free(art_model *m) {
   if (m) m->vt->free(m);
 }
+
+void art_model_resume_after(art_model *m, size_t decisions) {
+  if (m->vt->resume_after) m->vt->resume_after(m, decisions);
+}

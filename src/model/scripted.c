@@ -23,13 +23,20 @@ static int scripted_decide(art_model *m, const art_context *ctx, art_decision *o
   return 0;
 }
 
+static void scripted_resume_after(art_model *m, size_t n) {
+  art_decision skipped;
+  art_error err;
+  for (size_t i = 0; i < n && scripted_decide(m, NULL, &skipped, &err) == 0; i++) {
+  }
+}
+
 static void scripted_free(art_model *m) {
   scripted *s = (scripted *)m;
   art_release(s->spec->alloc, s);
 }
 
 static const art_model_vtable scripted_vtable = {ART_MODEL_VERSION, "scripted", scripted_decide,
-                                                 scripted_free};
+                                                 scripted_free, scripted_resume_after};
 
 int art_scripted_model_new(art_model **out, const art_spec *spec, art_error *err) {
   scripted *s = art_zalloc(spec->alloc, sizeof *s);

@@ -6,11 +6,9 @@
 #include "store/store_internal.h"
 
 typedef struct mem_run {
-  art_run_record record;
-  char **events; /* JSON text, seq i + 1 at i */
+  art_run_record record; /* holds the lease too */
+  char **events;         /* JSON text, seq i + 1 at i */
   size_t cap;
-  char *lease_owner;
-  int64_t lease_until_us;
 } mem_run;
 
 typedef struct mem_store {
@@ -28,7 +26,6 @@ static mem_run *find(mem_store *m, const char *run_id) {
 static void run_free(mem_run *r) {
   for (uint32_t i = 0; i < r->record.events; i++) free(r->events[i]);
   free(r->events);
-  free(r->lease_owner);
   art_run_record_dispose(&r->record);
   free(r);
 }
@@ -48,6 +45,9 @@ static int mem_create(art_store *s, const art_run_record *rec, art_error *err) {
     return art_error_set(err, ART_ENOMEM, "out of memory");
   }
   r->record.events = r->record.steps = 0;
+  free(r->record.lease_owner);
+  r->record.lease_owner = NULL;
+  r->record.lease_until_us = 0;
   m->runs[m->n++] = r;
   return 0;
 }
@@ -127,22 +127,24 @@ static int mem_claim(art_store *s, const char *run_id, const char *owner, int64_
                      int64_t ttl_us, art_error *err) {
   mem_run *r = find((mem_store *)s, run_id);
   if (!r) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
-  if (r->lease_owner && strcmp(r->lease_owner, owner) != 0 && r->lease_until_us > now_us)
-    return art_error_set(err, ART_ESTATE, "run %s is held by %s", run_id, r->lease_owner);
+  art_run_record *rec = &r->record;
+  if (rec->lease_owner && strcmp(rec->lease_owner, owner) != 0 && rec->lease_until_us > now_us)
+    return art_error_set(err, ART_ESTATE, "run %s is held by %s", run_id, rec->lease_owner);
   char *copy = strdup(owner);
   if (!copy) return art_error_set(err, ART_ENOMEM, "out of memory");
-  free(r->lease_owner);
-  r->lease_owner = copy;
-  r->lease_until_us = now_us + ttl_us;
+  free(rec->lease_owner);
+  rec->lease_owner = copy;
+  rec->lease_until_us = now_us + ttl_us;
   return 0;
 }
 
 static int mem_release(art_store *s, const char *run_id, const char *owner, art_error *err) {
   mem_run *r = find((mem_store *)s, run_id);
   if (!r) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
-  if (r->lease_owner && strcmp(r->lease_owner, owner) == 0) {
-    free(r->lease_owner);
-    r->lease_owner = NULL;
+  if (r->record.lease_owner && strcmp(r->record.lease_owner, owner) == 0) {
+    free(r->record.lease_owner);
+    r->record.lease_owner = NULL;
+    r->record.lease_until_us = 0;
   }
   return 0;
 }

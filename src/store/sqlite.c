@@ -255,8 +255,9 @@ static char *column_text(sqlite3_stmt *st, int i, bool *oom) {
   return copy;
 }
 
-#define RECORD_COLUMNS \
-  "run_id, status, stop_reason, detail, spec_json, spec_dir, steps, events, created_us, updated_us"
+#define RECORD_COLUMNS                                                                   \
+  "run_id, status, stop_reason, detail, spec_json, spec_dir, steps, events, created_us, updated_us," \
+  " lease_owner, lease_until_us"
 
 static int read_record(sqlite3_stmt *st, art_run_record *r) {
   bool oom = false;
@@ -269,7 +270,9 @@ static int read_record(sqlite3_stmt *st, art_run_record *r) {
                         .steps = (uint32_t)sqlite3_column_int64(st, 6),
                         .events = (uint32_t)sqlite3_column_int64(st, 7),
                         .created_us = sqlite3_column_int64(st, 8),
-                        .updated_us = sqlite3_column_int64(st, 9)};
+                        .updated_us = sqlite3_column_int64(st, 9),
+                        .lease_owner = column_text(st, 10, &oom),
+                        .lease_until_us = sqlite3_column_int64(st, 11)};
   if (!oom) return 0;
   art_run_record_dispose(r);
   return ART_ENOMEM;

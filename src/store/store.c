@@ -26,6 +26,7 @@ void art_run_record_dispose(art_run_record *r) {
   free(r->detail);
   free(r->spec_json);
   free(r->spec_dir);
+  free(r->lease_owner);
   memset(r, 0, sizeof *r);
 }
 
@@ -83,10 +84,10 @@ static int copy_text(char **to, const char *from) {
 
 int art_record_copy(art_run_record *to, const art_run_record *from) {
   *to = *from;
-  to->run_id = to->stop_reason = to->detail = to->spec_json = to->spec_dir = NULL;
+  to->run_id = to->stop_reason = to->detail = to->spec_json = to->spec_dir = to->lease_owner = NULL;
   if (copy_text(&to->run_id, from->run_id) < 0 || copy_text(&to->stop_reason, from->stop_reason) < 0 ||
       copy_text(&to->detail, from->detail) < 0 || copy_text(&to->spec_json, from->spec_json) < 0 ||
-      copy_text(&to->spec_dir, from->spec_dir) < 0) {
+      copy_text(&to->spec_dir, from->spec_dir) < 0 || copy_text(&to->lease_owner, from->lease_owner) < 0) {
     art_run_record_dispose(to);
     return ART_ENOMEM;
   }

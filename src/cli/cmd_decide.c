@@ -1,0 +1,144 @@
+/* What people do to a paused run: approve or deny its pending action, answer
+ * its question, cancel it.  Each rebuilds the run from its journal, records
+ * the decision as an event, and leaves the run for `agentrt resume`. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char approve_usage[] =
+    "usage: agentrt approve RUN ACTION --reviewer NAME [--reason R] [--store PATH]\n"
+    "\n"
+    "Approve the action a paused run waits for (the ACTION id it printed).  The\n"
+    "approval binds to that exact action: another tool or another input is another\n"
+    "action.  The run's own actor cannot approve.  Then: agentrt resume RUN.\n";
+static const char deny_usage[] =
+    "usage: agentrt deny RUN ACTION --reviewer NAME --reason R [--store PATH]\n"
+    "\n"
+    "Deny the action a paused run waits for: the run stops policy_denied.\n";
+static const char answer_usage[] =
+    "usage: agentrt answer RUN TEXT [--store PATH]\n"
+    "\n"
+    "Answer the question of a run blocked on ask_human.  Then: agentrt resume RUN.\n";
+static const char cancel_usage[] =
+    "usage: agentrt cancel RUN [--reason R] [--store PATH]\n"
+    "\n"
+    "Stop a run that has not finished: it ends cancelled.\n";
+
+typedef int (*decide_fn)(const cli_opts *o, cli_durable *d);
+
+/* Open the store, hold the run, rebuild it, let `fn` decide, keep the result. */
+static int with_run(const cli_opts *o, decide_fn fn) {
+  art_store *store;
+  cli_durable d;
+  int rc = cli_store_open(o, &store);
+  if (rc != 0) return rc;
+  const char *run_id = o->args[0];
+  if ((rc = cli_claim(store, run_id)) == 0) {
+    if ((rc = cli_rebuild(store, o->store, run_id, &d)) == 0) {
+      rc = fn(o, &d);
+      int kept = cli_record_status(store, d.run);
+      if (rc == 0) rc = kept;
+      cli_durable_dispose(&d);
+    } else {
+      cli_release(store, run_id);
+    }
+  }
+  art_store_close(store);
+  return rc;
+}
+
+static int refused(const cli_durable *d, int rc) {
+  fprintf(stderr, "agentrt: run %s: %s\n", art_run_id(d->run), art_run_errmsg(d->run));
+  return rc == ART_ENOMEM || rc == ART_EIO ? EXIT_USAGE : EXIT_STOPPED;
+}
+
+static int decide(const cli_opts *o, cli_durable *d, bool approved) {
+  const char *actor = art_spec_actor(d->spec);
+  if (approved && actor && strcmp(actor, o->reviewer) == 0) {
+    fprintf(stderr, "agentrt: run %s: %s is the run's actor and cannot approve its actions\n",
+            art_run_id(d->run), o->reviewer);
+    return EXIT_STOPPED;
+  }
+  int rc = art_run_feed_approval(d->run, o->args[1], approved, o->reviewer, o->reason, art_now_us());
+  if (rc < 0) return refused(d, rc);
+  printf("%s %s for run %s", approved ? "approved" : "denied", o->args[1], art_run_id(d->run));
+  if (approved) printf("; continue with: agentrt resume %s", art_run_id(d->run));
+  printf("\n");
+  return 0;
+}
+
+static int approve(const cli_opts *o, cli_durable *d) { return decide(o, d, true); }
+static int deny(const cli_opts *o, cli_durable *d) { return decide(o, d, false); }
+
+static int answer(const cli_opts *o, cli_durable *d) {
+  int rc = art_run_feed_human_input(d->run, o->args[1], art_now_us());
+  if (rc < 0) return refused(d, rc);
+  printf("answered run %s; continue with: agentrt resume %s\n", art_run_id(d->run), art_run_id(d->run));
+  return 0;
+}
+
+static int cancel(const cli_opts *o, cli_durable *d) {
+  int rc = art_run_cancel(d->run, o->reason, art_now_us());
+  if (rc < 0) return refused(d, rc);
+  printf("cancelled run %s\n", art_run_id(d->run));
+  return 0;
+}
+
+static int command(int argc, char **argv, unsigned flags, int args, const char *usage,
+                   bool needs_reviewer, bool needs_reason, decide_fn fn) {
+  cli_opts o;
+  int rc = cli_parse(argc, argv, flags | OPT_STORE, args, usage, &o);
+  if (rc != 0 || o.help) return rc;
+  if ((needs_reviewer && !o.reviewer) || (needs_reason && !o.reason)) {
+    fprintf(stderr, "agentrt: %s is required\n\n%s", needs_reviewer && !o.reviewer ? "--reviewer" : "--reason", usage);
+    return EXIT_USAGE;
+  }
+  return with_run(&o, fn);
+}
+
+int cmd_approve(int argc, char **argv) {
+  return command(argc, argv, OPT_REVIEWER | OPT_REASON, 2, approve_usage, true, false, approve);
+}
+int cmd_deny(int argc, char **argv) {
+  return command(argc, argv, OPT_REVIEWER | OPT_REASON, 2, deny_usage, true, true, deny);
+}
+int cmd_answer(int argc, char **argv) {
+  return command(argc, argv, 0, 2, answer_usage, false, false, answer);
+}
+int cmd_cancel(int argc, char **argv) {
+  return command(argc, argv, OPT_REASON, 1, cancel_usage, false, false, cancel);
+}
+
+/* ---- resume ----------------------------------------------------------------- */
+
+static const char resume_usage[] =
+    "usage: agentrt resume RUN [--store PATH] [--json]\n"
+    "\n"
+    "Continue a run from where its journal stops: after an approval, a denial or\n"
+    "an answer, or after the process driving it died.  A call that was handed out\n"
+    "but has no recorded result runs again only if its tool is idempotent (with the\n"
+    "same action id); otherwise the run stops blocked with detail outcome_unknown,\n"
+    "for an operator, and nothing is repeated.\n";
+
+static int resume(const cli_opts *o, cli_durable *d) {
+  if (cli_status_of(d->run) != ART_RUN_RUNNING) {
+    fprintf(stderr, "agentrt: run %s is %s (%s): nothing to resume\n", art_run_id(d->run),
+            art_run_status_name(cli_status_of(d->run)), art_run_stop_detail(d->run));
+    return cli_status_of(d->run) == ART_RUN_PAUSED ? EXIT_PAUSED : EXIT_STOPPED;
+  }
+  const art_action *act;
+  if (art_run_call_interrupted(d->run) && art_run_next(d->run, art_now_us(), &act) == 0 &&
+      !art_tool_idempotent(act->tool)) {
+    if (art_run_feed_outcome_unknown(d->run, art_now_us()) < 0) return refused(d, ART_EIO);
+  } else {
+    int rc = cli_drive(d->run, d->model);
+    if (rc != 0) return rc;
+  }
+  int rc = cli_report(d->run, o, NULL, o->store);
+  return rc ? rc : cli_exit_code(art_run_stop_reason(d->run));
+}
+
+int cmd_resume(int argc, char **argv) {
+  return command(argc, argv, OPT_JSON, 1, resume_usage, false, false, resume);
+}

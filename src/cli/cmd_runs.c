@@ -1,0 +1,89 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char usage[] =
+    "usage: agentrt runs list [--status S] [--store PATH] [--json]\n"
+    "       agentrt runs show RUN [--store PATH] [--json]\n"
+    "       agentrt runs trace RUN [--store PATH] [--jsonl]\n"
+    "\n"
+    "The runs kept in a store (default ./agentrt.db).\n"
+    "  list    every run, newest first: id, status, stop reason, steps (--status\n"
+    "          running|paused|finished|cancelled keeps one status)\n"
+    "  show    one run as `agentrt run` printed it (--json: the result object plus\n"
+    "          status and pending)\n"
+    "  trace   its journal as a table, or as JSON lines with --jsonl\n";
+
+static int list(const cli_opts *o, art_store *store) {
+  art_run_status status;
+  if (o->status && art_run_status_parse(o->status, &status) < 0) {
+    fprintf(stderr, "agentrt: unknown status \"%s\" (running, paused, finished, cancelled)\n", o->status);
+    return EXIT_USAGE;
+  }
+  art_run_record *runs;
+  size_t n;
+  art_error err = {0};
+  if (store->vt->list_runs(store, o->status ? (int)status : -1, &runs, &n, &err) < 0) {
+    fprintf(stderr, "agentrt: %s\n", err.message);
+    return EXIT_USAGE;
+  }
+  json_t *arr = o->json ? json_array() : NULL;
+  if (!o->json) printf("%-28s %-10s %-18s %5s\n", "run", "status", "stop_reason", "steps");
+  for (size_t i = 0; i < n; i++) {
+    const art_run_record *r = &runs[i];
+    if (arr)
+      json_array_append_new(arr, json_pack("{s:s, s:s, s:s?, s:s?, s:i, s:I}", "run_id", r->run_id,
+                                           "status", art_run_status_name(r->status), "stop_reason",
+                                           r->stop_reason, "reason", r->detail, "steps", r->steps,
+                                           "updated_us", (json_int_t)r->updated_us));
+    else
+      printf("%-28s %-10s %-18s %5u\n", r->run_id, art_run_status_name(r->status),
+             r->stop_reason ? r->stop_reason : "-", r->steps);
+  }
+  art_run_records_free(runs, n);
+  int rc = arr && cli_print_json(arr) < 0 ? EXIT_USAGE : 0;
+  json_decref(arr);
+  return rc;
+}
+
+static int print_jsonl(const art_run *run) {
+  for (size_t i = 0; i < art_run_event_count(run); i++) {
+    json_t *ev = art_event_to_json(run, art_run_event(run, i));
+    if (!ev || json_dumpf(ev, stdout, JSON_COMPACT) < 0 || putchar('\n') == EOF) {
+      json_decref(ev);
+      return EXIT_USAGE;
+    }
+    json_decref(ev);
+  }
+  return 0;
+}
+
+static int show(const cli_opts *o, art_store *store, bool trace) {
+  cli_durable d;
+  int rc = cli_rebuild(store, o->store, o->args[1], &d);
+  if (rc != 0) return rc;
+  if (trace && o->jsonl) rc = print_jsonl(d.run);
+  else rc = cli_report(d.run, o, NULL, o->store);
+  cli_durable_dispose(&d);
+  return rc;
+}
+
+int cmd_runs(int argc, char **argv) {
+  cli_opts o;
+  const char *what = argc > 1 ? argv[1] : "";
+  bool is_list = strcmp(what, "list") == 0;
+  if (!is_list && strcmp(what, "show") != 0 && strcmp(what, "trace") != 0) {
+    bool help = strcmp(what, "--help") == 0 || strcmp(what, "-h") == 0;
+    fprintf(help ? stdout : stderr, "%s%s", help ? "" : "agentrt: runs needs list, show or trace\n\n", usage);
+    return help ? EXIT_OK : EXIT_USAGE;
+  }
+  unsigned flags = OPT_STORE | (strcmp(what, "trace") == 0 ? OPT_JSONL : OPT_JSON) | (is_list ? OPT_STATUS : 0);
+  int rc = cli_parse(argc, argv, flags, is_list ? 1 : 2, usage, &o);
+  if (rc != 0 || o.help) return rc;
+  art_store *store;
+  if ((rc = cli_store_open(&o, &store)) != 0) return rc;
+  rc = is_list ? list(&o, store) : show(&o, store, strcmp(what, "trace") == 0);
+  art_store_close(store);
+  return rc;
+}

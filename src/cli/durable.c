@@ -1,0 +1,175 @@
+/* Durable runs from the command line: the store, a run's record and lease, and
+ * rebuilding a run from its journal in a later process. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agentrt/store.h"
+#include "cli/cli.h"
+
+/* A lease outlives no process by long: a crashed holder's run is free again. */
+#define LEASE_US (60LL * 1000000)
+
+int cli_store_open(const cli_opts *o, art_store **out) {
+  art_error err = {0};
+  if (art_store_open_sqlite(out, o->store, NULL, &err) == 0) return 0;
+  fprintf(stderr, "agentrt: %s\n", err.message);
+  return EXIT_USAGE;
+}
+
+static void owner_name(char *buf, size_t size) {
+  char host[64] = "?";
+  gethostname(host, sizeof host - 1);
+  snprintf(buf, size, "%s:%ld", host, (long)getpid());
+}
+
+static int store_failed(const art_error *err) {
+  fprintf(stderr, "agentrt: %s\n", err->message);
+  return EXIT_USAGE;
+}
+
+/* Whether `owner` ("host:pid") is a process on this host that has died: its
+ * lease need not run out before another process takes the run. */
+static bool holder_died(const char *owner) {
+  char host[64] = "?";
+  gethostname(host, sizeof host - 1);
+  size_t n = strlen(host);
+  if (!owner || strncmp(owner, host, n) != 0 || owner[n] != ':') return false;
+  long pid = strtol(owner + n + 1, NULL, 10);
+  return pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+/* Take over a dead holder's lease: claim as of when it runs out, then renew. */
+static int take_over(art_store *store, const char *run_id, const char *owner, art_error *err) {
+  art_run_record rec;
+  if (store->vt->get_run(store, run_id, &rec, err) < 0) return err->code;
+  int rc = holder_died(rec.lease_owner)
+               ? store->vt->claim(store, run_id, owner, rec.lease_until_us, LEASE_US, err)
+               : ART_ESTATE;
+  art_run_record_dispose(&rec);
+  if (rc == 0) rc = store->vt->claim(store, run_id, owner, art_now_us(), LEASE_US, err);
+  return rc;
+}
+
+int cli_claim(art_store *store, const char *run_id) {
+  char owner[128];
+  art_error err = {0};
+  owner_name(owner, sizeof owner);
+  int rc = store->vt->claim(store, run_id, owner, art_now_us(), LEASE_US, &err);
+  if (rc == ART_ESTATE) rc = take_over(store, run_id, owner, &err);
+  if (rc == 0) return 0;
+  if (err.code == ART_ESTATE)
+    fprintf(stderr, "agentrt: run %s is being driven by another process; try again when it stops\n", run_id);
+  else
+    fprintf(stderr, "agentrt: %s\n", err.message);
+  return EXIT_USAGE;
+}
+
+void cli_release(art_store *store, const char *run_id) {
+  char owner[128];
+  art_error err = {0};
+  owner_name(owner, sizeof owner);
+  store->vt->release(store, run_id, owner, &err);
+}
+
+/* A new run's record, its lease, and its journal sink. */
+int cli_persist_new(art_store *store, const art_spec *spec, art_run *run) {
+  art_error err = {0};
+  char *spec_json = json_dumps(art_spec_json(spec), JSON_COMPACT);
+  art_run_record rec = {.run_id = (char *)art_run_id(run), .status = ART_RUN_RUNNING,
+                        .spec_json = spec_json, .spec_dir = (char *)art_spec_base_dir(spec),
+                        .created_us = art_now_us()};
+  int rc = spec_json ? store->vt->create_run(store, &rec, &err) : art_error_set(&err, ART_ENOMEM, "out of memory");
+  free(spec_json);
+  if (rc == ART_EINVAL)
+    art_error_set(&err, rc, "run %s is in %s already (give the spec another run_id, or leave it out)",
+                  art_run_id(run), "the store");
+  if (rc < 0) return store_failed(&err);
+  if ((rc = cli_claim(store, art_run_id(run))) != 0) return rc;
+  art_sink sink;
+  if (art_store_sink_new(&sink, store) < 0 || art_run_add_sink(run, &sink) < 0) {
+    fprintf(stderr, "agentrt: out of memory\n");
+    return EXIT_USAGE;
+  }
+  return 0;
+}
+
+art_run_status cli_status_of(const art_run *run) {
+  switch (art_run_stop_reason(run)) {
+  case ART_STOP_NONE: return ART_RUN_RUNNING;
+  case ART_STOP_APPROVAL_REQUIRED:
+  case ART_STOP_BLOCKED: return ART_RUN_PAUSED;
+  case ART_STOP_CANCELLED: return ART_RUN_CANCELLED;
+  default: return ART_RUN_FINISHED;
+  }
+}
+
+/* Where the run stands, into its record; the lease is let go. */
+int cli_record_status(art_store *store, const art_run *run) {
+  art_error err = {0};
+  bool stopped = art_run_stop_reason(run) != ART_STOP_NONE;
+  int rc = store->vt->set_status(store, art_run_id(run), cli_status_of(run),
+                                 stopped ? art_stop_reason_name(art_run_stop_reason(run)) : NULL,
+                                 art_run_stop_detail(run), art_now_us(), &err);
+  cli_release(store, art_run_id(run));
+  return rc < 0 ? store_failed(&err) : 0;
+}
+
+static size_t decisions_in(const json_t *events) {
+  size_t n = 0, i;
+  const json_t *ev;
+  json_array_foreach(events, i, ev) {
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    n += type && strcmp(type, "decision") == 0;
+  }
+  return n;
+}
+
+static int load_spec(const art_run_record *rec, const char *store_path, art_spec **spec) {
+  json_error_t jerr;
+  art_error err = {0};
+  char name[256];
+  json_t *json = json_loads(rec->spec_json, 0, &jerr);
+  snprintf(name, sizeof name, "%s: run %s: spec", store_path, rec->run_id);
+  int rc = json ? art_spec_parse(spec, json, name, rec->spec_dir, NULL, &err)
+                : art_error_set(&err, ART_ESPEC, "%s: not JSON", name);
+  json_decref(json);
+  return rc < 0 ? store_failed(&err) : 0;
+}
+
+/* The run `run_id` as its journal left it, with its model where it was and its
+ * journal sink on.  The caller holds the lease. */
+int cli_rebuild(art_store *store, const char *store_path, const char *run_id, cli_durable *d) {
+  art_error err = {0};
+  json_t *events = NULL;
+  memset(d, 0, sizeof *d);
+  if (store->vt->get_run(store, run_id, &d->record, &err) < 0) return store_failed(&err);
+  int rc = load_spec(&d->record, store_path, &d->spec);
+  if (rc == 0 && store->vt->load_events(store, run_id, &events, &err) < 0) rc = store_failed(&err);
+  art_run_options opts = {.run_id = run_id};
+  art_sink sink;
+  if (rc == 0 && (art_model_new(&d->model, d->spec, &err) < 0 || art_run_new(&d->run, d->spec, &opts) < 0 ||
+                  art_store_sink_new(&sink, store) < 0 || art_run_add_sink(d->run, &sink) < 0)) {
+    fprintf(stderr, "agentrt: %s\n", err.message[0] ? err.message : "out of memory");
+    rc = EXIT_USAGE;
+  }
+  if (rc == 0 && art_run_replay(d->run, events) < 0) {
+    fprintf(stderr, "agentrt: run %s cannot be rebuilt: %s\n", run_id, art_run_errmsg(d->run));
+    rc = EXIT_USAGE;
+  }
+  if (rc == 0) art_model_resume_after(d->model, decisions_in(events));
+  json_decref(events);
+  if (rc != 0) cli_durable_dispose(d);
+  return rc;
+}
+
+void cli_durable_dispose(cli_durable *d) {
+  art_run_free(d->run);
+  art_model_free(d->model);
+  art_spec_free(d->spec);
+  art_run_record_dispose(&d->record);
+  memset(d, 0, sizeof *d);
+}

@@ -1,0 +1,271 @@
+/* Durable runs through the command line, each command its own process: pause,
+ * approve or deny or answer from "another shell", resume; a real SIGKILL in the
+ * middle of a tool call; a run held by another process; files that are not
+ * stores. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agentrt.h"
+#include "agentrt/store.h"
+#include "testutil.h"
+
+#define STORE "--store", "runs.db"
+#define SEND "{\"type\":\"tool\",\"name\":\"send_message\",\"input\":{\"to\":\"c@example.com\",\"body\":\"hi\"}}"
+#define ANSWER "{\"type\":\"answer\",\"text\":\"done\"}"
+
+static const char *spec(const char *name, const char *run_id, const char *extra, const char *decisions) {
+  char text[4096], file[64];
+  snprintf(text, sizeof text,
+           "{\"run_id\":\"%s\",\"goal\":\"g\",\"actor\":{\"id\":\"agent\"},\"outbox\":\"%s.outbox\","
+           "\"tools\":[\"send_message\"]%s,\"model\":{\"type\":\"scripted\",\"decisions\":[%s]}}",
+           run_id, run_id, extra, decisions);
+  snprintf(file, sizeof file, "%s.json", name);
+  return tu_write(file, text);
+}
+
+/* Run the CLI; what it says on stderr goes to the test's output. */
+static char *cli_err;
+static int cli_done(int rc) {
+  if (cli_err && cli_err[0]) print_message("stderr: %s", cli_err);
+  free(cli_err);
+  cli_err = NULL;
+  return rc;
+}
+#define CLI(out, ...) cli_done(tu_cli((out), &cli_err, __VA_ARGS__, NULL))
+
+static json_t *show(const char *run_id) {
+  char *out;
+  assert_int_equal(CLI(&out, "runs", "show", run_id, "--json", STORE), 0);
+  json_t *j = json_loads(out, 0, NULL);
+  free(out);
+  assert_non_null(j);
+  return j;
+}
+
+static const char *pending_action(json_t *shown) {
+  return json_string_value(json_object_get(json_object_get(shown, "pending"), "action_id"));
+}
+
+static void approval_across_processes(void **state) {
+  (void)state;
+  char *out;
+  const char *path = spec("approve", "r-approve", "", SEND "," ANSWER);
+  assert_int_equal(CLI(&out, "run", path, STORE), 3);
+  assert_non_null(strstr(out, "to continue: agentrt approve r-approve act_"));
+  free(out);
+  assert_null(tu_read(tu_path("r-approve.outbox")));
+  json_t *shown = show("r-approve");
+  assert_string_equal(json_string_value(json_object_get(shown, "status")), "paused");
+  json_t *pending = json_object_get(shown, "pending");
+  assert_string_equal(json_string_value(json_object_get(pending, "kind")), "approval");
+  assert_string_equal(json_string_value(json_object_get(pending, "tool")), "send_message");
+  assert_string_equal(json_string_value(json_object_get(json_object_get(pending, "input"), "to")), "c@example.com");
+  char action[64];
+  snprintf(action, sizeof action, "%s", pending_action(shown));
+  json_decref(shown);
+  /* The run's own actor, and another action, are refused; nothing changes. */
+  assert_int_equal(CLI(&out, "approve", "r-approve", action, "--reviewer", "agent", STORE), 1);
+  free(out);
+  assert_int_equal(CLI(&out, "approve", "r-approve", "act_000000000000000000000000", "--reviewer", "lead", STORE), 1);
+  free(out);
+  assert_int_equal(CLI(&out, "resume", "r-approve", STORE), 3); /* still waiting */
+  free(out);
+  assert_int_equal(CLI(&out, "approve", "r-approve", action, "--reviewer", "lead", STORE), 0);
+  free(out);
+  assert_int_equal(CLI(&out, "approve", "r-approve", action, "--reviewer", "lead", STORE), 1); /* decided */
+  free(out);
+  assert_null(tu_read(tu_path("r-approve.outbox"))); /* approving is not running */
+  assert_int_equal(CLI(&out, "resume", "r-approve", STORE), 0);
+  assert_non_null(strstr(out, "success"));
+  free(out);
+  assert_int_equal(tu_count_lines(tu_path("r-approve.outbox")), 1);
+  assert_int_equal(CLI(&out, "resume", "r-approve", STORE), 1); /* finished */
+  free(out);
+  assert_int_equal(tu_count_lines(tu_path("r-approve.outbox")), 1);
+  /* The journal has it all, once. */
+  assert_int_equal(CLI(&out, "runs", "trace", "r-approve", "--jsonl", STORE), 0);
+  assert_non_null(strstr(out, "\"type\":\"approval\""));
+  assert_non_null(strstr(out, "\"reviewer\":\"lead\""));
+  free(out);
+}
+
+static void denial_stops_the_run(void **state) {
+  (void)state;
+  char *out;
+  const char *path = spec("deny", "r-deny", "", SEND "," ANSWER);
+  assert_int_equal(CLI(&out, "run", path, STORE), 3);
+  free(out);
+  json_t *shown = show("r-deny");
+  char action[64];
+  snprintf(action, sizeof action, "%s", pending_action(shown));
+  json_decref(shown);
+  assert_int_equal(CLI(&out, "deny", "r-deny", action, "--reviewer", "lead", STORE), 2); /* no --reason */
+  free(out);
+  char *err;
+  assert_int_equal(tu_cli(&out, &err, "deny", "r-deny", action, "--reviewer", "lead", "--reason",
+                          "wrong customer", STORE, NULL), 0);
+  free(out), free(err);
+  shown = show("r-deny");
+  assert_string_equal(json_string_value(json_object_get(shown, "stop_reason")), "policy_denied");
+  assert_string_equal(json_string_value(json_object_get(shown, "reason")), "denied by lead: wrong customer");
+  assert_string_equal(json_string_value(json_object_get(shown, "status")), "finished");
+  json_decref(shown);
+  assert_null(tu_read(tu_path("r-deny.outbox")));
+}
+
+static void answers_and_cancellation(void **state) {
+  (void)state;
+  char *out;
+  const char *path = spec("ask", "r-ask", "", "{\"type\":\"ask_human\",\"question\":\"which?\"}," ANSWER);
+  assert_int_equal(CLI(&out, "run", path, STORE), 3);
+  assert_non_null(strstr(out, "agentrt answer r-ask"));
+  free(out);
+  assert_int_equal(CLI(&out, "answer", "r-ask", "the blue one", STORE), 0);
+  free(out);
+  assert_int_equal(CLI(&out, "resume", "r-ask", STORE, "--json"), 0);
+  json_t *j = json_loads(out, 0, NULL);
+  free(out);
+  assert_string_equal(json_string_value(json_object_get(j, "status")), "finished");
+  assert_true(json_is_null(json_object_get(j, "pending")));
+  json_decref(j);
+
+  path = spec("cancel", "r-cancel", "", SEND);
+  assert_int_equal(CLI(&out, "run", path, STORE), 3);
+  free(out);
+  assert_int_equal(CLI(&out, "cancel", "r-cancel", "--reason", "not needed", STORE), 0);
+  free(out);
+  assert_int_equal(CLI(&out, "runs", "list", "--status", "cancelled", STORE), 0);
+  assert_non_null(strstr(out, "r-cancel"));
+  assert_null(strstr(out, "r-ask"));
+  free(out);
+  assert_int_equal(CLI(&out, "cancel", "r-cancel", STORE), 1);
+  free(out);
+}
+
+/* ---- a real crash in the middle of a tool call ------------------------------------ */
+
+/* A write tool that records its call, then (the first time) hangs. */
+static const char *slow_writer(void) {
+  return tu_write("writer.sh",
+                  "#!/bin/sh\n"
+                  "cat >/dev/null\n"
+                  "echo \"$AGENTRT_ACTION_ID\" >> \"$1\"\n"
+                  "if [ ! -e \"$1.hung\" ]; then touch \"$1.hung\"; sleep 30; fi\n"
+                  "echo '{\"written\": true}'\n");
+}
+
+static pid_t start_run(const char *path) {
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    if (chdir(tu_tmpdir()) != 0) _exit(127);
+    int null = open("/dev/null", 1);
+    dup2(null, 1), dup2(null, 2);
+    execl(AGENTRT_CLI, "agentrt", "run", path, "--store", "runs.db", (char *)NULL);
+    _exit(127);
+  }
+  return pid;
+}
+
+static void crash_in_a_call(bool idempotent, const char *run_id) {
+  char tools[512], log[64], *out;
+  chmod(slow_writer(), 0755);
+  snprintf(log, sizeof log, "%s.log", run_id);
+  snprintf(tools, sizeof tools,
+           ",\"tools\":[{\"name\":\"write\",\"side_effect\":\"write\",\"idempotent\":%s,"
+           "\"command\":[\"%s\",\"%s\"]}],\"policy\":{\"rules\":[{\"when\":{\"tool\":\"write\"},\"effect\":\"allow\"}]}",
+           idempotent ? "true" : "false", tu_path("writer.sh"), tu_path(log));
+  char text[2048];
+  snprintf(text, sizeof text,
+           "{\"run_id\":\"%s\",\"goal\":\"g\"%s,\"model\":{\"type\":\"scripted\",\"decisions\":["
+           "{\"type\":\"tool\",\"name\":\"write\",\"input\":{\"n\":1}}," ANSWER "]}}",
+           run_id, tools);
+  char name[64];
+  snprintf(name, sizeof name, "%s.json", run_id);
+  pid_t pid = start_run(tu_write(name, text));
+  for (int i = 0; i < 500 && tu_count_lines(tu_path(log)) < 1; i++) usleep(10000);
+  assert_int_equal(tu_count_lines(tu_path(log)), 1); /* the tool acted ... */
+  kill(pid, SIGKILL);                                 /* ... and the process died */
+  int status;
+  waitpid(pid, &status, 0);
+  assert_true(WIFSIGNALED(status));
+  char *err;
+  int rc = tu_cli(&out, &err, "resume", run_id, STORE, NULL);
+  free(err);
+  if (idempotent) {
+    assert_int_equal(rc, 0); /* run again, with the same action id */
+    char *lines = tu_read(tu_path(log));
+    char *second = strchr(lines, '\n') + 1;
+    assert_int_equal(strncmp(lines, second, 28), 0);
+    assert_int_equal(tu_count_lines(tu_path(log)), 2);
+    free(lines);
+  } else {
+    assert_int_equal(rc, 3); /* never silently repeated */
+    assert_non_null(strstr(out, "outcome_unknown"));
+    assert_int_equal(tu_count_lines(tu_path(log)), 1);
+  }
+  free(out);
+}
+
+static void a_killed_write_is_not_repeated(void **state) {
+  (void)state;
+  crash_in_a_call(false, "r-crash");
+}
+
+static void a_killed_idempotent_call_runs_again_with_its_key(void **state) {
+  (void)state;
+  crash_in_a_call(true, "r-crash-idem");
+}
+
+/* ---- leases and files ---------------------------------------------------------------- */
+
+static void a_run_held_elsewhere_is_not_driven_twice(void **state) {
+  (void)state;
+  char *out, *err;
+  const char *path = spec("held", "r-held", "", SEND "," ANSWER);
+  assert_int_equal(CLI(&out, "run", path, STORE), 3);
+  free(out);
+  art_store *store;
+  art_error e;
+  assert_int_equal(art_store_open_sqlite(&store, tu_path("runs.db"), NULL, &e), 0);
+  assert_int_equal(store->vt->claim(store, "r-held", "other-host:1", art_now_us(), 60000000, &e), 0);
+  art_store_close(store);
+  assert_int_equal(tu_cli(&out, &err, "resume", "r-held", STORE, NULL), 2);
+  assert_non_null(strstr(err, "being driven by another process"));
+  free(out), free(err);
+}
+
+static void files_that_are_not_stores_are_refused(void **state) {
+  (void)state;
+  char *out, *err;
+  const char *notes = tu_write("notes.txt", "not a database\n");
+  assert_int_equal(tu_cli(&out, &err, "runs", "list", "--store", notes, NULL), 2);
+  assert_non_null(strstr(err, "is not an agentrt store"));
+  free(out), free(err);
+  assert_int_equal(tu_cli(&out, &err, "run", spec("x", "r-x", "", ANSWER), "--store", notes, NULL), 2);
+  free(out), free(err);
+  char *after = tu_read(notes);
+  assert_string_equal(after, "not a database\n");
+  free(after);
+  assert_int_equal(tu_cli(&out, &err, "runs", "show", "nope", STORE, NULL), 2);
+  assert_non_null(strstr(err, "no run nope"));
+  free(out), free(err);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(approval_across_processes),
+      cmocka_unit_test(denial_stops_the_run),
+      cmocka_unit_test(answers_and_cancellation),
+      cmocka_unit_test(a_killed_write_is_not_repeated),
+      cmocka_unit_test(a_killed_idempotent_call_runs_again_with_its_key),
+      cmocka_unit_test(a_run_held_elsewhere_is_not_driven_twice),
+      cmocka_unit_test(files_that_are_not_stores_are_refused),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
