@@ -12,7 +12,7 @@ enum { EXIT_OK = 0, EXIT_STOPPED = 1, EXIT_USAGE = 2, EXIT_PAUSED = 3 };
 
 enum {
   OPT_JSON = 1, OPT_TRACE = 2, OPT_OUTBOX = 4, OPT_JUNIT = 8, OPT_STORE = 16, OPT_STATUS = 32,
-  OPT_REVIEWER = 64, OPT_REASON = 128, OPT_JSONL = 256
+  OPT_REVIEWER = 64, OPT_REASON = 128, OPT_JSONL = 256, OPT_OLDER_THAN = 512
 };
 
 #define CLI_DEFAULT_STORE "agentrt.db"
@@ -27,6 +27,7 @@ typedef struct cli_opts {
   const char *status;
   const char *reviewer;
   const char *reason;
+  const char *older_than;
   const char *args[3]; /* positional arguments */
   int n_args;
 } cli_opts;

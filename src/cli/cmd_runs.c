@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -7,13 +8,44 @@ static const char usage[] =
     "usage: agentrt runs list [--status S] [--store PATH] [--json]\n"
     "       agentrt runs show RUN [--store PATH] [--json]\n"
     "       agentrt runs trace RUN [--store PATH] [--jsonl]\n"
+    "       agentrt runs prune --older-than AGE [--store PATH]\n"
     "\n"
     "The runs kept in a store (default ./agentrt.db).\n"
     "  list    every run, newest first: id, status, stop reason, steps (--status\n"
     "          running|paused|finished|cancelled keeps one status)\n"
     "  show    one run as `agentrt run` printed it (--json: the result object plus\n"
     "          status and pending)\n"
-    "  trace   its journal as a table, or as JSON lines with --jsonl\n";
+    "  trace   its journal as a table, or as JSON lines with --jsonl\n"
+    "  prune   delete finished and cancelled runs, and their journals, last changed\n"
+    "          more than AGE ago (AGE: a number and s, m, h or d, e.g. 30d)\n";
+
+/* "30d" -> µs; -1 when it is not a duration. */
+static int64_t parse_age(const char *text) {
+  char *unit;
+  long n = strtol(text, &unit, 10);
+  static const struct { char unit; int64_t us; } units[] = {
+      {'s', 1000000LL}, {'m', 60000000LL}, {'h', 3600000000LL}, {'d', 86400000000LL}};
+  if (unit == text || n < 0 || unit[0] == '\0' || unit[1] != '\0') return -1;
+  for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+    if (unit[0] == units[i].unit) return n * units[i].us;
+  return -1;
+}
+
+static int prune(const cli_opts *o, art_store *store) {
+  int64_t age = o->older_than ? parse_age(o->older_than) : -1;
+  if (age < 0) {
+    fprintf(stderr, "agentrt: --older-than needs an age such as 30d, 12h or 90m\n\n%s", usage);
+    return EXIT_USAGE;
+  }
+  size_t deleted;
+  art_error err = {0};
+  if (store->vt->prune(store, art_now_us() - age, &deleted, &err) < 0) {
+    fprintf(stderr, "agentrt: %s\n", err.message);
+    return EXIT_USAGE;
+  }
+  printf("pruned %zu run%s\n", deleted, deleted == 1 ? "" : "s");
+  return 0;
+}
 
 static int list(const cli_opts *o, art_store *store) {
   art_run_status status;
@@ -72,18 +104,20 @@ static int show(const cli_opts *o, art_store *store, bool trace) {
 int cmd_runs(int argc, char **argv) {
   cli_opts o;
   const char *what = argc > 1 ? argv[1] : "";
-  bool is_list = strcmp(what, "list") == 0;
-  if (!is_list && strcmp(what, "show") != 0 && strcmp(what, "trace") != 0) {
+  bool is_list = strcmp(what, "list") == 0, is_prune = strcmp(what, "prune") == 0;
+  if (!is_list && !is_prune && strcmp(what, "show") != 0 && strcmp(what, "trace") != 0) {
     bool help = strcmp(what, "--help") == 0 || strcmp(what, "-h") == 0;
-    fprintf(help ? stdout : stderr, "%s%s", help ? "" : "agentrt: runs needs list, show or trace\n\n", usage);
+    fprintf(help ? stdout : stderr, "%s%s", help ? "" : "agentrt: runs needs list, show, trace or prune\n\n", usage);
     return help ? EXIT_OK : EXIT_USAGE;
   }
-  unsigned flags = OPT_STORE | (strcmp(what, "trace") == 0 ? OPT_JSONL : OPT_JSON) | (is_list ? OPT_STATUS : 0);
-  int rc = cli_parse(argc, argv, flags, is_list ? 1 : 2, usage, &o);
+  unsigned flags = OPT_STORE | (strcmp(what, "trace") == 0 ? OPT_JSONL : OPT_JSON) |
+                   (is_list ? OPT_STATUS : 0) | (is_prune ? OPT_OLDER_THAN : 0);
+  int rc = cli_parse(argc, argv, flags, is_list || is_prune ? 1 : 2, usage, &o);
   if (rc != 0 || o.help) return rc;
   art_store *store;
   if ((rc = cli_store_open(&o, &store)) != 0) return rc;
-  rc = is_list ? list(&o, store) : show(&o, store, strcmp(what, "trace") == 0);
+  if (is_prune) rc = prune(&o, store);
+  else rc = is_list ? list(&o, store) : show(&o, store, strcmp(what, "trace") == 0);
   art_store_close(store);
   return rc;
 }

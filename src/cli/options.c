@@ -26,7 +26,8 @@ static int parse_flag(int argc, char **argv, int *i, unsigned allowed, cli_opts 
       {OPT_STORE, "--store", offsetof(cli_opts, store)},
       {OPT_STATUS, "--status", offsetof(cli_opts, status)},
       {OPT_REVIEWER, "--reviewer", offsetof(cli_opts, reviewer)},
-      {OPT_REASON, "--reason", offsetof(cli_opts, reason)}};
+      {OPT_REASON, "--reason", offsetof(cli_opts, reason)},
+      {OPT_OLDER_THAN, "--older-than", offsetof(cli_opts, older_than)}};
   if ((allowed & OPT_JSON) && strcmp(argv[*i], "--json") == 0) return o->json = true, 0;
   if ((allowed & OPT_JSONL) && strcmp(argv[*i], "--jsonl") == 0) return o->jsonl = true, 0;
   for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) {

@@ -145,6 +145,20 @@ static void answers_and_cancellation(void **state) {
   free(out);
   assert_int_equal(CLI(&out, "cancel", "r-cancel", STORE), 1);
   free(out);
+  /* Pruning: only finished and cancelled runs older than the age go. */
+  assert_int_equal(CLI(&out, "runs", "prune", "--older-than", "soon", STORE), 2);
+  free(out);
+  assert_int_equal(CLI(&out, "runs", "prune", "--older-than", "1d", STORE), 0);
+  assert_string_equal(out, "pruned 0 runs\n");
+  free(out);
+  usleep(20000);
+  assert_int_equal(CLI(&out, "runs", "prune", "--older-than", "0s", STORE), 0);
+  assert_non_null(strstr(out, "pruned "));
+  free(out);
+  assert_int_equal(CLI(&out, "runs", "list", STORE), 0);
+  assert_null(strstr(out, "r-cancel"));
+  assert_null(strstr(out, "r-ask"));
+  free(out);
 }
 
 /* ---- a real crash in the middle of a tool call ------------------------------------ */
