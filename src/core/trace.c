@@ -7,143 +7,136 @@
 #include <string.h>
 
 #include "agentrt/run.h"
-#include "core/json_build.h"
+#include "core/json_writer.h"
 
-/* Setters on top of art_put; NULL strings are skipped. */
-static void put_str(json_t *o, const char *key, const char *s, int *ok) {
-  if (s) art_put(o, key, json_string(s), ok);
-}
-static void put_int(json_t *o, const char *key, int64_t n, int *ok) {
-  art_put(o, key, json_integer(n), ok);
-}
-static void put_json(json_t *o, const char *key, json_t *v, int *ok) {
-  if (v) art_put(o, key, json_incref(v), ok);
-}
-static void put_obs(json_t *o, const char *key, uint32_t n, int *ok) {
+static void write_obs(art_jw *w, const char *key, uint32_t n) {
   char id[24];
   art_observation_id(n, id, sizeof id);
-  put_str(o, key, id, ok);
-}
-static void put_span(json_t *o, const char *key, uint64_t span, int *ok) {
-  char hex[17];
-  snprintf(hex, sizeof hex, "%016" PRIx64, span);
-  if (span) put_str(o, key, hex, ok);
+  art_jw_member_str(w, key, id);
 }
 
-static json_t *refs_memory_json(const art_context_refs *refs) {
-  json_t *arr = json_array();
-  for (size_t i = 0; arr && i < refs->n_memory; i++)
-    if (json_array_append_new(arr, json_string(refs->memory[i]->id)) < 0) json_decref(arr), arr = NULL;
-  return arr;
+/* n bytes of `v`, most significant first, as lower-case hex into out. */
+static void hex64(uint64_t v, char out[16]) {
+  static const char digits[] = "0123456789abcdef";
+  for (int i = 15; i >= 0; i--, v >>= 4) out[i] = digits[v & 15];
 }
 
-static json_t *refs_omitted_json(const art_context_refs *refs) {
-  json_t *arr = json_array();
-  for (size_t i = 0; arr && i < refs->n_omitted; i++) {
-    json_t *o = json_pack("{s:s, s:s}", "ref", refs->omitted[i].ref, "reason",
-                          art_omit_reason_name(refs->omitted[i].reason));
-    if (json_array_append_new(arr, o) < 0) json_decref(arr), arr = NULL;
-  }
-  return arr;
+static void write_span(art_jw *w, const char *key, uint64_t span) {
+  char hex[17] = {0};
+  hex64(span, hex);
+  if (span) art_jw_member_str(w, key, hex);
 }
 
-static json_t *recent_json(const art_event *ev) {
-  json_t *arr = json_array();
-  char id[24];
-  for (uint32_t n = ev->u.context.first_recent; arr && n && n <= ev->u.context.last_recent; n++) {
-    art_observation_id(n, id, sizeof id);
-    if (json_array_append_new(arr, json_string(id)) < 0) json_decref(arr), arr = NULL;
-  }
-  return arr;
-}
-
-static void context_fields(json_t *j, const art_event *ev, int *ok) {
+static void context_fields(art_jw *w, const art_event *ev) {
   const art_context_refs *refs = ev->u.context.refs;
-  art_put(j, "memory_refs", refs_memory_json(refs), ok);
-  art_put(j, "omitted_refs", refs_omitted_json(refs), ok);
-  art_put(j, "recent_observations", recent_json(ev), ok);
-  put_int(j, "evidence_count", ev->u.context.n_evidence, ok);
-  put_int(j, "tools_disclosed", ev->u.context.n_tools, ok);
-  put_str(j, "sensitivity", art_sensitivity_name(refs->sensitivity), ok);
-}
-
-static void decision_fields(json_t *j, const art_event *ev, int *ok) {
-  static const char *const text_keys[] = {"text", NULL, "question", "reason", "type"};
-  json_t *d = json_object();
-  if (!d) {
-    *ok = 0;
-    return;
+  char id[24];
+  art_jw_key(w, "memory_refs");
+  art_jw_open(w, '[');
+  for (size_t i = 0; i < refs->n_memory; i++) art_jw_str(w, refs->memory[i]->id);
+  art_jw_close(w, ']');
+  art_jw_key(w, "omitted_refs");
+  art_jw_open(w, '[');
+  for (size_t i = 0; i < refs->n_omitted; i++) {
+    art_jw_open(w, '{');
+    art_jw_member_str(w, "ref", refs->omitted[i].ref);
+    art_jw_member_str(w, "reason", art_omit_reason_name(refs->omitted[i].reason));
+    art_jw_close(w, '}');
   }
+  art_jw_close(w, ']');
+  art_jw_key(w, "recent_observations");
+  art_jw_open(w, '[');
+  for (uint32_t n = ev->u.context.first_recent; n && n <= ev->u.context.last_recent; n++) {
+    art_observation_id(n, id, sizeof id);
+    art_jw_str(w, id);
+  }
+  art_jw_close(w, ']');
+  art_jw_member_int(w, "evidence_count", ev->u.context.n_evidence);
+  art_jw_member_int(w, "tools_disclosed", ev->u.context.n_tools);
+  art_jw_member_str(w, "sensitivity", art_sensitivity_name(refs->sensitivity));
+}
+
+static void decision_fields(art_jw *w, const art_event *ev) {
+  static const char *const text_keys[] = {"text", NULL, "question", "reason", "given_type"};
   art_decision_kind k = ev->u.decision.kind;
-  put_str(d, "type", k == ART_DECISION_MALFORMED ? "malformed" : art_decision_kind_name(k), ok);
-  if (text_keys[k]) put_str(d, k == ART_DECISION_MALFORMED ? "given_type" : text_keys[k],
-                            ev->u.decision.text, ok);
-  put_str(d, "name", ev->u.decision.tool, ok);
-  put_json(d, "input", ev->u.decision.input, ok);
-  art_put(j, "decision", d, ok);
+  art_jw_key(w, "decision");
+  art_jw_open(w, '{');
+  art_jw_member_str(w, "type", art_decision_kind_name(k));
+  if (text_keys[k]) art_jw_member_str(w, text_keys[k], ev->u.decision.text);
+  art_jw_member_str(w, "name", ev->u.decision.tool);
+  art_jw_member_value(w, "input", ev->u.decision.input);
+  art_jw_close(w, '}');
   const art_usage *u = &ev->u.decision.usage;
-  if (u->prompt_tokens || u->completion_tokens)
-    art_put(j, "cost", json_pack("{s:I, s:I}", "prompt_tokens", (json_int_t)u->prompt_tokens,
-                             "completion_tokens", (json_int_t)u->completion_tokens), ok);
+  if (!u->prompt_tokens && !u->completion_tokens) return;
+  art_jw_key(w, "cost");
+  art_jw_open(w, '{');
+  art_jw_member_int(w, "prompt_tokens", u->prompt_tokens);
+  art_jw_member_int(w, "completion_tokens", u->completion_tokens);
+  art_jw_close(w, '}');
 }
 
-static void policy_fields(json_t *j, const art_event *ev, int *ok) {
-  put_str(j, "action", art_gate_action_name(ev->u.policy.action), ok);
-  put_str(j, "effect", art_effect_name(ev->u.policy.effect), ok);
-  art_put(j, "rule", ev->u.policy.rule >= 0 ? json_integer(ev->u.policy.rule) : json_null(), ok);
-  put_str(j, "reason", ev->u.policy.reason, ok);
-  put_str(j, ev->u.policy.action == ART_GATE_RETRIEVE ? "memory_id" : "tool", ev->u.policy.subject, ok);
-  put_str(j, "action_id", ev->u.policy.action_id, ok);
-  if (ev->u.policy.approved) art_put(j, "approved", json_true(), ok);
+static void policy_fields(art_jw *w, const art_event *ev) {
+  art_jw_member_str(w, "action", art_gate_action_name(ev->u.policy.action));
+  art_jw_member_str(w, "effect", art_effect_name(ev->u.policy.effect));
+  art_jw_key(w, "rule");
+  if (ev->u.policy.rule >= 0) art_jw_int(w, ev->u.policy.rule);
+  else art_jw_raw(w, "null");
+  art_jw_member_str(w, "reason", ev->u.policy.reason);
+  art_jw_member_str(w, ev->u.policy.action == ART_GATE_RETRIEVE ? "memory_id" : "tool",
+                    ev->u.policy.subject);
+  art_jw_member_str(w, "action_id", ev->u.policy.action_id);
+  if (ev->u.policy.approved) {
+    art_jw_key(w, "approved");
+    art_jw_raw(w, "true");
+  }
 }
 
-static void call_fields(json_t *j, const art_event *ev, int *ok) {
-  put_int(j, "call_id", ev->u.tool_call.call_id, ok);
-  put_str(j, "tool", ev->u.tool_call.tool, ok);
-  put_str(j, "side_effect", art_side_effect_name(ev->u.tool_call.side_effect), ok);
-  put_json(j, "input", ev->u.tool_call.input, ok);
-  put_str(j, "action_id", ev->u.tool_call.action_id, ok);
+static void call_fields(art_jw *w, const art_event *ev) {
+  art_jw_member_int(w, "call_id", ev->u.tool_call.call_id);
+  art_jw_member_str(w, "tool", ev->u.tool_call.tool);
+  art_jw_member_str(w, "side_effect", art_side_effect_name(ev->u.tool_call.side_effect));
+  art_jw_member_value(w, "input", ev->u.tool_call.input);
+  art_jw_member_str(w, "action_id", ev->u.tool_call.action_id);
 }
 
-static void result_fields(json_t *j, const art_event *ev, int *ok) {
-  put_int(j, "call_id", ev->u.tool_result.call_id, ok);
-  put_str(j, "tool", ev->u.tool_result.tool, ok);
-  put_str(j, "status", art_result_status_name(ev->u.tool_result.status), ok);
-  put_json(j, "data", ev->u.tool_result.data, ok);
-  put_str(j, "message", ev->u.tool_result.message, ok);
-  put_obs(j, "observation", ev->u.tool_result.observation, ok);
+static void result_fields(art_jw *w, const art_event *ev) {
+  art_jw_member_int(w, "call_id", ev->u.tool_result.call_id);
+  art_jw_member_str(w, "tool", ev->u.tool_result.tool);
+  art_jw_member_str(w, "status", art_result_status_name(ev->u.tool_result.status));
+  art_jw_member_value(w, "data", ev->u.tool_result.data);
+  art_jw_member_str(w, "message", ev->u.tool_result.message);
+  write_obs(w, "observation", ev->u.tool_result.observation);
 }
 
-static void stop_fields(json_t *j, const art_event *ev, int *ok) {
-  put_str(j, "stop_reason", art_stop_reason_name(ev->u.stop.reason), ok);
-  put_str(j, "reason", ev->u.stop.detail, ok);
-  put_str(j, "tool", ev->u.stop.tool, ok);
-  put_str(j, "action_id", ev->u.stop.action_id, ok);
-  put_str(j, "answer", ev->u.stop.answer, ok);
+static void stop_fields(art_jw *w, const art_event *ev) {
+  art_jw_member_str(w, "stop_reason", art_stop_reason_name(ev->u.stop.reason));
+  art_jw_member_str(w, "reason", ev->u.stop.detail);
+  art_jw_member_str(w, "tool", ev->u.stop.tool);
+  art_jw_member_str(w, "action_id", ev->u.stop.action_id);
+  art_jw_member_str(w, "answer", ev->u.stop.answer);
 }
 
-static void type_fields(json_t *j, const art_event *ev, int *ok) {
+static void type_fields(art_jw *w, const art_event *ev) {
   switch (ev->type) {
   case ART_EV_RUN_STARTED:
-    put_str(j, "goal", ev->u.run_started.goal, ok);
-    put_int(j, "max_steps", ev->u.run_started.max_steps, ok);
+    art_jw_member_str(w, "goal", ev->u.run_started.goal);
+    art_jw_member_int(w, "max_steps", ev->u.run_started.max_steps);
     break;
-  case ART_EV_CONTEXT_BUILT: context_fields(j, ev, ok); break;
-  case ART_EV_DECISION: decision_fields(j, ev, ok); break;
-  case ART_EV_POLICY_DECISION: policy_fields(j, ev, ok); break;
+  case ART_EV_CONTEXT_BUILT: context_fields(w, ev); break;
+  case ART_EV_DECISION: decision_fields(w, ev); break;
+  case ART_EV_POLICY_DECISION: policy_fields(w, ev); break;
   case ART_EV_APPROVAL:
-    put_str(j, "action_id", ev->u.approval.action_id, ok);
-    put_str(j, "decision", ev->u.approval.approved ? "approved" : "denied", ok);
-    put_str(j, "reviewer", ev->u.approval.reviewer, ok);
-    put_str(j, "reason", ev->u.approval.reason, ok);
+    art_jw_member_str(w, "action_id", ev->u.approval.action_id);
+    art_jw_member_str(w, "decision", ev->u.approval.approved ? "approved" : "denied");
+    art_jw_member_str(w, "reviewer", ev->u.approval.reviewer);
+    art_jw_member_str(w, "reason", ev->u.approval.reason);
     break;
-  case ART_EV_TOOL_CALL: call_fields(j, ev, ok); break;
-  case ART_EV_TOOL_RESULT: result_fields(j, ev, ok); break;
+  case ART_EV_TOOL_CALL: call_fields(w, ev); break;
+  case ART_EV_TOOL_RESULT: result_fields(w, ev); break;
   case ART_EV_HUMAN_INPUT:
-    put_str(j, "text", ev->u.human_input.text, ok);
-    put_obs(j, "observation", ev->u.human_input.observation, ok);
+    art_jw_member_str(w, "text", ev->u.human_input.text);
+    write_obs(w, "observation", ev->u.human_input.observation);
     break;
-  case ART_EV_STOP: stop_fields(j, ev, ok); break;
+  case ART_EV_STOP: stop_fields(w, ev); break;
   }
 }
 
@@ -162,65 +155,79 @@ static uint64_t trace_half(const art_run *run, uint64_t seed) {
   return mix64(h);
 }
 
-static void trace_id_hex(const art_run *run, char out[33]) {
-  snprintf(out, 33, "%016" PRIx64 "%016" PRIx64, trace_half(run, 1), trace_half(run, 2));
+/* The two halves of the run's trace id; every span id derives from them. */
+static void trace_ids(const art_run *run, uint64_t ids[2]) {
+  ids[0] = trace_half(run, 1);
+  ids[1] = trace_half(run, 2);
 }
 
-static uint64_t root_span(const art_run *run) { return mix64(trace_half(run, 1)) | 1; }
-static uint64_t step_span(const art_run *run, uint32_t step) {
-  return mix64(trace_half(run, 1) + 1 + step) | 1;
-}
-static uint64_t call_span(const art_run *run, uint32_t call) {
-  return mix64(trace_half(run, 2) ^ call) | 1;
-}
-
-void art_event_spans(const art_run *run, const art_event *ev, uint64_t *span, uint64_t *parent) {
+static void spans_of(const uint64_t ids[2], const art_event *ev, uint64_t *span, uint64_t *parent) {
+  uint64_t root = mix64(ids[0]) | 1, step = mix64(ids[0] + 1 + ev->step) | 1;
   switch (ev->type) {
   case ART_EV_RUN_STARTED:
   case ART_EV_STOP:
-    *span = root_span(run);
+    *span = root;
     *parent = 0;
     break;
   case ART_EV_TOOL_CALL:
   case ART_EV_TOOL_RESULT:
-    *span = call_span(run, ev->type == ART_EV_TOOL_CALL ? ev->u.tool_call.call_id
-                                                         : ev->u.tool_result.call_id);
-    *parent = step_span(run, ev->step);
+    *span = mix64(ids[1] ^ (ev->type == ART_EV_TOOL_CALL ? ev->u.tool_call.call_id
+                                                         : ev->u.tool_result.call_id)) | 1;
+    *parent = step;
     break;
   default:
-    *span = step_span(run, ev->step);
-    *parent = root_span(run);
+    *span = step;
+    *parent = root;
   }
 }
 
-json_t *art_event_to_json(const art_run *run, const art_event *ev) {
+void art_event_spans(const art_run *run, const art_event *ev, uint64_t *span, uint64_t *parent) {
+  uint64_t ids[2];
+  trace_ids(run, ids);
+  spans_of(ids, ev, span, parent);
+}
+
+int art_event_write_json(const art_run *run, const art_event *ev, art_jw *w) {
   char trace_id[33];
-  int ok = 1;
-  json_t *j = json_object();
-  if (!j) return NULL;
-  trace_id_hex(run, trace_id);
-  put_str(j, "run_id", art_run_id(run), &ok);
-  put_int(j, "seq", ev->seq, &ok);
-  put_str(j, "type", art_event_type_name(ev->type), &ok);
-  put_int(j, "step", ev->step, &ok);
-  put_int(j, "ts_us", ev->ts_us, &ok);
-  put_int(j, "latency_us", ev->latency_us, &ok);
-  put_str(j, "trace_id", trace_id, &ok);
   uint64_t span, parent;
-  art_event_spans(run, ev, &span, &parent);
-  put_span(j, "span_id", span, &ok);
-  put_span(j, "parent_span_id", parent, &ok);
-  type_fields(j, ev, &ok);
-  if (!ok) json_decref(j), j = NULL;
+  art_jw_reset(w);
+  if (w->ids_of != run) { /* a sink writes one run's events: hash its id once */
+    trace_ids(run, w->ids);
+    w->ids_of = run;
+  }
+  hex64(w->ids[0], trace_id);
+  hex64(w->ids[1], trace_id + 16);
+  trace_id[32] = '\0';
+  spans_of(w->ids, ev, &span, &parent);
+  art_jw_open(w, '{');
+  art_jw_member_str(w, "run_id", art_run_id(run));
+  art_jw_member_int(w, "seq", ev->seq);
+  art_jw_member_str(w, "type", art_event_type_name(ev->type));
+  art_jw_member_int(w, "step", ev->step);
+  art_jw_member_int(w, "ts_us", ev->ts_us);
+  art_jw_member_int(w, "latency_us", ev->latency_us);
+  art_jw_member_str(w, "trace_id", trace_id);
+  write_span(w, "span_id", span);
+  write_span(w, "parent_span_id", parent);
+  type_fields(w, ev);
+  art_jw_close(w, '}');
+  return w->failed ? ART_ENOMEM : 0;
+}
+
+json_t *art_event_to_json(const art_run *run, const art_event *ev) {
+  art_jw w = {0};
+  json_t *j = art_event_write_json(run, ev, &w) == 0 ? json_loadb(w.s, w.len, 0, NULL) : NULL;
+  art_jw_dispose(&w);
   return j;
 }
 
 static int jsonl_write(void *ud, const art_run *run, const art_event *ev) {
   FILE *f = ud;
-  json_t *j = art_event_to_json(run, ev);
-  if (!j) return ART_ENOMEM;
-  int rc = json_dumpf(j, f, JSON_COMPACT) == 0 && fputc('\n', f) != EOF && fflush(f) == 0 ? 0 : ART_EIO;
-  json_decref(j);
+  art_jw w = {0};
+  int rc = art_event_write_json(run, ev, &w);
+  if (rc == 0 && (fwrite(w.s, 1, w.len, f) != w.len || fputc('\n', f) == EOF || fflush(f) != 0))
+    rc = ART_EIO;
+  art_jw_dispose(&w);
   return rc;
 }
 

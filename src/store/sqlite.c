@@ -26,6 +26,10 @@ typedef struct sql_store {
   char pending_run[128];
   uint32_t pending_seq, pending_step;
   int64_t pending_ts;
+  /* The last event this handle appended, so the next one is checked to follow
+   * it without asking the database (a lease keeps other processes away). */
+  char known_run[128];
+  uint32_t known_seq;
 } sql_store;
 
 static int db_error(sql_store *q, art_error *err, const char *what) {
@@ -47,6 +51,7 @@ static int flush(sql_store *q, art_error *err) {
     return 0;
   int rc = db_error(q, err, "commit events");
   sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+  q->known_run[0] = q->pending_run[0] = '\0';
   return rc;
 }
 
@@ -106,8 +111,7 @@ static int migrate(sql_store *q, int from, art_error *err) {
 static int prepare(sql_store *q, art_error *err) {
   if (sqlite3_prepare_v3(q->db,
                          "INSERT INTO events(run_id, seq, step, type, ts_us, json)"
-                         " SELECT ?1, ?2, ?3, ?4, ?5, ?6 FROM runs WHERE run_id = ?1 AND ?2 - 1 ="
-                         " (SELECT coalesce(max(seq), 0) FROM events WHERE run_id = ?1)",
+                         " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
                          -1, SQLITE_PREPARE_PERSISTENT, &q->append_event, NULL) != SQLITE_OK ||
       sqlite3_prepare_v3(q->db,
                          "UPDATE runs SET events = ?2, steps = ?3, updated_us = ?4 WHERE run_id = ?1",
@@ -175,14 +179,33 @@ static int update_counters(sql_store *q, art_error *err) {
   return rc;
 }
 
+/* The seq of run_id's last event (0: none), or -1 when there is no such run. */
+static int64_t last_seq(sql_store *q, const char *run_id) {
+  if (strcmp(run_id, q->known_run) == 0) return q->known_seq;
+  if (!run_exists(q, run_id)) return -1;
+  sqlite3_stmt *st;
+  int64_t seq = 0;
+  if (sqlite3_prepare_v2(q->db, "SELECT coalesce(max(seq), 0) FROM events WHERE run_id = ?", -1, &st,
+                         NULL) != SQLITE_OK)
+    return -1;
+  bind_text(st, 1, run_id);
+  if (sqlite3_step(st) == SQLITE_ROW) seq = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return seq;
+}
+
 static int insert_event(sql_store *q, const char *run_id, uint32_t seq, uint32_t step,
                         int64_t ts_us, const char *type, const char *json, art_error *err) {
+  if (strlen(run_id) >= sizeof q->pending_run)
+    return art_error_set(err, ART_EINVAL, "run id %.40s... is too long for a store", run_id);
   if (strcmp(run_id, q->pending_run) != 0) { /* another run's counters go first */
     int rc = update_counters(q, err);
     if (rc < 0) return rc;
   }
-  if (strlen(run_id) >= sizeof q->pending_run)
-    return art_error_set(err, ART_EINVAL, "run id %.40s... is too long for a store", run_id);
+  int64_t last = last_seq(q, run_id);
+  if (last < 0) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
+  if (seq != last + 1)
+    return art_error_set(err, ART_ESTATE, "run %s: event %u does not follow the journal", run_id, seq);
   sqlite3_stmt *ins = q->append_event;
   bind_text(ins, 1, run_id);
   sqlite3_bind_int64(ins, 2, seq);
@@ -191,11 +214,11 @@ static int insert_event(sql_store *q, const char *run_id, uint32_t seq, uint32_t
   sqlite3_bind_int64(ins, 5, ts_us);
   bind_text(ins, 6, json);
   int rc = run_stmt(q, ins, "append event", err);
-  if (rc == 0 && sqlite3_changes(q->db) != 1)
-    return run_exists(q, run_id)
-               ? art_error_set(err, ART_ESTATE, "run %s: event %u does not follow the journal", run_id, seq)
-               : art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
+  if (rc < 0 && sqlite3_errcode(q->db) == SQLITE_CONSTRAINT) /* another process wrote it */
+    return art_error_set(err, ART_ESTATE, "run %s: event %u is in the journal already", run_id, seq);
   if (rc < 0) return rc;
+  snprintf(q->known_run, sizeof q->known_run, "%s", run_id);
+  q->known_seq = seq;
   snprintf(q->pending_run, sizeof q->pending_run, "%s", run_id);
   q->pending_seq = seq, q->pending_step = step, q->pending_ts = ts_us;
   return 0;
@@ -211,6 +234,7 @@ static int sql_append(art_store *s, const char *run_id, uint32_t seq, uint32_t s
   if (rc == ART_EIO || rc == ART_ENOMEM) { /* the transaction may be gone: lose the group */
     sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
     q->pending = 0;
+    q->known_run[0] = q->pending_run[0] = '\0';
     return rc;
   }
   if (rc == 0) q->pending++;
@@ -434,7 +458,9 @@ int art_store_open_sqlite(art_store **out, const char *path, const art_sqlite_op
   if (!q) return art_error_set(err, ART_ENOMEM, "out of memory");
   q->base.vt = &sql_vtable;
   int version = 0, rc = 0;
-  if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
+  /* A store handle belongs to one thread at a time: no locking inside SQLite. */
+  if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      NULL) != SQLITE_OK)
     rc = art_error_set(err, ART_EIO, "cannot open store %s: %s", path, q->db ? sqlite3_errmsg(q->db) : "out of memory");
   if (rc == 0) rc = check_identity(q, path, &version, err);
   if (rc == 0) rc = configure(q, opts, err);

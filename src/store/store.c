@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "agentrt/run.h"
+#include "core/json_writer.h"
 #include "core/names.h"
 #include "store/store_internal.h"
 
@@ -40,6 +41,7 @@ void art_store_close(art_store *s) {
 typedef struct journal {
   art_store *store;
   bool after_side_effect; /* the last tool_call was a draft or a write */
+  art_jw text;            /* reused for every event */
 } journal;
 
 static bool must_be_durable(journal *j, const art_event *ev) {
@@ -57,24 +59,23 @@ static bool must_be_durable(journal *j, const art_event *ev) {
 
 static int journal_write(void *ud, const art_run *run, const art_event *ev) {
   journal *j = ud;
-  json_t *json = art_event_to_json(run, ev);
-  size_t n = json ? json_dumpb(json, NULL, 0, JSON_COMPACT) : 0;
-  char *text = n ? malloc(n + 1) : NULL;
-  if (text) text[json_dumpb(json, text, n, JSON_COMPACT)] = '\0';
-  json_decref(json);
-  if (!text) return ART_ENOMEM;
+  if (art_event_write_json(run, ev, &j->text) < 0) return ART_ENOMEM;
   art_error err = {0};
-  int rc = j->store->vt->append(j->store, art_run_id(run), ev->seq, ev->step, ev->ts_us,
-                                art_event_type_name(ev->type), text, must_be_durable(j, ev), &err);
-  free(text);
-  return rc;
+  return j->store->vt->append(j->store, art_run_id(run), ev->seq, ev->step, ev->ts_us,
+                              art_event_type_name(ev->type), j->text.s, must_be_durable(j, ev), &err);
+}
+
+static void journal_close(void *ud) {
+  journal *j = ud;
+  art_jw_dispose(&j->text);
+  free(j);
 }
 
 int art_store_sink_new(art_sink *out, art_store *store) {
   journal *j = calloc(1, sizeof *j);
   if (!j) return ART_ENOMEM;
   j->store = store;
-  *out = (art_sink){ART_SINK_VERSION, journal_write, free, j};
+  *out = (art_sink){ART_SINK_VERSION, journal_write, journal_close, j};
   return 0;
 }
 
