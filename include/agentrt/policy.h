@@ -62,6 +62,8 @@ void art_policy_eval(const art_policy *p, const art_policy_query *q, art_verdict
 /* Whether the policy lists `action_id` in approved_action_ids. */
 bool art_policy_preapproved(const art_policy *p, const char *action_id);
 size_t art_policy_rule_count(const art_policy *p);
+/* "allow_self_approval": true lets the run's actor approve its own actions. */
+bool art_policy_allows_self_approval(const art_policy *p);
 /* Whether a retrieve rule depends on the remaining steps, so which memory enters
  * the context can change from one step to the next. */
 bool art_policy_retrieval_varies_by_step(const art_policy *p);

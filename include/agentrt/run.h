@@ -58,9 +58,19 @@ int art_run_feed_tool_result(art_run *run, uint32_t call_id, const art_tool_resu
                              int64_t now_us);
 /* Answers the question of a run blocked on ask_human; the run continues. */
 int art_run_feed_human_input(art_run *run, const char *text, int64_t now_us);
-/* Decides the action a run paused with approval_required waits for. */
-int art_run_feed_approval(art_run *run, const char *action_id, bool approved,
-                          const char *reviewer, const char *reason, int64_t now_us);
+/* A reviewer's decision on the action a paused run waits for. */
+typedef struct art_approval {
+  const char *action_id;   /* must be the action the run waits for (ART_ENOTFOUND) */
+  bool approved;
+  const char *reviewer;    /* required; not the run's actor unless the policy allows it */
+  const char *reason;      /* may be NULL */
+  int64_t expires_at_us;   /* 0: never; an approval that expires before its action runs
+                              puts the run back to waiting for approval */
+} art_approval;
+
+/* Records the decision (an approval event) and goes on: an approved action
+ * passes the gate, a denied one stops the run policy_denied. */
+int art_run_feed_approval(art_run *run, const art_approval *a, int64_t now_us);
 /* After a replay: whether the journal ends with a call handed out and no
  * result, so the tool may or may not have acted before the process died. */
 bool art_run_call_interrupted(const art_run *run);

@@ -91,7 +91,8 @@ typedef struct art_sqlite_options {
   bool synchronous_full; /* PRAGMA synchronous=FULL (default NORMAL: WAL, durable at checkpoints) */
 } art_sqlite_options;
 
-/* A SQLite store at `path`, created when missing.  A file that is not an
+/* A SQLite store at `path`, created when missing; one thread at a time uses a
+ * handle (open one per thread; processes share the file safely).  A file that is not an
  * agentrt store, or one written by a newer agentrt, is ART_ESPEC with a message
  * saying which, and is left untouched. */
 int art_store_open_sqlite(art_store **out, const char *path, const art_sqlite_options *opts,

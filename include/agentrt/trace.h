@@ -97,6 +97,7 @@ typedef struct art_event {
       bool approved;
       const char *reviewer;
       const char *reason;
+      int64_t expires_at_us; /* 0: never */
     } approval;
     struct {
       uint32_t call_id;

@@ -12,13 +12,13 @@ enum { EXIT_OK = 0, EXIT_STOPPED = 1, EXIT_USAGE = 2, EXIT_PAUSED = 3 };
 
 enum {
   OPT_JSON = 1, OPT_TRACE = 2, OPT_OUTBOX = 4, OPT_JUNIT = 8, OPT_STORE = 16, OPT_STATUS = 32,
-  OPT_REVIEWER = 64, OPT_REASON = 128, OPT_JSONL = 256, OPT_OLDER_THAN = 512
+  OPT_REVIEWER = 64, OPT_REASON = 128, OPT_JSONL = 256, OPT_OLDER_THAN = 512, OPT_ALL = 1024, OPT_EXPIRES = 2048
 };
 
 #define CLI_DEFAULT_STORE "agentrt.db"
 
 typedef struct cli_opts {
-  bool json, jsonl;
+  bool json, jsonl, all;
   bool help;
   const char *trace;
   const char *outbox;
@@ -28,6 +28,7 @@ typedef struct cli_opts {
   const char *reviewer;
   const char *reason;
   const char *older_than;
+  const char *expires;
   const char *args[3]; /* positional arguments */
   int n_args;
 } cli_opts;
@@ -36,6 +37,8 @@ typedef struct cli_opts {
  * positional arguments.  Returns 0, or EXIT_USAGE after printing what is wrong
  * and `usage` to stderr. */
 int cli_parse(int argc, char **argv, unsigned allowed, int args, const char *usage, cli_opts *o);
+/* "30d", "12h", "90m", "45s" -> µs; -1 when it is not such an age. */
+int64_t cli_parse_age(const char *text);
 
 /* Run `spec` to its stop with the options' sinks, journaled in `store` when
  * not NULL; prints and returns the exit code (EXIT_OK / EXIT_STOPPED /

@@ -7,11 +7,13 @@
 #include "cli/cli.h"
 
 static const char approve_usage[] =
-    "usage: agentrt approve RUN ACTION --reviewer NAME [--reason R] [--store PATH]\n"
+    "usage: agentrt approve RUN ACTION --reviewer NAME [--reason R] [--expires AGE] [--store PATH]\n"
     "\n"
     "Approve the action a paused run waits for (the ACTION id it printed).  The\n"
     "approval binds to that exact action: another tool or another input is another\n"
-    "action.  The run's own actor cannot approve.  Then: agentrt resume RUN.\n";
+    "action.  The run's own actor cannot approve (unless the policy says\n"
+    "\"allow_self_approval\": true).  With --expires (e.g. 1h), an action that has\n"
+    "not run by then waits for approval again.  Then: agentrt resume RUN.\n";
 static const char deny_usage[] =
     "usage: agentrt deny RUN ACTION --reviewer NAME --reason R [--store PATH]\n"
     "\n"
@@ -54,13 +56,13 @@ static int refused(const cli_durable *d, int rc) {
 }
 
 static int decide(const cli_opts *o, cli_durable *d, bool approved) {
-  const char *actor = art_spec_actor(d->spec);
-  if (approved && actor && strcmp(actor, o->reviewer) == 0) {
-    fprintf(stderr, "agentrt: run %s: %s is the run's actor and cannot approve its actions\n",
-            art_run_id(d->run), o->reviewer);
-    return EXIT_STOPPED;
+  int64_t now = art_now_us(), expires = 0;
+  if (o->expires && (expires = cli_parse_age(o->expires)) < 0) {
+    fprintf(stderr, "agentrt: --expires needs an age such as 1h, 30m or 2d\n");
+    return EXIT_USAGE;
   }
-  int rc = art_run_feed_approval(d->run, o->args[1], approved, o->reviewer, o->reason, art_now_us());
+  art_approval a = {o->args[1], approved, o->reviewer, o->reason, expires ? now + expires : 0};
+  int rc = art_run_feed_approval(d->run, &a, now);
   if (rc < 0) return refused(d, rc);
   printf("%s %s for run %s", approved ? "approved" : "denied", o->args[1], art_run_id(d->run));
   if (approved) printf("; continue with: agentrt resume %s", art_run_id(d->run));
@@ -98,7 +100,7 @@ static int command(int argc, char **argv, unsigned flags, int args, const char *
 }
 
 int cmd_approve(int argc, char **argv) {
-  return command(argc, argv, OPT_REVIEWER | OPT_REASON, 2, approve_usage, true, false, approve);
+  return command(argc, argv, OPT_REVIEWER | OPT_REASON | OPT_EXPIRES, 2, approve_usage, true, false, approve);
 }
 int cmd_deny(int argc, char **argv) {
   return command(argc, argv, OPT_REVIEWER | OPT_REASON, 2, deny_usage, true, true, deny);
@@ -114,12 +116,14 @@ int cmd_cancel(int argc, char **argv) {
 
 static const char resume_usage[] =
     "usage: agentrt resume RUN [--store PATH] [--json]\n"
+    "       agentrt resume --all [--store PATH]\n"
     "\n"
     "Continue a run from where its journal stops: after an approval, a denial or\n"
     "an answer, or after the process driving it died.  A call that was handed out\n"
     "but has no recorded result runs again only if its tool is idempotent (with the\n"
     "same action id); otherwise the run stops blocked with detail outcome_unknown,\n"
-    "for an operator, and nothing is repeated.\n";
+    "for an operator, and nothing is repeated.  --all resumes every run that is\n"
+    "ready: approved or answered since it paused, or interrupted.\n";
 
 static int resume(const cli_opts *o, cli_durable *d) {
   if (cli_status_of(d->run) != ART_RUN_RUNNING) {
@@ -139,6 +143,34 @@ static int resume(const cli_opts *o, cli_durable *d) {
   return rc ? rc : cli_exit_code(art_run_stop_reason(d->run));
 }
 
+/* Every run whose status is running: decided since it paused, or interrupted. */
+static int resume_all(cli_opts *o) {
+  art_store *store;
+  art_run_record *runs = NULL;
+  size_t n = 0;
+  art_error err = {0};
+  int rc = cli_store_open(o, &store), worst = 0;
+  if (rc == 0 && store->vt->list_runs(store, ART_RUN_RUNNING, &runs, &n, &err) < 0) {
+    fprintf(stderr, "agentrt: %s\n", err.message);
+    rc = EXIT_USAGE;
+  }
+  art_store_close(store);
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    o->args[0] = runs[i].run_id;
+    int one = with_run(o, resume);
+    if (one == EXIT_USAGE || (one > worst && worst != EXIT_USAGE)) worst = one;
+  }
+  if (rc == 0 && n == 0) printf("no run to resume\n");
+  art_run_records_free(runs, n);
+  return rc ? rc : worst;
+}
+
 int cmd_resume(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--all") != 0) continue;
+    cli_opts o;
+    int rc = cli_parse(argc, argv, OPT_ALL | OPT_STORE, 0, resume_usage, &o);
+    return rc != 0 || o.help ? rc : resume_all(&o);
+  }
   return command(argc, argv, OPT_JSON, 1, resume_usage, false, false, resume);
 }

@@ -19,20 +19,8 @@ static const char usage[] =
     "  prune   delete finished and cancelled runs, and their journals, last changed\n"
     "          more than AGE ago (AGE: a number and s, m, h or d, e.g. 30d)\n";
 
-/* "30d" -> µs; -1 when it is not a duration. */
-static int64_t parse_age(const char *text) {
-  char *unit;
-  long n = strtol(text, &unit, 10);
-  static const struct { char unit; int64_t us; } units[] = {
-      {'s', 1000000LL}, {'m', 60000000LL}, {'h', 3600000000LL}, {'d', 86400000000LL}};
-  if (unit == text || n < 0 || unit[0] == '\0' || unit[1] != '\0') return -1;
-  for (size_t i = 0; i < sizeof units / sizeof *units; i++)
-    if (unit[0] == units[i].unit) return n * units[i].us;
-  return -1;
-}
-
 static int prune(const cli_opts *o, art_store *store) {
-  int64_t age = o->older_than ? parse_age(o->older_than) : -1;
+  int64_t age = o->older_than ? cli_parse_age(o->older_than) : -1;
   if (age < 0) {
     fprintf(stderr, "agentrt: --older-than needs an age such as 30d, 12h or 90m\n\n%s", usage);
     return EXIT_USAGE;

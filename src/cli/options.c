@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -27,9 +28,11 @@ static int parse_flag(int argc, char **argv, int *i, unsigned allowed, cli_opts 
       {OPT_STATUS, "--status", offsetof(cli_opts, status)},
       {OPT_REVIEWER, "--reviewer", offsetof(cli_opts, reviewer)},
       {OPT_REASON, "--reason", offsetof(cli_opts, reason)},
-      {OPT_OLDER_THAN, "--older-than", offsetof(cli_opts, older_than)}};
+      {OPT_OLDER_THAN, "--older-than", offsetof(cli_opts, older_than)},
+      {OPT_EXPIRES, "--expires", offsetof(cli_opts, expires)}};
   if ((allowed & OPT_JSON) && strcmp(argv[*i], "--json") == 0) return o->json = true, 0;
   if ((allowed & OPT_JSONL) && strcmp(argv[*i], "--jsonl") == 0) return o->jsonl = true, 0;
+  if ((allowed & OPT_ALL) && strcmp(argv[*i], "--all") == 0) return o->all = true, 0;
   for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) {
     if (!(allowed & valued[k].bit)) continue;
     const char *v = flag_value(argc, argv, i, valued[k].name);
@@ -62,4 +65,15 @@ int cli_parse(int argc, char **argv, unsigned allowed, int args, const char *usa
   }
   if (o->n_args < args) return usage_error(usage, "%s", "missing argument");
   return 0;
+}
+
+int64_t cli_parse_age(const char *text) {
+  static const struct { char unit; int64_t us; } units[] = {
+      {'s', 1000000LL}, {'m', 60000000LL}, {'h', 3600000000LL}, {'d', 86400000000LL}};
+  char *unit;
+  long n = strtol(text, &unit, 10);
+  if (unit == text || n < 0 || unit[0] == '\0' || unit[1] != '\0') return -1;
+  for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+    if (unit[0] == units[i].unit) return n * units[i].us;
+  return -1;
 }

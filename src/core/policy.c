@@ -24,6 +24,7 @@ struct art_policy {
   rule *rules;
   size_t n_rules;
   const json_t *approved; /* array of action id strings, may be NULL */
+  bool allow_self_approval;
 };
 
 static int read_sets(const art_reader *rd, const char *path, const json_t *when, rule *r) {
@@ -110,8 +111,9 @@ static int read_approved(const art_reader *rd, const char *path, const json_t *i
 }
 
 static int read_policy(art_policy *p, const art_reader *rd, const char *path, const json_t *json) {
-  static const char *const keys[] = {"rules", "approved_action_ids", NULL};
-  if (art_rd_expect_object(rd, path, json) < 0 || art_rd_known_keys(rd, path, json, keys) < 0)
+  static const char *const keys[] = {"rules", "approved_action_ids", "allow_self_approval", NULL};
+  if (art_rd_expect_object(rd, path, json) < 0 || art_rd_known_keys(rd, path, json, keys) < 0 ||
+      art_rd_bool(rd, path, json, "allow_self_approval", &p->allow_self_approval) < 0)
     return ART_ESPEC;
   p->approved = json_object_get(json, "approved_action_ids");
   if (p->approved && read_approved(rd, path, p->approved) < 0) return ART_ESPEC;
@@ -155,6 +157,7 @@ void art_policy_free(art_policy *p) {
 }
 
 size_t art_policy_rule_count(const art_policy *p) { return p->n_rules; }
+bool art_policy_allows_self_approval(const art_policy *p) { return p->allow_self_approval; }
 
 bool art_policy_retrieval_varies_by_step(const art_policy *p) {
   for (size_t i = 0; i < p->n_rules; i++)

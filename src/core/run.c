@@ -209,6 +209,7 @@ static int stop(art_run *run, art_stop_reason reason, const char *tool, const ch
   run->stop_reason = reason;
   run->stop_detail = kept;
   run->phase = PH_STOPPED;
+  run->paused_at_us = now_us;
   run->action = (art_action){.kind = pausable(reason) ? ART_ACT_WAIT : ART_ACT_DONE,
                              .stop_reason = reason,
                              .detail = kept};
@@ -240,15 +241,24 @@ static int emit_run_started(art_run *run, int64_t now_us) {
   if (!ev) return broken(run, ART_ENOMEM);
   ev->u.run_started.goal = run->spec->goal_traced;
   ev->u.run_started.max_steps = run->spec->max_steps;
+  run->started_us = now_us;
   int rc = art_run_event_commit(run, ev);
   if (rc < 0) return rc;
   run->phase = PH_DECIDE;
   return 0;
 }
 
+/* Time the run has been going, pauses for people not counted. */
+static bool out_of_time(const art_run *run, int64_t now_us) {
+  int64_t budget = run->spec->max_wall_time_us;
+  return budget && now_us - run->started_us - run->paused_us >= budget;
+}
+
 static int hand_out_decide(art_run *run, int64_t now_us) {
   if (run->steps >= run->spec->max_steps)
     return stop(run, ART_STOP_BUDGET_EXHAUSTED, NULL, NULL, now_us, "max_steps");
+  if (out_of_time(run, now_us))
+    return stop(run, ART_STOP_BUDGET_EXHAUSTED, NULL, NULL, now_us, "wall_time");
   int rc = art_run_build_context(run, now_us);
   if (rc < 0) return broken(run, rc);
   run->decide_at_us = now_us;
@@ -259,7 +269,11 @@ static int hand_out_decide(art_run *run, int64_t now_us) {
 
 /* The tool_call event is the intent to call: recorded when the call is handed
  * out, right before it runs, never for a call that is not. */
+static int pause_for_approval(art_run *run, const char *tool, const char *reason, int64_t now_us);
+
 static int hand_out_call(art_run *run, int64_t now_us) {
+  if (run->call_expires_us && now_us >= run->call_expires_us) /* approved too long ago */
+    return pause_for_approval(run, run->call_tool->name, "approval expired", now_us);
   art_event *ev = art_run_event_new(run, ART_EV_TOOL_CALL, now_us);
   if (!ev) return broken(run, ART_ENOMEM);
   ev->u.tool_call.call_id = run->call.id;
@@ -385,27 +399,32 @@ static const char *pending_action_id(art_run *run, const char *tool, const json_
   return tool ? tool_action_id(run, tool, input) : answer_action_id(run, answer);
 }
 
-static bool preapproved(const art_run *run, const char *action_id) {
-  const char *const *ids = run->approved.items;
+/* The approval given during the run for `action_id` that has not expired, if any. */
+static art_granted *granted(const art_run *run, const char *action_id, int64_t now_us) {
+  art_granted *g = run->approved.items;
   for (uint32_t i = 0; i < run->approved.len; i++)
-    if (ids[i] && strcmp(ids[i], action_id) == 0) return true;
-  return art_policy_preapproved(run->spec->policy, action_id);
+    if (g[i].action_id && strcmp(g[i].action_id, action_id) == 0 &&
+        (!g[i].expires_at_us || now_us < g[i].expires_at_us))
+      return &g[i];
+  return NULL;
+}
+
+/* approval_required for an approved action becomes allow; the call remembers
+ * when its approval expires. */
+static void apply_approvals(art_run *run, const char *action_id, art_verdict *v, int64_t now_us) {
+  if (v->effect != ART_EFFECT_APPROVAL || !action_id) return;
+  const art_granted *g = granted(run, action_id, now_us);
+  if (!g && !art_policy_preapproved(run->spec->policy, action_id)) return;
+  v->effect = ART_EFFECT_ALLOW;
+  v->approved = true;
+  run->call_expires_us = g ? g->expires_at_us : 0;
 }
 
 /* An approval given during the run authorises one execution of a
  * non-idempotent action: using it uses it up. */
-static void use_approval(art_run *run, const char *action_id) {
-  const char **ids = run->approved.items;
-  for (uint32_t i = 0; i < run->approved.len; i++)
-    if (ids[i] && strcmp(ids[i], action_id) == 0) ids[i] = NULL;
-}
-
-/* approval_required for an approved action becomes allow. */
-static void apply_approvals(const art_run *run, const char *action_id, art_verdict *v) {
-  if (v->effect == ART_EFFECT_APPROVAL && action_id && preapproved(run, action_id)) {
-    v->effect = ART_EFFECT_ALLOW;
-    v->approved = true;
-  }
+static void use_approval(art_run *run, const char *action_id, int64_t now_us) {
+  art_granted *g = granted(run, action_id, now_us);
+  if (g) g->action_id = NULL;
 }
 
 static int pause_for_approval(art_run *run, const char *tool, const char *reason, int64_t now_us) {
@@ -429,7 +448,7 @@ static int gate_answer(art_run *run, int64_t now_us) {
   if (v.effect == ART_EFFECT_APPROVAL &&
       !(run->action_id = pending_action_id(run, NULL, NULL, run->pending_answer)))
     return broken(run, ART_ENOMEM);
-  apply_approvals(run, run->action_id, &v);
+  apply_approvals(run, run->action_id, &v, now_us);
   int rc = art_run_emit_policy(run, &q, &v, NULL, run->action_id, now_us);
   if (rc < 0) return rc;
   if (v.effect == ART_EFFECT_DENY)
@@ -438,14 +457,14 @@ static int gate_answer(art_run *run, int64_t now_us) {
   return finish_with_answer(run, now_us);
 }
 
-static void schedule_call(art_run *run) {
+static void schedule_call(art_run *run, int64_t now_us) {
   run->call = (art_tool_call){.id = ++run->calls,
                               .step = run->steps,
                               .run_id = run->run_id,
                               .tool = run->call_tool->name,
                               .input = run->call_input,
                               .action_id = run->action_id};
-  if (!run->call_tool->idempotent && run->action_id) use_approval(run, run->action_id);
+  if (!run->call_tool->idempotent && run->action_id) use_approval(run, run->action_id, now_us);
   run->phase = PH_CALL;
 }
 
@@ -462,13 +481,14 @@ static int gate_call(art_run *run, int64_t now_us) {
   bool needs_id = v.effect == ART_EFFECT_APPROVAL || t->side_effect != ART_SIDE_READ;
   if (needs_id && !(run->action_id = pending_action_id(run, t->name, run->call_input, NULL)))
     return broken(run, ART_ENOMEM);
-  apply_approvals(run, run->action_id, &v);
+  run->call_expires_us = 0;
+  apply_approvals(run, run->action_id, &v, now_us);
   int rc = art_run_emit_policy(run, &q, &v, t->name, run->action_id, now_us);
   if (rc < 0) return rc;
   if (v.effect == ART_EFFECT_DENY)
     return stop(run, ART_STOP_POLICY_DENIED, t->name, run->action_id, now_us, v.reason);
   if (v.effect == ART_EFFECT_APPROVAL) return pause_for_approval(run, t->name, v.reason, now_us);
-  schedule_call(run);
+  schedule_call(run, now_us);
   return 0;
 }
 
@@ -609,7 +629,8 @@ int art_run_feed_tool_result(art_run *run, uint32_t call_id, const art_tool_resu
 /* ---- pauses: human input, approvals, cancellation ------------------------------ */
 
 /* A paused run carries on: it is no longer stopped. */
-static void unpause(art_run *run) {
+static void unpause(art_run *run, int64_t now_us) {
+  run->paused_us += now_us - run->paused_at_us;
   run->stop_reason = ART_STOP_NONE;
   run->stop_detail = NULL;
   run->pending = PENDING_NONE;
@@ -628,45 +649,55 @@ int art_run_feed_human_input(art_run *run, const char *text, int64_t now_us) {
   ev->u.human_input.text = kept;
   ev->u.human_input.observation = o->n;
   if ((rc = art_run_event_commit(run, ev)) < 0) return rc;
-  unpause(run);
+  unpause(run, now_us);
   run->phase = PH_DECIDE;
   return 0;
 }
 
-static int emit_approval(art_run *run, bool approved, const char *reviewer, const char *reason,
-                         int64_t now_us) {
+static int emit_approval(art_run *run, const art_approval *a, int64_t now_us) {
   art_event *ev = art_run_event_new(run, ART_EV_APPROVAL, now_us);
   int rc = ev ? 0 : ART_ENOMEM;
-  const char *r = keep_text(run, reviewer, &rc);
-  const char *why = keep_text(run, reason, &rc);
+  const char *r = keep_text(run, a->reviewer, &rc);
+  const char *why = keep_text(run, a->reason, &rc);
   if (rc < 0) return broken(run, rc);
   ev->u.approval.action_id = run->action_id;
-  ev->u.approval.approved = approved;
+  ev->u.approval.approved = a->approved;
   ev->u.approval.reviewer = r;
   ev->u.approval.reason = why;
+  ev->u.approval.expires_at_us = a->expires_at_us;
   return art_run_event_commit(run, ev);
 }
 
 /* The approved action goes through the gate again, which now allows it. */
-static int approve_pending(art_run *run, int64_t now_us) {
-  const char **slot = art_vec_push(&run->arena, &run->approved, sizeof *slot);
-  if (!slot) return broken(run, ART_ENOMEM);
-  *slot = run->action_id;
-  unpause(run);
+static int approve_pending(art_run *run, int64_t expires_at_us, int64_t now_us) {
+  art_granted *g = art_vec_push(&run->arena, &run->approved, sizeof *g);
+  if (!g) return broken(run, ART_ENOMEM);
+  *g = (art_granted){run->action_id, expires_at_us};
+  unpause(run, now_us);
   return run->call_tool ? gate_call(run, now_us) : gate_answer(run, now_us);
 }
 
-int art_run_feed_approval(art_run *run, const char *action_id, bool approved,
-                          const char *reviewer, const char *reason, int64_t now_us) {
+static int check_approval(art_run *run, const art_approval *a, int64_t now_us) {
   if (run->phase != PH_STOPPED || run->pending != PENDING_APPROVAL)
     return fail(run, ART_ESTATE, "the run is not waiting for an approval");
-  if (!action_id || strcmp(action_id, run->action_id) != 0)
+  if (!a->action_id || strcmp(a->action_id, run->action_id) != 0)
     return fail(run, ART_ENOTFOUND, "unknown action %s: the run waits for %s",
-                action_id ? action_id : "(none)", run->action_id);
-  if (!reviewer || !reviewer[0]) return fail(run, ART_EINVAL, "a reviewer is required");
-  int rc = emit_approval(run, approved, reviewer, reason, now_us);
+                a->action_id ? a->action_id : "(none)", run->action_id);
+  if (!a->reviewer || !a->reviewer[0]) return fail(run, ART_EINVAL, "a reviewer is required");
+  if (a->approved && run->spec->actor && strcmp(a->reviewer, run->spec->actor) == 0 &&
+      !art_policy_allows_self_approval(run->spec->policy))
+    return fail(run, ART_EINVAL, "%s is the run's actor and cannot approve its own actions",
+                a->reviewer);
+  if (a->expires_at_us && a->expires_at_us <= now_us)
+    return fail(run, ART_EINVAL, "the approval has expired already");
+  return 0;
+}
+
+int art_run_feed_approval(art_run *run, const art_approval *a, int64_t now_us) {
+  int rc = check_approval(run, a, now_us);
+  if (rc == 0) rc = emit_approval(run, a, now_us);
   if (rc < 0) return rc;
-  if (approved) return approve_pending(run, now_us);
+  if (a->approved) return approve_pending(run, a->expires_at_us, now_us);
   run->pending = PENDING_NONE;
   const char *tool = run->call_tool ? run->call_tool->name : NULL;
   const art_event *ev = art_run_event(run, run->events.len - 1);

@@ -18,6 +18,12 @@ typedef enum {
   PH_BROKEN           /* an event could not be recorded: the run accepts nothing more */
 } art_phase;
 
+/* An approval given during the run; action_id NULL once a write used it. */
+typedef struct art_granted {
+  const char *action_id;
+  int64_t expires_at_us; /* 0: never */
+} art_granted;
+
 /* What a paused run waits for. */
 typedef enum { PENDING_NONE, PENDING_APPROVAL, PENDING_HUMAN, PENDING_OPERATOR } art_pending;
 
@@ -38,6 +44,7 @@ struct art_run {
   const art_tool *call_tool;
   const char *action_id;          /* the pending action's id (arena), NULL when none */
   const char *replay_action_id;   /* while replaying: the id the journal recorded */
+  int64_t call_expires_us;        /* the approval the pending call runs on expires then (0: never) */
   uint32_t journaled;             /* events up to this seq are in the journal already:
                                      a replay does not give them to the sinks again */
   json_t *call_input;             /* the run's reference to the pending call's input */
@@ -45,13 +52,16 @@ struct art_run {
 
   uint32_t steps;
   uint32_t seq;
+  int64_t started_us;             /* when run_started was recorded */
+  int64_t paused_us;              /* time spent paused so far: not part of the wall-time budget */
+  int64_t paused_at_us;           /* when the current pause began */
   uint32_t calls;
   int64_t decide_at_us, call_at_us;
 
   art_vec events;                 /* art_event * */
   art_vec observations;           /* art_observation */
   art_vec evidence;               /* uint32_t observation numbers */
-  art_vec approved;               /* const char * action ids approved during the run (NULL: used) */
+  art_vec approved;               /* art_granted: approvals given during the run */
   const art_tool *const *tools;   /* enabled tools, sorted by name (the registry's) */
   size_t n_tools;
   const art_context_refs *refs;   /* memory refs of the last context */

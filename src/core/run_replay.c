@@ -65,13 +65,24 @@ static int feed_result(art_run *run, const json_t *ev, int64_t ts) {
   return rc;
 }
 
+static int feed_approval(art_run *run, const json_t *ev, int64_t ts) {
+  const char *decision = str(ev, "decision");
+  art_approval a = {.action_id = str(ev, "action_id"),
+                    .approved = decision && strcmp(decision, "approved") == 0,
+                    .reviewer = str(ev, "reviewer"),
+                    .reason = str(ev, "reason"),
+                    .expires_at_us = json_integer_value(json_object_get(ev, "expires_at_us"))};
+  return art_run_feed_approval(run, &a, ts);
+}
+
 /* Made by art_run_next: the start, contexts (with their retrieve verdicts),
  * calls handed out, and the budget running out. */
 static bool made_by_next(const json_t *ev) {
   const char *stop = str(ev, "stop_reason");
   return is(ev, "run_started") || is(ev, "context_built") || is(ev, "tool_call") ||
          (is(ev, "policy_decision") && strcmp(str(ev, "action") ? str(ev, "action") : "", "retrieve") == 0) ||
-         (is(ev, "stop") && stop && strcmp(stop, "budget_exhausted") == 0);
+         (is(ev, "stop") && stop && strcmp(stop, "budget_exhausted") == 0) || /* max_steps, wall_time */
+         (is(ev, "stop") && strcmp(str(ev, "reason") ? str(ev, "reason") : "", "approval expired") == 0);
 }
 
 /* Feed what produced journal event i. */
@@ -92,9 +103,7 @@ static int feed(replay *r, size_t i) {
   if (is(ev, "tool_result")) return feed_result(run, ev, ts);
   if (is(ev, "human_input")) return art_run_feed_human_input(run, str(ev, "text"), ts);
   if (is(ev, "approval"))
-    return art_run_feed_approval(run, str(ev, "action_id"),
-                                 strcmp(str(ev, "decision") ? str(ev, "decision") : "", "approved") == 0,
-                                 str(ev, "reviewer"), str(ev, "reason"), ts);
+    return feed_approval(run, ev, ts);
   if (is(ev, "stop") && strcmp(str(ev, "stop_reason") ? str(ev, "stop_reason") : "", "model_failure") == 0)
     return art_run_feed_model_failure(run, str(ev, "reason"), ts);
   if (is(ev, "stop") && strcmp(str(ev, "stop_reason") ? str(ev, "stop_reason") : "", "cancelled") == 0)

@@ -376,21 +376,23 @@ static int read_model(loader *l, const json_t *root) {
 /* ---- the whole spec ------------------------------------------------------------ */
 
 static int read_top(loader *l, const json_t *root) {
-  static const char *const keys[] = {"run_id", "goal", "description", "max_steps", "actor",
+  static const char *const keys[] = {"run_id", "goal", "description", "max_steps", "max_wall_time_ms", "actor",
                                      "memory", "tools", "policy", "model", "context", "redact",
                                      "outbox", NULL};
   art_spec *s = l->spec;
   const char *description = NULL, *outbox = DEFAULT_OUTBOX;
-  int64_t max_steps = DEFAULT_MAX_STEPS;
+  int64_t max_steps = DEFAULT_MAX_STEPS, wall_ms = 0;
   if (art_rd_expect_object(&l->rd, "$", root) < 0 || art_rd_known_keys(&l->rd, "$", root, keys) < 0 ||
       art_rd_string(&l->rd, "$", root, "goal", true, &s->goal) < 0 ||
       art_rd_string(&l->rd, "$", root, "run_id", false, &s->run_id) < 0 ||
       art_rd_string(&l->rd, "$", root, "description", false, &description) < 0 ||
       art_rd_int(&l->rd, "$", root, "max_steps", 1, UINT32_MAX - 1, &max_steps) < 0 ||
+      art_rd_int(&l->rd, "$", root, "max_wall_time_ms", 1, INT64_MAX / 1000, &wall_ms) < 0 ||
       art_rd_string(&l->rd, "$", root, "outbox", false, &outbox) < 0)
     return ART_ESPEC;
   if (s->run_id && !s->run_id[0]) return art_rd_fail(&l->rd, "$.run_id", "must not be empty");
   s->max_steps = (uint32_t)max_steps;
+  s->max_wall_time_us = wall_ms * 1000;
   if (l->opts && l->opts->outbox) outbox = l->opts->outbox;
   if (!(s->outbox = art_strdup(s->alloc, outbox))) return oom(l);
   return 0;

@@ -15,6 +15,7 @@ struct art_spec {
   const char *goal_traced;    /* the goal as traces show it (redacted) */
   char *goal_redacted;        /* owned when redaction changed the goal */
   uint32_t max_steps;
+  int64_t max_wall_time_us;   /* 0: no wall-time budget */
   const char *actor, *tenant, *route;
   art_memory_item *memory;
   size_t n_memory;

@@ -77,11 +77,14 @@ static void approval_across_processes(void **state) {
   free(out);
   assert_int_equal(CLI(&out, "approve", "r-approve", action, "--reviewer", "lead", STORE), 0);
   free(out);
+  assert_int_equal(CLI(&out, "runs", "list", "--status", "running", STORE), 0); /* ready to go on */
+  assert_non_null(strstr(out, "r-approve"));
+  free(out);
   assert_int_equal(CLI(&out, "approve", "r-approve", action, "--reviewer", "lead", STORE), 1); /* decided */
   free(out);
   assert_null(tu_read(tu_path("r-approve.outbox"))); /* approving is not running */
-  assert_int_equal(CLI(&out, "resume", "r-approve", STORE), 0);
-  assert_non_null(strstr(out, "success"));
+  assert_int_equal(CLI(&out, "resume", "--all", STORE), 0);
+  assert_non_null(strstr(out, "r-approve: success"));
   free(out);
   assert_int_equal(tu_count_lines(tu_path("r-approve.outbox")), 1);
   assert_int_equal(CLI(&out, "resume", "r-approve", STORE), 1); /* finished */

@@ -92,7 +92,7 @@ static void record(recording *rec, const char *spec_text, bool deny, int cancel_
       assert_int_equal(art_run_feed_tool_result(run, act->call->id, &r, now + 5), 0);
       art_tool_result_dispose(&r);
     } else if (act->stop_reason == ART_STOP_APPROVAL_REQUIRED) {
-      assert_int_equal(art_run_feed_approval(run, run->action_id, !deny, "lead", "checked", now + 5), 0);
+      assert_int_equal(art_run_feed_approval(run, &(art_approval){run->action_id, !deny, "lead", "checked", 0}, now + 5), 0);
     } else {
       assert_int_equal(art_run_feed_human_input(run, "ACME", now + 5), 0);
     }
@@ -230,7 +230,7 @@ static void a_replayed_run_carries_on(void **state) {
   assert_int_equal(seen, 0);
   assert_int_equal(art_run_stop_reason(run), ART_STOP_APPROVAL_REQUIRED);
   const char *id = json_string_value(json_object_get(json_array_get(p, pause - 1), "action_id"));
-  assert_int_equal(art_run_feed_approval(run, id, true, "lead", NULL, 9000), 0);
+  assert_int_equal(art_run_feed_approval(run, &(art_approval){id, true, "lead", NULL, 0}, 9000), 0);
   /* The model picks up where the script was: two decisions were used. */
   assert_int_equal(art_model_new(&model, rec.spec, &err), 0);
   art_decision skip;

@@ -366,7 +366,7 @@ static void answer_rule_can_require_approval(void **state) {
   assert_stop(&f, ART_STOP_APPROVAL_REQUIRED, "support answers are reviewed");
   const char *action_id = last_event(&f, ART_EV_STOP)->u.stop.action_id;
   assert_non_null(action_id);
-  assert_int_equal(art_run_feed_approval(f.run, action_id, true, "lead", NULL, 5), 0);
+  assert_int_equal(art_run_feed_approval(f.run, &(art_approval){action_id, true, "lead", NULL, 0}, 5), 0);
   assert_stop(&f, ART_STOP_SUCCESS, NULL);
   assert_string_equal(art_run_answer(f.run), "done");
   done(&f);
@@ -378,20 +378,20 @@ static void approval_runs_the_write_once_and_denial_stops(void **state) {
   run_with(&f, DEMO_TOOLS, NULL, "[" SEND "," ANSWER "]", 5);
   assert_stop(&f, ART_STOP_APPROVAL_REQUIRED, NULL);
   const char *action_id = last_event(&f, ART_EV_STOP)->u.stop.action_id;
-  assert_int_equal(art_run_feed_approval(f.run, "act_000000000000000000000000", true, "lead", NULL, 5),
+  assert_int_equal(art_run_feed_approval(f.run, &(art_approval){"act_000000000000000000000000", true, "lead", NULL, 0}, 5),
                    ART_ENOTFOUND);
-  assert_int_equal(art_run_feed_approval(f.run, action_id, true, "", NULL, 5), ART_EINVAL);
-  assert_int_equal(art_run_feed_approval(f.run, action_id, true, "lead", "looks right", 5), 0);
+  assert_int_equal(art_run_feed_approval(f.run, &(art_approval){action_id, true, "", NULL, 0}, 5), ART_EINVAL);
+  assert_int_equal(art_run_feed_approval(f.run, &(art_approval){action_id, true, "lead", "looks right", 0}, 5), 0);
   assert_int_equal(art_run_until_stop(f.run, f.model), 0);
   assert_stop(&f, ART_STOP_SUCCESS, NULL);
   assert_int_equal(tu_count_lines(tu_path("outbox.jsonl")), 1);
   assert_int_equal(count_events(&f, ART_EV_APPROVAL), 1);
-  assert_int_equal(art_run_feed_approval(f.run, action_id, true, "lead", NULL, 6), ART_ESTATE);
+  assert_int_equal(art_run_feed_approval(f.run, &(art_approval){action_id, true, "lead", NULL, 0}, 6), ART_ESTATE);
   done(&f);
 
   run_with(&f, DEMO_TOOLS, NULL, "[" SEND "]", 5);
   action_id = last_event(&f, ART_EV_STOP)->u.stop.action_id;
-  assert_int_equal(art_run_feed_approval(f.run, action_id, false, "lead", "wrong customer", 5), 0);
+  assert_int_equal(art_run_feed_approval(f.run, &(art_approval){action_id, false, "lead", "wrong customer", 0}, 5), 0);
   assert_stop(&f, ART_STOP_POLICY_DENIED, "denied by lead: wrong customer");
   assert_null(tu_read(tu_path("outbox.jsonl")));
   done(&f);
@@ -547,7 +547,7 @@ static void action_ids_in_events_are_the_actions_own(void **state) {
            6);
   assert_stop(&f, ART_STOP_APPROVAL_REQUIRED, NULL);
   const char *send_id = last_event(&f, ART_EV_STOP)->u.stop.action_id;
-  assert_int_equal(art_run_feed_approval(f.run, send_id, true, "lead", NULL, 5), 0);
+  assert_int_equal(art_run_feed_approval(f.run, &(art_approval){send_id, true, "lead", NULL, 0}, 5), 0);
   assert_int_equal(art_run_until_stop(f.run, f.model), 0);
   assert_stop(&f, ART_STOP_SUCCESS, NULL);
   const char *ids[3];
@@ -573,7 +573,7 @@ static void an_approval_is_used_up_by_a_non_idempotent_write(void **state) {
   fixture f;
   run_with(&f, DEMO_TOOLS, NULL, "[" SEND "," SEND "," ANSWER "]", 5);
   const char *id = last_event(&f, ART_EV_STOP)->u.stop.action_id;
-  assert_int_equal(art_run_feed_approval(f.run, id, true, "lead", NULL, 5), 0);
+  assert_int_equal(art_run_feed_approval(f.run, &(art_approval){id, true, "lead", NULL, 0}, 5), 0);
   assert_int_equal(art_run_stop_reason(f.run), ART_STOP_NONE); /* no longer paused */
   assert_int_equal(art_run_until_stop(f.run, f.model), 0);
   assert_stop(&f, ART_STOP_APPROVAL_REQUIRED, NULL); /* the same send again needs approval again */
@@ -680,6 +680,79 @@ static void tools_added_later_do_not_disturb_a_run(void **state) {
   done(&f);
 }
 
+static void the_wall_time_budget_counts_working_time_not_pauses(void **state) {
+  (void)state;
+  fixture f;
+  run_spec(&f, "{\"goal\":\"g\",\"max_wall_time_ms\":1000,\"tools\":[\"lookup_policy\"],"
+               "\"model\":{\"type\":\"scripted\",\"decisions\":[{\"type\":\"ask_human\",\"question\":\"q\"},"
+               "{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":\"t\"},\"repeat\":5}," ANSWER "]}}");
+  art_run_free(f.run);
+  art_model_free(f.model);
+  art_error err;
+  assert_int_equal(art_model_new(&f.model, f.spec, &err), 0);
+  assert_int_equal(art_run_new(&f.run, f.spec, NULL), 0);
+  const art_action *act;
+  art_decision d;
+  int64_t t = 1000000;
+  assert_int_equal(art_run_next(f.run, t, &act), 0);
+  assert_int_equal(art_model_decide(f.model, act->context, &d, &err), 0);
+  assert_int_equal(art_run_feed_decision(f.run, &d, t + 100000), 0); /* 0.1 s in: asks */
+  /* An hour later a person answers: the pause does not count. */
+  t += 3600LL * 1000000;
+  assert_int_equal(art_run_feed_human_input(f.run, "yes", t), 0);
+  assert_int_equal(art_run_next(f.run, t, &act), 0);
+  assert_int_equal(act->kind, ART_ACT_DECIDE);
+  assert_int_equal(art_model_decide(f.model, act->context, &d, &err), 0);
+  assert_int_equal(art_run_feed_decision(f.run, &d, t + 500000), 0);
+  assert_int_equal(art_run_next(f.run, t + 500000, &act), 0);
+  art_tool_result r = {0};
+  art_tool_invoke(act->tool, act->call, &r);
+  /* The tool took 0.5 s: 1.1 s of work in all, over the 1 s budget. */
+  assert_int_equal(art_run_feed_tool_result(f.run, act->call->id, &r, t + 1000000), 0);
+  art_tool_result_dispose(&r);
+  assert_int_equal(art_run_next(f.run, t + 1000000, &act), 0);
+  assert_stop(&f, ART_STOP_BUDGET_EXHAUSTED, "wall_time");
+  done(&f);
+}
+
+static void approvals_expire_and_the_actor_cannot_approve_itself(void **state) {
+  (void)state;
+  fixture f;
+  run_with(&f, DEMO_TOOLS, NULL, "[" SEND "," ANSWER "]", 5); /* actor.id is "agent" */
+  const char *id = last_event(&f, ART_EV_STOP)->u.stop.action_id;
+  art_approval self = {id, true, "agent", NULL, 0};
+  assert_int_equal(art_run_feed_approval(f.run, &self, 10), ART_EINVAL);
+  assert_non_null(strstr(art_run_errmsg(f.run), "cannot approve its own actions"));
+  art_approval stale = {id, true, "lead", NULL, 5};
+  assert_int_equal(art_run_feed_approval(f.run, &stale, 10), ART_EINVAL); /* expired already */
+  /* Approved until t=100, but the call is handed out at t=150: ask again. */
+  art_approval until = {id, true, "lead", "ok for a minute", 100};
+  assert_int_equal(art_run_feed_approval(f.run, &until, 20), 0);
+  const art_action *act;
+  assert_int_equal(art_run_next(f.run, 150, &act), 0);
+  assert_int_equal(act->kind, ART_ACT_WAIT);
+  assert_stop(&f, ART_STOP_APPROVAL_REQUIRED, "approval expired");
+  assert_int_equal(count_events(&f, ART_EV_TOOL_CALL), 0);
+  json_t *result = art_run_result_json(f.run);
+  art_run *replayed;
+  assert_int_equal(art_run_new(&replayed, f.spec, NULL), 0);
+  assert_int_equal(art_run_replay(replayed, json_object_get(result, "trace")), 0); /* expiry too */
+  assert_int_equal(art_run_stop_reason(replayed), ART_STOP_APPROVAL_REQUIRED);
+  art_run_free(replayed);
+  json_decref(result);
+  art_approval again = {id, true, "lead", NULL, 0};
+  assert_int_equal(art_run_feed_approval(f.run, &again, 160), 0);
+  assert_int_equal(art_run_until_stop(f.run, f.model), 0);
+  assert_stop(&f, ART_STOP_SUCCESS, NULL);
+  assert_int_equal(tu_count_lines(tu_path("outbox.jsonl")), 1);
+  done(&f);
+  /* A policy can let the actor approve its own actions. */
+  run_with(&f, DEMO_TOOLS, "{\"allow_self_approval\":true}", "[" SEND "," ANSWER "]", 5);
+  art_approval own = {last_event(&f, ART_EV_STOP)->u.stop.action_id, true, "agent", NULL, 0};
+  assert_int_equal(art_run_feed_approval(f.run, &own, 10), 0);
+  done(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(immediate_answer_succeeds_in_one_step),
@@ -715,6 +788,8 @@ int main(void) {
       cmocka_unit_test(a_kind_outside_the_enum_is_malformed),
       cmocka_unit_test(cancelling_records_a_whole_trace),
       cmocka_unit_test(tools_added_later_do_not_disturb_a_run),
+      cmocka_unit_test(the_wall_time_budget_counts_working_time_not_pauses),
+      cmocka_unit_test(approvals_expire_and_the_actor_cannot_approve_itself),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
