@@ -58,10 +58,12 @@ static const char *w2_spec =
     "{\"run_id\":\"w2\",\"goal\":\"Check policy before drafting a customer reply\","
     "\"max_steps\":1001,\"actor\":{\"id\":\"agent\",\"tenant\":\"acme\",\"route\":\"support\"},"
     "\"memory\":[{\"id\":\"mem_1\",\"scope\":\"project\",\"text\":\"a\"},"
-    "{\"id\":\"mem_2\",\"scope\":\"task\",\"text\":\"b\"},{\"id\":\"mem_3\",\"scope\":\"user\",\"text\":\"c\"}],"
+    "{\"id\":\"mem_2\",\"scope\":\"task\",\"text\":\"b\"},{\"id\":\"mem_3\",\"scope\":\"user\","
+    "\"text\":\"c\"}],"
     "\"tools\":[\"lookup_policy\",\"draft_message\",\"send_message\"],"
     "\"model\":{\"type\":\"scripted\",\"decisions\":["
-    "{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":\"draft a reply\"},\"repeat\":1000},"
+    "{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":\"draft a "
+    "reply\"},\"repeat\":1000},"
     "{\"type\":\"answer\",\"text\":\"done\"}]}}";
 
 /* The blocking driver's loop, with the time noted when steps 0, 100, 900 and

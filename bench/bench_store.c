@@ -26,8 +26,10 @@ static art_spec *steps_spec(int tools, char *run_id) {
   char text[1024];
   snprintf(text, sizeof text,
            "{\"run_id\":\"%s\",\"goal\":\"g\",\"max_steps\":%d,\"tools\":[\"lookup_policy\"],"
-           "\"model\":{\"type\":\"scripted\",\"decisions\":[{\"type\":\"tool\",\"name\":\"lookup_policy\","
-           "\"input\":{\"task\":\"draft a reply\"},\"repeat\":%d},{\"type\":\"answer\",\"text\":\"done\"}]}}",
+           "\"model\":{\"type\":\"scripted\",\"decisions\":[{\"type\":\"tool\",\"name\":\"lookup_"
+           "policy\","
+           "\"input\":{\"task\":\"draft a "
+           "reply\"},\"repeat\":%d},{\"type\":\"answer\",\"text\":\"done\"}]}}",
            run_id, tools + 1, tools);
   json_t *json = json_loads(text, 0, NULL);
   art_spec *spec;
@@ -50,7 +52,8 @@ static void journaled_run(art_store *store, int tools, const char *run_id, doubl
   art_model_new(&model, spec, &err);
   art_run_new(&run, spec, NULL);
   art_sink sink;
-  if (art_store_sink_new(&sink, store) < 0 || art_run_add_sink(run, &sink) < 0) die("sink", "out of memory");
+  if (art_store_sink_new(&sink, store) < 0 || art_run_add_sink(run, &sink) < 0)
+    die("sink", "out of memory");
   int64_t now = art_now_us();
   unsigned decides = 0;
   for (;;) {
@@ -69,7 +72,8 @@ static void journaled_run(art_store *store, int tools, const char *run_id, doubl
       art_tool_result r = {0};
       art_tool_invoke(act->tool, act->call, &r);
       now = art_now_us();
-      if (art_run_feed_tool_result(run, act->call->id, &r, now) < 0) die("result", art_run_errmsg(run));
+      if (art_run_feed_tool_result(run, act->call->id, &r, now) < 0)
+        die("result", art_run_errmsg(run));
       art_tool_result_dispose(&r);
     }
   }

@@ -61,20 +61,20 @@ typedef struct art_observation {
 typedef struct art_context {
   const char *run_id;
   const char *goal;
-  uint32_t step;      /* the step this decision will be (1-based) */
+  uint32_t step; /* the step this decision will be (1-based) */
   uint32_t max_steps;
   const art_observation *recent; /* last N observations, oldest first */
   size_t n_recent;
-  size_t n_observations;         /* all observations so far */
+  size_t n_observations; /* all observations so far */
   const art_tool *const *tools;
   size_t n_tools;
-  const uint32_t *evidence;      /* observation numbers */
+  const uint32_t *evidence; /* observation numbers */
   size_t n_evidence;
   const art_memory_item *const *memory;
   size_t n_memory;
   const art_omitted *omitted;
   size_t n_omitted;
-  art_sensitivity sensitivity;   /* highest of `memory`; PUBLIC when none */
+  art_sensitivity sensitivity; /* highest of `memory`; PUBLIC when none */
 } art_context;
 
 /* "obs_<n>" into buf. */

@@ -33,20 +33,20 @@ typedef struct art_policy_query {
   const char *actor;
   const char *tenant;
   const char *route;
-  const char *tool;              /* tool */
-  art_side_effect side_effect;   /* tool */
-  const json_t *input;           /* tool */
-  art_sensitivity sensitivity;   /* context's highest, or the item's for retrieve */
-  art_scope scope;               /* retrieve */
-  bool has_evidence;             /* answer */
+  const char *tool;            /* tool */
+  art_side_effect side_effect; /* tool */
+  const json_t *input;         /* tool */
+  art_sensitivity sensitivity; /* context's highest, or the item's for retrieve */
+  art_scope scope;             /* retrieve */
+  bool has_evidence;           /* answer */
   int64_t remaining_steps;
 } art_policy_query;
 
 typedef struct art_verdict {
   art_effect effect;
-  int rule;            /* index of the matching rule, -1 for the default policy */
-  const char *reason;  /* the rule's reason, or the default's */
-  bool approved;       /* allowed because the action id was approved */
+  int rule;           /* index of the matching rule, -1 for the default policy */
+  const char *reason; /* the rule's reason, or the default's */
+  bool approved;      /* allowed because the action id was approved */
 } art_verdict;
 
 /* Compile rules from a "policy" object {"rules": [...], "approved_action_ids": [...]}

@@ -26,11 +26,11 @@ typedef enum { ART_ACT_DECIDE, ART_ACT_CALL_TOOL, ART_ACT_WAIT, ART_ACT_DONE } a
 
 typedef struct art_action {
   art_action_kind kind;
-  const art_context *context;   /* DECIDE */
-  const art_tool *tool;         /* CALL_TOOL */
-  const art_tool_call *call;    /* CALL_TOOL */
-  art_stop_reason stop_reason;  /* WAIT, DONE */
-  const char *detail;           /* WAIT, DONE */
+  const art_context *context;  /* DECIDE */
+  const art_tool *tool;        /* CALL_TOOL */
+  const art_tool_call *call;   /* CALL_TOOL */
+  art_stop_reason stop_reason; /* WAIT, DONE */
+  const char *detail;          /* WAIT, DONE */
 } art_action;
 
 /* Everything a driver feeds (decisions and their JSON, tool results) is read
@@ -60,11 +60,11 @@ int art_run_feed_tool_result(art_run *run, uint32_t call_id, const art_tool_resu
 int art_run_feed_human_input(art_run *run, const char *text, int64_t now_us);
 /* A reviewer's decision on the action a paused run waits for. */
 typedef struct art_approval {
-  const char *action_id;   /* must be the action the run waits for (ART_ENOTFOUND) */
+  const char *action_id; /* must be the action the run waits for (ART_ENOTFOUND) */
   bool approved;
-  const char *reviewer;    /* required; not the run's actor unless the policy allows it */
-  const char *reason;      /* may be NULL */
-  int64_t expires_at_us;   /* 0: never; an approval that expires before its action runs
+  const char *reviewer;  /* required; not the run's actor unless the policy allows it */
+  const char *reason;    /* may be NULL */
+  int64_t expires_at_us; /* 0: never; an approval that expires before its action runs
                               puts the run back to waiting for approval */
 } art_approval;
 
@@ -99,7 +99,7 @@ int art_run_until_stop(art_run *run, art_model *model);
 const char *art_run_id(const art_run *run);
 art_stop_reason art_run_stop_reason(const art_run *run);
 const char *art_run_stop_detail(const art_run *run);
-const char *art_run_answer(const art_run *run);  /* NULL unless success */
+const char *art_run_answer(const art_run *run); /* NULL unless success */
 uint32_t art_run_steps(const art_run *run);
 size_t art_run_event_count(const art_run *run);
 const art_event *art_run_event(const art_run *run, size_t i);

@@ -32,14 +32,14 @@ void art_spec_free(art_spec *spec);
 const char *art_spec_run_id(const art_spec *spec); /* NULL when not given */
 const char *art_spec_goal(const art_spec *spec);
 uint32_t art_spec_max_steps(const art_spec *spec);
-art_registry *art_spec_registry(art_spec *spec);   /* add C tools before running */
+art_registry *art_spec_registry(art_spec *spec); /* add C tools before running */
 const art_policy *art_spec_policy(const art_spec *spec);
 const art_redactor *art_spec_redactor(const art_spec *spec);
 const json_t *art_spec_model(const art_spec *spec); /* the "model" object */
 const char *art_spec_outbox(const art_spec *spec);
-const json_t *art_spec_json(const art_spec *spec);    /* the document it was loaded from */
-const char *art_spec_base_dir(const art_spec *spec);  /* where relative commands resolve */
-const char *art_spec_actor(const art_spec *spec);     /* actor.id, NULL when not given */
+const json_t *art_spec_json(const art_spec *spec);   /* the document it was loaded from */
+const char *art_spec_base_dir(const art_spec *spec); /* where relative commands resolve */
+const char *art_spec_actor(const art_spec *spec);    /* actor.id, NULL when not given */
 
 #ifdef __cplusplus
 }

@@ -17,9 +17,9 @@ extern "C" {
 #endif
 
 typedef enum {
-  ART_RUN_RUNNING,   /* being driven, or interrupted while it was */
-  ART_RUN_PAUSED,    /* waiting for an approval, a human answer or an operator */
-  ART_RUN_FINISHED,  /* stopped for good */
+  ART_RUN_RUNNING,  /* being driven, or interrupted while it was */
+  ART_RUN_PAUSED,   /* waiting for an approval, a human answer or an operator */
+  ART_RUN_FINISHED, /* stopped for good */
   ART_RUN_CANCELLED
 } art_run_status;
 
@@ -30,14 +30,14 @@ int art_run_status_parse(const char *name, art_run_status *out);
 typedef struct art_run_record {
   char *run_id;
   art_run_status status;
-  char *stop_reason;  /* NULL while running */
+  char *stop_reason; /* NULL while running */
   char *detail;
-  char *spec_json;    /* the spec the run was started with, as JSON text */
-  char *spec_dir;     /* where relative command paths resolve */
+  char *spec_json; /* the spec the run was started with, as JSON text */
+  char *spec_dir;  /* where relative command paths resolve */
   uint32_t steps;
-  uint32_t events;    /* journal length */
+  uint32_t events; /* journal length */
   int64_t created_us, updated_us;
-  char *lease_owner;  /* who holds the run, NULL when nobody */
+  char *lease_owner; /* who holds the run, NULL when nobody */
   int64_t lease_until_us;
 } art_run_record;
 
@@ -69,8 +69,8 @@ typedef struct art_store_vtable {
   int (*list_runs)(art_store *s, int status, art_run_record **out, size_t *n, art_error *err);
   /* Take the run for `owner` until now + ttl; ART_ESTATE when another owner's
    * lease has not expired. */
-  int (*claim)(art_store *s, const char *run_id, const char *owner, int64_t now_us,
-               int64_t ttl_us, art_error *err);
+  int (*claim)(art_store *s, const char *run_id, const char *owner, int64_t now_us, int64_t ttl_us,
+               art_error *err);
   int (*release)(art_store *s, const char *run_id, const char *owner, art_error *err);
   /* Delete finished and cancelled runs last updated before `before_us`. */
   int (*prune)(art_store *s, int64_t before_us, size_t *deleted, art_error *err);

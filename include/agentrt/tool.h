@@ -40,12 +40,12 @@ void art_tool_result_dispose(art_tool_result *r);
 /* A validated call the runtime hands to a tool.  Everything is borrowed from the
  * run and valid for the duration of the call. */
 typedef struct art_tool_call {
-  uint32_t id;                 /* call number within the run, from 1 */
-  uint32_t step;               /* the step whose decision asked for it */
+  uint32_t id;   /* call number within the run, from 1 */
+  uint32_t step; /* the step whose decision asked for it */
   const char *run_id;
   const char *tool;
-  const json_t *input;         /* an object that passed the tool's input schema */
-  const char *action_id;       /* "act_" + hash of tool and canonical input */
+  const json_t *input;   /* an object that passed the tool's input schema */
+  const char *action_id; /* "act_" + hash of tool and canonical input */
 } art_tool_call;
 
 /* A C tool: fill `result` and return 0.  A negative return (e.g. ART_ENOMEM) is
@@ -56,17 +56,17 @@ typedef int (*art_tool_fn)(void *ud, const art_tool_call *call, art_tool_result 
 typedef struct art_tool_def {
   const char *name;
   const char *description;
-  const json_t *input_schema;   /* NULL: any JSON object */
+  const json_t *input_schema; /* NULL: any JSON object */
   art_side_effect side_effect;
-  bool idempotent;              /* read tools are idempotent whatever this says */
+  bool idempotent; /* read tools are idempotent whatever this says */
   bool disabled;
-  const char *owner;            /* may be NULL */
-  const char *version;          /* may be NULL: "1" */
-  art_tool_fn fn;               /* either fn ... */
+  const char *owner;   /* may be NULL */
+  const char *version; /* may be NULL: "1" */
+  art_tool_fn fn;      /* either fn ... */
   void *ud;
-  void (*free_ud)(void *ud);    /* may be NULL: called when the registry is freed */
-  const char *const *command;   /* ... or argv, NULL-terminated */
-  int timeout_ms;               /* command tools; 0: 30000 */
+  void (*free_ud)(void *ud);  /* may be NULL: called when the registry is freed */
+  const char *const *command; /* ... or argv, NULL-terminated */
+  int timeout_ms;             /* command tools; 0: 30000 */
 } art_tool_def;
 
 typedef struct art_tool art_tool;

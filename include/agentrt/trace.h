@@ -61,10 +61,10 @@ typedef struct art_context_refs {
 
 typedef struct art_event {
   art_event_type type;
-  uint32_t seq;          /* from 1, gap-free */
-  uint32_t step;         /* the step the event belongs to (0 before the first) */
+  uint32_t seq;  /* from 1, gap-free */
+  uint32_t step; /* the step the event belongs to (0 before the first) */
   int64_t ts_us;
-  int64_t latency_us;    /* decision: time the model took; tool_result: the tool */
+  int64_t latency_us; /* decision: time the model took; tool_result: the tool */
   union {
     struct {
       const char *goal;
@@ -78,7 +78,7 @@ typedef struct art_event {
     } context;
     struct {
       art_decision_kind kind;
-      const char *text;    /* answer / question / stop reason / unknown type */
+      const char *text; /* answer / question / stop reason / unknown type */
       const char *tool;
       json_t *input;
       art_usage usage;
@@ -86,7 +86,7 @@ typedef struct art_event {
     struct {
       art_gate_action action;
       art_effect effect;
-      int rule;            /* -1: default policy */
+      int rule; /* -1: default policy */
       const char *reason;
       const char *subject; /* tool name, or memory item id for retrieve */
       const char *action_id;
@@ -103,7 +103,7 @@ typedef struct art_event {
       uint32_t call_id;
       const char *tool;
       art_side_effect side_effect;
-      json_t *input;         /* the same value as the decision event's input */
+      json_t *input; /* the same value as the decision event's input */
       const char *action_id;
     } tool_call;
     struct {

@@ -11,8 +11,18 @@
 enum { EXIT_OK = 0, EXIT_STOPPED = 1, EXIT_USAGE = 2, EXIT_PAUSED = 3 };
 
 enum {
-  OPT_JSON = 1, OPT_TRACE = 2, OPT_OUTBOX = 4, OPT_JUNIT = 8, OPT_STORE = 16, OPT_STATUS = 32,
-  OPT_REVIEWER = 64, OPT_REASON = 128, OPT_JSONL = 256, OPT_OLDER_THAN = 512, OPT_ALL = 1024, OPT_EXPIRES = 2048
+  OPT_JSON = 1,
+  OPT_TRACE = 2,
+  OPT_OUTBOX = 4,
+  OPT_JUNIT = 8,
+  OPT_STORE = 16,
+  OPT_STATUS = 32,
+  OPT_REVIEWER = 64,
+  OPT_REASON = 128,
+  OPT_JSONL = 256,
+  OPT_OLDER_THAN = 512,
+  OPT_ALL = 1024,
+  OPT_EXPIRES = 2048
 };
 
 #define CLI_DEFAULT_STORE "agentrt.db"
@@ -23,7 +33,7 @@ typedef struct cli_opts {
   const char *trace;
   const char *outbox;
   const char *junit;
-  const char *store;   /* CLI_DEFAULT_STORE unless --store */
+  const char *store; /* CLI_DEFAULT_STORE unless --store */
   const char *status;
   const char *reviewer;
   const char *reason;

@@ -7,7 +7,8 @@
 #include "cli/cli.h"
 
 static const char approve_usage[] =
-    "usage: agentrt approve RUN ACTION --reviewer NAME [--reason R] [--expires AGE] [--store PATH]\n"
+    "usage: agentrt approve RUN ACTION --reviewer NAME [--reason R] [--expires AGE] [--store "
+    "PATH]\n"
     "\n"
     "Approve the action a paused run waits for (the ACTION id it printed).  The\n"
     "approval binds to that exact action: another tool or another input is another\n"
@@ -22,10 +23,9 @@ static const char answer_usage[] =
     "usage: agentrt answer RUN TEXT [--store PATH]\n"
     "\n"
     "Answer the question of a run blocked on ask_human.  Then: agentrt resume RUN.\n";
-static const char cancel_usage[] =
-    "usage: agentrt cancel RUN [--reason R] [--store PATH]\n"
-    "\n"
-    "Stop a run that has not finished: it ends cancelled.\n";
+static const char cancel_usage[] = "usage: agentrt cancel RUN [--reason R] [--store PATH]\n"
+                                   "\n"
+                                   "Stop a run that has not finished: it ends cancelled.\n";
 
 typedef int (*decide_fn)(const cli_opts *o, cli_durable *d);
 
@@ -76,7 +76,8 @@ static int deny(const cli_opts *o, cli_durable *d) { return decide(o, d, false);
 static int answer(const cli_opts *o, cli_durable *d) {
   int rc = art_run_feed_human_input(d->run, o->args[1], art_now_us());
   if (rc < 0) return refused(d, rc);
-  printf("answered run %s; continue with: agentrt resume %s\n", art_run_id(d->run), art_run_id(d->run));
+  printf("answered run %s; continue with: agentrt resume %s\n", art_run_id(d->run),
+         art_run_id(d->run));
   return 0;
 }
 
@@ -93,14 +94,16 @@ static int command(int argc, char **argv, unsigned flags, int args, const char *
   int rc = cli_parse(argc, argv, flags | OPT_STORE, args, usage, &o);
   if (rc != 0 || o.help) return rc;
   if ((needs_reviewer && !o.reviewer) || (needs_reason && !o.reason)) {
-    fprintf(stderr, "agentrt: %s is required\n\n%s", needs_reviewer && !o.reviewer ? "--reviewer" : "--reason", usage);
+    fprintf(stderr, "agentrt: %s is required\n\n%s",
+            needs_reviewer && !o.reviewer ? "--reviewer" : "--reason", usage);
     return EXIT_USAGE;
   }
   return with_run(&o, fn);
 }
 
 int cmd_approve(int argc, char **argv) {
-  return command(argc, argv, OPT_REVIEWER | OPT_REASON | OPT_EXPIRES, 2, approve_usage, true, false, approve);
+  return command(argc, argv, OPT_REVIEWER | OPT_REASON | OPT_EXPIRES, 2, approve_usage, true, false,
+                 approve);
 }
 int cmd_deny(int argc, char **argv) {
   return command(argc, argv, OPT_REVIEWER | OPT_REASON, 2, deny_usage, true, true, deny);

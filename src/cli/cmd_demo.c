@@ -23,7 +23,8 @@ int cmd_demo(int argc, char **argv) {
   art_spec *spec = NULL;
   art_error err = {0};
   art_spec_options opts = {.outbox = o.outbox};
-  rc = spec_json && suite ? art_spec_parse(&spec, spec_json, "demo.json", NULL, &opts, &err) : ART_ENOMEM;
+  rc = spec_json && suite ? art_spec_parse(&spec, spec_json, "demo.json", NULL, &opts, &err)
+                          : ART_ENOMEM;
   if (rc < 0) {
     fprintf(stderr, "agentrt: demo: %s\n", err.message[0] ? err.message : "out of memory");
     rc = EXIT_USAGE;

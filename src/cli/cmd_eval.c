@@ -46,8 +46,10 @@ int cmd_eval(int argc, char **argv) {
     art_eval_suite_free(suite);
     return EXIT_USAGE;
   }
-  if (o.json) cli_print_json(report);
-  else cli_print_eval_table(report);
+  if (o.json)
+    cli_print_json(report);
+  else
+    cli_print_eval_table(report);
   rc = json_integer_value(json_object_get(report, "failed")) ? EXIT_STOPPED : EXIT_OK;
   if (o.junit && write_junit(report, o.junit) < 0) rc = EXIT_USAGE;
   json_decref(report);

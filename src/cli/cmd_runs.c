@@ -38,7 +38,8 @@ static int prune(const cli_opts *o, art_store *store) {
 static int list(const cli_opts *o, art_store *store) {
   art_run_status status;
   if (o->status && art_run_status_parse(o->status, &status) < 0) {
-    fprintf(stderr, "agentrt: unknown status \"%s\" (running, paused, finished, cancelled)\n", o->status);
+    fprintf(stderr, "agentrt: unknown status \"%s\" (running, paused, finished, cancelled)\n",
+            o->status);
     return EXIT_USAGE;
   }
   art_run_record *runs;
@@ -83,8 +84,10 @@ static int show(const cli_opts *o, art_store *store, bool trace) {
   cli_durable d;
   int rc = cli_rebuild(store, o->store, o->args[1], &d);
   if (rc != 0) return rc;
-  if (trace && o->jsonl) rc = print_jsonl(d.run);
-  else rc = cli_report(d.run, o, NULL, o->store);
+  if (trace && o->jsonl)
+    rc = print_jsonl(d.run);
+  else
+    rc = cli_report(d.run, o, NULL, o->store);
   cli_durable_dispose(&d);
   return rc;
 }
@@ -95,7 +98,8 @@ int cmd_runs(int argc, char **argv) {
   bool is_list = strcmp(what, "list") == 0, is_prune = strcmp(what, "prune") == 0;
   if (!is_list && !is_prune && strcmp(what, "show") != 0 && strcmp(what, "trace") != 0) {
     bool help = strcmp(what, "--help") == 0 || strcmp(what, "-h") == 0;
-    fprintf(help ? stdout : stderr, "%s%s", help ? "" : "agentrt: runs needs list, show, trace or prune\n\n", usage);
+    fprintf(help ? stdout : stderr, "%s%s",
+            help ? "" : "agentrt: runs needs list, show, trace or prune\n\n", usage);
     return help ? EXIT_OK : EXIT_USAGE;
   }
   unsigned flags = OPT_STORE | (strcmp(what, "trace") == 0 ? OPT_JSONL : OPT_JSON) |
@@ -104,8 +108,10 @@ int cmd_runs(int argc, char **argv) {
   if (rc != 0 || o.help) return rc;
   art_store *store;
   if ((rc = cli_store_open(&o, &store)) != 0) return rc;
-  if (is_prune) rc = prune(&o, store);
-  else rc = is_list ? list(&o, store) : show(&o, store, strcmp(what, "trace") == 0);
+  if (is_prune)
+    rc = prune(&o, store);
+  else
+    rc = is_list ? list(&o, store) : show(&o, store, strcmp(what, "trace") == 0);
   art_store_close(store);
   return rc;
 }

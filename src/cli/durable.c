@@ -62,7 +62,8 @@ int cli_claim(art_store *store, const char *run_id) {
   if (rc == ART_ESTATE) rc = take_over(store, run_id, owner, &err);
   if (rc == 0) return 0;
   if (err.code == ART_ESTATE)
-    fprintf(stderr, "agentrt: run %s is being driven by another process; try again when it stops\n", run_id);
+    fprintf(stderr, "agentrt: run %s is being driven by another process; try again when it stops\n",
+            run_id);
   else
     fprintf(stderr, "agentrt: %s\n", err.message);
   return EXIT_USAGE;
@@ -79,13 +80,17 @@ void cli_release(art_store *store, const char *run_id) {
 int cli_persist_new(art_store *store, const art_spec *spec, art_run *run) {
   art_error err = {0};
   char *spec_json = json_dumps(art_spec_json(spec), JSON_COMPACT);
-  art_run_record rec = {.run_id = (char *)art_run_id(run), .status = ART_RUN_RUNNING,
-                        .spec_json = spec_json, .spec_dir = (char *)art_spec_base_dir(spec),
+  art_run_record rec = {.run_id = (char *)art_run_id(run),
+                        .status = ART_RUN_RUNNING,
+                        .spec_json = spec_json,
+                        .spec_dir = (char *)art_spec_base_dir(spec),
                         .created_us = art_now_us()};
-  int rc = spec_json ? store->vt->create_run(store, &rec, &err) : art_error_set(&err, ART_ENOMEM, "out of memory");
+  int rc = spec_json ? store->vt->create_run(store, &rec, &err)
+                     : art_error_set(&err, ART_ENOMEM, "out of memory");
   free(spec_json);
   if (rc == ART_EINVAL)
-    art_error_set(&err, rc, "run %s is in %s already (give the spec another run_id, or leave it out)",
+    art_error_set(&err, rc,
+                  "run %s is in %s already (give the spec another run_id, or leave it out)",
                   art_run_id(run), "the store");
   if (rc < 0) return store_failed(&err);
   if ((rc = cli_claim(store, art_run_id(run))) != 0) return rc;
@@ -151,8 +156,9 @@ int cli_rebuild(art_store *store, const char *store_path, const char *run_id, cl
   if (rc == 0 && store->vt->load_events(store, run_id, &events, &err) < 0) rc = store_failed(&err);
   art_run_options opts = {.run_id = run_id};
   art_sink sink;
-  if (rc == 0 && (art_model_new(&d->model, d->spec, &err) < 0 || art_run_new(&d->run, d->spec, &opts) < 0 ||
-                  art_store_sink_new(&sink, store) < 0 || art_run_add_sink(d->run, &sink) < 0)) {
+  if (rc == 0 &&
+      (art_model_new(&d->model, d->spec, &err) < 0 || art_run_new(&d->run, d->spec, &opts) < 0 ||
+       art_store_sink_new(&sink, store) < 0 || art_run_add_sink(d->run, &sink) < 0)) {
     fprintf(stderr, "agentrt: %s\n", err.message[0] ? err.message : "out of memory");
     rc = EXIT_USAGE;
   }

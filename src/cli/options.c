@@ -20,16 +20,19 @@ static const char *flag_value(int argc, char **argv, int *i, const char *name) {
 }
 
 static int parse_flag(int argc, char **argv, int *i, unsigned allowed, cli_opts *o) {
-  static const struct { unsigned bit; const char *name; size_t offset; } valued[] = {
-      {OPT_TRACE, "--trace", offsetof(cli_opts, trace)},
-      {OPT_OUTBOX, "--outbox", offsetof(cli_opts, outbox)},
-      {OPT_JUNIT, "--junit", offsetof(cli_opts, junit)},
-      {OPT_STORE, "--store", offsetof(cli_opts, store)},
-      {OPT_STATUS, "--status", offsetof(cli_opts, status)},
-      {OPT_REVIEWER, "--reviewer", offsetof(cli_opts, reviewer)},
-      {OPT_REASON, "--reason", offsetof(cli_opts, reason)},
-      {OPT_OLDER_THAN, "--older-than", offsetof(cli_opts, older_than)},
-      {OPT_EXPIRES, "--expires", offsetof(cli_opts, expires)}};
+  static const struct {
+    unsigned bit;
+    const char *name;
+    size_t offset;
+  } valued[] = {{OPT_TRACE, "--trace", offsetof(cli_opts, trace)},
+                {OPT_OUTBOX, "--outbox", offsetof(cli_opts, outbox)},
+                {OPT_JUNIT, "--junit", offsetof(cli_opts, junit)},
+                {OPT_STORE, "--store", offsetof(cli_opts, store)},
+                {OPT_STATUS, "--status", offsetof(cli_opts, status)},
+                {OPT_REVIEWER, "--reviewer", offsetof(cli_opts, reviewer)},
+                {OPT_REASON, "--reason", offsetof(cli_opts, reason)},
+                {OPT_OLDER_THAN, "--older-than", offsetof(cli_opts, older_than)},
+                {OPT_EXPIRES, "--expires", offsetof(cli_opts, expires)}};
   if ((allowed & OPT_JSON) && strcmp(argv[*i], "--json") == 0) return o->json = true, 0;
   if ((allowed & OPT_JSONL) && strcmp(argv[*i], "--jsonl") == 0) return o->jsonl = true, 0;
   if ((allowed & OPT_ALL) && strcmp(argv[*i], "--all") == 0) return o->all = true, 0;
@@ -68,8 +71,10 @@ int cli_parse(int argc, char **argv, unsigned allowed, int args, const char *usa
 }
 
 int64_t cli_parse_age(const char *text) {
-  static const struct { char unit; int64_t us; } units[] = {
-      {'s', 1000000LL}, {'m', 60000000LL}, {'h', 3600000000LL}, {'d', 86400000000LL}};
+  static const struct {
+    char unit;
+    int64_t us;
+  } units[] = {{'s', 1000000LL}, {'m', 60000000LL}, {'h', 3600000000LL}, {'d', 86400000000LL}};
   char *unit;
   long n = strtol(text, &unit, 10);
   if (unit == text || n < 0 || unit[0] == '\0' || unit[1] != '\0') return -1;

@@ -56,14 +56,16 @@ static void policy_detail(char *buf, size_t size, const art_event *ev) {
   if (ev->u.policy.rule >= 0) snprintf(rule, sizeof rule, "rule %d", ev->u.policy.rule);
   snprintf(buf, size, "%s%s%s: %s by %s (%s)%s", art_gate_action_name(ev->u.policy.action),
            ev->u.policy.subject ? " " : "", ev->u.policy.subject ? ev->u.policy.subject : "",
-           ev->u.policy.approved ? "approval_required, approved" : art_effect_name(ev->u.policy.effect),
+           ev->u.policy.approved ? "approval_required, approved"
+                                 : art_effect_name(ev->u.policy.effect),
            rule, ev->u.policy.reason, ev->u.policy.approved ? ": allow" : "");
 }
 
 static void event_detail(char *buf, size_t size, const art_event *ev) {
   switch (ev->type) {
   case ART_EV_RUN_STARTED:
-    snprintf(buf, size, "goal \"%s\", max_steps %u", ev->u.run_started.goal, ev->u.run_started.max_steps);
+    snprintf(buf, size, "goal \"%s\", max_steps %u", ev->u.run_started.goal,
+             ev->u.run_started.max_steps);
     break;
   case ART_EV_CONTEXT_BUILT: refs_detail(buf, size, ev); break;
   case ART_EV_DECISION: decision_detail(buf, size, ev); break;
@@ -77,9 +79,10 @@ static void event_detail(char *buf, size_t size, const art_event *ev) {
              art_side_effect_name(ev->u.tool_call.side_effect));
     break;
   case ART_EV_TOOL_RESULT:
-    snprintf(buf, size, "%s %s%s%s -> obs_%u", ev->u.tool_result.tool,
-             art_result_status_name(ev->u.tool_result.status), ev->u.tool_result.message ? ": " : "",
-             ev->u.tool_result.message ? ev->u.tool_result.message : "", ev->u.tool_result.observation);
+    snprintf(
+        buf, size, "%s %s%s%s -> obs_%u", ev->u.tool_result.tool,
+        art_result_status_name(ev->u.tool_result.status), ev->u.tool_result.message ? ": " : "",
+        ev->u.tool_result.message ? ev->u.tool_result.message : "", ev->u.tool_result.observation);
     break;
   case ART_EV_HUMAN_INPUT: snprintf(buf, size, "\"%s\"", ev->u.human_input.text); break;
   case ART_EV_STOP:
@@ -129,9 +132,11 @@ void cli_print_eval_table(const json_t *report) {
     printf("%-32s %-6s %-18s %5lld\n", json_string_value(json_object_get(c, "name")),
            json_is_true(json_object_get(c, "passed")) ? "PASS" : "FAIL", stop ? stop : "-",
            (long long)json_integer_value(json_object_get(c, "steps")));
-    json_array_foreach(json_object_get(c, "failures"), k, f) printf("    - %s\n", json_string_value(f));
+    json_array_foreach(json_object_get(c, "failures"), k, f)
+        printf("    - %s\n", json_string_value(f));
   }
-  printf("%lld passed, %lld failed\n", (long long)json_integer_value(json_object_get(report, "passed")),
+  printf("%lld passed, %lld failed\n",
+         (long long)json_integer_value(json_object_get(report, "passed")),
          (long long)json_integer_value(json_object_get(report, "failed")));
 }
 
@@ -156,7 +161,8 @@ int cli_drive(art_run *run, art_model *model) {
 /* What a paused run waits for: {action_id, kind, tool, input}, from its trace. */
 static json_t *pending_json(const art_run *run) {
   const art_event *stop = art_run_event(run, art_run_event_count(run) - 1);
-  if (cli_status_of(run) != ART_RUN_PAUSED || !stop || stop->type != ART_EV_STOP) return json_null();
+  if (cli_status_of(run) != ART_RUN_PAUSED || !stop || stop->type != ART_EV_STOP)
+    return json_null();
   const json_t *input = NULL;
   for (size_t i = art_run_event_count(run); i-- > 0 && !input;) {
     const art_event *ev = art_run_event(run, i);
@@ -193,7 +199,9 @@ int cli_report(const art_run *run, const cli_opts *o, json_t *eval, const char *
     return 0;
   }
   json_t *result = art_run_result_json(run);
-  if (!result || json_object_set_new(result, "status", json_string(art_run_status_name(cli_status_of(run)))) < 0 ||
+  if (!result ||
+      json_object_set_new(result, "status", json_string(art_run_status_name(cli_status_of(run)))) <
+          0 ||
       json_object_set_new(result, "pending", pending_json(run)) < 0 ||
       (eval && json_object_set(result, "eval", eval) < 0)) {
     json_decref(result);
@@ -213,7 +221,9 @@ static json_t *eval_run(const art_run *run, const char *name, const json_t *expe
   json_t *c = failures ? json_pack("{s:s, s:b, s:O, s:I, s:o}", "name", name, "passed",
                                    json_array_size(failures) == 0, "stop_reason",
                                    json_object_get(result, "stop_reason"), "steps",
-                                   json_object_get(result, "steps") ? json_integer_value(json_object_get(result, "steps")) : 0,
+                                   json_object_get(result, "steps")
+                                       ? json_integer_value(json_object_get(result, "steps"))
+                                       : 0,
                                    "failures", failures)
                        : NULL;
   json_decref(result);

@@ -7,8 +7,12 @@
 #include "agentrt/common.h"
 
 static inline void *art_alloc(const art_allocator *a, size_t n) { return a->alloc(a->ud, n); }
-static inline void *art_resize(const art_allocator *a, void *p, size_t n) { return a->resize(a->ud, p, n); }
-static inline void art_release(const art_allocator *a, void *p) { if (p) a->release(a->ud, p); }
+static inline void *art_resize(const art_allocator *a, void *p, size_t n) {
+  return a->resize(a->ud, p, n);
+}
+static inline void art_release(const art_allocator *a, void *p) {
+  if (p) a->release(a->ud, p);
+}
 
 static inline void *art_zalloc(const art_allocator *a, size_t n) {
   void *p = art_alloc(a, n);

@@ -16,7 +16,7 @@ typedef struct art_arena_chunk art_arena_chunk;
 typedef struct art_arena {
   const art_allocator *alloc;
   art_arena_chunk *chunks;
-  char *ptr, *end;            /* free space of the block being filled */
+  char *ptr, *end; /* free space of the block being filled */
   size_t chunk_size;
   art_allocator as_allocator; /* allocations from the arena; release is a no-op */
 } art_arena;

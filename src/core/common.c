@@ -29,9 +29,18 @@ const char *art_strerror(int code) {
   }
 }
 
-static void *std_alloc(void *ud, size_t n) { (void)ud; return malloc(n); }
-static void *std_resize(void *ud, void *p, size_t n) { (void)ud; return realloc(p, n); }
-static void std_release(void *ud, void *p) { (void)ud; free(p); }
+static void *std_alloc(void *ud, size_t n) {
+  (void)ud;
+  return malloc(n);
+}
+static void *std_resize(void *ud, void *p, size_t n) {
+  (void)ud;
+  return realloc(p, n);
+}
+static void std_release(void *ud, void *p) {
+  (void)ud;
+  free(p);
+}
 
 static const art_allocator default_allocator = {std_alloc, std_resize, std_release, NULL};
 

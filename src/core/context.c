@@ -16,18 +16,16 @@ void art_observation_summary(const art_observation *o, char *buf, size_t size) {
       snprintf(buf, size, "%s %s: %s", o->tool, art_result_status_name(o->status),
                o->text ? o->text : "");
     break;
-  case ART_OBS_HUMAN:
-    snprintf(buf, size, "human answered: %s", o->text ? o->text : "");
-    break;
+  case ART_OBS_HUMAN: snprintf(buf, size, "human answered: %s", o->text ? o->text : ""); break;
   default:
     snprintf(buf, size, "%s: %s", art_observation_kind_name(o->kind), o->text ? o->text : "");
   }
 }
 
 void art_context_summary(const art_context *c, char *buf, size_t size) {
-  int n = snprintf(buf, size, "step %u of %u; %zu observation%s; %zu evidence", c->step,
-                   c->max_steps, c->n_observations, c->n_observations == 1 ? "" : "s",
-                   c->n_evidence);
+  int n =
+      snprintf(buf, size, "step %u of %u; %zu observation%s; %zu evidence", c->step, c->max_steps,
+               c->n_observations, c->n_observations == 1 ? "" : "s", c->n_evidence);
   if (c->n_recent && n > 0 && (size_t)n < size) {
     char last[160];
     art_observation_summary(&c->recent[c->n_recent - 1], last, sizeof last);
@@ -59,7 +57,8 @@ static json_t *tool_json(const art_tool *t) {
   art_put(j, "name", json_string(art_tool_name(t)), &ok);
   art_put(j, "description", json_string(art_tool_description(t)), &ok);
   art_put(j, "side_effect", json_string(art_side_effect_name(art_tool_side_effect(t))), &ok);
-  if (art_tool_input_schema(t)) art_put(j, "input_schema", json_deep_copy(art_tool_input_schema(t)), &ok);
+  if (art_tool_input_schema(t))
+    art_put(j, "input_schema", json_deep_copy(art_tool_input_schema(t)), &ok);
   if (!ok) json_decref(j), j = NULL;
   return j;
 }
@@ -78,9 +77,9 @@ static json_t *memory_json(const art_context *c) {
   for (size_t i = 0; arr && i < c->n_memory; i++) {
     const art_memory_item *m = c->memory[i];
     art_append(arr,
-           json_pack("{s:s, s:s, s:s, s:s}", "id", m->id, "scope", art_scope_name(m->scope),
-                     "sensitivity", art_sensitivity_name(m->sensitivity), "text", m->text),
-           &ok);
+               json_pack("{s:s, s:s, s:s, s:s}", "id", m->id, "scope", art_scope_name(m->scope),
+                         "sensitivity", art_sensitivity_name(m->sensitivity), "text", m->text),
+               &ok);
   }
   if (!arr || !ok) json_decref(arr), arr = NULL;
   return arr;
@@ -95,9 +94,12 @@ static json_t *refs_json(const art_context *c, int *ok) {
     art_append(evidence, json_string(id), ok);
   }
   for (size_t i = 0; omitted && i < c->n_omitted; i++)
-    art_append(omitted, json_pack("{s:s, s:s}", "ref", c->omitted[i].ref, "reason",
-                              art_omit_reason_name(c->omitted[i].reason)), ok);
-  for (size_t i = 0; recent && i < c->n_recent; i++) art_append(recent, art_observation_json(&c->recent[i], NULL), ok);
+    art_append(omitted,
+               json_pack("{s:s, s:s}", "ref", c->omitted[i].ref, "reason",
+                         art_omit_reason_name(c->omitted[i].reason)),
+               ok);
+  for (size_t i = 0; recent && i < c->n_recent; i++)
+    art_append(recent, art_observation_json(&c->recent[i], NULL), ok);
   if (!j) {
     *ok = 0;
     json_decref(evidence), json_decref(omitted), json_decref(recent);

@@ -45,14 +45,15 @@ int art_decision_check(const art_decision *d, char *detail, size_t detail_size) 
     if (!d->text || !d->text[0]) why = "empty_answer_text";
     break;
   case ART_DECISION_TOOL:
-    if (!d->tool || !d->tool[0]) why = "missing_tool_name";
-    else if (d->input && !json_is_object(d->input)) why = "tool_input_not_object";
+    if (!d->tool || !d->tool[0])
+      why = "missing_tool_name";
+    else if (d->input && !json_is_object(d->input))
+      why = "tool_input_not_object";
     break;
   case ART_DECISION_ASK_HUMAN:
     if (!d->text || !d->text[0]) why = "empty_question";
     break;
-  case ART_DECISION_STOP:
-    break;
+  case ART_DECISION_STOP: break;
   case ART_DECISION_MALFORMED:
     if (!d->malformed) {
       snprintf(detail, detail_size, "unknown_decision_type: %s", d->text ? d->text : "");
@@ -60,8 +61,7 @@ int art_decision_check(const art_decision *d, char *detail, size_t detail_size) 
     }
     why = d->malformed;
     break;
-  default:
-    why = "malformed_decision: bad kind";
+  default: why = "malformed_decision: bad kind";
   }
   if (!why) return 0;
   snprintf(detail, detail_size, "%s", why);

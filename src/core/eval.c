@@ -22,19 +22,23 @@ static int check_name_list(const art_reader *rd, const char *path, const json_t 
   if (art_rd_expect_array(rd, sub, list) < 0) return ART_ESPEC;
   for (size_t i = 0; i < json_array_size(list); i++) {
     art_rd_index_path(item, sub, i);
-    if (!json_is_string(json_array_get(list, i))) return art_rd_fail(rd, item, "expected a tool name");
+    if (!json_is_string(json_array_get(list, i)))
+      return art_rd_fail(rd, item, "expected a tool name");
   }
   return 0;
 }
 
-int art_eval_expect_check(const json_t *expect, const char *file, const char *path, art_error *err) {
-  static const char *const keys[] = {"stop_reason", "tools_called", "tools_not_called", "max_steps",
-                                     "evidence_required", "no_repeated_side_effects", NULL};
+int art_eval_expect_check(const json_t *expect, const char *file, const char *path,
+                          art_error *err) {
+  static const char *const keys[] = {"stop_reason", "tools_called",      "tools_not_called",
+                                     "max_steps",   "evidence_required", "no_repeated_side_effects",
+                                     NULL};
   art_reader rd = {file, err};
   const char *stop = NULL;
   int64_t max_steps;
   bool flag;
-  if (art_rd_expect_object(&rd, path, expect) < 0 || art_rd_known_keys(&rd, path, expect, keys) < 0 ||
+  if (art_rd_expect_object(&rd, path, expect) < 0 ||
+      art_rd_known_keys(&rd, path, expect, keys) < 0 ||
       art_rd_string(&rd, path, expect, "stop_reason", false, &stop) < 0 ||
       check_name_list(&rd, path, expect, "tools_called") < 0 ||
       check_name_list(&rd, path, expect, "tools_not_called") < 0 ||
@@ -60,7 +64,8 @@ typedef struct failure_list {
   bool lost;
 } failure_list;
 
-static void failure(failure_list *failures, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void failure(failure_list *failures, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void failure(failure_list *failures, const char *fmt, ...) {
   char text[ART_ERRMSG_SIZE];
   va_list ap;
@@ -75,7 +80,9 @@ static const char *str(const json_t *obj, const char *key) {
   return s ? s : "";
 }
 
-static bool is_event(const json_t *ev, const char *type) { return strcmp(str(ev, "type"), type) == 0; }
+static bool is_event(const json_t *ev, const char *type) {
+  return strcmp(str(ev, "type"), type) == 0;
+}
 
 static bool list_has(const json_t *list, const char *name) {
   size_t i;
@@ -87,7 +94,8 @@ static bool list_has(const json_t *list, const char *name) {
 }
 
 static void check_stop(const json_t *expect, const json_t *result, failure_list *failures) {
-  const char *got = str(result, "stop_reason"), *want = json_string_value(json_object_get(expect, "stop_reason"));
+  const char *got = str(result, "stop_reason"),
+             *want = json_string_value(json_object_get(expect, "stop_reason"));
   if (want) {
     if (strcmp(want, got) != 0)
       failure(failures, "stop reason was %s (%s), expected %s", got, str(result, "reason"), want);
@@ -127,7 +135,8 @@ static void check_evidence(const json_t *trace, failure_list *failures) {
   size_t i;
   const json_t *ev;
   json_array_foreach(trace, i, ev) {
-    if (is_event(ev, "context_built")) evidence = json_integer_value(json_object_get(ev, "evidence_count"));
+    if (is_event(ev, "context_built"))
+      evidence = json_integer_value(json_object_get(ev, "evidence_count"));
     if (is_event(ev, "stop") && json_object_get(ev, "answer") && evidence == 0)
       failure(failures, "answer without tool evidence");
   }
@@ -144,7 +153,8 @@ static void check_repeats(const json_t *trace, failure_list *failures) {
     if (!side_effect_call(ev)) continue;
     for (k = 0; k < i; k++) {
       earlier = json_array_get(trace, k);
-      if (side_effect_call(earlier) && strcmp(str(earlier, "action_id"), str(ev, "action_id")) == 0) {
+      if (side_effect_call(earlier) &&
+          strcmp(str(earlier, "action_id"), str(ev, "action_id")) == 0) {
         failure(failures, "repeated side effect: %s (%s)", str(ev, "tool"), str(ev, "action_id"));
         break;
       }
@@ -163,7 +173,9 @@ static void check_approvals(const json_t *trace, failure_list *failures) {
                    strcmp(str(gate, "effect"), "allow") == 0 &&
                    (json_is_integer(json_object_get(gate, "rule")) ||
                     json_is_true(json_object_get(gate, "approved")));
-    if (!allowed) failure(failures, "approval bypass: %s ran without an allow rule or approval", str(ev, "tool"));
+    if (!allowed)
+      failure(failures, "approval bypass: %s ran without an allow rule or approval",
+              str(ev, "tool"));
   }
 }
 

@@ -34,8 +34,10 @@ void art_eval_suite_free(art_eval_suite *suite) {
 /* A path relative to the suite file's directory. */
 static void beside(char *out, size_t size, const char *suite_path, const char *path) {
   const char *slash = strrchr(suite_path, '/');
-  if (path[0] == '/' || !slash) snprintf(out, size, "%s", path);
-  else snprintf(out, size, "%.*s/%s", (int)(slash - suite_path), suite_path, path);
+  if (path[0] == '/' || !slash)
+    snprintf(out, size, "%s", path);
+  else
+    snprintf(out, size, "%.*s/%s", (int)(slash - suite_path), suite_path, path);
 }
 
 static int load_agent(const art_reader *rd, const char *path, const json_t *agent,
@@ -127,7 +129,8 @@ static json_t *drive(art_spec *spec, art_error *err) {
   if (rc == 0 && (rc = art_run_new(&run, spec, NULL)) < 0) art_error_set(err, rc, "out of memory");
   if (rc == 0 && (rc = art_run_until_stop(run, model)) < 0)
     art_error_set(err, rc, "%s", art_run_errmsg(run));
-  if (rc == 0 && !(result = art_run_result_json(run))) art_error_set(err, ART_ENOMEM, "out of memory");
+  if (rc == 0 && !(result = art_run_result_json(run)))
+    art_error_set(err, ART_ENOMEM, "out of memory");
   art_run_free(run);
   art_model_free(model);
   return result;
@@ -141,12 +144,15 @@ json_t *art_eval_case_run(const char *name, art_spec *spec, const json_t *expect
   json_t *empty = expect ? NULL : json_object();
   json_t *failures = expect || empty ? art_eval_check(expect ? expect : empty, result) : NULL;
   json_decref(empty);
-  json_t *report = failures ? json_pack(
-      "{s:s, s:b, s:O, s:O, s:O, s:O, s:o, s:I}", "name", name, "passed",
-      json_array_size(failures) == 0, "stop_reason", json_object_get(result, "stop_reason"),
-      "reason", json_object_get(result, "reason"), "steps", json_object_get(result, "steps"),
-      "tools_called", json_object_get(result, "tools_called"), "failures", failures,
-      "duration_us", (json_int_t)(art_now_us() - started)) : NULL;
+  json_t *report =
+      failures
+          ? json_pack("{s:s, s:b, s:O, s:O, s:O, s:O, s:o, s:I}", "name", name, "passed",
+                      json_array_size(failures) == 0, "stop_reason",
+                      json_object_get(result, "stop_reason"), "reason",
+                      json_object_get(result, "reason"), "steps", json_object_get(result, "steps"),
+                      "tools_called", json_object_get(result, "tools_called"), "failures", failures,
+                      "duration_us", (json_int_t)(art_now_us() - started))
+          : NULL;
   json_decref(result);
   if (!report) art_error_set(err, ART_ENOMEM, "out of memory");
   return report;

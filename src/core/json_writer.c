@@ -67,10 +67,14 @@ static void put_string(art_jw *w, const char *s) {
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     put(w, run, (size_t)(s - run));
     char esc[8];
-    if (c == '"' || c == '\\') snprintf(esc, sizeof esc, "\\%c", c);
-    else if (c == '\n') snprintf(esc, sizeof esc, "\\n");
-    else if (c == '\t') snprintf(esc, sizeof esc, "\\t");
-    else snprintf(esc, sizeof esc, "\\u%04x", c);
+    if (c == '"' || c == '\\')
+      snprintf(esc, sizeof esc, "\\%c", c);
+    else if (c == '\n')
+      snprintf(esc, sizeof esc, "\\n");
+    else if (c == '\t')
+      snprintf(esc, sizeof esc, "\\t");
+    else
+      snprintf(esc, sizeof esc, "\\u%04x", c);
     put(w, esc, strlen(esc));
     run = s + 1;
   }
@@ -87,8 +91,10 @@ void art_jw_key(art_jw *w, const char *key) {
 
 void art_jw_str(art_jw *w, const char *s) {
   element(w);
-  if (s) put_string(w, s);
-  else put(w, "null", 4);
+  if (s)
+    put_string(w, s);
+  else
+    put(w, "null", 4);
 }
 
 /* Decimal digits without printf: events are mostly numbers. */

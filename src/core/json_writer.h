@@ -13,20 +13,20 @@
 typedef struct art_jw {
   char *s;
   size_t len, cap;
-  bool failed;  /* out of memory: the text is incomplete */
-  bool first;   /* no member written yet in the current object or array */
+  bool failed; /* out of memory: the text is incomplete */
+  bool first;  /* no member written yet in the current object or array */
   /* The ids derived from the last run written, so a sink writing one run's
    * events hashes its id once. */
   const void *ids_of;
   uint64_t ids[2];
 } art_jw;
 
-void art_jw_reset(art_jw *w);          /* empty, keeping the buffer */
+void art_jw_reset(art_jw *w); /* empty, keeping the buffer */
 void art_jw_dispose(art_jw *w);
-void art_jw_open(art_jw *w, char c);   /* '{' or '[' */
-void art_jw_close(art_jw *w, char c);  /* '}' or ']' */
+void art_jw_open(art_jw *w, char c);  /* '{' or '[' */
+void art_jw_close(art_jw *w, char c); /* '}' or ']' */
 void art_jw_key(art_jw *w, const char *key);
-void art_jw_str(art_jw *w, const char *s);     /* a JSON string, or null for NULL */
+void art_jw_str(art_jw *w, const char *s); /* a JSON string, or null for NULL */
 void art_jw_int(art_jw *w, int64_t n);
 void art_jw_raw(art_jw *w, const char *text);  /* true, false, null */
 void art_jw_value(art_jw *w, const json_t *v); /* a jansson value, compact */

@@ -21,8 +21,8 @@ int art_memory_classify(const art_spec *spec, uint32_t steps, const art_memory_i
 art_context_refs *art_memory_choose(const art_spec *spec, uint32_t steps, int64_t now_us,
                                     const art_allocator *alloc) {
   size_t n = spec->n_memory;
-  art_context_refs *refs = art_alloc(alloc, sizeof *refs + n * (sizeof(art_memory_item *) +
-                                                                sizeof(art_omitted)));
+  art_context_refs *refs =
+      art_alloc(alloc, sizeof *refs + n * (sizeof(art_memory_item *) + sizeof(art_omitted)));
   if (!refs) return NULL;
   art_omitted *omitted = (art_omitted *)(refs + 1);
   const art_memory_item **memory = (const art_memory_item **)(omitted + n);

@@ -5,8 +5,8 @@
 #include "agentrt/policy.h"
 #include "agentrt/trace.h"
 
-#define TABLE(var, expected, ...)                                                     \
-  static const char *const var##_list[] = {__VA_ARGS__};                             \
+#define TABLE(var, expected, ...)                                                                  \
+  static const char *const var##_list[] = {__VA_ARGS__};                                           \
   const art_names var = {var##_list, (int)(sizeof var##_list / sizeof *var##_list), expected}
 
 TABLE(art_side_effect_names, "read, draft, write", "read", "draft", "write");
@@ -42,15 +42,15 @@ const char *art_names_name(const art_names *t, int value) {
 
 /* The public name functions. */
 
-#define NAME_FN(fn, type, table) \
+#define NAME_FN(fn, type, table)                                                                   \
   const char *fn(type v) { return art_names_name(&table, (int)v); }
 
-#define PARSE_FN(fn, type, table)               \
-  int fn(const char *name, type *out) {         \
-    int v = art_names_find(&table, name);       \
-    if (v < 0) return ART_EINVAL;               \
-    *out = (type)v;                             \
-    return 0;                                   \
+#define PARSE_FN(fn, type, table)                                                                  \
+  int fn(const char *name, type *out) {                                                            \
+    int v = art_names_find(&table, name);                                                          \
+    if (v < 0) return ART_EINVAL;                                                                  \
+    *out = (type)v;                                                                                \
+    return 0;                                                                                      \
   }
 
 NAME_FN(art_side_effect_name, art_side_effect, art_side_effect_names)

@@ -28,8 +28,10 @@ struct art_policy {
 };
 
 static int read_sets(const art_reader *rd, const char *path, const json_t *when, rule *r) {
-  if (art_rd_name_set(rd, path, when, "side_effect", &art_side_effect_names, &r->side_effects) < 0 ||
-      art_rd_name_set(rd, path, when, "sensitivity", &art_sensitivity_names, &r->sensitivities) < 0 ||
+  if (art_rd_name_set(rd, path, when, "side_effect", &art_side_effect_names, &r->side_effects) <
+          0 ||
+      art_rd_name_set(rd, path, when, "sensitivity", &art_sensitivity_names, &r->sensitivities) <
+          0 ||
       art_rd_name_set(rd, path, when, "scope", &art_scope_names, &r->scopes) < 0)
     return ART_ESPEC;
   return 0;
@@ -39,9 +41,14 @@ static int read_sets(const art_reader *rd, const char *path, const json_t *when,
  * the rule (a forgotten "action": "retrieve" must not allow every tool). */
 static int check_keys_fit_action(const art_reader *rd, const char *path, const json_t *when,
                                  art_gate_action action) {
-  static const struct { const char *key; art_gate_action action; } only[] = {
-      {"tool", ART_GATE_TOOL},         {"side_effect", ART_GATE_TOOL}, {"input", ART_GATE_TOOL},
-      {"scope", ART_GATE_RETRIEVE},    {"evidence", ART_GATE_ANSWER}};
+  static const struct {
+    const char *key;
+    art_gate_action action;
+  } only[] = {{"tool", ART_GATE_TOOL},
+              {"side_effect", ART_GATE_TOOL},
+              {"input", ART_GATE_TOOL},
+              {"scope", ART_GATE_RETRIEVE},
+              {"evidence", ART_GATE_ANSWER}};
   for (size_t i = 0; i < sizeof only / sizeof *only; i++) {
     if (only[i].action == action || !json_object_get(when, only[i].key)) continue;
     char sub[ART_PATH_SIZE];
@@ -53,9 +60,9 @@ static int check_keys_fit_action(const art_reader *rd, const char *path, const j
 }
 
 static int read_when(const art_reader *rd, const char *path, const json_t *when, rule *r) {
-  static const char *const keys[] = {"action", "tool", "side_effect", "actor", "tenant", "route",
-                                     "sensitivity", "scope", "input", "remaining_steps_lt",
-                                     "evidence", NULL};
+  static const char *const keys[] = {
+      "action", "tool",  "side_effect",        "actor",    "tenant", "route", "sensitivity",
+      "scope",  "input", "remaining_steps_lt", "evidence", NULL};
   int action = ART_GATE_TOOL;
   bool evidence = false;
   if (art_rd_expect_object(rd, path, when) < 0 || art_rd_known_keys(rd, path, when, keys) < 0 ||

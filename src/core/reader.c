@@ -119,8 +119,8 @@ int art_rd_enum(const art_reader *rd, const char *path, const json_t *obj, const
   return art_rd_fail(rd, sub, "expected one of %s", names->expected);
 }
 
-static int name_bit(const art_reader *rd, const char *path, const json_t *v,
-                    const art_names *names, unsigned *mask) {
+static int name_bit(const art_reader *rd, const char *path, const json_t *v, const art_names *names,
+                    unsigned *mask) {
   int bit = json_is_string(v) ? art_names_find(names, json_string_value(v)) : -1;
   if (bit < 0) return art_rd_fail(rd, path, "expected one of %s", names->expected);
   *mask |= 1u << bit;
@@ -153,6 +153,6 @@ int art_json_load_error(art_error *err, const char *path, const json_error_t *je
   if (json_error_code(jerr) == json_error_out_of_memory || !jerr->text[0])
     return art_error_set(err, ART_ENOMEM, "%s: out of memory", path);
   if (jerr->line < 0) return art_error_set(err, ART_ESPEC, "%s: %s", path, jerr->text);
-  return art_error_set(err, ART_ESPEC, "%s:%d:%d: invalid JSON: %s", path, jerr->line,
-                       jerr->column, jerr->text);
+  return art_error_set(err, ART_ESPEC, "%s:%d:%d: invalid JSON: %s", path, jerr->line, jerr->column,
+                       jerr->text);
 }

@@ -11,7 +11,7 @@
 #define ART_PATH_SIZE 256
 
 typedef struct art_reader {
-  const char *file;  /* shown first in every message */
+  const char *file; /* shown first in every message */
   art_error *err;
 } art_reader;
 

@@ -15,14 +15,14 @@
 struct art_redactor {
   const art_allocator *alloc;
   char **keys;
-  size_t *key_lengths;  /* checked first: most keys differ in length from every secret name */
+  size_t *key_lengths; /* checked first: most keys differ in length from every secret name */
   size_t n_keys;
   regex_t *patterns;
   size_t n_patterns;
 };
 
-static const char *const default_keys[] = {"api_key", "authorization", "password", "secret",
-                                           "token", NULL};
+static const char *const default_keys[] = {"api_key", "authorization", "password",
+                                           "secret",  "token",         NULL};
 
 static size_t count(const char *const *list) {
   size_t n = 0;
@@ -50,7 +50,9 @@ static int compile_patterns(art_redactor *r, const char *const *patterns, art_er
     const char *pattern = patterns[r->n_patterns];
     regex_t *re = &r->patterns[r->n_patterns];
     char why[128];
-    int rc = art_regex_check_cost(pattern, why, sizeof why) < 0 ? -1 : regcomp(re, pattern, REG_EXTENDED);
+    int rc = art_regex_check_cost(pattern, why, sizeof why) < 0
+                 ? -1
+                 : regcomp(re, pattern, REG_EXTENDED);
     if (rc > 0) regerror(rc, re, why, sizeof why);
     if (rc != 0)
       return art_error_set(err, ART_EINVAL, "bad redaction pattern \"%s\": %s", pattern, why);
@@ -65,8 +67,10 @@ int art_redactor_new(art_redactor **out, const char *const *keys, const char *co
   if (!r) return art_error_set(err, ART_ENOMEM, "out of memory");
   r->alloc = alloc;
   int rc = copy_keys(r, keys ? keys : default_keys);
-  if (rc < 0) art_error_set(err, rc, "out of memory");
-  else rc = compile_patterns(r, patterns, err);
+  if (rc < 0)
+    art_error_set(err, rc, "out of memory");
+  else
+    rc = compile_patterns(r, patterns, err);
   if (rc < 0) {
     art_redactor_free(r);
     return rc;
@@ -253,9 +257,7 @@ static json_t *redacted_copy(const art_redactor *r, json_t *v) {
   return redacted_string(r, v);
 }
 
-json_t *art_redact_json(const art_redactor *r, json_t *v) {
-  return v ? redacted_copy(r, v) : NULL;
-}
+json_t *art_redact_json(const art_redactor *r, json_t *v) { return v ? redacted_copy(r, v) : NULL; }
 
 char *art_redact_text(const art_redactor *r, const char *text, const art_allocator *alloc,
                       bool *copied) {

@@ -13,7 +13,7 @@ typedef struct cost_scan {
   const char *p;
   double size[MAX_DEPTH + 1]; /* the cost of each open group so far */
   int depth;
-  int nesting[MAX_DEPTH + 1];  /* the deepest quantifier nesting in each open group */
+  int nesting[MAX_DEPTH + 1]; /* the deepest quantifier nesting in each open group */
   double last;                /* the cost of the last atom, 0 when there is none */
   int last_nesting;           /* the quantifier nesting inside the last atom */
   bool quantified;            /* the last thing was a quantifier */

@@ -38,7 +38,6 @@ const char *art_run_errmsg(const art_run *run) { return run->errmsg; }
 
 /* ---- creation -------------------------------------------------------------- */
 
-
 /* The spec outlives its runs, so its run id is borrowed; a caller's is copied. */
 static const char *choose_run_id(art_run *run, const art_run_options *opts) {
   if (opts && opts->run_id) return art_arena_strdup(&run->arena, opts->run_id);
@@ -109,8 +108,7 @@ void art_run_free(art_run *run) {
 int art_run_add_sink(art_run *run, const art_sink *sink) {
   if (sink->version != ART_SINK_VERSION || !sink->write || run->events.len) {
     if (sink->close) sink->close(sink->ud);
-    if (run->events.len)
-      return fail(run, ART_ESTATE, "sinks must be added before the first event");
+    if (run->events.len) return fail(run, ART_ESTATE, "sinks must be added before the first event");
     return fail(run, ART_EINVAL, "sink version %d is not supported", sink->version);
   }
   art_sink *sinks = art_arena_alloc(&run->arena, (run->n_sinks + 1) * sizeof *sinks);
@@ -311,8 +309,8 @@ int art_run_next(art_run *run, int64_t now_us, const art_action **out) {
 
 /* Records the decision as the model gave it (redacted); *recorded is the event.
  * `known` is the registered tool it names, if any: its name needs no copy. */
-static int emit_decision(art_run *run, const art_decision *d, const art_tool *known,
-                         int64_t now_us, const art_event **recorded) {
+static int emit_decision(art_run *run, const art_decision *d, const art_tool *known, int64_t now_us,
+                         const art_event **recorded) {
   art_event *ev = art_run_event_new(run, ART_EV_DECISION, now_us);
   int rc = ev ? 0 : ART_ENOMEM;
   const char *text = keep_text(run, d->text, &rc);
@@ -324,7 +322,8 @@ static int emit_decision(art_run *run, const art_decision *d, const art_tool *kn
   }
   ev->latency_us = now_us - run->decide_at_us;
   /* A kind from outside the enum is recorded as what it is: malformed. */
-  ev->u.decision.kind = (unsigned)d->kind <= ART_DECISION_MALFORMED ? d->kind : ART_DECISION_MALFORMED;
+  ev->u.decision.kind =
+      (unsigned)d->kind <= ART_DECISION_MALFORMED ? d->kind : ART_DECISION_MALFORMED;
   ev->u.decision.text = text;
   ev->u.decision.tool = tool;
   ev->u.decision.input = input;
@@ -620,9 +619,11 @@ int art_run_feed_tool_result(art_run *run, uint32_t call_id, const art_tool_resu
     return 0;
   }
   case ART_RESULT_REFUSED:
-    return stop(run, ART_STOP_REFUSED, tool, action_id, now_us, o->text && o->text[0] ? o->text : "tool_refused");
+    return stop(run, ART_STOP_REFUSED, tool, action_id, now_us,
+                o->text && o->text[0] ? o->text : "tool_refused");
   default:
-    return stop(run, ART_STOP_TOOL_FAILURE, tool, action_id, now_us, o->text && o->text[0] ? o->text : "tool_error");
+    return stop(run, ART_STOP_TOOL_FAILURE, tool, action_id, now_us,
+                o->text && o->text[0] ? o->text : "tool_error");
   }
 }
 

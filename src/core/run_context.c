@@ -66,21 +66,22 @@ int art_run_build_context(art_run *run, int64_t now_us) {
   art_context *c = &run->ctx;
   size_t n_obs = run->observations.len;
   size_t n_recent = n_obs < run->spec->recent_observations ? n_obs : run->spec->recent_observations;
-  *c = (art_context){.run_id = run->run_id,
-                     .goal = run->spec->goal,
-                     .step = run->steps + 1,
-                     .max_steps = run->spec->max_steps,
-                     .recent = (const art_observation *)run->observations.items + (n_obs - n_recent),
-                     .n_recent = n_recent,
-                     .n_observations = n_obs,
-                     .tools = run->tools,
-                     .n_tools = run->n_tools,
-                     .evidence = run->evidence.items,
-                     .n_evidence = run->evidence.len,
-                     .memory = run->refs->memory,
-                     .n_memory = run->refs->n_memory,
-                     .omitted = run->refs->omitted,
-                     .n_omitted = run->refs->n_omitted,
-                     .sensitivity = run->refs->sensitivity};
+  *c =
+      (art_context){.run_id = run->run_id,
+                    .goal = run->spec->goal,
+                    .step = run->steps + 1,
+                    .max_steps = run->spec->max_steps,
+                    .recent = (const art_observation *)run->observations.items + (n_obs - n_recent),
+                    .n_recent = n_recent,
+                    .n_observations = n_obs,
+                    .tools = run->tools,
+                    .n_tools = run->n_tools,
+                    .evidence = run->evidence.items,
+                    .n_evidence = run->evidence.len,
+                    .memory = run->refs->memory,
+                    .n_memory = run->refs->n_memory,
+                    .omitted = run->refs->omitted,
+                    .n_omitted = run->refs->n_omitted,
+                    .sensitivity = run->refs->sensitivity};
   return emit_context_built(run, now_us);
 }

@@ -9,13 +9,13 @@
 #include "core/tool_internal.h"
 
 typedef enum {
-  PH_NEW,             /* run_started not yet emitted */
-  PH_DECIDE,          /* next(): build the context, hand out DECIDE */
-  PH_AWAIT_DECISION,  /* waiting for feed_decision */
-  PH_CALL,            /* next(): hand out CALL_TOOL */
-  PH_AWAIT_RESULT,    /* waiting for feed_tool_result */
-  PH_STOPPED,         /* stopped: WAIT or DONE */
-  PH_BROKEN           /* an event could not be recorded: the run accepts nothing more */
+  PH_NEW,            /* run_started not yet emitted */
+  PH_DECIDE,         /* next(): build the context, hand out DECIDE */
+  PH_AWAIT_DECISION, /* waiting for feed_decision */
+  PH_CALL,           /* next(): hand out CALL_TOOL */
+  PH_AWAIT_RESULT,   /* waiting for feed_tool_result */
+  PH_STOPPED,        /* stopped: WAIT or DONE */
+  PH_BROKEN          /* an event could not be recorded: the run accepts nothing more */
 } art_phase;
 
 /* An approval given during the run; action_id NULL once a write used it. */
@@ -42,40 +42,40 @@ struct art_run {
   art_context ctx;
   art_tool_call call;
   const art_tool *call_tool;
-  const char *action_id;          /* the pending action's id (arena), NULL when none */
-  const char *replay_action_id;   /* while replaying: the id the journal recorded */
-  int64_t call_expires_us;        /* the approval the pending call runs on expires then (0: never) */
-  uint32_t journaled;             /* events up to this seq are in the journal already:
+  const char *action_id;        /* the pending action's id (arena), NULL when none */
+  const char *replay_action_id; /* while replaying: the id the journal recorded */
+  int64_t call_expires_us;      /* the approval the pending call runs on expires then (0: never) */
+  uint32_t journaled;           /* events up to this seq are in the journal already:
                                      a replay does not give them to the sinks again */
-  json_t *call_input;             /* the run's reference to the pending call's input */
-  json_t *call_input_redacted;    /* borrowed from the decision event (or empty_input) */
+  json_t *call_input;           /* the run's reference to the pending call's input */
+  json_t *call_input_redacted;  /* borrowed from the decision event (or empty_input) */
 
   uint32_t steps;
   uint32_t seq;
-  int64_t started_us;             /* when run_started was recorded */
-  int64_t paused_us;              /* time spent paused so far: not part of the wall-time budget */
-  int64_t paused_at_us;           /* when the current pause began */
+  int64_t started_us;   /* when run_started was recorded */
+  int64_t paused_us;    /* time spent paused so far: not part of the wall-time budget */
+  int64_t paused_at_us; /* when the current pause began */
   uint32_t calls;
   int64_t decide_at_us, call_at_us;
 
-  art_vec events;                 /* art_event * */
-  art_vec observations;           /* art_observation */
-  art_vec evidence;               /* uint32_t observation numbers */
-  art_vec approved;               /* art_granted: approvals given during the run */
-  const art_tool *const *tools;   /* enabled tools, sorted by name (the registry's) */
+  art_vec events;               /* art_event * */
+  art_vec observations;         /* art_observation */
+  art_vec evidence;             /* uint32_t observation numbers */
+  art_vec approved;             /* art_granted: approvals given during the run */
+  const art_tool *const *tools; /* enabled tools, sorted by name (the registry's) */
   size_t n_tools;
-  const art_context_refs *refs;   /* memory refs of the last context */
-  int64_t refs_valid_until_us;    /* the next memory expiry (INT64_MAX: none) */
+  const art_context_refs *refs; /* memory refs of the last context */
+  int64_t refs_valid_until_us;  /* the next memory expiry (INT64_MAX: none) */
 
   art_stop_reason stop_reason;
   const char *stop_detail;
-  const char *answer;             /* the model's answer, as given */
-  const char *answer_redacted;    /* what the trace shows of it */
+  const char *answer;          /* the model's answer, as given */
+  const char *answer_redacted; /* what the trace shows of it */
   art_pending pending;
-  const char *pending_answer;     /* an answer at the gate or waiting for approval */
+  const char *pending_answer; /* an answer at the gate or waiting for approval */
   const char *pending_answer_redacted;
 
-  json_t *empty_input;            /* {} for tool decisions without input */
+  json_t *empty_input; /* {} for tool decisions without input */
 
   /* Not zeroed by art_run_new: first buffers for the vectors, so a short run
    * allocates nothing for them, and the message buffer. */

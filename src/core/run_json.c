@@ -14,7 +14,8 @@ static int append(json_t *arr, json_t *v) {
 static json_t *trace_json(const art_run *run) {
   json_t *arr = json_array();
   for (size_t i = 0; arr && i < art_run_event_count(run); i++)
-    if (append(arr, art_event_to_json(run, art_run_event(run, i))) < 0) json_decref(arr), arr = NULL;
+    if (append(arr, art_event_to_json(run, art_run_event(run, i))) < 0)
+      json_decref(arr), arr = NULL;
   return arr;
 }
 
@@ -31,7 +32,8 @@ static json_t *tools_called_json(const art_run *run) {
 static json_t *observations_json(const art_run *run) {
   json_t *arr = json_array();
   for (size_t i = 0; arr && i < art_run_observation_count(run); i++)
-    if (append(arr, art_observation_json(art_run_observation(run, i), run->spec->redactor)) < 0) json_decref(arr), arr = NULL;
+    if (append(arr, art_observation_json(art_run_observation(run, i), run->spec->redactor)) < 0)
+      json_decref(arr), arr = NULL;
   return arr;
 }
 

@@ -50,7 +50,8 @@ static void decision_from(const replay *r, size_t i, art_decision *d) {
     d->malformed = why && strncmp(why, "unknown_decision_type: ", 23) == 0 ? NULL : why;
   }
   d->usage.prompt_tokens = (uint32_t)json_integer_value(json_object_get(cost, "prompt_tokens"));
-  d->usage.completion_tokens = (uint32_t)json_integer_value(json_object_get(cost, "completion_tokens"));
+  d->usage.completion_tokens =
+      (uint32_t)json_integer_value(json_object_get(cost, "completion_tokens"));
 }
 
 static int feed_result(art_run *run, const json_t *ev, int64_t ts) {
@@ -59,8 +60,8 @@ static int feed_result(art_run *run, const json_t *ev, int64_t ts) {
   if (status < 0) return ART_ESTATE;
   art_tool_result_set(&result, (art_result_status)status, json_incref(json_object_get(ev, "data")),
                       "%s", str(ev, "message") ? str(ev, "message") : "");
-  int rc = art_run_feed_tool_result(run, (uint32_t)json_integer_value(json_object_get(ev, "call_id")),
-                                    &result, ts);
+  int rc = art_run_feed_tool_result(
+      run, (uint32_t)json_integer_value(json_object_get(ev, "call_id")), &result, ts);
   art_tool_result_dispose(&result);
   return rc;
 }
@@ -80,9 +81,12 @@ static int feed_approval(art_run *run, const json_t *ev, int64_t ts) {
 static bool made_by_next(const json_t *ev) {
   const char *stop = str(ev, "stop_reason");
   return is(ev, "run_started") || is(ev, "context_built") || is(ev, "tool_call") ||
-         (is(ev, "policy_decision") && strcmp(str(ev, "action") ? str(ev, "action") : "", "retrieve") == 0) ||
-         (is(ev, "stop") && stop && strcmp(stop, "budget_exhausted") == 0) || /* max_steps, wall_time */
-         (is(ev, "stop") && strcmp(str(ev, "reason") ? str(ev, "reason") : "", "approval expired") == 0);
+         (is(ev, "policy_decision") &&
+          strcmp(str(ev, "action") ? str(ev, "action") : "", "retrieve") == 0) ||
+         (is(ev, "stop") && stop &&
+          strcmp(stop, "budget_exhausted") == 0) || /* max_steps, wall_time */
+         (is(ev, "stop") &&
+          strcmp(str(ev, "reason") ? str(ev, "reason") : "", "approval expired") == 0);
 }
 
 /* Feed what produced journal event i. */
@@ -102,11 +106,12 @@ static int feed(replay *r, size_t i) {
   }
   if (is(ev, "tool_result")) return feed_result(run, ev, ts);
   if (is(ev, "human_input")) return art_run_feed_human_input(run, str(ev, "text"), ts);
-  if (is(ev, "approval"))
-    return feed_approval(run, ev, ts);
-  if (is(ev, "stop") && strcmp(str(ev, "stop_reason") ? str(ev, "stop_reason") : "", "model_failure") == 0)
+  if (is(ev, "approval")) return feed_approval(run, ev, ts);
+  if (is(ev, "stop") &&
+      strcmp(str(ev, "stop_reason") ? str(ev, "stop_reason") : "", "model_failure") == 0)
     return art_run_feed_model_failure(run, str(ev, "reason"), ts);
-  if (is(ev, "stop") && strcmp(str(ev, "stop_reason") ? str(ev, "stop_reason") : "", "cancelled") == 0)
+  if (is(ev, "stop") &&
+      strcmp(str(ev, "stop_reason") ? str(ev, "stop_reason") : "", "cancelled") == 0)
     return art_run_cancel(run, str(ev, "reason"), ts);
   if (is(ev, "stop") && strcmp(str(ev, "reason") ? str(ev, "reason") : "", "outcome_unknown") == 0)
     return art_run_feed_outcome_unknown(run, ts);

@@ -164,9 +164,9 @@ struct node {
   regex_t *pattern;
   const char *pattern_source; /* for messages */
   size_t min_items, max_items;
-  bool has_tuple;  /* `items` is an array: tuple, then additional_items */
+  bool has_tuple; /* `items` is an array: tuple, then additional_items */
   bool unique_items;
-  node *items;     /* `items` as one schema */
+  node *items; /* `items` as one schema */
   node_list tuple;
   node *additional_items;
   size_t min_properties, max_properties;
@@ -267,9 +267,12 @@ static size_t pointer_push(compiler *c, const char *segment, size_t len) {
   text t = {c->pointer, sizeof c->pointer, c->pointer_len, false};
   text_add(&t, "/", 1);
   for (size_t i = 0; i < len; i++) {
-    if (segment[i] == '~') text_add(&t, "~0", 2);
-    else if (segment[i] == '/') text_add(&t, "~1", 2);
-    else text_add(&t, segment + i, 1);
+    if (segment[i] == '~')
+      text_add(&t, "~0", 2);
+    else if (segment[i] == '/')
+      text_add(&t, "~1", 2);
+    else
+      text_add(&t, segment + i, 1);
   }
   c->pointer_len = t.len;
   return saved;
@@ -497,16 +500,18 @@ static int read_count(compiler *c, const json_t *s, const char *keyword, size_t 
   const json_t *v = json_object_get(s, keyword);
   if (!v) return 0;
   double d = json_number_value(v);
-  bool ok = json_is_integer(v) ? json_integer_value(v) >= 0
-                                : json_is_real(v) && is_integral(d) && d >= 0;
+  bool ok =
+      json_is_integer(v) ? json_integer_value(v) >= 0 : json_is_real(v) && is_integral(d) && d >= 0;
   if (!ok) return schema_error(c, keyword, "expected a non-negative integer");
-  if (json_is_integer(v)) *out = (size_t)json_integer_value(v);
-  else *out = d >= 18446744073709551615.0 ? SIZE_MAX : (size_t)d;
+  if (json_is_integer(v))
+    *out = (size_t)json_integer_value(v);
+  else
+    *out = d >= 18446744073709551615.0 ? SIZE_MAX : (size_t)d;
   return 0;
 }
 
-static int read_number(compiler *c, node *n, const json_t *s, const char *keyword,
-                       unsigned check, number *out) {
+static int read_number(compiler *c, node *n, const json_t *s, const char *keyword, unsigned check,
+                       number *out) {
   const json_t *v = json_object_get(s, keyword);
   if (!v) return 0;
   if (!json_is_number(v)) return schema_error(c, keyword, "expected a number");
@@ -684,8 +689,8 @@ static int compile_object_keywords(compiler *c, node *n, const json_t *s) {
   if (rc == 0) rc = compile_pattern_properties(c, n, s);
   if (rc == 0) rc = compile_optional(c, s, "additionalProperties", &n->additional_properties);
   if (rc == 0) rc = compile_required(c, n, s);
-  if (n->min_properties || n->max_properties != SIZE_MAX || n->property_count ||
-      n->pattern_count || n->additional_properties || n->required_count)
+  if (n->min_properties || n->max_properties != SIZE_MAX || n->property_count || n->pattern_count ||
+      n->additional_properties || n->required_count)
     n->checks |= C_OBJECT;
   return rc;
 }
@@ -1071,8 +1076,10 @@ static void write_double(text *t, double d) {
 }
 
 static void write_number(text *t, const number *n) {
-  if (n->is_int) text_printf(t, "%" JSON_INTEGER_FORMAT, n->i);
-  else write_double(t, n->d);
+  if (n->is_int)
+    text_printf(t, "%" JSON_INTEGER_FORMAT, n->i);
+  else
+    write_double(t, n->d);
 }
 
 /* A scalar as JSON text; false for arrays and objects. */
@@ -1099,7 +1106,8 @@ static const char *type_name_of(const json_t *x) {
   case JSON_STRING: return "string";
   case JSON_INTEGER: return "integer";
   case JSON_REAL: return "number";
-  case JSON_TRUE: case JSON_FALSE: return "boolean";
+  case JSON_TRUE:
+  case JSON_FALSE: return "boolean";
   default: return "null";
   }
 }
@@ -1255,8 +1263,7 @@ static int validate_string(validation *v, const node *n, const json_t *x) {
       return fail(v, "string of %zu characters is shorter than minLength %zu", chars,
                   n->min_length);
     if (chars > n->max_length)
-      return fail(v, "string of %zu characters is longer than maxLength %zu", chars,
-                  n->max_length);
+      return fail(v, "string of %zu characters is longer than maxLength %zu", chars, n->max_length);
   }
   if (n->pattern && !art_ecma_regex_search(n->pattern, v->c_locale, s, bytes))
     return fail(v, "string does not match the pattern \"%s\"", n->pattern_source);
@@ -1314,8 +1321,10 @@ static const property *find_property(const node *n, const char *key, size_t len)
     const property *p = &n->properties[mid];
     int order = key_order(key, len, p->key.text, p->key.len);
     if (order == 0) return p;
-    if (order < 0) hi = mid;
-    else lo = mid + 1;
+    if (order < 0)
+      hi = mid;
+    else
+      lo = mid + 1;
   }
   return NULL;
 }
@@ -1398,8 +1407,8 @@ static int validate_combinators(validation *v, const node *n, const json_t *x) {
     size_t found = count_matches(v, &n->one_of, x, 2, which);
     if (!found) return fail(v, "matches none of the schemas in oneOf");
     if (found > 1)
-      return fail(v, "matches schemas %zu and %zu of oneOf, but must match exactly one",
-                  which[0], which[1]);
+      return fail(v, "matches schemas %zu and %zu of oneOf, but must match exactly one", which[0],
+                  which[1]);
   }
   if (n->not_schema) {
     v->quiet++;
@@ -1425,7 +1434,8 @@ static unsigned type_bits_of(const json_t *x) {
   case JSON_STRING: return T_STRING;
   case JSON_INTEGER: return T_INTEGER | T_NUMBER;
   case JSON_REAL: return is_integral(json_real_value(x)) ? T_INTEGER | T_NUMBER : T_NUMBER;
-  case JSON_TRUE: case JSON_FALSE: return T_BOOLEAN;
+  case JSON_TRUE:
+  case JSON_FALSE: return T_BOOLEAN;
   default: return T_NULL;
   }
 }
@@ -1436,7 +1446,8 @@ static int validate_by_type(validation *v, const node *n, const json_t *x) {
   case JSON_OBJECT: return (n->checks & C_OBJECT) ? validate_object(v, n, x) : 0;
   case JSON_ARRAY: return (n->checks & C_ARRAY) ? validate_array(v, n, x) : 0;
   case JSON_STRING: return (n->checks & C_STRING) ? validate_string(v, n, x) : 0;
-  case JSON_INTEGER: case JSON_REAL: return (n->checks & C_NUMBER) ? validate_number(v, n, x) : 0;
+  case JSON_INTEGER:
+  case JSON_REAL: return (n->checks & C_NUMBER) ? validate_number(v, n, x) : 0;
   default: return 0;
   }
 }

@@ -382,14 +382,22 @@ static int control_escape(char c) {
 }
 
 static void reject_escape(translator *t, char c) {
-  if (c == 'b' || c == 'B') fail(t, "word boundaries (\\%c) are not supported", c);
-  else if (c == '0') fail(t, "\\0 (NUL) is not supported");
-  else if (c >= '1' && c <= '9') fail(t, "backreferences (\\%c) are not supported", c);
-  else if (c == 'p' || c == 'P') fail(t, "Unicode property escapes (\\%c) are not supported", c);
-  else if (c == 'x') fail(t, "\\x must be followed by two hex digits");
-  else if (c == 'c') fail(t, "\\c must be followed by a letter");
-  else if (!c) fail(t, "pattern ends with a backslash");
-  else fail(t, "unknown escape \\%c", c);
+  if (c == 'b' || c == 'B')
+    fail(t, "word boundaries (\\%c) are not supported", c);
+  else if (c == '0')
+    fail(t, "\\0 (NUL) is not supported");
+  else if (c >= '1' && c <= '9')
+    fail(t, "backreferences (\\%c) are not supported", c);
+  else if (c == 'p' || c == 'P')
+    fail(t, "Unicode property escapes (\\%c) are not supported", c);
+  else if (c == 'x')
+    fail(t, "\\x must be followed by two hex digits");
+  else if (c == 'c')
+    fail(t, "\\c must be followed by a letter");
+  else if (!c)
+    fail(t, "pattern ends with a backslash");
+  else
+    fail(t, "unknown escape \\%c", c);
 }
 
 /* An escape that stands for one character; t->p is just past the backslash. */
@@ -430,14 +438,18 @@ typedef struct atom {
 /* t->p is just past the backslash. */
 static atom read_escape(translator *t, bool in_bracket) {
   atom a = {0, 0};
-  if (*t->p && strchr("dDwWsS", *t->p)) a.cls = *t->p++;
-  else a.cp = read_char_escape(t, in_bracket);
+  if (*t->p && strchr("dDwWsS", *t->p))
+    a.cls = *t->p++;
+  else
+    a.cp = read_char_escape(t, in_bracket);
   return a;
 }
 
 static void add_atom(translator *t, charset *cs, atom a) {
-  if (a.cls) charset_add_class(t, cs, a.cls);
-  else charset_add(t, cs, a.cp, a.cp);
+  if (a.cls)
+    charset_add_class(t, cs, a.cls);
+  else
+    charset_add(t, cs, a.cp, a.cp);
 }
 
 /* ---- outside brackets ----------------------------------------------------- */
@@ -589,7 +601,9 @@ static void translate_token(translator *t) {
   case '(': translate_group_open(t); return;
   case '{': translate_brace(t); return;
   case '.': translate_dot(t); return;
-  case '*': case '+': case '?':
+  case '*':
+  case '+':
+  case '?':
     t->p++;
     emit_char(t, c);
     skip_lazy(t);

@@ -90,8 +90,10 @@ static int read_redact(loader *l, const json_t *root) {
   if (rc == 0) {
     art_error why = {0};
     rc = art_redactor_new(&l->spec->redactor, names, patterns, l->spec->alloc, &why);
-    if (rc == ART_ENOMEM) oom(l);
-    else if (rc < 0) rc = art_rd_fail(&l->rd, "$.redact.patterns", "%s", why.message);
+    if (rc == ART_ENOMEM)
+      oom(l);
+    else if (rc < 0)
+      rc = art_rd_fail(&l->rd, "$.redact.patterns", "%s", why.message);
   }
   art_release(l->spec->alloc, names);
   art_release(l->spec->alloc, patterns);
@@ -120,9 +122,12 @@ static int parse_timestamp(const char *t, int64_t *out) {
       !digits(t + 8, 2) || t[10] != 'T' || !digits(t + 11, 2) || t[13] != ':' ||
       !digits(t + 14, 2) || t[16] != ':' || !digits(t + 17, 2))
     return ART_EINVAL;
-  struct tm tm = {.tm_year = number(t, 4) - 1900, .tm_mon = number(t + 5, 2) - 1,
-                  .tm_mday = number(t + 8, 2), .tm_hour = number(t + 11, 2),
-                  .tm_min = number(t + 14, 2), .tm_sec = number(t + 17, 2)};
+  struct tm tm = {.tm_year = number(t, 4) - 1900,
+                  .tm_mon = number(t + 5, 2) - 1,
+                  .tm_mday = number(t + 8, 2),
+                  .tm_hour = number(t + 11, 2),
+                  .tm_min = number(t + 14, 2),
+                  .tm_sec = number(t + 17, 2)};
   struct tm check = tm;
   int64_t seconds = (int64_t)timegm(&check);
   if (check.tm_mday != tm.tm_mday || check.tm_mon != tm.tm_mon || check.tm_hour != tm.tm_hour ||
@@ -155,8 +160,7 @@ static int read_memory_item(loader *l, const char *path, const json_t *j, art_me
   if (expires && parse_timestamp(expires, &m->expires_at_us) < 0) {
     char sub[ART_PATH_SIZE];
     art_rd_member_path(sub, path, "expires_at");
-    return art_rd_fail(&l->rd, sub,
-                       "expected a UTC time after 1970 like 2026-01-31T12:00:00Z");
+    return art_rd_fail(&l->rd, sub, "expected a UTC time after 1970 like 2026-01-31T12:00:00Z");
   }
   return 0;
 }
@@ -213,9 +217,9 @@ static int read_side_effect(loader *l, const char *path, const json_t *j, art_si
 }
 
 static int read_tool_fields(loader *l, const char *path, const json_t *j, art_tool_def *def) {
-  static const char *const keys[] = {"name", "description", "side_effect", "idempotent", "enabled",
-                                     "version", "owner", "input_schema", "command", "timeout_ms",
-                                     NULL};
+  static const char *const keys[] = {"name",    "description", "side_effect", "idempotent",
+                                     "enabled", "version",     "owner",       "input_schema",
+                                     "command", "timeout_ms",  NULL};
   bool enabled = true;
   int64_t timeout = 30000;
   if (art_rd_known_keys(&l->rd, path, j, keys) < 0 ||
@@ -282,9 +286,12 @@ static int read_tools(loader *l, const json_t *root) {
     const json_t *t = json_array_get(tools, i);
     art_rd_index_path(item, "$.tools", i);
     int rc;
-    if (json_is_string(t)) rc = read_builtin_tool(l, item, json_string_value(t));
-    else if (json_is_object(t)) rc = read_command_tool(l, item, t);
-    else rc = art_rd_fail(&l->rd, item, "expected a built-in tool name or a tool object");
+    if (json_is_string(t))
+      rc = read_builtin_tool(l, item, json_string_value(t));
+    else if (json_is_object(t))
+      rc = read_command_tool(l, item, t);
+    else
+      rc = art_rd_fail(&l->rd, item, "expected a built-in tool name or a tool object");
     if (rc < 0) return rc;
   }
   return 0;
@@ -315,8 +322,8 @@ static const char *const *decision_keys(const char *type) {
   static const char *const tool[] = {"type", "repeat", "usage", "name", "input", NULL};
   static const char *const ask[] = {"type", "repeat", "usage", "question", NULL};
   static const char *const stop[] = {"type", "repeat", "usage", "reason", NULL};
-  static const char *const any[] = {"type", "repeat", "usage", "text", "name", "input",
-                                    "question", "reason", NULL};
+  static const char *const any[] = {"type",  "repeat",   "usage",  "text", "name",
+                                    "input", "question", "reason", NULL};
   if (!type) return any;
   if (strcmp(type, "answer") == 0) return answer;
   if (strcmp(type, "tool") == 0) return tool;
@@ -370,19 +377,21 @@ static int read_model(loader *l, const json_t *root) {
     return ART_ESPEC;
   l->spec->model = model;
   if (strcmp(type, "scripted") == 0) return read_script(l, model);
-  return art_rd_fail(&l->rd, "$.model.type", "unknown model type \"%s\" (supported: scripted)", type);
+  return art_rd_fail(&l->rd, "$.model.type", "unknown model type \"%s\" (supported: scripted)",
+                     type);
 }
 
 /* ---- the whole spec ------------------------------------------------------------ */
 
 static int read_top(loader *l, const json_t *root) {
-  static const char *const keys[] = {"run_id", "goal", "description", "max_steps", "max_wall_time_ms", "actor",
-                                     "memory", "tools", "policy", "model", "context", "redact",
-                                     "outbox", NULL};
+  static const char *const keys[] = {
+      "run_id", "goal",   "description", "max_steps", "max_wall_time_ms", "actor",  "memory",
+      "tools",  "policy", "model",       "context",   "redact",           "outbox", NULL};
   art_spec *s = l->spec;
   const char *description = NULL, *outbox = DEFAULT_OUTBOX;
   int64_t max_steps = DEFAULT_MAX_STEPS, wall_ms = 0;
-  if (art_rd_expect_object(&l->rd, "$", root) < 0 || art_rd_known_keys(&l->rd, "$", root, keys) < 0 ||
+  if (art_rd_expect_object(&l->rd, "$", root) < 0 ||
+      art_rd_known_keys(&l->rd, "$", root, keys) < 0 ||
       art_rd_string(&l->rd, "$", root, "goal", true, &s->goal) < 0 ||
       art_rd_string(&l->rd, "$", root, "run_id", false, &s->run_id) < 0 ||
       art_rd_string(&l->rd, "$", root, "description", false, &description) < 0 ||
@@ -399,8 +408,8 @@ static int read_top(loader *l, const json_t *root) {
 }
 
 static int read_policy(loader *l, const json_t *root) {
-  return art_policy_parse(&l->spec->policy, json_object_get(root, "policy"), l->rd.file,
-                          "$.policy", l->spec->alloc, l->rd.err);
+  return art_policy_parse(&l->spec->policy, json_object_get(root, "policy"), l->rd.file, "$.policy",
+                          l->spec->alloc, l->rd.err);
 }
 
 /* The memory choice is made once here when nothing during a run can change it. */

@@ -7,25 +7,25 @@
 
 struct art_spec {
   const art_allocator *alloc;
-  json_t *json;               /* the document: the strings below are borrowed from it */
-  char *name;                 /* file name used in messages */
-  char *base_dir;             /* relative command paths resolve here */
-  const char *run_id;         /* NULL when not given */
+  json_t *json;       /* the document: the strings below are borrowed from it */
+  char *name;         /* file name used in messages */
+  char *base_dir;     /* relative command paths resolve here */
+  const char *run_id; /* NULL when not given */
   const char *goal;
-  const char *goal_traced;    /* the goal as traces show it (redacted) */
-  char *goal_redacted;        /* owned when redaction changed the goal */
+  const char *goal_traced; /* the goal as traces show it (redacted) */
+  char *goal_redacted;     /* owned when redaction changed the goal */
   uint32_t max_steps;
-  int64_t max_wall_time_us;   /* 0: no wall-time budget */
+  int64_t max_wall_time_us; /* 0: no wall-time budget */
   const char *actor, *tenant, *route;
   art_memory_item *memory;
   size_t n_memory;
-  unsigned context_scopes;    /* bit per art_scope included in the context */
+  unsigned context_scopes; /* bit per art_scope included in the context */
   uint32_t recent_observations;
   art_registry *registry;
   art_policy *policy;
   art_redactor *redactor;
   const json_t *model;
-  art_decision *script;       /* scripted model: decisions borrowed from `json` */
+  art_decision *script; /* scripted model: decisions borrowed from `json` */
   uint32_t *script_repeat;
   size_t n_script;
   char *outbox;

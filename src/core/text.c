@@ -6,7 +6,11 @@
 /* Length of the valid UTF-8 sequence at s (at most n bytes), 0 when invalid. */
 static size_t sequence_length(const unsigned char *s, size_t n) {
   unsigned c = s[0];
-  size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+  size_t len = c < 0x80             ? 1
+               : (c & 0xE0) == 0xC0 ? 2
+               : (c & 0xF0) == 0xE0 ? 3
+               : (c & 0xF8) == 0xF0 ? 4
+                                    : 0;
   if (!len || len > n) return 0;
   uint32_t cp = len == 1 ? c : len == 2 ? c & 0x1F : len == 3 ? c & 0x0F : c & 0x07;
   for (size_t i = 1; i < len; i++) {

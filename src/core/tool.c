@@ -98,8 +98,7 @@ static int copy_strings(art_tool *t, const art_tool_def *def) {
 }
 
 static int check_def(const art_registry *reg, const art_tool_def *def, art_error *err) {
-  if (!def->name || !def->name[0])
-    return art_error_set(err, ART_EINVAL, "tool name is empty");
+  if (!def->name || !def->name[0]) return art_error_set(err, ART_EINVAL, "tool name is empty");
   if (art_registry_find(reg, def->name))
     return art_error_set(err, ART_EINVAL, "tool \"%s\" is registered twice", def->name);
   if (!def->fn == !def->command)
@@ -110,9 +109,9 @@ static int check_def(const art_registry *reg, const art_tool_def *def, art_error
                          def->name, (int)def->side_effect);
   if (def->command && !def->command[0])
     return art_error_set(err, ART_EINVAL, "tool \"%s\" has an empty command", def->name);
-  if (def->input_schema && !json_is_object(def->input_schema) && !json_is_boolean(def->input_schema))
-    return art_error_set(err, ART_EINVAL, "tool \"%s\": input schema must be an object",
-                         def->name);
+  if (def->input_schema && !json_is_object(def->input_schema) &&
+      !json_is_boolean(def->input_schema))
+    return art_error_set(err, ART_EINVAL, "tool \"%s\": input schema must be an object", def->name);
   return 0;
 }
 
@@ -155,8 +154,10 @@ static size_t lower_bound(const art_registry *reg, const char *name) {
   size_t lo = 0, hi = reg->count;
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
-    if (strcmp(reg->tools[mid]->name, name) < 0) lo = mid + 1;
-    else hi = mid;
+    if (strcmp(reg->tools[mid]->name, name) < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   return lo;
 }

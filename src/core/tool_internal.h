@@ -11,15 +11,15 @@ struct art_tool {
   char *description;
   char *owner;
   char *version;
-  json_t *input_schema;     /* NULL: any object */
-  art_schema *schema;       /* compiled input_schema, NULL when none */
+  json_t *input_schema; /* NULL: any object */
+  art_schema *schema;   /* compiled input_schema, NULL when none */
   art_side_effect side_effect;
   bool idempotent;
   bool enabled;
   art_tool_fn fn;
   void *ud;
   void (*free_ud)(void *ud);
-  char **command;           /* NULL-terminated argv, or NULL for C tools */
+  char **command; /* NULL-terminated argv, or NULL for C tools */
   int timeout_ms;
   const art_allocator *alloc;
 };

@@ -78,8 +78,10 @@ static void policy_fields(art_jw *w, const art_event *ev) {
   art_jw_member_str(w, "action", art_gate_action_name(ev->u.policy.action));
   art_jw_member_str(w, "effect", art_effect_name(ev->u.policy.effect));
   art_jw_key(w, "rule");
-  if (ev->u.policy.rule >= 0) art_jw_int(w, ev->u.policy.rule);
-  else art_jw_raw(w, "null");
+  if (ev->u.policy.rule >= 0)
+    art_jw_int(w, ev->u.policy.rule);
+  else
+    art_jw_raw(w, "null");
   art_jw_member_str(w, "reason", ev->u.policy.reason);
   art_jw_member_str(w, ev->u.policy.action == ART_GATE_RETRIEVE ? "memory_id" : "tool",
                     ev->u.policy.subject);
@@ -129,7 +131,8 @@ static void type_fields(art_jw *w, const art_event *ev) {
     art_jw_member_str(w, "decision", ev->u.approval.approved ? "approved" : "denied");
     art_jw_member_str(w, "reviewer", ev->u.approval.reviewer);
     art_jw_member_str(w, "reason", ev->u.approval.reason);
-    if (ev->u.approval.expires_at_us) art_jw_member_int(w, "expires_at_us", ev->u.approval.expires_at_us);
+    if (ev->u.approval.expires_at_us)
+      art_jw_member_int(w, "expires_at_us", ev->u.approval.expires_at_us);
     break;
   case ART_EV_TOOL_CALL: call_fields(w, ev); break;
   case ART_EV_TOOL_RESULT: result_fields(w, ev); break;
@@ -173,12 +176,11 @@ static void spans_of(const uint64_t ids[2], const art_event *ev, uint64_t *span,
   case ART_EV_TOOL_CALL:
   case ART_EV_TOOL_RESULT:
     *span = mix64(ids[1] ^ (ev->type == ART_EV_TOOL_CALL ? ev->u.tool_call.call_id
-                                                         : ev->u.tool_result.call_id)) | 1;
+                                                         : ev->u.tool_result.call_id)) |
+            1;
     *parent = step;
     break;
-  default:
-    *span = step;
-    *parent = root;
+  default: *span = step; *parent = root;
   }
 }
 
@@ -232,6 +234,4 @@ static int jsonl_write(void *ud, const art_run *run, const art_event *ev) {
   return rc;
 }
 
-art_sink art_jsonl_sink(FILE *f) {
-  return (art_sink){ART_SINK_VERSION, jsonl_write, NULL, f};
-}
+art_sink art_jsonl_sink(FILE *f) { return (art_sink){ART_SINK_VERSION, jsonl_write, NULL, f}; }

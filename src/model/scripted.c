@@ -6,11 +6,12 @@
 typedef struct scripted {
   art_model base;
   const art_spec *spec;
-  size_t next;      /* index of the current script entry */
-  uint32_t used;    /* times the current entry has been given */
+  size_t next;   /* index of the current script entry */
+  uint32_t used; /* times the current entry has been given */
 } scripted;
 
-static int scripted_decide(art_model *m, const art_context *ctx, art_decision *out, art_error *err) {
+static int scripted_decide(art_model *m, const art_context *ctx, art_decision *out,
+                           art_error *err) {
   scripted *s = (scripted *)m;
   (void)ctx;
   if (s->next >= s->spec->n_script)
@@ -26,8 +27,7 @@ static int scripted_decide(art_model *m, const art_context *ctx, art_decision *o
 static void scripted_resume_after(art_model *m, size_t n) {
   art_decision skipped;
   art_error err;
-  for (size_t i = 0; i < n && scripted_decide(m, NULL, &skipped, &err) == 0; i++) {
-  }
+  for (size_t i = 0; i < n && scripted_decide(m, NULL, &skipped, &err) == 0; i++) {}
 }
 
 static void scripted_free(art_model *m) {

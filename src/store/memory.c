@@ -32,7 +32,8 @@ static void run_free(mem_run *r) {
 
 static int mem_create(art_store *s, const art_run_record *rec, art_error *err) {
   mem_store *m = (mem_store *)s;
-  if (find(m, rec->run_id)) return art_error_set(err, ART_EINVAL, "run %s exists already", rec->run_id);
+  if (find(m, rec->run_id))
+    return art_error_set(err, ART_EINVAL, "run %s exists already", rec->run_id);
   if (m->n == m->cap) {
     size_t cap = m->cap ? m->cap * 2 : 8;
     mem_run **runs = realloc(m->runs, cap * sizeof *runs);
@@ -66,7 +67,8 @@ static int mem_append(art_store *s, const char *run_id, uint32_t seq, uint32_t s
     if (!events) return art_error_set(err, ART_ENOMEM, "out of memory");
     r->events = events, r->cap = cap;
   }
-  if (!(r->events[r->record.events] = strdup(json))) return art_error_set(err, ART_ENOMEM, "out of memory");
+  if (!(r->events[r->record.events] = strdup(json)))
+    return art_error_set(err, ART_ENOMEM, "out of memory");
   r->record.events++;
   r->record.steps = step;
   r->record.updated_us = ts_us;
@@ -74,7 +76,8 @@ static int mem_append(art_store *s, const char *run_id, uint32_t seq, uint32_t s
 }
 
 static int mem_set_status(art_store *s, const char *run_id, art_run_status status,
-                          const char *stop_reason, const char *detail, int64_t now_us, art_error *err) {
+                          const char *stop_reason, const char *detail, int64_t now_us,
+                          art_error *err) {
   mem_run *r = find((mem_store *)s, run_id);
   if (!r) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
   char *reason = stop_reason ? strdup(stop_reason) : NULL, *why = detail ? strdup(detail) : NULL;
@@ -100,7 +103,8 @@ static int mem_load(art_store *s, const char *run_id, json_t **out, art_error *e
   if (!r) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
   json_t *events = json_array();
   for (uint32_t i = 0; events && i < r->record.events; i++)
-    if (json_array_append_new(events, json_loads(r->events[i], 0, NULL)) < 0) json_decref(events), events = NULL;
+    if (json_array_append_new(events, json_loads(r->events[i], 0, NULL)) < 0)
+      json_decref(events), events = NULL;
   if (!events) return art_error_set(err, ART_ENOMEM, "out of memory");
   *out = events;
   return 0;
@@ -174,9 +178,9 @@ static void mem_close(art_store *s) {
   free(m);
 }
 
-static const art_store_vtable mem_vtable = {
-    ART_STORE_VERSION, "memory", mem_create, mem_append, mem_set_status, mem_get,
-    mem_load,          mem_list, mem_claim,  mem_release, mem_prune,     mem_close};
+static const art_store_vtable mem_vtable = {ART_STORE_VERSION, "memory",    mem_create, mem_append,
+                                            mem_set_status,    mem_get,     mem_load,   mem_list,
+                                            mem_claim,         mem_release, mem_prune,  mem_close};
 
 int art_store_open_memory(art_store **out, art_error *err) {
   mem_store *m = calloc(1, sizeof *m);

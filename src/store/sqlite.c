@@ -33,8 +33,8 @@ typedef struct sql_store {
 } sql_store;
 
 static int db_error(sql_store *q, art_error *err, const char *what) {
-  return art_error_set(err, sqlite3_errcode(q->db) == SQLITE_NOMEM ? ART_ENOMEM : ART_EIO,
-                       "%s: %s", what, sqlite3_errmsg(q->db));
+  return art_error_set(err, sqlite3_errcode(q->db) == SQLITE_NOMEM ? ART_ENOMEM : ART_EIO, "%s: %s",
+                       what, sqlite3_errmsg(q->db));
 }
 
 static int exec(sql_store *q, const char *sql, art_error *err) {
@@ -82,13 +82,16 @@ static int check_identity(sql_store *q, const char *path, int *version, art_erro
       pragma_int(q, "SELECT count(*) FROM sqlite_master", &tables, err) < 0 ||
       pragma_int(q, "PRAGMA user_version", version, err) < 0) {
     if (sqlite3_errcode(q->db) == SQLITE_NOTADB)
-      return art_error_set(err, ART_ESPEC, "%s is not an agentrt store (not a SQLite database)", path);
+      return art_error_set(err, ART_ESPEC, "%s is not an agentrt store (not a SQLite database)",
+                           path);
     return ART_EIO;
   }
   if (tables && app != APPLICATION_ID)
-    return art_error_set(err, ART_ESPEC, "%s is not an agentrt store (a SQLite database of something else)", path);
+    return art_error_set(err, ART_ESPEC,
+                         "%s is not an agentrt store (a SQLite database of something else)", path);
   if (*version > SCHEMA_VERSION)
-    return art_error_set(err, ART_ESPEC, "%s was written by a newer agentrt (store schema %d, this build knows %d)",
+    return art_error_set(err, ART_ESPEC,
+                         "%s was written by a newer agentrt (store schema %d, this build knows %d)",
                          path, *version, SCHEMA_VERSION);
   return 0;
 }
@@ -100,7 +103,8 @@ static int migrate(sql_store *q, int from, art_error *err) {
   for (int v = from; rc == 0 && v < SCHEMA_VERSION; v++) rc = exec(q, migrations[v], err);
   if (rc == 0) {
     char sql[96];
-    snprintf(sql, sizeof sql, "PRAGMA application_id=%d; PRAGMA user_version=%d", APPLICATION_ID, SCHEMA_VERSION);
+    snprintf(sql, sizeof sql, "PRAGMA application_id=%d; PRAGMA user_version=%d", APPLICATION_ID,
+             SCHEMA_VERSION);
     rc = exec(q, sql, err);
   }
   if (rc == 0) return exec(q, "COMMIT", err);
@@ -113,16 +117,18 @@ static int prepare(sql_store *q, art_error *err) {
                          "INSERT INTO events(run_id, seq, step, type, ts_us, json)"
                          " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
                          -1, SQLITE_PREPARE_PERSISTENT, &q->append_event, NULL) != SQLITE_OK ||
-      sqlite3_prepare_v3(q->db,
-                         "UPDATE runs SET events = ?2, steps = ?3, updated_us = ?4 WHERE run_id = ?1",
-                         -1, SQLITE_PREPARE_PERSISTENT, &q->touch_run, NULL) != SQLITE_OK)
+      sqlite3_prepare_v3(
+          q->db, "UPDATE runs SET events = ?2, steps = ?3, updated_us = ?4 WHERE run_id = ?1", -1,
+          SQLITE_PREPARE_PERSISTENT, &q->touch_run, NULL) != SQLITE_OK)
     return db_error(q, err, "store");
   return 0;
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *s) {
-  if (s) sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-  else sqlite3_bind_null(st, i);
+  if (s)
+    sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(st, i);
 }
 
 /* Run one statement to completion: 0, or an error naming `what`. */
@@ -133,16 +139,24 @@ static int run_stmt(sql_store *q, sqlite3_stmt *st, const char *what, art_error 
   return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : db_error(q, err, what);
 }
 
+/* What every operation but append starts with: commit the grouped events, then
+ * prepare its statement. */
+static int start_op(sql_store *q, const char *sql, sqlite3_stmt **st, const char *what,
+                    art_error *err) {
+  int rc = flush(q, err);
+  if (rc < 0) return rc;
+  return sqlite3_prepare_v2(q->db, sql, -1, st, NULL) == SQLITE_OK ? 0 : db_error(q, err, what);
+}
+
 static int sql_create(art_store *s, const art_run_record *r, art_error *err) {
   sql_store *q = (sql_store *)s;
-  int flushed = flush(q, err);
-  if (flushed < 0) return flushed;
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(q->db,
-                         "INSERT INTO runs(run_id, status, stop_reason, detail, spec_json, spec_dir,"
-                         " created_us, updated_us) VALUES(?,?,?,?,?,?,?,?)",
-                         -1, &st, NULL) != SQLITE_OK)
-    return db_error(q, err, "create run");
+  int started =
+      start_op(q,
+               "INSERT INTO runs(run_id, status, stop_reason, detail, spec_json, spec_dir,"
+               " created_us, updated_us) VALUES(?,?,?,?,?,?,?,?)",
+               &st, "create run", err);
+  if (started < 0) return started;
   bind_text(st, 1, r->run_id);
   sqlite3_bind_int(st, 2, r->status);
   bind_text(st, 3, r->stop_reason);
@@ -153,13 +167,15 @@ static int sql_create(art_store *s, const art_run_record *r, art_error *err) {
   sqlite3_bind_int64(st, 8, r->created_us);
   int rc = sqlite3_step(st);
   sqlite3_finalize(st);
-  if (rc == SQLITE_CONSTRAINT) return art_error_set(err, ART_EINVAL, "run %s exists already", r->run_id);
+  if (rc == SQLITE_CONSTRAINT)
+    return art_error_set(err, ART_EINVAL, "run %s exists already", r->run_id);
   return rc == SQLITE_DONE ? 0 : db_error(q, err, "create run");
 }
 
 static int run_exists(sql_store *q, const char *run_id) {
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(q->db, "SELECT 1 FROM runs WHERE run_id = ?", -1, &st, NULL) != SQLITE_OK) return 0;
+  if (sqlite3_prepare_v2(q->db, "SELECT 1 FROM runs WHERE run_id = ?", -1, &st, NULL) != SQLITE_OK)
+    return 0;
   bind_text(st, 1, run_id);
   int found = sqlite3_step(st) == SQLITE_ROW;
   sqlite3_finalize(st);
@@ -185,8 +201,8 @@ static int64_t last_seq(sql_store *q, const char *run_id) {
   if (!run_exists(q, run_id)) return -1;
   sqlite3_stmt *st;
   int64_t seq = 0;
-  if (sqlite3_prepare_v2(q->db, "SELECT coalesce(max(seq), 0) FROM events WHERE run_id = ?", -1, &st,
-                         NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2(q->db, "SELECT coalesce(max(seq), 0) FROM events WHERE run_id = ?", -1,
+                         &st, NULL) != SQLITE_OK)
     return -1;
   bind_text(st, 1, run_id);
   if (sqlite3_step(st) == SQLITE_ROW) seq = sqlite3_column_int64(st, 0);
@@ -205,7 +221,8 @@ static int insert_event(sql_store *q, const char *run_id, uint32_t seq, uint32_t
   int64_t last = last_seq(q, run_id);
   if (last < 0) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
   if (seq != last + 1)
-    return art_error_set(err, ART_ESTATE, "run %s: event %u does not follow the journal", run_id, seq);
+    return art_error_set(err, ART_ESTATE, "run %s: event %u does not follow the journal", run_id,
+                         seq);
   sqlite3_stmt *ins = q->append_event;
   bind_text(ins, 1, run_id);
   sqlite3_bind_int64(ins, 2, seq);
@@ -215,7 +232,8 @@ static int insert_event(sql_store *q, const char *run_id, uint32_t seq, uint32_t
   bind_text(ins, 6, json);
   int rc = run_stmt(q, ins, "append event", err);
   if (rc < 0 && sqlite3_errcode(q->db) == SQLITE_CONSTRAINT) /* another process wrote it */
-    return art_error_set(err, ART_ESTATE, "run %s: event %u is in the journal already", run_id, seq);
+    return art_error_set(err, ART_ESTATE, "run %s: event %u is in the journal already", run_id,
+                         seq);
   if (rc < 0) return rc;
   snprintf(q->known_run, sizeof q->known_run, "%s", run_id);
   q->known_seq = seq;
@@ -239,7 +257,8 @@ static int sql_append(art_store *s, const char *run_id, uint32_t seq, uint32_t s
   }
   if (rc == 0) q->pending++;
   if (!q->pending) {
-    sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL); /* nothing written: end the empty transaction */
+    sqlite3_exec(q->db, "COMMIT", NULL, NULL,
+                 NULL); /* nothing written: end the empty transaction */
     return rc;
   }
   if (rc == 0 && (durable || q->pending >= GROUP_EVENTS)) return flush(q, err);
@@ -255,15 +274,16 @@ static int changed_one(sql_store *q, sqlite3_stmt *st, const char *run_id, const
 }
 
 static int sql_set_status(art_store *s, const char *run_id, art_run_status status,
-                          const char *stop_reason, const char *detail, int64_t now_us, art_error *err) {
+                          const char *stop_reason, const char *detail, int64_t now_us,
+                          art_error *err) {
   sql_store *q = (sql_store *)s;
-  int flushed = flush(q, err);
-  if (flushed < 0) return flushed;
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(q->db,
-                         "UPDATE runs SET status = ?2, stop_reason = ?3, detail = ?4, updated_us = ?5"
-                         " WHERE run_id = ?1", -1, &st, NULL) != SQLITE_OK)
-    return db_error(q, err, "set status");
+  int started =
+      start_op(q,
+               "UPDATE runs SET status = ?2, stop_reason = ?3, detail = ?4, updated_us = ?5"
+               " WHERE run_id = ?1",
+               &st, "set status", err);
+  if (started < 0) return started;
   bind_text(st, 1, run_id);
   sqlite3_bind_int(st, 2, status);
   bind_text(st, 3, stop_reason);
@@ -279,8 +299,9 @@ static char *column_text(sqlite3_stmt *st, int i, bool *oom) {
   return copy;
 }
 
-#define RECORD_COLUMNS                                                                   \
-  "run_id, status, stop_reason, detail, spec_json, spec_dir, steps, events, created_us, updated_us," \
+#define RECORD_COLUMNS                                                                             \
+  "run_id, status, stop_reason, detail, spec_json, spec_dir, steps, events, created_us, "          \
+  "updated_us,"                                                                                    \
   " lease_owner, lease_until_us"
 
 static int read_record(sqlite3_stmt *st, art_run_record *r) {
@@ -304,14 +325,13 @@ static int read_record(sqlite3_stmt *st, art_run_record *r) {
 
 static int sql_get(art_store *s, const char *run_id, art_run_record *out, art_error *err) {
   sql_store *q = (sql_store *)s;
-  int flushed = flush(q, err);
-  if (flushed < 0) return flushed;
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(q->db, "SELECT " RECORD_COLUMNS " FROM runs WHERE run_id = ?", -1, &st, NULL) != SQLITE_OK)
-    return db_error(q, err, "get run");
+  int started =
+      start_op(q, "SELECT " RECORD_COLUMNS " FROM runs WHERE run_id = ?", &st, "get run", err);
+  if (started < 0) return started;
   bind_text(st, 1, run_id);
   int rc = sqlite3_step(st);
-  int result = rc == SQLITE_ROW ? read_record(st, out)
+  int result = rc == SQLITE_ROW    ? read_record(st, out)
                : rc == SQLITE_DONE ? art_error_set(err, ART_ENOTFOUND, "no run %s", run_id)
                                    : db_error(q, err, "get run");
   if (result == ART_ENOMEM) art_error_set(err, ART_ENOMEM, "out of memory");
@@ -326,7 +346,8 @@ static int sql_load(art_store *s, const char *run_id, json_t **out, art_error *e
   if (rc < 0) return rc;
   art_run_record_dispose(&r);
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(q->db, "SELECT json FROM events WHERE run_id = ? ORDER BY seq", -1, &st, NULL) != SQLITE_OK)
+  if (sqlite3_prepare_v2(q->db, "SELECT json FROM events WHERE run_id = ? ORDER BY seq", -1, &st,
+                         NULL) != SQLITE_OK)
     return db_error(q, err, "load events");
   bind_text(st, 1, run_id);
   json_t *events = json_array();
@@ -342,19 +363,19 @@ static int sql_load(art_store *s, const char *run_id, json_t **out, art_error *e
     return 0;
   }
   json_decref(events);
-  if (rc == SQLITE_CORRUPT) return art_error_set(err, ART_EIO, "run %s: a journal row is not JSON", run_id);
+  if (rc == SQLITE_CORRUPT)
+    return art_error_set(err, ART_EIO, "run %s: a journal row is not JSON", run_id);
   return events ? db_error(q, err, "load events") : art_error_set(err, ART_ENOMEM, "out of memory");
 }
 
 static int sql_list(art_store *s, int status, art_run_record **out, size_t *n, art_error *err) {
   sql_store *q = (sql_store *)s;
-  int flushed = flush(q, err);
-  if (flushed < 0) return flushed;
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(q->db,
+  int started = start_op(q,
                          "SELECT " RECORD_COLUMNS " FROM runs WHERE ?1 < 0 OR status = ?1"
-                         " ORDER BY created_us DESC, run_id", -1, &st, NULL) != SQLITE_OK)
-    return db_error(q, err, "list runs");
+                         " ORDER BY created_us DESC, run_id",
+                         &st, "list runs", err);
+  if (started < 0) return started;
   sqlite3_bind_int(st, 1, status);
   art_run_record *list = NULL;
   size_t count = 0, cap = 0;
@@ -374,20 +395,20 @@ static int sql_list(art_store *s, int status, art_run_record **out, size_t *n, a
     return 0;
   }
   art_run_records_free(list, count);
-  return rc == SQLITE_ROW ? art_error_set(err, ART_ENOMEM, "out of memory") : db_error(q, err, "list runs");
+  return rc == SQLITE_ROW ? art_error_set(err, ART_ENOMEM, "out of memory")
+                          : db_error(q, err, "list runs");
 }
 
 static int sql_claim(art_store *s, const char *run_id, const char *owner, int64_t now_us,
                      int64_t ttl_us, art_error *err) {
   sql_store *q = (sql_store *)s;
-  int flushed = flush(q, err);
-  if (flushed < 0) return flushed;
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(q->db,
-                         "UPDATE runs SET lease_owner = ?2, lease_until_us = ?3 + ?4 WHERE run_id = ?1"
-                         " AND (lease_owner IS NULL OR lease_owner = ?2 OR lease_until_us <= ?3)",
-                         -1, &st, NULL) != SQLITE_OK)
-    return db_error(q, err, "claim run");
+  int started =
+      start_op(q,
+               "UPDATE runs SET lease_owner = ?2, lease_until_us = ?3 + ?4 WHERE run_id = ?1"
+               " AND (lease_owner IS NULL OR lease_owner = ?2 OR lease_until_us <= ?3)",
+               &st, "claim run", err);
+  if (started < 0) return started;
   bind_text(st, 1, run_id);
   bind_text(st, 2, owner);
   sqlite3_bind_int64(st, 3, now_us);
@@ -400,13 +421,12 @@ static int sql_claim(art_store *s, const char *run_id, const char *owner, int64_
 
 static int sql_release(art_store *s, const char *run_id, const char *owner, art_error *err) {
   sql_store *q = (sql_store *)s;
-  int flushed = flush(q, err);
-  if (flushed < 0) return flushed;
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(q->db,
+  int started = start_op(q,
                          "UPDATE runs SET lease_owner = NULL, lease_until_us = 0"
-                         " WHERE run_id = ?1 AND lease_owner = ?2", -1, &st, NULL) != SQLITE_OK)
-    return db_error(q, err, "release run");
+                         " WHERE run_id = ?1 AND lease_owner = ?2",
+                         &st, "release run", err);
+  if (started < 0) return started;
   bind_text(st, 1, run_id);
   bind_text(st, 2, owner);
   int rc = changed_one(q, st, run_id, "release run", err);
@@ -415,12 +435,10 @@ static int sql_release(art_store *s, const char *run_id, const char *owner, art_
 
 static int sql_prune(art_store *s, int64_t before_us, size_t *deleted, art_error *err) {
   sql_store *q = (sql_store *)s;
-  int flushed = flush(q, err);
-  if (flushed < 0) return flushed;
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(q->db, "DELETE FROM runs WHERE status IN (?1, ?2) AND updated_us < ?3", -1,
-                         &st, NULL) != SQLITE_OK)
-    return db_error(q, err, "prune");
+  int started = start_op(q, "DELETE FROM runs WHERE status IN (?1, ?2) AND updated_us < ?3", &st,
+                         "prune", err);
+  if (started < 0) return started;
   sqlite3_bind_int(st, 1, ART_RUN_FINISHED);
   sqlite3_bind_int(st, 2, ART_RUN_CANCELLED);
   sqlite3_bind_int64(st, 3, before_us);
@@ -440,16 +458,18 @@ static void sql_close(art_store *s) {
   free(q);
 }
 
-static const art_store_vtable sql_vtable = {
-    ART_STORE_VERSION, "sqlite", sql_create, sql_append, sql_set_status, sql_get,
-    sql_load,          sql_list, sql_claim,  sql_release, sql_prune,     sql_close};
+static const art_store_vtable sql_vtable = {ART_STORE_VERSION, "sqlite",    sql_create, sql_append,
+                                            sql_set_status,    sql_get,     sql_load,   sql_list,
+                                            sql_claim,         sql_release, sql_prune,  sql_close};
 
 static int configure(sql_store *q, const art_sqlite_options *opts, art_error *err) {
   sqlite3_busy_timeout(q->db, 5000);
   int rc = exec(q, "PRAGMA journal_mode=WAL", err);
   if (rc == 0) rc = exec(q, "PRAGMA foreign_keys=ON", err);
   if (rc < 0) return rc;
-  return exec(q, opts && opts->synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", err);
+  return exec(
+      q, opts && opts->synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+      err);
 }
 
 int art_store_open_sqlite(art_store **out, const char *path, const art_sqlite_options *opts,
@@ -459,9 +479,11 @@ int art_store_open_sqlite(art_store **out, const char *path, const art_sqlite_op
   q->base.vt = &sql_vtable;
   int version = 0, rc = 0;
   /* A store handle belongs to one thread at a time: no locking inside SQLite. */
-  if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+  if (sqlite3_open_v2(path, &q->db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       NULL) != SQLITE_OK)
-    rc = art_error_set(err, ART_EIO, "cannot open store %s: %s", path, q->db ? sqlite3_errmsg(q->db) : "out of memory");
+    rc = art_error_set(err, ART_EIO, "cannot open store %s: %s", path,
+                       q->db ? sqlite3_errmsg(q->db) : "out of memory");
   if (rc == 0) rc = check_identity(q, path, &version, err);
   if (rc == 0) rc = configure(q, opts, err);
   if (rc == 0) rc = migrate(q, version, err);

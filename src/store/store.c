@@ -12,7 +12,9 @@
 static const char *const status_names[] = {"running", "paused", "finished", "cancelled"};
 static const art_names run_status_names = {status_names, 4, "running, paused, finished, cancelled"};
 
-const char *art_run_status_name(art_run_status s) { return art_names_name(&run_status_names, (int)s); }
+const char *art_run_status_name(art_run_status s) {
+  return art_names_name(&run_status_names, (int)s);
+}
 
 int art_run_status_parse(const char *name, art_run_status *out) {
   int v = art_names_find(&run_status_names, name);
@@ -62,7 +64,8 @@ static int journal_write(void *ud, const art_run *run, const art_event *ev) {
   if (art_event_write_json(run, ev, &j->text) < 0) return ART_ENOMEM;
   art_error err = {0};
   return j->store->vt->append(j->store, art_run_id(run), ev->seq, ev->step, ev->ts_us,
-                              art_event_type_name(ev->type), j->text.s, must_be_durable(j, ev), &err);
+                              art_event_type_name(ev->type), j->text.s, must_be_durable(j, ev),
+                              &err);
 }
 
 static void journal_close(void *ud) {
@@ -86,9 +89,11 @@ static int copy_text(char **to, const char *from) {
 int art_record_copy(art_run_record *to, const art_run_record *from) {
   *to = *from;
   to->run_id = to->stop_reason = to->detail = to->spec_json = to->spec_dir = to->lease_owner = NULL;
-  if (copy_text(&to->run_id, from->run_id) < 0 || copy_text(&to->stop_reason, from->stop_reason) < 0 ||
+  if (copy_text(&to->run_id, from->run_id) < 0 ||
+      copy_text(&to->stop_reason, from->stop_reason) < 0 ||
       copy_text(&to->detail, from->detail) < 0 || copy_text(&to->spec_json, from->spec_json) < 0 ||
-      copy_text(&to->spec_dir, from->spec_dir) < 0 || copy_text(&to->lease_owner, from->lease_owner) < 0) {
+      copy_text(&to->spec_dir, from->spec_dir) < 0 ||
+      copy_text(&to->lease_owner, from->lease_owner) < 0) {
     art_run_record_dispose(to);
     return ART_ENOMEM;
   }

@@ -30,8 +30,8 @@
 
 #define OUT_MAX ((size_t)16 << 20) /* more stdout than this is an error */
 #define OUT_FIRST_CAP 4096
-#define ERR_KEEP 4096              /* stderr: only the tail is kept */
-#define STATUS_FD 3                /* the child's exec-status pipe */
+#define ERR_KEEP 4096 /* stderr: only the tail is kept */
+#define STATUS_FD 3   /* the child's exec-status pipe */
 #define DEFAULT_PATH "/bin:/usr/bin"
 #define DEFAULT_TIMEOUT_MS 30000
 #define NAP_MAX_MS 50
@@ -39,9 +39,9 @@
 /* What the child needs to exec, prepared before fork. */
 typedef struct exec_plan {
   const char *const *argv;
-  char **envp;       /* the array is ours; the strings are environ's and env_extra's */
-  const char *path;  /* PATH to search; NULL when argv[0] has a slash */
-  char *search_buf;  /* room for the longest PATH candidate */
+  char **envp;      /* the array is ours; the strings are environ's and env_extra's */
+  const char *path; /* PATH to search; NULL when argv[0] has a slash */
+  char *search_buf; /* room for the longest PATH candidate */
 } exec_plan;
 
 typedef struct pipes {
@@ -51,14 +51,14 @@ typedef struct pipes {
 /* A child and the parent's ends of its pipes (-1 once closed). */
 typedef struct child {
   const art_allocator *alloc;
-  const char *name;  /* argv[0], for messages */
-  pid_t pid;         /* -1 when not started or already reaped */
+  const char *name; /* argv[0], for messages */
+  pid_t pid;        /* -1 when not started or already reaped */
   int in_fd, out_fd, err_fd;
   const char *input;
   size_t input_len, input_off;
   char *out;
   size_t out_len, out_cap;
-  char *err;         /* ERR_KEEP + 1 bytes */
+  char *err; /* ERR_KEEP + 1 bytes */
   size_t err_len;
   int64_t deadline_ms; /* CLOCK_MONOTONIC; -1: none */
   bool timed_out;
@@ -352,8 +352,7 @@ static ssize_t write_without_sigpipe(int fd, const void *buf, size_t len) {
 }
 
 static void feed_stdin(child *c) {
-  ssize_t n = write_without_sigpipe(c->in_fd, c->input + c->input_off,
-                                    c->input_len - c->input_off);
+  ssize_t n = write_without_sigpipe(c->in_fd, c->input + c->input_off, c->input_len - c->input_off);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
   if (n > 0) c->input_off += (size_t)n;
   /* An error (EPIPE: the child closed stdin or exited) means the child will
@@ -384,8 +383,8 @@ static int drain_stdout(child *c, art_error *err) {
   if (n == 0) close_fd(&c->out_fd);
   c->out_len += (size_t)n;
   if (c->out_len > OUT_MAX)
-    return art_error_set(err, ART_EIO, "output too large: \"%s\" wrote more than %zu MiB",
-                         c->name, OUT_MAX >> 20);
+    return art_error_set(err, ART_EIO, "output too large: \"%s\" wrote more than %zu MiB", c->name,
+                         OUT_MAX >> 20);
   return 0;
 }
 
@@ -423,8 +422,7 @@ static int pump(child *c, art_error *err) {
       c->timed_out = true;
       return 0;
     }
-    struct pollfd fds[3] = {
-        {c->in_fd, POLLOUT, 0}, {c->out_fd, POLLIN, 0}, {c->err_fd, POLLIN, 0}};
+    struct pollfd fds[3] = {{c->in_fd, POLLOUT, 0}, {c->out_fd, POLLIN, 0}, {c->err_fd, POLLIN, 0}};
     if (poll(fds, 3, wait_ms) < 0) {
       if (errno == EINTR) continue;
       return art_error_set(err, ART_EIO, "poll: %s", strerror(errno));
@@ -555,8 +553,8 @@ static char *env_entry(const art_allocator *a, const char *name, const char *val
 }
 
 /* The AGENTRT_* variables; one whose value is NULL is left out. */
-static int tool_env(const art_allocator *a, const art_tool_call *call,
-                    char *env[TOOL_ENV_MAX + 1], art_error *err) {
+static int tool_env(const art_allocator *a, const art_tool_call *call, char *env[TOOL_ENV_MAX + 1],
+                    art_error *err) {
   char step[16];
   snprintf(step, sizeof step, "%" PRIu32, call->step);
   const char *names[TOOL_ENV_MAX] = {"AGENTRT_RUN_ID", "AGENTRT_TOOL", "AGENTRT_STEP",
@@ -594,8 +592,7 @@ static int encode_input(const art_allocator *a, const json_t *input, char **buf,
 
 static int parse_result_status(const char *name, art_result_status *out) {
   static const char *const names[] = {"ok", "refused", "error"};
-  static const art_result_status values[] = {ART_RESULT_OK, ART_RESULT_REFUSED,
-                                             ART_RESULT_ERROR};
+  static const art_result_status values[] = {ART_RESULT_OK, ART_RESULT_REFUSED, ART_RESULT_ERROR};
   for (size_t i = 0; i < sizeof names / sizeof *names; i++)
     if (strcmp(name, names[i]) == 0) {
       *out = values[i];
@@ -677,8 +674,8 @@ int art_command_tool_call(const char *const *argv, int timeout_ms, const art_too
   int rc = tool_env(alloc, call, env, &err);
   if (rc == 0) rc = encode_input(alloc, call->input, &input, &input_len, &err);
   if (rc == 0)
-    rc = art_command_exec(argv, (const char *const *)env, input, input_len, timeout_ms, alloc,
-                          &out, &err);
+    rc = art_command_exec(argv, (const char *const *)env, input, input_len, timeout_ms, alloc, &out,
+                          &err);
   free_tool_env(alloc, env);
   art_release(alloc, input);
   if (rc < 0) {

@@ -14,12 +14,12 @@
 
 typedef struct art_command_output {
   bool timed_out;
-  bool exited;         /* exit_status valid */
+  bool exited; /* exit_status valid */
   int exit_status;
-  int term_signal;     /* when killed by a signal */
-  char *out;           /* stdout, NUL-terminated */
+  int term_signal; /* when killed by a signal */
+  char *out;       /* stdout, NUL-terminated */
   size_t out_len;
-  char *err;           /* the last 4 KiB of stderr, NUL-terminated */
+  char *err; /* the last 4 KiB of stderr, NUL-terminated */
   size_t err_len;
 } art_command_output;
 

@@ -29,9 +29,9 @@ static int draft_message(void *ud, const art_tool_call *call, art_tool_result *r
  * side effects. */
 static int send_message(void *ud, const art_tool_call *call, art_tool_result *r) {
   const char *outbox = json_string_value(ud);
-  json_t *line = json_pack("{s:s, s:s?, s:O, s:O}", "run_id", call->run_id, "action_id",
-                           call->action_id, "to", json_object_get(call->input, "to"), "body",
-                           json_object_get(call->input, "body"));
+  json_t *line =
+      json_pack("{s:s, s:s?, s:O, s:O}", "run_id", call->run_id, "action_id", call->action_id, "to",
+                json_object_get(call->input, "to"), "body", json_object_get(call->input, "body"));
   if (!line) return ART_ENOMEM;
   FILE *f = fopen(outbox, "a");
   int ok = f && json_dumpf(line, f, JSON_COMPACT) == 0 && fputc('\n', f) != EOF;
@@ -78,10 +78,13 @@ static int add_lookup_policy(art_registry *reg, art_error *err) {
   if (!answer) return art_error_set(err, ART_ENOMEM, "out of memory");
   art_tool_def def = {.name = "lookup_policy",
                       .description = "Look up the policy that applies to a customer task.",
-                      .side_effect = ART_SIDE_READ, .fn = lookup_policy, .ud = answer,
+                      .side_effect = ART_SIDE_READ,
+                      .fn = lookup_policy,
+                      .ud = answer,
                       .free_ud = free_json};
-  json_t *schema = json_pack("{s:s, s:{s:{s:s}}, s:[s], s:b}", "type", "object", "properties",
-                             "task", "type", "string", "required", "task", "additionalProperties", 0);
+  json_t *schema =
+      json_pack("{s:s, s:{s:{s:s}}, s:[s], s:b}", "type", "object", "properties", "task", "type",
+                "string", "required", "task", "additionalProperties", 0);
   return register_with_schema(reg, &def, schema, err);
 }
 
@@ -90,7 +93,9 @@ static int add_send_message(art_registry *reg, const char *outbox, art_error *er
   if (!path) return art_error_set(err, ART_ENOMEM, "out of memory");
   art_tool_def def = {.name = "send_message",
                       .description = "Send a message to a customer (appends to the outbox).",
-                      .side_effect = ART_SIDE_WRITE, .fn = send_message, .ud = path,
+                      .side_effect = ART_SIDE_WRITE,
+                      .fn = send_message,
+                      .ud = path,
                       .free_ud = free_json};
   return register_with_schema(reg, &def, message_schema(), err);
 }
@@ -100,13 +105,17 @@ int art_demo_tool_register(art_registry *reg, const char *name, const char *outb
   if (strcmp(name, "lookup_policy") == 0) return add_lookup_policy(reg, err);
   if (strcmp(name, "send_message") == 0) return add_send_message(reg, outbox, err);
   if (strcmp(name, "draft_message") == 0) {
-    art_tool_def def = {.name = name, .description = "Draft a customer message (not sent).",
-                        .side_effect = ART_SIDE_DRAFT, .fn = draft_message};
+    art_tool_def def = {.name = name,
+                        .description = "Draft a customer message (not sent).",
+                        .side_effect = ART_SIDE_DRAFT,
+                        .fn = draft_message};
     return register_with_schema(reg, &def, message_schema(), err);
   }
   if (strcmp(name, "flaky_lookup") == 0) {
-    art_tool_def def = {.name = name, .description = "Look up a record in a flaky upstream service.",
-                        .side_effect = ART_SIDE_READ, .fn = flaky_lookup};
+    art_tool_def def = {.name = name,
+                        .description = "Look up a record in a flaky upstream service.",
+                        .side_effect = ART_SIDE_READ,
+                        .fn = flaky_lookup};
     return register_with_schema(reg, &def, json_pack("{s:s}", "type", "object"), err);
   }
   return ART_ENOTFOUND;

@@ -10,8 +10,7 @@
 
 /* Register the built-in `name`; ART_ENOTFOUND when there is no such tool.
  * `outbox` is the file send_message appends to. */
-int art_demo_tool_register(art_registry *reg, const char *name, const char *outbox,
-                           art_error *err);
+int art_demo_tool_register(art_registry *reg, const char *name, const char *outbox, art_error *err);
 
 /* "lookup_policy, draft_message, send_message, flaky_lookup" */
 const char *art_demo_tool_names(void);

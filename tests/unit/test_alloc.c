@@ -77,8 +77,10 @@ static void every_allocation_failure_is_clean(void **state) {
     if (t.live != 0) fail_msg("allocation %ld of %ld: %ld allocations leaked", i, total, t.live);
     /* A failure that lands in a tool becomes an error result (the run stops
      * tool_failure: rc 1), anywhere else a negative code. */
-    if (rc == 0) succeeded++;
-    else failed_runs++;
+    if (rc == 0)
+      succeeded++;
+    else
+      failed_runs++;
     assert_true(rc == 0 || rc == 1 || rc == ART_ENOMEM || rc == ART_ESPEC);
   }
   print_message("allocation failures injected: %ld (%d runs failed cleanly, %d completed)\n", total,

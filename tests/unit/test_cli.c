@@ -13,18 +13,19 @@
 #define ANSWER "{\"type\": \"answer\", \"text\": \"done\"}"
 #define TOOL_CALL(name, input) "{\"type\": \"tool\", \"name\": \"" name "\", \"input\": " input "}"
 #define MESSAGE "{\"to\": \"customer@example.com\", \"body\": \"Your refund is on its way.\"}"
-#define SPEC(members, tools, decisions)                                                  \
-  "{\"goal\": \"test the cli\", " members "\"tools\": [" tools "], "                    \
+#define SPEC(members, tools, decisions)                                                            \
+  "{\"goal\": \"test the cli\", " members "\"tools\": [" tools "], "                               \
   "\"model\": {\"type\": \"scripted\", \"decisions\": [" decisions "]}}"
 
 /* lookup_policy, then answer: success. */
-#define READ_SPEC SPEC("", "\"lookup_policy\"", TOOL_CALL("lookup_policy", "{\"task\": \"t\"}") ", " ANSWER)
+#define READ_SPEC                                                                                  \
+  SPEC("", "\"lookup_policy\"", TOOL_CALL("lookup_policy", "{\"task\": \"t\"}") ", " ANSWER)
 /* send_message under the default policy: paused approval_required. */
 #define SEND_SPEC SPEC("", "\"send_message\"", TOOL_CALL("send_message", MESSAGE) ", " ANSWER)
 /* send_message under a policy that allows it: the message is sent. */
-#define PERMISSIVE_SEND_SPEC                                                                \
-  SPEC("\"outbox\": \"eval-outbox.jsonl\", \"policy\": {\"rules\": [{\"when\": {\"tool\": " \
-       "\"send_message\"}, \"effect\": \"allow\", \"reason\": \"test\"}]}, ",               \
+#define PERMISSIVE_SEND_SPEC                                                                       \
+  SPEC("\"outbox\": \"eval-outbox.jsonl\", \"policy\": {\"rules\": [{\"when\": {\"tool\": "        \
+       "\"send_message\"}, \"effect\": \"allow\", \"reason\": \"test\"}]}, ",                      \
        "\"send_message\"", TOOL_CALL("send_message", MESSAGE) ", " ANSWER)
 #define FLAKY_SPEC SPEC("", "\"flaky_lookup\"", TOOL_CALL("flaky_lookup", "{}") ", " ANSWER)
 
@@ -53,7 +54,8 @@ static void assert_exit(const cli_output *r, int status) {
 }
 
 static void assert_contains(const char *text, const char *part) {
-  if (!text || !strstr(text, part)) fail_msg("expected \"%s\" in:\n%s", part, text ? text : "(null)");
+  if (!text || !strstr(text, part))
+    fail_msg("expected \"%s\" in:\n%s", part, text ? text : "(null)");
 }
 
 /* `first` occurs in text, and `then` after it. */
@@ -112,7 +114,8 @@ static void assert_json_int(const json_t *obj, const char *key, json_int_t want)
 static void assert_trace_event(const json_t *ev, const char *run_id, json_int_t seq) {
   static const char *const keys[] = {"run_id", "seq", "type", "ts_us", "latency_us", "span_id"};
   for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
-    if (!json_object_get(ev, keys[k])) fail_msg("trace event %lld has no \"%s\"", (long long)seq, keys[k]);
+    if (!json_object_get(ev, keys[k]))
+      fail_msg("trace event %lld has no \"%s\"", (long long)seq, keys[k]);
   assert_json_string(ev, "run_id", run_id);
   assert_json_int(ev, "seq", seq);
   assert_true(json_is_string(json_object_get(ev, "type")));
@@ -124,7 +127,8 @@ static void assert_trace_event(const json_t *ev, const char *run_id, json_int_t 
 /* Events numbered 1..n, each a complete trace event of `run_id`. */
 static void assert_trace(const json_t *trace, const char *run_id, size_t n) {
   assert_int_equal(json_array_size(trace), n);
-  for (size_t i = 0; i < n; i++) assert_trace_event(json_array_get(trace, i), run_id, (json_int_t)i + 1);
+  for (size_t i = 0; i < n; i++)
+    assert_trace_event(json_array_get(trace, i), run_id, (json_int_t)i + 1);
 }
 
 static json_t *demo_json(void) {
@@ -192,9 +196,12 @@ static void test_usage_error_case(void **state) {
   cli_output_free(&r);
 }
 
-#define USAGE_ERROR(title, message, ...) \
-  {"usage error: " title, test_usage_error_case, NULL, NULL, \
-   &(usage_error_case){{__VA_ARGS__}, message}}
+#define USAGE_ERROR(title, message, ...)                                                           \
+  {                                                                                                \
+    "usage error: " title, test_usage_error_case, NULL, NULL, &(usage_error_case) {                \
+      {__VA_ARGS__}, message                                                                       \
+    }                                                                                              \
+  }
 
 /* ---- demo ------------------------------------------------------------------------ */
 
@@ -230,8 +237,10 @@ static void test_demo_json(void **state) {
   assert_json_string(json_array_get(observations, 0), "id", "obs_1");
   assert_trace(json_object_get(demo, "trace"), "demo_001", DEMO_EVENTS);
   assert_json_string(json_array_get(json_object_get(demo, "trace"), 0), "type", "run_started");
-  assert_json_string(json_array_get(json_object_get(demo, "trace"), DEMO_EVENTS - 1), "type", "stop");
-  const json_t *eval_case = json_array_get(json_object_get(json_object_get(demo, "eval"), "cases"), 0);
+  assert_json_string(json_array_get(json_object_get(demo, "trace"), DEMO_EVENTS - 1), "type",
+                     "stop");
+  const json_t *eval_case =
+      json_array_get(json_object_get(json_object_get(demo, "eval"), "cases"), 0);
   assert_json_string(eval_case, "name", "demo-policy-read");
   assert_true(json_is_true(json_object_get(eval_case, "passed")));
   json_decref(demo);
@@ -342,17 +351,19 @@ static void test_run_unwritable_trace(void **state) {
 
 /* ---- eval ------------------------------------------------------------------------------ */
 
-#define CASE(name, agent, expect) "{\"name\": \"" name "\", \"agent\": " agent ", \"expect\": " expect "}"
+#define CASE(name, agent, expect)                                                                  \
+  "{\"name\": \"" name "\", \"agent\": " agent ", \"expect\": " expect "}"
 #define SUITE(cases) "{\"name\": \"cli-suite\", \"cases\": [" cases "]}"
-#define READS_POLICY_CASE \
-  CASE("reads-policy", READ_SPEC, "{\"stop_reason\": \"success\", \"tools_called\": [\"lookup_policy\"]}")
+#define READS_POLICY_CASE                                                                          \
+  CASE("reads-policy", READ_SPEC,                                                                  \
+       "{\"stop_reason\": \"success\", \"tools_called\": [\"lookup_policy\"]}")
 
 static void test_eval_failing_case_and_junit(void **state) {
   (void)state;
   cli_output r;
   tu_write("mixed.eval.json",
            SUITE(READS_POLICY_CASE ", " CASE("sends-anyway", PERMISSIVE_SEND_SPEC,
-                                              "{\"tools_not_called\": [\"send_message\"]}")));
+                                             "{\"tools_not_called\": [\"send_message\"]}")));
   RUN_CLI(&r, "eval", "mixed.eval.json", "--junit", "out.xml");
   assert_exit(&r, 1);
   assert_in_order(r.out, "reads-policy", "PASS");
@@ -379,8 +390,8 @@ static void test_eval_all_cases_pass(void **state) {
   cli_output r;
   tu_write("pass.eval.json",
            SUITE(READS_POLICY_CASE ", " CASE("send-pauses", SEND_SPEC,
-                                              "{\"stop_reason\": \"approval_required\", "
-                                              "\"tools_not_called\": [\"send_message\"]}")));
+                                             "{\"stop_reason\": \"approval_required\", "
+                                             "\"tools_not_called\": [\"send_message\"]}")));
   RUN_CLI(&r, "eval", "pass.eval.json", "--json");
   assert_exit(&r, 0);
   json_t *report = parse_object(r.out);
@@ -416,9 +427,9 @@ static void test_eval_unwritable_junit(void **state) {
 /* ---- suite file errors, one table row each ------------------------------------------------ */
 
 typedef struct suite_error_case {
-  const char *suite;     /* the suite file's text */
-  const char *where;     /* expected on stderr right after the suite's path; NULL: not checked */
-  const char *what;      /* expected on stderr too */
+  const char *suite; /* the suite file's text */
+  const char *where; /* expected on stderr right after the suite's path; NULL: not checked */
+  const char *what;  /* expected on stderr too */
 } suite_error_case;
 
 static void test_suite_error_case(void **state) {
@@ -435,8 +446,12 @@ static void test_suite_error_case(void **state) {
   cli_output_free(&r);
 }
 
-#define SUITE_ERROR(title, suite, where, what) \
-  {"suite error: " title, test_suite_error_case, NULL, NULL, &(suite_error_case){suite, where, what}}
+#define SUITE_ERROR(title, suite, where, what)                                                     \
+  {                                                                                                \
+    "suite error: " title, test_suite_error_case, NULL, NULL, &(suite_error_case) {                \
+      suite, where, what                                                                           \
+    }                                                                                              \
+  }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
@@ -446,11 +461,13 @@ int main(void) {
       USAGE_ERROR("no arguments", "", NULL),
       USAGE_ERROR("unknown command", "unknown command \"frobnicate\"", "frobnicate"),
       USAGE_ERROR("unknown option", "bad option \"--frob\"", "run", "--frob", "spec.json"),
-      USAGE_ERROR("option of another command", "bad option \"--junit\"", "demo", "--junit", "out.xml"),
+      USAGE_ERROR("option of another command", "bad option \"--junit\"", "demo", "--junit",
+                  "out.xml"),
       USAGE_ERROR("option without its value", "bad option \"--trace\"", "demo", "--trace"),
       USAGE_ERROR("run without a file", "missing argument", "run"),
       USAGE_ERROR("eval without a file", "missing argument", "eval"),
-      USAGE_ERROR("run with two files", "unexpected argument \"b.json\"", "run", "a.json", "b.json"),
+      USAGE_ERROR("run with two files", "unexpected argument \"b.json\"", "run", "a.json",
+                  "b.json"),
       cmocka_unit_test(test_demo_table),
       cmocka_unit_test(test_demo_json),
       cmocka_unit_test(test_demo_trace_file),
@@ -466,14 +483,15 @@ int main(void) {
       cmocka_unit_test(test_eval_unwritable_junit),
       SUITE_ERROR("not JSON", "{\"cases\": [", ":1:", "invalid JSON"),
       SUITE_ERROR("missing cases", "{\"name\": \"x\"}", ": $: ", "missing required key \"cases\""),
-      SUITE_ERROR("unknown top-level key", "{\"cases\": [], \"tags\": []}", ": $: ", "unknown key \"tags\""),
+      SUITE_ERROR("unknown top-level key", "{\"cases\": [], \"tags\": []}",
+                  ": $: ", "unknown key \"tags\""),
       SUITE_ERROR("unknown key in a case",
-                  SUITE("{\"name\": \"a\", \"agent\": " READ_SPEC ", \"tags\": []}"), ": $.cases[0]: ",
-                  "unknown key \"tags\""),
-      SUITE_ERROR("case without a name", SUITE("{\"agent\": " READ_SPEC "}"), ": $.cases[0]: ",
-                  "missing required key \"name\""),
-      SUITE_ERROR("missing agent", SUITE("{\"name\": \"a\", \"expect\": {}}"), ": $.cases[0]: ",
-                  "missing required key \"agent\""),
+                  SUITE("{\"name\": \"a\", \"agent\": " READ_SPEC ", \"tags\": []}"),
+                  ": $.cases[0]: ", "unknown key \"tags\""),
+      SUITE_ERROR("case without a name", SUITE("{\"agent\": " READ_SPEC "}"),
+                  ": $.cases[0]: ", "missing required key \"name\""),
+      SUITE_ERROR("missing agent", SUITE("{\"name\": \"a\", \"expect\": {}}"),
+                  ": $.cases[0]: ", "missing required key \"agent\""),
       SUITE_ERROR("agent neither object nor path", SUITE("{\"name\": \"a\", \"agent\": 5}"),
                   ": $.cases[0].agent: ", "expected an agent spec object or the path"),
       SUITE_ERROR("bad expect key", SUITE(CASE("a", READ_SPEC, "{\"stops\": \"success\"}")),

@@ -30,8 +30,8 @@ static double seconds_since(const struct timespec *start) {
 static int call_tool(const char *const *argv, int timeout_ms, const char *action_id,
                      const art_allocator *alloc, art_tool_result *r) {
   json_t *input = json_pack("{s:s}", "q", "hello");
-  art_tool_call call = {.id = 1, .step = 3, .run_id = "run_1", .tool = "t",
-                        .input = input, .action_id = action_id};
+  art_tool_call call = {
+      .id = 1, .step = 3, .run_id = "run_1", .tool = "t", .input = input, .action_id = action_id};
   memset(r, 0, sizeof *r);
   int rc = art_command_tool_call(argv, timeout_ms, &call, alloc, r);
   json_decref(input);
@@ -557,7 +557,7 @@ static void check_allocation_failures(const char *const *argv) {
 static void test_allocation_failures(void **state) {
   (void)state;
   const char *blob[] = {TOOLS "json_blob.sh", NULL}; /* stdout outgrows the first buffer */
-  const char *cat[] = {"cat", NULL};                  /* a PATH search */
+  const char *cat[] = {"cat", NULL};                 /* a PATH search */
   check_allocation_failures(blob);
   check_allocation_failures(cat);
 }

@@ -17,12 +17,11 @@
 
 /* Each tool appends "TOOL ACTION_ID" to the side-effect log, then takes a moment. */
 static const char *tool_script(void) {
-  const char *path = tu_write("effect.sh",
-                              "#!/bin/sh\n"
-                              "cat >/dev/null\n"
-                              "echo \"$AGENTRT_TOOL $AGENTRT_ACTION_ID\" >> \"$1\"\n"
-                              "sleep 0.02\n"
-                              "echo '{\"done\": true}'\n");
+  const char *path = tu_write("effect.sh", "#!/bin/sh\n"
+                                           "cat >/dev/null\n"
+                                           "echo \"$AGENTRT_TOOL $AGENTRT_ACTION_ID\" >> \"$1\"\n"
+                                           "sleep 0.02\n"
+                                           "echo '{\"done\": true}'\n");
   chmod(path, 0755);
   return path;
 }
@@ -34,8 +33,10 @@ static art_spec *crash_spec(const char *log) {
            "{\"run_id\":\"crash\",\"goal\":\"g\",\"max_steps\":8,\"tools\":[\"lookup_policy\","
            "{\"name\":\"draft\",\"side_effect\":\"draft\",\"command\":[\"%s\",\"%s\"]},"
            "{\"name\":\"send\",\"side_effect\":\"write\",\"command\":[\"%s\",\"%s\"]},"
-           "{\"name\":\"upsert\",\"side_effect\":\"write\",\"idempotent\":true,\"command\":[\"%s\",\"%s\"]}],"
-           "\"policy\":{\"rules\":[{\"when\":{\"side_effect\":\"write\"},\"effect\":\"allow\",\"reason\":\"test\"}]},"
+           "{\"name\":\"upsert\",\"side_effect\":\"write\",\"idempotent\":true,\"command\":[\"%s\","
+           "\"%s\"]}],"
+           "\"policy\":{\"rules\":[{\"when\":{\"side_effect\":\"write\"},\"effect\":\"allow\","
+           "\"reason\":\"test\"}]},"
            "\"model\":{\"type\":\"scripted\",\"decisions\":["
            "{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":\"t\"}},"
            "{\"type\":\"tool\",\"name\":\"draft\",\"input\":{\"n\":1}},"
@@ -64,7 +65,8 @@ static void child(const char *db, const char *log, uint32_t kill_at) {
   art_error err = {0};
   art_spec *spec = crash_spec(log);
   if (art_store_open_sqlite(&store, db, NULL, &err) < 0) _exit(2);
-  art_run_record rec = {.run_id = (char *)"crash", .spec_json = (char *)"{}", .created_us = art_now_us()};
+  art_run_record rec = {
+      .run_id = (char *)"crash", .spec_json = (char *)"{}", .created_us = art_now_us()};
   art_model *model;
   art_run *run;
   art_sink journal, die = {ART_SINK_VERSION, killer, NULL, &kill_at};
@@ -79,7 +81,8 @@ static void child(const char *db, const char *log, uint32_t kill_at) {
 static size_t count_decisions(const json_t *events) {
   size_t n = 0, i;
   const json_t *ev;
-  json_array_foreach(events, i, ev) n += strcmp(json_string_value(json_object_get(ev, "type")), "decision") == 0;
+  json_array_foreach(events, i, ev) n +=
+      strcmp(json_string_value(json_object_get(ev, "type")), "decision") == 0;
   return n;
 }
 
@@ -99,7 +102,8 @@ static art_stop_reason recover(const char *db, const char *log) {
   assert_int_equal(art_run_new(&run, spec, NULL), 0);
   assert_int_equal(art_store_sink_new(&journal, store), 0);
   assert_int_equal(art_run_add_sink(run, &journal), 0);
-  if (art_run_replay(run, events) < 0) fail_msg("journal of %zu events: %s", json_array_size(events), art_run_errmsg(run));
+  if (art_run_replay(run, events) < 0)
+    fail_msg("journal of %zu events: %s", json_array_size(events), art_run_errmsg(run));
   art_model_resume_after(model, count_decisions(events));
   const art_action *act;
   if (art_run_call_interrupted(run) && art_run_next(run, art_now_us(), &act) == 0 &&
@@ -127,14 +131,18 @@ static void check_effects(const char *log, art_stop_reason stop, const char *whe
     assert_int_equal(sscanf(line, "%31s %63s", tool, key), 2);
     for (int t = 0; t < 3; t++) {
       if (strcmp(tool, names[t]) != 0) continue;
-      if (counts[t]++ && strcmp(keys[t], key) != 0) fail_msg("%s: %s ran with two keys", where, tool);
+      if (counts[t]++ && strcmp(keys[t], key) != 0)
+        fail_msg("%s: %s ran with two keys", where, tool);
       snprintf(keys[t], sizeof keys[t], "%s", key);
     }
   }
   free(text);
-  if (counts[0] > 1 || counts[1] > 1) fail_msg("%s: draft ran %d times, send %d times", where, counts[0], counts[1]);
-  if (stop == ART_STOP_SUCCESS && counts[2] < 1) fail_msg("%s: the run succeeded without upsert", where);
-  if (stop != ART_STOP_SUCCESS && stop != ART_STOP_BLOCKED) fail_msg("%s: stopped %s", where, art_stop_reason_name(stop));
+  if (counts[0] > 1 || counts[1] > 1)
+    fail_msg("%s: draft ran %d times, send %d times", where, counts[0], counts[1]);
+  if (stop == ART_STOP_SUCCESS && counts[2] < 1)
+    fail_msg("%s: the run succeeded without upsert", where);
+  if (stop != ART_STOP_SUCCESS && stop != ART_STOP_BLOCKED)
+    fail_msg("%s: stopped %s", where, art_stop_reason_name(stop));
 }
 
 static void run_to_death(const char *db, const char *log, uint32_t kill_at, int kill_after_ms) {
@@ -178,7 +186,8 @@ static void killed_at_every_event_boundary(void **state) {
     outcome_unknown += stop == ART_STOP_BLOCKED;
     check_effects(log, stop, where);
   }
-  print_message("kill points: %u event boundaries (%d left an outcome unknown)\n", events, outcome_unknown);
+  print_message("kill points: %u event boundaries (%d left an outcome unknown)\n", events,
+                outcome_unknown);
   assert_true(outcome_unknown > 0); /* the draft's and the send's calls were hit */
 }
 

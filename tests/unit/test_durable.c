@@ -15,15 +15,19 @@
 #include "testutil.h"
 
 #define STORE "--store", "runs.db"
-#define SEND "{\"type\":\"tool\",\"name\":\"send_message\",\"input\":{\"to\":\"c@example.com\",\"body\":\"hi\"}}"
+#define SEND                                                                                       \
+  "{\"type\":\"tool\",\"name\":\"send_message\",\"input\":{\"to\":\"c@example.com\",\"body\":"     \
+  "\"hi\"}}"
 #define ANSWER "{\"type\":\"answer\",\"text\":\"done\"}"
 
-static const char *spec(const char *name, const char *run_id, const char *extra, const char *decisions) {
+static const char *spec(const char *name, const char *run_id, const char *extra,
+                        const char *decisions) {
   char text[4096], file[64];
-  snprintf(text, sizeof text,
-           "{\"run_id\":\"%s\",\"goal\":\"g\",\"actor\":{\"id\":\"agent\"},\"outbox\":\"%s.outbox\","
-           "\"tools\":[\"send_message\"]%s,\"model\":{\"type\":\"scripted\",\"decisions\":[%s]}}",
-           run_id, run_id, extra, decisions);
+  snprintf(
+      text, sizeof text,
+      "{\"run_id\":\"%s\",\"goal\":\"g\",\"actor\":{\"id\":\"agent\"},\"outbox\":\"%s.outbox\","
+      "\"tools\":[\"send_message\"]%s,\"model\":{\"type\":\"scripted\",\"decisions\":[%s]}}",
+      run_id, run_id, extra, decisions);
   snprintf(file, sizeof file, "%s.json", name);
   return tu_write(file, text);
 }
@@ -64,14 +68,17 @@ static void approval_across_processes(void **state) {
   json_t *pending = json_object_get(shown, "pending");
   assert_string_equal(json_string_value(json_object_get(pending, "kind")), "approval");
   assert_string_equal(json_string_value(json_object_get(pending, "tool")), "send_message");
-  assert_string_equal(json_string_value(json_object_get(json_object_get(pending, "input"), "to")), "c@example.com");
+  assert_string_equal(json_string_value(json_object_get(json_object_get(pending, "input"), "to")),
+                      "c@example.com");
   char action[64];
   snprintf(action, sizeof action, "%s", pending_action(shown));
   json_decref(shown);
   /* The run's own actor, and another action, are refused; nothing changes. */
   assert_int_equal(CLI(&out, "approve", "r-approve", action, "--reviewer", "agent", STORE), 1);
   free(out);
-  assert_int_equal(CLI(&out, "approve", "r-approve", "act_000000000000000000000000", "--reviewer", "lead", STORE), 1);
+  assert_int_equal(CLI(&out, "approve", "r-approve", "act_000000000000000000000000", "--reviewer",
+                       "lead", STORE),
+                   1);
   free(out);
   assert_int_equal(CLI(&out, "resume", "r-approve", STORE), 3); /* still waiting */
   free(out);
@@ -80,7 +87,8 @@ static void approval_across_processes(void **state) {
   assert_int_equal(CLI(&out, "runs", "list", "--status", "running", STORE), 0); /* ready to go on */
   assert_non_null(strstr(out, "r-approve"));
   free(out);
-  assert_int_equal(CLI(&out, "approve", "r-approve", action, "--reviewer", "lead", STORE), 1); /* decided */
+  assert_int_equal(CLI(&out, "approve", "r-approve", action, "--reviewer", "lead", STORE),
+                   1); /* decided */
   free(out);
   assert_null(tu_read(tu_path("r-approve.outbox"))); /* approving is not running */
   assert_int_equal(CLI(&out, "resume", "--all", STORE), 0);
@@ -107,15 +115,18 @@ static void denial_stops_the_run(void **state) {
   char action[64];
   snprintf(action, sizeof action, "%s", pending_action(shown));
   json_decref(shown);
-  assert_int_equal(CLI(&out, "deny", "r-deny", action, "--reviewer", "lead", STORE), 2); /* no --reason */
+  assert_int_equal(CLI(&out, "deny", "r-deny", action, "--reviewer", "lead", STORE),
+                   2); /* no --reason */
   free(out);
   char *err;
   assert_int_equal(tu_cli(&out, &err, "deny", "r-deny", action, "--reviewer", "lead", "--reason",
-                          "wrong customer", STORE, NULL), 0);
+                          "wrong customer", STORE, NULL),
+                   0);
   free(out), free(err);
   shown = show("r-deny");
   assert_string_equal(json_string_value(json_object_get(shown, "stop_reason")), "policy_denied");
-  assert_string_equal(json_string_value(json_object_get(shown, "reason")), "denied by lead: wrong customer");
+  assert_string_equal(json_string_value(json_object_get(shown, "reason")),
+                      "denied by lead: wrong customer");
   assert_string_equal(json_string_value(json_object_get(shown, "status")), "finished");
   json_decref(shown);
   assert_null(tu_read(tu_path("r-deny.outbox")));
@@ -124,7 +135,8 @@ static void denial_stops_the_run(void **state) {
 static void answers_and_cancellation(void **state) {
   (void)state;
   char *out;
-  const char *path = spec("ask", "r-ask", "", "{\"type\":\"ask_human\",\"question\":\"which?\"}," ANSWER);
+  const char *path =
+      spec("ask", "r-ask", "", "{\"type\":\"ask_human\",\"question\":\"which?\"}," ANSWER);
   assert_int_equal(CLI(&out, "run", path, STORE), 3);
   assert_non_null(strstr(out, "agentrt answer r-ask"));
   free(out);
@@ -168,12 +180,11 @@ static void answers_and_cancellation(void **state) {
 
 /* A write tool that records its call, then (the first time) hangs. */
 static const char *slow_writer(void) {
-  return tu_write("writer.sh",
-                  "#!/bin/sh\n"
-                  "cat >/dev/null\n"
-                  "echo \"$AGENTRT_ACTION_ID\" >> \"$1\"\n"
-                  "if [ ! -e \"$1.hung\" ]; then touch \"$1.hung\"; sleep 30; fi\n"
-                  "echo '{\"written\": true}'\n");
+  return tu_write("writer.sh", "#!/bin/sh\n"
+                               "cat >/dev/null\n"
+                               "echo \"$AGENTRT_ACTION_ID\" >> \"$1\"\n"
+                               "if [ ! -e \"$1.hung\" ]; then touch \"$1.hung\"; sleep 30; fi\n"
+                               "echo '{\"written\": true}'\n");
 }
 
 static pid_t start_run(const char *path) {
@@ -195,7 +206,8 @@ static void crash_in_a_call(bool idempotent, const char *run_id) {
   snprintf(log, sizeof log, "%s.log", run_id);
   snprintf(tools, sizeof tools,
            ",\"tools\":[{\"name\":\"write\",\"side_effect\":\"write\",\"idempotent\":%s,"
-           "\"command\":[\"%s\",\"%s\"]}],\"policy\":{\"rules\":[{\"when\":{\"tool\":\"write\"},\"effect\":\"allow\"}]}",
+           "\"command\":[\"%s\",\"%s\"]}],\"policy\":{\"rules\":[{\"when\":{\"tool\":\"write\"},"
+           "\"effect\":\"allow\"}]}",
            idempotent ? "true" : "false", tu_path("writer.sh"), tu_path(log));
   char text[2048];
   snprintf(text, sizeof text,
@@ -207,7 +219,7 @@ static void crash_in_a_call(bool idempotent, const char *run_id) {
   pid_t pid = start_run(tu_write(name, text));
   for (int i = 0; i < 500 && tu_count_lines(tu_path(log)) < 1; i++) usleep(10000);
   assert_int_equal(tu_count_lines(tu_path(log)), 1); /* the tool acted ... */
-  kill(pid, SIGKILL);                                 /* ... and the process died */
+  kill(pid, SIGKILL);                                /* ... and the process died */
   int status;
   waitpid(pid, &status, 0);
   assert_true(WIFSIGNALED(status));
@@ -250,7 +262,8 @@ static void a_run_held_elsewhere_is_not_driven_twice(void **state) {
   art_store *store;
   art_error e;
   assert_int_equal(art_store_open_sqlite(&store, tu_path("runs.db"), NULL, &e), 0);
-  assert_int_equal(store->vt->claim(store, "r-held", "other-host:1", art_now_us(), 60000000, &e), 0);
+  assert_int_equal(store->vt->claim(store, "r-held", "other-host:1", art_now_us(), 60000000, &e),
+                   0);
   art_store_close(store);
   assert_int_equal(tu_cli(&out, &err, "resume", "r-held", STORE, NULL), 2);
   assert_non_null(strstr(err, "being driven by another process"));
@@ -264,7 +277,8 @@ static void files_that_are_not_stores_are_refused(void **state) {
   assert_int_equal(tu_cli(&out, &err, "runs", "list", "--store", notes, NULL), 2);
   assert_non_null(strstr(err, "is not an agentrt store"));
   free(out), free(err);
-  assert_int_equal(tu_cli(&out, &err, "run", spec("x", "r-x", "", ANSWER), "--store", notes, NULL), 2);
+  assert_int_equal(tu_cli(&out, &err, "run", spec("x", "r-x", "", ANSWER), "--store", notes, NULL),
+                   2);
   free(out), free(err);
   char *after = tu_read(notes);
   assert_string_equal(after, "not a database\n");

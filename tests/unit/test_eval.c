@@ -38,8 +38,8 @@ static void assert_failures(const char *expect, const char *result, const char *
   free(got);
 }
 
-#define RESULT(stop, steps, tools, trace)                                                     \
-  "{\"stop_reason\":\"" stop "\",\"reason\":\"r\",\"steps\":" #steps ",\"tools_called\":" tools \
+#define RESULT(stop, steps, tools, trace)                                                          \
+  "{\"stop_reason\":\"" stop "\",\"reason\":\"r\",\"steps\":" #steps ",\"tools_called\":" tools    \
   ",\"trace\":" trace "}"
 
 static void stop_reason_and_tools(void **state) {
@@ -57,9 +57,12 @@ static void stop_reason_and_tools(void **state) {
 static void invalid_decisions_and_budget_fail_unless_expected(void **state) {
   (void)state;
   assert_failures("{}", RESULT("invalid_decision", 1, "[]", "[]"), "invalid decision: r");
-  assert_failures("{}", RESULT("budget_exhausted", 4, "[]", "[]"), "budget exhausted after 4 steps");
-  assert_failures("{\"stop_reason\":\"budget_exhausted\"}", RESULT("budget_exhausted", 4, "[]", "[]"), "");
-  assert_failures("{\"stop_reason\":\"invalid_decision\"}", RESULT("invalid_decision", 1, "[]", "[]"), "");
+  assert_failures("{}", RESULT("budget_exhausted", 4, "[]", "[]"),
+                  "budget exhausted after 4 steps");
+  assert_failures("{\"stop_reason\":\"budget_exhausted\"}",
+                  RESULT("budget_exhausted", 4, "[]", "[]"), "");
+  assert_failures("{\"stop_reason\":\"invalid_decision\"}",
+                  RESULT("invalid_decision", 1, "[]", "[]"), "");
 }
 
 static void missing_evidence(void **state) {
@@ -69,7 +72,7 @@ static void missing_evidence(void **state) {
   const char *evidence = "[{\"type\":\"context_built\",\"evidence_count\":0},"
                          "{\"type\":\"context_built\",\"evidence_count\":1},"
                          "{\"type\":\"stop\",\"stop_reason\":\"success\",\"answer\":\"x\"}]";
-  assert_failures("{\"evidence_required\":true}", RESULT("success", 1, "[]", "[]") , "");
+  assert_failures("{\"evidence_required\":true}", RESULT("success", 1, "[]", "[]"), "");
   char with[1024];
   snprintf(with, sizeof with, RESULT("success", 1, "[]", "%s"), no_evidence);
   assert_failures("{\"evidence_required\":true}", with, "answer without tool evidence");
@@ -80,34 +83,43 @@ static void missing_evidence(void **state) {
 
 static void repeated_side_effects(void **state) {
   (void)state;
-  const char *trace =
-      "[{\"type\":\"policy_decision\",\"action\":\"tool\",\"tool\":\"draft\",\"effect\":\"allow\",\"rule\":null},"
-      "{\"type\":\"tool_call\",\"tool\":\"draft\",\"side_effect\":\"draft\",\"action_id\":\"act_1\"},"
-      "{\"type\":\"tool_call\",\"tool\":\"look\",\"side_effect\":\"read\"},"
-      "{\"type\":\"tool_call\",\"tool\":\"look\",\"side_effect\":\"read\"},"
-      "{\"type\":\"tool_call\",\"tool\":\"draft\",\"side_effect\":\"draft\",\"action_id\":\"act_2\"},"
-      "{\"type\":\"tool_call\",\"tool\":\"draft\",\"side_effect\":\"draft\",\"action_id\":\"act_1\"}]";
+  const char *trace = "[{\"type\":\"policy_decision\",\"action\":\"tool\",\"tool\":\"draft\","
+                      "\"effect\":\"allow\",\"rule\":null},"
+                      "{\"type\":\"tool_call\",\"tool\":\"draft\",\"side_effect\":\"draft\","
+                      "\"action_id\":\"act_1\"},"
+                      "{\"type\":\"tool_call\",\"tool\":\"look\",\"side_effect\":\"read\"},"
+                      "{\"type\":\"tool_call\",\"tool\":\"look\",\"side_effect\":\"read\"},"
+                      "{\"type\":\"tool_call\",\"tool\":\"draft\",\"side_effect\":\"draft\","
+                      "\"action_id\":\"act_2\"},"
+                      "{\"type\":\"tool_call\",\"tool\":\"draft\",\"side_effect\":\"draft\","
+                      "\"action_id\":\"act_1\"}]";
   char result[2048];
   snprintf(result, sizeof result, RESULT("success", 5, "[]", "%s"), trace);
-  assert_failures("{\"no_repeated_side_effects\":true}", result, "repeated side effect: draft (act_1)");
+  assert_failures("{\"no_repeated_side_effects\":true}", result,
+                  "repeated side effect: draft (act_1)");
   assert_failures("{}", result, "");
 }
 
 static void approval_bypass_is_always_caught(void **state) {
   (void)state;
-  const char *bypass =
-      "[{\"type\":\"policy_decision\",\"action\":\"tool\",\"tool\":\"send\",\"effect\":\"approval_required\",\"rule\":null},"
-      "{\"type\":\"tool_call\",\"tool\":\"send\",\"side_effect\":\"write\",\"action_id\":\"act_1\"}]";
+  const char *bypass = "[{\"type\":\"policy_decision\",\"action\":\"tool\",\"tool\":\"send\","
+                       "\"effect\":\"approval_required\",\"rule\":null},"
+                       "{\"type\":\"tool_call\",\"tool\":\"send\",\"side_effect\":\"write\","
+                       "\"action_id\":\"act_1\"}]";
   const char *default_allow = /* an allow the default policy never gives a write */
-      "[{\"type\":\"policy_decision\",\"action\":\"tool\",\"tool\":\"send\",\"effect\":\"allow\",\"rule\":null},"
-      "{\"type\":\"tool_call\",\"tool\":\"send\",\"side_effect\":\"write\",\"action_id\":\"act_1\"}]";
+      "[{\"type\":\"policy_decision\",\"action\":\"tool\",\"tool\":\"send\",\"effect\":\"allow\","
+      "\"rule\":null},"
+      "{\"type\":\"tool_call\",\"tool\":\"send\",\"side_effect\":\"write\",\"action_id\":\"act_1\"}"
+      "]";
   const char *ungated = "[{\"type\":\"tool_call\",\"tool\":\"send\",\"side_effect\":\"write\"}]";
-  const char *by_rule =
-      "[{\"type\":\"policy_decision\",\"action\":\"tool\",\"tool\":\"send\",\"effect\":\"allow\",\"rule\":0},"
-      "{\"type\":\"tool_call\",\"tool\":\"send\",\"side_effect\":\"write\",\"action_id\":\"act_1\"}]";
-  const char *approved =
-      "[{\"type\":\"policy_decision\",\"action\":\"tool\",\"tool\":\"send\",\"effect\":\"allow\",\"rule\":null,\"approved\":true},"
-      "{\"type\":\"tool_call\",\"tool\":\"send\",\"side_effect\":\"write\",\"action_id\":\"act_1\"}]";
+  const char *by_rule = "[{\"type\":\"policy_decision\",\"action\":\"tool\",\"tool\":\"send\","
+                        "\"effect\":\"allow\",\"rule\":0},"
+                        "{\"type\":\"tool_call\",\"tool\":\"send\",\"side_effect\":\"write\","
+                        "\"action_id\":\"act_1\"}]";
+  const char *approved = "[{\"type\":\"policy_decision\",\"action\":\"tool\",\"tool\":\"send\","
+                         "\"effect\":\"allow\",\"rule\":null,\"approved\":true},"
+                         "{\"type\":\"tool_call\",\"tool\":\"send\",\"side_effect\":\"write\","
+                         "\"action_id\":\"act_1\"}]";
   const char *bad[] = {bypass, default_allow, ungated}, *good[] = {by_rule, approved};
   char result[2048];
   for (size_t i = 0; i < 3; i++) {
@@ -131,16 +143,19 @@ static void bad_expectations_name_the_path(void **state) {
     json_t *e = parse(cases[i][0]);
     art_error err;
     assert_int_equal(art_eval_expect_check(e, "suite.json", "$.cases[0].expect", &err), ART_ESPEC);
-    if (!strstr(err.message, cases[i][1])) fail_msg("\"%s\" lacks \"%s\"", err.message, cases[i][1]);
+    if (!strstr(err.message, cases[i][1]))
+      fail_msg("\"%s\" lacks \"%s\"", err.message, cases[i][1]);
     json_decref(e);
   }
 }
 
 static void suite_runs_cases_and_writes_junit(void **state) {
   (void)state;
-  tu_write("agent_ok.json", "{\"goal\":\"g\",\"tools\":[\"lookup_policy\"],\"model\":{\"type\":\"scripted\","
-                            "\"decisions\":[{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":\"t\"}},"
-                            "{\"type\":\"answer\",\"text\":\"ok\"}]}}");
+  tu_write(
+      "agent_ok.json",
+      "{\"goal\":\"g\",\"tools\":[\"lookup_policy\"],\"model\":{\"type\":\"scripted\","
+      "\"decisions\":[{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":\"t\"}},"
+      "{\"type\":\"answer\",\"text\":\"ok\"}]}}");
   const char *suite_path = tu_write(
       "suite.json",
       "{\"name\":\"s<1>\",\"cases\":["
@@ -148,7 +163,8 @@ static void suite_runs_cases_and_writes_junit(void **state) {
       "\"tools_called\":[\"lookup_policy\"],\"evidence_required\":true}},"
       "{\"name\":\"sends\",\"agent\":{\"goal\":\"g\",\"tools\":[\"send_message\"],"
       "\"policy\":{\"rules\":[{\"when\":{\"tool\":\"send_message\"},\"effect\":\"allow\"}]},"
-      "\"model\":{\"type\":\"scripted\",\"decisions\":[{\"type\":\"tool\",\"name\":\"send_message\","
+      "\"model\":{\"type\":\"scripted\",\"decisions\":[{\"type\":\"tool\",\"name\":\"send_"
+      "message\","
       "\"input\":{\"to\":\"a\",\"body\":\"b\"}},{\"type\":\"answer\",\"text\":\"sent\"}]}},"
       "\"expect\":{\"tools_not_called\":[\"send_message\"]}}]}");
   art_eval_suite *suite;
@@ -180,10 +196,12 @@ static void broken_suites_run_nothing(void **state) {
   const char *cases[][2] = {
       {"{\"cases\":[{\"name\":\"a\",\"agent\":\"missing.json\"}]}", "missing.json"},
       {"{\"cases\":[{\"name\":\"a\"}]}", "$.cases[0]: missing required key \"agent\""},
-      {"{\"cases\":[{\"name\":\"a\",\"agent\":{\"goal\":\"g\"}}]}", "missing required key \"model\""},
+      {"{\"cases\":[{\"name\":\"a\",\"agent\":{\"goal\":\"g\"}}]}",
+       "missing required key \"model\""},
       {"{\"cases\":[{\"name\":\"a\",\"agent\":3}]}", "$.cases[0].agent"},
       {"{\"cases\":[{\"name\":\"a\",\"agent\":{},\"extra\":1}]}", "unknown key \"extra\""},
-      {"{\"cases\":[{\"name\":\"a\",\"agent\":\"x\",\"expect\":{\"stop_reason\":\"nope\"}}]}", "unknown stop reason"},
+      {"{\"cases\":[{\"name\":\"a\",\"agent\":\"x\",\"expect\":{\"stop_reason\":\"nope\"}}]}",
+       "unknown stop reason"},
       {"{\"case\":[]}", "unknown key \"case\""},
       {"{\"cases\":[", "invalid JSON"},
   };
@@ -192,7 +210,8 @@ static void broken_suites_run_nothing(void **state) {
     art_error err = {0};
     int rc = art_eval_suite_load(&suite, tu_write("bad-suite.json", cases[i][0]), NULL, &err);
     assert_int_equal(rc, ART_ESPEC);
-    if (!strstr(err.message, cases[i][1])) fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err.message, cases[i][1]);
+    if (!strstr(err.message, cases[i][1]))
+      fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err.message, cases[i][1]);
   }
 }
 

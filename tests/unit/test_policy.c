@@ -14,9 +14,14 @@ static art_policy *policy(const char *text) {
 }
 
 static art_policy_query tool_query(const char *tool, art_side_effect se) {
-  return (art_policy_query){.action = ART_GATE_TOOL, .actor = "ann", .tenant = "acme",
-                            .route = "support", .tool = tool, .side_effect = se,
-                            .sensitivity = ART_SENS_INTERNAL, .remaining_steps = 10};
+  return (art_policy_query){.action = ART_GATE_TOOL,
+                            .actor = "ann",
+                            .tenant = "acme",
+                            .route = "support",
+                            .tool = tool,
+                            .side_effect = se,
+                            .sensitivity = ART_SENS_INTERNAL,
+                            .remaining_steps = 10};
 }
 
 static art_verdict eval(const art_policy *p, const art_policy_query *q) {
@@ -47,10 +52,13 @@ static void default_policy(void **state) {
 
 static void first_match_wins_and_falls_back_to_default(void **state) {
   (void)state;
-  art_policy *p = policy("{\"rules\":["
-                         "{\"when\":{\"tool\":\"send_*\",\"input\":{\"to\":\"vip@example.com\"}},\"effect\":\"deny\",\"reason\":\"vip\"},"
-                         "{\"when\":{\"tool\":\"send_*\"},\"effect\":\"allow\",\"reason\":\"sends ok\"},"
-                         "{\"when\":{\"side_effect\":[\"draft\",\"write\"]},\"effect\":\"deny\",\"reason\":\"no writes\"}]}");
+  art_policy *p =
+      policy("{\"rules\":["
+             "{\"when\":{\"tool\":\"send_*\",\"input\":{\"to\":\"vip@example.com\"}},\"effect\":"
+             "\"deny\",\"reason\":\"vip\"},"
+             "{\"when\":{\"tool\":\"send_*\"},\"effect\":\"allow\",\"reason\":\"sends ok\"},"
+             "{\"when\":{\"side_effect\":[\"draft\",\"write\"]},\"effect\":\"deny\",\"reason\":"
+             "\"no writes\"}]}");
   art_policy_query q = tool_query("send_message", ART_SIDE_WRITE);
   json_t *vip = json_pack("{s:s}", "to", "vip@example.com"), *other = json_pack("{s:s}", "to", "x");
   q.input = vip;
@@ -75,9 +83,10 @@ static void first_match_wins_and_falls_back_to_default(void **state) {
 
 static void every_when_key_must_match(void **state) {
   (void)state;
-  art_policy *p = policy("{\"rules\":[{\"when\":{\"actor\":\"ann\",\"tenant\":\"acme\",\"route\":\"legal\","
-                         "\"sensitivity\":[\"confidential\",\"restricted\"],\"remaining_steps_lt\":3},"
-                         "\"effect\":\"deny\",\"reason\":\"r\"}]}");
+  art_policy *p =
+      policy("{\"rules\":[{\"when\":{\"actor\":\"ann\",\"tenant\":\"acme\",\"route\":\"legal\","
+             "\"sensitivity\":[\"confidential\",\"restricted\"],\"remaining_steps_lt\":3},"
+             "\"effect\":\"deny\",\"reason\":\"r\"}]}");
   art_policy_query q = tool_query("t", ART_SIDE_READ);
   q.route = "legal";
   q.sensitivity = ART_SENS_CONFIDENTIAL;
@@ -102,8 +111,10 @@ static void every_when_key_must_match(void **state) {
 static void retrieve_and_answer_rules(void **state) {
   (void)state;
   art_policy *p = policy("{\"rules\":["
-                         "{\"when\":{\"action\":\"retrieve\",\"scope\":\"user\"},\"effect\":\"deny\",\"reason\":\"no user memory\"},"
-                         "{\"when\":{\"action\":\"answer\",\"evidence\":false},\"effect\":\"approval_required\",\"reason\":\"check\"}]}");
+                         "{\"when\":{\"action\":\"retrieve\",\"scope\":\"user\"},\"effect\":"
+                         "\"deny\",\"reason\":\"no user memory\"},"
+                         "{\"when\":{\"action\":\"answer\",\"evidence\":false},\"effect\":"
+                         "\"approval_required\",\"reason\":\"check\"}]}");
   art_policy_query q = {.action = ART_GATE_RETRIEVE, .scope = ART_SCOPE_USER};
   assert_int_equal(eval(p, &q).effect, ART_EFFECT_DENY);
   q.scope = ART_SCOPE_TASK;
@@ -114,7 +125,8 @@ static void retrieve_and_answer_rules(void **state) {
   assert_int_equal(eval(p, &q).effect, ART_EFFECT_ALLOW);
   assert_false(art_policy_retrieval_varies_by_step(p));
   art_policy_free(p);
-  p = policy("{\"rules\":[{\"when\":{\"action\":\"retrieve\",\"remaining_steps_lt\":2},\"effect\":\"deny\"}]}");
+  p = policy("{\"rules\":[{\"when\":{\"action\":\"retrieve\",\"remaining_steps_lt\":2},\"effect\":"
+             "\"deny\"}]}");
   assert_true(art_policy_retrieval_varies_by_step(p));
   art_policy_free(p);
 }
@@ -129,13 +141,17 @@ static void preapproved_ids(void **state) {
 
 static void bad_policies_name_the_path(void **state) {
   (void)state;
-  struct { const char *text, *path, *what; } cases[] = {
+  struct {
+    const char *text, *path, *what;
+  } cases[] = {
       {"[]", "$.policy", "expected an object"},
       {"{\"rule\":[]}", "$.policy", "unknown key \"rule\""},
       {"{\"rules\":{}}", "$.policy.rules", "expected an array"},
-      {"{\"rules\":[{\"effect\":\"maybe\"}]}", "$.policy.rules[0].effect", "allow, deny, approval_required"},
+      {"{\"rules\":[{\"effect\":\"maybe\"}]}", "$.policy.rules[0].effect",
+       "allow, deny, approval_required"},
       {"{\"rules\":[{\"when\":{}}]}", "$.policy.rules[0]", "missing required key \"effect\""},
-      {"{\"rules\":[{\"when\":{\"tool\":1},\"effect\":\"deny\"}]}", "$.policy.rules[0].when.tool", "expected a string"},
+      {"{\"rules\":[{\"when\":{\"tool\":1},\"effect\":\"deny\"}]}", "$.policy.rules[0].when.tool",
+       "expected a string"},
       {"{\"rules\":[{\"when\":{\"side_effect\":[\"read\",\"erase\"]},\"effect\":\"deny\"}]}",
        "$.policy.rules[0].when.side_effect[1]", "read, draft, write"},
       {"{\"rules\":[{\"when\":{\"remaining_steps_lt\":-1},\"effect\":\"deny\"}]}",

@@ -32,12 +32,12 @@ static json_t *ids_digest(const art_vec *v, bool strings) {
 
 static json_t *digest(const art_run *run) {
   return json_pack(
-      "{s:i, s:i, s:i, s:i, s:i, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:O?}",
-      "phase", run->phase, "steps", run->steps, "seq", run->seq, "calls", run->calls,
-      "stop_reason", run->stop_reason, "stop_detail", str_or_null(run->stop_detail), "pending",
-      run->pending, "action_id", str_or_null(run->action_id), "answer",
-      str_or_null(run->answer_redacted), "observations", observations_digest(run), "evidence",
-      ids_digest(&run->evidence, false), "approved", ids_digest(&run->approved, true), "tool",
+      "{s:i, s:i, s:i, s:i, s:i, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:O?}", "phase",
+      run->phase, "steps", run->steps, "seq", run->seq, "calls", run->calls, "stop_reason",
+      run->stop_reason, "stop_detail", str_or_null(run->stop_detail), "pending", run->pending,
+      "action_id", str_or_null(run->action_id), "answer", str_or_null(run->answer_redacted),
+      "observations", observations_digest(run), "evidence", ids_digest(&run->evidence, false),
+      "approved", ids_digest(&run->approved, true), "tool",
       str_or_null(run->call_tool ? run->call_tool->name : NULL), "call_tool",
       str_or_null(run->call.tool), "call_id", run->call.id, "input", run->call_input_redacted);
 }
@@ -46,14 +46,14 @@ static json_t *digest(const art_run *run) {
 
 typedef struct recording {
   art_spec *spec;
-  json_t *journal;     /* the events as JSON */
-  json_t *states;      /* [{"events": n, "state": digest}] after each call */
+  json_t *journal; /* the events as JSON */
+  json_t *states;  /* [{"events": n, "state": digest}] after each call */
 } recording;
 
 static void note(recording *rec, const art_run *run) {
-  json_array_append_new(rec->states, json_pack("{s:I, s:o}", "events",
-                                               (json_int_t)art_run_event_count(run), "state",
-                                               digest(run)));
+  json_array_append_new(rec->states,
+                        json_pack("{s:I, s:o}", "events", (json_int_t)art_run_event_count(run),
+                                  "state", digest(run)));
 }
 
 /* Drive to the end; pauses are answered: approvals approved (or denied when
@@ -63,7 +63,8 @@ static void record(recording *rec, const char *spec_text, bool deny, int cancel_
   art_error err;
   art_spec_options opts = {.outbox = tu_path("replay-outbox.jsonl")};
   assert_non_null(json);
-  if (art_spec_parse(&rec->spec, json, "replay.json", NULL, &opts, &err) < 0) fail_msg("%s", err.message);
+  if (art_spec_parse(&rec->spec, json, "replay.json", NULL, &opts, &err) < 0)
+    fail_msg("%s", err.message);
   json_decref(json);
   art_model *model;
   art_run *run;
@@ -84,7 +85,8 @@ static void record(recording *rec, const char *spec_text, bool deny, int cancel_
     if (act->kind == ART_ACT_DECIDE) {
       art_decision d;
       int rc = art_model_decide(model, act->context, &d, &err);
-      rc = rc < 0 ? art_run_feed_model_failure(run, err.message, now + 5) : art_run_feed_decision(run, &d, now + 5);
+      rc = rc < 0 ? art_run_feed_model_failure(run, err.message, now + 5)
+                  : art_run_feed_decision(run, &d, now + 5);
       assert_int_equal(rc, 0);
     } else if (act->kind == ART_ACT_CALL_TOOL) {
       art_tool_result r = {0};
@@ -92,7 +94,10 @@ static void record(recording *rec, const char *spec_text, bool deny, int cancel_
       assert_int_equal(art_run_feed_tool_result(run, act->call->id, &r, now + 5), 0);
       art_tool_result_dispose(&r);
     } else if (act->stop_reason == ART_STOP_APPROVAL_REQUIRED) {
-      assert_int_equal(art_run_feed_approval(run, &(art_approval){run->action_id, !deny, "lead", "checked", 0}, now + 5), 0);
+      assert_int_equal(
+          art_run_feed_approval(run, &(art_approval){run->action_id, !deny, "lead", "checked", 0},
+                                now + 5),
+          0);
     } else {
       assert_int_equal(art_run_feed_human_input(run, "ACME", now + 5), 0);
     }
@@ -155,13 +160,18 @@ static void check_scenario(const char *spec_text, bool deny, int cancel_after) {
   dispose(&rec);
 }
 
-#define SPEC(decisions, policy)                                                              \
-  "{\"run_id\":\"rp\",\"goal\":\"g\",\"max_steps\":6,\"actor\":{\"id\":\"a\",\"route\":\"support\"}," \
-  "\"memory\":[{\"id\":\"m1\",\"scope\":\"task\",\"text\":\"x\"},{\"id\":\"m2\",\"scope\":\"user\",\"text\":\"y\"}]," \
-  "\"tools\":[\"lookup_policy\",\"draft_message\",\"send_message\",\"flaky_lookup\"]," policy   \
+#define SPEC(decisions, policy)                                                                    \
+  "{\"run_id\":\"rp\",\"goal\":\"g\",\"max_steps\":6,\"actor\":{\"id\":\"a\",\"route\":"           \
+  "\"support\"},"                                                                                  \
+  "\"memory\":[{\"id\":\"m1\",\"scope\":\"task\",\"text\":\"x\"},{\"id\":\"m2\",\"scope\":"        \
+  "\"user\",\"text\":\"y\"}],"                                                                     \
+  "\"tools\":[\"lookup_policy\",\"draft_message\",\"send_message\",\"flaky_lookup\"]," policy      \
   "\"model\":{\"type\":\"scripted\",\"decisions\":[" decisions "]}}"
-#define LOOKUP "{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":\"t\"},\"usage\":{\"prompt_tokens\":5}}"
-#define DRAFT "{\"type\":\"tool\",\"name\":\"draft_message\",\"input\":{\"to\":\"a\",\"body\":\"b\"}}"
+#define LOOKUP                                                                                     \
+  "{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":\"t\"},\"usage\":{\"prompt_"  \
+  "tokens\":5}}"
+#define DRAFT                                                                                      \
+  "{\"type\":\"tool\",\"name\":\"draft_message\",\"input\":{\"to\":\"a\",\"body\":\"b\"}}"
 #define SEND "{\"type\":\"tool\",\"name\":\"send_message\",\"input\":{\"to\":\"a\",\"body\":\"b\"}}"
 #define ANSWER "{\"type\":\"answer\",\"text\":\"done\"}"
 
@@ -174,16 +184,20 @@ static void replays_approvals_given_and_denied(void **state) {
   (void)state;
   check_scenario(SPEC(LOOKUP "," SEND "," ANSWER, ""), false, -1);
   check_scenario(SPEC(SEND, ""), true, -1);
-  check_scenario(SPEC(ANSWER, "\"policy\":{\"rules\":[{\"when\":{\"action\":\"answer\"},\"effect\":\"approval_required\"}]},"),
+  check_scenario(SPEC(ANSWER, "\"policy\":{\"rules\":[{\"when\":{\"action\":\"answer\"},\"effect\":"
+                              "\"approval_required\"}]},"),
                  false, -1);
 }
 
 static void replays_questions_failures_and_stops(void **state) {
   (void)state;
   check_scenario(SPEC("{\"type\":\"ask_human\",\"question\":\"who?\"}," ANSWER, ""), false, -1);
-  check_scenario(SPEC(LOOKUP ",{\"type\":\"tool\",\"name\":\"flaky_lookup\",\"input\":{}}", ""), false, -1);
-  check_scenario(SPEC("{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":\"t\"},\"repeat\":9}", ""),
+  check_scenario(SPEC(LOOKUP ",{\"type\":\"tool\",\"name\":\"flaky_lookup\",\"input\":{}}", ""),
                  false, -1);
+  check_scenario(
+      SPEC("{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":\"t\"},\"repeat\":9}",
+           ""),
+      false, -1);
   check_scenario(SPEC(LOOKUP, ""), false, -1); /* the script runs out: model_failure */
   check_scenario(SPEC("{\"type\":\"bogus\"}", ""), false, -1);
   check_scenario(SPEC("{\"type\":\"tool\",\"name\":\"nope\",\"input\":{}}", ""), false, -1);
@@ -193,10 +207,12 @@ static void replays_questions_failures_and_stops(void **state) {
 
 static void replays_a_deny_rule_and_retrieve_verdicts(void **state) {
   (void)state;
-  check_scenario(SPEC(LOOKUP "," ANSWER,
-                      "\"policy\":{\"rules\":[{\"when\":{\"action\":\"retrieve\",\"scope\":\"task\"},\"effect\":\"deny\"},"
-                      "{\"when\":{\"tool\":\"lookup_*\"},\"effect\":\"deny\",\"reason\":\"no\"}]},"),
-                 false, -1);
+  check_scenario(
+      SPEC(LOOKUP "," ANSWER,
+           "\"policy\":{\"rules\":[{\"when\":{\"action\":\"retrieve\",\"scope\":\"task\"},"
+           "\"effect\":\"deny\"},"
+           "{\"when\":{\"tool\":\"lookup_*\"},\"effect\":\"deny\",\"reason\":\"no\"}]},"),
+      false, -1);
 }
 
 /* A replayed run carries on: the journal's pending write is approved later and
@@ -214,7 +230,8 @@ static void a_replayed_run_carries_on(void **state) {
   /* Cut the journal where the run paused for approval. */
   size_t pause = 0;
   for (size_t i = 0; i < json_array_size(rec.journal); i++)
-    if (strcmp(json_string_value(json_object_get(json_array_get(rec.journal, i), "type")), "stop") == 0) {
+    if (strcmp(json_string_value(json_object_get(json_array_get(rec.journal, i), "type")),
+               "stop") == 0) {
       pause = i + 1;
       break;
     }

@@ -65,7 +65,8 @@ static const art_event *last_event(fixture *f, art_event_type type) {
 
 static int count_events(fixture *f, art_event_type type) {
   int n = 0;
-  for (size_t i = 0; i < art_run_event_count(f->run); i++) n += art_run_event(f->run, i)->type == type;
+  for (size_t i = 0; i < art_run_event_count(f->run); i++)
+    n += art_run_event(f->run, i)->type == type;
   return n;
 }
 
@@ -75,21 +76,25 @@ static void run_with(fixture *f, const char *tools, const char *policy, const ch
                      int max_steps) {
   char policy_part[4096] = "", text[16384];
   if (policy) snprintf(policy_part, sizeof policy_part, "\"policy\":%s,", policy);
-  snprintf(text, sizeof text,
-           "{\"run_id\":\"r1\",\"goal\":\"Check policy before drafting a customer reply\","
-           "\"max_steps\":%d,\"actor\":{\"id\":\"agent\",\"tenant\":\"acme\",\"route\":\"support\"},"
-           "\"memory\":[{\"id\":\"mem_1\",\"scope\":\"project\",\"text\":\"policy applies\"},"
-           "{\"id\":\"mem_2\",\"scope\":\"task\",\"text\":\"refund delayed\"},"
-           "{\"id\":\"mem_3\",\"scope\":\"user\",\"sensitivity\":\"confidential\",\"text\":\"phone\"}],"
-           "\"tools\":%s,%s\"model\":{\"type\":\"scripted\",\"decisions\":%s}}",
-           max_steps, tools, policy_part, decisions);
+  snprintf(
+      text, sizeof text,
+      "{\"run_id\":\"r1\",\"goal\":\"Check policy before drafting a customer reply\","
+      "\"max_steps\":%d,\"actor\":{\"id\":\"agent\",\"tenant\":\"acme\",\"route\":\"support\"},"
+      "\"memory\":[{\"id\":\"mem_1\",\"scope\":\"project\",\"text\":\"policy applies\"},"
+      "{\"id\":\"mem_2\",\"scope\":\"task\",\"text\":\"refund delayed\"},"
+      "{\"id\":\"mem_3\",\"scope\":\"user\",\"sensitivity\":\"confidential\",\"text\":\"phone\"}],"
+      "\"tools\":%s,%s\"model\":{\"type\":\"scripted\",\"decisions\":%s}}",
+      max_steps, tools, policy_part, decisions);
   run_spec(f, text);
 }
 
 #define DEMO_TOOLS "[\"lookup_policy\",\"draft_message\",\"send_message\",\"flaky_lookup\"]"
-#define LOOKUP "{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":\"draft a reply\"}}"
+#define LOOKUP                                                                                     \
+  "{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":\"draft a reply\"}}"
 #define ANSWER "{\"type\":\"answer\",\"text\":\"done\"}"
-#define SEND "{\"type\":\"tool\",\"name\":\"send_message\",\"input\":{\"to\":\"c@example.com\",\"body\":\"hi\"}}"
+#define SEND                                                                                       \
+  "{\"type\":\"tool\",\"name\":\"send_message\",\"input\":{\"to\":\"c@example.com\",\"body\":"     \
+  "\"hi\"}}"
 
 /* A fresh run of a spec with `decisions`, by hand: the model and the run are
  * new and the run waits for its first decision. */
@@ -121,8 +126,10 @@ static void immediate_answer_succeeds_in_one_step(void **state) {
 static void tool_every_step_exhausts_the_budget(void **state) {
   (void)state;
   fixture f;
-  run_with(&f, DEMO_TOOLS, NULL,
-           "[{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":\"x\"},\"repeat\":10}]", 2);
+  run_with(
+      &f, DEMO_TOOLS, NULL,
+      "[{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":\"x\"},\"repeat\":10}]",
+      2);
   assert_stop(&f, ART_STOP_BUDGET_EXHAUSTED, "max_steps");
   assert_int_equal(art_run_steps(f.run), 2);
   assert_int_equal(count_events(&f, ART_EV_TOOL_CALL), 2);
@@ -213,7 +220,8 @@ static void context_has_memory_refs_omissions_and_evidence(void **state) {
   assert_non_null(strstr(summary, "last: lookup_policy ok"));
   json_t *packet = art_context_to_json(c);
   assert_non_null(packet);
-  assert_string_equal(json_string_value(json_array_get(json_object_get(packet, "evidence_refs"), 0)), "obs_1");
+  assert_string_equal(
+      json_string_value(json_array_get(json_object_get(packet, "evidence_refs"), 0)), "obs_1");
   json_decref(packet);
   const art_event *tr = last_event(&f, ART_EV_TOOL_RESULT);
   assert_int_equal(tr->latency_us, 30);
@@ -223,9 +231,10 @@ static void context_has_memory_refs_omissions_and_evidence(void **state) {
 static void permissive_policy_lets_send_message_run(void **state) {
   (void)state;
   fixture f;
-  run_with(&f, DEMO_TOOLS,
-           "{\"rules\":[{\"when\":{\"tool\":\"send_*\"},\"effect\":\"allow\",\"reason\":\"trusted\"}]}",
-           "[" SEND "," ANSWER "]", 5);
+  run_with(
+      &f, DEMO_TOOLS,
+      "{\"rules\":[{\"when\":{\"tool\":\"send_*\"},\"effect\":\"allow\",\"reason\":\"trusted\"}]}",
+      "[" SEND "," ANSWER "]", 5);
   assert_stop(&f, ART_STOP_SUCCESS, NULL);
   assert_int_equal(tu_count_lines(tu_path("outbox.jsonl")), 1);
   const art_event *p = NULL;
@@ -236,7 +245,8 @@ static void permissive_policy_lets_send_message_run(void **state) {
   json_t *expect = json_pack("{s:[s]}", "tools_not_called", "send_message");
   json_t *failures = art_eval_check(expect, f.result);
   assert_int_equal(json_array_size(failures), 1);
-  assert_string_equal(json_string_value(json_array_get(failures, 0)), "forbidden tool was called: send_message");
+  assert_string_equal(json_string_value(json_array_get(failures, 0)),
+                      "forbidden tool was called: send_message");
   json_decref(failures);
   json_decref(expect);
   done(&f);
@@ -259,8 +269,10 @@ static void every_invalid_decision_kind_stops_the_run(void **state) {
   expect_invalid("{\"type\":\"answer\"}", "empty_answer_text");
   expect_invalid("{\"type\":\"tool\",\"input\":{}}", "missing_tool_name");
   expect_invalid("{\"type\":\"tool\",\"name\":\"\",\"input\":{}}", "missing_tool_name");
-  expect_invalid("{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":[1]}", "tool_input_not_object");
-  expect_invalid("{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":\"x\"}", "tool_input_not_object");
+  expect_invalid("{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":[1]}",
+                 "tool_input_not_object");
+  expect_invalid("{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":\"x\"}",
+                 "tool_input_not_object");
   expect_invalid("{\"type\":\"delete_everything\"}", "unknown_decision_type: delete_everything");
   expect_invalid("{\"text\":\"no type\"}", "missing decision type");
   expect_invalid("{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":5}}",
@@ -284,7 +296,8 @@ static void non_object_decision_is_malformed(void **state) {
 static void ask_human_blocks_and_an_answer_resumes(void **state) {
   (void)state;
   fixture f;
-  run_with(&f, DEMO_TOOLS, NULL, "[{\"type\":\"ask_human\",\"question\":\"Which customer?\"}," ANSWER "]", 5);
+  run_with(&f, DEMO_TOOLS, NULL,
+           "[{\"type\":\"ask_human\",\"question\":\"Which customer?\"}," ANSWER "]", 5);
   assert_stop(&f, ART_STOP_BLOCKED, "human_required");
   const art_action *act;
   assert_int_equal(art_run_next(f.run, 1, &act), 0);
@@ -323,11 +336,14 @@ static void deny_rule_stops_policy_denied(void **state) {
 static void retrieve_rule_keeps_confidential_memory_out(void **state) {
   (void)state;
   fixture f;
-  run_spec(&f, "{\"goal\":\"g\",\"memory\":[{\"id\":\"open\",\"scope\":\"project\",\"text\":\"a\"},"
-               "{\"id\":\"secret_plan\",\"scope\":\"project\",\"sensitivity\":\"confidential\",\"text\":\"b\"}],"
-               "\"policy\":{\"rules\":[{\"when\":{\"action\":\"retrieve\",\"sensitivity\":\"confidential\"},"
-               "\"effect\":\"deny\",\"reason\":\"confidential stays out\"}]},"
-               "\"model\":{\"type\":\"scripted\",\"decisions\":[" ANSWER "]}}");
+  run_spec(
+      &f,
+      "{\"goal\":\"g\",\"memory\":[{\"id\":\"open\",\"scope\":\"project\",\"text\":\"a\"},"
+      "{\"id\":\"secret_plan\",\"scope\":\"project\",\"sensitivity\":\"confidential\",\"text\":"
+      "\"b\"}],"
+      "\"policy\":{\"rules\":[{\"when\":{\"action\":\"retrieve\",\"sensitivity\":\"confidential\"},"
+      "\"effect\":\"deny\",\"reason\":\"confidential stays out\"}]},"
+      "\"model\":{\"type\":\"scripted\",\"decisions\":[" ANSWER "]}}");
   const art_event *ctx = last_event(&f, ART_EV_CONTEXT_BUILT);
   assert_int_equal(ctx->u.context.refs->n_memory, 1);
   assert_string_equal(ctx->u.context.refs->memory[0]->id, "open");
@@ -366,7 +382,8 @@ static void answer_rule_can_require_approval(void **state) {
   assert_stop(&f, ART_STOP_APPROVAL_REQUIRED, "support answers are reviewed");
   const char *action_id = last_event(&f, ART_EV_STOP)->u.stop.action_id;
   assert_non_null(action_id);
-  assert_int_equal(art_run_feed_approval(f.run, &(art_approval){action_id, true, "lead", NULL, 0}, 5), 0);
+  assert_int_equal(
+      art_run_feed_approval(f.run, &(art_approval){action_id, true, "lead", NULL, 0}, 5), 0);
   assert_stop(&f, ART_STOP_SUCCESS, NULL);
   assert_string_equal(art_run_answer(f.run), "done");
   done(&f);
@@ -378,20 +395,29 @@ static void approval_runs_the_write_once_and_denial_stops(void **state) {
   run_with(&f, DEMO_TOOLS, NULL, "[" SEND "," ANSWER "]", 5);
   assert_stop(&f, ART_STOP_APPROVAL_REQUIRED, NULL);
   const char *action_id = last_event(&f, ART_EV_STOP)->u.stop.action_id;
-  assert_int_equal(art_run_feed_approval(f.run, &(art_approval){"act_000000000000000000000000", true, "lead", NULL, 0}, 5),
-                   ART_ENOTFOUND);
-  assert_int_equal(art_run_feed_approval(f.run, &(art_approval){action_id, true, "", NULL, 0}, 5), ART_EINVAL);
-  assert_int_equal(art_run_feed_approval(f.run, &(art_approval){action_id, true, "lead", "looks right", 0}, 5), 0);
+  assert_int_equal(
+      art_run_feed_approval(
+          f.run, &(art_approval){"act_000000000000000000000000", true, "lead", NULL, 0}, 5),
+      ART_ENOTFOUND);
+  assert_int_equal(art_run_feed_approval(f.run, &(art_approval){action_id, true, "", NULL, 0}, 5),
+                   ART_EINVAL);
+  assert_int_equal(
+      art_run_feed_approval(f.run, &(art_approval){action_id, true, "lead", "looks right", 0}, 5),
+      0);
   assert_int_equal(art_run_until_stop(f.run, f.model), 0);
   assert_stop(&f, ART_STOP_SUCCESS, NULL);
   assert_int_equal(tu_count_lines(tu_path("outbox.jsonl")), 1);
   assert_int_equal(count_events(&f, ART_EV_APPROVAL), 1);
-  assert_int_equal(art_run_feed_approval(f.run, &(art_approval){action_id, true, "lead", NULL, 0}, 6), ART_ESTATE);
+  assert_int_equal(
+      art_run_feed_approval(f.run, &(art_approval){action_id, true, "lead", NULL, 0}, 6),
+      ART_ESTATE);
   done(&f);
 
   run_with(&f, DEMO_TOOLS, NULL, "[" SEND "]", 5);
   action_id = last_event(&f, ART_EV_STOP)->u.stop.action_id;
-  assert_int_equal(art_run_feed_approval(f.run, &(art_approval){action_id, false, "lead", "wrong customer", 0}, 5), 0);
+  assert_int_equal(art_run_feed_approval(
+                       f.run, &(art_approval){action_id, false, "lead", "wrong customer", 0}, 5),
+                   0);
   assert_stop(&f, ART_STOP_POLICY_DENIED, "denied by lead: wrong customer");
   assert_null(tu_read(tu_path("outbox.jsonl")));
   done(&f);
@@ -411,7 +437,9 @@ static void preapproved_action_id_runs_without_pause(void **state) {
   done(&f);
   /* A different input is a different action: the approval does not carry over. */
   run_with(&f, DEMO_TOOLS, policy,
-           "[{\"type\":\"tool\",\"name\":\"send_message\",\"input\":{\"to\":\"other@example.com\",\"body\":\"hi\"}}]", 5);
+           "[{\"type\":\"tool\",\"name\":\"send_message\",\"input\":{\"to\":\"other@example.com\","
+           "\"body\":\"hi\"}}]",
+           5);
   assert_stop(&f, ART_STOP_APPROVAL_REQUIRED, NULL);
   done(&f);
 }
@@ -419,8 +447,9 @@ static void preapproved_action_id_runs_without_pause(void **state) {
 static void disabled_tool_is_refused(void **state) {
   (void)state;
   fixture f;
-  run_with(&f, "[{\"name\":\"off\",\"side_effect\":\"read\",\"enabled\":false,\"command\":[\"cat\"]}]", NULL,
-           "[{\"type\":\"tool\",\"name\":\"off\",\"input\":{}}]", 5);
+  run_with(&f,
+           "[{\"name\":\"off\",\"side_effect\":\"read\",\"enabled\":false,\"command\":[\"cat\"]}]",
+           NULL, "[{\"type\":\"tool\",\"name\":\"off\",\"input\":{}}]", 5);
   assert_stop(&f, ART_STOP_REFUSED, "tool_disabled: off");
   assert_int_equal(count_events(&f, ART_EV_TOOL_CALL), 0);
   done(&f);
@@ -451,7 +480,8 @@ static void expired_memory_is_stale(void **state) {
   (void)state;
   fixture f;
   run_spec(&f, "{\"goal\":\"g\",\"memory\":[{\"id\":\"old\",\"scope\":\"task\",\"text\":\"a\","
-               "\"expires_at\":\"2001-01-01T00:00:00Z\"},{\"id\":\"fresh\",\"scope\":\"task\",\"text\":\"b\","
+               "\"expires_at\":\"2001-01-01T00:00:00Z\"},{\"id\":\"fresh\",\"scope\":\"task\","
+               "\"text\":\"b\","
                "\"expires_at\":\"2999-01-01T00:00:00.5Z\"}],"
                "\"model\":{\"type\":\"scripted\",\"decisions\":[" ANSWER "]}}");
   const art_context_refs *refs = last_event(&f, ART_EV_CONTEXT_BUILT)->u.context.refs;
@@ -500,12 +530,12 @@ static void stop_event_and_result_record_everything(void **state) {
   json_t *r = f.result;
   assert_string_equal(json_string_value(json_object_get(r, "stop_reason")), "success");
   assert_int_equal(json_integer_value(json_object_get(r, "steps")), 2);
-  assert_string_equal(json_string_value(json_array_get(json_object_get(r, "tools_called"), 0)), "lookup_policy");
+  assert_string_equal(json_string_value(json_array_get(json_object_get(r, "tools_called"), 0)),
+                      "lookup_policy");
   assert_int_equal(json_array_size(json_object_get(r, "trace")), 10);
   assert_int_equal(json_array_size(json_object_get(r, "observations")), 1);
   done(&f);
 }
-
 
 /* ---- regressions: what a review found ---------------------------------------------- */
 
@@ -541,13 +571,16 @@ static void invalid_utf8_from_a_driver_is_repaired(void **state) {
 static void action_ids_in_events_are_the_actions_own(void **state) {
   (void)state;
   fixture f;
-  run_with(&f, DEMO_TOOLS, NULL,
-           "[{\"type\":\"tool\",\"name\":\"draft_message\",\"input\":{\"to\":\"a\",\"body\":\"one\"}},"
-           "{\"type\":\"tool\",\"name\":\"draft_message\",\"input\":{\"to\":\"a\",\"body\":\"two\"}}," SEND "," ANSWER "]",
-           6);
+  run_with(
+      &f, DEMO_TOOLS, NULL,
+      "[{\"type\":\"tool\",\"name\":\"draft_message\",\"input\":{\"to\":\"a\",\"body\":\"one\"}},"
+      "{\"type\":\"tool\",\"name\":\"draft_message\",\"input\":{\"to\":\"a\",\"body\":\"two\"}}"
+      "," SEND "," ANSWER "]",
+      6);
   assert_stop(&f, ART_STOP_APPROVAL_REQUIRED, NULL);
   const char *send_id = last_event(&f, ART_EV_STOP)->u.stop.action_id;
-  assert_int_equal(art_run_feed_approval(f.run, &(art_approval){send_id, true, "lead", NULL, 0}, 5), 0);
+  assert_int_equal(art_run_feed_approval(f.run, &(art_approval){send_id, true, "lead", NULL, 0}, 5),
+                   0);
   assert_int_equal(art_run_until_stop(f.run, f.model), 0);
   assert_stop(&f, ART_STOP_SUCCESS, NULL);
   const char *ids[3];
@@ -583,14 +616,16 @@ static void an_approval_is_used_up_by_a_non_idempotent_write(void **state) {
 
 static void answers_can_be_preapproved(void **state) {
   (void)state;
-  const char *rule = "{\"rules\":[{\"when\":{\"action\":\"answer\"},\"effect\":\"approval_required\"}]";
+  const char *rule =
+      "{\"rules\":[{\"when\":{\"action\":\"answer\"},\"effect\":\"approval_required\"}]";
   char policy[512];
   fixture f;
   snprintf(policy, sizeof policy, "%s}", rule);
   run_with(&f, DEMO_TOOLS, policy, "[" ANSWER "]", 5);
   const art_event *gate = last_event(&f, ART_EV_POLICY_DECISION);
   assert_non_null(gate->u.policy.action_id);
-  snprintf(policy, sizeof policy, "%s,\"approved_action_ids\":[\"%s\"]}", rule, gate->u.policy.action_id);
+  snprintf(policy, sizeof policy, "%s,\"approved_action_ids\":[\"%s\"]}", rule,
+           gate->u.policy.action_id);
   done(&f);
   run_with(&f, DEMO_TOOLS, policy, "[" ANSWER "]", 5);
   assert_stop(&f, ART_STOP_SUCCESS, NULL);
@@ -602,7 +637,8 @@ static void the_answer_is_kept_as_given_and_traced_redacted(void **state) {
   (void)state;
   fixture f;
   run_spec(&f, "{\"goal\":\"use sk-goal123\",\"redact\":{\"patterns\":[\"sk-[a-z0-9]+\"]},"
-               "\"model\":{\"type\":\"scripted\",\"decisions\":[{\"type\":\"answer\",\"text\":\"key sk-abc1\"}]}}");
+               "\"model\":{\"type\":\"scripted\",\"decisions\":[{\"type\":\"answer\",\"text\":"
+               "\"key sk-abc1\"}]}}");
   assert_string_equal(art_run_answer(f.run), "key sk-abc1");
   assert_string_equal(last_event(&f, ART_EV_STOP)->u.stop.answer, "key [REDACTED]");
   assert_string_equal(json_string_value(json_object_get(f.result, "answer")), "key [REDACTED]");
@@ -668,7 +704,8 @@ static void tools_added_later_do_not_disturb_a_run(void **state) {
   char name[32];
   for (int i = 0; i < 40; i++) { /* enough to move the registry's arrays */
     snprintf(name, sizeof name, "extra_%02d", i);
-    art_tool_def def = {.name = name, .side_effect = ART_SIDE_READ, .command = (const char *[]){"true", NULL}};
+    art_tool_def def = {
+        .name = name, .side_effect = ART_SIDE_READ, .command = (const char *[]){"true", NULL}};
     assert_int_equal(art_registry_add(art_spec_registry(f.spec), &def, &err), 0);
   }
   const art_action *act;
@@ -683,9 +720,12 @@ static void tools_added_later_do_not_disturb_a_run(void **state) {
 static void the_wall_time_budget_counts_working_time_not_pauses(void **state) {
   (void)state;
   fixture f;
-  run_spec(&f, "{\"goal\":\"g\",\"max_wall_time_ms\":1000,\"tools\":[\"lookup_policy\"],"
-               "\"model\":{\"type\":\"scripted\",\"decisions\":[{\"type\":\"ask_human\",\"question\":\"q\"},"
-               "{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":\"t\"},\"repeat\":5}," ANSWER "]}}");
+  run_spec(
+      &f,
+      "{\"goal\":\"g\",\"max_wall_time_ms\":1000,\"tools\":[\"lookup_policy\"],"
+      "\"model\":{\"type\":\"scripted\",\"decisions\":[{\"type\":\"ask_human\",\"question\":\"q\"},"
+      "{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":\"t\"},\"repeat\":5}"
+      "," ANSWER "]}}");
   art_run_free(f.run);
   art_model_free(f.model);
   art_error err;

@@ -60,8 +60,7 @@ static void expect_invalid(const char *schema_text, const char *instance_text,
   int rc = check(schema, instance_text, why, sizeof why);
   if (rc != ART_EINVAL) fail_msg("%s should reject %s", schema_text, instance_text);
   if (message && strcmp(why, message) != 0)
-    fail_msg("%s on %s:\n  expected: %s\n  got:      %s", schema_text, instance_text, message,
-             why);
+    fail_msg("%s on %s:\n  expected: %s\n  got:      %s", schema_text, instance_text, message, why);
   art_schema_free(schema);
 }
 
@@ -79,9 +78,8 @@ static void expect_compile_error(const char *schema_text, const char *message) {
 
 /* ---- the example from the tool registry ---------------------------------- */
 
-static const char *const task_schema =
-    "{'type':'object','properties':{'task':{'type':'string'}},"
-    "'required':['task'],'additionalProperties':false}";
+static const char *const task_schema = "{'type':'object','properties':{'task':{'type':'string'}},"
+                                       "'required':['task'],'additionalProperties':false}";
 
 static void test_task_schema(void **state) {
   (void)state;
@@ -128,7 +126,7 @@ static void test_numbers(void **state) {
   expect_valid("{'multipleOf':0.0001}", "0.0075");
   expect_valid("{'multipleOf':0.01}", "19.99");
   expect_invalid("{'multipleOf':0.0001}", "0.00751", NULL);
-  expect_invalid("{'multipleOf':0.123456789}", "1e308", NULL); /* quotient overflows */
+  expect_invalid("{'multipleOf':0.123456789}", "1e308", NULL);              /* quotient overflows */
   expect_invalid("{'maximum':9007199254740992}", "9007199254740993", NULL); /* exact */
   expect_valid("{'minimum':-1}", "'not a number'");
 }
@@ -151,8 +149,7 @@ static void test_string_length(void **state) {
 static void test_pattern(void **state) {
   (void)state;
   expect_valid("{'pattern':'a+'}", "'xxaayy'"); /* unanchored, as ECMA-262 */
-  expect_invalid("{'pattern':'^a+$'}", "'xxaayy'",
-                 "$: string does not match the pattern \"^a+$\"");
+  expect_invalid("{'pattern':'^a+$'}", "'xxaayy'", "$: string does not match the pattern \"^a+$\"");
   expect_valid("{'pattern':'^[a-z]+$'}", "'abc'");
   expect_invalid("{'pattern':'^[a-z]+$'}", "'aBc'", NULL);
   expect_valid("{'pattern':'^a+$'}", "3"); /* strings only */
@@ -160,34 +157,60 @@ static void test_pattern(void **state) {
 
 /* [pattern, instance, 1 if it matches] */
 static const char *const pattern_cases[][3] = {
-    {"^\\d+$", "123", "1"},          {"^\\d+$", "12a", "0"},
-    {"^\\D+$", "abc", "1"},          {"^\\D$", "\xdf\x80", "1"}, /* NKO digit zero: not \d */
-    {"^\\d$", "\xdf\x80", "0"},      {"^\\w+$", "a_1", "1"},
-    {"^\\w$", "\xc3\xa9", "0"},      {"^\\W$", "\xc3\xa9", "1"},
-    {"^\\s$", " ", "1"},             {"^\\s$", "\xc2\xa0", "1"}, /* no-break space */
-    {"^\\S$", "\xc2\xa0", "0"},      {"^\\S$", "\xc3\xa9", "1"},
-    {"^[\\d.]+$", "1.5", "1"},       {"^[\\d.]+$", "1,5", "0"},
-    {"^[^\\d]+$", "abc", "1"},       {"^[^\\d]+$", "ab1", "0"},
-    {"^[\\w-]+$", "a-b_c", "1"},     {"^[\\s\\d]+$", "1 2", "1"},
-    {"^[a\\D]$", "b", "1"},          {"^[a\\D]$", "1", "0"},
-    {"^[^\\D]$", "5", "1"},          {"^[^\\D]$", "x", "0"},
-    {"^.$", "\xc3\xa9", "1"},        {"^.$", "\n", "0"},
-    {"^.{2}$", "\xc3\xa9\xc3\xa9", "1"}, {"^[^a]$", "\xe2\x82\xac", "1"},
-    {"^[^\xc3\xa9]$", "\xc3\xa9", "0"}, {"^[^\xc3\xa9]$", "\xc3\xa8", "1"},
+    {"^\\d+$", "123", "1"},
+    {"^\\d+$", "12a", "0"},
+    {"^\\D+$", "abc", "1"},
+    {"^\\D$", "\xdf\x80", "1"}, /* NKO digit zero: not \d */
+    {"^\\d$", "\xdf\x80", "0"},
+    {"^\\w+$", "a_1", "1"},
+    {"^\\w$", "\xc3\xa9", "0"},
+    {"^\\W$", "\xc3\xa9", "1"},
+    {"^\\s$", " ", "1"},
+    {"^\\s$", "\xc2\xa0", "1"}, /* no-break space */
+    {"^\\S$", "\xc2\xa0", "0"},
+    {"^\\S$", "\xc3\xa9", "1"},
+    {"^[\\d.]+$", "1.5", "1"},
+    {"^[\\d.]+$", "1,5", "0"},
+    {"^[^\\d]+$", "abc", "1"},
+    {"^[^\\d]+$", "ab1", "0"},
+    {"^[\\w-]+$", "a-b_c", "1"},
+    {"^[\\s\\d]+$", "1 2", "1"},
+    {"^[a\\D]$", "b", "1"},
+    {"^[a\\D]$", "1", "0"},
+    {"^[^\\D]$", "5", "1"},
+    {"^[^\\D]$", "x", "0"},
+    {"^.$", "\xc3\xa9", "1"},
+    {"^.$", "\n", "0"},
+    {"^.{2}$", "\xc3\xa9\xc3\xa9", "1"},
+    {"^[^a]$", "\xe2\x82\xac", "1"},
+    {"^[^\xc3\xa9]$", "\xc3\xa9", "0"},
+    {"^[^\xc3\xa9]$", "\xc3\xa8", "1"},
     {"^[\xc3\xa0-\xc3\xbc]+$", "\xc3\xa9\xc3\xa8", "1"},
     {"^[\\u4e00-\\u9fff]+$", "\xe4\xb8\xad", "1"},
-    {"^\xc3\xa9+$", "\xc3\xa9\xc3\xa9", "1"}, {"^\\u00e9$", "\xc3\xa9", "1"},
-    {"^\\x41$", "A", "1"},           {"^\\t$", "\t", "1"},
-    {"^\\cC$", "\x03", "1"},         {"^a\\.b$", "a.b", "1"},
-    {"^a\\.b$", "axb", "0"},         {"^\\/\\*$", "/*", "1"},
-    {"^[\\]\\[^-]+$", "]^[-", "1"},  {"^[-^]$", "^", "1"},
-    {"^[\\^]$", "^", "1"},           {"^a{2}$", "aa", "1"},
-    {"^a{2,}?$", "aaa", "1"},        {"^x{$", "x{", "1"},
-    {"^{}$", "{}", "1"},             {"^a*?b+?c??$", "abc", "1"},
-    {"^(?:ab)+$", "abab", "1"},      {"^(?<word>ab)$", "ab", "1"},
-    {"^(a|b)c$", "bc", "1"},         {"^[]]$", "]", "0"}, /* ECMA: [] is empty, then ']' */
-    {"^[^]$", "\n", "1"},            {"^\\$\\($", "$(", "1"},
-    {"^[^\\s\\S]$", "a", "0"},     {"^a[]*b$", "ab", "1"},
+    {"^\xc3\xa9+$", "\xc3\xa9\xc3\xa9", "1"},
+    {"^\\u00e9$", "\xc3\xa9", "1"},
+    {"^\\x41$", "A", "1"},
+    {"^\\t$", "\t", "1"},
+    {"^\\cC$", "\x03", "1"},
+    {"^a\\.b$", "a.b", "1"},
+    {"^a\\.b$", "axb", "0"},
+    {"^\\/\\*$", "/*", "1"},
+    {"^[\\]\\[^-]+$", "]^[-", "1"},
+    {"^[-^]$", "^", "1"},
+    {"^[\\^]$", "^", "1"},
+    {"^a{2}$", "aa", "1"},
+    {"^a{2,}?$", "aaa", "1"},
+    {"^x{$", "x{", "1"},
+    {"^{}$", "{}", "1"},
+    {"^a*?b+?c??$", "abc", "1"},
+    {"^(?:ab)+$", "abab", "1"},
+    {"^(?<word>ab)$", "ab", "1"},
+    {"^(a|b)c$", "bc", "1"},
+    {"^[]]$", "]", "0"}, /* ECMA: [] is empty, then ']' */
+    {"^[^]$", "\n", "1"},
+    {"^\\$\\($", "$(", "1"},
+    {"^[^\\s\\S]$", "a", "0"},
+    {"^a[]*b$", "ab", "1"},
 };
 
 static void expect_pattern(const char *pattern, const char *instance, bool matches) {
@@ -367,11 +390,13 @@ static void test_refs(void **state) {
   expect_invalid(escaped, "{'r':1}", NULL);
   /* chains of refs, refs into arrays, siblings of $ref ignored */
   expect_invalid("{'definitions':{'a':{'type':'integer'},'b':{'$ref':'#/definitions/a'}},"
-                 "'$ref':'#/definitions/b'}", "'x'", "$: expected integer, got string");
+                 "'$ref':'#/definitions/b'}",
+                 "'x'", "$: expected integer, got string");
   expect_valid("{'items':[{'type':'integer'},{'$ref':'#/items/0'}]}", "[1,2]");
   expect_invalid("{'items':[{'type':'integer'},{'$ref':'#/items/0'}]}", "[1,'2']", NULL);
   expect_valid("{'definitions':{'a':{'type':'array'}},"
-               "'properties':{'f':{'$ref':'#/definitions/a','maxItems':1}}}", "{'f':[1,2,3]}");
+               "'properties':{'f':{'$ref':'#/definitions/a','maxItems':1}}}",
+               "{'f':[1,2,3]}");
   expect_invalid("{'$ref':'#/definitions/no','definitions':{'no':false}}", "1", NULL);
 }
 
@@ -433,14 +458,16 @@ static void test_compile_errors(void **state) {
                        "#/pattern: invalid pattern \"a\\bc\": word boundaries (\\b) are not "
                        "supported");
   /* Patterns that would make regcomp expand without bound, found by fuzzing. */
-  expect_compile_error("{'pattern':'((((a)+)+)+)+'}",
-                       "#/pattern: invalid pattern \"((((a)+)+)+)+\": quantifiers nest deeper than 3");
+  expect_compile_error(
+      "{'pattern':'((((a)+)+)+)+'}",
+      "#/pattern: invalid pattern \"((((a)+)+)+)+\": quantifiers nest deeper than 3");
   expect_compile_error("{'pattern':'(a{100}){100}'}",
                        "#/pattern: invalid pattern \"(a{100}){100}\": pattern is too complex "
                        "(nested repetition would expand past 4000)");
   expect_compile_error("{'pattern':'(a))'}", "#/pattern: invalid pattern \"(a))\": unmatched )");
-  expect_compile_error("{'pattern':'a++'}",
-                       "#/pattern: invalid pattern \"a++\": a quantifier cannot follow a quantifier");
+  expect_compile_error(
+      "{'pattern':'a++'}",
+      "#/pattern: invalid pattern \"a++\": a quantifier cannot follow a quantifier");
   expect_compile_error("{'patternProperties':{'[b-a':true}}",
                        "#/patternProperties/[b-a: invalid pattern \"[b-a\": character class range "
                        "out of order");
@@ -505,10 +532,10 @@ static void *counting_malloc(size_t n) {
  * allocator of its own). */
 static void test_validate_does_not_allocate(void **state) {
   (void)state;
-  art_schema *schema = compile(
-      "{'type':'object','properties':{'a':{'enum':['x',[1]]},'b':{'const':{'k':[1]}},"
-      "'c':{'uniqueItems':true},'d':{'oneOf':[{'type':'string'},{'maxLength':2}]}},"
-      "'required':['a'],'additionalProperties':{'type':'integer'}}");
+  art_schema *schema =
+      compile("{'type':'object','properties':{'a':{'enum':['x',[1]]},'b':{'const':{'k':[1]}},"
+              "'c':{'uniqueItems':true},'d':{'oneOf':[{'type':'string'},{'maxLength':2}]}},"
+              "'required':['a'],'additionalProperties':{'type':'integer'}}");
   json_t *good = parse("{'a':'x','b':{'k':[1.0]},'c':[1,2],'d':5,'e':1}");
   json_t *bad = parse("{'a':'y','b':{'k':[2]},'c':[1,1],'d':'s','e':'f'}");
   char why[256];
@@ -574,13 +601,14 @@ static json_t *many_refs_schema(int count) {
     char name[16], ref[40];
     snprintf(name, sizeof name, "d%d", i);
     snprintf(ref, sizeof ref, "#/definitions/d%d", (i + 1) % count);
-    json_object_set_new(defs, name, json_pack("{s:s,s:{s:{s:s}},s:s}", "type", "object",
-                                              "properties", "next", "$ref", ref, "pattern", "^x"));
+    json_object_set_new(defs, name,
+                        json_pack("{s:s,s:{s:{s:s}},s:s}", "type", "object", "properties", "next",
+                                  "$ref", ref, "pattern", "^x"));
     snprintf(ref, sizeof ref, "#/definitions/d%d", i);
     json_object_set_new(props, name, json_pack("{s:s}", "$ref", ref));
   }
-  return json_pack("{s:o,s:o,s:{s:s}}", "definitions", defs, "properties", props, "unused",
-                   "$ref", "#/definitions/d0");
+  return json_pack("{s:o,s:o,s:{s:s}}", "definitions", defs, "properties", props, "unused", "$ref",
+                   "#/definitions/d0");
 }
 
 static void test_compile_allocation_failures(void **state) {

@@ -16,14 +16,14 @@
 #define BUILTIN_TOOLS "lookup_policy, draft_message, send_message, flaky_lookup"
 
 /* The smallest valid spec; most error cases replace one of its members. */
-static const char minimal_spec[] =
-    "{\"goal\": \"Say hello\", \"model\": {\"type\": \"scripted\", "
-    "\"decisions\": [{\"type\": \"answer\", \"text\": \"hello\"}]}}";
+static const char minimal_spec[] = "{\"goal\": \"Say hello\", \"model\": {\"type\": \"scripted\", "
+                                   "\"decisions\": [{\"type\": \"answer\", \"text\": \"hello\"}]}}";
 
 /* ---- helpers ------------------------------------------------------------- */
 
 static void assert_contains(const char *text, const char *part) {
-  if (!text || !strstr(text, part)) fail_msg("expected \"%s\" in: %s", part, text ? text : "(null)");
+  if (!text || !strstr(text, part))
+    fail_msg("expected \"%s\" in: %s", part, text ? text : "(null)");
 }
 
 static json_t *parse_json(const char *text) {
@@ -41,8 +41,10 @@ static void write_spec_variant(const char *name, const char *key, const char *va
     return;
   }
   json_t *spec = parse_json(minimal_spec);
-  if (value) json_object_set_new(spec, key, parse_json(value));
-  else json_object_del(spec, key);
+  if (value)
+    json_object_set_new(spec, key, parse_json(value));
+  else
+    json_object_del(spec, key);
   char *text = json_dumps(spec, JSON_INDENT(2));
   tu_write(name, text);
   free(text);
@@ -87,10 +89,10 @@ static art_spec *load_ok(const char *path, const art_spec_options *opts) {
 /* ---- every spec error, one table row each ------------------------------------ */
 
 typedef struct spec_error_case {
-  const char *key;         /* top-level member replaced; NULL: `value` is the whole file */
-  const char *value;       /* JSON text; NULL: the member is removed */
-  const char *json_path;   /* expected right after "FILE: " */
-  const char *words[4];    /* expected anywhere in the message; NULL-terminated */
+  const char *key;       /* top-level member replaced; NULL: `value` is the whole file */
+  const char *value;     /* JSON text; NULL: the member is removed */
+  const char *json_path; /* expected right after "FILE: " */
+  const char *words[4];  /* expected anywhere in the message; NULL-terminated */
 } spec_error_case;
 
 static void test_spec_error_case(void **state) {
@@ -105,15 +107,18 @@ static void test_spec_error_case(void **state) {
   assert_spec_error(rc, &err, file, c->json_path, c->words);
 }
 
-#define SPEC_ERROR(title, key, value, json_path, ...)                              \
-  {"spec error: " title, test_spec_error_case, NULL, NULL,                          \
-   &(spec_error_case){key, value, json_path, {__VA_ARGS__, NULL}}}
+#define SPEC_ERROR(title, key, value, json_path, ...)                                              \
+  {                                                                                                \
+    "spec error: " title, test_spec_error_case, NULL, NULL, &(spec_error_case) {                   \
+      key, value, json_path, { __VA_ARGS__, NULL }                                                 \
+    }                                                                                              \
+  }
 
 /* A tool object that is valid except for `fields` (a JSON members fragment). */
 #define TOOL_WITH(fields) "[{\"name\": \"t\", \"side_effect\": \"read\", " fields "}]"
 #define RULE_WITH(fields) "{\"rules\": [{\"effect\": \"allow\", " fields "}]}"
 #define WHEN(fields) RULE_WITH("\"when\": {" fields "}")
-#define DECISION_WITH(fields) \
+#define DECISION_WITH(fields)                                                                      \
   "{\"type\": \"scripted\", \"decisions\": [{\"type\": \"answer\", \"text\": \"x\", " fields "}]}"
 
 /* ---- files that are not specs ------------------------------------------------ */
@@ -310,8 +315,12 @@ static void test_relative_command_runs(void **state) {
   art_spec *spec = load_ok(write_full_spec("full.json"), NULL);
   const art_tool *t = art_registry_find(art_spec_registry(spec), "check_stock");
   json_t *input = parse_json("{\"sku\": \"A1\"}");
-  art_tool_call call = {.id = 1, .step = 1, .run_id = "run_full", .tool = "check_stock",
-                        .input = input, .action_id = "act_1"};
+  art_tool_call call = {.id = 1,
+                        .step = 1,
+                        .run_id = "run_full",
+                        .tool = "check_stock",
+                        .input = input,
+                        .action_id = "act_1"};
   art_tool_result result = {0};
   assert_int_equal(art_tool_invoke(t, &call, &result), 0);
   if (result.status != ART_RESULT_OK) fail_msg("tool failed: %s", result.message);
@@ -336,7 +345,9 @@ static void *jansson_alloc(size_t size) {
   return ptr;
 }
 
-static void jansson_release(void *ptr) { jansson_hook.counter->a.release(jansson_hook.counter->a.ud, ptr); }
+static void jansson_release(void *ptr) {
+  jansson_hook.counter->a.release(jansson_hook.counter->a.ud, ptr);
+}
 
 static void count_jansson_allocations(tu_alloc *t) {
   jansson_hook.counter = t;
@@ -351,7 +362,7 @@ static void stop_counting_jansson(void) {
 
 typedef struct counted_load {
   int rc;
-  tu_alloc alloc;       /* the spec's and jansson's allocations */
+  tu_alloc alloc; /* the spec's and jansson's allocations */
   art_error err;
   bool jansson_refused; /* the failed allocation was one of jansson's */
 } counted_load;
@@ -422,7 +433,8 @@ int main(void) {
       cmocka_unit_test(test_duplicate_json_key),
       cmocka_unit_test(test_parse_names_the_document),
       /* the top level */
-      SPEC_ERROR("top level not an object", NULL, "[1, 2]", "$", "expected an object, got an array"),
+      SPEC_ERROR("top level not an object", NULL, "[1, 2]", "$",
+                 "expected an object, got an array"),
       SPEC_ERROR("unknown top-level key", "gaol", "\"typo\"", "$", "unknown key \"gaol\""),
       SPEC_ERROR("missing goal", "goal", NULL, "$", "missing required key \"goal\""),
       SPEC_ERROR("empty goal", "goal", "\"\"", "$.goal", "must not be empty"),
@@ -439,29 +451,35 @@ int main(void) {
                  "expected an object, got a string"),
       SPEC_ERROR("actor unknown key", "actor", "{\"id\": \"a\", \"name\": \"b\"}", "$.actor",
                  "unknown key \"name\""),
-      SPEC_ERROR("actor id not a string", "actor", "{\"id\": 7}", "$.actor.id", "expected a string"),
+      SPEC_ERROR("actor id not a string", "actor", "{\"id\": 7}", "$.actor.id",
+                 "expected a string"),
       /* memory */
-      SPEC_ERROR("memory not an array", "memory", "{}", "$.memory", "expected an array, got an object"),
+      SPEC_ERROR("memory not an array", "memory", "{}", "$.memory",
+                 "expected an array, got an object"),
       SPEC_ERROR("memory item not an object", "memory", "[\"m1\"]", "$.memory[0]",
                  "expected an object"),
       SPEC_ERROR("memory item missing id", "memory", "[{\"text\": \"t\"}]", "$.memory[0]",
                  "missing required key \"id\""),
       SPEC_ERROR("memory item missing text", "memory", "[{\"id\": \"m1\"}]", "$.memory[0]",
                  "missing required key \"text\""),
-      SPEC_ERROR("memory item unknown key", "memory", "[{\"id\": \"m1\", \"text\": \"t\", \"ttl\": 5}]",
-                 "$.memory[0]", "unknown key \"ttl\""),
+      SPEC_ERROR("memory item unknown key", "memory",
+                 "[{\"id\": \"m1\", \"text\": \"t\", \"ttl\": 5}]", "$.memory[0]",
+                 "unknown key \"ttl\""),
       SPEC_ERROR("memory bad scope", "memory",
-                 "[{\"id\": \"m1\", \"text\": \"t\"}, {\"id\": \"m2\", \"text\": \"t\", \"scope\": \"global\"}]",
+                 "[{\"id\": \"m1\", \"text\": \"t\"}, {\"id\": \"m2\", \"text\": \"t\", \"scope\": "
+                 "\"global\"}]",
                  "$.memory[1].scope", "expected one of task, project, user, tenant"),
       SPEC_ERROR("memory bad sensitivity", "memory",
                  "[{\"id\": \"m1\", \"text\": \"t\", \"sensitivity\": \"secret\"}]",
-                 "$.memory[0].sensitivity", "expected one of public, internal, confidential, restricted"),
+                 "$.memory[0].sensitivity",
+                 "expected one of public, internal, confidential, restricted"),
       SPEC_ERROR("memory bad expires_at", "memory",
                  "[{\"id\": \"m1\", \"text\": \"t\", \"expires_at\": \"tomorrow\"}]",
                  "$.memory[0].expires_at", "expected a UTC time"),
-      SPEC_ERROR("memory expires_at without Z", "memory",
-                 "[{\"id\": \"m1\", \"text\": \"t\", \"expires_at\": \"2026-01-31T12:00:00+01:00\"}]",
-                 "$.memory[0].expires_at", "expected a UTC time"),
+      SPEC_ERROR(
+          "memory expires_at without Z", "memory",
+          "[{\"id\": \"m1\", \"text\": \"t\", \"expires_at\": \"2026-01-31T12:00:00+01:00\"}]",
+          "$.memory[0].expires_at", "expected a UTC time"),
       SPEC_ERROR("memory expires_at on a day that does not exist", "memory",
                  "[{\"id\": \"m1\", \"text\": \"t\", \"expires_at\": \"2026-02-31T12:00:00Z\"}]",
                  "$.memory[0].expires_at", "expected a UTC time"),
@@ -478,29 +496,32 @@ int main(void) {
                  "[{\"id\": \"m1\", \"text\": \"t\", \"expires_at\": \"2026-01-31T12:00:00.Z\"}]",
                  "$.memory[0].expires_at", "expected a UTC time"),
       SPEC_ERROR("duplicate memory id", "memory",
-                 "[{\"id\": \"m1\", \"text\": \"a\"}, {\"id\": \"m1\", \"text\": \"b\"}]", "$.memory[1]",
-                 "duplicate memory id \"m1\""),
+                 "[{\"id\": \"m1\", \"text\": \"a\"}, {\"id\": \"m1\", \"text\": \"b\"}]",
+                 "$.memory[1]", "duplicate memory id \"m1\""),
       /* tools */
       SPEC_ERROR("tools not an array", "tools", "\"lookup_policy\"", "$.tools",
                  "expected an array, got a string"),
       SPEC_ERROR("tool neither name nor object", "tools", "[42]", "$.tools[0]",
                  "expected a built-in tool name or a tool object"),
-      SPEC_ERROR("unknown built-in tool", "tools", "[\"lookup_policy\", \"lookup_polcy\"]", "$.tools[1]",
-                 "unknown built-in tool \"lookup_polcy\"", BUILTIN_TOOLS),
+      SPEC_ERROR("unknown built-in tool", "tools", "[\"lookup_policy\", \"lookup_polcy\"]",
+                 "$.tools[1]", "unknown built-in tool \"lookup_polcy\"", BUILTIN_TOOLS),
       SPEC_ERROR("built-in tool listed twice", "tools", "[\"send_message\", \"send_message\"]",
                  "$.tools[1]", "\"send_message\"", "twice"),
       SPEC_ERROR("command tool listed twice", "tools",
                  "[{\"name\": \"t\", \"side_effect\": \"read\", \"command\": [\"true\"]},"
                  " {\"name\": \"t\", \"side_effect\": \"read\", \"command\": [\"true\"]}]",
                  "$.tools[1]", "\"t\"", "twice"),
-      SPEC_ERROR("built-in after a command tool of that name", "tools",
-                 "[{\"name\": \"flaky_lookup\", \"side_effect\": \"read\", \"command\": [\"true\"]},"
-                 " \"flaky_lookup\"]",
-                 "$.tools[1]", "\"flaky_lookup\"", "twice"),
-      SPEC_ERROR("tool missing name", "tools", "[{\"side_effect\": \"read\", \"command\": [\"true\"]}]",
-                 "$.tools[0]", "missing required key \"name\""),
-      SPEC_ERROR("tool missing side_effect", "tools", "[{\"name\": \"t\", \"command\": [\"true\"]}]",
-                 "$.tools[0]", "missing required key \"side_effect\""),
+      SPEC_ERROR(
+          "built-in after a command tool of that name", "tools",
+          "[{\"name\": \"flaky_lookup\", \"side_effect\": \"read\", \"command\": [\"true\"]},"
+          " \"flaky_lookup\"]",
+          "$.tools[1]", "\"flaky_lookup\"", "twice"),
+      SPEC_ERROR("tool missing name", "tools",
+                 "[{\"side_effect\": \"read\", \"command\": [\"true\"]}]", "$.tools[0]",
+                 "missing required key \"name\""),
+      SPEC_ERROR("tool missing side_effect", "tools",
+                 "[{\"name\": \"t\", \"command\": [\"true\"]}]", "$.tools[0]",
+                 "missing required key \"side_effect\""),
       SPEC_ERROR("tool missing command", "tools", TOOL_WITH("\"description\": \"d\""),
                  "$.tools[0].command", "expected a non-empty array of strings"),
       SPEC_ERROR("tool bad side_effect", "tools",
@@ -510,8 +531,9 @@ int main(void) {
                  "$.tools[0].command", "expected a non-empty array of strings"),
       SPEC_ERROR("tool command empty", "tools", TOOL_WITH("\"command\": []"), "$.tools[0].command",
                  "expected a non-empty array of strings"),
-      SPEC_ERROR("tool command element not a string", "tools", TOOL_WITH("\"command\": [\"ls\", 1]"),
-                 "$.tools[0].command[1]", "expected a string"),
+      SPEC_ERROR("tool command element not a string", "tools",
+                 TOOL_WITH("\"command\": [\"ls\", 1]"), "$.tools[0].command[1]",
+                 "expected a string"),
       SPEC_ERROR("tool command argv[0] empty", "tools", TOOL_WITH("\"command\": [\"\"]"),
                  "$.tools[0].command", "argv[0] is empty"),
       SPEC_ERROR("tool input_schema not an object", "tools",
@@ -519,22 +541,24 @@ int main(void) {
                  "$.tools[0].input_schema", "expected an object"),
       SPEC_ERROR("tool unknown key", "tools", TOOL_WITH("\"command\": [\"true\"], \"shell\": true"),
                  "$.tools[0]", "unknown key \"shell\""),
-      SPEC_ERROR("tool timeout_ms 0", "tools", TOOL_WITH("\"command\": [\"true\"], \"timeout_ms\": 0"),
-                 "$.tools[0].timeout_ms", "must be between 1 and 3600000"),
-      SPEC_ERROR("tool timeout_ms too large", "tools",
-                 TOOL_WITH("\"command\": [\"true\"], \"timeout_ms\": 3600001"), "$.tools[0].timeout_ms",
+      SPEC_ERROR("tool timeout_ms 0", "tools",
+                 TOOL_WITH("\"command\": [\"true\"], \"timeout_ms\": 0"), "$.tools[0].timeout_ms",
                  "must be between 1 and 3600000"),
+      SPEC_ERROR("tool timeout_ms too large", "tools",
+                 TOOL_WITH("\"command\": [\"true\"], \"timeout_ms\": 3600001"),
+                 "$.tools[0].timeout_ms", "must be between 1 and 3600000"),
       SPEC_ERROR("tool enabled not a boolean", "tools",
                  TOOL_WITH("\"command\": [\"true\"], \"enabled\": \"yes\""), "$.tools[0].enabled",
                  "expected a boolean, got a string"),
       /* policy */
-      SPEC_ERROR("policy not an object", "policy", "[]", "$.policy", "expected an object, got an array"),
+      SPEC_ERROR("policy not an object", "policy", "[]", "$.policy",
+                 "expected an object, got an array"),
       SPEC_ERROR("policy unknown key", "policy", "{\"default\": \"deny\"}", "$.policy",
                  "unknown key \"default\""),
       SPEC_ERROR("policy rules not an array", "policy", "{\"rules\": {}}", "$.policy.rules",
                  "expected an array, got an object"),
-      SPEC_ERROR("policy rule not an object", "policy", "{\"rules\": [\"allow\"]}", "$.policy.rules[0]",
-                 "expected an object"),
+      SPEC_ERROR("policy rule not an object", "policy", "{\"rules\": [\"allow\"]}",
+                 "$.policy.rules[0]", "expected an object"),
       SPEC_ERROR("policy rule unknown key", "policy", RULE_WITH("\"if\": {}"), "$.policy.rules[0]",
                  "unknown key \"if\""),
       SPEC_ERROR("policy rule bad effect", "policy", "{\"rules\": [{\"effect\": \"maybe\"}]}",
@@ -544,15 +568,15 @@ int main(void) {
                  "missing required key \"effect\""),
       SPEC_ERROR("policy when not an object", "policy", RULE_WITH("\"when\": \"always\""),
                  "$.policy.rules[0].when", "expected an object"),
-      SPEC_ERROR("policy when unknown key", "policy", WHEN("\"tools\": \"x\""), "$.policy.rules[0].when",
-                 "unknown key \"tools\""),
+      SPEC_ERROR("policy when unknown key", "policy", WHEN("\"tools\": \"x\""),
+                 "$.policy.rules[0].when", "unknown key \"tools\""),
       SPEC_ERROR("policy bad when.action", "policy", WHEN("\"action\": \"call\""),
                  "$.policy.rules[0].when.action", "expected one of tool, retrieve, answer"),
       SPEC_ERROR("policy bad when.side_effect", "policy", WHEN("\"side_effect\": \"delete\""),
                  "$.policy.rules[0].when.side_effect", "expected one of read, draft, write"),
       SPEC_ERROR("policy bad when.side_effect list element", "policy",
-                 WHEN("\"side_effect\": [\"read\", \"delete\"]"), "$.policy.rules[0].when.side_effect[1]",
-                 "expected one of read, draft, write"),
+                 WHEN("\"side_effect\": [\"read\", \"delete\"]"),
+                 "$.policy.rules[0].when.side_effect[1]", "expected one of read, draft, write"),
       SPEC_ERROR("policy empty when.side_effect list", "policy", WHEN("\"side_effect\": []"),
                  "$.policy.rules[0].when.side_effect", "must not be empty"),
       SPEC_ERROR("policy when.input not an object", "policy", WHEN("\"input\": [\"to\"]"),
@@ -591,11 +615,13 @@ int main(void) {
                  "$.model.decisions[0].usage", "expected an object"),
       SPEC_ERROR("decision usage unknown key", "model", DECISION_WITH("\"usage\": {\"tokens\": 5}"),
                  "$.model.decisions[0].usage", "unknown key \"tokens\""),
-      SPEC_ERROR("decision usage negative", "model", DECISION_WITH("\"usage\": {\"prompt_tokens\": -1}"),
+      SPEC_ERROR("decision usage negative", "model",
+                 DECISION_WITH("\"usage\": {\"prompt_tokens\": -1}"),
                  "$.model.decisions[0].usage.prompt_tokens", "must be between 0 and"),
       /* context */
       SPEC_ERROR("context not an object", "context", "5", "$.context", "expected an object"),
-      SPEC_ERROR("context unknown key", "context", "{\"window\": 5}", "$.context", "unknown key \"window\""),
+      SPEC_ERROR("context unknown key", "context", "{\"window\": 5}", "$.context",
+                 "unknown key \"window\""),
       SPEC_ERROR("context bad scope", "context", "{\"scopes\": \"galaxy\"}", "$.context.scopes",
                  "expected one of task, project, user, tenant"),
       SPEC_ERROR("context bad scope in list", "context", "{\"scopes\": [\"task\", \"galaxy\"]}",
@@ -604,11 +630,12 @@ int main(void) {
                  "$.context.recent_observations", "must be between 0 and 1000"),
       /* redact */
       SPEC_ERROR("redact not an object", "redact", "[]", "$.redact", "expected an object"),
-      SPEC_ERROR("redact unknown key", "redact", "{\"fields\": []}", "$.redact", "unknown key \"fields\""),
+      SPEC_ERROR("redact unknown key", "redact", "{\"fields\": []}", "$.redact",
+                 "unknown key \"fields\""),
       SPEC_ERROR("redact bad pattern", "redact", "{\"patterns\": [\"ok\", \"(unclosed\"]}",
                  "$.redact.patterns", "(unclosed"),
-      SPEC_ERROR("redact patterns not an array", "redact", "{\"patterns\": \"x+\"}", "$.redact.patterns",
-                 "expected an array, got a string"),
+      SPEC_ERROR("redact patterns not an array", "redact", "{\"patterns\": \"x+\"}",
+                 "$.redact.patterns", "expected an array, got a string"),
       SPEC_ERROR("redact keys not an array", "redact", "{\"keys\": \"password\"}", "$.redact.keys",
                  "expected an array, got a string"),
       SPEC_ERROR("redact keys element not a string", "redact", "{\"keys\": [\"password\", 3]}",

@@ -29,8 +29,10 @@ static art_store *open_sqlite(void) {
 }
 
 static art_run_record record(const char *id, int64_t created) {
-  return (art_run_record){.run_id = (char *)id, .status = ART_RUN_RUNNING,
-                          .spec_json = (char *)"{\"goal\":\"g\"}", .spec_dir = (char *)"/tmp",
+  return (art_run_record){.run_id = (char *)id,
+                          .status = ART_RUN_RUNNING,
+                          .spec_json = (char *)"{\"goal\":\"g\"}",
+                          .spec_dir = (char *)"/tmp",
                           .created_us = created};
 }
 
@@ -52,8 +54,10 @@ static void contract_runs_and_journals(opener open) {
   assert_int_equal(s->vt->create_run(s, &r1, &err), ART_EINVAL);
   assert_non_null(strstr(err.message, "exists already"));
   for (uint32_t seq = 1; seq <= 5; seq++) append(s, "r1", seq, "decision");
-  assert_int_equal(s->vt->append(s, "r1", 7, 3, 1, "stop", "{}", true, &err), ART_ESTATE); /* a gap */
-  assert_int_equal(s->vt->append(s, "r1", 5, 3, 1, "stop", "{}", true, &err), ART_ESTATE); /* a repeat */
+  assert_int_equal(s->vt->append(s, "r1", 7, 3, 1, "stop", "{}", true, &err),
+                   ART_ESTATE); /* a gap */
+  assert_int_equal(s->vt->append(s, "r1", 5, 3, 1, "stop", "{}", true, &err),
+                   ART_ESTATE); /* a repeat */
   assert_int_equal(s->vt->append(s, "nope", 1, 0, 1, "stop", "{}", true, &err), ART_ENOTFOUND);
   assert_int_equal(s->vt->get_run(s, "r1", &got, &err), 0);
   assert_string_equal(got.run_id, "r1");
@@ -84,10 +88,13 @@ static void contract_status_list_prune(opener open) {
     assert_int_equal(s->vt->create_run(s, &r, &err), 0);
   }
   append(s, "a", 1, "run_started"); /* its events go when it goes */
-  assert_int_equal(s->vt->set_status(s, "a", ART_RUN_FINISHED, "success", "answered", 200, &err), 0);
-  assert_int_equal(s->vt->set_status(s, "b", ART_RUN_PAUSED, "approval_required", "why", 200, &err), 0);
+  assert_int_equal(s->vt->set_status(s, "a", ART_RUN_FINISHED, "success", "answered", 200, &err),
+                   0);
+  assert_int_equal(s->vt->set_status(s, "b", ART_RUN_PAUSED, "approval_required", "why", 200, &err),
+                   0);
   assert_int_equal(s->vt->set_status(s, "c", ART_RUN_CANCELLED, "cancelled", "op", 900, &err), 0);
-  assert_int_equal(s->vt->set_status(s, "zz", ART_RUN_CANCELLED, NULL, NULL, 1, &err), ART_ENOTFOUND);
+  assert_int_equal(s->vt->set_status(s, "zz", ART_RUN_CANCELLED, NULL, NULL, 1, &err),
+                   ART_ENOTFOUND);
   art_run_record *list;
   size_t n;
   assert_int_equal(s->vt->list_runs(s, -1, &list, &n, &err), 0);
@@ -125,7 +132,7 @@ static void contract_leases(opener open) {
   assert_int_equal(s->vt->claim(s, "r", "p2", 1200, 500, &err), ART_ESTATE);
   assert_non_null(strstr(err.message, "held by"));
   assert_int_equal(s->vt->claim(s, "r", "p2", 1700, 500, &err), 0); /* p1's lease ran out */
-  assert_int_equal(s->vt->release(s, "r", "p1", &err), 0);           /* not p1's any more: no-op */
+  assert_int_equal(s->vt->release(s, "r", "p1", &err), 0);          /* not p1's any more: no-op */
   assert_int_equal(s->vt->claim(s, "r", "p1", 1800, 500, &err), ART_ESTATE);
   assert_int_equal(s->vt->release(s, "r", "p2", &err), 0);
   assert_int_equal(s->vt->claim(s, "r", "p1", 1800, 500, &err), 0);
@@ -139,7 +146,8 @@ static void contract_journal_sink_and_replay(opener open) {
   art_error err = {0};
   art_spec *spec;
   art_spec_options opts = {.outbox = "/dev/null"};
-  if (art_spec_load(&spec, AGENTRT_SOURCE_DIR "/examples/demo.json", &opts, &err) < 0) fail_msg("%s", err.message);
+  if (art_spec_load(&spec, AGENTRT_SOURCE_DIR "/examples/demo.json", &opts, &err) < 0)
+    fail_msg("%s", err.message);
   art_run_record r = record("demo_001", 1);
   assert_int_equal(s->vt->create_run(s, &r, &err), 0);
   art_model *model;
@@ -167,9 +175,15 @@ static void contract_journal_sink_and_replay(opener open) {
   art_store_close(s);
 }
 
-#define CONTRACT(name, fn)                                                              \
-  static void name##_memory(void **state) { (void)state; fn(open_memory); }            \
-  static void name##_sqlite(void **state) { (void)state; fn(open_sqlite); }
+#define CONTRACT(name, fn)                                                                         \
+  static void name##_memory(void **state) {                                                        \
+    (void)state;                                                                                   \
+    fn(open_memory);                                                                               \
+  }                                                                                                \
+  static void name##_sqlite(void **state) {                                                        \
+    (void)state;                                                                                   \
+    fn(open_sqlite);                                                                               \
+  }
 
 CONTRACT(runs_and_journals, contract_runs_and_journals)
 CONTRACT(status_list_prune, contract_status_list_prune)
@@ -233,7 +247,9 @@ static void foreign_and_newer_files_are_refused_untouched(void **state) {
   (void)state;
   refuse(tu_write("notes.txt", "these are my notes, not a database\n"), "not a SQLite database");
   const char *other = tu_path("other.db");
-  make_db(other, "CREATE TABLE photos(id INTEGER PRIMARY KEY, name TEXT); INSERT INTO photos VALUES(1,'a')");
+  make_db(
+      other,
+      "CREATE TABLE photos(id INTEGER PRIMARY KEY, name TEXT); INSERT INTO photos VALUES(1,'a')");
   refuse(other, "a SQLite database of something else");
   const char *newer = tu_path("newer.db");
   art_store *s;
@@ -246,10 +262,14 @@ static void foreign_and_newer_files_are_refused_untouched(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(runs_and_journals_memory),       cmocka_unit_test(runs_and_journals_sqlite),
-      cmocka_unit_test(status_list_prune_memory),       cmocka_unit_test(status_list_prune_sqlite),
-      cmocka_unit_test(leases_memory),                  cmocka_unit_test(leases_sqlite),
-      cmocka_unit_test(journal_sink_and_replay_memory), cmocka_unit_test(journal_sink_and_replay_sqlite),
+      cmocka_unit_test(runs_and_journals_memory),
+      cmocka_unit_test(runs_and_journals_sqlite),
+      cmocka_unit_test(status_list_prune_memory),
+      cmocka_unit_test(status_list_prune_sqlite),
+      cmocka_unit_test(leases_memory),
+      cmocka_unit_test(leases_sqlite),
+      cmocka_unit_test(journal_sink_and_replay_memory),
+      cmocka_unit_test(journal_sink_and_replay_sqlite),
       cmocka_unit_test(a_store_outlives_its_process),
       cmocka_unit_test(foreign_and_newer_files_are_refused_untouched),
   };

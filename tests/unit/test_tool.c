@@ -22,10 +22,15 @@ static void registry_keeps_tools_sorted_and_checks_them(void **state) {
   art_error err = {0};
   int calls = 0;
   assert_int_equal(art_registry_new(&reg, NULL), 0);
-  json_t *schema = json_pack("{s:s, s:{s:{s:s}}, s:[s]}", "type", "object", "properties", "q", "type",
-                             "string", "required", "q");
-  art_tool_def zeta = {.name = "zeta", .side_effect = ART_SIDE_WRITE, .fn = echo_tool, .ud = &calls,
-                       .input_schema = schema, .owner = "team", .version = "2"};
+  json_t *schema = json_pack("{s:s, s:{s:{s:s}}, s:[s]}", "type", "object", "properties", "q",
+                             "type", "string", "required", "q");
+  art_tool_def zeta = {.name = "zeta",
+                       .side_effect = ART_SIDE_WRITE,
+                       .fn = echo_tool,
+                       .ud = &calls,
+                       .input_schema = schema,
+                       .owner = "team",
+                       .version = "2"};
   art_tool_def alpha = {.name = "alpha", .side_effect = ART_SIDE_READ, .fn = oom_tool};
   assert_int_equal(art_registry_add(reg, &zeta, &err), 0);
   assert_int_equal(art_registry_add(reg, &alpha, &err), 0);
@@ -53,7 +58,8 @@ static void registry_keeps_tools_sorted_and_checks_them(void **state) {
   assert_non_null(strstr(err.message, "bad input schema"));
 
   char why[128];
-  json_t *ok = json_pack("{s:s}", "q", "x"), *wrong = json_pack("{s:i}", "q", 1), *arr = json_array();
+  json_t *ok = json_pack("{s:s}", "q", "x"), *wrong = json_pack("{s:i}", "q", 1),
+         *arr = json_array();
   assert_int_equal(art_tool_check_input(z, ok, why, sizeof why), 0);
   assert_int_equal(art_tool_check_input(z, wrong, why, sizeof why), ART_EINVAL);
   assert_int_equal(art_tool_check_input(z, arr, why, sizeof why), ART_EINVAL);
@@ -68,7 +74,8 @@ static void registry_keeps_tools_sorted_and_checks_them(void **state) {
   assert_int_equal(r.status, ART_RESULT_ERROR);
   assert_string_equal(r.message, "ART_ENOMEM");
   art_tool_result_dispose(&r);
-  json_decref(ok), json_decref(wrong), json_decref(arr), json_decref(schema), json_decref(bad_schema);
+  json_decref(ok), json_decref(wrong), json_decref(arr), json_decref(schema),
+      json_decref(bad_schema);
   art_registry_free(reg);
 }
 
@@ -76,11 +83,13 @@ static void registry_keeps_tools_sorted_and_checks_them(void **state) {
 static art_stop_reason run_command_tool(const char *command_json, int timeout_ms, char *detail,
                                         size_t size) {
   char text[2048];
-  snprintf(text, sizeof text,
-           "{\"goal\":\"g\",\"tools\":[{\"name\":\"cmd\",\"side_effect\":\"read\",\"timeout_ms\":%d,"
-           "\"command\":%s}],\"model\":{\"type\":\"scripted\",\"decisions\":["
-           "{\"type\":\"tool\",\"name\":\"cmd\",\"input\":{\"n\":1}},{\"type\":\"answer\",\"text\":\"ok\"}]}}",
-           timeout_ms, command_json);
+  snprintf(
+      text, sizeof text,
+      "{\"goal\":\"g\",\"tools\":[{\"name\":\"cmd\",\"side_effect\":\"read\",\"timeout_ms\":%d,"
+      "\"command\":%s}],\"model\":{\"type\":\"scripted\",\"decisions\":["
+      "{\"type\":\"tool\",\"name\":\"cmd\",\"input\":{\"n\":1}},{\"type\":\"answer\",\"text\":"
+      "\"ok\"}]}}",
+      timeout_ms, command_json);
   art_spec *spec;
   art_model *model;
   art_run *run;
@@ -112,16 +121,18 @@ static void command_tools_in_a_run(void **state) {
   assert_int_equal(run_command_tool("[\"sleep\",\"10\"]", 200, detail, sizeof detail),
                    ART_STOP_TOOL_FAILURE);
   assert_non_null(strstr(detail, "timeout"));
-  assert_int_equal(run_command_tool("[\"echo\",\"{\\\"status\\\":\\\"refused\\\",\\\"message\\\":\\\"not mine\\\"}\"]",
-                                    5000, detail, sizeof detail),
-                   ART_STOP_REFUSED);
+  assert_int_equal(
+      run_command_tool(
+          "[\"echo\",\"{\\\"status\\\":\\\"refused\\\",\\\"message\\\":\\\"not mine\\\"}\"]", 5000,
+          detail, sizeof detail),
+      ART_STOP_REFUSED);
   assert_string_equal(detail, "not mine");
   assert_int_equal(run_command_tool("[\"/nonexistent/tool\"]", 5000, detail, sizeof detail),
                    ART_STOP_TOOL_FAILURE);
   assert_non_null(strstr(detail, "cannot run"));
   /* Bytes that are not UTF-8 on stderr still make a valid trace. */
-  assert_int_equal(run_command_tool("[\"sh\",\"-c\",\"printf 'bad \\\\377 byte' >&2; exit 1\"]", 5000,
-                                    detail, sizeof detail),
+  assert_int_equal(run_command_tool("[\"sh\",\"-c\",\"printf 'bad \\\\377 byte' >&2; exit 1\"]",
+                                    5000, detail, sizeof detail),
                    ART_STOP_TOOL_FAILURE);
   assert_non_null(strstr(detail, "bad ? byte"));
 }

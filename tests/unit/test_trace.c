@@ -37,7 +37,8 @@ static const char *secret_spec =
     "\"tools\":[{\"name\":\"echo\",\"side_effect\":\"read\",\"command\":[\"cat\"]}],"
     "\"model\":{\"type\":\"scripted\",\"decisions\":["
     "{\"type\":\"tool\",\"name\":\"echo\",\"input\":{\"api_key\":\"AKIA-raw-key\","
-    "\"note\":\"use sk-other999 please\",\"nested\":{\"PassWord\":\"hunter2\"},\"list\":[\"sk-inlist1\"],"
+    "\"note\":\"use sk-other999 "
+    "please\",\"nested\":{\"PassWord\":\"hunter2\"},\"list\":[\"sk-inlist1\"],"
     "\"visible\":\"keep me\"}},"
     "{\"type\":\"answer\",\"text\":\"done with sk-final777\"}]}}";
 
@@ -75,11 +76,12 @@ static void secrets_never_reach_the_trace_file(void **state) {
 
 static void jsonl_lines_are_complete_events(void **state) {
   (void)state;
-  art_spec *spec = load("demo.json", "{\"run_id\":\"j1\",\"goal\":\"g\",\"tools\":[\"lookup_policy\"],"
-                                     "\"model\":{\"type\":\"scripted\",\"decisions\":["
-                                     "{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":\"t\"},"
-                                     "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":3}},"
-                                     "{\"type\":\"answer\",\"text\":\"ok\"}]}}");
+  art_spec *spec =
+      load("demo.json", "{\"run_id\":\"j1\",\"goal\":\"g\",\"tools\":[\"lookup_policy\"],"
+                        "\"model\":{\"type\":\"scripted\",\"decisions\":["
+                        "{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":\"t\"},"
+                        "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":3}},"
+                        "{\"type\":\"answer\",\"text\":\"ok\"}]}}");
   art_run *run = run_to_file(spec, "j1.jsonl");
   char *text = tu_read(tu_path("j1.jsonl"));
   int lines = 0;
@@ -121,10 +123,11 @@ static void count_close(void *ud) { (void)ud, closed++; }
 
 static void a_failing_sink_stops_the_run(void **state) {
   (void)state;
-  art_spec *spec = load("s.json", "{\"goal\":\"g\",\"tools\":[\"lookup_policy\"],"
-                                  "\"model\":{\"type\":\"scripted\",\"decisions\":["
-                                  "{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":\"t\"}},"
-                                  "{\"type\":\"answer\",\"text\":\"ok\"}]}}");
+  art_spec *spec =
+      load("s.json", "{\"goal\":\"g\",\"tools\":[\"lookup_policy\"],"
+                     "\"model\":{\"type\":\"scripted\",\"decisions\":["
+                     "{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":\"t\"}},"
+                     "{\"type\":\"answer\",\"text\":\"ok\"}]}}");
   art_model *model;
   art_run *run;
   art_error err;
@@ -170,11 +173,15 @@ static void redaction_rules(void **state) {
   assert_ptr_not_equal(out, dirty);
   assert_string_equal(json_string_value(json_object_get(out, "TOKEN")), "[REDACTED]");
   assert_string_equal(json_string_value(json_object_get(out, "Authorization")), "[REDACTED]");
-  assert_string_equal(json_string_value(json_object_get(out, "msg")), "a [REDACTED] b [REDACTED] c");
-  assert_string_equal(json_string_value(json_object_get(json_object_get(out, "in"), "secret")), "[REDACTED]");
-  assert_string_equal(json_string_value(json_object_get(dirty, "TOKEN")), "t0k"); /* input untouched */
+  assert_string_equal(json_string_value(json_object_get(out, "msg")),
+                      "a [REDACTED] b [REDACTED] c");
+  assert_string_equal(json_string_value(json_object_get(json_object_get(out, "in"), "secret")),
+                      "[REDACTED]");
+  assert_string_equal(json_string_value(json_object_get(dirty, "TOKEN")),
+                      "t0k"); /* input untouched */
   bool copied;
-  assert_ptr_equal(art_redact_text(r, "nothing here", art_default_allocator(), &copied), "nothing here");
+  assert_ptr_equal(art_redact_text(r, "nothing here", art_default_allocator(), &copied),
+                   "nothing here");
   assert_false(copied);
   char *t = art_redact_text(r, "key sk-abc", art_default_allocator(), &copied);
   assert_true(copied);

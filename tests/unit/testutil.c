@@ -20,7 +20,10 @@ const char *tu_tmpdir(void) {
   if (!tmpdir[0]) {
     const char *base = getenv("TMPDIR");
     snprintf(tmpdir, sizeof tmpdir, "%s/agentrt-test-XXXXXX", base ? base : "/tmp");
-    if (!mkdtemp(tmpdir)) { perror("mkdtemp"); exit(1); }
+    if (!mkdtemp(tmpdir)) {
+      perror("mkdtemp");
+      exit(1);
+    }
     atexit(remove_tmpdir);
   }
   return tmpdir;
@@ -107,15 +110,24 @@ int tu_cli(char **out, char **err, const char *arg0, ...) {
   waitpid(pid, &status, 0);
   char *o = slurp_fd(open(out_path, O_RDONLY));
   char *e = slurp_fd(open(err_path, O_RDONLY));
-  if (out) *out = o; else free(o);
-  if (err) *err = e; else free(e);
+  if (out)
+    *out = o;
+  else
+    free(o);
+  if (err)
+    *err = e;
+  else
+    free(e);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 static void *tu_alloc_fn(void *ud, size_t n) {
   tu_alloc *t = ud;
   t->count++;
-  if (t->fail_at && t->count == t->fail_at) { t->failed++; return NULL; }
+  if (t->fail_at && t->count == t->fail_at) {
+    t->failed++;
+    return NULL;
+  }
   void *p = malloc(n);
   if (p) t->live++;
   return p;
@@ -124,7 +136,10 @@ static void *tu_alloc_fn(void *ud, size_t n) {
 static void *tu_resize_fn(void *ud, void *p, size_t n) {
   tu_alloc *t = ud;
   t->count++;
-  if (t->fail_at && t->count == t->fail_at) { t->failed++; return NULL; }
+  if (t->fail_at && t->count == t->fail_at) {
+    t->failed++;
+    return NULL;
+  }
   void *q = realloc(p, n);
   if (q && !p) t->live++;
   return q;

@@ -28,10 +28,10 @@ int tu_cli(char **out, char **err, const char *arg0, ...);
  * `fail_at` (1-based; 0: never). */
 typedef struct tu_alloc {
   art_allocator a;
-  long count;     /* allocations attempted */
-  long live;      /* allocated and not yet released */
+  long count; /* allocations attempted */
+  long live;  /* allocated and not yet released */
   long fail_at;
-  long failed;    /* allocations that were made to fail */
+  long failed; /* allocations that were made to fail */
 } tu_alloc;
 void tu_alloc_init(tu_alloc *t, long fail_at);
 
