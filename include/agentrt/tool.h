@@ -46,6 +46,9 @@ typedef struct art_tool_call {
   const char *tool;
   const json_t *input;   /* an object that passed the tool's input schema */
   const char *action_id; /* "act_" + hash of tool and canonical input */
+  /* Draft and write tools: "idem_" + hash of run id, step and action id, the
+   * same every time this call is made again (after a crash); NULL for reads. */
+  const char *idempotency_key;
 } art_tool_call;
 
 /* A C tool: fill `result` and return 0.  A negative return (e.g. ART_ENOMEM) is

@@ -105,6 +105,7 @@ typedef struct art_event {
       art_side_effect side_effect;
       json_t *input; /* the same value as the decision event's input */
       const char *action_id;
+      const char *idempotency_key; /* draft and write tools */
     } tool_call;
     struct {
       uint32_t call_id;

@@ -279,6 +279,7 @@ static int hand_out_call(art_run *run, int64_t now_us) {
   ev->u.tool_call.side_effect = run->call_tool->side_effect;
   ev->u.tool_call.input = run->call_input_redacted;
   ev->u.tool_call.action_id = run->call.action_id;
+  ev->u.tool_call.idempotency_key = run->call.idempotency_key;
   int rc = art_run_event_commit(run, ev);
   if (rc < 0) return rc;
   run->call_at_us = now_us;
@@ -380,6 +381,23 @@ static const char *tool_action_id(art_run *run, const char *tool, const json_t *
   return action_id_finish(run, &h);
 }
 
+/* "idem_" + 128 bits of SHA-256(run id, step, action id): the same call of the
+ * same run always has the same key, another run or step another one.  The
+ * action id stands for the tool and its canonical input. */
+static const char *idempotency_key(art_run *run, uint32_t step, const char *action_id) {
+  art_sha256 h;
+  uint8_t digest[32];
+  char step_text[16], key[5 + 32 + 1];
+  art_sha256_init(&h);
+  art_sha256_update(&h, run->run_id, strlen(run->run_id) + 1);
+  art_sha256_update(&h, step_text, (size_t)snprintf(step_text, sizeof step_text, "%u", step) + 1);
+  art_sha256_update(&h, action_id, strlen(action_id));
+  art_sha256_final(&h, digest);
+  memcpy(key, "idem_", 5);
+  art_hex(digest, 16, key + 5);
+  return art_arena_strdup(&run->arena, key);
+}
+
 static const char *answer_action_id(art_run *run, const char *answer) {
   art_sha256 h;
   art_sha256_init(&h);
@@ -456,15 +474,21 @@ static int gate_answer(art_run *run, int64_t now_us) {
   return finish_with_answer(run, now_us);
 }
 
-static void schedule_call(art_run *run, int64_t now_us) {
+static int schedule_call(art_run *run, int64_t now_us) {
+  const char *key = NULL;
+  if (run->call_tool->side_effect != ART_SIDE_READ &&
+      !(key = idempotency_key(run, run->steps, run->action_id)))
+    return broken(run, ART_ENOMEM);
   run->call = (art_tool_call){.id = ++run->calls,
                               .step = run->steps,
                               .run_id = run->run_id,
                               .tool = run->call_tool->name,
                               .input = run->call_input,
-                              .action_id = run->action_id};
+                              .action_id = run->action_id,
+                              .idempotency_key = key};
   if (!run->call_tool->idempotent && run->action_id) use_approval(run, run->action_id, now_us);
   run->phase = PH_CALL;
+  return 0;
 }
 
 /* Gate the pending call; an allowed call is scheduled, anything else stops the run. */
@@ -487,8 +511,7 @@ static int gate_call(art_run *run, int64_t now_us) {
   if (v.effect == ART_EFFECT_DENY)
     return stop(run, ART_STOP_POLICY_DENIED, t->name, run->action_id, now_us, v.reason);
   if (v.effect == ART_EFFECT_APPROVAL) return pause_for_approval(run, t->name, v.reason, now_us);
-  schedule_call(run, now_us);
-  return 0;
+  return schedule_call(run, now_us);
 }
 
 static void clear_call(art_run *run) {

@@ -98,6 +98,7 @@ static void call_fields(art_jw *w, const art_event *ev) {
   art_jw_member_str(w, "side_effect", art_side_effect_name(ev->u.tool_call.side_effect));
   art_jw_member_value(w, "input", ev->u.tool_call.input);
   art_jw_member_str(w, "action_id", ev->u.tool_call.action_id);
+  art_jw_member_str(w, "idempotency_key", ev->u.tool_call.idempotency_key);
 }
 
 static void result_fields(art_jw *w, const art_event *ev) {

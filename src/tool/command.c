@@ -540,7 +540,7 @@ void art_command_output_dispose(const art_allocator *alloc, art_command_output *
 
 /* ---- command tools: the call on stdin, the result on stdout ----------- */
 
-#define TOOL_ENV_MAX 4
+#define TOOL_ENV_MAX 5
 
 static char *env_entry(const art_allocator *a, const char *name, const char *value) {
   size_t n = strlen(name), v = strlen(value);
@@ -558,8 +558,9 @@ static int tool_env(const art_allocator *a, const art_tool_call *call, char *env
   char step[16];
   snprintf(step, sizeof step, "%" PRIu32, call->step);
   const char *names[TOOL_ENV_MAX] = {"AGENTRT_RUN_ID", "AGENTRT_TOOL", "AGENTRT_STEP",
-                                     "AGENTRT_ACTION_ID"};
-  const char *values[TOOL_ENV_MAX] = {call->run_id, call->tool, step, call->action_id};
+                                     "AGENTRT_ACTION_ID", "AGENTRT_IDEMPOTENCY_KEY"};
+  const char *values[TOOL_ENV_MAX] = {call->run_id, call->tool, step, call->action_id,
+                                      call->idempotency_key};
   size_t n = 0;
   for (size_t i = 0; i < TOOL_ENV_MAX; i++) {
     if (!values[i]) continue;
@@ -648,7 +649,7 @@ static void map_output(const art_command_output *o, int timeout_ms, art_tool_res
   json_error_t jerr;
   json_t *value;
   if (o->timed_out)
-    art_tool_result_set(r, ART_RESULT_ERROR, NULL, "timeout after %d ms", timeout_ms);
+    art_tool_result_set(r, ART_RESULT_ERROR, json_pack("{s:i}", "timeout_ms", timeout_ms), "timeout");
   else if (!o->exited)
     art_tool_result_set(r, ART_RESULT_ERROR, NULL, "killed by signal %d", o->term_signal);
   else if (o->exit_status != 0)

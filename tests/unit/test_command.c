@@ -20,12 +20,6 @@
 
 /* ---- helpers ----------------------------------------------------------- */
 
-static double seconds_since(const struct timespec *start) {
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
-}
-
 /* A sample call: run "run_1", tool "t", step 3, input {"q":"hello"}. */
 static int call_tool(const char *const *argv, int timeout_ms, const char *action_id,
                      const art_allocator *alloc, art_tool_result *r) {
@@ -220,13 +214,11 @@ static void test_timeout_kills_the_group(void **state) {
   (void)state;
   const char *pidfile = tu_path("sleeper.pid");
   const char *argv[] = {TOOLS "sleep_group.sh", pidfile, NULL};
-  struct timespec start;
   art_tool_result r;
-  clock_gettime(CLOCK_MONOTONIC, &start);
   assert_int_equal(call_tool(argv, 200, NULL, NULL, &r), 0);
-  assert_true(seconds_since(&start) < 5.0);
   assert_int_equal(r.status, ART_RESULT_ERROR);
-  assert_string_equal(r.message, "timeout after 200 ms");
+  assert_string_equal(r.message, "timeout");
+  assert_int_equal(json_integer_value(json_object_get(r.data, "timeout_ms")), 200);
   art_tool_result_dispose(&r);
 
   char *text = tu_read(pidfile);
@@ -243,10 +235,7 @@ static void test_timeout_after_pipes_closed(void **state) {
   const char *argv[] = {TOOLS "linger.sh", NULL};
   art_command_output out;
   art_error err = {0, ""};
-  struct timespec start;
-  clock_gettime(CLOCK_MONOTONIC, &start);
   assert_int_equal(art_command_exec(argv, NULL, NULL, 0, 200, NULL, &out, &err), 0);
-  assert_true(seconds_since(&start) < 5.0);
   assert_true(out.timed_out);
   assert_false(out.exited);
   assert_int_equal(out.term_signal, SIGKILL);

@@ -15,11 +15,11 @@
 #include "agentrt/store.h"
 #include "testutil.h"
 
-/* Each tool appends "TOOL ACTION_ID" to the side-effect log, then takes a moment. */
+/* Each tool appends "TOOL IDEMPOTENCY_KEY" to the side-effect log, then takes a moment. */
 static const char *tool_script(void) {
   const char *path = tu_write("effect.sh", "#!/bin/sh\n"
                                            "cat >/dev/null\n"
-                                           "echo \"$AGENTRT_TOOL $AGENTRT_ACTION_ID\" >> \"$1\"\n"
+                                           "echo \"$AGENTRT_TOOL $AGENTRT_IDEMPOTENCY_KEY\" >> \"$1\"\n"
                                            "sleep 0.02\n"
                                            "echo '{\"done\": true}'\n");
   chmod(path, 0755);
