@@ -96,6 +96,20 @@ int art_run_replay(art_run *run, const json_t *events);
  * it waits or is done.  Returns 0 or a negative code (art_run_errmsg). */
 int art_run_until_stop(art_run *run, art_model *model);
 
+/* What a driver asks while it drives a run, so that the run can be cancelled
+ * from elsewhere (another thread, another process through a store). */
+typedef struct art_drive_hooks {
+  /* Asked at every step boundary, and through the tool call's interrupt while
+   * a tool runs: a reason (valid until the next call) cancels the run. */
+  const char *(*cancel_reason)(void *ud);
+  void *ud;
+} art_drive_hooks;
+
+/* art_run_until_stop, asking `hooks` (may be NULL).  A run cancelled while a
+ * tool ran stops cancelled with that tool; the interrupted call's result is
+ * not recorded. */
+int art_run_drive(art_run *run, art_model *model, const art_drive_hooks *hooks);
+
 const char *art_run_id(const art_run *run);
 art_stop_reason art_run_stop_reason(const art_run *run);
 const char *art_run_stop_detail(const art_run *run);

@@ -1,8 +1,9 @@
 /* Stores: where runs live between processes.
  *
  * A store keeps, per run, a record (id, status, stop reason, the spec it runs,
- * times, a lease) and its journal: the run's events, one row per event,
- * append-only, so a step costs O(step) however long the run is.  Backends are
+ * times, a lease, a cancel request), its journal: the run's events, one row
+ * per event, append-only, so a step costs O(step) however long the run is,
+ * and its approvals: who decided which exact action, when, and why.  Backends are
  * versioned vtables (memory, SQLite; PostgreSQL later) and all pass the same
  * contract tests.  Every function returns 0 or a negative ART_E* code with the
  * reason in err. */
@@ -39,11 +40,31 @@ typedef struct art_run_record {
   int64_t created_us, updated_us;
   char *lease_owner; /* who holds the run, NULL when nobody */
   int64_t lease_until_us;
+  char *cancel_reason; /* a cancel asked for from outside, NULL when none */
 } art_run_record;
 
 void art_run_record_dispose(art_run_record *r);
 /* Frees what list_runs returned. */
 void art_run_records_free(art_run_record *list, size_t n);
+
+/* An approval or a denial, as a durable record beside the journal event that
+ * carries it.  Strings belong to the record (art_approval_records_free). */
+typedef struct art_approval_record {
+  char *run_id;
+  char *action_id;    /* what was decided: ... */
+  char *tool;         /* ... this tool (NULL: the run's final answer) ... */
+  char *input_sha256; /* ... with this canonical input (or answer text) */
+  char *requested_by; /* the run's actor, NULL when the spec names none */
+  int64_t requested_at_us;
+  char *reviewer;
+  bool approved;
+  char *reason;
+  int64_t decided_at_us;
+  int64_t expires_at_us; /* 0: never */
+  uint32_t event_seq;    /* the approval event in the run's journal */
+} art_approval_record;
+
+void art_approval_records_free(art_approval_record *list, size_t n);
 
 typedef struct art_store art_store;
 
@@ -56,9 +77,12 @@ typedef struct art_store_vtable {
    * update the record's steps/updated time, atomically.  With `durable`, this
    * event and every one before it are on disk when append returns; without, a
    * backend may group it with the events that follow (a crash then loses at
-   * most those, never a durable one, and never half an event). */
+   * most those, never a durable one, and never half an event).  No lock is
+   * held between appends.  `approval` (NULL for other events) is stored with
+   * its event, in the same transaction. */
   int (*append)(art_store *s, const char *run_id, uint32_t seq, uint32_t step, int64_t ts_us,
-                const char *type, const char *json, bool durable, art_error *err);
+                const char *type, const char *json, bool durable,
+                const art_approval_record *approval, art_error *err);
   int (*set_status)(art_store *s, const char *run_id, art_run_status status,
                     const char *stop_reason, const char *detail, int64_t now_us, art_error *err);
   /* ART_ENOTFOUND when there is no such run. */
@@ -74,10 +98,19 @@ typedef struct art_store_vtable {
   int (*release)(art_store *s, const char *run_id, const char *owner, art_error *err);
   /* Delete finished and cancelled runs last updated before `before_us`. */
   int (*prune)(art_store *s, int64_t before_us, size_t *deleted, art_error *err);
+  /* Ask the process driving a run to cancel it (it looks at its next step
+   * boundary, and while a tool runs).  ART_ESTATE when the run has ended. */
+  int (*request_cancel)(art_store *s, const char *run_id, const char *reason, art_error *err);
+  /* The cancel asked for the run (*reason, malloc'd), or NULL: cheap enough to
+   * ask at every step. */
+  int (*cancel_requested)(art_store *s, const char *run_id, char **reason, art_error *err);
+  /* The run's approvals in the order they were given. */
+  int (*list_approvals)(art_store *s, const char *run_id, art_approval_record **out, size_t *n,
+                        art_error *err);
   void (*close)(art_store *s);
 } art_store_vtable;
 
-#define ART_STORE_VERSION 1
+#define ART_STORE_VERSION 2
 
 /* Every backend's handle starts with this header. */
 struct art_store {

@@ -37,6 +37,14 @@ void art_tool_result_set(art_tool_result *r, art_result_status status, json_t *d
                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void art_tool_result_dispose(art_tool_result *r);
 
+/* A tool that takes a while asks this now and then (command tools: every
+ * 100 ms): true means the run is being cancelled, so the tool gives up at once
+ * (a command tool's process group is killed). */
+typedef struct art_interrupt {
+  bool (*requested)(void *ud);
+  void *ud;
+} art_interrupt;
+
 /* A validated call the runtime hands to a tool.  Everything is borrowed from the
  * run and valid for the duration of the call. */
 typedef struct art_tool_call {
@@ -49,6 +57,7 @@ typedef struct art_tool_call {
   /* Draft and write tools: "idem_" + hash of run id, step and action id, the
    * same every time this call is made again (after a crash); NULL for reads. */
   const char *idempotency_key;
+  const art_interrupt *interrupt; /* may be NULL: nobody will interrupt the call */
 } art_tool_call;
 
 /* A C tool: fill `result` and return 0.  A negative return (e.g. ART_ENOMEM) is

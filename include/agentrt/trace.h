@@ -98,6 +98,9 @@ typedef struct art_event {
       const char *reviewer;
       const char *reason;
       int64_t expires_at_us; /* 0: never */
+      const char *tool;         /* the action: NULL for a final answer */
+      const char *input_sha256; /* SHA-256 of its canonical input, or of the answer */
+      int64_t requested_at_us;  /* when the run paused for it */
     } approval;
     struct {
       uint32_t call_id;

@@ -678,12 +678,34 @@ int art_run_feed_human_input(art_run *run, const char *text, int64_t now_us) {
   return 0;
 }
 
+/* SHA-256 of the pending action's canonical input (or answer text), in hex. */
+static const char *pending_input_sha256(art_run *run) {
+  art_sha256 h;
+  uint8_t digest[32];
+  char hex[65];
+  art_sha256_init(&h);
+  if (run->call_tool) {
+    if (json_dump_callback(run->call_input, hash_chunk, &h, JSON_COMPACT | JSON_SORT_KEYS) < 0)
+      return NULL;
+  } else {
+    art_sha256_update(&h, run->pending_answer, strlen(run->pending_answer));
+  }
+  art_sha256_final(&h, digest);
+  art_hex(digest, 32, hex);
+  return art_arena_strdup(&run->arena, hex);
+}
+
 static int emit_approval(art_run *run, const art_approval *a, int64_t now_us) {
   art_event *ev = art_run_event_new(run, ART_EV_APPROVAL, now_us);
   int rc = ev ? 0 : ART_ENOMEM;
   const char *r = keep_text(run, a->reviewer, &rc);
   const char *why = keep_text(run, a->reason, &rc);
+  const char *input_sha256 = rc == 0 ? pending_input_sha256(run) : NULL;
+  if (rc == 0 && !input_sha256) rc = ART_ENOMEM;
   if (rc < 0) return broken(run, rc);
+  ev->u.approval.tool = run->call_tool ? run->call_tool->name : NULL;
+  ev->u.approval.input_sha256 = input_sha256;
+  ev->u.approval.requested_at_us = run->paused_at_us;
   ev->u.approval.action_id = run->action_id;
   ev->u.approval.approved = a->approved;
   ev->u.approval.reviewer = r;
@@ -768,29 +790,57 @@ static int decide_with(art_run *run, art_model *model, const art_context *ctx, i
   return art_run_feed_decision(run, &d, *now);
 }
 
-static int call_with(art_run *run, const art_action *act, int64_t *now) {
+/* A tool asks whether to give up; the first reason given is kept. */
+typedef struct interrupt_state {
+  const art_drive_hooks *hooks;
+  const char *reason;
+} interrupt_state;
+
+static bool interrupt_requested(void *ud) {
+  interrupt_state *st = ud;
+  if (!st->reason) st->reason = st->hooks->cancel_reason(st->hooks->ud);
+  return st->reason != NULL;
+}
+
+/* A tool that gave up because the run is being cancelled has no result to
+ * record: the run stops cancelled.  One that finished has its result recorded,
+ * whatever was asked meanwhile (the next step boundary sees the cancel). */
+static int call_with(art_run *run, const art_action *act, const art_drive_hooks *hooks,
+                     int64_t *now) {
   art_tool_result result = {0};
-  art_tool_invoke(act->tool, act->call, &result);
+  interrupt_state st = {hooks, NULL};
+  art_interrupt interrupt = {interrupt_requested, &st};
+  art_tool_call call = *act->call;
+  call.interrupt = hooks ? &interrupt : NULL;
+  art_tool_invoke(act->tool, &call, &result);
   *now = art_now_us();
-  int rc = art_run_feed_tool_result(run, act->call->id, &result, *now);
+  bool gave_up = st.reason && result.status == ART_RESULT_ERROR;
+  int rc = gave_up ? art_run_cancel(run, st.reason, *now)
+                   : art_run_feed_tool_result(run, act->call->id, &result, *now);
   art_tool_result_dispose(&result);
   return rc;
 }
 
-int art_run_until_stop(art_run *run, art_model *model) {
+int art_run_drive(art_run *run, art_model *model, const art_drive_hooks *hooks) {
   /* One clock read per outside action: the time an outcome is fed is also the
    * time the next action is handed out. */
   int64_t now = art_now_us();
+  bool boundary = true; /* a step begins: the start, or after a tool result */
   for (;;) {
+    const char *cancel = boundary && hooks ? hooks->cancel_reason(hooks->ud) : NULL;
+    if (cancel) return art_run_cancel(run, cancel, now);
     const art_action *act = NULL;
     int rc = art_run_next(run, now, &act);
     if (rc < 0) return rc;
     if (act->kind == ART_ACT_WAIT || act->kind == ART_ACT_DONE) return 0;
-    rc = act->kind == ART_ACT_DECIDE ? decide_with(run, model, act->context, &now)
-                                     : call_with(run, act, &now);
+    boundary = act->kind == ART_ACT_CALL_TOOL;
+    rc = boundary ? call_with(run, act, hooks, &now)
+                  : decide_with(run, model, act->context, &now);
     if (rc < 0) return rc;
   }
 }
+
+int art_run_until_stop(art_run *run, art_model *model) { return art_run_drive(run, model, NULL); }
 
 /* ---- accessors ------------------------------------------------------------------ */
 

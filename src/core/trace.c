@@ -134,6 +134,9 @@ static void type_fields(art_jw *w, const art_event *ev) {
     art_jw_member_str(w, "reason", ev->u.approval.reason);
     if (ev->u.approval.expires_at_us)
       art_jw_member_int(w, "expires_at_us", ev->u.approval.expires_at_us);
+    art_jw_member_str(w, "tool", ev->u.approval.tool);
+    art_jw_member_str(w, "input_sha256", ev->u.approval.input_sha256);
+    art_jw_member_int(w, "requested_at_us", ev->u.approval.requested_at_us);
     break;
   case ART_EV_TOOL_CALL: call_fields(w, ev); break;
   case ART_EV_TOOL_RESULT: result_fields(w, ev); break;

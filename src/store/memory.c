@@ -9,6 +9,8 @@ typedef struct mem_run {
   art_run_record record; /* holds the lease too */
   char **events;         /* JSON text, seq i + 1 at i */
   size_t cap;
+  art_approval_record *approvals;
+  size_t n_approvals;
 } mem_run;
 
 typedef struct mem_store {
@@ -26,6 +28,7 @@ static mem_run *find(mem_store *m, const char *run_id) {
 static void run_free(mem_run *r) {
   for (uint32_t i = 0; i < r->record.events; i++) free(r->events[i]);
   free(r->events);
+  art_approval_records_free(r->approvals, r->n_approvals);
   art_run_record_dispose(&r->record);
   free(r);
 }
@@ -53,14 +56,27 @@ static int mem_create(art_store *s, const art_run_record *rec, art_error *err) {
   return 0;
 }
 
+static int add_approval(mem_run *r, const art_approval_record *a) {
+  art_approval_record *grown =
+      realloc(r->approvals, (r->n_approvals + 1) * sizeof *r->approvals);
+  if (!grown) return ART_ENOMEM;
+  r->approvals = grown;
+  if (art_approval_record_copy(&r->approvals[r->n_approvals], a) < 0) return ART_ENOMEM;
+  r->n_approvals++;
+  return 0;
+}
+
 static int mem_append(art_store *s, const char *run_id, uint32_t seq, uint32_t step, int64_t ts_us,
-                      const char *type, const char *json, bool durable, art_error *err) {
+                      const char *type, const char *json, bool durable,
+                      const art_approval_record *approval, art_error *err) {
   (void)type, (void)durable;
   mem_run *r = find((mem_store *)s, run_id);
   if (!r) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
   if (seq != r->record.events + 1)
     return art_error_set(err, ART_ESTATE, "run %s: event %u does not follow event %u", run_id, seq,
                          r->record.events);
+  if (approval && add_approval(r, approval) < 0)
+    return art_error_set(err, ART_ENOMEM, "out of memory");
   if (r->record.events == r->cap) {
     size_t cap = r->cap ? r->cap * 2 : 64;
     char **events = realloc(r->events, cap * sizeof *events);
@@ -171,6 +187,42 @@ static int mem_prune(art_store *s, int64_t before_us, size_t *deleted, art_error
   return 0;
 }
 
+static int mem_request_cancel(art_store *s, const char *run_id, const char *reason,
+                              art_error *err) {
+  mem_run *r = find((mem_store *)s, run_id);
+  if (!r) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
+  if (art_status_is_final(r->record.status))
+    return art_error_set(err, ART_ESTATE, "run %s has ended already", run_id);
+  char *copy = strdup(reason && reason[0] ? reason : "cancelled");
+  if (!copy) return art_error_set(err, ART_ENOMEM, "out of memory");
+  free(r->record.cancel_reason);
+  r->record.cancel_reason = copy;
+  return 0;
+}
+
+static int mem_cancel_requested(art_store *s, const char *run_id, char **reason,
+                                art_error *err) {
+  mem_run *r = find((mem_store *)s, run_id);
+  if (!r) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
+  *reason = r->record.cancel_reason ? strdup(r->record.cancel_reason) : NULL;
+  return r->record.cancel_reason && !*reason ? art_error_set(err, ART_ENOMEM, "out of memory") : 0;
+}
+
+static int mem_list_approvals(art_store *s, const char *run_id, art_approval_record **out,
+                              size_t *n, art_error *err) {
+  mem_run *r = find((mem_store *)s, run_id);
+  if (!r) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
+  art_approval_record *list = calloc(r->n_approvals ? r->n_approvals : 1, sizeof *list);
+  if (!list) return art_error_set(err, ART_ENOMEM, "out of memory");
+  for (size_t i = 0; i < r->n_approvals; i++)
+    if (art_approval_record_copy(&list[i], &r->approvals[i]) < 0) {
+      art_approval_records_free(list, i);
+      return art_error_set(err, ART_ENOMEM, "out of memory");
+    }
+  *out = list, *n = r->n_approvals;
+  return 0;
+}
+
 static void mem_close(art_store *s) {
   mem_store *m = (mem_store *)s;
   for (size_t i = 0; i < m->n; i++) run_free(m->runs[i]);
@@ -178,9 +230,22 @@ static void mem_close(art_store *s) {
   free(m);
 }
 
-static const art_store_vtable mem_vtable = {ART_STORE_VERSION, "memory",    mem_create, mem_append,
-                                            mem_set_status,    mem_get,     mem_load,   mem_list,
-                                            mem_claim,         mem_release, mem_prune,  mem_close};
+static const art_store_vtable mem_vtable = {
+    .version = ART_STORE_VERSION,
+    .name = "memory",
+    .create_run = mem_create,
+    .append = mem_append,
+    .set_status = mem_set_status,
+    .get_run = mem_get,
+    .load_events = mem_load,
+    .list_runs = mem_list,
+    .claim = mem_claim,
+    .release = mem_release,
+    .prune = mem_prune,
+    .request_cancel = mem_request_cancel,
+    .cancel_requested = mem_cancel_requested,
+    .list_approvals = mem_list_approvals,
+    .close = mem_close};
 
 int art_store_open_memory(art_store **out, art_error *err) {
   mem_store *m = calloc(1, sizeof *m);

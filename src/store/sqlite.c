@@ -11,21 +11,30 @@
 
 /* 'art1' in the SQLite header's application_id: this file is an agentrt store. */
 #define APPLICATION_ID 0x61727431
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
-/* Events that need not be durable yet are grouped into one transaction, at
- * most this many: a read-only stretch of a run costs one commit per group. */
+/* Events that need not be durable yet are kept here and written together, at
+ * most this many in one transaction: a read-only stretch of a run costs one
+ * commit per group, and no lock is held while the run works between commits
+ * (other processes approve, cancel and resume runs meanwhile). */
 enum { GROUP_EVENTS = 64 };
+
+typedef struct grouped_event {
+  uint32_t seq, step;
+  int64_t ts_us;
+  size_t type, json; /* offsets of NUL-terminated text in the group's buffer */
+} grouped_event;
 
 typedef struct sql_store {
   art_store base;
   sqlite3 *db;
-  sqlite3_stmt *append_event, *touch_run;
-  int pending; /* events written in the open transaction, not yet committed */
-  /* The run whose counters the open transaction has still to update. */
+  sqlite3_stmt *append_event, *touch_run, *add_approval, *get_cancel;
+  /* The group: events of one run not written yet. */
   char pending_run[128];
-  uint32_t pending_seq, pending_step;
-  int64_t pending_ts;
+  grouped_event pending[GROUP_EVENTS];
+  int n_pending;
+  char *text;
+  size_t text_len, text_cap;
   /* The last event this handle appended, so the next one is checked to follow
    * it without asking the database (a lease keeps other processes away). */
   char known_run[128];
@@ -41,19 +50,26 @@ static int exec(sql_store *q, const char *sql, art_error *err) {
   return sqlite3_exec(q->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : db_error(q, err, "store");
 }
 
-/* Commit the events grouped so far. */
-static int update_counters(sql_store *q, art_error *err);
+static int write_group(sql_store *q, const art_approval_record *approval, art_error *err);
 
-static int flush(sql_store *q, art_error *err) {
-  if (!q->pending) return 0;
-  q->pending = 0;
-  if (update_counters(q, err) == 0 && sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
-    return 0;
-  int rc = db_error(q, err, "commit events");
-  sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
-  q->known_run[0] = q->pending_run[0] = '\0';
+/* Write the group, and `approval` (may be NULL) with it, in one transaction.
+ * On failure the group is lost, as a crash would lose it. */
+static int flush_with(sql_store *q, const art_approval_record *approval, art_error *err) {
+  if (!q->n_pending) return 0;
+  int rc = exec(q, "BEGIN IMMEDIATE", err);
+  if (rc == 0) rc = write_group(q, approval, err);
+  if (rc == 0 && sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    rc = db_error(q, err, "commit events");
+  if (rc < 0) {
+    sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+    q->known_run[0] = '\0';
+  }
+  q->n_pending = 0;
+  q->text_len = 0;
   return rc;
 }
+
+static int flush(sql_store *q, art_error *err) { return flush_with(q, NULL, err); }
 
 static const char *const migrations[SCHEMA_VERSION] = {
     /* 1: runs and their journals */
@@ -64,7 +80,15 @@ static const char *const migrations[SCHEMA_VERSION] = {
     "CREATE INDEX runs_by_status ON runs(status, updated_us);"
     "CREATE TABLE events(run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"
     " seq INTEGER NOT NULL, step INTEGER NOT NULL, type TEXT NOT NULL, ts_us INTEGER NOT NULL,"
-    " json TEXT NOT NULL, PRIMARY KEY(run_id, seq)) WITHOUT ROWID;"};
+    " json TEXT NOT NULL, PRIMARY KEY(run_id, seq)) WITHOUT ROWID;",
+    /* 2: cancel requests from other processes; approvals as records */
+    "ALTER TABLE runs ADD COLUMN cancel_reason TEXT;"
+    "CREATE TABLE approvals(run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"
+    " event_seq INTEGER NOT NULL, action_id TEXT NOT NULL, tool TEXT, input_sha256 TEXT NOT NULL,"
+    " requested_by TEXT, requested_at_us INTEGER NOT NULL, reviewer TEXT NOT NULL,"
+    " decision TEXT NOT NULL CHECK(decision IN ('approved', 'denied')), reason TEXT,"
+    " decided_at_us INTEGER NOT NULL, expires_at_us INTEGER NOT NULL,"
+    " PRIMARY KEY(run_id, event_seq)) WITHOUT ROWID;"};
 
 static int pragma_int(sql_store *q, const char *sql, int *out, art_error *err) {
   sqlite3_stmt *st;
@@ -119,7 +143,14 @@ static int prepare(sql_store *q, art_error *err) {
                          -1, SQLITE_PREPARE_PERSISTENT, &q->append_event, NULL) != SQLITE_OK ||
       sqlite3_prepare_v3(
           q->db, "UPDATE runs SET events = ?2, steps = ?3, updated_us = ?4 WHERE run_id = ?1", -1,
-          SQLITE_PREPARE_PERSISTENT, &q->touch_run, NULL) != SQLITE_OK)
+          SQLITE_PREPARE_PERSISTENT, &q->touch_run, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v3(q->db,
+                         "INSERT INTO approvals(run_id, event_seq, action_id, tool, input_sha256,"
+                         " requested_by, requested_at_us, reviewer, decision, reason, decided_at_us,"
+                         " expires_at_us) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                         -1, SQLITE_PREPARE_PERSISTENT, &q->add_approval, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v3(q->db, "SELECT cancel_reason FROM runs WHERE run_id = ?", -1,
+                         SQLITE_PREPARE_PERSISTENT, &q->get_cancel, NULL) != SQLITE_OK)
     return db_error(q, err, "store");
   return 0;
 }
@@ -182,19 +213,6 @@ static int run_exists(sql_store *q, const char *run_id) {
   return found;
 }
 
-/* The run's counters follow its last event; written once per group. */
-static int update_counters(sql_store *q, art_error *err) {
-  if (!q->pending_run[0]) return 0;
-  sqlite3_stmt *up = q->touch_run;
-  bind_text(up, 1, q->pending_run);
-  sqlite3_bind_int64(up, 2, q->pending_seq);
-  sqlite3_bind_int64(up, 3, q->pending_step);
-  sqlite3_bind_int64(up, 4, q->pending_ts);
-  int rc = run_stmt(q, up, "append event", err); /* before the bound name is cleared */
-  q->pending_run[0] = '\0';
-  return rc;
-}
-
 /* The seq of run_id's last event (0: none), or -1 when there is no such run. */
 static int64_t last_seq(sql_store *q, const char *run_id) {
   if (strcmp(run_id, q->known_run) == 0) return q->known_seq;
@@ -210,59 +228,100 @@ static int64_t last_seq(sql_store *q, const char *run_id) {
   return seq;
 }
 
-static int insert_event(sql_store *q, const char *run_id, uint32_t seq, uint32_t step,
-                        int64_t ts_us, const char *type, const char *json, art_error *err) {
+static int insert_event(sql_store *q, const grouped_event *e, art_error *err) {
+  sqlite3_stmt *ins = q->append_event;
+  bind_text(ins, 1, q->pending_run);
+  sqlite3_bind_int64(ins, 2, e->seq);
+  sqlite3_bind_int64(ins, 3, e->step);
+  bind_text(ins, 4, q->text + e->type);
+  sqlite3_bind_int64(ins, 5, e->ts_us);
+  bind_text(ins, 6, q->text + e->json);
+  int rc = run_stmt(q, ins, "append event", err);
+  if (rc < 0 && sqlite3_errcode(q->db) == SQLITE_CONSTRAINT) /* another process wrote it */
+    return art_error_set(err, ART_ESTATE, "run %s: event %u is in the journal already",
+                         q->pending_run, e->seq);
+  return rc;
+}
+
+/* The run's counters follow its last event: written once per group. */
+static int update_counters(sql_store *q, art_error *err) {
+  const grouped_event *last = &q->pending[q->n_pending - 1];
+  sqlite3_stmt *up = q->touch_run;
+  bind_text(up, 1, q->pending_run);
+  sqlite3_bind_int64(up, 2, last->seq);
+  sqlite3_bind_int64(up, 3, last->step);
+  sqlite3_bind_int64(up, 4, last->ts_us);
+  return run_stmt(q, up, "append event", err);
+}
+
+static int insert_approval(sql_store *q, const art_approval_record *a, art_error *err) {
+  sqlite3_stmt *st = q->add_approval;
+  bind_text(st, 1, a->run_id);
+  sqlite3_bind_int64(st, 2, a->event_seq);
+  bind_text(st, 3, a->action_id);
+  bind_text(st, 4, a->tool);
+  bind_text(st, 5, a->input_sha256);
+  bind_text(st, 6, a->requested_by);
+  sqlite3_bind_int64(st, 7, a->requested_at_us);
+  bind_text(st, 8, a->reviewer);
+  bind_text(st, 9, a->approved ? "approved" : "denied");
+  bind_text(st, 10, a->reason);
+  sqlite3_bind_int64(st, 11, a->decided_at_us);
+  sqlite3_bind_int64(st, 12, a->expires_at_us);
+  return run_stmt(q, st, "record approval", err);
+}
+
+static int write_group(sql_store *q, const art_approval_record *approval, art_error *err) {
+  int rc = 0;
+  for (int i = 0; rc == 0 && i < q->n_pending; i++) rc = insert_event(q, &q->pending[i], err);
+  if (rc == 0) rc = update_counters(q, err);
+  if (rc == 0 && approval) rc = insert_approval(q, approval, err);
+  return rc;
+}
+
+/* A copy of `s` at the end of the group's buffer; its offset, or -1. */
+static int64_t keep_text(sql_store *q, const char *s) {
+  size_t n = strlen(s) + 1;
+  if (q->text_len + n > q->text_cap) {
+    size_t cap = q->text_cap ? q->text_cap : 4096;
+    while (cap < q->text_len + n) cap *= 2;
+    char *grown = realloc(q->text, cap);
+    if (!grown) return -1;
+    q->text = grown, q->text_cap = cap;
+  }
+  memcpy(q->text + q->text_len, s, n);
+  q->text_len += n;
+  return (int64_t)(q->text_len - n);
+}
+
+static int group_event(sql_store *q, const char *run_id, uint32_t seq, uint32_t step, int64_t ts_us,
+                       const char *type, const char *json, art_error *err) {
+  int64_t type_at = keep_text(q, type), json_at = type_at < 0 ? -1 : keep_text(q, json);
+  if (json_at < 0) return art_error_set(err, ART_ENOMEM, "out of memory");
+  snprintf(q->pending_run, sizeof q->pending_run, "%s", run_id);
+  q->pending[q->n_pending++] = (grouped_event){seq, step, ts_us, (size_t)type_at, (size_t)json_at};
+  snprintf(q->known_run, sizeof q->known_run, "%s", run_id);
+  q->known_seq = seq;
+  return 0;
+}
+
+/* The event joins the group; a durable one (or a full group) is written at once. */
+static int sql_append(art_store *s, const char *run_id, uint32_t seq, uint32_t step, int64_t ts_us,
+                      const char *type, const char *json, bool durable,
+                      const art_approval_record *approval, art_error *err) {
+  sql_store *q = (sql_store *)s;
   if (strlen(run_id) >= sizeof q->pending_run)
     return art_error_set(err, ART_EINVAL, "run id %.40s... is too long for a store", run_id);
-  if (strcmp(run_id, q->pending_run) != 0) { /* another run's counters go first */
-    int rc = update_counters(q, err);
-    if (rc < 0) return rc;
-  }
+  int rc = strcmp(run_id, q->pending_run) != 0 ? flush(q, err) : 0; /* one run a group */
+  if (rc < 0) return rc;
   int64_t last = last_seq(q, run_id);
   if (last < 0) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
   if (seq != last + 1)
     return art_error_set(err, ART_ESTATE, "run %s: event %u does not follow the journal", run_id,
                          seq);
-  sqlite3_stmt *ins = q->append_event;
-  bind_text(ins, 1, run_id);
-  sqlite3_bind_int64(ins, 2, seq);
-  sqlite3_bind_int64(ins, 3, step);
-  bind_text(ins, 4, type);
-  sqlite3_bind_int64(ins, 5, ts_us);
-  bind_text(ins, 6, json);
-  int rc = run_stmt(q, ins, "append event", err);
-  if (rc < 0 && sqlite3_errcode(q->db) == SQLITE_CONSTRAINT) /* another process wrote it */
-    return art_error_set(err, ART_ESTATE, "run %s: event %u is in the journal already", run_id,
-                         seq);
-  if (rc < 0) return rc;
-  snprintf(q->known_run, sizeof q->known_run, "%s", run_id);
-  q->known_seq = seq;
-  snprintf(q->pending_run, sizeof q->pending_run, "%s", run_id);
-  q->pending_seq = seq, q->pending_step = step, q->pending_ts = ts_us;
+  if ((rc = group_event(q, run_id, seq, step, ts_us, type, json, err)) < 0) return rc;
+  if (durable || approval || q->n_pending == GROUP_EVENTS) return flush_with(q, approval, err);
   return 0;
-}
-
-/* The event row and the run's counters, in the group's transaction. */
-static int sql_append(art_store *s, const char *run_id, uint32_t seq, uint32_t step, int64_t ts_us,
-                      const char *type, const char *json, bool durable, art_error *err) {
-  sql_store *q = (sql_store *)s;
-  int begun = q->pending ? 0 : exec(q, "BEGIN IMMEDIATE", err);
-  if (begun < 0) return begun;
-  int rc = insert_event(q, run_id, seq, step, ts_us, type, json, err);
-  if (rc == ART_EIO || rc == ART_ENOMEM) { /* the transaction may be gone: lose the group */
-    sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
-    q->pending = 0;
-    q->known_run[0] = q->pending_run[0] = '\0';
-    return rc;
-  }
-  if (rc == 0) q->pending++;
-  if (!q->pending) {
-    sqlite3_exec(q->db, "COMMIT", NULL, NULL,
-                 NULL); /* nothing written: end the empty transaction */
-    return rc;
-  }
-  if (rc == 0 && (durable || q->pending >= GROUP_EVENTS)) return flush(q, err);
-  return rc;
 }
 
 static int changed_one(sql_store *q, sqlite3_stmt *st, const char *run_id, const char *what,
@@ -302,7 +361,7 @@ static char *column_text(sqlite3_stmt *st, int i, bool *oom) {
 #define RECORD_COLUMNS                                                                             \
   "run_id, status, stop_reason, detail, spec_json, spec_dir, steps, events, created_us, "          \
   "updated_us,"                                                                                    \
-  " lease_owner, lease_until_us"
+  " lease_owner, lease_until_us, cancel_reason"
 
 static int read_record(sqlite3_stmt *st, art_run_record *r) {
   bool oom = false;
@@ -317,7 +376,8 @@ static int read_record(sqlite3_stmt *st, art_run_record *r) {
                         .created_us = sqlite3_column_int64(st, 8),
                         .updated_us = sqlite3_column_int64(st, 9),
                         .lease_owner = column_text(st, 10, &oom),
-                        .lease_until_us = sqlite3_column_int64(st, 11)};
+                        .lease_until_us = sqlite3_column_int64(st, 11),
+                        .cancel_reason = column_text(st, 12, &oom)};
   if (!oom) return 0;
   art_run_record_dispose(r);
   return ART_ENOMEM;
@@ -449,18 +509,117 @@ static int sql_prune(art_store *s, int64_t before_us, size_t *deleted, art_error
   return 0;
 }
 
+static int sql_request_cancel(art_store *s, const char *run_id, const char *reason,
+                              art_error *err) {
+  sql_store *q = (sql_store *)s;
+  sqlite3_stmt *st;
+  int started = start_op(q,
+                         "UPDATE runs SET cancel_reason = ?2 WHERE run_id = ?1"
+                         " AND status NOT IN (?3, ?4)",
+                         &st, "cancel run", err);
+  if (started < 0) return started;
+  bind_text(st, 1, run_id);
+  bind_text(st, 2, reason && reason[0] ? reason : "cancelled");
+  sqlite3_bind_int(st, 3, ART_RUN_FINISHED);
+  sqlite3_bind_int(st, 4, ART_RUN_CANCELLED);
+  int rc = changed_one(q, st, run_id, "cancel run", err);
+  if (rc == ART_ENOTFOUND && run_exists(q, run_id))
+    return art_error_set(err, ART_ESTATE, "run %s has ended already", run_id);
+  return rc;
+}
+
+/* No flush first: a step's grouped events need not be written to read this. */
+static int sql_cancel_requested(art_store *s, const char *run_id, char **reason,
+                                art_error *err) {
+  sql_store *q = (sql_store *)s;
+  sqlite3_stmt *st = q->get_cancel;
+  bool oom = false;
+  bind_text(st, 1, run_id);
+  int rc = sqlite3_step(st);
+  *reason = rc == SQLITE_ROW ? column_text(st, 0, &oom) : NULL;
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (oom) return art_error_set(err, ART_ENOMEM, "out of memory");
+  if (rc == SQLITE_DONE) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
+  return rc == SQLITE_ROW ? 0 : db_error(q, err, "cancel request");
+}
+
+static int read_approval(sqlite3_stmt *st, art_approval_record *a) {
+  bool oom = false;
+  const char *decision = (const char *)sqlite3_column_text(st, 8);
+  *a = (art_approval_record){.run_id = column_text(st, 0, &oom),
+                             .event_seq = (uint32_t)sqlite3_column_int64(st, 1),
+                             .action_id = column_text(st, 2, &oom),
+                             .tool = column_text(st, 3, &oom),
+                             .input_sha256 = column_text(st, 4, &oom),
+                             .requested_by = column_text(st, 5, &oom),
+                             .requested_at_us = sqlite3_column_int64(st, 6),
+                             .reviewer = column_text(st, 7, &oom),
+                             .approved = decision && strcmp(decision, "approved") == 0,
+                             .reason = column_text(st, 9, &oom),
+                             .decided_at_us = sqlite3_column_int64(st, 10),
+                             .expires_at_us = sqlite3_column_int64(st, 11)};
+  return oom ? ART_ENOMEM : 0;
+}
+
+static int sql_list_approvals(art_store *s, const char *run_id, art_approval_record **out,
+                              size_t *n, art_error *err) {
+  sql_store *q = (sql_store *)s;
+  if (!run_exists(q, run_id)) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
+  sqlite3_stmt *st;
+  int started = start_op(q,
+                         "SELECT run_id, event_seq, action_id, tool, input_sha256, requested_by,"
+                         " requested_at_us, reviewer, decision, reason, decided_at_us,"
+                         " expires_at_us FROM approvals WHERE run_id = ? ORDER BY event_seq",
+                         &st, "list approvals", err);
+  if (started < 0) return started;
+  bind_text(st, 1, run_id);
+  art_approval_record *list = NULL;
+  size_t count = 0;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    art_approval_record *grown = realloc(list, (count + 1) * sizeof *list);
+    if (!grown) break;
+    list = grown;
+    if (read_approval(st, &list[count++]) < 0) break;
+  }
+  sqlite3_finalize(st);
+  if (rc == SQLITE_DONE) {
+    *out = list, *n = count;
+    return 0;
+  }
+  art_approval_records_free(list, count);
+  return rc == SQLITE_ROW ? art_error_set(err, ART_ENOMEM, "out of memory")
+                          : db_error(q, err, "list approvals");
+}
+
 static void sql_close(art_store *s) {
   sql_store *q = (sql_store *)s;
   flush(q, NULL);
   sqlite3_finalize(q->append_event);
   sqlite3_finalize(q->touch_run);
+  sqlite3_finalize(q->add_approval);
+  sqlite3_finalize(q->get_cancel);
   sqlite3_close(q->db);
+  free(q->text);
   free(q);
 }
 
-static const art_store_vtable sql_vtable = {ART_STORE_VERSION, "sqlite",    sql_create, sql_append,
-                                            sql_set_status,    sql_get,     sql_load,   sql_list,
-                                            sql_claim,         sql_release, sql_prune,  sql_close};
+static const art_store_vtable sql_vtable = {.version = ART_STORE_VERSION,
+                                            .name = "sqlite",
+                                            .create_run = sql_create,
+                                            .append = sql_append,
+                                            .set_status = sql_set_status,
+                                            .get_run = sql_get,
+                                            .load_events = sql_load,
+                                            .list_runs = sql_list,
+                                            .claim = sql_claim,
+                                            .release = sql_release,
+                                            .prune = sql_prune,
+                                            .request_cancel = sql_request_cancel,
+                                            .cancel_requested = sql_cancel_requested,
+                                            .list_approvals = sql_list_approvals,
+                                            .close = sql_close};
 
 static int configure(sql_store *q, const art_sqlite_options *opts, art_error *err) {
   sqlite3_busy_timeout(q->db, 5000);

@@ -30,7 +30,19 @@ void art_run_record_dispose(art_run_record *r) {
   free(r->spec_json);
   free(r->spec_dir);
   free(r->lease_owner);
+  free(r->cancel_reason);
   memset(r, 0, sizeof *r);
+}
+
+static void approval_record_dispose(art_approval_record *a) {
+  free(a->run_id), free(a->action_id), free(a->tool), free(a->input_sha256);
+  free(a->requested_by), free(a->reviewer), free(a->reason);
+  memset(a, 0, sizeof *a);
+}
+
+void art_approval_records_free(art_approval_record *list, size_t n) {
+  for (size_t i = 0; i < n; i++) approval_record_dispose(&list[i]);
+  free(list);
 }
 
 void art_store_close(art_store *s) {
@@ -59,13 +71,31 @@ static bool must_be_durable(journal *j, const art_event *ev) {
   }
 }
 
+/* The record an approval event carries; its strings are the event's. */
+static art_approval_record approval_record(const art_run *run, const art_event *ev) {
+  return (art_approval_record){.run_id = (char *)art_run_id(run),
+                               .action_id = (char *)ev->u.approval.action_id,
+                               .tool = (char *)ev->u.approval.tool,
+                               .input_sha256 = (char *)ev->u.approval.input_sha256,
+                               .requested_by = (char *)art_spec_actor(art_run_spec(run)),
+                               .requested_at_us = ev->u.approval.requested_at_us,
+                               .reviewer = (char *)ev->u.approval.reviewer,
+                               .approved = ev->u.approval.approved,
+                               .reason = (char *)ev->u.approval.reason,
+                               .decided_at_us = ev->ts_us,
+                               .expires_at_us = ev->u.approval.expires_at_us,
+                               .event_seq = ev->seq};
+}
+
 static int journal_write(void *ud, const art_run *run, const art_event *ev) {
   journal *j = ud;
   if (art_event_write_json(run, ev, &j->text) < 0) return ART_ENOMEM;
   art_error err = {0};
+  art_approval_record approval;
+  if (ev->type == ART_EV_APPROVAL) approval = approval_record(run, ev);
   return j->store->vt->append(j->store, art_run_id(run), ev->seq, ev->step, ev->ts_us,
                               art_event_type_name(ev->type), j->text.s, must_be_durable(j, ev),
-                              &err);
+                              ev->type == ART_EV_APPROVAL ? &approval : NULL, &err);
 }
 
 static void journal_close(void *ud) {
@@ -88,8 +118,9 @@ static int copy_text(char **to, const char *from) {
 
 int art_record_copy(art_run_record *to, const art_run_record *from) {
   *to = *from;
-  to->run_id = to->stop_reason = to->detail = to->spec_json = to->spec_dir = to->lease_owner = NULL;
-  if (copy_text(&to->run_id, from->run_id) < 0 ||
+  to->run_id = to->stop_reason = to->detail = to->spec_json = to->spec_dir = to->lease_owner =
+      to->cancel_reason = NULL;
+  if (copy_text(&to->run_id, from->run_id) < 0 || copy_text(&to->cancel_reason, from->cancel_reason) < 0 ||
       copy_text(&to->stop_reason, from->stop_reason) < 0 ||
       copy_text(&to->detail, from->detail) < 0 || copy_text(&to->spec_json, from->spec_json) < 0 ||
       copy_text(&to->spec_dir, from->spec_dir) < 0 ||
@@ -98,6 +129,20 @@ int art_record_copy(art_run_record *to, const art_run_record *from) {
     return ART_ENOMEM;
   }
   return 0;
+}
+
+int art_approval_record_copy(art_approval_record *to, const art_approval_record *from) {
+  *to = *from;
+  to->run_id = to->action_id = to->tool = to->input_sha256 = to->requested_by = to->reviewer =
+      to->reason = NULL;
+  if (copy_text(&to->run_id, from->run_id) == 0 &&
+      copy_text(&to->action_id, from->action_id) == 0 && copy_text(&to->tool, from->tool) == 0 &&
+      copy_text(&to->input_sha256, from->input_sha256) == 0 &&
+      copy_text(&to->requested_by, from->requested_by) == 0 &&
+      copy_text(&to->reviewer, from->reviewer) == 0 && copy_text(&to->reason, from->reason) == 0)
+    return 0;
+  approval_record_dispose(to);
+  return ART_ENOMEM;
 }
 
 void art_run_records_free(art_run_record *list, size_t n) {

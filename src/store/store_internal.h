@@ -6,6 +6,8 @@
 
 /* A deep copy of `from` into `to` (zeroed first); ART_ENOMEM leaves `to` empty. */
 int art_record_copy(art_run_record *to, const art_run_record *from);
+/* A deep copy of `from` into `to`; ART_ENOMEM leaves `to` empty. */
+int art_approval_record_copy(art_approval_record *to, const art_approval_record *from);
 /* Finished and cancelled runs never run again. */
 bool art_status_is_final(art_run_status s);
 

@@ -62,7 +62,19 @@ typedef struct child {
   size_t err_len;
   int64_t deadline_ms; /* CLOCK_MONOTONIC; -1: none */
   bool timed_out;
+  const art_interrupt *interrupt; /* NULL: none */
+  bool interrupted;
 } child;
+
+/* How often an interruptible call asks whether to give up. */
+#define INTERRUPT_POLL_MS 100
+
+/* Whether to give up on the child now: past its deadline, or interrupted. */
+static bool must_stop(child *c) {
+  if (!c->interrupted && c->interrupt && c->interrupt->requested(c->interrupt->ud))
+    c->interrupted = true;
+  return c->timed_out || c->interrupted;
+}
 
 static int64_t now_ms(void) {
   struct timespec ts;
@@ -418,10 +430,9 @@ static int pump(child *c, art_error *err) {
   if (c->input_len == 0) close_fd(&c->in_fd);
   while (c->in_fd >= 0 || c->out_fd >= 0 || c->err_fd >= 0) {
     int wait_ms = remaining_ms(c);
-    if (wait_ms == 0) {
-      c->timed_out = true;
-      return 0;
-    }
+    c->timed_out = wait_ms == 0;
+    if (must_stop(c)) return 0;
+    if (c->interrupt && (wait_ms < 0 || wait_ms > INTERRUPT_POLL_MS)) wait_ms = INTERRUPT_POLL_MS;
     struct pollfd fds[3] = {{c->in_fd, POLLOUT, 0}, {c->out_fd, POLLIN, 0}, {c->err_fd, POLLIN, 0}};
     if (poll(fds, 3, wait_ms) < 0) {
       if (errno == EINTR) continue;
@@ -440,8 +451,9 @@ static int pump(child *c, art_error *err) {
 static int reap(child *c, int *status, art_error *err) {
   int nap_ms = 1;
   for (;;) {
-    if (c->timed_out) kill_group(c->pid);
-    bool block = c->timed_out || c->deadline_ms < 0;
+    bool stopping = must_stop(c);
+    if (stopping) kill_group(c->pid);
+    bool block = stopping || (c->deadline_ms < 0 && !c->interrupt);
     pid_t r = waitpid(c->pid, status, block ? 0 : WNOHANG);
     if (r == c->pid) break;
     if (r < 0 && errno == EINTR) continue;
@@ -451,6 +463,7 @@ static int reap(child *c, int *status, art_error *err) {
     }
     int left = remaining_ms(c);
     c->timed_out = left == 0;
+    if (left < 0 || left > INTERRUPT_POLL_MS) left = INTERRUPT_POLL_MS;
     poll(NULL, 0, nap_ms < left ? nap_ms : left);
     nap_ms = nap_ms * 2 > NAP_MAX_MS ? NAP_MAX_MS : nap_ms * 2;
   }
@@ -463,6 +476,7 @@ static int finish(child *c, art_command_output *out, art_error *err) {
   int rc = reap(c, &status, err);
   if (rc < 0) return rc;
   out->timed_out = c->timed_out;
+  out->interrupted = c->interrupted && !c->timed_out;
   out->exited = WIFEXITED(status);
   out->exit_status = out->exited ? WEXITSTATUS(status) : 0;
   out->term_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
@@ -514,12 +528,20 @@ static void child_dispose(child *c) {
 int art_command_exec(const char *const *argv, const char *const *env_extra, const char *input,
                      size_t input_len, int timeout_ms, const art_allocator *alloc,
                      art_command_output *out, art_error *err) {
+  return art_command_exec_until(argv, env_extra, input, input_len, timeout_ms, NULL, alloc, out,
+                                err);
+}
+
+int art_command_exec_until(const char *const *argv, const char *const *env_extra, const char *input,
+                           size_t input_len, int timeout_ms, const art_interrupt *interrupt,
+                           const art_allocator *alloc, art_command_output *out, art_error *err) {
   memset(out, 0, sizeof *out);
   if (!argv || !argv[0] || !argv[0][0]) return art_error_set(err, ART_EINVAL, "empty command");
   alloc = art_allocator_or_default(alloc);
   child c;
   exec_plan plan;
   child_init(&c, alloc, argv[0], input, input_len, timeout_ms);
+  c.interrupt = interrupt;
   int rc = plan_exec(alloc, argv, env_extra, &plan, err);
   if (rc == 0) rc = child_alloc_buffers(&c, err);
   if (rc == 0) rc = start_child(&c, &plan, err);
@@ -650,6 +672,8 @@ static void map_output(const art_command_output *o, int timeout_ms, art_tool_res
   json_t *value;
   if (o->timed_out)
     art_tool_result_set(r, ART_RESULT_ERROR, json_pack("{s:i}", "timeout_ms", timeout_ms), "timeout");
+  else if (o->interrupted)
+    art_tool_result_set(r, ART_RESULT_ERROR, NULL, "interrupted: the run is being cancelled");
   else if (!o->exited)
     art_tool_result_set(r, ART_RESULT_ERROR, NULL, "killed by signal %d", o->term_signal);
   else if (o->exit_status != 0)
@@ -675,8 +699,8 @@ int art_command_tool_call(const char *const *argv, int timeout_ms, const art_too
   int rc = tool_env(alloc, call, env, &err);
   if (rc == 0) rc = encode_input(alloc, call->input, &input, &input_len, &err);
   if (rc == 0)
-    rc = art_command_exec(argv, (const char *const *)env, input, input_len, timeout_ms, alloc, &out,
-                          &err);
+    rc = art_command_exec_until(argv, (const char *const *)env, input, input_len, timeout_ms,
+                                call->interrupt, alloc, &out, &err);
   free_tool_env(alloc, env);
   art_release(alloc, input);
   if (rc < 0) {

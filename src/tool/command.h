@@ -14,6 +14,7 @@
 
 typedef struct art_command_output {
   bool timed_out;
+  bool interrupted;
   bool exited; /* exit_status valid */
   int exit_status;
   int term_signal; /* when killed by a signal */
@@ -54,6 +55,11 @@ typedef struct art_command_output {
 int art_command_exec(const char *const *argv, const char *const *env_extra, const char *input,
                      size_t input_len, int timeout_ms, const art_allocator *alloc,
                      art_command_output *out, art_error *err);
+/* The same, given up early when `interrupt` (may be NULL) asks: the group is
+ * killed and reaped and out->interrupted is set. */
+int art_command_exec_until(const char *const *argv, const char *const *env_extra, const char *input,
+                           size_t input_len, int timeout_ms, const art_interrupt *interrupt,
+                           const art_allocator *alloc, art_command_output *out, art_error *err);
 void art_command_output_dispose(const art_allocator *alloc, art_command_output *out);
 
 /* Call a command tool for `call` and map what happened to `result` (see above).

@@ -40,7 +40,7 @@ static void append(art_store *s, const char *id, uint32_t seq, const char *type)
   char json[128];
   art_error err = {0};
   snprintf(json, sizeof json, "{\"run_id\":\"%s\",\"seq\":%u,\"type\":\"%s\"}", id, seq, type);
-  if (s->vt->append(s, id, seq, seq / 2, 1000 + seq, type, json, seq % 2, &err) < 0)
+  if (s->vt->append(s, id, seq, seq / 2, 1000 + seq, type, json, seq % 2, NULL, &err) < 0)
     fail_msg("%s", err.message);
 }
 
@@ -54,11 +54,11 @@ static void contract_runs_and_journals(opener open) {
   assert_int_equal(s->vt->create_run(s, &r1, &err), ART_EINVAL);
   assert_non_null(strstr(err.message, "exists already"));
   for (uint32_t seq = 1; seq <= 5; seq++) append(s, "r1", seq, "decision");
-  assert_int_equal(s->vt->append(s, "r1", 7, 3, 1, "stop", "{}", true, &err),
+  assert_int_equal(s->vt->append(s, "r1", 7, 3, 1, "stop", "{}", true, NULL, &err),
                    ART_ESTATE); /* a gap */
-  assert_int_equal(s->vt->append(s, "r1", 5, 3, 1, "stop", "{}", true, &err),
+  assert_int_equal(s->vt->append(s, "r1", 5, 3, 1, "stop", "{}", true, NULL, &err),
                    ART_ESTATE); /* a repeat */
-  assert_int_equal(s->vt->append(s, "nope", 1, 0, 1, "stop", "{}", true, &err), ART_ENOTFOUND);
+  assert_int_equal(s->vt->append(s, "nope", 1, 0, 1, "stop", "{}", true, NULL, &err), ART_ENOTFOUND);
   assert_int_equal(s->vt->get_run(s, "r1", &got, &err), 0);
   assert_string_equal(got.run_id, "r1");
   assert_int_equal(got.events, 5);
@@ -185,7 +185,79 @@ static void contract_journal_sink_and_replay(opener open) {
     fn(open_sqlite);                                                                               \
   }
 
+static void contract_cancel_requests(opener open) {
+  art_store *s = open();
+  art_error err = {0};
+  art_run_record r = record("c1", 1), got;
+  assert_int_equal(s->vt->create_run(s, &r, &err), 0);
+  assert_int_equal(s->vt->get_run(s, "c1", &got, &err), 0);
+  assert_null(got.cancel_reason);
+  art_run_record_dispose(&got);
+  char *reason;
+  assert_int_equal(s->vt->cancel_requested(s, "c1", &reason, &err), 0);
+  assert_null(reason);
+  assert_int_equal(s->vt->request_cancel(s, "c1", "operator stop", &err), 0);
+  assert_int_equal(s->vt->cancel_requested(s, "c1", &reason, &err), 0);
+  assert_string_equal(reason, "operator stop");
+  free(reason);
+  assert_int_equal(s->vt->cancel_requested(s, "nope", &reason, &err), ART_ENOTFOUND);
+  assert_int_equal(s->vt->get_run(s, "c1", &got, &err), 0);
+  assert_string_equal(got.cancel_reason, "operator stop");
+  art_run_record_dispose(&got);
+  assert_int_equal(s->vt->request_cancel(s, "c1", NULL, &err), 0); /* a default reason */
+  assert_int_equal(s->vt->get_run(s, "c1", &got, &err), 0);
+  assert_string_equal(got.cancel_reason, "cancelled");
+  art_run_record_dispose(&got);
+  assert_int_equal(s->vt->set_status(s, "c1", ART_RUN_FINISHED, "success", NULL, 2, &err), 0);
+  assert_int_equal(s->vt->request_cancel(s, "c1", "late", &err), ART_ESTATE);
+  assert_non_null(strstr(err.message, "ended already"));
+  assert_int_equal(s->vt->request_cancel(s, "nope", "x", &err), ART_ENOTFOUND);
+  art_store_close(s);
+}
+
+/* An approval is kept with its event, in the order given. */
+static void contract_approval_records(opener open) {
+  art_store *s = open();
+  art_error err = {0};
+  art_run_record r = record("a1", 1);
+  assert_int_equal(s->vt->create_run(s, &r, &err), 0);
+  append(s, "a1", 1, "run_started");
+  art_approval_record given[2] = {
+      {.run_id = (char *)"a1", .action_id = (char *)"act_1", .tool = (char *)"send",
+       .input_sha256 = (char *)"ab12", .requested_by = (char *)"agent", .requested_at_us = 10,
+       .reviewer = (char *)"ops", .approved = true, .reason = (char *)"ok", .decided_at_us = 20,
+       .expires_at_us = 30, .event_seq = 2},
+      {.run_id = (char *)"a1", .action_id = (char *)"act_2", .input_sha256 = (char *)"cd34",
+       .requested_at_us = 40, .reviewer = (char *)"ops", .decided_at_us = 50, .event_seq = 3}};
+  assert_int_equal(s->vt->append(s, "a1", 2, 1, 20, "approval", "{}", true, &given[0], &err), 0);
+  assert_int_equal(s->vt->append(s, "a1", 3, 1, 50, "approval", "{}", true, &given[1], &err), 0);
+  art_approval_record *got;
+  size_t n;
+  assert_int_equal(s->vt->list_approvals(s, "a1", &got, &n, &err), 0);
+  assert_int_equal(n, 2);
+  assert_string_equal(got[0].action_id, "act_1");
+  assert_string_equal(got[0].tool, "send");
+  assert_string_equal(got[0].input_sha256, "ab12");
+  assert_string_equal(got[0].requested_by, "agent");
+  assert_string_equal(got[0].reviewer, "ops");
+  assert_string_equal(got[0].reason, "ok");
+  assert_true(got[0].approved);
+  assert_int_equal(got[0].requested_at_us, 10);
+  assert_int_equal(got[0].decided_at_us, 20);
+  assert_int_equal(got[0].expires_at_us, 30);
+  assert_int_equal(got[0].event_seq, 2);
+  assert_false(got[1].approved);
+  assert_null(got[1].tool);
+  assert_null(got[1].reason);
+  assert_int_equal(got[1].event_seq, 3);
+  art_approval_records_free(got, n);
+  assert_int_equal(s->vt->list_approvals(s, "nope", &got, &n, &err), ART_ENOTFOUND);
+  art_store_close(s);
+}
+
 CONTRACT(runs_and_journals, contract_runs_and_journals)
+CONTRACT(cancel_requests, contract_cancel_requests)
+CONTRACT(approval_records, contract_approval_records)
 CONTRACT(status_list_prune, contract_status_list_prune)
 CONTRACT(leases, contract_leases)
 CONTRACT(journal_sink_and_replay, contract_journal_sink_and_replay)
@@ -209,6 +281,68 @@ static void a_store_outlives_its_process(void **state) {
   assert_int_equal(got.events, 1);
   art_run_record_dispose(&got);
   append(s, "kept", 2, "stop");
+  art_store_close(s);
+}
+
+static void make_db(const char *path, const char *sql) {
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+}
+
+/* Events grouped in one handle do not lock the file: another process's handle
+ * writes meanwhile, and the grouped events arrive whole when they are written. */
+static void grouped_events_hold_no_lock(void **state) {
+  (void)state;
+  art_store *a, *b;
+  art_error err = {0};
+  const char *path = tu_path("group.db");
+  assert_int_equal(art_store_open_sqlite(&a, path, NULL, &err), 0);
+  assert_int_equal(art_store_open_sqlite(&b, path, NULL, &err), 0);
+  art_run_record r1 = record("g1", 1), r2 = record("g2", 2), got;
+  assert_int_equal(a->vt->create_run(a, &r1, &err), 0);
+  assert_int_equal(b->vt->create_run(b, &r2, &err), 0);
+  assert_int_equal(a->vt->append(a, "g1", 1, 0, 1, "run_started", "{}", false, NULL, &err), 0);
+  assert_int_equal(b->vt->request_cancel(b, "g2", "x", &err), 0); /* not blocked by a */
+  assert_int_equal(b->vt->get_run(b, "g1", &got, &err), 0);
+  assert_int_equal(got.events, 0); /* not written yet */
+  art_run_record_dispose(&got);
+  assert_int_equal(a->vt->append(a, "g1", 2, 1, 2, "stop", "{}", true, NULL, &err), 0);
+  assert_int_equal(b->vt->get_run(b, "g1", &got, &err), 0);
+  assert_int_equal(got.events, 2);
+  art_run_record_dispose(&got);
+  art_store_close(a);
+  art_store_close(b);
+}
+
+/* A store written by the first schema opens in this build, its runs intact. */
+static void schema_1_files_are_migrated(void **state) {
+  (void)state;
+  const char *path = tu_path("v1.db");
+  make_db(path,
+          "CREATE TABLE runs(run_id TEXT PRIMARY KEY, status INTEGER NOT NULL, stop_reason TEXT,"
+          " detail TEXT, spec_json TEXT NOT NULL, spec_dir TEXT, steps INTEGER NOT NULL DEFAULT 0,"
+          " events INTEGER NOT NULL DEFAULT 0, created_us INTEGER NOT NULL, updated_us INTEGER NOT"
+          " NULL, lease_owner TEXT, lease_until_us INTEGER NOT NULL DEFAULT 0);"
+          "CREATE INDEX runs_by_status ON runs(status, updated_us);"
+          "CREATE TABLE events(run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"
+          " seq INTEGER NOT NULL, step INTEGER NOT NULL, type TEXT NOT NULL, ts_us INTEGER NOT NULL,"
+          " json TEXT NOT NULL, PRIMARY KEY(run_id, seq)) WITHOUT ROWID;"
+          "INSERT INTO runs(run_id, status, spec_json, events, created_us, updated_us)"
+          " VALUES('old', 1, '{}', 1, 5, 5);"
+          "INSERT INTO events VALUES('old', 1, 0, 'run_started', 5, '{\"seq\":1}');"
+          "PRAGMA application_id=1634890801; PRAGMA user_version=1;");
+  art_store *s;
+  art_error err = {0};
+  assert_int_equal(art_store_open_sqlite(&s, path, NULL, &err), 0);
+  art_run_record got;
+  assert_int_equal(s->vt->get_run(s, "old", &got, &err), 0);
+  assert_int_equal(got.status, ART_RUN_PAUSED);
+  assert_null(got.cancel_reason);
+  art_run_record_dispose(&got);
+  append(s, "old", 2, "stop");
+  assert_int_equal(s->vt->request_cancel(s, "old", "now", &err), 0);
   art_store_close(s);
 }
 
@@ -236,13 +370,6 @@ static void refuse(const char *path, const char *want) {
   free(before), free(bytes), free(after);
 }
 
-static void make_db(const char *path, const char *sql) {
-  sqlite3 *db;
-  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-  sqlite3_close(db);
-}
-
 static void foreign_and_newer_files_are_refused_untouched(void **state) {
   (void)state;
   refuse(tu_write("notes.txt", "these are my notes, not a database\n"), "not a SQLite database");
@@ -257,13 +384,19 @@ static void foreign_and_newer_files_are_refused_untouched(void **state) {
   assert_int_equal(art_store_open_sqlite(&s, newer, NULL, &err), 0);
   art_store_close(s);
   make_db(newer, "PRAGMA user_version=99");
-  refuse(newer, "written by a newer agentrt (store schema 99, this build knows 1)");
+  refuse(newer, "written by a newer agentrt (store schema 99, this build knows 2)");
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(runs_and_journals_memory),
       cmocka_unit_test(runs_and_journals_sqlite),
+      cmocka_unit_test(cancel_requests_memory),
+      cmocka_unit_test(cancel_requests_sqlite),
+      cmocka_unit_test(approval_records_memory),
+      cmocka_unit_test(approval_records_sqlite),
+      cmocka_unit_test(grouped_events_hold_no_lock),
+      cmocka_unit_test(schema_1_files_are_migrated),
       cmocka_unit_test(status_list_prune_memory),
       cmocka_unit_test(status_list_prune_sqlite),
       cmocka_unit_test(leases_memory),
