@@ -78,6 +78,18 @@ bool art_run_call_interrupted(const art_run *run);
  * run stops `blocked` with detail `outcome_unknown` for an operator. */
 int art_run_feed_outcome_unknown(art_run *run, int64_t now_us);
 
+/* What an operator found out about a call whose outcome was unknown
+ * (art_resolve_kind: done, retry or failed, in trace.h). */
+typedef struct art_resolution {
+  const char *action_id; /* must be the pending call's (ART_ENOTFOUND) */
+  art_resolve_kind kind;
+  const char *operator_name; /* required */
+  const char *note;          /* may be NULL; the done result's data and the failure's detail */
+} art_resolution;
+
+/* Records the resolution (a resolution event) and goes on as it says. */
+int art_run_resolve(art_run *run, const art_resolution *r, int64_t now_us);
+
 /* Stops the run `cancelled` at once (any state but stopped for good). */
 int art_run_cancel(art_run *run, const char *reason, int64_t now_us);
 

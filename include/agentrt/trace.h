@@ -44,10 +44,21 @@ typedef enum {
   ART_EV_TOOL_CALL,
   ART_EV_TOOL_RESULT,
   ART_EV_HUMAN_INPUT,
+  ART_EV_RESOLUTION,
   ART_EV_STOP
 } art_event_type;
 
 const char *art_event_type_name(art_event_type t);
+
+/* How an operator resolved a call whose outcome was unknown (art_run_resolve). */
+typedef enum {
+  ART_RESOLVE_DONE,  /* it acted: recorded as an ok result, the run goes on */
+  ART_RESOLVE_RETRY, /* it did not act: run it again (same idempotency key) */
+  ART_RESOLVE_FAILED /* it failed: recorded as an error, the run stops tool_failure */
+} art_resolve_kind;
+
+const char *art_resolve_kind_name(art_resolve_kind k);
+int art_resolve_kind_parse(const char *name, art_resolve_kind *out); /* ART_EINVAL */
 
 /* What a context_built event records: the packet's refs (memory, omitted) are
  * shared between consecutive events while they do not change. */
@@ -122,6 +133,12 @@ typedef struct art_event {
       const char *text;
       uint32_t observation;
     } human_input;
+    struct {
+      const char *action_id;
+      art_resolve_kind kind;
+      const char *operator_name;
+      const char *note;
+    } resolution;
     struct {
       art_stop_reason reason;
       const char *detail;

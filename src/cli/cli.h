@@ -22,7 +22,8 @@ enum {
   OPT_JSONL = 256,
   OPT_OLDER_THAN = 512,
   OPT_ALL = 1024,
-  OPT_EXPIRES = 2048
+  OPT_EXPIRES = 2048,
+  OPT_OUTCOME = 4096
 };
 
 #define CLI_DEFAULT_STORE "agentrt.db"
@@ -39,6 +40,7 @@ typedef struct cli_opts {
   const char *reason;
   const char *older_than;
   const char *expires;
+  const char *outcome;
   const char *args[3]; /* positional arguments */
   int n_args;
 } cli_opts;
@@ -55,10 +57,12 @@ int64_t cli_parse_age(const char *text);
  * EXIT_PAUSED / EXIT_USAGE for I/O errors). */
 int cli_run_spec(art_spec *spec, const cli_opts *o, json_t *eval_case, art_store *store);
 /* Drive to the next stop (messages on failure). */
-int cli_drive(art_run *run, art_model *model);
+int cli_drive(art_run *run, art_model *model, art_store *store);
 /* Print the run: a table, or with --json the result object plus "status" and
- * "pending".  `store` (may be NULL) is named in how to continue a paused run. */
-int cli_report(const art_run *run, const cli_opts *o, json_t *eval, const char *store);
+ * "pending".  `store` (may be NULL) is named in how to continue a paused run.
+ * `approvals` (may be NULL): the run's approval records, as a JSON array. */
+int cli_report(const art_run *run, const cli_opts *o, json_t *eval, const char *store,
+               json_t *approvals);
 
 void cli_print_eval_table(const json_t *report);
 int cli_print_json(const json_t *j);
@@ -73,9 +77,11 @@ int cmd_deny(int argc, char **argv);
 int cmd_answer(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
+int cmd_resolve(int argc, char **argv);
 
 /* durable.c */
 typedef struct cli_durable {
+  art_store *store;
   art_run_record record;
   art_spec *spec;
   art_model *model;
@@ -83,6 +89,9 @@ typedef struct cli_durable {
 } cli_durable;
 
 int cli_store_open(const cli_opts *o, art_store **out);
+/* Hold the run (taking over the lease of a holder that died): 0, ART_ESTATE
+ * when a live process holds it.  cli_claim says why on stderr (exit code). */
+int cli_try_claim(art_store *store, const char *run_id, art_error *err);
 int cli_claim(art_store *store, const char *run_id);
 void cli_release(art_store *store, const char *run_id);
 int cli_persist_new(art_store *store, const art_spec *spec, art_run *run);
@@ -90,6 +99,19 @@ art_run_status cli_status_of(const art_run *run);
 int cli_record_status(art_store *store, const art_run *run);
 int cli_rebuild(art_store *store, const char *store_path, const char *run_id, cli_durable *d);
 void cli_durable_dispose(cli_durable *d);
+
+/* Watching a run that is being driven: its lease is renewed, and a cancel
+ * asked for by another process (agentrt cancel) is seen at the next step
+ * boundary, or within 100 ms while a command tool runs. */
+typedef struct cli_watch {
+  art_store *store;
+  const char *run_id;
+  int64_t renewed_us;
+  char *reason;
+} cli_watch;
+
+void cli_watch_init(cli_watch *w, art_store *store, const char *run_id, art_drive_hooks *hooks);
+void cli_watch_dispose(cli_watch *w);
 
 const char *cli_demo_spec(void);
 const char *cli_demo_suite(void);

@@ -22,10 +22,27 @@ static const char deny_usage[] =
 static const char answer_usage[] =
     "usage: agentrt answer RUN TEXT [--store PATH]\n"
     "\n"
-    "Answer the question of a run blocked on ask_human.  Then: agentrt resume RUN.\n";
-static const char cancel_usage[] = "usage: agentrt cancel RUN [--reason R] [--store PATH]\n"
-                                   "\n"
-                                   "Stop a run that has not finished: it ends cancelled.\n";
+    "Answer the question of a run blocked on ask_human.  For a run blocked with\n"
+    "outcome_unknown, TEXT says what the call did: it is recorded as the call's\n"
+    "result (agentrt resolve --outcome done --reason TEXT).  Then: agentrt resume RUN.\n";
+static const char resolve_usage[] =
+    "usage: agentrt resolve RUN ACTION --outcome done|retry|failed --reviewer NAME\n"
+    "                       [--reason NOTE] [--store PATH]\n"
+    "\n"
+    "Say what became of the call a run stopped on with outcome_unknown (the process\n"
+    "running it died before its result was recorded; agentrt never repeats such a\n"
+    "call by itself).  Check the system the tool acts on, then:\n"
+    "  done    it acted: recorded as its result (with NOTE), the run goes on\n"
+    "  retry   it did not act: it runs again, with the same AGENTRT_IDEMPOTENCY_KEY\n"
+    "  failed  it failed: the run stops tool_failure\n"
+    "--reviewer names who resolved it.  Then: agentrt resume RUN.\n";
+static const char cancel_usage[] =
+    "usage: agentrt cancel RUN [--reason R] [--store PATH]\n"
+    "\n"
+    "Stop a run that has not finished: it ends cancelled.  A paused or interrupted\n"
+    "run is cancelled at once.  A run another process is driving is asked to stop:\n"
+    "that process cancels it at its next step boundary, or within 100 ms while a\n"
+    "command tool runs (the tool's process group is killed).\n";
 
 typedef int (*decide_fn)(const cli_opts *o, cli_durable *d);
 
@@ -73,7 +90,36 @@ static int decide(const cli_opts *o, cli_durable *d, bool approved) {
 static int approve(const cli_opts *o, cli_durable *d) { return decide(o, d, true); }
 static int deny(const cli_opts *o, cli_durable *d) { return decide(o, d, false); }
 
+static const char *outcome_unknown_action(const art_run *run) {
+  const art_event *stop = art_run_event(run, art_run_event_count(run) - 1);
+  bool unknown = art_run_stop_reason(run) == ART_STOP_BLOCKED && stop && stop->type == ART_EV_STOP &&
+                 strcmp(art_run_stop_detail(run), "outcome_unknown") == 0;
+  return unknown ? stop->u.stop.action_id : NULL;
+}
+
+static int resolved(cli_durable *d, const art_resolution *r) {
+  int rc = art_run_resolve(d->run, r, art_now_us());
+  if (rc < 0) return refused(d, rc);
+  printf("resolved %s of run %s: %s; continue with: agentrt resume %s\n", r->action_id,
+         art_run_id(d->run), art_resolve_kind_name(r->kind), art_run_id(d->run));
+  return 0;
+}
+
+static int resolve(const cli_opts *o, cli_durable *d) {
+  art_resolution r = {o->args[1], ART_RESOLVE_DONE, o->reviewer, o->reason};
+  if (art_resolve_kind_parse(o->outcome, &r.kind) < 0) {
+    fprintf(stderr, "agentrt: --outcome is done, retry or failed, not \"%s\"\n", o->outcome);
+    return EXIT_USAGE;
+  }
+  return resolved(d, &r);
+}
+
 static int answer(const cli_opts *o, cli_durable *d) {
+  const char *unknown = outcome_unknown_action(d->run);
+  if (unknown) {
+    art_resolution r = {unknown, ART_RESOLVE_DONE, "operator", o->args[1]};
+    return resolved(d, &r);
+  }
   int rc = art_run_feed_human_input(d->run, o->args[1], art_now_us());
   if (rc < 0) return refused(d, rc);
   printf("answered run %s; continue with: agentrt resume %s\n", art_run_id(d->run),
@@ -111,8 +157,43 @@ int cmd_deny(int argc, char **argv) {
 int cmd_answer(int argc, char **argv) {
   return command(argc, argv, 0, 2, answer_usage, false, false, answer);
 }
+/* A run held by a live process is asked to stop, through the store. */
+static int cancel_or_ask(const cli_opts *o) {
+  art_store *store;
+  art_error err = {0};
+  int rc = cli_store_open(o, &store);
+  if (rc != 0) return rc;
+  const char *run_id = o->args[0];
+  int held = cli_try_claim(store, run_id, &err);
+  if (held == 0) cli_release(store, run_id);
+  if (held == ART_ESTATE && (rc = store->vt->request_cancel(store, run_id, o->reason, &err)) == 0)
+    printf("cancel requested: run %s is being driven by another process, which stops it "
+           "cancelled at its next step boundary\n",
+           run_id);
+  else if (held == ART_ESTATE)
+    fprintf(stderr, "agentrt: %s\n", err.message);
+  art_store_close(store);
+  if (held != ART_ESTATE) return with_run(o, cancel); /* it says what is wrong, if anything */
+  return rc == 0 ? 0 : rc == ART_ESTATE ? EXIT_STOPPED : EXIT_USAGE;
+}
+
+int cmd_resolve(int argc, char **argv) {
+  cli_opts o;
+  int rc = cli_parse(argc, argv, OPT_OUTCOME | OPT_REVIEWER | OPT_REASON | OPT_STORE, 2,
+                     resolve_usage, &o);
+  if (rc != 0 || o.help) return rc;
+  if (!o.outcome || !o.reviewer) {
+    fprintf(stderr, "agentrt: %s is required\n\n%s", o.outcome ? "--reviewer" : "--outcome",
+            resolve_usage);
+    return EXIT_USAGE;
+  }
+  return with_run(&o, resolve);
+}
+
 int cmd_cancel(int argc, char **argv) {
-  return command(argc, argv, OPT_REASON, 1, cancel_usage, false, false, cancel);
+  cli_opts o;
+  int rc = cli_parse(argc, argv, OPT_REASON | OPT_STORE, 1, cancel_usage, &o);
+  return rc != 0 || o.help ? rc : cancel_or_ask(&o);
 }
 
 /* ---- resume ----------------------------------------------------------------- */
@@ -139,10 +220,10 @@ static int resume(const cli_opts *o, cli_durable *d) {
       !art_tool_idempotent(act->tool)) {
     if (art_run_feed_outcome_unknown(d->run, art_now_us()) < 0) return refused(d, ART_EIO);
   } else {
-    int rc = cli_drive(d->run, d->model);
+    int rc = cli_drive(d->run, d->model, d->store);
     if (rc != 0) return rc;
   }
-  int rc = cli_report(d->run, o, NULL, o->store);
+  int rc = cli_report(d->run, o, NULL, o->store, NULL);
   return rc ? rc : cli_exit_code(art_run_stop_reason(d->run));
 }
 

@@ -80,14 +80,44 @@ static int print_jsonl(const art_run *run) {
   return 0;
 }
 
+/* The run's approval records as JSON objects, or NULL (having said why). */
+static json_t *approvals_json(art_store *store, const char *run_id) {
+  art_approval_record *list;
+  size_t n;
+  art_error err = {0};
+  if (store->vt->list_approvals(store, run_id, &list, &n, &err) < 0) {
+    fprintf(stderr, "agentrt: %s\n", err.message);
+    return NULL;
+  }
+  json_t *array = json_array();
+  for (size_t i = 0; array && i < n; i++) {
+    const art_approval_record *a = &list[i];
+    json_t *one = json_pack(
+        "{s:s, s:s, s:s?, s:s, s:s?, s:I, s:s, s:s, s:s?, s:I, s:I, s:I}", "run_id", a->run_id,
+        "action_id", a->action_id, "tool", a->tool, "input_sha256", a->input_sha256,
+        "requested_by", a->requested_by, "requested_at_us", (json_int_t)a->requested_at_us,
+        "reviewer", a->reviewer, "decision", a->approved ? "approved" : "denied", "reason",
+        a->reason, "decided_at_us", (json_int_t)a->decided_at_us, "expires_at_us",
+        (json_int_t)a->expires_at_us, "event_seq", (json_int_t)a->event_seq);
+    if (json_array_append_new(array, one) < 0) json_decref(array), array = NULL;
+  }
+  art_approval_records_free(list, n);
+  if (!array) fprintf(stderr, "agentrt: out of memory\n");
+  return array;
+}
+
 static int show(const cli_opts *o, art_store *store, bool trace) {
   cli_durable d;
   int rc = cli_rebuild(store, o->store, o->args[1], &d);
   if (rc != 0) return rc;
+  json_t *approvals = trace ? NULL : approvals_json(store, o->args[1]);
   if (trace && o->jsonl)
     rc = print_jsonl(d.run);
+  else if (!trace && !approvals)
+    rc = EXIT_USAGE;
   else
-    rc = cli_report(d.run, o, NULL, o->store);
+    rc = cli_report(d.run, o, NULL, o->store, approvals);
+  json_decref(approvals);
   cli_durable_dispose(&d);
   return rc;
 }

@@ -54,13 +54,16 @@ static int take_over(art_store *store, const char *run_id, const char *owner, ar
   return rc;
 }
 
-int cli_claim(art_store *store, const char *run_id) {
+int cli_try_claim(art_store *store, const char *run_id, art_error *err) {
   char owner[128];
-  art_error err = {0};
   owner_name(owner, sizeof owner);
-  int rc = store->vt->claim(store, run_id, owner, art_now_us(), LEASE_US, &err);
-  if (rc == ART_ESTATE) rc = take_over(store, run_id, owner, &err);
-  if (rc == 0) return 0;
+  int rc = store->vt->claim(store, run_id, owner, art_now_us(), LEASE_US, err);
+  return rc == ART_ESTATE ? take_over(store, run_id, owner, err) : rc;
+}
+
+int cli_claim(art_store *store, const char *run_id) {
+  art_error err = {0};
+  if (cli_try_claim(store, run_id, &err) == 0) return 0;
   if (err.code == ART_ESTATE)
     fprintf(stderr, "agentrt: run %s is being driven by another process; try again when it stops\n",
             run_id);
@@ -154,6 +157,7 @@ int cli_rebuild(art_store *store, const char *store_path, const char *run_id, cl
   if (store->vt->get_run(store, run_id, &d->record, &err) < 0) return store_failed(&err);
   int rc = load_spec(&d->record, store_path, &d->spec);
   if (rc == 0 && store->vt->load_events(store, run_id, &events, &err) < 0) rc = store_failed(&err);
+  d->store = store;
   art_run_options opts = {.run_id = run_id};
   art_sink sink;
   if (rc == 0 &&
@@ -170,6 +174,31 @@ int cli_rebuild(art_store *store, const char *store_path, const char *run_id, cl
   json_decref(events);
   if (rc != 0) cli_durable_dispose(d);
   return rc;
+}
+
+static const char *watch_cancel_reason(void *ud) {
+  cli_watch *w = ud;
+  art_error err = {0};
+  int64_t now = art_now_us();
+  if (now - w->renewed_us > LEASE_US / 3) {
+    char owner[128];
+    owner_name(owner, sizeof owner);
+    if (w->store->vt->claim(w->store, w->run_id, owner, now, LEASE_US, &err) == 0)
+      w->renewed_us = now;
+  }
+  if (!w->reason && w->store->vt->cancel_requested(w->store, w->run_id, &w->reason, &err) < 0)
+    w->reason = NULL; /* the store cannot say now: asked again at the next boundary */
+  return w->reason;
+}
+
+void cli_watch_init(cli_watch *w, art_store *store, const char *run_id, art_drive_hooks *hooks) {
+  *w = (cli_watch){store, run_id, art_now_us(), NULL};
+  *hooks = (art_drive_hooks){watch_cancel_reason, w};
+}
+
+void cli_watch_dispose(cli_watch *w) {
+  free(w->reason);
+  w->reason = NULL;
 }
 
 void cli_durable_dispose(cli_durable *d) {

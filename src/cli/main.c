@@ -16,6 +16,7 @@ static const char usage[] =
     "  approve RUN ACTION   approve the action a paused run waits for (--reviewer NAME)\n"
     "  deny RUN ACTION      deny it (--reviewer NAME --reason R)\n"
     "  answer RUN TEXT      answer the question of a run blocked on ask_human\n"
+    "  resolve RUN ACTION   say what became of a call whose outcome is unknown\n"
     "  resume RUN           continue a run from where its journal stops\n"
     "  cancel RUN           stop a run that has not finished\n"
     "\n"
@@ -27,7 +28,7 @@ static const char usage[] =
     "\n"
     "exit codes: 0 success, 1 the run stopped without success, an eval case failed or a\n"
     "            decision was refused, 2 bad usage, a bad spec/suite/store file,\n"
-    "            3 the run is paused (approval or human)\n";
+    "            3 the run is paused (approval, human, or an outcome to resolve)\n";
 
 int main(int argc, char **argv) {
   if (argc < 2) {
@@ -52,6 +53,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "answer") == 0) return cmd_answer(argc - 1, argv + 1);
   if (strcmp(cmd, "resume") == 0) return cmd_resume(argc - 1, argv + 1);
   if (strcmp(cmd, "cancel") == 0) return cmd_cancel(argc - 1, argv + 1);
+  if (strcmp(cmd, "resolve") == 0) return cmd_resolve(argc - 1, argv + 1);
   fprintf(stderr, "agentrt: unknown command \"%s\"\n\n%s", cmd, usage);
   return EXIT_USAGE;
 }

@@ -32,7 +32,8 @@ static int parse_flag(int argc, char **argv, int *i, unsigned allowed, cli_opts 
                 {OPT_REVIEWER, "--reviewer", offsetof(cli_opts, reviewer)},
                 {OPT_REASON, "--reason", offsetof(cli_opts, reason)},
                 {OPT_OLDER_THAN, "--older-than", offsetof(cli_opts, older_than)},
-                {OPT_EXPIRES, "--expires", offsetof(cli_opts, expires)}};
+                {OPT_EXPIRES, "--expires", offsetof(cli_opts, expires)},
+                {OPT_OUTCOME, "--outcome", offsetof(cli_opts, outcome)}};
   if ((allowed & OPT_JSON) && strcmp(argv[*i], "--json") == 0) return o->json = true, 0;
   if ((allowed & OPT_JSONL) && strcmp(argv[*i], "--jsonl") == 0) return o->jsonl = true, 0;
   if ((allowed & OPT_ALL) && strcmp(argv[*i], "--all") == 0) return o->all = true, 0;

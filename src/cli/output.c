@@ -85,6 +85,10 @@ static void event_detail(char *buf, size_t size, const art_event *ev) {
         ev->u.tool_result.message ? ev->u.tool_result.message : "", ev->u.tool_result.observation);
     break;
   case ART_EV_HUMAN_INPUT: snprintf(buf, size, "\"%s\"", ev->u.human_input.text); break;
+  case ART_EV_RESOLUTION:
+    snprintf(buf, size, "%s %s by %s", ev->u.resolution.action_id,
+             art_resolve_kind_name(ev->u.resolution.kind), ev->u.resolution.operator_name);
+    break;
   case ART_EV_STOP:
     snprintf(buf, size, "%s (%s)", art_stop_reason_name(ev->u.stop.reason), ev->u.stop.detail);
     break;
@@ -103,6 +107,12 @@ static void print_trace_table(const art_run *run) {
   }
 }
 
+/* A run blocked on a call whose outcome is unknown waits for an operator. */
+static bool outcome_unknown(const art_run *run) {
+  return art_run_stop_reason(run) == ART_STOP_BLOCKED &&
+         strcmp(art_run_stop_detail(run), "outcome_unknown") == 0;
+}
+
 /* The stop, the answer (as the trace shows it) and what a paused run waits for. */
 static void print_stop(const art_run *run) {
   const art_event *stop = art_run_event(run, art_run_event_count(run) - 1);
@@ -114,7 +124,11 @@ static void print_stop(const art_run *run) {
   if (r == ART_STOP_APPROVAL_REQUIRED)
     printf("paused: %s action %s waits for approval\n",
            stop->u.stop.tool ? stop->u.stop.tool : "answer", stop->u.stop.action_id);
-  if (r == ART_STOP_BLOCKED) printf("paused: waiting for a human answer\n");
+  if (outcome_unknown(run))
+    printf("paused: nobody knows whether %s call %s acted; an operator must say\n",
+           stop->u.stop.tool, stop->u.stop.action_id);
+  else if (r == ART_STOP_BLOCKED)
+    printf("paused: waiting for a human answer\n");
 }
 
 static void print_run(const art_run *run) {
@@ -152,8 +166,13 @@ static int open_trace(art_run *run, const char *path, FILE **f) {
   return art_run_add_sink(run, &sink) < 0 ? EXIT_USAGE : 0;
 }
 
-int cli_drive(art_run *run, art_model *model) {
-  if (art_run_until_stop(run, model) == 0) return 0;
+int cli_drive(art_run *run, art_model *model, art_store *store) {
+  cli_watch watch;
+  art_drive_hooks hooks;
+  if (store) cli_watch_init(&watch, store, art_run_id(run), &hooks);
+  int rc = art_run_drive(run, model, store ? &hooks : NULL);
+  if (store) cli_watch_dispose(&watch);
+  if (rc == 0) return 0;
   fprintf(stderr, "agentrt: run %s failed: %s\n", art_run_id(run), art_run_errmsg(run));
   return EXIT_USAGE;
 }
@@ -168,7 +187,9 @@ static json_t *pending_json(const art_run *run) {
     const art_event *ev = art_run_event(run, i);
     if (ev->type == ART_EV_DECISION) input = ev->u.decision.input;
   }
-  const char *kind = stop->u.stop.reason == ART_STOP_APPROVAL_REQUIRED ? "approval" : "human";
+  const char *kind = stop->u.stop.reason == ART_STOP_APPROVAL_REQUIRED ? "approval"
+                     : outcome_unknown(run)                              ? "outcome_unknown"
+                                                                         : "human";
   return json_pack("{s:s?, s:s, s:s?, s:O?}", "action_id", stop->u.stop.action_id, "kind", kind,
                    "tool", stop->u.stop.tool, "input", stop->u.stop.tool ? input : NULL);
 }
@@ -183,14 +204,39 @@ static void print_next_steps(const art_run *run, const char *store) {
            "         or: agentrt deny %s %s --reviewer NAME --reason WHY%s\n",
            art_run_id(run), stop->u.stop.action_id, flag, art_run_id(run), flag, art_run_id(run),
            stop->u.stop.action_id, flag);
+  else if (outcome_unknown(run))
+    printf("to continue: agentrt resolve %s %s --outcome done|retry|failed --reviewer NAME%s"
+           " && agentrt resume %s%s\n",
+           art_run_id(run), stop->u.stop.action_id, flag, art_run_id(run), flag);
   else if (art_run_stop_reason(run) == ART_STOP_BLOCKED)
     printf("to continue: agentrt answer %s \"TEXT\"%s && agentrt resume %s%s\n", art_run_id(run),
            flag, art_run_id(run), flag);
 }
 
-int cli_report(const art_run *run, const cli_opts *o, json_t *eval, const char *store) {
+static void print_approvals(const json_t *approvals) {
+  size_t i;
+  const json_t *a;
+  if (!json_array_size(approvals)) return;
+  printf("\napprovals:\n");
+  json_array_foreach(approvals, i, a) {
+    const char *reason = json_string_value(json_object_get(a, "reason"));
+    printf("  event %lld: %s %s (%s) by %s%s%s\n",
+           (long long)json_integer_value(json_object_get(a, "event_seq")),
+           json_string_value(json_object_get(a, "decision")),
+           json_string_value(json_object_get(a, "action_id")),
+           json_is_string(json_object_get(a, "tool"))
+               ? json_string_value(json_object_get(a, "tool"))
+               : "answer",
+           json_string_value(json_object_get(a, "reviewer")), reason ? ": " : "",
+           reason ? reason : "");
+  }
+}
+
+int cli_report(const art_run *run, const cli_opts *o, json_t *eval, const char *store,
+               json_t *approvals) {
   if (!o->json) {
     print_run(run);
+    print_approvals(approvals);
     if (store && cli_status_of(run) == ART_RUN_PAUSED) print_next_steps(run, store);
     if (eval) {
       printf("\neval:\n");
@@ -203,6 +249,7 @@ int cli_report(const art_run *run, const cli_opts *o, json_t *eval, const char *
       json_object_set_new(result, "status", json_string(art_run_status_name(cli_status_of(run)))) <
           0 ||
       json_object_set_new(result, "pending", pending_json(run)) < 0 ||
+      (approvals && json_object_set(result, "approvals", approvals) < 0) ||
       (eval && json_object_set(result, "eval", eval) < 0)) {
     json_decref(result);
     fprintf(stderr, "agentrt: out of memory\n");
@@ -254,12 +301,12 @@ int cli_run_spec(art_spec *spec, const cli_opts *o, json_t *eval_case, art_store
   FILE *trace = NULL;
   json_t *eval = NULL;
   int rc = start(spec, o, store, &model, &run, &trace);
-  if (rc == 0) rc = cli_drive(run, model);
+  if (rc == 0) rc = cli_drive(run, model, store);
   if (rc == 0 && store) rc = cli_record_status(store, run);
   if (rc == 0 && eval_case)
     eval = eval_run(run, json_string_value(json_object_get(eval_case, "name")),
                     json_object_get(eval_case, "expect"));
-  if (rc == 0) rc = cli_report(run, o, eval, store ? o->store : NULL);
+  if (rc == 0) rc = cli_report(run, o, eval, store ? o->store : NULL, NULL);
   if (rc == 0) rc = cli_exit_code(art_run_stop_reason(run));
   if (rc == 0 && eval && json_integer_value(json_object_get(eval, "failed"))) rc = EXIT_STOPPED;
   if (trace && fclose(trace) != 0) {

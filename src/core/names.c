@@ -26,7 +26,8 @@ TABLE(art_stop_reason_names,
       "none", "success", "budget_exhausted", "invalid_decision", "refused", "policy_denied",
       "approval_required", "blocked", "tool_failure", "model_failure", "cancelled");
 TABLE(art_event_type_names, "", "run_started", "context_built", "decision", "policy_decision",
-      "approval", "tool_call", "tool_result", "human_input", "stop");
+      "approval", "tool_call", "tool_result", "human_input", "resolution", "stop");
+TABLE(art_resolve_kind_names, "done, retry, failed", "done", "retry", "failed");
 TABLE(art_decision_kind_names, "answer, tool, ask_human, stop", "answer", "tool", "ask_human",
       "stop", "malformed");
 
@@ -64,10 +65,12 @@ NAME_FN(art_gate_action_name, art_gate_action, art_gate_action_names)
 NAME_FN(art_stop_reason_name, art_stop_reason, art_stop_reason_names)
 NAME_FN(art_event_type_name, art_event_type, art_event_type_names)
 NAME_FN(art_decision_kind_name, art_decision_kind, art_decision_kind_names)
+NAME_FN(art_resolve_kind_name, art_resolve_kind, art_resolve_kind_names)
 
 PARSE_FN(art_side_effect_parse, art_side_effect, art_side_effect_names)
 PARSE_FN(art_scope_parse, art_scope, art_scope_names)
 PARSE_FN(art_sensitivity_parse, art_sensitivity, art_sensitivity_names)
+PARSE_FN(art_resolve_kind_parse, art_resolve_kind, art_resolve_kind_names)
 
 int art_stop_reason_parse(const char *name, art_stop_reason *out) {
   int v = art_names_find(&art_stop_reason_names, name);

@@ -12,7 +12,8 @@ typedef struct art_names {
 
 extern const art_names art_side_effect_names, art_result_status_names, art_scope_names,
     art_sensitivity_names, art_omit_reason_names, art_observation_kind_names, art_effect_names,
-    art_gate_action_names, art_stop_reason_names, art_event_type_names, art_decision_kind_names;
+    art_gate_action_names, art_stop_reason_names, art_event_type_names, art_decision_kind_names,
+    art_resolve_kind_names;
 
 /* The value named `name`, or -1. */
 int art_names_find(const art_names *t, const char *name);

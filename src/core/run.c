@@ -766,6 +766,58 @@ int art_run_feed_outcome_unknown(art_run *run, int64_t now_us) {
               "outcome_unknown");
 }
 
+static int check_resolution(art_run *run, const art_resolution *r) {
+  if (run->phase != PH_STOPPED || run->pending != PENDING_OPERATOR)
+    return fail(run, ART_ESTATE, "the run has no call whose outcome is unknown");
+  if (!r->action_id || !run->call.action_id || strcmp(r->action_id, run->call.action_id) != 0)
+    return fail(run, ART_ENOTFOUND, "unknown action %s: the call of unknown outcome is %s",
+                r->action_id ? r->action_id : "(none)", run->call.action_id);
+  if (!r->operator_name || !r->operator_name[0])
+    return fail(run, ART_EINVAL, "the operator's name is required");
+  if ((unsigned)r->kind > ART_RESOLVE_FAILED) return fail(run, ART_EINVAL, "unknown resolution");
+  return 0;
+}
+
+static int emit_resolution(art_run *run, const art_resolution *r, int64_t now_us) {
+  art_event *ev = art_run_event_new(run, ART_EV_RESOLUTION, now_us);
+  int rc = ev ? 0 : ART_ENOMEM;
+  const char *op = keep_text(run, r->operator_name, &rc);
+  const char *note = keep_text(run, r->note, &rc);
+  if (rc < 0) return broken(run, rc);
+  ev->u.resolution.action_id = run->call.action_id;
+  ev->u.resolution.kind = r->kind;
+  ev->u.resolution.operator_name = op;
+  ev->u.resolution.note = note;
+  return art_run_event_commit(run, ev);
+}
+
+/* The operator's finding becomes the call's result, or the call is made again. */
+int art_run_resolve(art_run *run, const art_resolution *r, int64_t now_us) {
+  int rc = check_resolution(run, r);
+  if (rc == 0) rc = emit_resolution(run, r, now_us);
+  if (rc < 0) return rc;
+  unpause(run, now_us);
+  if (r->kind == ART_RESOLVE_RETRY) {
+    run->phase = PH_CALL;
+    return 0;
+  }
+  const art_event *ev = art_run_event(run, run->events.len - 1);
+  art_tool_result result = {0};
+  if (r->kind == ART_RESOLVE_DONE)
+    art_tool_result_set(&result, ART_RESULT_OK,
+                        json_pack("{s:s, s:s?}", "resolved_by", ev->u.resolution.operator_name,
+                                  "note", ev->u.resolution.note),
+                        "%s", "");
+  else
+    art_tool_result_set(&result, ART_RESULT_ERROR, NULL, "failed (resolved by %s%s%s)",
+                        ev->u.resolution.operator_name, ev->u.resolution.note ? ": " : "",
+                        ev->u.resolution.note ? ev->u.resolution.note : "");
+  run->phase = PH_AWAIT_RESULT;
+  rc = art_run_feed_tool_result(run, run->call.id, &result, now_us);
+  art_tool_result_dispose(&result);
+  return rc;
+}
+
 int art_run_cancel(art_run *run, const char *reason, int64_t now_us) {
   if (run->phase == PH_BROKEN || (run->phase == PH_STOPPED && !pausable(run->stop_reason)))
     return fail(run, ART_ESTATE, "the run has already stopped");
@@ -827,7 +879,8 @@ int art_run_drive(art_run *run, art_model *model, const art_drive_hooks *hooks) 
   int64_t now = art_now_us();
   bool boundary = true; /* a step begins: the start, or after a tool result */
   for (;;) {
-    const char *cancel = boundary && hooks ? hooks->cancel_reason(hooks->ud) : NULL;
+    bool ask = boundary && hooks && run->stop_reason == ART_STOP_NONE;
+    const char *cancel = ask ? hooks->cancel_reason(hooks->ud) : NULL;
     if (cancel) return art_run_cancel(run, cancel, now);
     const art_action *act = NULL;
     int rc = art_run_next(run, now, &act);

@@ -76,6 +76,16 @@ static int feed_approval(art_run *run, const json_t *ev, int64_t ts) {
   return art_run_feed_approval(run, &a, ts);
 }
 
+static int feed_resolution(art_run *run, const json_t *ev, int64_t ts) {
+  int kind = art_names_find(&art_resolve_kind_names, str(ev, "outcome") ? str(ev, "outcome") : "");
+  if (kind < 0) return ART_ESTATE;
+  art_resolution r = {.action_id = str(ev, "action_id"),
+                      .kind = (art_resolve_kind)kind,
+                      .operator_name = str(ev, "operator"),
+                      .note = str(ev, "note")};
+  return art_run_resolve(run, &r, ts);
+}
+
 /* Made by art_run_next: the start, contexts (with their retrieve verdicts),
  * calls handed out, and the budget running out. */
 static bool made_by_next(const json_t *ev) {
@@ -107,6 +117,7 @@ static int feed(replay *r, size_t i) {
   if (is(ev, "tool_result")) return feed_result(run, ev, ts);
   if (is(ev, "human_input")) return art_run_feed_human_input(run, str(ev, "text"), ts);
   if (is(ev, "approval")) return feed_approval(run, ev, ts);
+  if (is(ev, "resolution")) return feed_resolution(run, ev, ts);
   if (is(ev, "stop") &&
       strcmp(str(ev, "stop_reason") ? str(ev, "stop_reason") : "", "model_failure") == 0)
     return art_run_feed_model_failure(run, str(ev, "reason"), ts);

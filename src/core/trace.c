@@ -144,6 +144,12 @@ static void type_fields(art_jw *w, const art_event *ev) {
     art_jw_member_str(w, "text", ev->u.human_input.text);
     write_obs(w, "observation", ev->u.human_input.observation);
     break;
+  case ART_EV_RESOLUTION:
+    art_jw_member_str(w, "action_id", ev->u.resolution.action_id);
+    art_jw_member_str(w, "outcome", art_resolve_kind_name(ev->u.resolution.kind));
+    art_jw_member_str(w, "operator", ev->u.resolution.operator_name);
+    art_jw_member_str(w, "note", ev->u.resolution.note);
+    break;
   case ART_EV_STOP: stop_fields(w, ev); break;
   }
 }

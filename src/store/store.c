@@ -66,6 +66,7 @@ static bool must_be_durable(journal *j, const art_event *ev) {
   case ART_EV_TOOL_RESULT: return j->after_side_effect;
   case ART_EV_APPROVAL:
   case ART_EV_HUMAN_INPUT:
+  case ART_EV_RESOLUTION:
   case ART_EV_STOP: return true;
   default: return false;
   }

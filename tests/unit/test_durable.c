@@ -103,6 +103,58 @@ static void approval_across_processes(void **state) {
   assert_non_null(strstr(out, "\"type\":\"approval\""));
   assert_non_null(strstr(out, "\"reviewer\":\"lead\""));
   free(out);
+  /* And the approval is a record: who decided which exact action, when. */
+  shown = show("r-approve");
+  json_t *approvals = json_object_get(shown, "approvals");
+  assert_int_equal(json_array_size(approvals), 1);
+  json_t *a = json_array_get(approvals, 0);
+  assert_string_equal(json_string_value(json_object_get(a, "action_id")), action);
+  assert_string_equal(json_string_value(json_object_get(a, "tool")), "send_message");
+  assert_string_equal(json_string_value(json_object_get(a, "decision")), "approved");
+  assert_string_equal(json_string_value(json_object_get(a, "reviewer")), "lead");
+  assert_string_equal(json_string_value(json_object_get(a, "requested_by")), "agent");
+  assert_int_equal(strlen(json_string_value(json_object_get(a, "input_sha256"))), 64);
+  json_int_t requested = json_integer_value(json_object_get(a, "requested_at_us"));
+  assert_true(requested > 0);
+  assert_true(json_integer_value(json_object_get(a, "decided_at_us")) >= requested);
+  assert_true(json_integer_value(json_object_get(a, "event_seq")) > 0);
+  json_decref(shown);
+}
+
+/* An approval is for one exact input: the same tool with another input waits
+ * for its own approval, and the first approval's id does not open it. */
+static void an_approval_binds_the_exact_input(void **state) {
+  (void)state;
+  char *out;
+  const char *other = "{\"type\":\"tool\",\"name\":\"send_message\",\"input\":{\"to\":"
+                      "\"c@example.com\",\"body\":\"pay 1000\"}}";
+  char decisions[512];
+  snprintf(decisions, sizeof decisions, "%s,%s,%s", SEND, other, ANSWER);
+  assert_int_equal(CLI(&out, "run", spec("tamper", "r-tamper", "", decisions), STORE), 3);
+  free(out);
+  json_t *shown = show("r-tamper");
+  char first[64];
+  snprintf(first, sizeof first, "%s", pending_action(shown));
+  json_decref(shown);
+  assert_int_equal(CLI(&out, "approve", "r-tamper", first, "--reviewer", "lead", STORE), 0);
+  free(out);
+  assert_int_equal(CLI(&out, "resume", "r-tamper", STORE), 3); /* sent A, waits for B */
+  free(out);
+  assert_int_equal(tu_count_lines(tu_path("r-tamper.outbox")), 1);
+  shown = show("r-tamper");
+  assert_string_not_equal(pending_action(shown), first);
+  json_t *input = json_object_get(json_object_get(shown, "pending"), "input");
+  assert_string_equal(json_string_value(json_object_get(input, "body")), "pay 1000");
+  json_decref(shown);
+  char *err;
+  assert_int_equal(tu_cli(&out, &err, "approve", "r-tamper", first, "--reviewer", "lead", STORE,
+                          NULL),
+                   1);
+  assert_non_null(strstr(err, "unknown action"));
+  free(out), free(err);
+  assert_int_equal(CLI(&out, "resume", "r-tamper", STORE), 3);
+  free(out);
+  assert_int_equal(tu_count_lines(tu_path("r-tamper.outbox")), 1); /* B never went out */
 }
 
 static void denial_stops_the_run(void **state) {
@@ -182,7 +234,7 @@ static void answers_and_cancellation(void **state) {
 static const char *slow_writer(void) {
   return tu_write("writer.sh", "#!/bin/sh\n"
                                "cat >/dev/null\n"
-                               "echo \"$AGENTRT_ACTION_ID\" >> \"$1\"\n"
+                               "echo \"$AGENTRT_IDEMPOTENCY_KEY\" >> \"$1\"\n"
                                "if [ ! -e \"$1.hung\" ]; then touch \"$1.hung\"; sleep 30; fi\n"
                                "echo '{\"written\": true}'\n");
 }
@@ -227,10 +279,11 @@ static void crash_in_a_call(bool idempotent, const char *run_id) {
   int rc = tu_cli(&out, &err, "resume", run_id, STORE, NULL);
   free(err);
   if (idempotent) {
-    assert_int_equal(rc, 0); /* run again, with the same action id */
+    assert_int_equal(rc, 0); /* run again, with the same idempotency key */
     char *lines = tu_read(tu_path(log));
     char *second = strchr(lines, '\n') + 1;
-    assert_int_equal(strncmp(lines, second, 28), 0);
+    assert_int_equal(strncmp(lines, "idem_", 5), 0);
+    assert_int_equal(strncmp(lines, second, 37), 0);
     assert_int_equal(tu_count_lines(tu_path(log)), 2);
     free(lines);
   } else {
@@ -246,9 +299,170 @@ static void a_killed_write_is_not_repeated(void **state) {
   crash_in_a_call(false, "r-crash");
 }
 
+/* The operator says what became of the call: done (the run goes on with that
+ * as its result), retry (it runs again, with its key) or failed. */
+static void an_unknown_outcome_is_resolved_by_an_operator(void **state) {
+  (void)state;
+  const char *runs[] = {"r-done", "r-retry", "r-failed", "r-answered"};
+  const char *outcomes[] = {"done", "retry", "failed", NULL};
+  for (int i = 0; i < 4; i++) {
+    char *out, *err, log[64];
+    crash_in_a_call(false, runs[i]);
+    json_t *shown = show(runs[i]);
+    json_t *pending = json_object_get(shown, "pending");
+    assert_string_equal(json_string_value(json_object_get(pending, "kind")), "outcome_unknown");
+    char action[64];
+    snprintf(action, sizeof action, "%s", pending_action(shown));
+    json_decref(shown);
+    if (outcomes[i]) {
+      assert_int_equal(CLI(&out, "resolve", runs[i], action, "--outcome", "maybe", "--reviewer",
+                           "ops", STORE),
+                       2);
+      free(out);
+      assert_int_equal(CLI(&out, "resolve", runs[i], "act_000000000000000000000000", "--outcome",
+                           outcomes[i], "--reviewer", "ops", STORE),
+                       1);
+      free(out);
+      assert_int_equal(CLI(&out, "resolve", runs[i], action, "--outcome", outcomes[i],
+                           "--reviewer", "ops", "--reason", "checked the remote side", STORE),
+                       0);
+    } else {
+      assert_int_equal(CLI(&out, "answer", runs[i], "it was written", STORE), 0);
+    }
+    free(out);
+    int rc = tu_cli(&out, &err, "resume", runs[i], STORE, "--json", NULL);
+    free(out), free(err);
+    json_t *j = show(runs[i]);
+    snprintf(log, sizeof log, "%s.log", runs[i]);
+    int want_lines = i == 1 ? 2 : 1;
+    assert_int_equal(tu_count_lines(tu_path(log)), want_lines);
+    if (i == 2) {
+      assert_int_equal(rc, 1); /* stopped when resolved: nothing to resume */
+      assert_string_equal(json_string_value(json_object_get(j, "stop_reason")), "tool_failure");
+      assert_non_null(strstr(json_string_value(json_object_get(j, "reason")), "resolved by ops"));
+    } else {
+      assert_int_equal(rc, 0);
+      assert_string_equal(json_string_value(json_object_get(j, "stop_reason")), "success");
+    }
+    json_decref(j);
+  }
+  /* The retried call ran with the same idempotency key. */
+  char *lines = tu_read(tu_path("r-retry.log"));
+  char *second = strchr(lines, '\n') + 1;
+  assert_int_equal(strncmp(lines, second, 37), 0);
+  free(lines);
+}
+
 static void a_killed_idempotent_call_runs_again_with_its_key(void **state) {
   (void)state;
   crash_in_a_call(true, "r-crash-idem");
+}
+
+/* ---- cancellation and concurrent resumers ------------------------------------------- */
+
+/* A tool that writes its pid, then takes far longer than any test. */
+static const char *sleeper(void) {
+  const char *path = tu_write("sleeper.sh", "#!/bin/sh\n"
+                                            "cat >/dev/null\n"
+                                            "echo $$ > \"$1\"\n"
+                                            "sleep 30\n"
+                                            "echo '{}'\n");
+  chmod(path, 0755);
+  return path;
+}
+
+static bool gone(pid_t pid) {
+  for (int i = 0; i < 500; i++) {
+    if (kill(pid, 0) < 0) return true;
+    usleep(10000);
+  }
+  return false;
+}
+
+static void cancel_during_a_long_command_tool(void **state) {
+  (void)state;
+  char text[1024], *out;
+  const char *pidfile = tu_path("sleeper.pid");
+  remove(pidfile);
+  snprintf(text, sizeof text,
+           "{\"run_id\":\"r-long\",\"goal\":\"g\",\"tools\":[{\"name\":\"wait\",\"side_effect\":"
+           "\"read\",\"timeout_ms\":60000,\"command\":[\"%s\",\"%s\"]}],\"model\":{\"type\":"
+           "\"scripted\",\"decisions\":[{\"type\":\"tool\",\"name\":\"wait\",\"input\":{}}," ANSWER
+           "]}}",
+           sleeper(), pidfile);
+  pid_t run = start_run(tu_write("long.json", text));
+  char *pid_text = NULL;
+  for (int i = 0; i < 500 && !(pid_text = tu_read(pidfile)); i++) usleep(10000);
+  assert_non_null(pid_text);
+  pid_t tool = (pid_t)atoi(pid_text);
+  free(pid_text);
+  assert_int_equal(CLI(&out, "cancel", "r-long", "--reason", "operator stop", STORE), 0);
+  assert_non_null(strstr(out, "cancel requested"));
+  free(out);
+  int status;
+  waitpid(run, &status, 0);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 1); /* stopped, not success */
+  assert_true(gone(tool));                  /* the tool's process was killed */
+  json_t *shown = show("r-long");
+  assert_string_equal(json_string_value(json_object_get(shown, "status")), "cancelled");
+  assert_string_equal(json_string_value(json_object_get(shown, "stop_reason")), "cancelled");
+  assert_string_equal(json_string_value(json_object_get(shown, "reason")), "operator stop");
+  json_decref(shown);
+  assert_int_equal(CLI(&out, "cancel", "r-long", STORE), 1); /* it has ended */
+  free(out);
+}
+
+static pid_t start_cli(const char *a, const char *b, const char *c) {
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    if (chdir(tu_tmpdir()) != 0) _exit(127);
+    int null = open("/dev/null", 1);
+    dup2(null, 1), dup2(null, 2);
+    execl(AGENTRT_CLI, "agentrt", a, b, c, "--store", "runs.db", (char *)NULL);
+    _exit(127);
+  }
+  return pid;
+}
+
+/* Two processes resume the same approved run at once: one drives it, the
+ * other is turned away, and the slow write happens once. */
+static void two_resumers_at_once(void **state) {
+  (void)state;
+  char text[1024], *out;
+  const char *log = tu_path("two.log");
+  remove(log);
+  const char *slow = tu_write("slow.sh", "#!/bin/sh\n"
+                                         "cat >/dev/null\n"
+                                         "echo once >> \"$1\"\n"
+                                         "sleep 0.5\n"
+                                         "echo '{}'\n");
+  chmod(slow, 0755);
+  snprintf(text, sizeof text,
+           "{\"run_id\":\"r-two\",\"goal\":\"g\",\"actor\":{\"id\":\"agent\"},\"tools\":[{\"name\":"
+           "\"post\",\"side_effect\":\"write\",\"command\":[\"%s\",\"%s\"]}],\"model\":{\"type\":"
+           "\"scripted\",\"decisions\":[{\"type\":\"tool\",\"name\":\"post\",\"input\":{}}," ANSWER
+           "]}}",
+           slow, log);
+  assert_int_equal(CLI(&out, "run", tu_write("two.json", text), STORE), 3);
+  free(out);
+  json_t *shown = show("r-two");
+  char action[64];
+  snprintf(action, sizeof action, "%s", pending_action(shown));
+  json_decref(shown);
+  assert_int_equal(CLI(&out, "approve", "r-two", action, "--reviewer", "lead", STORE), 0);
+  free(out);
+  pid_t a = start_cli("resume", "r-two", "--json"), b = start_cli("resume", "r-two", "--json");
+  int sa, sb;
+  waitpid(a, &sa, 0);
+  waitpid(b, &sb, 0);
+  int codes = WEXITSTATUS(sa) * 10 + WEXITSTATUS(sb);
+  if (codes != 2 && codes != 20) fail_msg("exit codes %d and %d", WEXITSTATUS(sa), WEXITSTATUS(sb));
+  assert_int_equal(tu_count_lines(log), 1);
+  shown = show("r-two");
+  assert_string_equal(json_string_value(json_object_get(shown, "stop_reason")), "success");
+  json_decref(shown);
 }
 
 /* ---- leases and files ---------------------------------------------------------------- */
@@ -293,7 +507,11 @@ int main(void) {
       cmocka_unit_test(approval_across_processes),
       cmocka_unit_test(denial_stops_the_run),
       cmocka_unit_test(answers_and_cancellation),
+      cmocka_unit_test(an_approval_binds_the_exact_input),
       cmocka_unit_test(a_killed_write_is_not_repeated),
+      cmocka_unit_test(an_unknown_outcome_is_resolved_by_an_operator),
+      cmocka_unit_test(cancel_during_a_long_command_tool),
+      cmocka_unit_test(two_resumers_at_once),
       cmocka_unit_test(a_killed_idempotent_call_runs_again_with_its_key),
       cmocka_unit_test(a_run_held_elsewhere_is_not_driven_twice),
       cmocka_unit_test(files_that_are_not_stores_are_refused),
