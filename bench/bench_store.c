@@ -39,7 +39,9 @@ static art_spec *steps_spec(int tools, char *run_id) {
   return spec;
 }
 
-/* One journaled run; marks[] gets the time steps 0, 100, 900 and 1000 began. */
+/* One journaled run, driven as `agentrt run` drives it (the store is asked for
+ * a cancel request at every step boundary); marks[] gets the time steps 0,
+ * 100, 900 and 1000 began. */
 static void journaled_run(art_store *store, int tools, const char *run_id, double marks[4]) {
   char id[64];
   snprintf(id, sizeof id, "%s", run_id);
@@ -64,6 +66,9 @@ static void journaled_run(art_store *store, int tools, const char *run_id, doubl
       if (marks && (decides == 0 || decides == 100 || decides == 900 || decides == 1000))
         marks[decides == 0 ? 0 : decides == 100 ? 1 : decides == 900 ? 2 : 3] = now_s();
       decides++;
+      char *cancel;
+      if (store->vt->cancel_requested(store, id, &cancel, &err) < 0) die("cancel", err.message);
+      free(cancel);
       art_decision d;
       art_model_decide(model, act->context, &d, &err);
       now = art_now_us();

@@ -793,9 +793,47 @@ static void approvals_expire_and_the_actor_cannot_approve_itself(void **state) {
   done(&f);
 }
 
+/* A hook that asks to cancel at its `at`-th question. */
+typedef struct cancel_after {
+  int asked, at;
+} cancel_after;
+
+static const char *cancel_at(void *ud) {
+  cancel_after *c = ud;
+  return ++c->asked >= c->at ? "stop requested" : NULL;
+}
+
+static void a_driver_cancels_at_a_step_boundary(void **state) {
+  (void)state;
+  fixture f;
+  run_with(&f, DEMO_TOOLS, NULL, "[" LOOKUP "," LOOKUP "," LOOKUP "," ANSWER "]", 5);
+  assert_stop(&f, ART_STOP_SUCCESS, NULL);
+  art_run_free(f.run);
+  art_model_free(f.model);
+  art_error err;
+  assert_int_equal(art_model_new(&f.model, f.spec, &err), 0);
+  assert_int_equal(art_run_new(&f.run, f.spec, NULL), 0);
+  cancel_after c = {0, 3}; /* before steps 1 and 2, then before step 3: cancel */
+  art_drive_hooks hooks = {cancel_at, &c};
+  assert_int_equal(art_run_drive(f.run, f.model, &hooks), 0);
+  assert_stop(&f, ART_STOP_CANCELLED, "stop requested");
+  assert_int_equal(art_run_steps(f.run), 2);
+  assert_int_equal(count_events(&f, ART_EV_TOOL_RESULT), 2); /* both calls recorded whole */
+  /* The journal of a cancelled run replays to the same stop. */
+  json_t *result = art_run_result_json(f.run);
+  art_run *replayed;
+  assert_int_equal(art_run_new(&replayed, f.spec, NULL), 0);
+  assert_int_equal(art_run_replay(replayed, json_object_get(result, "trace")), 0);
+  assert_int_equal(art_run_stop_reason(replayed), ART_STOP_CANCELLED);
+  art_run_free(replayed);
+  json_decref(result);
+  done(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(immediate_answer_succeeds_in_one_step),
+      cmocka_unit_test(a_driver_cancels_at_a_step_boundary),
       cmocka_unit_test(tool_every_step_exhausts_the_budget),
       cmocka_unit_test(unknown_tool_is_refused_and_not_executed),
       cmocka_unit_test(write_under_default_policy_needs_approval),
