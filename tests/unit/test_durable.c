@@ -239,18 +239,25 @@ static const char *slow_writer(void) {
                                "echo '{\"written\": true}'\n");
 }
 
-static pid_t start_run(const char *path) {
+/* `agentrt ARGS... --store runs.db` in the background, its output dropped. */
+static pid_t start_cli(const char *const *args) {
+  const char *argv[8] = {"agentrt"};
+  int n = 1;
+  while (*args && n < 5) argv[n++] = *args++;
+  argv[n++] = "--store", argv[n++] = "runs.db", argv[n] = NULL;
   pid_t pid = fork();
   assert_true(pid >= 0);
   if (pid == 0) {
     if (chdir(tu_tmpdir()) != 0) _exit(127);
     int null = open("/dev/null", 1);
     dup2(null, 1), dup2(null, 2);
-    execl(AGENTRT_CLI, "agentrt", "run", path, "--store", "runs.db", (char *)NULL);
+    execv(AGENTRT_CLI, (char *const *)argv);
     _exit(127);
   }
   return pid;
 }
+
+static pid_t start_run(const char *path) { return start_cli((const char *[]){"run", path, NULL}); }
 
 static void crash_in_a_call(bool idempotent, const char *run_id) {
   char tools[512], log[64], *out;
@@ -413,19 +420,6 @@ static void cancel_during_a_long_command_tool(void **state) {
   free(out);
 }
 
-static pid_t start_cli(const char *a, const char *b, const char *c) {
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    if (chdir(tu_tmpdir()) != 0) _exit(127);
-    int null = open("/dev/null", 1);
-    dup2(null, 1), dup2(null, 2);
-    execl(AGENTRT_CLI, "agentrt", a, b, c, "--store", "runs.db", (char *)NULL);
-    _exit(127);
-  }
-  return pid;
-}
-
 /* Two processes resume the same approved run at once: one drives it, the
  * other is turned away, and the slow write happens once. */
 static void two_resumers_at_once(void **state) {
@@ -453,7 +447,8 @@ static void two_resumers_at_once(void **state) {
   json_decref(shown);
   assert_int_equal(CLI(&out, "approve", "r-two", action, "--reviewer", "lead", STORE), 0);
   free(out);
-  pid_t a = start_cli("resume", "r-two", "--json"), b = start_cli("resume", "r-two", "--json");
+  const char *resume[] = {"resume", "r-two", "--json", NULL};
+  pid_t a = start_cli(resume), b = start_cli(resume);
   int sa, sb;
   waitpid(a, &sa, 0);
   waitpid(b, &sb, 0);
