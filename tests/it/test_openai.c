@@ -140,7 +140,9 @@ static void mock_responses(const peer *p, const char *responses) {
   json_incref(last);
   json_array_remove(rules, json_array_size(rules) - 1);
   json_array_insert_new(rules, 0, last);
-  char *config = json_dumps(json_pack("{s:o}", "rules", rules), JSON_COMPACT);
+  json_t *doc = json_pack("{s:o}", "rules", rules);
+  char *config = json_dumps(doc, JSON_COMPACT);
+  json_decref(doc);
   char url[64];
   snprintf(url, sizeof url, "http://127.0.0.1:%d/config", p->port);
   CURL *c = curl_easy_init();
