@@ -7,6 +7,7 @@
 #ifndef AGENTRT_DECISION_H
 #define AGENTRT_DECISION_H
 
+#include <stdbool.h>
 #include "agentrt/common.h"
 
 #ifdef __cplusplus
@@ -26,6 +27,25 @@ typedef struct art_usage {
   uint32_t prompt_tokens;
   uint32_t completion_tokens;
 } art_usage;
+
+/* One request a model made while deciding (an HTTP attempt, a command run):
+ * recorded as a `model_call` event before the decision or the failure it led
+ * to.  Pointers are borrowed, as for a decision. */
+typedef struct art_model_call {
+  uint32_t attempt;  /* 1, 2, ... within one decision (repair rounds included) */
+  bool repair;       /* the request was a repair round after a malformed reply */
+  int status;        /* HTTP status or exit status; 0: no response */
+  int64_t latency_us;
+  int64_t ended_us;  /* wall clock when it ended; 0: when it is fed */
+  const char *error;     /* why the attempt failed; NULL when it did not */
+  const char *malformed; /* the reply could not be used as a decision: why */
+  int64_t retry_in_ms;   /* the wait before the next attempt; -1: none follows */
+  art_usage usage;       /* tokens this request used (0 when unknown) */
+  const char *const *ignored; /* tool calls after the first one, which is taken */
+  size_t n_ignored;           /* at most ART_MODEL_CALL_MAX_IGNORED */
+} art_model_call;
+
+#define ART_MODEL_CALL_MAX_IGNORED 16
 
 /* All pointers are borrowed from whoever made the decision (the model) and must
  * stay valid until the run has been fed it; the run copies what it keeps. */

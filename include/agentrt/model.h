@@ -1,7 +1,12 @@
 /* Model sources: where decisions come from.  A model is a versioned vtable; the
- * blocking driver asks it for one decision per step.  The scripted model (the
- * spec's {"type":"scripted","decisions":[...]}) replays decisions in order, each
- * `repeat` times (default 1); running out of decisions is a model failure. */
+ * blocking driver asks it for one decision per step.  The spec's "model" says
+ * which:
+ *   scripted  replays decisions in order, each `repeat` times (default 1);
+ *             running out of decisions is a model failure;
+ *   openai    an OpenAI-compatible chat-completions server over HTTP, with
+ *             retries, a repair round for malformed replies and token usage;
+ *   command   an external program: the context packet JSON on stdin, one
+ *             decision JSON on stdout. */
 #ifndef AGENTRT_MODEL_H
 #define AGENTRT_MODEL_H
 
@@ -26,9 +31,12 @@ typedef struct art_model_vtable {
    * journal says so).  NULL for models that keep no position (they see the
    * context packet, which carries the run's state). */
   void (*resume_after)(art_model *m, size_t n);
+  /* The requests the last decide() made (HTTP attempts, repair rounds), valid
+   * until the next decide(); NULL for models that make none (scripted). */
+  const art_model_call *(*calls)(const art_model *m, size_t *n);
 } art_model_vtable;
 
-#define ART_MODEL_VERSION 1
+#define ART_MODEL_VERSION 2
 
 /* Every model starts with this header. */
 struct art_model {
@@ -40,6 +48,9 @@ int art_model_new(art_model **out, const art_spec *spec, art_error *err);
 int art_model_decide(art_model *m, const art_context *ctx, art_decision *out, art_error *err);
 void art_model_free(art_model *m);
 void art_model_resume_after(art_model *m, size_t decisions);
+/* The requests the last art_model_decide made, to be fed to the run
+ * (art_run_feed_model_call) before its decision or failure; *n = 0 for none. */
+const art_model_call *art_model_calls(const art_model *m, size_t *n);
 
 #ifdef __cplusplus
 }

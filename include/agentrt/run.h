@@ -53,6 +53,10 @@ int art_run_add_sink(art_run *run, const art_sink *sink);
 int art_run_next(art_run *run, int64_t now_us, const art_action **out);
 int art_run_feed_decision(art_run *run, const art_decision *d, int64_t now_us);
 int art_run_feed_model_failure(art_run *run, const char *detail, int64_t now_us);
+/* Records one request the model made for the decision the run waits for (a
+ * `model_call` event, `now_us` when it ended), before that decision or
+ * failure is fed.  Tokens count towards the budget with the decision. */
+int art_run_feed_model_call(art_run *run, const art_model_call *call, int64_t now_us);
 /* Takes nothing from `result`: the run keeps its own reference to the data. */
 int art_run_feed_tool_result(art_run *run, uint32_t call_id, const art_tool_result *result,
                              int64_t now_us);
@@ -133,8 +137,17 @@ size_t art_run_observation_count(const art_run *run);
 const art_observation *art_run_observation(const art_run *run, size_t i);
 const art_spec *art_run_spec(const art_run *run);
 
+/* What the run's decisions used so far: tokens, and money at the spec's
+ * model.price.  The budgets max_tokens_total and max_cost_usd are checked
+ * against these before each decision. */
+typedef struct art_run_usage {
+  uint64_t prompt_tokens, completion_tokens;
+  double cost_usd;
+} art_run_usage;
+art_run_usage art_run_totals(const art_run *run);
+
 /* {"run_id","stop_reason","reason","steps","tools_called","answer",
- *  "observations","trace"}: everything redacted.  New reference or NULL. */
+ *  "observations","usage","trace"}: everything redacted.  New reference or NULL. */
 json_t *art_run_result_json(const art_run *run);
 
 #ifdef __cplusplus

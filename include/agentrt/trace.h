@@ -45,7 +45,8 @@ typedef enum {
   ART_EV_TOOL_RESULT,
   ART_EV_HUMAN_INPUT,
   ART_EV_RESOLUTION,
-  ART_EV_STOP
+  ART_EV_STOP,
+  ART_EV_MODEL_CALL /* one request of a model (an HTTP attempt), before its decision */
 } art_event_type;
 
 const char *art_event_type_name(art_event_type t);
@@ -92,8 +93,20 @@ typedef struct art_event {
       const char *text; /* answer / question / stop reason / unknown type */
       const char *tool;
       json_t *input;
-      art_usage usage;
+      art_usage usage; /* every request of this decision, repair rounds included */
+      double cost_usd; /* usage at the spec's model.price */
     } decision;
+    struct {
+      uint32_t attempt;
+      bool repair;
+      int status;
+      const char *error;
+      const char *malformed;
+      int64_t retry_in_ms;
+      art_usage usage;
+      const char *const *ignored;
+      uint32_t n_ignored;
+    } model_call;
     struct {
       art_gate_action action;
       art_effect effect;
@@ -145,6 +158,8 @@ typedef struct art_event {
       const char *tool;
       const char *action_id;
       const char *answer;
+      uint64_t prompt_tokens, completion_tokens; /* the run's totals */
+      double cost_usd;
     } stop;
   } u;
 } art_event;

@@ -17,6 +17,14 @@ static const char usage[] =
     "  --outbox FILE   where the built-in send_message tool appends (default: the\n"
     "                  spec's \"outbox\", else outbox.jsonl)\n"
     "\n"
+    "The spec's \"model\" says where decisions come from: \"scripted\" (a list),\n"
+    "\"openai\" (any OpenAI-compatible chat-completions server: base_url, model,\n"
+    "api_key_env naming the environment variable that holds the key, temperature,\n"
+    "timeout_ms, max_retries, price) or \"command\" (a program that reads the\n"
+    "context packet on stdin and prints a decision).  Every model request is a\n"
+    "model_call event in the trace; max_tokens_total and max_cost_usd stop the run\n"
+    "budget_exhausted (tokens, cost).  See the README, \"Real models\".\n"
+    "\n"
     "exit codes: 0 success, 1 stopped without success, 2 bad usage or spec,\n"
     "            3 paused (approval_required or blocked)\n";
 

@@ -61,6 +61,19 @@ static void policy_detail(char *buf, size_t size, const art_event *ev) {
            rule, ev->u.policy.reason, ev->u.policy.approved ? ": allow" : "");
 }
 
+static void model_call_detail(char *buf, size_t size, const art_event *ev) {
+  char status[32] = "no response";
+  if (ev->u.model_call.status) snprintf(status, sizeof status, "status %d", ev->u.model_call.status);
+  int n = snprintf(buf, size, "attempt %u%s: %s", ev->u.model_call.attempt,
+                   ev->u.model_call.repair ? " (repair)" : "", status);
+  const char *why = ev->u.model_call.error ? ev->u.model_call.error : ev->u.model_call.malformed;
+  if (why && n >= 0 && (size_t)n < size) n += snprintf(buf + n, size - n, ", %s", why);
+  if (ev->u.model_call.n_ignored && n >= 0 && (size_t)n < size)
+    n += snprintf(buf + n, size - n, ", %u more tool calls ignored", ev->u.model_call.n_ignored);
+  if (ev->u.model_call.retry_in_ms >= 0 && n >= 0 && (size_t)n < size)
+    snprintf(buf + n, size - n, ", retry in %lld ms", (long long)ev->u.model_call.retry_in_ms);
+}
+
 static void event_detail(char *buf, size_t size, const art_event *ev) {
   switch (ev->type) {
   case ART_EV_RUN_STARTED:
@@ -92,6 +105,7 @@ static void event_detail(char *buf, size_t size, const art_event *ev) {
   case ART_EV_STOP:
     snprintf(buf, size, "%s (%s)", art_stop_reason_name(ev->u.stop.reason), ev->u.stop.detail);
     break;
+  case ART_EV_MODEL_CALL: model_call_detail(buf, size, ev); break;
   }
 }
 
@@ -121,6 +135,10 @@ static void print_stop(const art_run *run) {
          art_run_stop_detail(run), art_run_steps(run), art_run_steps(run) == 1 ? "" : "s");
   if (!stop || stop->type != ART_EV_STOP) return;
   if (stop->u.stop.answer) printf("answer: %s\n", stop->u.stop.answer);
+  if (stop->u.stop.prompt_tokens || stop->u.stop.completion_tokens)
+    printf("usage: %llu prompt + %llu completion tokens, $%.6f\n",
+           (unsigned long long)stop->u.stop.prompt_tokens,
+           (unsigned long long)stop->u.stop.completion_tokens, stop->u.stop.cost_usd);
   if (r == ART_STOP_APPROVAL_REQUIRED)
     printf("paused: %s action %s waits for approval\n",
            stop->u.stop.tool ? stop->u.stop.tool : "answer", stop->u.stop.action_id);

@@ -143,6 +143,20 @@ void art_jw_member_int(art_jw *w, const char *key, int64_t n) {
   art_jw_int(w, n);
 }
 
+void art_jw_real(art_jw *w, double d) {
+  char num[40];
+  int n = snprintf(num, sizeof num, "%.10g", d);
+  element(w);
+  /* A whole number stays a real ("2.0"), so that readers see the same type. */
+  put(w, num, (size_t)n);
+  if (!strpbrk(num, ".eEn")) put(w, ".0", 2);
+}
+
+void art_jw_member_real(art_jw *w, const char *key, double d) {
+  art_jw_key(w, key);
+  art_jw_real(w, d);
+}
+
 void art_jw_member_value(art_jw *w, const char *key, const json_t *v) {
   if (!v) return;
   art_jw_key(w, key);

@@ -28,6 +28,7 @@ void art_jw_close(art_jw *w, char c); /* '}' or ']' */
 void art_jw_key(art_jw *w, const char *key);
 void art_jw_str(art_jw *w, const char *s); /* a JSON string, or null for NULL */
 void art_jw_int(art_jw *w, int64_t n);
+void art_jw_real(art_jw *w, double d);         /* finite: 10 significant digits */
 void art_jw_raw(art_jw *w, const char *text);  /* true, false, null */
 void art_jw_value(art_jw *w, const json_t *v); /* a jansson value, compact */
 
@@ -35,6 +36,7 @@ void art_jw_value(art_jw *w, const json_t *v); /* a jansson value, compact */
 void art_jw_member_str(art_jw *w, const char *key, const char *s);
 void art_jw_member_int(art_jw *w, const char *key, int64_t n);
 void art_jw_member_value(art_jw *w, const char *key, const json_t *v);
+void art_jw_member_real(art_jw *w, const char *key, double d);
 
 /* The event as one line of compact JSON (no newline) in `w`, the text behind
  * art_event_to_json, JSONL files and store journals.  ART_ENOMEM when `w`

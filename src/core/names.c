@@ -26,7 +26,7 @@ TABLE(art_stop_reason_names,
       "none", "success", "budget_exhausted", "invalid_decision", "refused", "policy_denied",
       "approval_required", "blocked", "tool_failure", "model_failure", "cancelled");
 TABLE(art_event_type_names, "", "run_started", "context_built", "decision", "policy_decision",
-      "approval", "tool_call", "tool_result", "human_input", "resolution", "stop");
+      "approval", "tool_call", "tool_result", "human_input", "resolution", "stop", "model_call");
 TABLE(art_resolve_kind_names, "done, retry, failed", "done", "retry", "failed");
 TABLE(art_decision_kind_names, "answer, tool, ask_human, stop", "answer", "tool", "ask_human",
       "stop", "malformed");

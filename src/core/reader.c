@@ -93,6 +93,19 @@ int art_rd_int(const art_reader *rd, const char *path, const json_t *obj, const 
   return 0;
 }
 
+int art_rd_number(const art_reader *rd, const char *path, const json_t *obj, const char *key,
+                  double min, double max, double *out) {
+  const json_t *v = json_object_get(obj, key);
+  if (!v) return 0;
+  char sub[ART_PATH_SIZE];
+  art_rd_member_path(sub, path, key);
+  if (!json_is_number(v)) return art_rd_fail(rd, sub, "expected a number, got %s", type_name(v));
+  double d = json_number_value(v);
+  if (!(d >= min && d <= max)) return art_rd_fail(rd, sub, "must be between %g and %g", min, max);
+  *out = d;
+  return 0;
+}
+
 int art_rd_bool(const art_reader *rd, const char *path, const json_t *obj, const char *key,
                 bool *out) {
   const json_t *v = json_object_get(obj, key);

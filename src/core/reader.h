@@ -33,6 +33,9 @@ int art_rd_string(const art_reader *rd, const char *path, const json_t *obj, con
                   bool required, const char **out);
 int art_rd_int(const art_reader *rd, const char *path, const json_t *obj, const char *key,
                int64_t min, int64_t max, int64_t *out);
+/* An integer or real member within [min, max]. */
+int art_rd_number(const art_reader *rd, const char *path, const json_t *obj, const char *key,
+                  double min, double max, double *out);
 int art_rd_bool(const art_reader *rd, const char *path, const json_t *obj, const char *key,
                 bool *out);
 

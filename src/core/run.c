@@ -132,8 +132,8 @@ art_event *art_run_event_new(art_run *run, art_event_type type, int64_t now_us) 
   }
   memset(ev, 0, sizeof *ev);
   ev->type = type;
-  /* A context is built for the step about to be decided. */
-  ev->step = type == ART_EV_CONTEXT_BUILT ? run->steps + 1 : run->steps;
+  /* A context is built, and the model asked, for the step about to be decided. */
+  ev->step = type == ART_EV_CONTEXT_BUILT || type == ART_EV_MODEL_CALL ? run->steps + 1 : run->steps;
   ev->ts_us = now_us;
   return ev;
 }
@@ -204,6 +204,9 @@ static int stop(art_run *run, art_stop_reason reason, const char *tool, const ch
   ev->u.stop.tool = tool;
   ev->u.stop.action_id = action_id;
   ev->u.stop.answer = run->answer_redacted;
+  ev->u.stop.prompt_tokens = run->totals.prompt_tokens;
+  ev->u.stop.completion_tokens = run->totals.completion_tokens;
+  ev->u.stop.cost_usd = run->totals.cost_usd;
   run->stop_reason = reason;
   run->stop_detail = kept;
   run->phase = PH_STOPPED;
@@ -252,11 +255,21 @@ static bool out_of_time(const art_run *run, int64_t now_us) {
   return budget && now_us - run->started_us - run->paused_us >= budget;
 }
 
+/* Which budget is used up ("max_steps", "wall_time", "tokens", "cost"), or NULL. */
+static const char *budget_used_up(const art_run *run, int64_t now_us) {
+  const art_spec *s = run->spec;
+  if (run->steps >= s->max_steps) return "max_steps";
+  if (out_of_time(run, now_us)) return "wall_time";
+  if (s->max_tokens_total &&
+      run->totals.prompt_tokens + run->totals.completion_tokens >= s->max_tokens_total)
+    return "tokens";
+  if (s->max_cost_usd > 0 && run->totals.cost_usd >= s->max_cost_usd) return "cost";
+  return NULL;
+}
+
 static int hand_out_decide(art_run *run, int64_t now_us) {
-  if (run->steps >= run->spec->max_steps)
-    return stop(run, ART_STOP_BUDGET_EXHAUSTED, NULL, NULL, now_us, "max_steps");
-  if (out_of_time(run, now_us))
-    return stop(run, ART_STOP_BUDGET_EXHAUSTED, NULL, NULL, now_us, "wall_time");
+  const char *used_up = budget_used_up(run, now_us);
+  if (used_up) return stop(run, ART_STOP_BUDGET_EXHAUSTED, NULL, NULL, now_us, used_up);
   int rc = art_run_build_context(run, now_us);
   if (rc < 0) return broken(run, rc);
   run->decide_at_us = now_us;
@@ -308,6 +321,12 @@ int art_run_next(art_run *run, int64_t now_us, const art_action **out) {
 
 /* ---- decisions --------------------------------------------------------------- */
 
+static double usage_cost(const art_spec *s, const art_usage *u) {
+  return (u->prompt_tokens * s->price_input_per_mtok +
+          u->completion_tokens * s->price_output_per_mtok) /
+         1e6;
+}
+
 /* Records the decision as the model gave it (redacted); *recorded is the event.
  * `known` is the registered tool it names, if any: its name needs no copy. */
 static int emit_decision(art_run *run, const art_decision *d, const art_tool *known, int64_t now_us,
@@ -329,6 +348,10 @@ static int emit_decision(art_run *run, const art_decision *d, const art_tool *kn
   ev->u.decision.tool = tool;
   ev->u.decision.input = input;
   ev->u.decision.usage = d->usage;
+  ev->u.decision.cost_usd = usage_cost(run->spec, &d->usage);
+  run->totals.prompt_tokens += d->usage.prompt_tokens;
+  run->totals.completion_tokens += d->usage.completion_tokens;
+  run->totals.cost_usd += ev->u.decision.cost_usd;
   *recorded = ev;
   return art_run_event_commit(run, ev);
 }
@@ -586,6 +609,39 @@ int art_run_feed_model_failure(art_run *run, const char *detail, int64_t now_us)
               detail && detail[0] ? detail : "model_failure");
 }
 
+/* The names of the tool calls a reply carried after the first, in the arena. */
+static const char *const *keep_names(art_run *run, const char *const *names, size_t n, int *rc) {
+  if (!n || *rc < 0) return NULL;
+  const char **kept = art_arena_alloc(&run->arena, n * sizeof *kept);
+  if (!kept) *rc = ART_ENOMEM;
+  for (size_t i = 0; kept && i < n; i++) kept[i] = keep_text(run, names[i] ? names[i] : "", rc);
+  return *rc < 0 ? NULL : kept;
+}
+
+int art_run_feed_model_call(art_run *run, const art_model_call *call, int64_t now_us) {
+  if (run->phase != PH_AWAIT_DECISION)
+    return fail(run, ART_ESTATE, "the run is not waiting for a decision");
+  art_event *ev = art_run_event_new(run, ART_EV_MODEL_CALL, now_us);
+  int rc = ev ? 0 : ART_ENOMEM;
+  const char *error = keep_text(run, call->error, &rc);
+  const char *malformed = keep_text(run, call->malformed, &rc);
+  size_t n_ignored = call->n_ignored < ART_MODEL_CALL_MAX_IGNORED ? call->n_ignored
+                                                                  : ART_MODEL_CALL_MAX_IGNORED;
+  const char *const *ignored = keep_names(run, call->ignored, n_ignored, &rc);
+  if (rc < 0) return broken(run, rc);
+  ev->latency_us = call->latency_us;
+  ev->u.model_call.attempt = call->attempt;
+  ev->u.model_call.repair = call->repair;
+  ev->u.model_call.status = call->status;
+  ev->u.model_call.error = error;
+  ev->u.model_call.malformed = malformed;
+  ev->u.model_call.retry_in_ms = call->retry_in_ms;
+  ev->u.model_call.usage = call->usage;
+  ev->u.model_call.ignored = ignored;
+  ev->u.model_call.n_ignored = ignored ? (uint32_t)n_ignored : 0;
+  return art_run_event_commit(run, ev);
+}
+
 /* ---- tool results ------------------------------------------------------------ */
 
 static art_observation *add_observation(art_run *run, art_observation_kind kind) {
@@ -832,12 +888,25 @@ int art_run_cancel(art_run *run, const char *reason, int64_t now_us) {
 
 /* ---- blocking driver ------------------------------------------------------------ */
 
+/* The requests the model made, each at the time it ended. */
+static int feed_calls(art_run *run, const art_model *model, int64_t now) {
+  size_t n;
+  const art_model_call *calls = art_model_calls(model, &n);
+  for (size_t i = 0; i < n; i++) {
+    int rc = art_run_feed_model_call(run, &calls[i], calls[i].ended_us ? calls[i].ended_us : now);
+    if (rc < 0) return rc;
+  }
+  return 0;
+}
+
 static int decide_with(art_run *run, art_model *model, const art_context *ctx, int64_t *now) {
   art_decision d;
   art_error err = {0};
   int rc = art_model_decide(model, ctx, &d, &err);
   *now = art_now_us();
   if (rc == ART_ENOMEM) return fail(run, rc, "out of memory in the model");
+  int fed = feed_calls(run, model, *now);
+  if (fed < 0) return fed;
   if (rc < 0) return art_run_feed_model_failure(run, err.message, *now);
   return art_run_feed_decision(run, &d, *now);
 }
@@ -911,3 +980,4 @@ const art_observation *art_run_observation(const art_run *run, size_t i) {
   return i < run->observations.len ? (const art_observation *)run->observations.items + i : NULL;
 }
 const art_spec *art_run_spec(const art_run *run) { return run->spec; }
+art_run_usage art_run_totals(const art_run *run) { return run->totals; }

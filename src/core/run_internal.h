@@ -57,6 +57,7 @@ struct art_run {
   int64_t paused_at_us; /* when the current pause began */
   uint32_t calls;
   int64_t decide_at_us, call_at_us;
+  art_run_usage totals; /* what the decisions so far used */
 
   art_vec events;               /* art_event * */
   art_vec observations;         /* art_observation */

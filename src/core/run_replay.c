@@ -86,6 +86,30 @@ static int feed_resolution(art_run *run, const json_t *ev, int64_t ts) {
   return art_run_resolve(run, &r, ts);
 }
 
+static uint32_t uint_of(const json_t *obj, const char *key) {
+  return (uint32_t)json_integer_value(json_object_get(obj, key));
+}
+
+/* The ignored call names point into the journal, which outlives the feed. */
+static int feed_model_call(art_run *run, const json_t *ev, int64_t ts) {
+  const json_t *usage = json_object_get(ev, "usage"), *ignored = json_object_get(ev, "ignored_calls");
+  const json_t *retry = json_object_get(ev, "retry_in_ms");
+  const char *names[ART_MODEL_CALL_MAX_IGNORED];
+  art_model_call call = {
+      .attempt = uint_of(ev, "attempt"),
+      .repair = json_is_true(json_object_get(ev, "repair")),
+      .status = (int)json_integer_value(json_object_get(ev, "status")),
+      .latency_us = json_integer_value(json_object_get(ev, "latency_us")),
+      .error = str(ev, "error"),
+      .malformed = str(ev, "malformed"),
+      .retry_in_ms = retry ? json_integer_value(retry) : -1,
+      .usage = {uint_of(usage, "prompt_tokens"), uint_of(usage, "completion_tokens")},
+      .ignored = names};
+  for (size_t i = 0; i < json_array_size(ignored) && i < sizeof names / sizeof *names; i++)
+    names[call.n_ignored++] = json_string_value(json_array_get(ignored, i));
+  return art_run_feed_model_call(run, &call, ts);
+}
+
 /* Made by art_run_next: the start, contexts (with their retrieve verdicts),
  * calls handed out, and the budget running out. */
 static bool made_by_next(const json_t *ev) {
@@ -115,6 +139,7 @@ static int feed(replay *r, size_t i) {
     return rc;
   }
   if (is(ev, "tool_result")) return feed_result(run, ev, ts);
+  if (is(ev, "model_call")) return feed_model_call(run, ev, ts);
   if (is(ev, "human_input")) return art_run_feed_human_input(run, str(ev, "text"), ts);
   if (is(ev, "approval")) return feed_approval(run, ev, ts);
   if (is(ev, "resolution")) return feed_resolution(run, ev, ts);

@@ -350,7 +350,7 @@ static int read_script_entry(loader *l, const char *path, const json_t *j, size_
 }
 
 static int read_script(loader *l, const json_t *model) {
-  static const char *const keys[] = {"type", "decisions", NULL};
+  static const char *const keys[] = {"type", "decisions", "price", NULL};
   const json_t *decisions = json_object_get(model, "decisions");
   char item[ART_PATH_SIZE];
   if (art_rd_known_keys(&l->rd, "$.model", model, keys) < 0) return ART_ESPEC;
@@ -368,6 +368,91 @@ static int read_script(loader *l, const json_t *model) {
   return 0;
 }
 
+/* "price": {"input_per_mtok", "output_per_mtok"}, USD per million tokens. */
+static int read_price(loader *l, const json_t *model) {
+  static const char *const keys[] = {"input_per_mtok", "output_per_mtok", NULL};
+  const json_t *price = json_object_get(model, "price");
+  if (!price) return 0;
+  if (art_rd_expect_object(&l->rd, "$.model.price", price) < 0 ||
+      art_rd_known_keys(&l->rd, "$.model.price", price, keys) < 0 ||
+      art_rd_number(&l->rd, "$.model.price", price, "input_per_mtok", 0, 1e6,
+                    &l->spec->price_input_per_mtok) < 0 ||
+      art_rd_number(&l->rd, "$.model.price", price, "output_per_mtok", 0, 1e6,
+                    &l->spec->price_output_per_mtok) < 0)
+    return ART_ESPEC;
+  return 0;
+}
+
+static int read_base_url(loader *l, const json_t *model, art_model_config *c) {
+  if (art_rd_string(&l->rd, "$.model", model, "base_url", true, &c->base_url) < 0) return ART_ESPEC;
+  if (strncmp(c->base_url, "http://", 7) != 0 && strncmp(c->base_url, "https://", 8) != 0)
+    return art_rd_fail(&l->rd, "$.model.base_url",
+                       "expected an http:// or https:// URL such as http://127.0.0.1:8000/v1");
+  return 0;
+}
+
+/* An environment variable name: letters, digits and _, not starting with a digit. */
+static int read_env_name(loader *l, const json_t *model, const char **out) {
+  if (art_rd_string(&l->rd, "$.model", model, "api_key_env", false, out) < 0) return ART_ESPEC;
+  const char *n = *out;
+  bool ok = n && n[0] && !(n[0] >= '0' && n[0] <= '9');
+  for (const char *p = n; ok && *p; p++)
+    ok = *p == '_' || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9');
+  if (n && !ok)
+    return art_rd_fail(&l->rd, "$.model.api_key_env",
+                       "expected the name of an environment variable, such as OPENAI_API_KEY");
+  return 0;
+}
+
+/* The built-in functions an openai model offers must not be shadowed by tools. */
+static int check_builtin_names(loader *l) {
+  static const char *const builtins[] = {"ask_human", "stop"};
+  for (size_t i = 0; i < 2; i++)
+    if (art_registry_find(l->spec->registry, builtins[i]))
+      return art_rd_fail(&l->rd, "$.tools",
+                         "a tool named \"%s\" clashes with the openai model's built-in "
+                         "function of that name",
+                         builtins[i]);
+  return 0;
+}
+
+static int read_openai(loader *l, const json_t *model) {
+  static const char *const keys[] = {"type",        "base_url",   "model",    "api_key_env",
+                                     "temperature", "timeout_ms", "max_retries", "retry_backoff_ms",
+                                     "max_backoff_ms", "price",   NULL};
+  art_model_config *c = &l->spec->model_cfg;
+  int64_t timeout = 60000, retries = 2, backoff = 500, max_backoff = 30000;
+  c->temperature = -1;
+  if (art_rd_known_keys(&l->rd, "$.model", model, keys) < 0 || read_base_url(l, model, c) < 0 ||
+      art_rd_string(&l->rd, "$.model", model, "model", true, &c->model) < 0 ||
+      read_env_name(l, model, &c->api_key_env) < 0 ||
+      art_rd_number(&l->rd, "$.model", model, "temperature", 0, 2, &c->temperature) < 0 ||
+      art_rd_int(&l->rd, "$.model", model, "timeout_ms", 1, 3600 * 1000, &timeout) < 0 ||
+      art_rd_int(&l->rd, "$.model", model, "max_retries", 0, 20, &retries) < 0 ||
+      art_rd_int(&l->rd, "$.model", model, "retry_backoff_ms", 1, 600 * 1000, &backoff) < 0 ||
+      art_rd_int(&l->rd, "$.model", model, "max_backoff_ms", 1, 3600 * 1000, &max_backoff) < 0 ||
+      read_price(l, model) < 0)
+    return ART_ESPEC;
+  if (max_backoff < backoff)
+    return art_rd_fail(&l->rd, "$.model.max_backoff_ms", "must not be below retry_backoff_ms (%lld)",
+                       (long long)backoff);
+  *c = (art_model_config){c->base_url, c->model, c->api_key_env, c->temperature, (int)timeout,
+                          (int)retries, (int)backoff, (int)max_backoff, NULL, NULL};
+  return check_builtin_names(l);
+}
+
+static int read_command_model(loader *l, const json_t *model) {
+  static const char *const keys[] = {"type", "command", "timeout_ms", "price", NULL};
+  art_model_config *c = &l->spec->model_cfg;
+  int64_t timeout = 60000;
+  if (art_rd_known_keys(&l->rd, "$.model", model, keys) < 0 ||
+      art_rd_int(&l->rd, "$.model", model, "timeout_ms", 1, 3600 * 1000, &timeout) < 0 ||
+      read_price(l, model) < 0)
+    return ART_ESPEC;
+  c->timeout_ms = (int)timeout;
+  return read_command(l, "$.model", model, &c->argv, &c->argv0);
+}
+
 static int read_model(loader *l, const json_t *root) {
   const json_t *model = json_object_get(root, "model");
   const char *type = NULL;
@@ -376,20 +461,27 @@ static int read_model(loader *l, const json_t *root) {
       art_rd_string(&l->rd, "$.model", model, "type", true, &type) < 0)
     return ART_ESPEC;
   l->spec->model = model;
-  if (strcmp(type, "scripted") == 0) return read_script(l, model);
-  return art_rd_fail(&l->rd, "$.model.type", "unknown model type \"%s\" (supported: scripted)",
-                     type);
+  if (strcmp(type, "scripted") == 0) {
+    int rc = read_script(l, model);
+    return rc < 0 ? rc : read_price(l, model);
+  }
+  if (strcmp(type, "openai") == 0) return read_openai(l, model);
+  if (strcmp(type, "command") == 0) return read_command_model(l, model);
+  return art_rd_fail(&l->rd, "$.model.type",
+                     "unknown model type \"%s\" (supported: scripted, openai, command)", type);
 }
 
 /* ---- the whole spec ------------------------------------------------------------ */
 
 static int read_top(loader *l, const json_t *root) {
   static const char *const keys[] = {
-      "run_id", "goal",   "description", "max_steps", "max_wall_time_ms", "actor",  "memory",
-      "tools",  "policy", "model",       "context",   "redact",           "outbox", NULL};
+      "run_id",  "goal",    "description", "max_steps",        "max_wall_time_ms",
+      "actor",   "memory",  "tools",       "policy",           "model",
+      "context", "redact",  "outbox",      "max_tokens_total", "max_cost_usd",
+      NULL};
   art_spec *s = l->spec;
   const char *description = NULL, *outbox = DEFAULT_OUTBOX;
-  int64_t max_steps = DEFAULT_MAX_STEPS, wall_ms = 0;
+  int64_t max_steps = DEFAULT_MAX_STEPS, wall_ms = 0, max_tokens = 0;
   if (art_rd_expect_object(&l->rd, "$", root) < 0 ||
       art_rd_known_keys(&l->rd, "$", root, keys) < 0 ||
       art_rd_string(&l->rd, "$", root, "goal", true, &s->goal) < 0 ||
@@ -397,11 +489,14 @@ static int read_top(loader *l, const json_t *root) {
       art_rd_string(&l->rd, "$", root, "description", false, &description) < 0 ||
       art_rd_int(&l->rd, "$", root, "max_steps", 1, UINT32_MAX - 1, &max_steps) < 0 ||
       art_rd_int(&l->rd, "$", root, "max_wall_time_ms", 1, INT64_MAX / 1000, &wall_ms) < 0 ||
+      art_rd_int(&l->rd, "$", root, "max_tokens_total", 1, INT64_MAX, &max_tokens) < 0 ||
+      art_rd_number(&l->rd, "$", root, "max_cost_usd", 1e-9, 1e9, &s->max_cost_usd) < 0 ||
       art_rd_string(&l->rd, "$", root, "outbox", false, &outbox) < 0)
     return ART_ESPEC;
   if (s->run_id && !s->run_id[0]) return art_rd_fail(&l->rd, "$.run_id", "must not be empty");
   s->max_steps = (uint32_t)max_steps;
   s->max_wall_time_us = wall_ms * 1000;
+  s->max_tokens_total = (uint64_t)max_tokens;
   if (l->opts && l->opts->outbox) outbox = l->opts->outbox;
   if (!(s->outbox = art_strdup(s->alloc, outbox))) return oom(l);
   return 0;
@@ -510,6 +605,8 @@ void art_spec_free(art_spec *s) {
   art_release(s->alloc, s->goal_redacted);
   art_release(s->alloc, s->script);
   art_release(s->alloc, s->script_repeat);
+  art_release(s->alloc, s->model_cfg.argv);
+  art_release(s->alloc, s->model_cfg.argv0);
   art_release(s->alloc, s->outbox);
   art_release(s->alloc, s->name);
   art_release(s->alloc, s->base_dir);

@@ -5,6 +5,17 @@
 #include "agentrt/decision.h"
 #include "agentrt/spec.h"
 
+/* The model section of an openai or command model, read and checked at load. */
+typedef struct art_model_config {
+  const char *base_url, *model, *api_key_env; /* openai; borrowed from the document */
+  double temperature;                         /* < 0: not sent */
+  int timeout_ms;                             /* per request (openai) or per run (command) */
+  int max_retries;
+  int backoff_ms, max_backoff_ms; /* first retry wait; cap on any wait */
+  const char **argv;              /* command: argv (array ours, strings borrowed) */
+  char *argv0;                    /* command: argv[0] resolved against base_dir, or NULL */
+} art_model_config;
+
 struct art_spec {
   const art_allocator *alloc;
   json_t *json;       /* the document: the strings below are borrowed from it */
@@ -16,6 +27,9 @@ struct art_spec {
   char *goal_redacted;     /* owned when redaction changed the goal */
   uint32_t max_steps;
   int64_t max_wall_time_us; /* 0: no wall-time budget */
+  uint64_t max_tokens_total; /* 0: no token budget */
+  double max_cost_usd;       /* 0: no cost budget */
+  double price_input_per_mtok, price_output_per_mtok; /* model.price, USD per million tokens */
   const char *actor, *tenant, *route;
   art_memory_item *memory;
   size_t n_memory;
@@ -25,6 +39,7 @@ struct art_spec {
   art_policy *policy;
   art_redactor *redactor;
   const json_t *model;
+  art_model_config model_cfg;
   art_decision *script; /* scripted model: decisions borrowed from `json` */
   uint32_t *script_repeat;
   size_t n_script;

@@ -55,6 +55,19 @@ static void context_fields(art_jw *w, const art_event *ev) {
   art_jw_member_str(w, "sensitivity", art_sensitivity_name(refs->sensitivity));
 }
 
+/* {prompt_tokens, completion_tokens, cost_usd} under `key` when any tokens were
+ * used; cost_usd < 0 leaves the money out. */
+static void write_cost(art_jw *w, const char *key, uint64_t prompt, uint64_t completion,
+                       double cost_usd) {
+  if (!prompt && !completion) return;
+  art_jw_key(w, key);
+  art_jw_open(w, '{');
+  art_jw_member_int(w, "prompt_tokens", (int64_t)prompt);
+  art_jw_member_int(w, "completion_tokens", (int64_t)completion);
+  if (cost_usd >= 0) art_jw_member_real(w, "cost_usd", cost_usd);
+  art_jw_close(w, '}');
+}
+
 static void decision_fields(art_jw *w, const art_event *ev) {
   static const char *const text_keys[] = {"text", NULL, "question", "reason", "given_type"};
   art_decision_kind k = ev->u.decision.kind;
@@ -65,13 +78,28 @@ static void decision_fields(art_jw *w, const art_event *ev) {
   art_jw_member_str(w, "name", ev->u.decision.tool);
   art_jw_member_value(w, "input", ev->u.decision.input);
   art_jw_close(w, '}');
-  const art_usage *u = &ev->u.decision.usage;
-  if (!u->prompt_tokens && !u->completion_tokens) return;
-  art_jw_key(w, "cost");
-  art_jw_open(w, '{');
-  art_jw_member_int(w, "prompt_tokens", u->prompt_tokens);
-  art_jw_member_int(w, "completion_tokens", u->completion_tokens);
-  art_jw_close(w, '}');
+  write_cost(w, "cost", ev->u.decision.usage.prompt_tokens, ev->u.decision.usage.completion_tokens,
+             ev->u.decision.cost_usd);
+}
+
+static void model_call_fields(art_jw *w, const art_event *ev) {
+  art_jw_member_int(w, "attempt", ev->u.model_call.attempt);
+  if (ev->u.model_call.repair) {
+    art_jw_key(w, "repair");
+    art_jw_raw(w, "true");
+  }
+  if (ev->u.model_call.status) art_jw_member_int(w, "status", ev->u.model_call.status);
+  art_jw_member_str(w, "error", ev->u.model_call.error);
+  art_jw_member_str(w, "malformed", ev->u.model_call.malformed);
+  if (ev->u.model_call.retry_in_ms >= 0)
+    art_jw_member_int(w, "retry_in_ms", ev->u.model_call.retry_in_ms);
+  write_cost(w, "usage", ev->u.model_call.usage.prompt_tokens,
+             ev->u.model_call.usage.completion_tokens, -1);
+  if (!ev->u.model_call.n_ignored) return;
+  art_jw_key(w, "ignored_calls");
+  art_jw_open(w, '[');
+  for (uint32_t i = 0; i < ev->u.model_call.n_ignored; i++) art_jw_str(w, ev->u.model_call.ignored[i]);
+  art_jw_close(w, ']');
 }
 
 static void policy_fields(art_jw *w, const art_event *ev) {
@@ -116,6 +144,8 @@ static void stop_fields(art_jw *w, const art_event *ev) {
   art_jw_member_str(w, "tool", ev->u.stop.tool);
   art_jw_member_str(w, "action_id", ev->u.stop.action_id);
   art_jw_member_str(w, "answer", ev->u.stop.answer);
+  write_cost(w, "usage", ev->u.stop.prompt_tokens, ev->u.stop.completion_tokens,
+             ev->u.stop.cost_usd);
 }
 
 static void type_fields(art_jw *w, const art_event *ev) {
@@ -151,6 +181,7 @@ static void type_fields(art_jw *w, const art_event *ev) {
     art_jw_member_str(w, "note", ev->u.resolution.note);
     break;
   case ART_EV_STOP: stop_fields(w, ev); break;
+  case ART_EV_MODEL_CALL: model_call_fields(w, ev); break;
   }
 }
 

@@ -36,7 +36,7 @@ static void scripted_free(art_model *m) {
 }
 
 static const art_model_vtable scripted_vtable = {ART_MODEL_VERSION, "scripted", scripted_decide,
-                                                 scripted_free, scripted_resume_after};
+                                                 scripted_free, scripted_resume_after, NULL};
 
 int art_scripted_model_new(art_model **out, const art_spec *spec, art_error *err) {
   scripted *s = art_zalloc(spec->alloc, sizeof *s);

@@ -32,14 +32,17 @@ static json_t *ids_digest(const art_vec *v, bool strings) {
 
 static json_t *digest(const art_run *run) {
   return json_pack(
-      "{s:i, s:i, s:i, s:i, s:i, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:O?}", "phase",
+      "{s:i, s:i, s:i, s:i, s:i, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:O?, s:I, s:f}",
+      "phase",
       run->phase, "steps", run->steps, "seq", run->seq, "calls", run->calls, "stop_reason",
       run->stop_reason, "stop_detail", str_or_null(run->stop_detail), "pending", run->pending,
       "action_id", str_or_null(run->action_id), "answer", str_or_null(run->answer_redacted),
       "observations", observations_digest(run), "evidence", ids_digest(&run->evidence, false),
       "approved", ids_digest(&run->approved, true), "tool",
       str_or_null(run->call_tool ? run->call_tool->name : NULL), "call_tool",
-      str_or_null(run->call.tool), "call_id", run->call.id, "input", run->call_input_redacted);
+      str_or_null(run->call.tool), "call_id", run->call.id, "input", run->call_input_redacted,
+      "tokens", (json_int_t)(run->totals.prompt_tokens + run->totals.completion_tokens), "cost",
+      run->totals.cost_usd);
 }
 
 /* ---- a live run, its digest after every call into it ---------------------------------- */
@@ -84,6 +87,17 @@ static void record(recording *rec, const char *spec_text, bool deny, int cancel_
     if (act->kind == ART_ACT_DONE) break;
     if (act->kind == ART_ACT_DECIDE) {
       art_decision d;
+      /* As a model over HTTP would report them: a failed attempt, then one
+       * whose reply carried two more tool calls. */
+      static const char *const ignored[] = {"stop", "draft_message"};
+      art_model_call failed = {.attempt = 1, .status = 503, .latency_us = 3, .error = "HTTP 503: busy",
+                               .retry_in_ms = 2};
+      art_model_call ok = {.attempt = 2, .status = 200, .latency_us = 4, .retry_in_ms = -1,
+                           .usage = {5, 1}, .ignored = ignored, .n_ignored = 2};
+      assert_int_equal(art_run_feed_model_call(run, &failed, now + 1), 0);
+      note(rec, run);
+      assert_int_equal(art_run_feed_model_call(run, &ok, now + 2), 0);
+      note(rec, run);
       int rc = art_model_decide(model, act->context, &d, &err);
       rc = rc < 0 ? art_run_feed_model_failure(run, err.message, now + 5)
                   : art_run_feed_decision(run, &d, now + 5);
@@ -174,6 +188,17 @@ static void check_scenario(const char *spec_text, bool deny, int cancel_after) {
   "{\"type\":\"tool\",\"name\":\"draft_message\",\"input\":{\"to\":\"a\",\"body\":\"b\"}}"
 #define SEND "{\"type\":\"tool\",\"name\":\"send_message\",\"input\":{\"to\":\"a\",\"body\":\"b\"}}"
 #define ANSWER "{\"type\":\"answer\",\"text\":\"done\"}"
+
+static void replays_token_and_cost_budgets(void **state) {
+  (void)state;
+  check_scenario(SPEC(LOOKUP "," LOOKUP "," LOOKUP "," ANSWER, "\"max_tokens_total\":12,"), false,
+                 -1);
+  check_scenario("{\"run_id\":\"rp\",\"goal\":\"g\",\"max_cost_usd\":0.00002,"
+                 "\"tools\":[\"lookup_policy\"],\"model\":{\"type\":\"scripted\","
+                 "\"price\":{\"input_per_mtok\":2},\"decisions\":[" LOOKUP "," LOOKUP "," LOOKUP
+                 "]}}",
+                 false, -1);
+}
 
 static void replays_a_plain_run(void **state) {
   (void)state;
@@ -269,7 +294,7 @@ static void a_journal_that_does_not_match_is_refused(void **state) {
   recording rec = {0};
   record(&rec, SPEC(LOOKUP "," ANSWER, ""), false, -1);
   json_t *bad = json_deep_copy(rec.journal);
-  json_object_set_new(json_array_get(bad, 3), "type", json_string("human_input"));
+  json_object_set_new(json_array_get(bad, 5), "type", json_string("human_input")); /* the verdict */
   art_run *run;
   assert_int_equal(art_run_new(&run, rec.spec, NULL), 0);
   assert_int_equal(art_run_replay(run, bad), ART_ESTATE);
@@ -289,6 +314,7 @@ static void a_journal_that_does_not_match_is_refused(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(replays_a_plain_run),
+      cmocka_unit_test(replays_token_and_cost_budgets),
       cmocka_unit_test(replays_approvals_given_and_denied),
       cmocka_unit_test(replays_questions_failures_and_stops),
       cmocka_unit_test(replays_a_deny_rule_and_retrieve_verdicts),

@@ -1,0 +1,84 @@
+#include "model/command_model.h"
+
+#include <stdio.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/spec_internal.h"
+#include "tool/command.h"
+
+typedef struct command_model {
+  art_model base;
+  const art_spec *spec;
+  json_t *decision;    /* the last decision's JSON: the decision borrows from it */
+  art_model_call call; /* the last run of the program */
+  char error[ART_ERRMSG_SIZE];
+} command_model;
+
+static uint32_t tokens(const json_t *usage, const char *key) {
+  json_int_t n = json_integer_value(json_object_get(usage, key));
+  return n < 0 ? 0 : n > (json_int_t)UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
+/* The program's result: an ok result whose data is an object is a decision. */
+static int take_result(command_model *m, art_tool_result *r, art_decision *out, art_error *err) {
+  if (r->status == ART_RESULT_OK && json_is_object(r->data)) {
+    m->decision = json_incref(r->data);
+    art_decision_from_json(m->decision, out);
+    const json_t *usage = json_object_get(m->decision, "usage");
+    out->usage = (art_usage){tokens(usage, "prompt_tokens"), tokens(usage, "completion_tokens")};
+    return 0;
+  }
+  if (r->status == ART_RESULT_OK)
+    snprintf(m->error, sizeof m->error, "model command: stdout is not a decision object");
+  else
+    snprintf(m->error, sizeof m->error, "model command: %.400s", r->message[0] ? r->message : "failed");
+  m->call.error = m->error;
+  return art_error_set(err, ART_EIO, "%s", m->error);
+}
+
+static int command_decide(art_model *base, const art_context *ctx, art_decision *out,
+                          art_error *err) {
+  command_model *m = (command_model *)base;
+  const art_model_config *cfg = &m->spec->model_cfg;
+  json_decref(m->decision);
+  m->decision = NULL;
+  m->call = (art_model_call){.attempt = 1, .retry_in_ms = -1};
+  json_t *packet = art_context_to_json(ctx);
+  if (!packet) return art_error_set(err, ART_ENOMEM, "out of memory");
+  art_tool_call call = {.step = ctx->step, .run_id = ctx->run_id, .input = packet};
+  art_tool_result result = {0};
+  int64_t t0 = art_now_us();
+  int rc = art_command_tool_call(cfg->argv, cfg->timeout_ms, &call, m->spec->alloc, &result);
+  m->call.ended_us = art_now_us();
+  m->call.latency_us = m->call.ended_us - t0;
+  json_decref(packet);
+  if (rc == ART_ENOMEM) rc = art_error_set(err, ART_ENOMEM, "out of memory");
+  else rc = take_result(m, &result, out, err);
+  art_tool_result_dispose(&result);
+  return rc;
+}
+
+static const art_model_call *command_calls(const art_model *base, size_t *n) {
+  const command_model *m = (const command_model *)base;
+  *n = m->call.attempt ? 1 : 0;
+  return &m->call;
+}
+
+static void command_free(art_model *base) {
+  command_model *m = (command_model *)base;
+  json_decref(m->decision);
+  art_release(m->spec->alloc, m);
+}
+
+static const art_model_vtable command_vtable = {ART_MODEL_VERSION, "command", command_decide,
+                                                command_free, NULL, command_calls};
+
+int art_command_model_new(art_model **out, const art_spec *spec, art_error *err) {
+  command_model *m = art_zalloc(spec->alloc, sizeof *m);
+  if (!m) return art_error_set(err, ART_ENOMEM, "out of memory");
+  m->base.vt = &command_vtable;
+  m->spec = spec;
+  *out = &m->base;
+  return 0;
+}

@@ -1,0 +1,553 @@
+/* The openai model against real servers: @dwmkerr/mock-llm (tests/package.json)
+ * for the ordinary cases, and tests/it/http_peer.js for what mock-llm cannot
+ * do (Retry-After, slow replies, a reset mid-body, a body that is not JSON).
+ * Each server runs on a loopback port of its own and is stopped (its process
+ * group killed and reaped) when its tests are done.  Retry waits are a few ms. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agentrt.h"
+#include "testutil.h"
+
+#define KEY "sk-test-0123456789abcdef"
+
+typedef struct peer {
+  pid_t pid;
+  int port;
+} peer;
+
+/* ---- servers -------------------------------------------------------------- */
+
+static int free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t n = sizeof a;
+  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &n), 0);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+static bool listening(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_port = htons((uint16_t)port),
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+  close(fd);
+  return ok;
+}
+
+/* Start argv in a process group of its own that dies with the test; its
+ * stdout comes back through *out_fd (NULL: to /dev/null, for a server that
+ * must not die writing to a closed pipe). */
+static pid_t spawn(char *const argv[], const char *port_env, int *out_fd) {
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    int out = out_fd ? p[1] : open("/dev/null", O_WRONLY);
+    dup2(out, 1);
+    close(p[0]);
+    close(p[1]);
+    if (port_env) setenv("PORT", port_env, 1);
+    setenv("HOST", "127.0.0.1", 1);
+    execvp(argv[0], argv);
+    _exit(127);
+  }
+  close(p[1]);
+  if (out_fd)
+    *out_fd = p[0];
+  else
+    close(p[0]);
+  return pid;
+}
+
+static void wait_listening(const peer *p) {
+  for (int i = 0; i < 1000 && !listening(p->port); i++) {
+    int status;
+    if (waitpid(p->pid, &status, WNOHANG) == p->pid) fail_msg("the server exited before listening");
+    usleep(10000);
+  }
+  assert_true(listening(p->port));
+}
+
+static void stop_peer(peer *p) {
+  if (p->pid <= 0) return;
+  kill(-p->pid, SIGKILL);
+  waitpid(p->pid, NULL, 0);
+  p->pid = 0;
+}
+
+static peer start_mock_llm(void) {
+  char port[16], config[600];
+  peer p = {0, free_port()};
+  snprintf(port, sizeof port, "%d", p.port);
+  snprintf(config, sizeof config, "%s", tu_write("mock-llm.json", "{\"rules\":[]}"));
+  char *argv[] = {AGENTRT_MOCK_LLM, "--config", config, NULL};
+  p.pid = spawn(argv, port, NULL);
+  wait_listening(&p);
+  return p;
+}
+
+static peer start_http_peer(const char *scenario) {
+  char script[600], line[32] = "";
+  int fd;
+  snprintf(script, sizeof script, "%s/tests/it/http_peer.js", AGENTRT_SOURCE_DIR);
+  char *argv[] = {"node", script, (char *)scenario, NULL};
+  peer p = {spawn(argv, NULL, &fd), 0};
+  FILE *f = fdopen(fd, "r");
+  if (!fgets(line, sizeof line, f)) fail_msg("http_peer.js %s did not start", scenario);
+  fclose(f);
+  p.port = atoi(line);
+  wait_listening(&p);
+  return p;
+}
+
+/* Replace the mock's rules (and restart its request count): `responses` is a
+ * JSON array of {"status", "body"} answered in turn, the last one ever after. */
+static void mock_responses(const peer *p, const char *responses) {
+  json_t *list = json_loads(responses, 0, NULL), *rules = json_array(), *r;
+  size_t i;
+  assert_non_null(list);
+  json_array_foreach(list, i, r) {
+    char *body = json_dumps(json_object_get(r, "body"), JSON_COMPACT | JSON_ENCODE_ANY);
+    json_t *rule = json_pack("{s:s, s:s, s:{s:O, s:s}}", "path", "/v1/chat/completions", "method",
+                             "POST", "response", "status", json_object_get(r, "status"), "content",
+                             body);
+    if (i + 1 < json_array_size(list)) json_object_set_new(rule, "sequence", json_integer((json_int_t)i));
+    json_array_append_new(rules, rule);
+    free(body);
+  }
+  /* The sequenced rules come last so that they win over the catch-all. */
+  json_t *last = json_array_get(rules, json_array_size(rules) - 1);
+  json_incref(last);
+  json_array_remove(rules, json_array_size(rules) - 1);
+  json_array_insert_new(rules, 0, last);
+  json_t *doc = json_pack("{s:o}", "rules", rules);
+  char *config = json_dumps(doc, JSON_COMPACT);
+  json_decref(doc);
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/config", p->port);
+  CURL *c = curl_easy_init();
+  struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+  FILE *devnull = fopen("/dev/null", "w");
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, devnull);
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
+  assert_int_equal(curl_easy_perform(c), CURLE_OK);
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, NULL);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, config);
+  assert_int_equal(curl_easy_perform(c), CURLE_OK);
+  long status = 0;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  assert_int_equal(status, 200);
+  curl_slist_free_all(h);
+  curl_easy_cleanup(c);
+  fclose(devnull);
+  free(config);
+  json_decref(list);
+}
+
+/* ---- runs ------------------------------------------------------------------ */
+
+typedef struct outcome {
+  art_spec *spec;
+  art_model *model;
+  art_run *run;
+  json_t *result; /* art_run_result_json */
+} outcome;
+
+static const char *tool_spec =
+    "{\"name\":\"lookup\",\"description\":\"look a policy up\",\"side_effect\":\"read\","
+    "\"input_schema\":{\"type\":\"object\",\"properties\":{\"task\":{\"type\":\"string\"}},"
+    "\"required\":[\"task\"],\"additionalProperties\":false},"
+    "\"command\":[\"" AGENTRT_SOURCE_DIR "/tests/unit/tools/print.sh\",\"{\\\"found\\\":true}\"]}";
+
+/* A run of an agent with the lookup tool against the server on `port`;
+ * `extra` is more members of the spec (budgets), `model_extra` of its model. */
+static outcome run_agent(int port, const char *extra, const char *model_extra) {
+  char text[4096];
+  snprintf(text, sizeof text,
+           "{\"goal\":\"answer with evidence\",\"max_steps\":4,\"tools\":[%s]%s,"
+           "\"model\":{\"type\":\"openai\",\"base_url\":\"http://127.0.0.1:%d/v1\","
+           "\"model\":\"test-model\",\"api_key_env\":\"AGENTRT_TEST_KEY\",\"temperature\":0,"
+           "\"timeout_ms\":5000,\"max_retries\":2,\"retry_backoff_ms\":1,\"max_backoff_ms\":5,"
+           "\"price\":{\"input_per_mtok\":2.5,\"output_per_mtok\":10}%s}}",
+           tool_spec, extra, port, model_extra);
+  outcome o = {0};
+  art_error err = {0};
+  json_t *json = json_loads(text, 0, NULL);
+  assert_non_null(json);
+  if (art_spec_parse(&o.spec, json, "it.json", NULL, NULL, &err) < 0) fail_msg("%s", err.message);
+  json_decref(json);
+  if (art_model_new(&o.model, o.spec, &err) < 0) fail_msg("%s", err.message);
+  assert_int_equal(art_run_new(&o.run, o.spec, NULL), 0);
+  assert_int_equal(art_run_until_stop(o.run, o.model), 0);
+  o.result = art_run_result_json(o.run);
+  assert_non_null(o.result);
+  return o;
+}
+
+static void outcome_dispose(outcome *o) {
+  json_decref(o->result);
+  art_run_free(o->run);
+  art_model_free(o->model);
+  art_spec_free(o->spec);
+}
+
+static void assert_stop(const outcome *o, const char *reason, const char *detail) {
+  const char *got = art_run_stop_detail(o->run);
+  if (strcmp(art_stop_reason_name(art_run_stop_reason(o->run)), reason) != 0 ||
+      (detail && (!got || !strstr(got, detail))))
+    fail_msg("stopped %s (%s), expected %s (%s)", art_stop_reason_name(art_run_stop_reason(o->run)),
+             got ? got : "", reason, detail ? detail : "");
+}
+
+/* The trace's events of one type, as JSON (from the result object). */
+static size_t events_of(const outcome *o, const char *type, const json_t **found, size_t max) {
+  size_t n = 0, i;
+  const json_t *ev;
+  json_array_foreach(json_object_get(o->result, "trace"), i, ev) {
+    if (strcmp(json_string_value(json_object_get(ev, "type")), type) == 0 && n < max)
+      found[n++] = ev;
+  }
+  return n;
+}
+
+static json_int_t int_at(const json_t *obj, const char *key) {
+  return json_integer_value(json_object_get(obj, key));
+}
+
+/* ---- replies ---------------------------------------------------------------- */
+
+#define CALL(name, args)                                                                        \
+  "{\"status\":200,\"body\":{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":null," \
+  "\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":\"" name        \
+  "\",\"arguments\":" args "}}]}}],\"usage\":{\"prompt_tokens\":100,\"completion_tokens\":20}}}"
+#define ANSWER(text)                                                                              \
+  "{\"status\":200,\"body\":{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":\"" text \
+  "\"}}],\"usage\":{\"prompt_tokens\":200,\"completion_tokens\":10}}}"
+#define STATUS(code, msg) "{\"status\":" #code ",\"body\":{\"error\":{\"message\":\"" msg "\"}}}"
+
+static peer mock;
+
+static int mock_up(void **state) {
+  (void)state;
+  setenv("AGENTRT_TEST_KEY", KEY, 1);
+  mock = start_mock_llm();
+  return 0;
+}
+
+static int mock_down(void **state) {
+  (void)state;
+  stop_peer(&mock);
+  return 0;
+}
+
+static void tool_call_then_answer_succeeds(void **state) {
+  (void)state;
+  mock_responses(&mock, "[" CALL("lookup", "\"{\\\"task\\\":\\\"refund\\\"}\"") "," ANSWER(
+                            "refunds take 5 days") "]");
+  outcome o = run_agent(mock.port, "", "");
+  assert_stop(&o, "success", "answered");
+  assert_string_equal(art_run_answer(o.run), "refunds take 5 days");
+  const json_t *calls[4];
+  assert_int_equal(events_of(&o, "tool_call", calls, 4), 1);
+  assert_int_equal(events_of(&o, "model_call", calls, 4), 2);
+  assert_int_equal(int_at(calls[0], "status"), 200);
+  assert_int_equal(int_at(calls[0], "attempt"), 1);
+  outcome_dispose(&o);
+}
+
+static void usage_and_cost_are_recorded(void **state) {
+  (void)state;
+  mock_responses(&mock, "[" CALL("lookup", "\"{\\\"task\\\":\\\"refund\\\"}\"") "," ANSWER(
+                            "ok") "]");
+  outcome o = run_agent(mock.port, "", "");
+  const json_t *decisions[4];
+  assert_int_equal(events_of(&o, "decision", decisions, 4), 2);
+  const json_t *cost = json_object_get(decisions[0], "cost");
+  assert_int_equal(int_at(cost, "prompt_tokens"), 100);
+  assert_int_equal(int_at(cost, "completion_tokens"), 20);
+  /* 100 * 2.5 / 1e6 + 20 * 10 / 1e6 */
+  assert_true(json_real_value(json_object_get(cost, "cost_usd")) > 0.000449 &&
+              json_real_value(json_object_get(cost, "cost_usd")) < 0.000451);
+  const json_t *usage = json_object_get(o.result, "usage");
+  assert_int_equal(int_at(usage, "prompt_tokens"), 300);
+  assert_int_equal(int_at(usage, "completion_tokens"), 30);
+  art_run_usage totals = art_run_totals(o.run);
+  assert_true(totals.cost_usd > 0.001049 && totals.cost_usd < 0.001051); /* + 0.0005 + 0.0001 */
+  outcome_dispose(&o);
+}
+
+static void unknown_tool_is_refused(void **state) {
+  (void)state;
+  mock_responses(&mock, "[" CALL("delete_everything", "\"{}\"") "]");
+  outcome o = run_agent(mock.port, "", "");
+  assert_stop(&o, "refused", "unknown_tool: delete_everything");
+  const json_t *calls[4];
+  assert_int_equal(events_of(&o, "model_call", calls, 4), 2); /* the repair round asked again */
+  assert_non_null(strstr(json_string_value(json_object_get(calls[0], "malformed")),
+                         "no function named \"delete_everything\""));
+  assert_true(json_is_true(json_object_get(calls[1], "repair")));
+  assert_int_equal(events_of(&o, "tool_call", calls, 4), 0);
+  outcome_dispose(&o);
+}
+
+static void bad_arguments_are_repaired(void **state) {
+  (void)state;
+  mock_responses(&mock, "[" CALL("lookup", "\"{task: refund\"") "," CALL(
+                            "lookup", "\"{\\\"task\\\":\\\"refund\\\"}\"") "," ANSWER("ok") "]");
+  outcome o = run_agent(mock.port, "", "");
+  assert_stop(&o, "success", "answered");
+  const json_t *calls[4];
+  assert_int_equal(events_of(&o, "model_call", calls, 4), 3);
+  assert_non_null(strstr(json_string_value(json_object_get(calls[0], "malformed")), "not JSON"));
+  assert_true(json_is_true(json_object_get(calls[1], "repair")));
+  /* The decision counts the tokens of both requests. */
+  const json_t *decisions[2];
+  events_of(&o, "decision", decisions, 2);
+  assert_int_equal(int_at(json_object_get(decisions[0], "cost"), "prompt_tokens"), 200);
+  outcome_dispose(&o);
+}
+
+static void failed_repair_is_an_invalid_decision(void **state) {
+  (void)state;
+  mock_responses(&mock, "[" CALL("lookup", "\"{\\\"task\\\":42}\"") "]");
+  outcome o = run_agent(mock.port, "", "");
+  assert_stop(&o, "invalid_decision", "input_schema: $.task: expected string");
+  const json_t *calls[4];
+  assert_int_equal(events_of(&o, "model_call", calls, 4), 2);
+  assert_non_null(json_object_get(calls[1], "malformed"));
+  outcome_dispose(&o);
+}
+
+static void arguments_never_json_are_an_invalid_decision(void **state) {
+  (void)state;
+  mock_responses(&mock, "[" CALL("lookup", "\"not json\"") "]");
+  outcome o = run_agent(mock.port, "", "");
+  assert_stop(&o, "invalid_decision", "arguments of lookup are not JSON");
+  outcome_dispose(&o);
+}
+
+static void too_many_requests_then_success_is_retried(void **state) {
+  (void)state;
+  mock_responses(&mock, "[" STATUS(429, "rate limited") "," ANSWER("ok") "]");
+  outcome o = run_agent(mock.port, "", "");
+  assert_stop(&o, "success", "answered");
+  const json_t *calls[4];
+  assert_int_equal(events_of(&o, "model_call", calls, 4), 2);
+  assert_int_equal(int_at(calls[0], "status"), 429);
+  assert_string_equal(json_string_value(json_object_get(calls[0], "error")),
+                      "HTTP 429: rate limited");
+  assert_true(int_at(calls[0], "retry_in_ms") >= 0 && int_at(calls[0], "retry_in_ms") <= 5);
+  assert_int_equal(int_at(calls[1], "status"), 200);
+  outcome_dispose(&o);
+}
+
+static void persistent_server_error_is_a_model_failure(void **state) {
+  (void)state;
+  mock_responses(&mock, "[" STATUS(500, "the model is on fire") "]");
+  outcome o = run_agent(mock.port, "", "");
+  assert_stop(&o, "model_failure", "HTTP 500: the model is on fire (after 3 attempts)");
+  const json_t *calls[8];
+  assert_int_equal(events_of(&o, "model_call", calls, 8), 3); /* max_retries 2 */
+  assert_null(json_object_get(calls[2], "retry_in_ms"));
+  outcome_dispose(&o);
+}
+
+static void client_error_is_not_retried(void **state) {
+  (void)state;
+  mock_responses(&mock, "[" STATUS(400, "unknown model test-model") "]");
+  outcome o = run_agent(mock.port, "", "");
+  assert_stop(&o, "model_failure", "HTTP 400: unknown model test-model");
+  const json_t *calls[4];
+  assert_int_equal(events_of(&o, "model_call", calls, 4), 1);
+  outcome_dispose(&o);
+}
+
+static void token_budget_stops_the_run(void **state) {
+  (void)state;
+  mock_responses(&mock, "[" CALL("lookup", "\"{\\\"task\\\":\\\"a\\\"}\"") "]");
+  outcome o = run_agent(mock.port, ",\"max_tokens_total\":250", "");
+  assert_stop(&o, "budget_exhausted", "tokens");
+  assert_int_equal(art_run_steps(o.run), 3); /* 120 tokens a step: 360 >= 250 after 3 */
+  outcome_dispose(&o);
+}
+
+static void cost_budget_stops_the_run(void **state) {
+  (void)state;
+  mock_responses(&mock, "[" CALL("lookup", "\"{\\\"task\\\":\\\"a\\\"}\"") "]");
+  outcome o = run_agent(mock.port, ",\"max_cost_usd\":0.0008", "");
+  assert_stop(&o, "budget_exhausted", "cost");
+  assert_int_equal(art_run_steps(o.run), 2); /* $0.00045 a step */
+  outcome_dispose(&o);
+}
+
+static void several_tool_calls_take_the_first(void **state) {
+  (void)state;
+  mock_responses(&mock,
+                 "[{\"status\":200,\"body\":{\"choices\":[{\"message\":{\"tool_calls\":["
+                 "{\"id\":\"a\",\"function\":{\"name\":\"lookup\",\"arguments\":\"{\\\"task\\\":\\\"x\\\"}\"}},"
+                 "{\"id\":\"b\",\"function\":{\"name\":\"stop\",\"arguments\":\"{}\"}},"
+                 "{\"id\":\"c\",\"function\":{\"name\":\"lookup\",\"arguments\":\"{}\"}}]}}]}},"
+                 ANSWER("ok") "]");
+  outcome o = run_agent(mock.port, "", "");
+  assert_stop(&o, "success", "answered");
+  const json_t *calls[4];
+  events_of(&o, "model_call", calls, 4);
+  const json_t *ignored = json_object_get(calls[0], "ignored_calls");
+  assert_int_equal(json_array_size(ignored), 2);
+  assert_string_equal(json_string_value(json_array_get(ignored, 0)), "stop");
+  assert_int_equal(events_of(&o, "tool_call", calls, 4), 1);
+  outcome_dispose(&o);
+}
+
+/* The key goes out as a Bearer token; the server echoing it back does not get
+ * it into the trace, the result or the CLI's --json output. */
+static void api_key_is_sent_and_never_shown(void **state) {
+  (void)state;
+  mock_responses(&mock, "[{\"status\":200,\"body\":{\"choices\":[{\"message\":{\"content\":"
+                        "\"you sent {{jmes request headers.authorization}}\"}}]}}]");
+  char spec[1024];
+  snprintf(spec, sizeof spec,
+           "{\"goal\":\"g\",\"model\":{\"type\":\"openai\",\"base_url\":\"http://127.0.0.1:%d/v1\","
+           "\"model\":\"m\",\"api_key_env\":\"AGENTRT_TEST_KEY\"}}",
+           mock.port);
+  char *out = NULL, *err = NULL;
+  int rc = tu_cli(&out, &err, "run", tu_write("key.json", spec), "--json", "--store",
+                  tu_path("key.db"), NULL);
+  assert_int_equal(rc, 0);
+  assert_non_null(strstr(out, "you sent Bearer ****"));
+  assert_null(strstr(out, KEY));
+  assert_null(strstr(err, KEY));
+  free(out), free(err);
+  /* An error message with the key in it. */
+  mock_responses(&mock, "[{\"status\":401,\"body\":{\"error\":{\"message\":"
+                        "\"bad key {{jmes request headers.authorization}}\"}}}]");
+  rc = tu_cli(&out, &err, "run", tu_path("key.json"), "--json", "--store", tu_path("key2.db"), NULL);
+  assert_int_equal(rc, 1);
+  assert_non_null(strstr(out, "model_failure"));
+  assert_non_null(strstr(out, "HTTP 401: bad key Bearer ****"));
+  assert_null(strstr(out, KEY));
+  free(out), free(err);
+}
+
+/* ---- the test HTTP server ----------------------------------------------------- */
+
+static outcome run_against(const char *scenario, const char *model_extra, peer *p) {
+  *p = start_http_peer(scenario);
+  outcome o = run_agent(p->port, "", model_extra);
+  stop_peer(p);
+  return o;
+}
+
+static void retry_after_seconds_is_honoured(void **state) {
+  (void)state;
+  peer p;
+  /* max_backoff_ms caps a server's wait too: raise it above Retry-After's 1 s. */
+  outcome o = run_against("retry_after_seconds", ",\"max_backoff_ms\":5000", &p);
+  assert_stop(&o, "success", "answered");
+  const json_t *calls[4];
+  assert_int_equal(events_of(&o, "model_call", calls, 4), 2);
+  assert_int_equal(int_at(calls[0], "status"), 429);
+  assert_int_equal(int_at(calls[0], "retry_in_ms"), 1000);
+  outcome_dispose(&o);
+}
+
+static void retry_after_date_is_honoured(void **state) {
+  (void)state;
+  peer p;
+  outcome o = run_against("retry_after_date", ",\"max_backoff_ms\":5000", &p);
+  assert_stop(&o, "success", "answered");
+  const json_t *calls[4];
+  assert_int_equal(events_of(&o, "model_call", calls, 4), 2);
+  assert_int_equal(int_at(calls[0], "status"), 503);
+  assert_int_equal(int_at(calls[0], "retry_in_ms"), 0); /* the date has passed */
+  outcome_dispose(&o);
+}
+
+static void slow_replies_time_out(void **state) {
+  (void)state;
+  peer p;
+  outcome o = run_against("slow", ",\"timeout_ms\":150,\"max_retries\":1", &p);
+  assert_stop(&o, "model_failure", "timeout after 150 ms (after 2 attempts)");
+  outcome_dispose(&o);
+}
+
+static void reset_mid_body_is_retried(void **state) {
+  (void)state;
+  peer p;
+  outcome o = run_against("reset_once", "", &p);
+  assert_stop(&o, "success", "answered");
+  const json_t *calls[4];
+  assert_int_equal(events_of(&o, "model_call", calls, 4), 2);
+  assert_non_null(strstr(json_string_value(json_object_get(calls[0], "error")), "connection: "));
+  outcome_dispose(&o);
+}
+
+static void body_that_is_not_json_is_a_model_failure(void **state) {
+  (void)state;
+  peer p;
+  outcome o = run_against("not_json", "", &p);
+  assert_stop(&o, "model_failure", "response is not JSON");
+  const json_t *calls[4];
+  assert_int_equal(events_of(&o, "model_call", calls, 4), 1);
+  outcome_dispose(&o);
+}
+
+static void connection_refused_is_a_model_failure(void **state) {
+  (void)state;
+  outcome o = run_agent(free_port(), "", "");
+  assert_stop(&o, "model_failure", "connection: ");
+  assert_non_null(strstr(art_run_stop_detail(o.run), "(after 3 attempts)"));
+  outcome_dispose(&o);
+}
+
+int main(void) {
+  const struct CMUnitTest with_mock[] = {
+      cmocka_unit_test(tool_call_then_answer_succeeds),
+      cmocka_unit_test(usage_and_cost_are_recorded),
+      cmocka_unit_test(unknown_tool_is_refused),
+      cmocka_unit_test(bad_arguments_are_repaired),
+      cmocka_unit_test(failed_repair_is_an_invalid_decision),
+      cmocka_unit_test(arguments_never_json_are_an_invalid_decision),
+      cmocka_unit_test(too_many_requests_then_success_is_retried),
+      cmocka_unit_test(persistent_server_error_is_a_model_failure),
+      cmocka_unit_test(client_error_is_not_retried),
+      cmocka_unit_test(token_budget_stops_the_run),
+      cmocka_unit_test(cost_budget_stops_the_run),
+      cmocka_unit_test(several_tool_calls_take_the_first),
+      cmocka_unit_test(api_key_is_sent_and_never_shown),
+  };
+  const struct CMUnitTest with_peer[] = {
+      cmocka_unit_test(retry_after_seconds_is_honoured),
+      cmocka_unit_test(retry_after_date_is_honoured),
+      cmocka_unit_test(slow_replies_time_out),
+      cmocka_unit_test(reset_mid_body_is_retried),
+      cmocka_unit_test(body_that_is_not_json_is_a_model_failure),
+      cmocka_unit_test(connection_refused_is_a_model_failure),
+  };
+  setenv("AGENTRT_TEST_KEY", KEY, 1);
+  int failed = cmocka_run_group_tests_name("openai model, mock-llm", with_mock, mock_up, mock_down);
+  failed += cmocka_run_group_tests_name("openai model, test HTTP server", with_peer, NULL, NULL);
+  return failed;
+}
