@@ -84,19 +84,6 @@ static int drain_stdout(child *c, art_error *err) {
   return 0;
 }
 
-/* Appends data to the ERR_KEEP-byte window buf, dropping the oldest bytes. */
-static void keep_tail(char *buf, size_t *len, const char *data, size_t n) {
-  if (n >= ERR_KEEP) {
-    memcpy(buf, data + n - ERR_KEEP, ERR_KEEP);
-    *len = ERR_KEEP;
-    return;
-  }
-  size_t drop = *len + n > ERR_KEEP ? *len + n - ERR_KEEP : 0;
-  memmove(buf, buf + drop, *len - drop);
-  memcpy(buf + *len - drop, data, n);
-  *len = *len - drop + n;
-}
-
 /* stderr is diagnostics only: a read error just ends it. */
 static void drain_stderr(child *c) {
   char chunk[ERR_KEEP];
@@ -105,7 +92,7 @@ static void drain_stderr(child *c) {
   if (n <= 0)
     art_close_fd(&c->proc.err_fd);
   else
-    keep_tail(c->err, &c->err_len, chunk, (size_t)n);
+    art_keep_tail(c->err, &c->err_len, ERR_KEEP, chunk, (size_t)n);
 }
 
 /* Moves input in and output out until the child closes its ends or the
@@ -303,24 +290,9 @@ static void map_value(json_t *value_take, art_tool_result *r) {
   }
 }
 
-/* The length of text without trailing white space. */
-static size_t trimmed_len(const char *text, size_t len) {
-  while (len > 0 && isspace((unsigned char)text[len - 1])) len--;
-  return len;
-}
-
-/* The last non-blank line of text, as a pointer and a length. */
-static const char *last_line(const char *text, size_t len, int *line_len) {
-  len = trimmed_len(text, len);
-  size_t start = len;
-  while (start > 0 && text[start - 1] != '\n') start--;
-  *line_len = (int)(len - start);
-  return text + start;
-}
-
 static void map_output(const art_command_output *o, int timeout_ms, art_tool_result *r) {
   int line_len;
-  const char *line = last_line(o->err, o->err_len, &line_len);
+  const char *line = art_last_line(o->err, o->err_len, &line_len);
   json_error_t jerr;
   json_t *value;
   if (o->timed_out)
@@ -330,7 +302,7 @@ static void map_output(const art_command_output *o, int timeout_ms, art_tool_res
   else if (o->exit_status != 0)
     art_tool_result_set(r, ART_RESULT_ERROR, NULL, "exit status %d%s%.*s", o->exit_status,
                         line_len ? ": " : "", line_len, line);
-  else if (trimmed_len(o->out, o->out_len) == 0)
+  else if (art_trimmed_len(o->out, o->out_len) == 0)
     art_tool_result_set(r, ART_RESULT_ERROR, NULL, "bad JSON on stdout: no output");
   else if (!(value = json_loadb(o->out, o->out_len, JSON_DECODE_ANY, &jerr)))
     art_tool_result_set(r, ART_RESULT_ERROR, NULL, "bad JSON on stdout: %s", jerr.text);

@@ -9,6 +9,7 @@
 
 #include "tool/process.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -366,4 +367,29 @@ int art_process_wait(art_process *p, int timeout_ms, int *status) {
     nap_ms = nap_ms * 2 > NAP_MAX_MS ? NAP_MAX_MS : nap_ms * 2;
   }
   return 1;
+}
+
+void art_keep_tail(char *buf, size_t *len, size_t keep, const char *data, size_t n) {
+  if (n >= keep) {
+    memcpy(buf, data + n - keep, keep);
+    *len = keep;
+    return;
+  }
+  size_t drop = *len + n > keep ? *len + n - keep : 0;
+  memmove(buf, buf + drop, *len - drop);
+  memcpy(buf + *len - drop, data, n);
+  *len = *len - drop + n;
+}
+
+size_t art_trimmed_len(const char *text, size_t len) {
+  while (len > 0 && isspace((unsigned char)text[len - 1])) len--;
+  return len;
+}
+
+const char *art_last_line(const char *text, size_t len, int *line_len) {
+  len = art_trimmed_len(text, len);
+  size_t start = len;
+  while (start > 0 && text[start - 1] != '\n') start--;
+  *line_len = (int)(len - start);
+  return text + start;
 }

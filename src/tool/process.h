@@ -45,6 +45,14 @@ int art_process_wait(art_process *p, int timeout_ms, int *status);
  * calling thread only, and the one this write raises is consumed. */
 ssize_t art_write_without_sigpipe(int fd, const void *buf, size_t len);
 
+/* Appends data to the `keep`-byte window buf (holding *len bytes), dropping the
+ * oldest bytes: what is kept of a child's stderr. */
+void art_keep_tail(char *buf, size_t *len, size_t keep, const char *data, size_t n);
+/* The length of text without trailing white space. */
+size_t art_trimmed_len(const char *text, size_t len);
+/* The last non-blank line of text, as a pointer and a length. */
+const char *art_last_line(const char *text, size_t len, int *line_len);
+
 void art_close_fd(int *fd);
 int64_t art_monotonic_ms(void);
 
