@@ -300,6 +300,7 @@ static int read_tools(loader *l, const json_t *root) {
 /* ---- MCP servers --------------------------------------------------------------- */
 
 #define MCP_DEFAULT_TIMEOUT_MS 30000
+#define MCP_DEFAULT_INIT_TIMEOUT_MS 10000
 
 /* Server names become tool name prefixes ("fs.read_file"), so they are kept to
  * letters, digits, '_' and '-'. */
@@ -368,18 +369,21 @@ static int read_mcp_tools(loader *l, const char *path, const json_t *j,
 }
 
 static int read_mcp_server(loader *l, const char *path, const json_t *j, art_mcp_server_config *c) {
-  static const char *const keys[] = {"name", "command", "env", "timeout_ms", "tools", NULL};
-  int64_t timeout = MCP_DEFAULT_TIMEOUT_MS;
+  static const char *const keys[] = {"name",  "command", "env", "timeout_ms", "init_timeout_ms",
+                                     "tools", NULL};
+  int64_t timeout = MCP_DEFAULT_TIMEOUT_MS, init_timeout = MCP_DEFAULT_INIT_TIMEOUT_MS;
   char sub[ART_PATH_SIZE];
   if (art_rd_expect_object(&l->rd, path, j) < 0 || art_rd_known_keys(&l->rd, path, j, keys) < 0 ||
       art_rd_string(&l->rd, path, j, "name", true, &c->name) < 0 ||
-      art_rd_int(&l->rd, path, j, "timeout_ms", 1, 3600 * 1000, &timeout) < 0)
+      art_rd_int(&l->rd, path, j, "timeout_ms", 1, 3600 * 1000, &timeout) < 0 ||
+      art_rd_int(&l->rd, path, j, "init_timeout_ms", 1, 3600 * 1000, &init_timeout) < 0)
     return ART_ESPEC;
   art_rd_member_path(sub, path, "name");
   if (!valid_server_name(c->name))
     return art_rd_fail(&l->rd, sub, "\"%s\" is not a server name (letters, digits, '_', '-')",
                        c->name);
   c->timeout_ms = (int)timeout;
+  c->init_timeout_ms = (int)init_timeout;
   int rc = read_command(l, path, j, &c->argv, &c->argv0);
   if (rc == 0) rc = read_mcp_env(l, path, j, c);
   if (rc == 0) rc = read_mcp_tools(l, path, j, c);
@@ -651,3 +655,5 @@ const char *art_spec_outbox(const art_spec *s) { return s->outbox; }
 const json_t *art_spec_json(const art_spec *s) { return s->json; }
 const char *art_spec_base_dir(const art_spec *s) { return s->base_dir; }
 const char *art_spec_actor(const art_spec *s) { return s->actor; }
+const char *art_spec_tenant(const art_spec *s) { return s->tenant; }
+const char *art_spec_route(const art_spec *s) { return s->route; }

@@ -13,7 +13,8 @@ typedef struct art_mcp_server_config {
   const char **argv; /* NULL-terminated */
   char *argv0;       /* owned when argv[0] was resolved, else NULL */
   char **env;        /* "NAME=value", NULL-terminated, owned; NULL when none */
-  int timeout_ms;
+  int timeout_ms;      /* each tools/call */
+  int init_timeout_ms; /* initialize, and each page of tools/list */
   const json_t *tools; /* {"TOOL": {"side_effect", "idempotent"}}, checked; may be NULL */
 } art_mcp_server_config;
 

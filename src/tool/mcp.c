@@ -59,10 +59,10 @@ static int initialize(mcp_server *s, bool *has_tools) {
                              "agentrt", "version", CLIENT_VERSION);
   art_rpc_message m;
   json_int_t id;
-  int rc = mcp_server_request(s, "initialize", params, art_monotonic_ms() + s->timeout_ms,
+  int rc = mcp_server_request(s, "initialize", params, art_monotonic_ms() + s->init_timeout_ms,
                               "initialize", &id, &m);
   if (rc == MCP_TIMED_OUT)
-    return mcp_server_fail(s, "no answer to initialize within %d ms", s->timeout_ms);
+    return mcp_server_fail(s, "no answer to initialize within %d ms", s->init_timeout_ms);
   if (rc < 0) return rc;
   rc = check_initialize(s, &m, has_tools);
   art_rpc_message_dispose(&m);
@@ -94,10 +94,10 @@ static int list_page(mcp_server *s, const char *cursor, json_t *all, char **next
   art_rpc_message m;
   json_int_t id;
   if (cursor && !params) return ART_ENOMEM;
-  int rc = mcp_server_request(s, "tools/list", params, art_monotonic_ms() + s->timeout_ms,
+  int rc = mcp_server_request(s, "tools/list", params, art_monotonic_ms() + s->init_timeout_ms,
                               "tools/list", &id, &m);
   if (rc == MCP_TIMED_OUT)
-    return mcp_server_fail(s, "no answer to tools/list within %d ms", s->timeout_ms);
+    return mcp_server_fail(s, "no answer to tools/list within %d ms", s->init_timeout_ms);
   if (rc < 0) return rc;
   rc = take_page(s, &m, all, next);
   art_rpc_message_dispose(&m);
@@ -140,6 +140,7 @@ static void join_text(const json_t *content, char *buf, size_t size) {
     int n = snprintf(buf + used, size - used, "%s%s", used ? "\n" : "", text);
     used = n < 0 ? used : used + (size_t)n >= size ? size - 1 : used + (size_t)n;
   }
+  buf[art_trimmed_len(buf, used)] = '\0';
 }
 
 /* The whole result (content blocks of every kind, structuredContent) is the
@@ -318,8 +319,11 @@ static int attach_server(art_mcp_session *session, art_spec *spec, size_t i, int
                          art_error *err) {
   const art_mcp_server_config *c = &spec->mcp_servers[i];
   mcp_server *s;
-  if (mcp_server_new(&s, c->name, c->timeout_ms, grace_ms, session->alloc) < 0)
+  if (mcp_server_new(&s, c->name, session->alloc) < 0)
     return art_error_set(err, ART_ENOMEM, "out of memory");
+  s->timeout_ms = c->timeout_ms;
+  s->init_timeout_ms = c->init_timeout_ms;
+  s->grace_ms = grace_ms;
   session->servers[session->n++] = s;
   json_t *tools = json_array();
   int rc = tools ? set_up(s, c, tools) : ART_ENOMEM;

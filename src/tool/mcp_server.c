@@ -24,14 +24,11 @@ typedef struct outgoing {
   size_t len, off;
 } outgoing;
 
-int mcp_server_new(mcp_server **out, const char *name, int timeout_ms, int grace_ms,
-                   const art_allocator *alloc) {
+int mcp_server_new(mcp_server **out, const char *name, const art_allocator *alloc) {
   mcp_server *s = art_zalloc(alloc, sizeof *s);
   if (!s) return ART_ENOMEM;
   s->alloc = alloc;
   s->refs = 1;
-  s->timeout_ms = timeout_ms;
-  s->grace_ms = grace_ms;
   s->next_id = 1;
   s->proc = (art_process){.pid = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1};
   art_line_buffer_init(&s->lines, alloc, ART_RPC_LINE_MAX);

@@ -19,7 +19,9 @@ typedef struct mcp_server {
   const art_allocator *alloc;
   unsigned refs; /* the session's and one per registered tool */
   char *name;
-  int timeout_ms, grace_ms;
+  int timeout_ms;      /* tools/call, and sending anything */
+  int init_timeout_ms; /* initialize and each tools/list page */
+  int grace_ms;
   art_process proc;
   art_line_buffer lines;
   char err_tail[MCP_ERR_KEEP + 1]; /* the last bytes of its stderr */
@@ -33,8 +35,7 @@ typedef struct mcp_server {
 /* The outcome of waiting for a response. */
 enum { MCP_GOT = 0, MCP_TIMED_OUT = 1 };
 
-int mcp_server_new(mcp_server **out, const char *name, int timeout_ms, int grace_ms,
-                   const art_allocator *alloc);
+int mcp_server_new(mcp_server **out, const char *name, const art_allocator *alloc);
 void mcp_server_ref(mcp_server *s);
 /* Drops a reference; the last one shuts the server down and frees it. */
 void mcp_server_unref(mcp_server *s);
