@@ -402,7 +402,8 @@ static int read_mcp_servers(loader *l, const json_t *root) {
     art_mcp_server_config *c = &l->spec->mcp_servers[i];
     l->spec->n_mcp_servers = i + 1;
     art_rd_index_path(item, "$.mcp_servers", i);
-    if (read_mcp_server(l, item, json_array_get(servers, i), c) < 0) return ART_ESPEC;
+    int rc = read_mcp_server(l, item, json_array_get(servers, i), c);
+    if (rc < 0) return rc;
     for (size_t k = 0; k < i; k++)
       if (strcmp(l->spec->mcp_servers[k].name, c->name) == 0)
         return art_rd_fail(&l->rd, item, "duplicate MCP server name \"%s\"", c->name);
