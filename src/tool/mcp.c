@@ -357,6 +357,8 @@ int art_mcp_attach(art_mcp_session **out, art_spec *spec, const art_mcp_options 
 
 void art_mcp_session_free(art_mcp_session *session) {
   if (!session) return;
+  /* Every server is asked to leave first, so their grace periods overlap. */
+  for (size_t i = 0; i < session->n; i++) art_close_fd(&session->servers[i]->proc.in_fd);
   for (size_t i = 0; i < session->n; i++) {
     mcp_server_shutdown(session->servers[i]);
     mcp_server_unref(session->servers[i]);

@@ -119,7 +119,8 @@ static void stderr_suffix(const mcp_server *s, char *buf, size_t size) {
   int n;
   const char *line = art_last_line(s->err_tail, s->err_len, &n);
   if (n > 200) line += n - 200, n = 200;
-  snprintf(buf, size, n ? " (stderr: %.*s)" : "", n, line);
+  buf[0] = '\0';
+  if (n) snprintf(buf, size, " (stderr: %.*s)", n, line);
 }
 
 /* Its stdout ended or its stdin broke: say how it ended, if it did. */
