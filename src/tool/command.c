@@ -84,16 +84,7 @@ static int drain_stdout(child *c, art_error *err) {
   return 0;
 }
 
-/* stderr is diagnostics only: a read error just ends it. */
-static void drain_stderr(child *c) {
-  char chunk[ERR_KEEP];
-  ssize_t n = read(c->proc.err_fd, chunk, sizeof chunk);
-  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-  if (n <= 0)
-    art_close_fd(&c->proc.err_fd);
-  else
-    art_keep_tail(c->err, &c->err_len, ERR_KEEP, chunk, (size_t)n);
-}
+static void drain_stderr(child *c) { art_read_tail(&c->proc.err_fd, c->err, &c->err_len, ERR_KEEP); }
 
 /* Moves input in and output out until the child closes its ends or the
  * deadline passes (c->timed_out). */

@@ -94,15 +94,8 @@ int mcp_server_start(mcp_server *s, const char *const *argv, const char *const *
 
 /* ---- stderr and how a server died ------------------------------------------- */
 
-/* stderr is for diagnostics only: a read error just ends it. */
 static void read_stderr(mcp_server *s) {
-  char chunk[MCP_ERR_KEEP];
-  ssize_t n = read(s->proc.err_fd, chunk, sizeof chunk);
-  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-  if (n <= 0)
-    art_close_fd(&s->proc.err_fd);
-  else
-    art_keep_tail(s->err_tail, &s->err_len, MCP_ERR_KEEP, chunk, (size_t)n);
+  art_read_tail(&s->proc.err_fd, s->err_tail, &s->err_len, MCP_ERR_KEEP);
 }
 
 /* What is left on stderr of a server that is gone. */

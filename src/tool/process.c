@@ -393,3 +393,13 @@ const char *art_last_line(const char *text, size_t len, int *line_len) {
   *line_len = (int)(len - start);
   return text + start;
 }
+
+void art_read_tail(int *fd, char *buf, size_t *len, size_t keep) {
+  char chunk[4096];
+  ssize_t n = read(*fd, chunk, sizeof chunk);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n <= 0)
+    art_close_fd(fd);
+  else
+    art_keep_tail(buf, len, keep, chunk, (size_t)n);
+}

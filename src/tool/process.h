@@ -48,6 +48,9 @@ ssize_t art_write_without_sigpipe(int fd, const void *buf, size_t len);
 /* Appends data to the `keep`-byte window buf (holding *len bytes), dropping the
  * oldest bytes: what is kept of a child's stderr. */
 void art_keep_tail(char *buf, size_t *len, size_t keep, const char *data, size_t n);
+/* Reads what *fd has now into that window; closes *fd at its end or on an
+ * error (stderr is for diagnostics only). */
+void art_read_tail(int *fd, char *buf, size_t *len, size_t keep);
 /* The length of text without trailing white space. */
 size_t art_trimmed_len(const char *text, size_t len);
 /* The last non-blank line of text, as a pointer and a length. */
