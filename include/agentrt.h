@@ -6,6 +6,7 @@
 #include "agentrt/common.h"
 #include "agentrt/context.h"
 #include "agentrt/decision.h"
+#include "agentrt/mcp.h"
 #include "agentrt/eval.h"
 #include "agentrt/model.h"
 #include "agentrt/policy.h"

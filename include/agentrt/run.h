@@ -57,6 +57,10 @@ int art_run_feed_model_failure(art_run *run, const char *detail, int64_t now_us)
  * `model_call` event, `now_us` when it ended), before that decision or
  * failure is fed.  Tokens count towards the budget with the decision. */
 int art_run_feed_model_call(art_run *run, const art_model_call *call, int64_t now_us);
+/* The run's tools cannot be used at all (an MCP server did not start, or failed
+ * while setting up): the run, waiting for a decision, stops tool_failure with
+ * `detail` before any decision is asked for. */
+int art_run_feed_tools_failure(art_run *run, const char *detail, int64_t now_us);
 /* Takes nothing from `result`: the run keeps its own reference to the data. */
 int art_run_feed_tool_result(art_run *run, uint32_t call_id, const art_tool_result *result,
                              int64_t now_us);

@@ -40,6 +40,8 @@ const char *art_spec_outbox(const art_spec *spec);
 const json_t *art_spec_json(const art_spec *spec);   /* the document it was loaded from */
 const char *art_spec_base_dir(const art_spec *spec); /* where relative commands resolve */
 const char *art_spec_actor(const art_spec *spec);    /* actor.id, NULL when not given */
+const char *art_spec_tenant(const art_spec *spec);   /* actor.tenant, NULL when not given */
+const char *art_spec_route(const art_spec *spec);    /* actor.route, NULL when not given */
 
 #ifdef __cplusplus
 }

@@ -17,6 +17,16 @@ extern "C" {
 
 typedef enum { ART_SIDE_READ, ART_SIDE_DRAFT, ART_SIDE_WRITE } art_side_effect;
 
+/* Where a tool's side effect class came from: the spec or the code that
+ * registered it, an MCP server's annotations (readOnlyHint), the MCP default
+ * for a tool without that hint (write), or a per-tool override in the spec. */
+typedef enum {
+  ART_SOURCE_DECLARED,
+  ART_SOURCE_ANNOTATION,
+  ART_SOURCE_DEFAULT,
+  ART_SOURCE_OVERRIDE
+} art_side_effect_source;
+
 typedef enum { ART_RESULT_OK, ART_RESULT_REFUSED, ART_RESULT_ERROR } art_result_status;
 
 #define ART_RESULT_MESSAGE_SIZE 1024
@@ -70,6 +80,7 @@ typedef struct art_tool_def {
   const char *description;
   const json_t *input_schema; /* NULL: any JSON object */
   art_side_effect side_effect;
+  art_side_effect_source side_effect_source; /* 0: declared */
   bool idempotent; /* read tools are idempotent whatever this says */
   bool disabled;
   const char *owner;   /* may be NULL */
@@ -100,6 +111,7 @@ const char *art_tool_name(const art_tool *t);
 const char *art_tool_description(const art_tool *t);
 const json_t *art_tool_input_schema(const art_tool *t); /* NULL: any object */
 art_side_effect art_tool_side_effect(const art_tool *t);
+art_side_effect_source art_tool_side_effect_source(const art_tool *t);
 bool art_tool_idempotent(const art_tool *t);
 bool art_tool_enabled(const art_tool *t);
 const char *art_tool_owner(const art_tool *t);
@@ -116,6 +128,8 @@ int art_tool_invoke(const art_tool *t, const art_tool_call *call, art_tool_resul
 const char *art_side_effect_name(art_side_effect s);
 int art_side_effect_parse(const char *name, art_side_effect *out); /* ART_EINVAL */
 const char *art_result_status_name(art_result_status s);
+/* "declared", "annotation", "default", "override" */
+const char *art_side_effect_source_name(art_side_effect_source s);
 
 #ifdef __cplusplus
 }

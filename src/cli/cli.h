@@ -56,6 +56,12 @@ int64_t cli_parse_age(const char *text);
  * not NULL; prints and returns the exit code (EXIT_OK / EXIT_STOPPED /
  * EXIT_PAUSED / EXIT_USAGE for I/O errors). */
 int cli_run_spec(art_spec *spec, const cli_opts *o, json_t *eval_case, art_store *store);
+/* Start the spec's MCP servers and register their tools (mcp.c).  0, or the
+ * failure's message in `why` (the run is then to stop tool_failure) and
+ * *session NULL. */
+int cli_mcp_attach(art_spec *spec, art_mcp_session **session, char *why, size_t why_size);
+/* Stops a run that has not asked for a decision yet: its tools are missing. */
+int cli_stop_tools_failed(art_run *run, const char *why);
 /* Drive to the next stop (messages on failure). */
 int cli_drive(art_run *run, art_model *model, art_store *store);
 /* Print the run: a table, or with --json the result object plus "status" and
@@ -78,12 +84,15 @@ int cmd_answer(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
 int cmd_resolve(int argc, char **argv);
+int cmd_tools(int argc, char **argv);
 
 /* durable.c */
 typedef struct cli_durable {
   art_store *store;
   art_run_record record;
   art_spec *spec;
+  art_mcp_session *mcp; /* NULL when the servers could not be set up */
+  char mcp_failure[ART_ERRMSG_SIZE];
   art_model *model;
   art_run *run;
 } cli_durable;

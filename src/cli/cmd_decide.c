@@ -216,7 +216,10 @@ static int resume(const cli_opts *o, cli_durable *d) {
     return cli_status_of(d->run) == ART_RUN_PAUSED ? EXIT_PAUSED : EXIT_STOPPED;
   }
   const art_action *act;
-  if (art_run_call_interrupted(d->run) && art_run_next(d->run, art_now_us(), &act) == 0 &&
+  if (d->mcp_failure[0]) {
+    int rc = cli_stop_tools_failed(d->run, d->mcp_failure);
+    if (rc != 0) return rc;
+  } else if (art_run_call_interrupted(d->run) && art_run_next(d->run, art_now_us(), &act) == 0 &&
       !art_tool_idempotent(act->tool)) {
     if (art_run_feed_outcome_unknown(d->run, art_now_us()) < 0) return refused(d, ART_EIO);
   } else {

@@ -148,6 +148,15 @@ static int load_spec(const art_run_record *rec, const char *store_path, art_spec
   return rc < 0 ? store_failed(&err) : 0;
 }
 
+/* The run's MCP tools, for the replay and for what comes after it; a failure
+ * is kept for resume to stop the run with (a spec mistake is an error). */
+static int attach_servers(cli_durable *d) {
+  int rc = cli_mcp_attach(d->spec, &d->mcp, d->mcp_failure, sizeof d->mcp_failure);
+  if (rc != ART_ESPEC && rc != ART_ENOMEM) return 0;
+  fprintf(stderr, "agentrt: %s\n", d->mcp_failure);
+  return EXIT_USAGE;
+}
+
 /* The run `run_id` as its journal left it, with its model where it was and its
  * journal sink on.  The caller holds the lease. */
 int cli_rebuild(art_store *store, const char *store_path, const char *run_id, cli_durable *d) {
@@ -156,6 +165,7 @@ int cli_rebuild(art_store *store, const char *store_path, const char *run_id, cl
   memset(d, 0, sizeof *d);
   if (store->vt->get_run(store, run_id, &d->record, &err) < 0) return store_failed(&err);
   int rc = load_spec(&d->record, store_path, &d->spec);
+  if (rc == 0) rc = attach_servers(d);
   if (rc == 0 && store->vt->load_events(store, run_id, &events, &err) < 0) rc = store_failed(&err);
   d->store = store;
   art_run_options opts = {.run_id = run_id};
@@ -204,6 +214,7 @@ void cli_watch_dispose(cli_watch *w) {
 void cli_durable_dispose(cli_durable *d) {
   art_run_free(d->run);
   art_model_free(d->model);
+  art_mcp_session_free(d->mcp);
   art_spec_free(d->spec);
   art_run_record_dispose(&d->record);
   memset(d, 0, sizeof *d);

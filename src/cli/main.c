@@ -19,6 +19,7 @@ static const char usage[] =
     "  resolve RUN ACTION   say what became of a call whose outcome is unknown\n"
     "  resume RUN           continue a run from where its journal stops\n"
     "  cancel RUN           stop a run that has not finished\n"
+    "  tools list SPEC.json the spec's tools (built-in, command, MCP) and what the policy does\n"
     "\n"
     "options:\n"
     "  -h, --help           show help (also: agentrt COMMAND --help)\n"
@@ -54,6 +55,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "resume") == 0) return cmd_resume(argc - 1, argv + 1);
   if (strcmp(cmd, "cancel") == 0) return cmd_cancel(argc - 1, argv + 1);
   if (strcmp(cmd, "resolve") == 0) return cmd_resolve(argc - 1, argv + 1);
+  if (strcmp(cmd, "tools") == 0) return cmd_tools(argc - 1, argv + 1);
   fprintf(stderr, "agentrt: unknown command \"%s\"\n\n%s", cmd, usage);
   return EXIT_USAGE;
 }

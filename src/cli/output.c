@@ -115,6 +115,8 @@ static void print_trace_table(const art_run *run) {
     const art_event *ev = art_run_event(run, i);
     char detail[512];
     event_detail(detail, sizeof detail, ev);
+    for (char *c = detail; *c; c++)
+      if (*c == '\n' || *c == '\r' || *c == '\t') *c = ' '; /* one line per event */
     if (strlen(detail) > 90) strcpy(detail + 87, "...");
     printf("%4u  %4u  %-16s %6lld us  %s\n", ev->seq, ev->step, art_event_type_name(ev->type),
            (long long)ev->latency_us, detail);
@@ -313,13 +315,28 @@ static int start(art_spec *spec, const cli_opts *o, art_store *store, art_model 
   return rc ? rc : open_trace(*run, o->trace, trace);
 }
 
+/* A spec mistake found only once the servers speak (an override for a tool a
+ * server does not have) or no memory is a usage error; any other failure to set
+ * up the servers stops the run tool_failure. */
+static int attach_servers(art_spec *spec, art_mcp_session **mcp, char *why, size_t size) {
+  int rc = cli_mcp_attach(spec, mcp, why, size);
+  if (rc != ART_ESPEC && rc != ART_ENOMEM) return rc;
+  fprintf(stderr, "agentrt: %s\n", why);
+  return EXIT_USAGE;
+}
+
 int cli_run_spec(art_spec *spec, const cli_opts *o, json_t *eval_case, art_store *store) {
   art_model *model = NULL;
   art_run *run = NULL;
+  art_mcp_session *mcp = NULL;
   FILE *trace = NULL;
   json_t *eval = NULL;
+  char why[ART_ERRMSG_SIZE];
+  int attached = attach_servers(spec, &mcp, why, sizeof why);
+  if (attached == EXIT_USAGE) return EXIT_USAGE;
   int rc = start(spec, o, store, &model, &run, &trace);
-  if (rc == 0) rc = cli_drive(run, model, store);
+  if (rc == 0)
+    rc = attached < 0 ? cli_stop_tools_failed(run, why) : cli_drive(run, model, store);
   if (rc == 0 && store) rc = cli_record_status(store, run);
   if (rc == 0 && eval_case)
     eval = eval_run(run, json_string_value(json_object_get(eval_case, "name")),
@@ -334,5 +351,6 @@ int cli_run_spec(art_spec *spec, const cli_opts *o, json_t *eval_case, art_store
   json_decref(eval);
   art_run_free(run);
   art_model_free(model);
+  art_mcp_session_free(mcp);
   return rc;
 }

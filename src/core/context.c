@@ -11,7 +11,7 @@ void art_observation_summary(const art_observation *o, char *buf, size_t size) {
   switch (o->kind) {
   case ART_OBS_TOOL:
     if (o->status == ART_RESULT_OK)
-      snprintf(buf, size, "%s ok", o->tool);
+      snprintf(buf, size, "%s ok%s%s", o->tool, o->text ? ": " : "", o->text ? o->text : "");
     else
       snprintf(buf, size, "%s %s: %s", o->tool, art_result_status_name(o->status),
                o->text ? o->text : "");

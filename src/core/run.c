@@ -642,6 +642,13 @@ int art_run_feed_model_call(art_run *run, const art_model_call *call, int64_t no
   return art_run_event_commit(run, ev);
 }
 
+int art_run_feed_tools_failure(art_run *run, const char *detail, int64_t now_us) {
+  if (run->phase != PH_AWAIT_DECISION)
+    return fail(run, ART_ESTATE, "the run is not waiting for a decision");
+  return stop(run, ART_STOP_TOOL_FAILURE, NULL, NULL, now_us,
+              detail && detail[0] ? detail : "tool_failure");
+}
+
 /* ---- tool results ------------------------------------------------------------ */
 
 static art_observation *add_observation(art_run *run, art_observation_kind kind) {
@@ -656,7 +663,9 @@ static art_observation *add_observation(art_run *run, art_observation_kind kind)
 static int record_result(art_run *run, const art_tool_result *r, int64_t now_us) {
   art_event *ev = art_run_event_new(run, ART_EV_TOOL_RESULT, now_us);
   int rc = ev ? 0 : ART_ENOMEM;
-  const char *message = r->status != ART_RESULT_OK ? keep_text(run, r->message, &rc) : NULL;
+  /* An ok result's message is what it says in words (an MCP tool's text). */
+  const char *message =
+      r->status != ART_RESULT_OK || r->message[0] ? keep_text(run, r->message, &rc) : NULL;
   json_t *data = keep_json(run, r->data, &rc);
   art_observation *o = rc == 0 ? add_observation(run, ART_OBS_TOOL) : NULL;
   if (!o) {

@@ -147,6 +147,9 @@ static int feed(replay *r, size_t i) {
       strcmp(str(ev, "stop_reason") ? str(ev, "stop_reason") : "", "model_failure") == 0)
     return art_run_feed_model_failure(run, str(ev, "reason"), ts);
   if (is(ev, "stop") &&
+      strcmp(str(ev, "stop_reason") ? str(ev, "stop_reason") : "", "tool_failure") == 0)
+    return art_run_feed_tools_failure(run, str(ev, "reason"), ts);
+  if (is(ev, "stop") &&
       strcmp(str(ev, "stop_reason") ? str(ev, "stop_reason") : "", "cancelled") == 0)
     return art_run_cancel(run, str(ev, "reason"), ts);
   if (is(ev, "stop") && strcmp(str(ev, "reason") ? str(ev, "reason") : "", "outcome_unknown") == 0)

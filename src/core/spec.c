@@ -297,6 +297,131 @@ static int read_tools(loader *l, const json_t *root) {
   return 0;
 }
 
+/* ---- MCP servers --------------------------------------------------------------- */
+
+#define MCP_DEFAULT_TIMEOUT_MS 30000
+#define MCP_DEFAULT_INIT_TIMEOUT_MS 10000
+
+/* Server names become tool name prefixes ("fs.read_file"), so they are kept to
+ * letters, digits, '_' and '-'. */
+static bool valid_server_name(const char *name) {
+  if (!name[0]) return false;
+  for (const char *c = name; *c; c++)
+    if (!(*c >= 'a' && *c <= 'z') && !(*c >= 'A' && *c <= 'Z') && !(*c >= '0' && *c <= '9') &&
+        *c != '_' && *c != '-')
+      return false;
+  return true;
+}
+
+static char *env_entry_new(const art_allocator *a, const char *name, const char *value) {
+  size_t n = strlen(name), v = strlen(value);
+  char *e = art_alloc(a, n + v + 2);
+  if (e) snprintf(e, n + v + 2, "%s=%s", name, value);
+  return e;
+}
+
+static int read_mcp_env(loader *l, const char *path, const json_t *j, art_mcp_server_config *c) {
+  const json_t *env = json_object_get(j, "env"), *value;
+  const char *key;
+  char sub[ART_PATH_SIZE], item[ART_PATH_SIZE];
+  if (!env) return 0;
+  art_rd_member_path(sub, path, "env");
+  if (art_rd_expect_object(&l->rd, sub, env) < 0) return ART_ESPEC;
+  c->env = art_zalloc(l->spec->alloc, (json_object_size(env) + 1) * sizeof *c->env);
+  if (!c->env) return oom(l);
+  size_t n = 0;
+  json_object_foreach((json_t *)env, key, value) {
+    art_rd_member_path(item, sub, key);
+    if (!key[0] || strchr(key, '='))
+      return art_rd_fail(&l->rd, item, "not a variable name (empty, or holds '=')");
+    if (!json_is_string(value)) return art_rd_fail(&l->rd, item, "expected a string");
+    if (!(c->env[n++] = env_entry_new(l->spec->alloc, key, json_string_value(value))))
+      return oom(l);
+  }
+  return 0;
+}
+
+static int read_mcp_tool_override(loader *l, const char *path, const json_t *j) {
+  static const char *const keys[] = {"side_effect", "idempotent", NULL};
+  int side = -1;
+  bool idempotent = false;
+  if (art_rd_expect_object(&l->rd, path, j) < 0 || art_rd_known_keys(&l->rd, path, j, keys) < 0 ||
+      art_rd_enum(&l->rd, path, j, "side_effect", &art_side_effect_names, &side) < 0 ||
+      art_rd_bool(&l->rd, path, j, "idempotent", &idempotent) < 0)
+    return ART_ESPEC;
+  return 0;
+}
+
+static int read_mcp_tools(loader *l, const char *path, const json_t *j,
+                          art_mcp_server_config *c) {
+  const json_t *tools = json_object_get(j, "tools"), *tool;
+  const char *key;
+  char sub[ART_PATH_SIZE], item[ART_PATH_SIZE];
+  if (!tools) return 0;
+  art_rd_member_path(sub, path, "tools");
+  if (art_rd_expect_object(&l->rd, sub, tools) < 0) return ART_ESPEC;
+  json_object_foreach((json_t *)tools, key, tool) {
+    art_rd_member_path(item, sub, key);
+    if (read_mcp_tool_override(l, item, tool) < 0) return ART_ESPEC;
+  }
+  c->tools = tools;
+  return 0;
+}
+
+static int read_mcp_server(loader *l, const char *path, const json_t *j, art_mcp_server_config *c) {
+  static const char *const keys[] = {"name",  "command", "env", "timeout_ms", "init_timeout_ms",
+                                     "tools", NULL};
+  int64_t timeout = MCP_DEFAULT_TIMEOUT_MS, init_timeout = MCP_DEFAULT_INIT_TIMEOUT_MS;
+  char sub[ART_PATH_SIZE];
+  if (art_rd_expect_object(&l->rd, path, j) < 0 || art_rd_known_keys(&l->rd, path, j, keys) < 0 ||
+      art_rd_string(&l->rd, path, j, "name", true, &c->name) < 0 ||
+      art_rd_int(&l->rd, path, j, "timeout_ms", 1, 3600 * 1000, &timeout) < 0 ||
+      art_rd_int(&l->rd, path, j, "init_timeout_ms", 1, 3600 * 1000, &init_timeout) < 0)
+    return ART_ESPEC;
+  art_rd_member_path(sub, path, "name");
+  if (!valid_server_name(c->name))
+    return art_rd_fail(&l->rd, sub, "\"%s\" is not a server name (letters, digits, '_', '-')",
+                       c->name);
+  c->timeout_ms = (int)timeout;
+  c->init_timeout_ms = (int)init_timeout;
+  int rc = read_command(l, path, j, &c->argv, &c->argv0);
+  if (rc == 0) rc = read_mcp_env(l, path, j, c);
+  if (rc == 0) rc = read_mcp_tools(l, path, j, c);
+  return rc;
+}
+
+static int read_mcp_servers(loader *l, const json_t *root) {
+  const json_t *servers = json_object_get(root, "mcp_servers");
+  char item[ART_PATH_SIZE];
+  if (!servers) return 0;
+  if (art_rd_expect_array(&l->rd, "$.mcp_servers", servers) < 0) return ART_ESPEC;
+  size_t n = json_array_size(servers);
+  l->spec->mcp_servers = art_zalloc(l->spec->alloc, (n ? n : 1) * sizeof *l->spec->mcp_servers);
+  if (!l->spec->mcp_servers) return oom(l);
+  for (size_t i = 0; i < n; i++) {
+    art_mcp_server_config *c = &l->spec->mcp_servers[i];
+    l->spec->n_mcp_servers = i + 1;
+    art_rd_index_path(item, "$.mcp_servers", i);
+    int rc = read_mcp_server(l, item, json_array_get(servers, i), c);
+    if (rc < 0) return rc;
+    for (size_t k = 0; k < i; k++)
+      if (strcmp(l->spec->mcp_servers[k].name, c->name) == 0)
+        return art_rd_fail(&l->rd, item, "duplicate MCP server name \"%s\"", c->name);
+  }
+  return 0;
+}
+
+static void free_mcp_servers(art_spec *s) {
+  for (size_t i = 0; i < s->n_mcp_servers; i++) {
+    art_mcp_server_config *c = &s->mcp_servers[i];
+    art_release(s->alloc, c->argv);
+    art_release(s->alloc, c->argv0);
+    for (char **e = c->env; e && *e; e++) art_release(s->alloc, *e);
+    art_release(s->alloc, c->env);
+  }
+  art_release(s->alloc, s->mcp_servers);
+}
+
 /* ---- model ------------------------------------------------------------------- */
 
 static int read_usage(loader *l, const char *path, const json_t *j, art_usage *out) {
@@ -478,6 +603,7 @@ static int read_top(loader *l, const json_t *root) {
       "run_id",  "goal",    "description", "max_steps",        "max_wall_time_ms",
       "actor",   "memory",  "tools",       "policy",           "model",
       "context", "redact",  "outbox",      "max_tokens_total", "max_cost_usd",
+      "mcp_servers",
       NULL};
   art_spec *s = l->spec;
   const char *description = NULL, *outbox = DEFAULT_OUTBOX;
@@ -535,6 +661,7 @@ static int read_spec(loader *l, const json_t *root) {
   if (rc == 0) rc = read_memory(l, root);
   if (rc == 0 && (rc = art_registry_new(&l->spec->registry, l->spec->alloc)) < 0) oom(l);
   if (rc == 0) rc = read_tools(l, root);
+  if (rc == 0) rc = read_mcp_servers(l, root);
   if (rc == 0) rc = read_policy(l, root);
   if (rc == 0) rc = read_model(l, root);
   if (rc == 0) rc = choose_fixed_memory(l);
@@ -598,6 +725,7 @@ int art_spec_load(art_spec **out, const char *path, const art_spec_options *opts
 void art_spec_free(art_spec *s) {
   if (!s) return;
   art_registry_free(s->registry);
+  free_mcp_servers(s);
   art_policy_free(s->policy);
   art_redactor_free(s->redactor);
   art_release(s->alloc, s->memory);
@@ -625,3 +753,5 @@ const char *art_spec_outbox(const art_spec *s) { return s->outbox; }
 const json_t *art_spec_json(const art_spec *s) { return s->json; }
 const char *art_spec_base_dir(const art_spec *s) { return s->base_dir; }
 const char *art_spec_actor(const art_spec *s) { return s->actor; }
+const char *art_spec_tenant(const art_spec *s) { return s->tenant; }
+const char *art_spec_route(const art_spec *s) { return s->route; }

@@ -16,6 +16,19 @@ typedef struct art_model_config {
   char *argv0;                    /* command: argv[0] resolved against base_dir, or NULL */
 } art_model_config;
 
+/* One entry of "mcp_servers": how to start the server and what the spec says
+ * about its tools.  Strings are borrowed from the spec's document except
+ * argv0 (argv[0] resolved against the spec's directory) and the env entries. */
+typedef struct art_mcp_server_config {
+  const char *name;
+  const char **argv; /* NULL-terminated */
+  char *argv0;       /* owned when argv[0] was resolved, else NULL */
+  char **env;        /* "NAME=value", NULL-terminated, owned; NULL when none */
+  int timeout_ms;      /* each tools/call */
+  int init_timeout_ms; /* initialize, and each page of tools/list */
+  const json_t *tools; /* {"TOOL": {"side_effect", "idempotent"}}, checked; may be NULL */
+} art_mcp_server_config;
+
 struct art_spec {
   const art_allocator *alloc;
   json_t *json;       /* the document: the strings below are borrowed from it */
@@ -44,6 +57,8 @@ struct art_spec {
   uint32_t *script_repeat;
   size_t n_script;
   char *outbox;
+  art_mcp_server_config *mcp_servers;
+  size_t n_mcp_servers;
   art_context_refs *fixed_refs; /* the memory choice, when no run can change it */
   bool fixed_refs_ruled;        /* a retrieve rule decided part of it (traced per run) */
 };

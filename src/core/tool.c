@@ -124,6 +124,7 @@ static int tool_new(art_tool **out, const art_allocator *a, const art_tool_def *
   }
   t->alloc = a;
   t->side_effect = def->side_effect;
+  t->side_effect_source = def->side_effect_source;
   t->idempotent = def->idempotent || def->side_effect == ART_SIDE_READ;
   t->enabled = !def->disabled;
   t->fn = def->fn;
@@ -217,7 +218,15 @@ const char *art_tool_name(const art_tool *t) { return t->name; }
 const char *art_tool_description(const art_tool *t) { return t->description; }
 const json_t *art_tool_input_schema(const art_tool *t) { return t->input_schema; }
 art_side_effect art_tool_side_effect(const art_tool *t) { return t->side_effect; }
+art_side_effect_source art_tool_side_effect_source(const art_tool *t) {
+  return t->side_effect_source;
+}
 bool art_tool_idempotent(const art_tool *t) { return t->idempotent; }
+
+const char *art_side_effect_source_name(art_side_effect_source s) {
+  static const char *const names[] = {"declared", "annotation", "default", "override"};
+  return (unsigned)s < sizeof names / sizeof *names ? names[s] : "?";
+}
 bool art_tool_enabled(const art_tool *t) { return t->enabled; }
 const char *art_tool_owner(const art_tool *t) { return t->owner; }
 const char *art_tool_version(const art_tool *t) { return t->version; }

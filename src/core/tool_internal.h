@@ -14,6 +14,7 @@ struct art_tool {
   json_t *input_schema; /* NULL: any object */
   art_schema *schema;   /* compiled input_schema, NULL when none */
   art_side_effect side_effect;
+  art_side_effect_source side_effect_source;
   bool idempotent;
   bool enabled;
   art_tool_fn fn;

@@ -236,6 +236,18 @@ static void test_full_spec_internals(void **state) {
   assert_int_equal(spec->script_repeat[1], 1);
   assert_int_equal(spec->script[0].usage.prompt_tokens, 120);
   assert_int_equal(spec->script[0].usage.completion_tokens, 8);
+  assert_int_equal(spec->n_mcp_servers, 1);
+  const art_mcp_server_config *fs = &spec->mcp_servers[0];
+  assert_string_equal(fs->name, "fs");
+  assert_string_equal(fs->argv[0], tu_path("./servers/fs")); /* resolved against the spec's dir */
+  assert_string_equal(fs->argv[1], "/srv/notes");
+  assert_null(fs->argv[2]);
+  assert_string_equal(fs->env[0], "DEBUG=0");
+  assert_string_equal(fs->env[1], "LANG=C");
+  assert_null(fs->env[2]);
+  assert_int_equal(fs->timeout_ms, 2000);
+  assert_int_equal(fs->init_timeout_ms, 4000);
+  assert_non_null(json_object_get(fs->tools, "write_file"));
   art_spec_free(spec);
 }
 
@@ -448,6 +460,46 @@ int main(void) {
       SPEC_ERROR("max_steps 0", "max_steps", "0", "$.max_steps", "must be between 1 and"),
       SPEC_ERROR("max_steps a fraction", "max_steps", "2.5", "$.max_steps",
                  "expected an integer, got a number"),
+      /* mcp_servers */
+      SPEC_ERROR("mcp_servers not an array", "mcp_servers", "{}", "$.mcp_servers",
+                 "expected an array, got an object"),
+      SPEC_ERROR("mcp server not an object", "mcp_servers", "[\"fs\"]", "$.mcp_servers[0]",
+                 "expected an object"),
+      SPEC_ERROR("mcp server missing name", "mcp_servers", "[{\"command\": [\"x\"]}]",
+                 "$.mcp_servers[0]", "missing required key \"name\""),
+      SPEC_ERROR("mcp server name with a dot", "mcp_servers",
+                 "[{\"name\": \"my.fs\", \"command\": [\"x\"]}]", "$.mcp_servers[0].name",
+                 "\"my.fs\" is not a server name"),
+      SPEC_ERROR("mcp server missing command", "mcp_servers", "[{\"name\": \"fs\"}]",
+                 "$.mcp_servers[0].command", "expected a non-empty array of strings"),
+      SPEC_ERROR("mcp server command a string", "mcp_servers",
+                 "[{\"name\": \"fs\", \"command\": \"node server.js\"}]",
+                 "$.mcp_servers[0].command", "(argv, no shell)"),
+      SPEC_ERROR("mcp server unknown key", "mcp_servers",
+                 "[{\"name\": \"fs\", \"command\": [\"x\"], \"shell\": true}]",
+                 "$.mcp_servers[0]", "unknown key \"shell\""),
+      SPEC_ERROR("mcp server timeout 0", "mcp_servers",
+                 "[{\"name\": \"fs\", \"command\": [\"x\"], \"timeout_ms\": 0}]",
+                 "$.mcp_servers[0].timeout_ms", "must be between 1 and"),
+      SPEC_ERROR("mcp server env value not a string", "mcp_servers",
+                 "[{\"name\": \"fs\", \"command\": [\"x\"], \"env\": {\"DEBUG\": 1}}]",
+                 "$.mcp_servers[0].env.DEBUG", "expected a string"),
+      SPEC_ERROR("mcp server env name with =", "mcp_servers",
+                 "[{\"name\": \"fs\", \"command\": [\"x\"], \"env\": {\"A=B\": \"1\"}}]",
+                 "$.mcp_servers[0].env.A=B", "not a variable name"),
+      SPEC_ERROR("mcp tool override bad side effect", "mcp_servers",
+                 "[{\"name\": \"fs\", \"command\": [\"x\"], \"tools\": {\"write_file\": "
+                 "{\"side_effect\": \"delete\"}}}]",
+                 "$.mcp_servers[0].tools.write_file.side_effect",
+                 "expected one of read, draft, write"),
+      SPEC_ERROR("mcp tool override unknown key", "mcp_servers",
+                 "[{\"name\": \"fs\", \"command\": [\"x\"], \"tools\": {\"write_file\": "
+                 "{\"allowed\": true}}}]",
+                 "$.mcp_servers[0].tools.write_file", "unknown key \"allowed\""),
+      SPEC_ERROR("mcp duplicate server names", "mcp_servers",
+                 "[{\"name\": \"fs\", \"command\": [\"x\"]}, {\"name\": \"fs\", "
+                 "\"command\": [\"y\"]}]",
+                 "$.mcp_servers[1]", "duplicate MCP server name \"fs\""),
       /* actor */
       SPEC_ERROR("actor not an object", "actor", "\"bob\"", "$.actor",
                  "expected an object, got a string"),

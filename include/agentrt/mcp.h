@@ -1,0 +1,51 @@
+/* MCP servers as tools: the Model Context Protocol over stdio.
+ *
+ * A spec's "mcp_servers" say how to start each server.  art_mcp_attach starts
+ * them (argv, no shell), negotiates the protocol version, lists their tools
+ * (following pagination) and registers each one in the spec's registry as
+ * SERVER.TOOL, e.g. "fs.read_file" (server names cannot hold a '.').  The tool
+ * keeps the server's description and inputSchema, so input is validated
+ * before any call; its side effect class comes from the spec's per-tool
+ * override, else from the readOnlyHint annotation (read-only -> read), else
+ * the MCP default (not read-only -> write).
+ *
+ * The session owns the server processes: art_mcp_session_free shuts them down
+ * (close stdin, wait, SIGTERM, wait, SIGKILL), reaps them and closes every
+ * descriptor.  Free the session after the runs that use its tools and before
+ * the spec.  A session's tools must be called from one thread at a time. */
+#ifndef AGENTRT_MCP_H
+#define AGENTRT_MCP_H
+
+#include "agentrt/spec.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct art_mcp_session art_mcp_session;
+
+typedef struct art_mcp_options {
+  int version;           /* 1 */
+  int shutdown_grace_ms; /* each wait of the shutdown; 0: 2000 */
+} art_mcp_options;
+
+/* The protocol versions agentrt speaks, newest first, NULL-terminated. */
+extern const char *const art_mcp_protocol_versions[];
+
+/* Start and register every server of `spec` (none: an empty session).  On
+ * error (ART_EIO, ART_ESPEC, ART_ENOMEM, message "mcp server \"fs\": ...")
+ * every server started is shut down and *out is NULL; the spec must not be run
+ * then, since tools of servers attached before the failure stay registered. */
+int art_mcp_attach(art_mcp_session **out, art_spec *spec, const art_mcp_options *opts,
+                   art_error *err);
+void art_mcp_session_free(art_mcp_session *s);
+
+size_t art_mcp_server_count(const art_mcp_session *s);
+/* The protocol version server i agreed to. */
+const char *art_mcp_server_protocol(const art_mcp_session *s, size_t i);
+const char *art_mcp_server_name(const art_mcp_session *s, size_t i);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
