@@ -1,14 +1,52 @@
 #include "model/http.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "core/alloc.h"
 
+/* libcurl is loaded when a handle is made, not when a program using agentrt
+ * starts: with what it links (TLS, Kerberos, LDAP, ...) it takes several
+ * milliseconds to load, which every `agentrt` process would pay, model or not. */
+typedef struct curl_api {
+  void *lib;
+  CURL *(*easy_init)(void);
+  CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+  CURLcode (*easy_perform)(CURL *);
+  CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+  void (*easy_cleanup)(CURL *);
+  const char *(*easy_strerror)(CURLcode);
+  struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+  void (*slist_free_all)(struct curl_slist *);
+} curl_api;
+
+#define CURL_LIBRARY "libcurl.so.4"
+
+static int load_curl(curl_api *api, art_error *err) {
+  static const char *const names[] = {"curl_easy_init",     "curl_easy_setopt",
+                                      "curl_easy_perform",  "curl_easy_getinfo",
+                                      "curl_easy_cleanup",  "curl_easy_strerror",
+                                      "curl_slist_append",  "curl_slist_free_all"};
+  void **slots[] = {(void **)&api->easy_init,     (void **)&api->easy_setopt,
+                    (void **)&api->easy_perform,  (void **)&api->easy_getinfo,
+                    (void **)&api->easy_cleanup,  (void **)&api->easy_strerror,
+                    (void **)&api->slist_append,  (void **)&api->slist_free_all};
+  /* Never unloaded: libcurl's global state (TLS set-up) lives as long as the process. */
+  if (!(api->lib = dlopen(CURL_LIBRARY, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE)))
+    return art_error_set(err, ART_EIO, "cannot load %s (install libcurl4): %s", CURL_LIBRARY,
+                         dlerror());
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+    if (!(*slots[i] = dlsym(api->lib, names[i])))
+      return art_error_set(err, ART_EIO, "%s has no %s", CURL_LIBRARY, names[i]);
+  return 0;
+}
+
 struct art_http {
   const art_allocator *alloc;
+  curl_api api;
   CURL *curl;
   struct curl_slist *headers;
   char *auth; /* the Authorization header line; wiped before it is freed */
@@ -58,7 +96,7 @@ static int oom(art_http *h, art_error *err) {
 }
 
 static int add_header(art_http *h, const char *line) {
-  struct curl_slist *l = curl_slist_append(h->headers, line);
+  struct curl_slist *l = h->api.slist_append(h->headers, line);
   if (!l) return ART_ENOMEM;
   h->headers = l;
   return 0;
@@ -77,31 +115,38 @@ int art_http_new(art_http **out, const char *url, const char *bearer, const art_
   art_http *h = art_zalloc(alloc, sizeof *h);
   if (!h) return art_error_set(err, ART_ENOMEM, "out of memory");
   h->alloc = alloc;
-  if (!(h->curl = curl_easy_init())) return oom(h, err);
+  int loaded = load_curl(&h->api, err);
+  if (loaded < 0) {
+    art_http_free(h);
+    return loaded;
+  }
+  if (!(h->curl = h->api.easy_init())) return oom(h, err);
   if (add_header(h, "Content-Type: application/json") < 0 || add_header(h, "Expect:") < 0 ||
       (bearer && set_auth(h, bearer) < 0))
     return oom(h, err);
   CURL *c = h->curl;
-  if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK) return oom(h, err);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->headers);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  CURLcode (*setopt)(CURL *, CURLoption, ...) = h->api.easy_setopt;
+  if (setopt(c, CURLOPT_URL, url) != CURLE_OK) return oom(h, err);
+  setopt(c, CURLOPT_HTTPHEADER, h->headers);
+  setopt(c, CURLOPT_NOSIGNAL, 1L);
+  setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   *out = h;
   return 0;
 }
 
 void art_http_free(art_http *h) {
   if (!h) return;
-  if (h->curl) curl_easy_cleanup(h->curl);
-  curl_slist_free_all(h->headers);
+  if (h->curl) h->api.easy_cleanup(h->curl);
+  if (h->headers) h->api.slist_free_all(h->headers);
   if (h->auth) {
     volatile char *p = h->auth;
     while (*p) *p++ = '\0';
     art_release(h->alloc, h->auth);
   }
+  if (h->api.lib) dlclose(h->api.lib);
   art_release(h->alloc, h);
 }
 
@@ -114,7 +159,7 @@ static void transport_error(const sink *s, CURLcode rc, const char *msg, int tim
   } else if (s->too_large) {
     snprintf(r->error, sizeof r->error, "response larger than %zu bytes", ART_HTTP_BODY_MAX);
   } else {
-    snprintf(r->error, sizeof r->error, "connection: %s", msg[0] ? msg : curl_easy_strerror(rc));
+    snprintf(r->error, sizeof r->error, "connection: %s", msg[0] ? msg : s->h->api.easy_strerror(rc));
   }
 }
 
@@ -124,17 +169,18 @@ int art_http_post(art_http *h, const char *body, size_t len, int timeout_ms,
   sink s = {h, res, 0, false, false};
   memset(res, 0, sizeof *res);
   CURL *c = h->curl;
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &s);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, msg);
-  CURLcode rc = curl_easy_perform(c);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+  CURLcode (*setopt)(CURL *, CURLoption, ...) = h->api.easy_setopt;
+  setopt(c, CURLOPT_POSTFIELDS, body);
+  setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+  setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+  setopt(c, CURLOPT_WRITEDATA, &s);
+  setopt(c, CURLOPT_HEADERDATA, &s);
+  setopt(c, CURLOPT_ERRORBUFFER, msg);
+  CURLcode rc = h->api.easy_perform(c);
+  setopt(c, CURLOPT_ERRORBUFFER, NULL);
   if (s.no_memory) return ART_ENOMEM;
   long status = 0;
-  if (rc == CURLE_OK && curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK)
+  if (rc == CURLE_OK && h->api.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK)
     res->status = (int)status;
   else
     transport_error(&s, rc, msg, timeout_ms);

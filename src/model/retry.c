@@ -1,8 +1,8 @@
 #include "model/retry.h"
 
-#include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 bool art_retry_status(int status) { return status == 429 || (status >= 500 && status <= 599); }
 
@@ -10,6 +10,19 @@ static bool all_digits(const char *s) {
   for (; *s; s++)
     if (*s < '0' || *s > '9') return false;
   return true;
+}
+
+/* An HTTP-date (RFC 9110 5.6.7): IMF-fixdate, or the obsolete RFC 850 and
+ * asctime forms; (time_t)-1 when it is none of them.  Always GMT. */
+static time_t http_date(const char *text) {
+  static const char *const forms[] = {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT",
+                                      "%a %b %e %H:%M:%S %Y"};
+  for (size_t i = 0; i < sizeof forms / sizeof *forms; i++) {
+    struct tm tm = {0};
+    const char *end = strptime(text, forms[i], &tm);
+    if (end && !*end) return timegm(&tm);
+  }
+  return (time_t)-1;
 }
 
 int64_t art_retry_after_ms(const char *value, int64_t now_s) {
@@ -21,7 +34,7 @@ int64_t art_retry_after_ms(const char *value, int64_t now_s) {
     long long s = strlen(value) > 6 ? 999999 : atoll(value);
     return (int64_t)s * 1000;
   }
-  time_t at = curl_getdate(value, NULL);
+  time_t at = http_date(value);
   if (at == (time_t)-1) return -1;
   return at <= now_s ? 0 : ((int64_t)at - now_s) * 1000;
 }

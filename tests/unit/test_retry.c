@@ -21,6 +21,8 @@ static void retry_after_seconds_and_dates(void **state) {
   assert_int_equal(art_retry_after_ms(" 0", now), 0);
   assert_int_equal(art_retry_after_ms("Wed, 21 Oct 2015 07:28:30 GMT", now), 30000);
   assert_int_equal(art_retry_after_ms("Wednesday, 21-Oct-15 07:29:00 GMT", now), 60000);
+  assert_int_equal(art_retry_after_ms("Wed Oct 21 07:29:30 2015", now), 90000); /* asctime */
+  assert_int_equal(art_retry_after_ms("Wed, 21 Oct 2015 07:28:30 GMT trailing", now), -1);
   assert_int_equal(art_retry_after_ms("Wed, 21 Oct 2015 07:00:00 GMT", now), 0); /* past */
   assert_int_equal(art_retry_after_ms("99999999999999", now), 999999000);
   assert_int_equal(art_retry_after_ms("", now), -1);
