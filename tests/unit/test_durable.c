@@ -55,6 +55,13 @@ static const char *pending_action(json_t *shown) {
   return json_string_value(json_object_get(json_object_get(shown, "pending"), "action_id"));
 }
 
+/* The id of the action the paused run waits for. */
+static void pending_of(const char *run_id, char action[64]) {
+  json_t *shown = show(run_id);
+  snprintf(action, 64, "%s", pending_action(shown));
+  json_decref(shown);
+}
+
 static void approval_across_processes(void **state) {
   (void)state;
   char *out;
@@ -132,10 +139,9 @@ static void an_approval_binds_the_exact_input(void **state) {
   snprintf(decisions, sizeof decisions, "%s,%s,%s", SEND, other, ANSWER);
   assert_int_equal(CLI(&out, "run", spec("tamper", "r-tamper", "", decisions), STORE), 3);
   free(out);
-  json_t *shown = show("r-tamper");
   char first[64];
-  snprintf(first, sizeof first, "%s", pending_action(shown));
-  json_decref(shown);
+  pending_of("r-tamper", first);
+  json_t *shown;
   assert_int_equal(CLI(&out, "approve", "r-tamper", first, "--reviewer", "lead", STORE), 0);
   free(out);
   assert_int_equal(CLI(&out, "resume", "r-tamper", STORE), 3); /* sent A, waits for B */
@@ -163,10 +169,9 @@ static void denial_stops_the_run(void **state) {
   const char *path = spec("deny", "r-deny", "", SEND "," ANSWER);
   assert_int_equal(CLI(&out, "run", path, STORE), 3);
   free(out);
-  json_t *shown = show("r-deny");
   char action[64];
-  snprintf(action, sizeof action, "%s", pending_action(shown));
-  json_decref(shown);
+  pending_of("r-deny", action);
+  json_t *shown;
   assert_int_equal(CLI(&out, "deny", "r-deny", action, "--reviewer", "lead", STORE),
                    2); /* no --reason */
   free(out);
@@ -441,10 +446,9 @@ static void two_resumers_at_once(void **state) {
            slow, log);
   assert_int_equal(CLI(&out, "run", tu_write("two.json", text), STORE), 3);
   free(out);
-  json_t *shown = show("r-two");
   char action[64];
-  snprintf(action, sizeof action, "%s", pending_action(shown));
-  json_decref(shown);
+  pending_of("r-two", action);
+  json_t *shown;
   assert_int_equal(CLI(&out, "approve", "r-two", action, "--reviewer", "lead", STORE), 0);
   free(out);
   const char *resume[] = {"resume", "r-two", "--json", NULL};
