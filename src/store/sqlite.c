@@ -625,6 +625,9 @@ static int configure(sql_store *q, const art_sqlite_options *opts, art_error *er
   sqlite3_busy_timeout(q->db, 5000);
   int rc = exec(q, "PRAGMA journal_mode=WAL", err);
   if (rc == 0) rc = exec(q, "PRAGMA foreign_keys=ON", err);
+  /* Damaged pages are reported ("database disk image is malformed") instead of
+   * being read as empty or short: a corrupt store fails loudly. */
+  if (rc == 0) rc = exec(q, "PRAGMA cell_size_check=ON", err);
   if (rc < 0) return rc;
   return exec(
       q, opts && opts->synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",

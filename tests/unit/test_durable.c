@@ -501,6 +501,42 @@ static void files_that_are_not_stores_are_refused(void **state) {
   free(out), free(err);
 }
 
+/* Damage every page of a store but the first: a clear error, exit 2, and the
+ * file left as it was. */
+static void a_corrupt_store_is_refused_untouched(void **state) {
+  (void)state;
+  char *out, *err;
+  assert_int_equal(tu_cli(&out, &err, "run", spec("c", "r-c", "", ANSWER), "--store", "bad.db",
+                          NULL),
+                   0);
+  free(out), free(err);
+  FILE *f = fopen(tu_path("bad.db"), "r+b");
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  long size = ftell(f);
+  char junk[200];
+  memset(junk, 0xa5, sizeof junk);
+  for (long page = 4096; page < size; page += 4096) {
+    fseek(f, page + 8, SEEK_SET);
+    assert_int_equal(fwrite(junk, 1, sizeof junk, f), sizeof junk);
+  }
+  fclose(f);
+  char *before = tu_read(tu_path("bad.db"));
+  const char *commands[][3] = {{"runs", "list", NULL}, {"runs", "show", "r-c"}, {"resume", "r-c"}};
+  for (size_t i = 0; i < 3; i++) {
+    int rc = commands[i][2] ? tu_cli(&out, &err, commands[i][0], commands[i][1], commands[i][2],
+                                     "--store", "bad.db", NULL)
+                            : tu_cli(&out, &err, commands[i][0], commands[i][1], "--store",
+                                     "bad.db", NULL);
+    assert_int_equal(rc, 2);
+    assert_non_null(strstr(err, "malformed"));
+    free(out), free(err);
+  }
+  char *after = tu_read(tu_path("bad.db"));
+  assert_memory_equal(before, after, (size_t)size);
+  free(before), free(after);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(approval_across_processes),
@@ -514,6 +550,7 @@ int main(void) {
       cmocka_unit_test(a_killed_idempotent_call_runs_again_with_its_key),
       cmocka_unit_test(a_run_held_elsewhere_is_not_driven_twice),
       cmocka_unit_test(files_that_are_not_stores_are_refused),
+      cmocka_unit_test(a_corrupt_store_is_refused_untouched),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
