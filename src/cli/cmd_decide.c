@@ -107,6 +107,10 @@ static int resolved(cli_durable *d, const art_resolution *r) {
 
 static int resolve(const cli_opts *o, cli_durable *d) {
   art_resolution r = {o->args[1], ART_RESOLVE_DONE, o->reviewer, o->reason};
+  if (!o->outcome) {
+    fprintf(stderr, "agentrt: --outcome is required\n\n%s", resolve_usage);
+    return EXIT_USAGE;
+  }
   if (art_resolve_kind_parse(o->outcome, &r.kind) < 0) {
     fprintf(stderr, "agentrt: --outcome is done, retry or failed, not \"%s\"\n", o->outcome);
     return EXIT_USAGE;
@@ -178,16 +182,8 @@ static int cancel_or_ask(const cli_opts *o) {
 }
 
 int cmd_resolve(int argc, char **argv) {
-  cli_opts o;
-  int rc = cli_parse(argc, argv, OPT_OUTCOME | OPT_REVIEWER | OPT_REASON | OPT_STORE, 2,
-                     resolve_usage, &o);
-  if (rc != 0 || o.help) return rc;
-  if (!o.outcome || !o.reviewer) {
-    fprintf(stderr, "agentrt: %s is required\n\n%s", o.outcome ? "--reviewer" : "--outcome",
-            resolve_usage);
-    return EXIT_USAGE;
-  }
-  return with_run(&o, resolve);
+  return command(argc, argv, OPT_OUTCOME | OPT_REVIEWER | OPT_REASON, 2, resolve_usage, true,
+                 false, resolve);
 }
 
 int cmd_cancel(int argc, char **argv) {

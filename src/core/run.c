@@ -382,13 +382,19 @@ static void base_query(const art_run *run, art_gate_action action, art_policy_qu
 /* "act_" + the first 96 bits of SHA-256(name, NUL, body): for a tool call the
  * tool name and its canonical input (compact, keys sorted), for an answer ""
  * and the answer text.  The id is kept in the arena: events point at it. */
-static const char *action_id_finish(art_run *run, art_sha256 *h) {
+/* `prefix` and the first `bytes` of the digest in hex, kept in the arena. */
+static const char *digest_text(art_run *run, art_sha256 *h, const char *prefix, size_t bytes) {
   uint8_t digest[32];
-  char id[ART_ACTION_ID_SIZE];
+  char text[16 + 2 * sizeof digest + 1];
+  size_t n = strlen(prefix);
   art_sha256_final(h, digest);
-  memcpy(id, "act_", 4);
-  art_hex(digest, 12, id + 4);
-  return art_arena_strdup(&run->arena, id);
+  memcpy(text, prefix, n);
+  art_hex(digest, bytes, text + n);
+  return art_arena_strdup(&run->arena, text);
+}
+
+static const char *action_id_finish(art_run *run, art_sha256 *h) {
+  return digest_text(run, h, "act_", 12);
 }
 
 static int hash_chunk(const char *buffer, size_t size, void *h) {
@@ -396,12 +402,16 @@ static int hash_chunk(const char *buffer, size_t size, void *h) {
   return 0;
 }
 
+/* The canonical form of `v` (compact, keys sorted) into the hash. */
+static bool hash_canonical(art_sha256 *h, const json_t *v) {
+  return json_dump_callback(v, hash_chunk, h, JSON_COMPACT | JSON_SORT_KEYS) == 0;
+}
+
 static const char *tool_action_id(art_run *run, const char *tool, const json_t *input) {
   art_sha256 h;
   art_sha256_init(&h);
   art_sha256_update(&h, tool, strlen(tool) + 1);
-  if (json_dump_callback(input, hash_chunk, &h, JSON_COMPACT | JSON_SORT_KEYS) < 0) return NULL;
-  return action_id_finish(run, &h);
+  return hash_canonical(&h, input) ? action_id_finish(run, &h) : NULL;
 }
 
 /* "idem_" + 128 bits of SHA-256(run id, step, action id): the same call of the
@@ -409,16 +419,12 @@ static const char *tool_action_id(art_run *run, const char *tool, const json_t *
  * action id stands for the tool and its canonical input. */
 static const char *idempotency_key(art_run *run, uint32_t step, const char *action_id) {
   art_sha256 h;
-  uint8_t digest[32];
-  char step_text[16], key[5 + 32 + 1];
+  char step_text[16];
   art_sha256_init(&h);
   art_sha256_update(&h, run->run_id, strlen(run->run_id) + 1);
   art_sha256_update(&h, step_text, (size_t)snprintf(step_text, sizeof step_text, "%u", step) + 1);
   art_sha256_update(&h, action_id, strlen(action_id));
-  art_sha256_final(&h, digest);
-  memcpy(key, "idem_", 5);
-  art_hex(digest, 16, key + 5);
-  return art_arena_strdup(&run->arena, key);
+  return digest_text(run, &h, "idem_", 16);
 }
 
 static const char *answer_action_id(art_run *run, const char *answer) {
@@ -746,18 +752,12 @@ int art_run_feed_human_input(art_run *run, const char *text, int64_t now_us) {
 /* SHA-256 of the pending action's canonical input (or answer text), in hex. */
 static const char *pending_input_sha256(art_run *run) {
   art_sha256 h;
-  uint8_t digest[32];
-  char hex[65];
   art_sha256_init(&h);
-  if (run->call_tool) {
-    if (json_dump_callback(run->call_input, hash_chunk, &h, JSON_COMPACT | JSON_SORT_KEYS) < 0)
-      return NULL;
-  } else {
+  if (!run->call_tool)
     art_sha256_update(&h, run->pending_answer, strlen(run->pending_answer));
-  }
-  art_sha256_final(&h, digest);
-  art_hex(digest, 32, hex);
-  return art_arena_strdup(&run->arena, hex);
+  else if (!hash_canonical(&h, run->call_input))
+    return NULL;
+  return digest_text(run, &h, "", 32);
 }
 
 static int emit_approval(art_run *run, const art_approval *a, int64_t now_us) {

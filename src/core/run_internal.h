@@ -27,7 +27,6 @@ typedef struct art_granted {
 /* What a paused run waits for. */
 typedef enum { PENDING_NONE, PENDING_APPROVAL, PENDING_HUMAN, PENDING_OPERATOR } art_pending;
 
-#define ART_ACTION_ID_SIZE 29 /* "act_" + 24 hex + NUL */
 
 struct art_run {
   const art_spec *spec;
