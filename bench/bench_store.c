@@ -129,16 +129,16 @@ static void bench_resume(void) {
   double best = 1e9;
   for (int i = 0; i < 5; i++) {
     double t0 = now_s();
-    json_t *events;
+    art_journal journal;
     art_run *run;
-    if (store->vt->load_events(store, id, &events, &err) < 0) die("load", err.message);
+    if (store->vt->load_journal(store, id, &journal, &err) < 0) die("load", err.message);
     art_run_new(&run, spec, NULL);
-    if (art_run_replay(run, events) < 0) die("replay", art_run_errmsg(run));
+    if (art_run_replay_journal(run, &journal) < 0) die("replay", art_run_errmsg(run));
     double t = now_s() - t0;
     if (art_run_steps(run) != 10000) die("replay", "not 10,000 steps");
     best = t < best ? t : best;
     art_run_free(run);
-    json_decref(events);
+    art_journal_dispose(&journal);
   }
   printf("resume_10k_steps_ms %.2f ms\n", best * 1e3);
   art_spec_free(spec);

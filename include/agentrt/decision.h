@@ -32,15 +32,15 @@ typedef struct art_usage {
  * recorded as a `model_call` event before the decision or the failure it led
  * to.  Pointers are borrowed, as for a decision. */
 typedef struct art_model_call {
-  uint32_t attempt;  /* 1, 2, ... within one decision (repair rounds included) */
-  bool repair;       /* the request was a repair round after a malformed reply */
-  int status;        /* HTTP status or exit status; 0: no response */
+  uint32_t attempt; /* 1, 2, ... within one decision (repair rounds included) */
+  bool repair;      /* the request was a repair round after a malformed reply */
+  int status;       /* HTTP status or exit status; 0: no response */
   int64_t latency_us;
-  int64_t ended_us;  /* wall clock when it ended; 0: when it is fed */
-  const char *error;     /* why the attempt failed; NULL when it did not */
-  const char *malformed; /* the reply could not be used as a decision: why */
-  int64_t retry_in_ms;   /* the wait before the next attempt; -1: none follows */
-  art_usage usage;       /* tokens this request used (0 when unknown) */
+  int64_t ended_us;           /* wall clock when it ended; 0: when it is fed */
+  const char *error;          /* why the attempt failed; NULL when it did not */
+  const char *malformed;      /* the reply could not be used as a decision: why */
+  int64_t retry_in_ms;        /* the wait before the next attempt; -1: none follows */
+  art_usage usage;            /* tokens this request used (0 when unknown) */
   const char *const *ignored; /* tool calls after the first one, which is taken */
   size_t n_ignored;           /* at most ART_MODEL_CALL_MAX_IGNORED */
 } art_model_call;

@@ -101,8 +101,7 @@ int art_run_resolve(art_run *run, const art_resolution *r, int64_t now_us);
 /* Stops the run `cancelled` at once (any state but stopped for good). */
 int art_run_cancel(art_run *run, const char *reason, int64_t now_us);
 
-/* Rebuild a run from its journal: `events` is the trace as JSON objects, in
- * order from seq 1, as art_event_to_json wrote them.  The recorded outcomes
+/* Rebuild a run from its journal (a store's art_journal).  The recorded outcomes
  * (decisions, tool results, human answers, approvals, cancellation) are fed
  * back through the state machine of `run` (new, not started, made from the
  * same spec), which must produce the journal's events again: ART_ESTATE with
@@ -110,6 +109,10 @@ int art_run_cancel(art_run *run, const char *reason, int64_t now_us);
  * journal left it, ready for art_run_next.  Sinks do not see the journal's
  * events again, only the ones that follow (and any that an interrupted step
  * had not recorded yet).  What the journal holds redacted stays redacted. */
+int art_run_replay_journal(art_run *run, const art_journal *journal);
+
+/* The same from a trace: `events` are JSON objects in order from seq 1, as
+ * art_event_to_json wrote them (a run's result "trace", a JSONL file). */
 int art_run_replay(art_run *run, const json_t *events);
 
 /* Blocking driver: drives the run with `model` and the registry's tools until

@@ -73,22 +73,23 @@ typedef struct art_store_vtable {
   const char *name;
   /* A new run with no events; ART_EINVAL when the id exists. */
   int (*create_run)(art_store *s, const art_run_record *r, art_error *err);
-  /* Append event `seq` (must be the journal length + 1) as JSON text, and
-   * update the record's steps/updated time, atomically.  With `durable`, this
+  /* Append event `seq` (must be the journal length + 1) with its body (JSON
+   * object text, art_journal_entry), and update the record's steps/updated
+   * time, atomically.  With `durable`, this
    * event and every one before it are on disk when append returns; without, a
    * backend may group it with the events that follow (a crash then loses at
    * most those, never a durable one, and never half an event).  No lock is
    * held between appends.  `approval` (NULL for other events) is stored with
    * its event, in the same transaction. */
   int (*append)(art_store *s, const char *run_id, uint32_t seq, uint32_t step, int64_t ts_us,
-                const char *type, const char *json, bool durable,
+                const char *type, const char *body, bool durable,
                 const art_approval_record *approval, art_error *err);
   int (*set_status)(art_store *s, const char *run_id, art_run_status status,
                     const char *stop_reason, const char *detail, int64_t now_us, art_error *err);
   /* ART_ENOTFOUND when there is no such run. */
   int (*get_run)(art_store *s, const char *run_id, art_run_record *out, art_error *err);
-  /* The journal as a JSON array of event objects, from seq 1. */
-  int (*load_events)(art_store *s, const char *run_id, json_t **out, art_error *err);
+  /* The run's journal from seq 1 into *out (zeroed first; art_journal_dispose). */
+  int (*load_journal)(art_store *s, const char *run_id, art_journal *out, art_error *err);
   /* Records, newest first; status < 0: every status.  *out is an array of n. */
   int (*list_runs)(art_store *s, int status, art_run_record **out, size_t *n, art_error *err);
   /* Take the run for `owner` until now + ttl; ART_ESTATE when another owner's
@@ -110,7 +111,7 @@ typedef struct art_store_vtable {
   void (*close)(art_store *s);
 } art_store_vtable;
 
-#define ART_STORE_VERSION 2
+#define ART_STORE_VERSION 3
 
 /* Every backend's handle starts with this header. */
 struct art_store {

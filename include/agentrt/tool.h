@@ -81,7 +81,7 @@ typedef struct art_tool_def {
   const json_t *input_schema; /* NULL: any JSON object */
   art_side_effect side_effect;
   art_side_effect_source side_effect_source; /* 0: declared */
-  bool idempotent; /* read tools are idempotent whatever this says */
+  bool idempotent;                           /* read tools are idempotent whatever this says */
   bool disabled;
   const char *owner;   /* may be NULL */
   const char *version; /* may be NULL: "1" */

@@ -50,6 +50,7 @@ typedef enum {
 } art_event_type;
 
 const char *art_event_type_name(art_event_type t);
+int art_event_type_parse(const char *name, art_event_type *out);
 
 /* How an operator resolved a call whose outcome was unknown (art_run_resolve). */
 typedef enum {
@@ -121,7 +122,7 @@ typedef struct art_event {
       bool approved;
       const char *reviewer;
       const char *reason;
-      int64_t expires_at_us; /* 0: never */
+      int64_t expires_at_us;    /* 0: never */
       const char *tool;         /* the action: NULL for a final answer */
       const char *input_sha256; /* SHA-256 of its canonical input, or of the answer */
       int64_t requested_at_us;  /* when the run paused for it */
@@ -189,6 +190,29 @@ json_t *art_event_to_json(const art_run *run, const art_event *ev);
 
 /* A sink writing one JSON object per line to `f` (not closed; flushed per event). */
 art_sink art_jsonl_sink(FILE *f);
+
+/* A run's journal as stores keep it: per event its envelope (seq, step, time,
+ * type) and its body, the text of a JSON object with the rest of what
+ * art_event_to_json gives but the trace and span ids (which derive from the
+ * run id): {"latency_us", ...type fields}.  A body is parsed only when a
+ * replay needs what it holds. */
+typedef struct art_journal_entry {
+  uint32_t seq, step;
+  int64_t ts_us;
+  art_event_type type;
+  const char *body; /* NUL-terminated; the journal's own copy */
+  size_t body_len;
+} art_journal_entry;
+
+typedef struct art_journal {
+  art_journal_entry *entries; /* from seq 1 */
+  size_t n, cap;
+  void *text; /* where the bodies are kept */
+} art_journal;
+
+/* Appends a copy of `e` (and of its body); ART_ENOMEM leaves `j` as it was. */
+int art_journal_add(art_journal *j, const art_journal_entry *e);
+void art_journal_dispose(art_journal *j);
 
 /* Redaction rules. */
 typedef struct art_redactor art_redactor;

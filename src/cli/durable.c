@@ -126,13 +126,9 @@ int cli_record_status(art_store *store, const art_run *run) {
   return rc < 0 ? store_failed(&err) : 0;
 }
 
-static size_t decisions_in(const json_t *events) {
-  size_t n = 0, i;
-  const json_t *ev;
-  json_array_foreach(events, i, ev) {
-    const char *type = json_string_value(json_object_get(ev, "type"));
-    n += type && strcmp(type, "decision") == 0;
-  }
+static size_t decisions_in(const art_journal *journal) {
+  size_t n = 0;
+  for (size_t i = 0; i < journal->n; i++) n += journal->entries[i].type == ART_EV_DECISION;
   return n;
 }
 
@@ -161,12 +157,13 @@ static int attach_servers(cli_durable *d) {
  * journal sink on.  The caller holds the lease. */
 int cli_rebuild(art_store *store, const char *store_path, const char *run_id, cli_durable *d) {
   art_error err = {0};
-  json_t *events = NULL;
+  art_journal journal = {0};
   memset(d, 0, sizeof *d);
   if (store->vt->get_run(store, run_id, &d->record, &err) < 0) return store_failed(&err);
   int rc = load_spec(&d->record, store_path, &d->spec);
   if (rc == 0) rc = attach_servers(d);
-  if (rc == 0 && store->vt->load_events(store, run_id, &events, &err) < 0) rc = store_failed(&err);
+  if (rc == 0 && store->vt->load_journal(store, run_id, &journal, &err) < 0)
+    rc = store_failed(&err);
   d->store = store;
   art_run_options opts = {.run_id = run_id};
   art_sink sink;
@@ -176,12 +173,12 @@ int cli_rebuild(art_store *store, const char *store_path, const char *run_id, cl
     fprintf(stderr, "agentrt: %s\n", err.message[0] ? err.message : "out of memory");
     rc = EXIT_USAGE;
   }
-  if (rc == 0 && art_run_replay(d->run, events) < 0) {
+  if (rc == 0 && art_run_replay_journal(d->run, &journal) < 0) {
     fprintf(stderr, "agentrt: run %s cannot be rebuilt: %s\n", run_id, art_run_errmsg(d->run));
     rc = EXIT_USAGE;
   }
-  if (rc == 0) art_model_resume_after(d->model, decisions_in(events));
-  json_decref(events);
+  if (rc == 0) art_model_resume_after(d->model, decisions_in(&journal));
+  art_journal_dispose(&journal);
   if (rc != 0) cli_durable_dispose(d);
   return rc;
 }

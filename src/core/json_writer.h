@@ -43,4 +43,7 @@ void art_jw_member_real(art_jw *w, const char *key, double d);
  * could not grow. */
 int art_event_write_json(const art_run *run, const art_event *ev, art_jw *w);
 
+/* The event's journal body (art_journal_entry): {"latency_us", ...type fields}. */
+int art_event_write_body(const art_event *ev, art_jw *w);
+
 #endif

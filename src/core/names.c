@@ -71,6 +71,7 @@ PARSE_FN(art_side_effect_parse, art_side_effect, art_side_effect_names)
 PARSE_FN(art_scope_parse, art_scope, art_scope_names)
 PARSE_FN(art_sensitivity_parse, art_sensitivity, art_sensitivity_names)
 PARSE_FN(art_resolve_kind_parse, art_resolve_kind, art_resolve_kind_names)
+PARSE_FN(art_event_type_parse, art_event_type, art_event_type_names)
 
 int art_stop_reason_parse(const char *name, art_stop_reason *out) {
   int v = art_names_find(&art_stop_reason_names, name);

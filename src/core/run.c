@@ -441,7 +441,8 @@ static const char *answer_action_id(art_run *run, const char *answer) {
 static const char *pending_action_id(art_run *run, const char *tool, const json_t *input,
                                      const char *answer) {
   if (run->action_id) return run->action_id;
-  if (run->replay_action_id) return art_arena_strdup(&run->arena, run->replay_action_id);
+  const char *recorded = run->replay ? art_replay_action_id(run->replay) : NULL;
+  if (recorded) return art_arena_strdup(&run->arena, recorded);
   return tool ? tool_action_id(run, tool, input) : answer_action_id(run, answer);
 }
 

@@ -27,7 +27,6 @@ typedef struct art_granted {
 /* What a paused run waits for. */
 typedef enum { PENDING_NONE, PENDING_APPROVAL, PENDING_HUMAN, PENDING_OPERATOR } art_pending;
 
-
 struct art_run {
   const art_spec *spec;
   const art_allocator *alloc;
@@ -41,13 +40,13 @@ struct art_run {
   art_context ctx;
   art_tool_call call;
   const art_tool *call_tool;
-  const char *action_id;        /* the pending action's id (arena), NULL when none */
-  const char *replay_action_id; /* while replaying: the id the journal recorded */
-  int64_t call_expires_us;      /* the approval the pending call runs on expires then (0: never) */
-  uint32_t journaled;           /* events up to this seq are in the journal already:
+  const char *action_id;       /* the pending action's id (arena), NULL when none */
+  struct art_replay *replay;   /* while a replay feeds a decision: the journal */
+  int64_t call_expires_us;     /* the approval the pending call runs on expires then (0: never) */
+  uint32_t journaled;          /* events up to this seq are in the journal already:
                                      a replay does not give them to the sinks again */
-  json_t *call_input;           /* the run's reference to the pending call's input */
-  json_t *call_input_redacted;  /* borrowed from the decision event (or empty_input) */
+  json_t *call_input;          /* the run's reference to the pending call's input */
+  json_t *call_input_redacted; /* borrowed from the decision event (or empty_input) */
 
   uint32_t steps;
   uint32_t seq;
@@ -95,5 +94,9 @@ int art_run_emit_policy(art_run *run, const art_policy_query *q, const art_verdi
 
 /* run_context.c */
 int art_run_build_context(art_run *run, int64_t now_us);
+
+/* run_replay.c: while a replay feeds a decision, the action id the journal
+ * recorded for it, or NULL. */
+const char *art_replay_action_id(struct art_replay *r);
 
 #endif

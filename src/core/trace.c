@@ -98,7 +98,8 @@ static void model_call_fields(art_jw *w, const art_event *ev) {
   if (!ev->u.model_call.n_ignored) return;
   art_jw_key(w, "ignored_calls");
   art_jw_open(w, '[');
-  for (uint32_t i = 0; i < ev->u.model_call.n_ignored; i++) art_jw_str(w, ev->u.model_call.ignored[i]);
+  for (uint32_t i = 0; i < ev->u.model_call.n_ignored; i++)
+    art_jw_str(w, ev->u.model_call.ignored[i]);
   art_jw_close(w, ']');
 }
 
@@ -253,6 +254,15 @@ int art_event_write_json(const art_run *run, const art_event *ev, art_jw *w) {
   art_jw_member_str(w, "trace_id", trace_id);
   write_span(w, "span_id", span);
   write_span(w, "parent_span_id", parent);
+  type_fields(w, ev);
+  art_jw_close(w, '}');
+  return w->failed ? ART_ENOMEM : 0;
+}
+
+int art_event_write_body(const art_event *ev, art_jw *w) {
+  art_jw_reset(w);
+  art_jw_open(w, '{');
+  art_jw_member_int(w, "latency_us", ev->latency_us);
   type_fields(w, ev);
   art_jw_close(w, '}');
   return w->failed ? ART_ENOMEM : 0;

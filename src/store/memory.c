@@ -7,8 +7,7 @@
 
 typedef struct mem_run {
   art_run_record record; /* holds the lease too */
-  char **events;         /* JSON text, seq i + 1 at i */
-  size_t cap;
+  art_journal journal;
   art_approval_record *approvals;
   size_t n_approvals;
 } mem_run;
@@ -26,8 +25,7 @@ static mem_run *find(mem_store *m, const char *run_id) {
 }
 
 static void run_free(mem_run *r) {
-  for (uint32_t i = 0; i < r->record.events; i++) free(r->events[i]);
-  free(r->events);
+  art_journal_dispose(&r->journal);
   art_approval_records_free(r->approvals, r->n_approvals);
   art_run_record_dispose(&r->record);
   free(r);
@@ -57,8 +55,7 @@ static int mem_create(art_store *s, const art_run_record *rec, art_error *err) {
 }
 
 static int add_approval(mem_run *r, const art_approval_record *a) {
-  art_approval_record *grown =
-      realloc(r->approvals, (r->n_approvals + 1) * sizeof *r->approvals);
+  art_approval_record *grown = realloc(r->approvals, (r->n_approvals + 1) * sizeof *r->approvals);
   if (!grown) return ART_ENOMEM;
   r->approvals = grown;
   if (art_approval_record_copy(&r->approvals[r->n_approvals], a) < 0) return ART_ENOMEM;
@@ -67,24 +64,23 @@ static int add_approval(mem_run *r, const art_approval_record *a) {
 }
 
 static int mem_append(art_store *s, const char *run_id, uint32_t seq, uint32_t step, int64_t ts_us,
-                      const char *type, const char *json, bool durable,
+                      const char *type, const char *body, bool durable,
                       const art_approval_record *approval, art_error *err) {
-  (void)type, (void)durable;
+  (void)durable;
   mem_run *r = find((mem_store *)s, run_id);
   if (!r) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
   if (seq != r->record.events + 1)
     return art_error_set(err, ART_ESTATE, "run %s: event %u does not follow event %u", run_id, seq,
                          r->record.events);
-  if (approval && add_approval(r, approval) < 0)
+  art_journal_entry e = {
+      .seq = seq, .step = step, .ts_us = ts_us, .body = body, .body_len = strlen(body)};
+  if (art_event_type_parse(type, &e.type) < 0)
+    return art_error_set(err, ART_EINVAL, "run %s: no event type %s", run_id, type);
+  if (art_journal_add(&r->journal, &e) < 0) return art_error_set(err, ART_ENOMEM, "out of memory");
+  if (approval && add_approval(r, approval) < 0) {
+    r->journal.n--;
     return art_error_set(err, ART_ENOMEM, "out of memory");
-  if (r->record.events == r->cap) {
-    size_t cap = r->cap ? r->cap * 2 : 64;
-    char **events = realloc(r->events, cap * sizeof *events);
-    if (!events) return art_error_set(err, ART_ENOMEM, "out of memory");
-    r->events = events, r->cap = cap;
   }
-  if (!(r->events[r->record.events] = strdup(json)))
-    return art_error_set(err, ART_ENOMEM, "out of memory");
   r->record.events++;
   r->record.steps = step;
   r->record.updated_us = ts_us;
@@ -114,15 +110,15 @@ static int mem_get(art_store *s, const char *run_id, art_run_record *out, art_er
   return art_record_copy(out, &r->record) < 0 ? art_error_set(err, ART_ENOMEM, "out of memory") : 0;
 }
 
-static int mem_load(art_store *s, const char *run_id, json_t **out, art_error *err) {
+static int mem_load(art_store *s, const char *run_id, art_journal *out, art_error *err) {
   mem_run *r = find((mem_store *)s, run_id);
+  *out = (art_journal){0};
   if (!r) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
-  json_t *events = json_array();
-  for (uint32_t i = 0; events && i < r->record.events; i++)
-    if (json_array_append_new(events, json_loads(r->events[i], 0, NULL)) < 0)
-      json_decref(events), events = NULL;
-  if (!events) return art_error_set(err, ART_ENOMEM, "out of memory");
-  *out = events;
+  for (size_t i = 0; i < r->journal.n; i++)
+    if (art_journal_add(out, &r->journal.entries[i]) < 0) {
+      art_journal_dispose(out);
+      return art_error_set(err, ART_ENOMEM, "out of memory");
+    }
   return 0;
 }
 
@@ -200,8 +196,7 @@ static int mem_request_cancel(art_store *s, const char *run_id, const char *reas
   return 0;
 }
 
-static int mem_cancel_requested(art_store *s, const char *run_id, char **reason,
-                                art_error *err) {
+static int mem_cancel_requested(art_store *s, const char *run_id, char **reason, art_error *err) {
   mem_run *r = find((mem_store *)s, run_id);
   if (!r) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
   *reason = r->record.cancel_reason ? strdup(r->record.cancel_reason) : NULL;
@@ -230,22 +225,21 @@ static void mem_close(art_store *s) {
   free(m);
 }
 
-static const art_store_vtable mem_vtable = {
-    .version = ART_STORE_VERSION,
-    .name = "memory",
-    .create_run = mem_create,
-    .append = mem_append,
-    .set_status = mem_set_status,
-    .get_run = mem_get,
-    .load_events = mem_load,
-    .list_runs = mem_list,
-    .claim = mem_claim,
-    .release = mem_release,
-    .prune = mem_prune,
-    .request_cancel = mem_request_cancel,
-    .cancel_requested = mem_cancel_requested,
-    .list_approvals = mem_list_approvals,
-    .close = mem_close};
+static const art_store_vtable mem_vtable = {.version = ART_STORE_VERSION,
+                                            .name = "memory",
+                                            .create_run = mem_create,
+                                            .append = mem_append,
+                                            .set_status = mem_set_status,
+                                            .get_run = mem_get,
+                                            .load_journal = mem_load,
+                                            .list_runs = mem_list,
+                                            .claim = mem_claim,
+                                            .release = mem_release,
+                                            .prune = mem_prune,
+                                            .request_cancel = mem_request_cancel,
+                                            .cancel_requested = mem_cancel_requested,
+                                            .list_approvals = mem_list_approvals,
+                                            .close = mem_close};
 
 int art_store_open_memory(art_store **out, art_error *err) {
   mem_store *m = calloc(1, sizeof *m);

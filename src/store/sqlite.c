@@ -11,7 +11,7 @@
 
 /* 'art1' in the SQLite header's application_id: this file is an agentrt store. */
 #define APPLICATION_ID 0x61727431
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 /* Events that need not be durable yet are kept here and written together, at
  * most this many in one transaction: a read-only stretch of a run costs one
@@ -22,7 +22,7 @@ enum { GROUP_EVENTS = 64 };
 typedef struct grouped_event {
   uint32_t seq, step;
   int64_t ts_us;
-  size_t type, json; /* offsets of NUL-terminated text in the group's buffer */
+  size_t type, body; /* offsets of NUL-terminated text in the group's buffer */
 } grouped_event;
 
 typedef struct sql_store {
@@ -71,24 +71,66 @@ static int flush_with(sql_store *q, const art_approval_record *approval, art_err
 
 static int flush(sql_store *q, art_error *err) { return flush_with(q, NULL, err); }
 
-static const char *const migrations[SCHEMA_VERSION] = {
+static int strip_envelopes(sql_store *q, art_error *err);
+
+/* Schema version v + 1 is made from v by migrations[v]: SQL, then a
+ * conversion of what the rows hold (may be NULL). */
+static const struct migration {
+  const char *sql;
+  int (*convert)(sql_store *q, art_error *err);
+} migrations[SCHEMA_VERSION] = {
     /* 1: runs and their journals */
-    "CREATE TABLE runs(run_id TEXT PRIMARY KEY, status INTEGER NOT NULL, stop_reason TEXT,"
-    " detail TEXT, spec_json TEXT NOT NULL, spec_dir TEXT, steps INTEGER NOT NULL DEFAULT 0,"
-    " events INTEGER NOT NULL DEFAULT 0, created_us INTEGER NOT NULL, updated_us INTEGER NOT NULL,"
-    " lease_owner TEXT, lease_until_us INTEGER NOT NULL DEFAULT 0);"
-    "CREATE INDEX runs_by_status ON runs(status, updated_us);"
-    "CREATE TABLE events(run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"
-    " seq INTEGER NOT NULL, step INTEGER NOT NULL, type TEXT NOT NULL, ts_us INTEGER NOT NULL,"
-    " json TEXT NOT NULL, PRIMARY KEY(run_id, seq)) WITHOUT ROWID;",
+    {"CREATE TABLE runs(run_id TEXT PRIMARY KEY, status INTEGER NOT NULL, stop_reason TEXT,"
+     " detail TEXT, spec_json TEXT NOT NULL, spec_dir TEXT, steps INTEGER NOT NULL DEFAULT 0,"
+     " events INTEGER NOT NULL DEFAULT 0, created_us INTEGER NOT NULL, updated_us INTEGER NOT NULL,"
+     " lease_owner TEXT, lease_until_us INTEGER NOT NULL DEFAULT 0);"
+     "CREATE INDEX runs_by_status ON runs(status, updated_us);"
+     "CREATE TABLE events(run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"
+     " seq INTEGER NOT NULL, step INTEGER NOT NULL, type TEXT NOT NULL, ts_us INTEGER NOT NULL,"
+     " json TEXT NOT NULL, PRIMARY KEY(run_id, seq)) WITHOUT ROWID;",
+     NULL},
     /* 2: cancel requests from other processes; approvals as records */
-    "ALTER TABLE runs ADD COLUMN cancel_reason TEXT;"
-    "CREATE TABLE approvals(run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"
-    " event_seq INTEGER NOT NULL, action_id TEXT NOT NULL, tool TEXT, input_sha256 TEXT NOT NULL,"
-    " requested_by TEXT, requested_at_us INTEGER NOT NULL, reviewer TEXT NOT NULL,"
-    " decision TEXT NOT NULL CHECK(decision IN ('approved', 'denied')), reason TEXT,"
-    " decided_at_us INTEGER NOT NULL, expires_at_us INTEGER NOT NULL,"
-    " PRIMARY KEY(run_id, event_seq)) WITHOUT ROWID;"};
+    {"ALTER TABLE runs ADD COLUMN cancel_reason TEXT;"
+     "CREATE TABLE approvals(run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"
+     " event_seq INTEGER NOT NULL, action_id TEXT NOT NULL, tool TEXT, input_sha256 TEXT NOT NULL,"
+     " requested_by TEXT, requested_at_us INTEGER NOT NULL, reviewer TEXT NOT NULL,"
+     " decision TEXT NOT NULL CHECK(decision IN ('approved', 'denied')), reason TEXT,"
+     " decided_at_us INTEGER NOT NULL, expires_at_us INTEGER NOT NULL,"
+     " PRIMARY KEY(run_id, event_seq)) WITHOUT ROWID;",
+     NULL},
+    /* 3: rows hold event bodies, not whole events (the envelope is in the
+     * columns, the trace ids derive from the run id) */
+    {"ALTER TABLE events RENAME COLUMN json TO body", strip_envelopes}};
+
+/* art_body(event): the body of a whole event as schema 2 stored it, that is
+ * the event without the members the columns and the run id give. */
+static void body_of_event(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  static const char *const envelope[] = {"run_id", "seq",      "type",    "step",
+                                         "ts_us",  "trace_id", "span_id", "parent_span_id"};
+  (void)argc;
+  json_t *ev = json_loads((const char *)sqlite3_value_text(argv[0]), 0, NULL);
+  if (!json_is_object(ev)) {
+    json_decref(ev);
+    sqlite3_result_error(ctx, "a journal row is not a JSON object", -1);
+    return;
+  }
+  for (size_t i = 0; i < sizeof envelope / sizeof *envelope; i++) json_object_del(ev, envelope[i]);
+  char *body = json_dumps(ev, JSON_COMPACT);
+  json_decref(ev);
+  if (body)
+    sqlite3_result_text(ctx, body, -1, free);
+  else
+    sqlite3_result_error_nomem(ctx);
+}
+
+static int strip_envelopes(sql_store *q, art_error *err) {
+  if (sqlite3_create_function(q->db, "art_body", 1, SQLITE_UTF8, NULL, body_of_event, NULL, NULL) !=
+      SQLITE_OK)
+    return db_error(q, err, "migrate store");
+  int rc = exec(q, "UPDATE events SET body = art_body(body)", err);
+  sqlite3_create_function(q->db, "art_body", 1, SQLITE_UTF8, NULL, NULL, NULL, NULL);
+  return rc;
+}
 
 static int pragma_int(sql_store *q, const char *sql, int *out, art_error *err) {
   sqlite3_stmt *st;
@@ -124,7 +166,10 @@ static int migrate(sql_store *q, int from, art_error *err) {
   if (from == SCHEMA_VERSION) return 0;
   if (exec(q, "BEGIN IMMEDIATE", err) < 0) return ART_EIO;
   int rc = 0;
-  for (int v = from; rc == 0 && v < SCHEMA_VERSION; v++) rc = exec(q, migrations[v], err);
+  for (int v = from; rc == 0 && v < SCHEMA_VERSION; v++) {
+    rc = exec(q, migrations[v].sql, err);
+    if (rc == 0 && migrations[v].convert) rc = migrations[v].convert(q, err);
+  }
   if (rc == 0) {
     char sql[96];
     snprintf(sql, sizeof sql, "PRAGMA application_id=%d; PRAGMA user_version=%d", APPLICATION_ID,
@@ -138,17 +183,18 @@ static int migrate(sql_store *q, int from, art_error *err) {
 
 static int prepare(sql_store *q, art_error *err) {
   if (sqlite3_prepare_v3(q->db,
-                         "INSERT INTO events(run_id, seq, step, type, ts_us, json)"
+                         "INSERT INTO events(run_id, seq, step, type, ts_us, body)"
                          " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
                          -1, SQLITE_PREPARE_PERSISTENT, &q->append_event, NULL) != SQLITE_OK ||
       sqlite3_prepare_v3(
           q->db, "UPDATE runs SET events = ?2, steps = ?3, updated_us = ?4 WHERE run_id = ?1", -1,
           SQLITE_PREPARE_PERSISTENT, &q->touch_run, NULL) != SQLITE_OK ||
-      sqlite3_prepare_v3(q->db,
-                         "INSERT INTO approvals(run_id, event_seq, action_id, tool, input_sha256,"
-                         " requested_by, requested_at_us, reviewer, decision, reason, decided_at_us,"
-                         " expires_at_us) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                         -1, SQLITE_PREPARE_PERSISTENT, &q->add_approval, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v3(
+          q->db,
+          "INSERT INTO approvals(run_id, event_seq, action_id, tool, input_sha256,"
+          " requested_by, requested_at_us, reviewer, decision, reason, decided_at_us,"
+          " expires_at_us) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+          -1, SQLITE_PREPARE_PERSISTENT, &q->add_approval, NULL) != SQLITE_OK ||
       sqlite3_prepare_v3(q->db, "SELECT cancel_reason FROM runs WHERE run_id = ?", -1,
                          SQLITE_PREPARE_PERSISTENT, &q->get_cancel, NULL) != SQLITE_OK)
     return db_error(q, err, "store");
@@ -235,7 +281,7 @@ static int insert_event(sql_store *q, const grouped_event *e, art_error *err) {
   sqlite3_bind_int64(ins, 3, e->step);
   bind_text(ins, 4, q->text + e->type);
   sqlite3_bind_int64(ins, 5, e->ts_us);
-  bind_text(ins, 6, q->text + e->json);
+  bind_text(ins, 6, q->text + e->body);
   int rc = run_stmt(q, ins, "append event", err);
   if (rc < 0 && sqlite3_errcode(q->db) == SQLITE_CONSTRAINT) /* another process wrote it */
     return art_error_set(err, ART_ESTATE, "run %s: event %u is in the journal already",
@@ -295,11 +341,11 @@ static int64_t keep_text(sql_store *q, const char *s) {
 }
 
 static int group_event(sql_store *q, const char *run_id, uint32_t seq, uint32_t step, int64_t ts_us,
-                       const char *type, const char *json, art_error *err) {
-  int64_t type_at = keep_text(q, type), json_at = type_at < 0 ? -1 : keep_text(q, json);
-  if (json_at < 0) return art_error_set(err, ART_ENOMEM, "out of memory");
+                       const char *type, const char *body, art_error *err) {
+  int64_t type_at = keep_text(q, type), body_at = type_at < 0 ? -1 : keep_text(q, body);
+  if (body_at < 0) return art_error_set(err, ART_ENOMEM, "out of memory");
   snprintf(q->pending_run, sizeof q->pending_run, "%s", run_id);
-  q->pending[q->n_pending++] = (grouped_event){seq, step, ts_us, (size_t)type_at, (size_t)json_at};
+  q->pending[q->n_pending++] = (grouped_event){seq, step, ts_us, (size_t)type_at, (size_t)body_at};
   snprintf(q->known_run, sizeof q->known_run, "%s", run_id);
   q->known_seq = seq;
   return 0;
@@ -307,11 +353,14 @@ static int group_event(sql_store *q, const char *run_id, uint32_t seq, uint32_t 
 
 /* The event joins the group; a durable one (or a full group) is written at once. */
 static int sql_append(art_store *s, const char *run_id, uint32_t seq, uint32_t step, int64_t ts_us,
-                      const char *type, const char *json, bool durable,
+                      const char *type, const char *body, bool durable,
                       const art_approval_record *approval, art_error *err) {
   sql_store *q = (sql_store *)s;
+  art_event_type known;
   if (strlen(run_id) >= sizeof q->pending_run)
     return art_error_set(err, ART_EINVAL, "run id %.40s... is too long for a store", run_id);
+  if (art_event_type_parse(type, &known) < 0)
+    return art_error_set(err, ART_EINVAL, "run %s: no event type %s", run_id, type);
   int rc = strcmp(run_id, q->pending_run) != 0 ? flush(q, err) : 0; /* one run a group */
   if (rc < 0) return rc;
   int64_t last = last_seq(q, run_id);
@@ -319,7 +368,7 @@ static int sql_append(art_store *s, const char *run_id, uint32_t seq, uint32_t s
   if (seq != last + 1)
     return art_error_set(err, ART_ESTATE, "run %s: event %u does not follow the journal", run_id,
                          seq);
-  if ((rc = group_event(q, run_id, seq, step, ts_us, type, json, err)) < 0) return rc;
+  if ((rc = group_event(q, run_id, seq, step, ts_us, type, body, err)) < 0) return rc;
   if (durable || approval || q->n_pending == GROUP_EVENTS) return flush_with(q, approval, err);
   return 0;
 }
@@ -399,33 +448,41 @@ static int sql_get(art_store *s, const char *run_id, art_run_record *out, art_er
   return result;
 }
 
-static int sql_load(art_store *s, const char *run_id, json_t **out, art_error *err) {
+/* Rows straight into the journal: bodies are copied, not parsed. */
+static int read_journal(sql_store *q, sqlite3_stmt *st, const char *run_id, art_journal *out,
+                        art_error *err) {
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    art_journal_entry e = {.seq = (uint32_t)sqlite3_column_int64(st, 0),
+                           .step = (uint32_t)sqlite3_column_int64(st, 1),
+                           .ts_us = sqlite3_column_int64(st, 3),
+                           .body = (const char *)sqlite3_column_text(st, 4),
+                           .body_len = (size_t)sqlite3_column_bytes(st, 4)};
+    const char *type = (const char *)sqlite3_column_text(st, 2);
+    if (!type || !e.body || art_event_type_parse(type, &e.type) < 0)
+      return art_error_set(err, ART_EIO, "run %s: journal event %u is damaged (type %s)", run_id,
+                           e.seq, type ? type : "missing");
+    if (art_journal_add(out, &e) < 0) return art_error_set(err, ART_ENOMEM, "out of memory");
+  }
+  return rc == SQLITE_DONE ? 0 : db_error(q, err, "load journal");
+}
+
+static int sql_load(art_store *s, const char *run_id, art_journal *out, art_error *err) {
   sql_store *q = (sql_store *)s;
-  art_run_record r;
-  int rc = sql_get(s, run_id, &r, err);
-  if (rc < 0) return rc;
-  art_run_record_dispose(&r);
+  *out = (art_journal){0};
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(q->db, "SELECT json FROM events WHERE run_id = ? ORDER BY seq", -1, &st,
-                         NULL) != SQLITE_OK)
-    return db_error(q, err, "load events");
+  int rc =
+      start_op(q, "SELECT seq, step, type, ts_us, body FROM events WHERE run_id = ? ORDER BY seq",
+               &st, "load journal", err);
+  if (rc < 0) return rc;
   bind_text(st, 1, run_id);
-  json_t *events = json_array();
-  while (events && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-    json_error_t jerr;
-    json_t *ev = json_loads((const char *)sqlite3_column_text(st, 0), 0, &jerr);
-    if (!ev) rc = SQLITE_CORRUPT;
-    if (!ev || json_array_append_new(events, ev) < 0) break;
-  }
+  if (!run_exists(q, run_id))
+    rc = art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
+  else
+    rc = read_journal(q, st, run_id, out, err);
   sqlite3_finalize(st);
-  if (events && rc == SQLITE_DONE) {
-    *out = events;
-    return 0;
-  }
-  json_decref(events);
-  if (rc == SQLITE_CORRUPT)
-    return art_error_set(err, ART_EIO, "run %s: a journal row is not JSON", run_id);
-  return events ? db_error(q, err, "load events") : art_error_set(err, ART_ENOMEM, "out of memory");
+  if (rc < 0) art_journal_dispose(out);
+  return rc;
 }
 
 static int sql_list(art_store *s, int status, art_run_record **out, size_t *n, art_error *err) {
@@ -529,8 +586,7 @@ static int sql_request_cancel(art_store *s, const char *run_id, const char *reas
 }
 
 /* No flush first: a step's grouped events need not be written to read this. */
-static int sql_cancel_requested(art_store *s, const char *run_id, char **reason,
-                                art_error *err) {
+static int sql_cancel_requested(art_store *s, const char *run_id, char **reason, art_error *err) {
   sql_store *q = (sql_store *)s;
   sqlite3_stmt *st = q->get_cancel;
   bool oom = false;
@@ -611,7 +667,7 @@ static const art_store_vtable sql_vtable = {.version = ART_STORE_VERSION,
                                             .append = sql_append,
                                             .set_status = sql_set_status,
                                             .get_run = sql_get,
-                                            .load_events = sql_load,
+                                            .load_journal = sql_load,
                                             .list_runs = sql_list,
                                             .claim = sql_claim,
                                             .release = sql_release,

@@ -49,7 +49,8 @@ void art_store_close(art_store *s) {
   if (s) s->vt->close(s);
 }
 
-/* The journal sink: each event as JSON text.  A tool_call of a draft or write
+/* The journal sink: each event's body as JSON text (the store keeps the rest
+ * of its envelope in columns).  A tool_call of a draft or write
  * tool is durable before the tool runs (the intent), and so is what follows a
  * side effect or a person: its result, approvals, human answers, stops. */
 typedef struct journal {
@@ -90,7 +91,7 @@ static art_approval_record approval_record(const art_run *run, const art_event *
 
 static int journal_write(void *ud, const art_run *run, const art_event *ev) {
   journal *j = ud;
-  if (art_event_write_json(run, ev, &j->text) < 0) return ART_ENOMEM;
+  if (art_event_write_body(ev, &j->text) < 0) return ART_ENOMEM;
   art_error err = {0};
   art_approval_record approval;
   if (ev->type == ART_EV_APPROVAL) approval = approval_record(run, ev);
@@ -121,7 +122,8 @@ int art_record_copy(art_run_record *to, const art_run_record *from) {
   *to = *from;
   to->run_id = to->stop_reason = to->detail = to->spec_json = to->spec_dir = to->lease_owner =
       to->cancel_reason = NULL;
-  if (copy_text(&to->run_id, from->run_id) < 0 || copy_text(&to->cancel_reason, from->cancel_reason) < 0 ||
+  if (copy_text(&to->run_id, from->run_id) < 0 ||
+      copy_text(&to->cancel_reason, from->cancel_reason) < 0 ||
       copy_text(&to->stop_reason, from->stop_reason) < 0 ||
       copy_text(&to->detail, from->detail) < 0 || copy_text(&to->spec_json, from->spec_json) < 0 ||
       copy_text(&to->spec_dir, from->spec_dir) < 0 ||

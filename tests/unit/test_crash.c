@@ -17,11 +17,12 @@
 
 /* Each tool appends "TOOL IDEMPOTENCY_KEY" to the side-effect log, then takes a moment. */
 static const char *tool_script(void) {
-  const char *path = tu_write("effect.sh", "#!/bin/sh\n"
-                                           "cat >/dev/null\n"
-                                           "echo \"$AGENTRT_TOOL $AGENTRT_IDEMPOTENCY_KEY\" >> \"$1\"\n"
-                                           "sleep 0.02\n"
-                                           "echo '{\"done\": true}'\n");
+  const char *path =
+      tu_write("effect.sh", "#!/bin/sh\n"
+                            "cat >/dev/null\n"
+                            "echo \"$AGENTRT_TOOL $AGENTRT_IDEMPOTENCY_KEY\" >> \"$1\"\n"
+                            "sleep 0.02\n"
+                            "echo '{\"done\": true}'\n");
   chmod(path, 0755);
   return path;
 }
@@ -78,11 +79,9 @@ static void child(const char *db, const char *log, uint32_t kill_at) {
   _exit(0);
 }
 
-static size_t count_decisions(const json_t *events) {
-  size_t n = 0, i;
-  const json_t *ev;
-  json_array_foreach(events, i, ev) n +=
-      strcmp(json_string_value(json_object_get(ev, "type")), "decision") == 0;
+static size_t count_decisions(const art_journal *journal) {
+  size_t n = 0;
+  for (size_t i = 0; i < journal->n; i++) n += journal->entries[i].type == ART_EV_DECISION;
   return n;
 }
 
@@ -91,20 +90,20 @@ static size_t count_decisions(const json_t *events) {
 static art_stop_reason recover(const char *db, const char *log) {
   art_store *store;
   art_error err = {0};
-  json_t *events;
+  art_journal journal;
   art_spec *spec = crash_spec(log);
   if (art_store_open_sqlite(&store, db, NULL, &err) < 0) fail_msg("%s", err.message);
-  assert_int_equal(store->vt->load_events(store, "crash", &events, &err), 0);
+  assert_int_equal(store->vt->load_journal(store, "crash", &journal, &err), 0);
   art_model *model;
   art_run *run;
-  art_sink journal;
+  art_sink sink;
   assert_int_equal(art_model_new(&model, spec, &err), 0);
   assert_int_equal(art_run_new(&run, spec, NULL), 0);
-  assert_int_equal(art_store_sink_new(&journal, store), 0);
-  assert_int_equal(art_run_add_sink(run, &journal), 0);
-  if (art_run_replay(run, events) < 0)
-    fail_msg("journal of %zu events: %s", json_array_size(events), art_run_errmsg(run));
-  art_model_resume_after(model, count_decisions(events));
+  assert_int_equal(art_store_sink_new(&sink, store), 0);
+  assert_int_equal(art_run_add_sink(run, &sink), 0);
+  if (art_run_replay_journal(run, &journal) < 0)
+    fail_msg("journal of %zu events: %s", journal.n, art_run_errmsg(run));
+  art_model_resume_after(model, count_decisions(&journal));
   const art_action *act;
   if (art_run_call_interrupted(run) && art_run_next(run, art_now_us(), &act) == 0 &&
       !art_tool_idempotent(act->tool))
@@ -112,7 +111,7 @@ static art_stop_reason recover(const char *db, const char *log) {
   else
     assert_int_equal(art_run_until_stop(run, model), 0);
   art_stop_reason stop = art_run_stop_reason(run);
-  json_decref(events);
+  art_journal_dispose(&journal);
   art_run_free(run);
   art_model_free(model);
   art_spec_free(spec);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "agentrt.h"
+#include "agentrt/store.h"
 #include "core/run_internal.h"
 #include "testutil.h"
 
@@ -33,8 +34,7 @@ static json_t *ids_digest(const art_vec *v, bool strings) {
 static json_t *digest(const art_run *run) {
   return json_pack(
       "{s:i, s:i, s:i, s:i, s:i, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:O?, s:I, s:f}",
-      "phase",
-      run->phase, "steps", run->steps, "seq", run->seq, "calls", run->calls, "stop_reason",
+      "phase", run->phase, "steps", run->steps, "seq", run->seq, "calls", run->calls, "stop_reason",
       run->stop_reason, "stop_detail", str_or_null(run->stop_detail), "pending", run->pending,
       "action_id", str_or_null(run->action_id), "answer", str_or_null(run->answer_redacted),
       "observations", observations_digest(run), "evidence", ids_digest(&run->evidence, false),
@@ -49,8 +49,9 @@ static json_t *digest(const art_run *run) {
 
 typedef struct recording {
   art_spec *spec;
-  json_t *journal; /* the events as JSON */
-  json_t *states;  /* [{"events": n, "state": digest}] after each call */
+  json_t *trace;       /* the events as JSON */
+  art_journal journal; /* the events as a store keeps them */
+  json_t *states;      /* [{"events": n, "state": digest}] after each call */
 } recording;
 
 static void note(recording *rec, const art_run *run) {
@@ -71,8 +72,14 @@ static void record(recording *rec, const char *spec_text, bool deny, int cancel_
   json_decref(json);
   art_model *model;
   art_run *run;
+  art_store *store;
+  art_sink sink;
+  assert_int_equal(art_store_open_memory(&store, &err), 0);
+  assert_int_equal(store->vt->create_run(store, &(art_run_record){.run_id = "rp"}, &err), 0);
   assert_int_equal(art_model_new(&model, rec->spec, &err), 0);
   assert_int_equal(art_run_new(&run, rec->spec, NULL), 0);
+  assert_int_equal(art_store_sink_new(&sink, store), 0);
+  assert_int_equal(art_run_add_sink(run, &sink), 0);
   rec->states = json_array();
   int64_t now = 1000;
   for (int calls = 0;; calls++, now += 10) {
@@ -90,10 +97,18 @@ static void record(recording *rec, const char *spec_text, bool deny, int cancel_
       /* As a model over HTTP would report them: a failed attempt, then one
        * whose reply carried two more tool calls. */
       static const char *const ignored[] = {"stop", "draft_message"};
-      art_model_call failed = {.attempt = 1, .status = 503, .latency_us = 3, .error = "HTTP 503: busy",
+      art_model_call failed = {.attempt = 1,
+                               .status = 503,
+                               .latency_us = 3,
+                               .error = "HTTP 503: busy",
                                .retry_in_ms = 2};
-      art_model_call ok = {.attempt = 2, .status = 200, .latency_us = 4, .retry_in_ms = -1,
-                           .usage = {5, 1}, .ignored = ignored, .n_ignored = 2};
+      art_model_call ok = {.attempt = 2,
+                           .status = 200,
+                           .latency_us = 4,
+                           .retry_in_ms = -1,
+                           .usage = {5, 1},
+                           .ignored = ignored,
+                           .n_ignored = 2};
       assert_int_equal(art_run_feed_model_call(run, &failed, now + 1), 0);
       note(rec, run);
       assert_int_equal(art_run_feed_model_call(run, &ok, now + 2), 0);
@@ -118,9 +133,11 @@ static void record(recording *rec, const char *spec_text, bool deny, int cancel_
     note(rec, run);
   }
   json_t *result = art_run_result_json(run);
-  rec->journal = json_incref(json_object_get(result, "trace"));
+  rec->trace = json_incref(json_object_get(result, "trace"));
   json_decref(result);
   art_run_free(run);
+  assert_int_equal(store->vt->load_journal(store, "rp", &rec->journal, &err), 0);
+  art_store_close(store);
   art_model_free(model);
 }
 
@@ -141,28 +158,45 @@ static json_t *prefix(const json_t *journal, size_t n) {
   return p;
 }
 
+static void expect_live_state(const recording *rec, const art_run *run, size_t len,
+                              const char *from) {
+  json_t *got = digest(run);
+  const json_t *want = live_state(rec, len);
+  if (!json_equal(got, want)) {
+    char *g = json_dumps(got, JSON_SORT_KEYS), *w = json_dumps(want, JSON_SORT_KEYS);
+    fail_msg("%s prefix %zu:\nreplayed %s\nlive     %s", from, len, g, w);
+  }
+  json_decref(got);
+}
+
+/* From the trace (events as JSON objects) and from the store's journal
+ * (envelopes and bodies): both give the live state. */
 static void every_prefix_replays_to_the_live_state(recording *rec) {
-  size_t n = json_array_size(rec->journal);
+  size_t n = json_array_size(rec->trace);
   assert_true(n > 3);
+  assert_int_equal(rec->journal.n, n);
   for (size_t len = 1; len <= n; len++) {
-    art_run *run;
-    json_t *p = prefix(rec->journal, len);
+    art_run *run, *from_journal;
+    json_t *p = prefix(rec->trace, len);
+    art_journal j = rec->journal;
+    j.n = len;
     assert_int_equal(art_run_new(&run, rec->spec, NULL), 0);
-    if (art_run_replay(run, p) < 0) fail_msg("prefix %zu of %zu: %s", len, n, art_run_errmsg(run));
-    json_t *got = digest(run);
-    const json_t *want = live_state(rec, len);
-    if (!json_equal(got, want)) {
-      char *g = json_dumps(got, JSON_SORT_KEYS), *w = json_dumps(want, JSON_SORT_KEYS);
-      fail_msg("prefix %zu of %zu:\nreplayed %s\nlive     %s", len, n, g, w);
-    }
-    json_decref(got);
+    assert_int_equal(art_run_new(&from_journal, rec->spec, NULL), 0);
+    if (art_run_replay(run, p) < 0)
+      fail_msg("trace prefix %zu of %zu: %s", len, n, art_run_errmsg(run));
+    if (art_run_replay_journal(from_journal, &j) < 0)
+      fail_msg("journal prefix %zu of %zu: %s", len, n, art_run_errmsg(from_journal));
+    expect_live_state(rec, run, len, "trace");
+    expect_live_state(rec, from_journal, len, "journal");
     json_decref(p);
     art_run_free(run);
+    art_run_free(from_journal);
   }
 }
 
 static void dispose(recording *rec) {
-  json_decref(rec->journal);
+  json_decref(rec->trace);
+  art_journal_dispose(&rec->journal);
   json_decref(rec->states);
   art_spec_free(rec->spec);
 }
@@ -254,13 +288,13 @@ static void a_replayed_run_carries_on(void **state) {
   record(&rec, SPEC(LOOKUP "," SEND "," ANSWER, ""), false, -1);
   /* Cut the journal where the run paused for approval. */
   size_t pause = 0;
-  for (size_t i = 0; i < json_array_size(rec.journal); i++)
-    if (strcmp(json_string_value(json_object_get(json_array_get(rec.journal, i), "type")),
-               "stop") == 0) {
+  for (size_t i = 0; i < json_array_size(rec.trace); i++)
+    if (strcmp(json_string_value(json_object_get(json_array_get(rec.trace, i), "type")), "stop") ==
+        0) {
       pause = i + 1;
       break;
     }
-  json_t *p = prefix(rec.journal, pause);
+  json_t *p = prefix(rec.trace, pause);
   art_run *run;
   art_model *model;
   art_error err;
@@ -289,11 +323,32 @@ static void a_replayed_run_carries_on(void **state) {
   dispose(&rec);
 }
 
+/* The recorded journal with entry i changed to `type` (and `body` unless NULL)
+ * is refused with `why`. */
+static void expect_journal_refused(const recording *rec, size_t i, art_event_type type,
+                                   const char *body, const char *why) {
+  art_journal bad = {0};
+  for (size_t k = 0; k < rec->journal.n; k++) {
+    art_journal_entry e = rec->journal.entries[k];
+    if (k == i) {
+      e.type = type;
+      if (body) e.body = body, e.body_len = strlen(body);
+    }
+    assert_int_equal(art_journal_add(&bad, &e), 0);
+  }
+  art_run *run;
+  assert_int_equal(art_run_new(&run, rec->spec, NULL), 0);
+  assert_int_equal(art_run_replay_journal(run, &bad), ART_ESTATE);
+  if (!strstr(art_run_errmsg(run), why)) fail_msg("\"%s\" lacks \"%s\"", art_run_errmsg(run), why);
+  art_run_free(run);
+  art_journal_dispose(&bad);
+}
+
 static void a_journal_that_does_not_match_is_refused(void **state) {
   (void)state;
   recording rec = {0};
   record(&rec, SPEC(LOOKUP "," ANSWER, ""), false, -1);
-  json_t *bad = json_deep_copy(rec.journal);
+  json_t *bad = json_deep_copy(rec.trace);
   json_object_set_new(json_array_get(bad, 5), "type", json_string("human_input")); /* the verdict */
   art_run *run;
   assert_int_equal(art_run_new(&run, rec.spec, NULL), 0);
@@ -301,13 +356,19 @@ static void a_journal_that_does_not_match_is_refused(void **state) {
   assert_non_null(strstr(art_run_errmsg(run), "the journal does not match the run at event"));
   art_run_free(run);
   json_decref(bad);
-  bad = json_deep_copy(rec.journal);
+  bad = json_deep_copy(rec.trace);
   json_array_remove(bad, 2); /* a gap */
   assert_int_equal(art_run_new(&run, rec.spec, NULL), 0);
   assert_int_equal(art_run_replay(run, bad), ART_ESTATE);
   assert_non_null(strstr(art_run_errmsg(run), "missing or out of order"));
   art_run_free(run);
   json_decref(bad);
+  expect_journal_refused(&rec, 2, ART_EV_DECISION, "[1,2]",
+                         "at event 3: its body is not a JSON object");
+  expect_journal_refused(&rec, 2, ART_EV_HUMAN_INPUT, NULL,
+                         "at event 3: the run is not waiting for a human answer");
+  expect_journal_refused(&rec, 6, ART_EV_TOOL_RESULT, "{\"status\":\"maybe\"}",
+                         "at event 7: no outcome of the run makes this event");
   dispose(&rec);
 }
 

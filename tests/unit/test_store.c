@@ -37,10 +37,10 @@ static art_run_record record(const char *id, int64_t created) {
 }
 
 static void append(art_store *s, const char *id, uint32_t seq, const char *type) {
-  char json[128];
+  char body[32];
   art_error err = {0};
-  snprintf(json, sizeof json, "{\"run_id\":\"%s\",\"seq\":%u,\"type\":\"%s\"}", id, seq, type);
-  if (s->vt->append(s, id, seq, seq / 2, 1000 + seq, type, json, seq % 2, NULL, &err) < 0)
+  snprintf(body, sizeof body, "{\"n\":%u}", seq);
+  if (s->vt->append(s, id, seq, seq / 2, 1000 + seq, type, body, seq % 2, NULL, &err) < 0)
     fail_msg("%s", err.message);
 }
 
@@ -58,7 +58,8 @@ static void contract_runs_and_journals(opener open) {
                    ART_ESTATE); /* a gap */
   assert_int_equal(s->vt->append(s, "r1", 5, 3, 1, "stop", "{}", true, NULL, &err),
                    ART_ESTATE); /* a repeat */
-  assert_int_equal(s->vt->append(s, "nope", 1, 0, 1, "stop", "{}", true, NULL, &err), ART_ENOTFOUND);
+  assert_int_equal(s->vt->append(s, "nope", 1, 0, 1, "stop", "{}", true, NULL, &err),
+                   ART_ENOTFOUND);
   assert_int_equal(s->vt->get_run(s, "r1", &got, &err), 0);
   assert_string_equal(got.run_id, "r1");
   assert_int_equal(got.events, 5);
@@ -68,14 +69,26 @@ static void contract_runs_and_journals(opener open) {
   assert_string_equal(got.spec_dir, "/tmp");
   assert_null(got.stop_reason);
   art_run_record_dispose(&got);
-  json_t *events;
-  assert_int_equal(s->vt->load_events(s, "r1", &events, &err), 0);
-  assert_int_equal(json_array_size(events), 5);
-  for (size_t i = 0; i < 5; i++)
-    assert_int_equal(json_integer_value(json_object_get(json_array_get(events, i), "seq")), i + 1);
-  json_decref(events);
+  art_journal journal;
+  assert_int_equal(s->vt->load_journal(s, "r1", &journal, &err), 0);
+  assert_int_equal(journal.n, 5);
+  for (uint32_t i = 0; i < 5; i++) {
+    const art_journal_entry *e = &journal.entries[i];
+    char body[32];
+    snprintf(body, sizeof body, "{\"n\":%u}", i + 1);
+    assert_int_equal(e->seq, i + 1);
+    assert_int_equal(e->step, (i + 1) / 2);
+    assert_int_equal(e->ts_us, 1000 + i + 1);
+    assert_int_equal(e->type, ART_EV_DECISION);
+    assert_string_equal(e->body, body);
+    assert_int_equal(e->body_len, strlen(body));
+  }
+  art_journal_dispose(&journal);
+  assert_int_equal(s->vt->append(s, "r1", 6, 3, 1, "gossip", "{}", true, NULL, &err), ART_EINVAL);
+  assert_non_null(strstr(err.message, "gossip"));
   assert_int_equal(s->vt->get_run(s, "nope", &got, &err), ART_ENOTFOUND);
-  assert_int_equal(s->vt->load_events(s, "nope", &events, &err), ART_ENOTFOUND);
+  assert_int_equal(s->vt->load_journal(s, "nope", &journal, &err), ART_ENOTFOUND);
+  assert_int_equal(journal.n, 0);
   art_store_close(s);
 }
 
@@ -112,8 +125,8 @@ static void contract_status_list_prune(opener open) {
   assert_int_equal(deleted, 1); /* a finished before 500; c cancelled after; b paused, d running */
   art_run_record got;
   assert_int_equal(s->vt->get_run(s, "a", &got, &err), ART_ENOTFOUND);
-  json_t *events;
-  assert_int_equal(s->vt->load_events(s, "a", &events, &err), ART_ENOTFOUND);
+  art_journal journal;
+  assert_int_equal(s->vt->load_journal(s, "a", &journal, &err), ART_ENOTFOUND);
   assert_int_equal(s->vt->prune(s, 1000, &deleted, &err), 0);
   assert_int_equal(deleted, 1);
   assert_int_equal(s->vt->list_runs(s, -1, &list, &n, &err), 0);
@@ -158,16 +171,17 @@ static void contract_journal_sink_and_replay(opener open) {
   assert_int_equal(art_store_sink_new(&sink, s), 0);
   assert_int_equal(art_run_add_sink(run, &sink), 0);
   assert_int_equal(art_run_until_stop(run, model), 0);
-  json_t *events;
-  assert_int_equal(s->vt->load_events(s, "demo_001", &events, &err), 0);
-  assert_int_equal(json_array_size(events), art_run_event_count(run));
+  art_journal journal;
+  assert_int_equal(s->vt->load_journal(s, "demo_001", &journal, &err), 0);
+  assert_int_equal(journal.n, art_run_event_count(run));
   assert_int_equal(art_run_new(&again, spec, NULL), 0);
-  assert_int_equal(art_run_replay(again, events), 0);
+  assert_int_equal(art_run_replay_journal(again, &journal), 0);
   assert_int_equal(art_run_stop_reason(again), ART_STOP_SUCCESS);
   assert_int_equal(art_run_steps(again), 2);
   json_t *a = art_run_result_json(run), *b = art_run_result_json(again);
   assert_true(json_equal(a, b));
-  json_decref(a), json_decref(b), json_decref(events);
+  json_decref(a), json_decref(b);
+  art_journal_dispose(&journal);
   art_run_free(again);
   art_run_free(run);
   art_model_free(model);
@@ -222,13 +236,25 @@ static void contract_approval_records(opener open) {
   art_run_record r = record("a1", 1);
   assert_int_equal(s->vt->create_run(s, &r, &err), 0);
   append(s, "a1", 1, "run_started");
-  art_approval_record given[2] = {
-      {.run_id = (char *)"a1", .action_id = (char *)"act_1", .tool = (char *)"send",
-       .input_sha256 = (char *)"ab12", .requested_by = (char *)"agent", .requested_at_us = 10,
-       .reviewer = (char *)"ops", .approved = true, .reason = (char *)"ok", .decided_at_us = 20,
-       .expires_at_us = 30, .event_seq = 2},
-      {.run_id = (char *)"a1", .action_id = (char *)"act_2", .input_sha256 = (char *)"cd34",
-       .requested_at_us = 40, .reviewer = (char *)"ops", .decided_at_us = 50, .event_seq = 3}};
+  art_approval_record given[2] = {{.run_id = (char *)"a1",
+                                   .action_id = (char *)"act_1",
+                                   .tool = (char *)"send",
+                                   .input_sha256 = (char *)"ab12",
+                                   .requested_by = (char *)"agent",
+                                   .requested_at_us = 10,
+                                   .reviewer = (char *)"ops",
+                                   .approved = true,
+                                   .reason = (char *)"ok",
+                                   .decided_at_us = 20,
+                                   .expires_at_us = 30,
+                                   .event_seq = 2},
+                                  {.run_id = (char *)"a1",
+                                   .action_id = (char *)"act_2",
+                                   .input_sha256 = (char *)"cd34",
+                                   .requested_at_us = 40,
+                                   .reviewer = (char *)"ops",
+                                   .decided_at_us = 50,
+                                   .event_seq = 3}};
   assert_int_equal(s->vt->append(s, "a1", 2, 1, 20, "approval", "{}", true, &given[0], &err), 0);
   assert_int_equal(s->vt->append(s, "a1", 3, 1, 50, "approval", "{}", true, &given[1], &err), 0);
   art_approval_record *got;
@@ -320,19 +346,20 @@ static void grouped_events_hold_no_lock(void **state) {
 static void schema_1_files_are_migrated(void **state) {
   (void)state;
   const char *path = tu_path("v1.db");
-  make_db(path,
-          "CREATE TABLE runs(run_id TEXT PRIMARY KEY, status INTEGER NOT NULL, stop_reason TEXT,"
-          " detail TEXT, spec_json TEXT NOT NULL, spec_dir TEXT, steps INTEGER NOT NULL DEFAULT 0,"
-          " events INTEGER NOT NULL DEFAULT 0, created_us INTEGER NOT NULL, updated_us INTEGER NOT"
-          " NULL, lease_owner TEXT, lease_until_us INTEGER NOT NULL DEFAULT 0);"
-          "CREATE INDEX runs_by_status ON runs(status, updated_us);"
-          "CREATE TABLE events(run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"
-          " seq INTEGER NOT NULL, step INTEGER NOT NULL, type TEXT NOT NULL, ts_us INTEGER NOT NULL,"
-          " json TEXT NOT NULL, PRIMARY KEY(run_id, seq)) WITHOUT ROWID;"
-          "INSERT INTO runs(run_id, status, spec_json, events, created_us, updated_us)"
-          " VALUES('old', 1, '{}', 1, 5, 5);"
-          "INSERT INTO events VALUES('old', 1, 0, 'run_started', 5, '{\"seq\":1}');"
-          "PRAGMA application_id=1634890801; PRAGMA user_version=1;");
+  make_db(
+      path,
+      "CREATE TABLE runs(run_id TEXT PRIMARY KEY, status INTEGER NOT NULL, stop_reason TEXT,"
+      " detail TEXT, spec_json TEXT NOT NULL, spec_dir TEXT, steps INTEGER NOT NULL DEFAULT 0,"
+      " events INTEGER NOT NULL DEFAULT 0, created_us INTEGER NOT NULL, updated_us INTEGER NOT"
+      " NULL, lease_owner TEXT, lease_until_us INTEGER NOT NULL DEFAULT 0);"
+      "CREATE INDEX runs_by_status ON runs(status, updated_us);"
+      "CREATE TABLE events(run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"
+      " seq INTEGER NOT NULL, step INTEGER NOT NULL, type TEXT NOT NULL, ts_us INTEGER NOT NULL,"
+      " json TEXT NOT NULL, PRIMARY KEY(run_id, seq)) WITHOUT ROWID;"
+      "INSERT INTO runs(run_id, status, spec_json, events, created_us, updated_us)"
+      " VALUES('old', 1, '{}', 1, 5, 5);"
+      "INSERT INTO events VALUES('old', 1, 0, 'run_started', 5, '{\"seq\":1}');"
+      "PRAGMA application_id=1634890801; PRAGMA user_version=1;");
   art_store *s;
   art_error err = {0};
   assert_int_equal(art_store_open_sqlite(&s, path, NULL, &err), 0);
@@ -343,6 +370,97 @@ static void schema_1_files_are_migrated(void **state) {
   art_run_record_dispose(&got);
   append(s, "old", 2, "stop");
   assert_int_equal(s->vt->request_cancel(s, "old", "now", &err), 0);
+  art_store_close(s);
+}
+
+#define PAUSING_SPEC                                                                               \
+  "{\"run_id\":\"old\",\"goal\":\"g\",\"tools\":[\"lookup_policy\",\"send_message\"],"             \
+  "\"model\":{\"type\":\"scripted\",\"decisions\":["                                               \
+  "{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":\"t\"}},"                     \
+  "{\"type\":\"tool\",\"name\":\"send_message\",\"input\":{\"to\":\"a\",\"body\":\"b\"}},"         \
+  "{\"type\":\"answer\",\"text\":\"sent\"}]}}"
+
+/* A store of schema 2 kept whole events in its rows; this build keeps bodies.
+ * A run that paused under schema 2 resumes under this one: approved, it goes
+ * on to its answer. */
+static void schema_2_journals_are_migrated_and_resume(void **state) {
+  (void)state;
+  const char *path = tu_path("v2.db");
+  art_error err = {0};
+  json_t *spec_json = json_loads(PAUSING_SPEC, 0, NULL);
+  art_spec *spec;
+  art_spec_options opts = {.outbox = "/dev/null"};
+  assert_int_equal(art_spec_parse(&spec, spec_json, "old.json", NULL, &opts, &err), 0);
+  art_model *model;
+  art_run *run;
+  assert_int_equal(art_model_new(&model, spec, &err), 0);
+  assert_int_equal(art_run_new(&run, spec, NULL), 0);
+  assert_int_equal(art_run_until_stop(run, model), 0);
+  assert_int_equal(art_run_stop_reason(run), ART_STOP_APPROVAL_REQUIRED);
+  /* The store as schema 2 wrote it. */
+  make_db(
+      path,
+      "CREATE TABLE runs(run_id TEXT PRIMARY KEY, status INTEGER NOT NULL, stop_reason TEXT,"
+      " detail TEXT, spec_json TEXT NOT NULL, spec_dir TEXT, steps INTEGER NOT NULL DEFAULT 0,"
+      " events INTEGER NOT NULL DEFAULT 0, created_us INTEGER NOT NULL, updated_us INTEGER NOT"
+      " NULL, lease_owner TEXT, lease_until_us INTEGER NOT NULL DEFAULT 0, cancel_reason TEXT);"
+      "CREATE TABLE events(run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"
+      " seq INTEGER NOT NULL, step INTEGER NOT NULL, type TEXT NOT NULL, ts_us INTEGER NOT NULL,"
+      " json TEXT NOT NULL, PRIMARY KEY(run_id, seq)) WITHOUT ROWID;"
+      "CREATE TABLE approvals(run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"
+      " event_seq INTEGER NOT NULL, action_id TEXT NOT NULL, tool TEXT, input_sha256 TEXT NOT"
+      " NULL, requested_by TEXT, requested_at_us INTEGER NOT NULL, reviewer TEXT NOT NULL,"
+      " decision TEXT NOT NULL, reason TEXT, decided_at_us INTEGER NOT NULL,"
+      " expires_at_us INTEGER NOT NULL, PRIMARY KEY(run_id, event_seq)) WITHOUT ROWID;"
+      "INSERT INTO runs(run_id, status, spec_json, created_us, updated_us)"
+      " VALUES('old', 1, '{}', 5, 5);"
+      "PRAGMA application_id=1634890801; PRAGMA user_version=2;");
+  sqlite3 *db;
+  sqlite3_stmt *ins;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(
+      sqlite3_prepare_v2(db, "INSERT INTO events VALUES('old', ?, ?, ?, ?, ?)", -1, &ins, NULL),
+      SQLITE_OK);
+  for (size_t i = 0; i < art_run_event_count(run); i++) {
+    const art_event *ev = art_run_event(run, i);
+    json_t *whole = art_event_to_json(run, ev);
+    char *text = json_dumps(whole, JSON_COMPACT);
+    sqlite3_bind_int64(ins, 1, ev->seq);
+    sqlite3_bind_int64(ins, 2, ev->step);
+    sqlite3_bind_text(ins, 3, art_event_type_name(ev->type), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(ins, 4, ev->ts_us);
+    sqlite3_bind_text(ins, 5, text, -1, free);
+    assert_int_equal(sqlite3_step(ins), SQLITE_DONE);
+    sqlite3_reset(ins);
+    json_decref(whole);
+  }
+  sqlite3_finalize(ins);
+  sqlite3_close(db);
+  /* Opened by this build: bodies, and the run carries on from them. */
+  art_store *s;
+  if (art_store_open_sqlite(&s, path, NULL, &err) < 0) fail_msg("%s", err.message);
+  art_journal journal;
+  assert_int_equal(s->vt->load_journal(s, "old", &journal, &err), 0);
+  assert_int_equal(journal.n, art_run_event_count(run));
+  assert_string_equal(journal.entries[0].body,
+                      "{\"latency_us\":0,\"goal\":\"g\",\"max_steps\":10}");
+  art_run *resumed;
+  assert_int_equal(art_run_new(&resumed, spec, NULL), 0);
+  if (art_run_replay_journal(resumed, &journal) < 0) fail_msg("%s", art_run_errmsg(resumed));
+  assert_int_equal(art_run_stop_reason(resumed), ART_STOP_APPROVAL_REQUIRED);
+  json_t *before = art_run_result_json(run), *after = art_run_result_json(resumed);
+  assert_true(json_equal(before, after));
+  const art_event *stop = art_run_event(resumed, art_run_event_count(resumed) - 1);
+  art_approval yes = {.action_id = stop->u.stop.action_id, .approved = true, .reviewer = "lead"};
+  assert_int_equal(art_run_feed_approval(resumed, &yes, art_now_us()), 0);
+  assert_int_equal(art_run_until_stop(resumed, model), 0);
+  assert_int_equal(art_run_stop_reason(resumed), ART_STOP_SUCCESS);
+  json_decref(before), json_decref(after), json_decref(spec_json);
+  art_journal_dispose(&journal);
+  art_run_free(resumed);
+  art_run_free(run);
+  art_model_free(model);
+  art_spec_free(spec);
   art_store_close(s);
 }
 
@@ -384,7 +502,7 @@ static void foreign_and_newer_files_are_refused_untouched(void **state) {
   assert_int_equal(art_store_open_sqlite(&s, newer, NULL, &err), 0);
   art_store_close(s);
   make_db(newer, "PRAGMA user_version=99");
-  refuse(newer, "written by a newer agentrt (store schema 99, this build knows 2)");
+  refuse(newer, "written by a newer agentrt (store schema 99, this build knows 3)");
 }
 
 int main(void) {
@@ -397,6 +515,7 @@ int main(void) {
       cmocka_unit_test(approval_records_sqlite),
       cmocka_unit_test(grouped_events_hold_no_lock),
       cmocka_unit_test(schema_1_files_are_migrated),
+      cmocka_unit_test(schema_2_journals_are_migrated_and_resume),
       cmocka_unit_test(status_list_prune_memory),
       cmocka_unit_test(status_list_prune_sqlite),
       cmocka_unit_test(leases_memory),
