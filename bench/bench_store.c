@@ -2,7 +2,8 @@
  *   W2 journaled: the 1,001-step run with every event appended to a SQLite
  *   store (WAL; synchronous NORMAL and FULL), µs per step overall and over
  *   steps 0-99 and 900-999.
- *   resume_10k_steps_ms: load a 10,000-step run's journal and replay it. */
+ *   resume_10k_steps_ms: load a 10,000-step run's journal from its SQLite
+ *   store and replay it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -87,8 +88,9 @@ static void journaled_run(art_store *store, int tools, const char *run_id, doubl
   art_spec_free(spec);
 }
 
-static void bench_w2(const char *label, bool full) {
-  char path[] = "/tmp/agentrt-bench-XXXXXX";
+/* A new SQLite store in a temporary file (path: its name). */
+static art_store *temp_store(char path[32], bool full) {
+  snprintf(path, 32, "/tmp/agentrt-bench-XXXXXX");
   int fd = mkstemp(path);
   close(fd);
   unlink(path);
@@ -96,6 +98,20 @@ static void bench_w2(const char *label, bool full) {
   art_error err = {0};
   art_sqlite_options opts = {.synchronous_full = full};
   if (art_store_open_sqlite(&store, path, &opts, &err) < 0) die("store", err.message);
+  return store;
+}
+
+static void remove_store(art_store *store, const char *path) {
+  char side[48];
+  art_store_close(store);
+  unlink(path);
+  snprintf(side, sizeof side, "%s-wal", path), unlink(side);
+  snprintf(side, sizeof side, "%s-shm", path), unlink(side);
+}
+
+static void bench_w2(const char *label, bool full) {
+  char path[32];
+  art_store *store = temp_store(path, full);
   const int runs = 5;
   double total = 0, first = 0, last = 0, marks[4];
   for (int i = 0; i < runs; i++) {
@@ -112,17 +128,15 @@ static void bench_w2(const char *label, bool full) {
     printf("W2_sqlite_first100_us_per_step %.2f us\n", first / runs / 100 * 1e6);
     printf("W2_sqlite_last100_us_per_step %.2f us\n", last / runs / 100 * 1e6);
   }
-  art_store_close(store);
-  char wal[80];
-  unlink(path);
-  snprintf(wal, sizeof wal, "%s-wal", path), unlink(wal);
-  snprintf(wal, sizeof wal, "%s-shm", path), unlink(wal);
+  remove_store(store, path);
 }
 
+/* As `agentrt resume` does it: the journal read from the SQLite file, then
+ * replayed into a new run. */
 static void bench_resume(void) {
-  art_store *store;
+  char path[32];
+  art_store *store = temp_store(path, false);
   art_error err = {0};
-  if (art_store_open_memory(&store, &err) < 0) die("store", err.message);
   journaled_run(store, 9999, "resume-10k", NULL);
   char id[] = "resume-10k";
   art_spec *spec = steps_spec(9999, id);
@@ -142,7 +156,7 @@ static void bench_resume(void) {
   }
   printf("resume_10k_steps_ms %.2f ms\n", best * 1e3);
   art_spec_free(spec);
-  art_store_close(store);
+  remove_store(store, path);
 }
 
 int main(void) {

@@ -82,7 +82,7 @@ typedef struct art_store_vtable {
    * held between appends.  `approval` (NULL for other events) is stored with
    * its event, in the same transaction. */
   int (*append)(art_store *s, const char *run_id, uint32_t seq, uint32_t step, int64_t ts_us,
-                const char *type, const char *body, bool durable,
+                art_event_type type, const char *body, bool durable,
                 const art_approval_record *approval, art_error *err);
   int (*set_status)(art_store *s, const char *run_id, art_run_status status,
                     const char *stop_reason, const char *detail, int64_t now_us, art_error *err);

@@ -51,6 +51,7 @@ typedef enum {
 
 const char *art_event_type_name(art_event_type t);
 int art_event_type_parse(const char *name, art_event_type *out);
+bool art_event_type_known(art_event_type t);
 
 /* How an operator resolved a call whose outcome was unknown (art_run_resolve). */
 typedef enum {

@@ -79,3 +79,7 @@ int art_stop_reason_parse(const char *name, art_stop_reason *out) {
   *out = (art_stop_reason)v;
   return 0;
 }
+
+bool art_event_type_known(art_event_type t) {
+  return (int)t >= 0 && (int)t < art_event_type_names.count;
+}

@@ -19,6 +19,7 @@ struct art_replay {
   const art_journal_entry *entries;
   size_t n;
   json_t **fields; /* entry i's body as JSON, parsed when first needed */
+  bool parsed;     /* fields are parsed here and released once fed (else the caller's) */
   size_t at;       /* the entry being fed */
 };
 
@@ -228,12 +229,16 @@ static int replay_entries(replay *r) {
     if (rc == 0) rc = check(r, r->at);
     if (rc < 0) return rc;
     if (run->events.len == r->at) return mismatch(run, r->at, "the run made no event");
+    for (size_t k = r->at; r->parsed && k < run->events.len && k < r->n; k++) {
+      json_decref(r->fields[k]); /* fed: what the run keeps of it, it has copied */
+      r->fields[k] = NULL;
+    }
   }
   return 0;
 }
 
 int art_run_replay_journal(art_run *run, const art_journal *journal) {
-  replay r = {run, journal->entries, journal->n, calloc(journal->n + 1, sizeof(json_t *)), 0};
+  replay r = {run, journal->entries, journal->n, calloc(journal->n + 1, sizeof(json_t *)), true, 0};
   if (!r.fields) {
     snprintf(run->errmsg, sizeof run->errmsg, "out of memory");
     return ART_ENOMEM;
@@ -261,7 +266,7 @@ int art_run_replay(art_run *run, const json_t *events) {
     if (!json_is_object(ev) || art_event_type_parse(text(ev, "type"), &entries[i].type) < 0)
       rc = mismatch(run, i, "not an event");
   }
-  replay r = {run, entries, n, objects, 0};
+  replay r = {run, entries, n, objects, false, 0};
   if (rc == 0) rc = replay_entries(&r);
   free(entries);
   free(objects);

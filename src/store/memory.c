@@ -64,7 +64,7 @@ static int add_approval(mem_run *r, const art_approval_record *a) {
 }
 
 static int mem_append(art_store *s, const char *run_id, uint32_t seq, uint32_t step, int64_t ts_us,
-                      const char *type, const char *body, bool durable,
+                      art_event_type type, const char *body, bool durable,
                       const art_approval_record *approval, art_error *err) {
   (void)durable;
   mem_run *r = find((mem_store *)s, run_id);
@@ -72,10 +72,14 @@ static int mem_append(art_store *s, const char *run_id, uint32_t seq, uint32_t s
   if (seq != r->record.events + 1)
     return art_error_set(err, ART_ESTATE, "run %s: event %u does not follow event %u", run_id, seq,
                          r->record.events);
-  art_journal_entry e = {
-      .seq = seq, .step = step, .ts_us = ts_us, .body = body, .body_len = strlen(body)};
-  if (art_event_type_parse(type, &e.type) < 0)
-    return art_error_set(err, ART_EINVAL, "run %s: no event type %s", run_id, type);
+  if (!art_event_type_known(type))
+    return art_error_set(err, ART_EINVAL, "run %s: no event type %d", run_id, (int)type);
+  art_journal_entry e = {.seq = seq,
+                         .step = step,
+                         .ts_us = ts_us,
+                         .type = type,
+                         .body = body,
+                         .body_len = strlen(body)};
   if (art_journal_add(&r->journal, &e) < 0) return art_error_set(err, ART_ENOMEM, "out of memory");
   if (approval && add_approval(r, approval) < 0) {
     r->journal.n--;

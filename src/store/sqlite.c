@@ -13,16 +13,21 @@
 #define APPLICATION_ID 0x61727431
 #define SCHEMA_VERSION 3
 
-/* Events that need not be durable yet are kept here and written together, at
- * most this many in one transaction: a read-only stretch of a run costs one
- * commit per group, and no lock is held while the run works between commits
- * (other processes approve, cancel and resume runs meanwhile). */
-enum { GROUP_EVENTS = 64 };
+/* Events that need not be durable yet are kept here and written together: a
+ * read-only stretch of a run costs one commit per group, and no lock is held
+ * while the run works between commits (other processes approve, cancel and
+ * resume runs meanwhile).  A group is written when it holds GROUP_EVENTS
+ * events or spans GROUP_SPAN_US of the run's time, so a fast run commits
+ * rarely and a slow one (a model taking seconds a step) about once a step:
+ * what other processes see of a run is never far behind. */
+enum { GROUP_EVENTS = 256 };
+#define GROUP_SPAN_US 100000
 
 typedef struct grouped_event {
   uint32_t seq, step;
   int64_t ts_us;
-  size_t type, body; /* offsets of NUL-terminated text in the group's buffer */
+  art_event_type type;
+  size_t body; /* offset of its NUL-terminated text in the group's buffer */
 } grouped_event;
 
 typedef struct sql_store {
@@ -279,7 +284,7 @@ static int insert_event(sql_store *q, const grouped_event *e, art_error *err) {
   bind_text(ins, 1, q->pending_run);
   sqlite3_bind_int64(ins, 2, e->seq);
   sqlite3_bind_int64(ins, 3, e->step);
-  bind_text(ins, 4, q->text + e->type);
+  bind_text(ins, 4, art_event_type_name(e->type));
   sqlite3_bind_int64(ins, 5, e->ts_us);
   bind_text(ins, 6, q->text + e->body);
   int rc = run_stmt(q, ins, "append event", err);
@@ -341,11 +346,11 @@ static int64_t keep_text(sql_store *q, const char *s) {
 }
 
 static int group_event(sql_store *q, const char *run_id, uint32_t seq, uint32_t step, int64_t ts_us,
-                       const char *type, const char *body, art_error *err) {
-  int64_t type_at = keep_text(q, type), body_at = type_at < 0 ? -1 : keep_text(q, body);
+                       art_event_type type, const char *body, art_error *err) {
+  int64_t body_at = keep_text(q, body);
   if (body_at < 0) return art_error_set(err, ART_ENOMEM, "out of memory");
   snprintf(q->pending_run, sizeof q->pending_run, "%s", run_id);
-  q->pending[q->n_pending++] = (grouped_event){seq, step, ts_us, (size_t)type_at, (size_t)body_at};
+  q->pending[q->n_pending++] = (grouped_event){seq, step, ts_us, type, (size_t)body_at};
   snprintf(q->known_run, sizeof q->known_run, "%s", run_id);
   q->known_seq = seq;
   return 0;
@@ -353,14 +358,13 @@ static int group_event(sql_store *q, const char *run_id, uint32_t seq, uint32_t 
 
 /* The event joins the group; a durable one (or a full group) is written at once. */
 static int sql_append(art_store *s, const char *run_id, uint32_t seq, uint32_t step, int64_t ts_us,
-                      const char *type, const char *body, bool durable,
+                      art_event_type type, const char *body, bool durable,
                       const art_approval_record *approval, art_error *err) {
   sql_store *q = (sql_store *)s;
-  art_event_type known;
   if (strlen(run_id) >= sizeof q->pending_run)
     return art_error_set(err, ART_EINVAL, "run id %.40s... is too long for a store", run_id);
-  if (art_event_type_parse(type, &known) < 0)
-    return art_error_set(err, ART_EINVAL, "run %s: no event type %s", run_id, type);
+  if (!art_event_type_known(type))
+    return art_error_set(err, ART_EINVAL, "run %s: no event type %d", run_id, (int)type);
   int rc = strcmp(run_id, q->pending_run) != 0 ? flush(q, err) : 0; /* one run a group */
   if (rc < 0) return rc;
   int64_t last = last_seq(q, run_id);
@@ -369,7 +373,9 @@ static int sql_append(art_store *s, const char *run_id, uint32_t seq, uint32_t s
     return art_error_set(err, ART_ESTATE, "run %s: event %u does not follow the journal", run_id,
                          seq);
   if ((rc = group_event(q, run_id, seq, step, ts_us, type, body, err)) < 0) return rc;
-  if (durable || approval || q->n_pending == GROUP_EVENTS) return flush_with(q, approval, err);
+  if (durable || approval || q->n_pending == GROUP_EVENTS ||
+      ts_us - q->pending[0].ts_us >= GROUP_SPAN_US)
+    return flush_with(q, approval, err);
   return 0;
 }
 

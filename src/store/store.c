@@ -95,8 +95,8 @@ static int journal_write(void *ud, const art_run *run, const art_event *ev) {
   art_error err = {0};
   art_approval_record approval;
   if (ev->type == ART_EV_APPROVAL) approval = approval_record(run, ev);
-  return j->store->vt->append(j->store, art_run_id(run), ev->seq, ev->step, ev->ts_us,
-                              art_event_type_name(ev->type), j->text.s, must_be_durable(j, ev),
+  return j->store->vt->append(j->store, art_run_id(run), ev->seq, ev->step, ev->ts_us, ev->type,
+                              j->text.s, must_be_durable(j, ev),
                               ev->type == ART_EV_APPROVAL ? &approval : NULL, &err);
 }
 

@@ -36,7 +36,7 @@ static art_run_record record(const char *id, int64_t created) {
                           .created_us = created};
 }
 
-static void append(art_store *s, const char *id, uint32_t seq, const char *type) {
+static void append(art_store *s, const char *id, uint32_t seq, art_event_type type) {
   char body[32];
   art_error err = {0};
   snprintf(body, sizeof body, "{\"n\":%u}", seq);
@@ -53,12 +53,12 @@ static void contract_runs_and_journals(opener open) {
   assert_int_equal(s->vt->create_run(s, &r1, &err), 0);
   assert_int_equal(s->vt->create_run(s, &r1, &err), ART_EINVAL);
   assert_non_null(strstr(err.message, "exists already"));
-  for (uint32_t seq = 1; seq <= 5; seq++) append(s, "r1", seq, "decision");
-  assert_int_equal(s->vt->append(s, "r1", 7, 3, 1, "stop", "{}", true, NULL, &err),
+  for (uint32_t seq = 1; seq <= 5; seq++) append(s, "r1", seq, ART_EV_DECISION);
+  assert_int_equal(s->vt->append(s, "r1", 7, 3, 1, ART_EV_STOP, "{}", true, NULL, &err),
                    ART_ESTATE); /* a gap */
-  assert_int_equal(s->vt->append(s, "r1", 5, 3, 1, "stop", "{}", true, NULL, &err),
+  assert_int_equal(s->vt->append(s, "r1", 5, 3, 1, ART_EV_STOP, "{}", true, NULL, &err),
                    ART_ESTATE); /* a repeat */
-  assert_int_equal(s->vt->append(s, "nope", 1, 0, 1, "stop", "{}", true, NULL, &err),
+  assert_int_equal(s->vt->append(s, "nope", 1, 0, 1, ART_EV_STOP, "{}", true, NULL, &err),
                    ART_ENOTFOUND);
   assert_int_equal(s->vt->get_run(s, "r1", &got, &err), 0);
   assert_string_equal(got.run_id, "r1");
@@ -84,8 +84,9 @@ static void contract_runs_and_journals(opener open) {
     assert_int_equal(e->body_len, strlen(body));
   }
   art_journal_dispose(&journal);
-  assert_int_equal(s->vt->append(s, "r1", 6, 3, 1, "gossip", "{}", true, NULL, &err), ART_EINVAL);
-  assert_non_null(strstr(err.message, "gossip"));
+  assert_int_equal(s->vt->append(s, "r1", 6, 3, 1, (art_event_type)99, "{}", true, NULL, &err),
+                   ART_EINVAL);
+  assert_non_null(strstr(err.message, "no event type 99"));
   assert_int_equal(s->vt->get_run(s, "nope", &got, &err), ART_ENOTFOUND);
   assert_int_equal(s->vt->load_journal(s, "nope", &journal, &err), ART_ENOTFOUND);
   assert_int_equal(journal.n, 0);
@@ -100,7 +101,7 @@ static void contract_status_list_prune(opener open) {
     art_run_record r = record(ids[i], 100 + i);
     assert_int_equal(s->vt->create_run(s, &r, &err), 0);
   }
-  append(s, "a", 1, "run_started"); /* its events go when it goes */
+  append(s, "a", 1, ART_EV_RUN_STARTED); /* its events go when it goes */
   assert_int_equal(s->vt->set_status(s, "a", ART_RUN_FINISHED, "success", "answered", 200, &err),
                    0);
   assert_int_equal(s->vt->set_status(s, "b", ART_RUN_PAUSED, "approval_required", "why", 200, &err),
@@ -235,7 +236,7 @@ static void contract_approval_records(opener open) {
   art_error err = {0};
   art_run_record r = record("a1", 1);
   assert_int_equal(s->vt->create_run(s, &r, &err), 0);
-  append(s, "a1", 1, "run_started");
+  append(s, "a1", 1, ART_EV_RUN_STARTED);
   art_approval_record given[2] = {{.run_id = (char *)"a1",
                                    .action_id = (char *)"act_1",
                                    .tool = (char *)"send",
@@ -255,8 +256,10 @@ static void contract_approval_records(opener open) {
                                    .reviewer = (char *)"ops",
                                    .decided_at_us = 50,
                                    .event_seq = 3}};
-  assert_int_equal(s->vt->append(s, "a1", 2, 1, 20, "approval", "{}", true, &given[0], &err), 0);
-  assert_int_equal(s->vt->append(s, "a1", 3, 1, 50, "approval", "{}", true, &given[1], &err), 0);
+  assert_int_equal(s->vt->append(s, "a1", 2, 1, 20, ART_EV_APPROVAL, "{}", true, &given[0], &err),
+                   0);
+  assert_int_equal(s->vt->append(s, "a1", 3, 1, 50, ART_EV_APPROVAL, "{}", true, &given[1], &err),
+                   0);
   art_approval_record *got;
   size_t n;
   assert_int_equal(s->vt->list_approvals(s, "a1", &got, &n, &err), 0);
@@ -298,7 +301,7 @@ static void a_store_outlives_its_process(void **state) {
   assert_int_equal(art_store_open_sqlite(&s, path, NULL, &err), 0);
   art_run_record r = record("kept", 5);
   assert_int_equal(s->vt->create_run(s, &r, &err), 0);
-  append(s, "kept", 1, "run_started");
+  append(s, "kept", 1, ART_EV_RUN_STARTED);
   art_store_close(s);
   art_sqlite_options full = {.synchronous_full = true};
   assert_int_equal(art_store_open_sqlite(&s, path, &full, &err), 0);
@@ -306,7 +309,7 @@ static void a_store_outlives_its_process(void **state) {
   assert_int_equal(s->vt->get_run(s, "kept", &got, &err), 0);
   assert_int_equal(got.events, 1);
   art_run_record_dispose(&got);
-  append(s, "kept", 2, "stop");
+  append(s, "kept", 2, ART_EV_STOP);
   art_store_close(s);
 }
 
@@ -329,15 +332,56 @@ static void grouped_events_hold_no_lock(void **state) {
   art_run_record r1 = record("g1", 1), r2 = record("g2", 2), got;
   assert_int_equal(a->vt->create_run(a, &r1, &err), 0);
   assert_int_equal(b->vt->create_run(b, &r2, &err), 0);
-  assert_int_equal(a->vt->append(a, "g1", 1, 0, 1, "run_started", "{}", false, NULL, &err), 0);
+  assert_int_equal(a->vt->append(a, "g1", 1, 0, 1, ART_EV_RUN_STARTED, "{}", false, NULL, &err), 0);
   assert_int_equal(b->vt->request_cancel(b, "g2", "x", &err), 0); /* not blocked by a */
   assert_int_equal(b->vt->get_run(b, "g1", &got, &err), 0);
   assert_int_equal(got.events, 0); /* not written yet */
   art_run_record_dispose(&got);
-  assert_int_equal(a->vt->append(a, "g1", 2, 1, 2, "stop", "{}", true, NULL, &err), 0);
+  assert_int_equal(a->vt->append(a, "g1", 2, 1, 2, ART_EV_STOP, "{}", true, NULL, &err), 0);
   assert_int_equal(b->vt->get_run(b, "g1", &got, &err), 0);
   assert_int_equal(got.events, 2);
   art_run_record_dispose(&got);
+  art_store_close(a);
+  art_store_close(b);
+}
+
+/* What another handle sees of a run's events (how many are written). */
+static uint32_t written(art_store *other, const char *run_id) {
+  art_run_record got;
+  art_error err = {0};
+  assert_int_equal(other->vt->get_run(other, run_id, &got, &err), 0);
+  uint32_t n = got.events;
+  art_run_record_dispose(&got);
+  return n;
+}
+
+/* A group is written once it spans 100 ms of the run's time or holds 256
+ * events, whichever comes first. */
+static void groups_are_written_by_time_and_size(void **state) {
+  (void)state;
+  art_store *a, *b;
+  art_error err = {0};
+  const char *path = tu_path("groups.db");
+  assert_int_equal(art_store_open_sqlite(&a, path, NULL, &err), 0);
+  assert_int_equal(art_store_open_sqlite(&b, path, NULL, &err), 0);
+  art_run_record slow = record("slow", 1), fast = record("fast", 2);
+  assert_int_equal(a->vt->create_run(a, &slow, &err), 0);
+  assert_int_equal(a->vt->create_run(a, &fast, &err), 0);
+  int64_t t0 = 1000000;
+  assert_int_equal(a->vt->append(a, "slow", 1, 0, t0, ART_EV_RUN_STARTED, "{}", false, NULL, &err),
+                   0);
+  assert_int_equal(
+      a->vt->append(a, "slow", 2, 1, t0 + 99999, ART_EV_DECISION, "{}", false, NULL, &err), 0);
+  assert_int_equal(written(b, "slow"), 0);
+  assert_int_equal(
+      a->vt->append(a, "slow", 3, 1, t0 + 100000, ART_EV_DECISION, "{}", false, NULL, &err), 0);
+  assert_int_equal(written(b, "slow"), 3);
+  for (uint32_t seq = 1; seq <= 256; seq++) {
+    assert_int_equal(written(b, "fast"), 0);
+    assert_int_equal(
+        a->vt->append(a, "fast", seq, seq, t0 + seq, ART_EV_DECISION, "{}", false, NULL, &err), 0);
+  }
+  assert_int_equal(written(b, "fast"), 256);
   art_store_close(a);
   art_store_close(b);
 }
@@ -368,7 +412,7 @@ static void schema_1_files_are_migrated(void **state) {
   assert_int_equal(got.status, ART_RUN_PAUSED);
   assert_null(got.cancel_reason);
   art_run_record_dispose(&got);
-  append(s, "old", 2, "stop");
+  append(s, "old", 2, ART_EV_STOP);
   assert_int_equal(s->vt->request_cancel(s, "old", "now", &err), 0);
   art_store_close(s);
 }
@@ -514,6 +558,7 @@ int main(void) {
       cmocka_unit_test(approval_records_memory),
       cmocka_unit_test(approval_records_sqlite),
       cmocka_unit_test(grouped_events_hold_no_lock),
+      cmocka_unit_test(groups_are_written_by_time_and_size),
       cmocka_unit_test(schema_1_files_are_migrated),
       cmocka_unit_test(schema_2_journals_are_migrated_and_resume),
       cmocka_unit_test(status_list_prune_memory),
