@@ -18,14 +18,23 @@ static bool reserve(art_jw *w, size_t n) {
   return true;
 }
 
-static void put(art_jw *w, const char *p, size_t n) {
-  if (!reserve(w, n)) return;
+/* Room for n more bytes and the NUL after them: the common case inline. */
+static inline bool room(art_jw *w, size_t n) {
+  return (w->len + n + 1 <= w->cap && !w->failed) || reserve(w, n);
+}
+
+static inline void put(art_jw *w, const char *p, size_t n) {
+  if (!room(w, n)) return;
   memcpy(w->s + w->len, p, n);
   w->len += n;
   w->s[w->len] = '\0';
 }
 
-static void put_char(art_jw *w, char c) { put(w, &c, 1); }
+static inline void put_char(art_jw *w, char c) {
+  if (!room(w, 1)) return;
+  w->s[w->len++] = c;
+  w->s[w->len] = '\0';
+}
 
 void art_jw_reset(art_jw *w) {
   w->len = 0;
@@ -82,10 +91,18 @@ static void put_string(art_jw *w, const char *s) {
   put_char(w, '"');
 }
 
+/* Keys are the names this library gives its members: plain text, no escapes. */
 void art_jw_key(art_jw *w, const char *key) {
+  size_t n = strlen(key);
   element(w);
-  put_string(w, key);
-  put_char(w, ':');
+  if (!room(w, n + 3)) return;
+  char *p = w->s + w->len;
+  p[0] = '"';
+  memcpy(p + 1, key, n);
+  p[n + 1] = '"';
+  p[n + 2] = ':';
+  p[n + 3] = '\0';
+  w->len += n + 3;
   w->first = true; /* the value that follows takes no comma */
 }
 

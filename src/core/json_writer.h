@@ -25,7 +25,7 @@ void art_jw_reset(art_jw *w); /* empty, keeping the buffer */
 void art_jw_dispose(art_jw *w);
 void art_jw_open(art_jw *w, char c);  /* '{' or '[' */
 void art_jw_close(art_jw *w, char c); /* '}' or ']' */
-void art_jw_key(art_jw *w, const char *key);
+void art_jw_key(art_jw *w, const char *key); /* a name of ours: written as it is, unescaped */
 void art_jw_str(art_jw *w, const char *s); /* a JSON string, or null for NULL */
 void art_jw_int(art_jw *w, int64_t n);
 void art_jw_real(art_jw *w, double d);         /* finite: 10 significant digits */
