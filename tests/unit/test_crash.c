@@ -61,7 +61,8 @@ static int killer(void *ud, const art_run *run, const art_event *ev) {
   return 0;
 }
 
-static void child(const char *db, const char *log, uint32_t kill_at) {
+/* The child writes a byte to `ready` once its run is in the store. */
+static void child(const char *db, const char *log, uint32_t kill_at, int ready) {
   art_store *store;
   art_error err = {0};
   art_spec *spec = crash_spec(log);
@@ -73,7 +74,8 @@ static void child(const char *db, const char *log, uint32_t kill_at) {
   art_sink journal, die = {ART_SINK_VERSION, killer, NULL, &kill_at};
   if (store->vt->create_run(store, &rec, &err) < 0 || art_model_new(&model, spec, &err) < 0 ||
       art_run_new(&run, spec, NULL) < 0 || art_store_sink_new(&journal, store) < 0 ||
-      art_run_add_sink(run, &journal) < 0 || art_run_add_sink(run, &die) < 0)
+      art_run_add_sink(run, &journal) < 0 || art_run_add_sink(run, &die) < 0 ||
+      write(ready, "r", 1) != 1)
     _exit(2);
   art_run_until_stop(run, model);
   _exit(0);
@@ -149,9 +151,15 @@ static void run_to_death(const char *db, const char *log, uint32_t kill_at, int 
   remove(db), remove(log);
   snprintf(side, sizeof side, "%s-wal", db), remove(side);
   snprintf(side, sizeof side, "%s-shm", db), remove(side);
+  int ready[2];
+  assert_int_equal(pipe(ready), 0);
   pid_t pid = fork();
   assert_true(pid >= 0);
-  if (pid == 0) child(db, log, kill_at);
+  if (pid == 0) child(db, log, kill_at, ready[1]);
+  close(ready[1]);
+  char byte;
+  assert_int_equal(read(ready[0], &byte, 1), 1); /* the run exists: the clock starts */
+  close(ready[0]);
   if (kill_after_ms >= 0) {
     usleep((useconds_t)kill_after_ms * 1000);
     kill(pid, SIGKILL);
@@ -202,7 +210,7 @@ static void killed_inside_tool_calls(void **state) {
      * process group) and may still write after the next run has begun. */
     snprintf(name, sizeof name, "effects-random-%d.log", i);
     snprintf(log, sizeof log, "%s", tu_path(name));
-    snprintf(where, sizeof where, "killed after %d ms", ms);
+    snprintf(where, sizeof where, "killed %d ms into the run", ms);
     run_to_death(db, log, 0, ms);
     art_stop_reason stop = recover(db, log);
     usleep(100000); /* the orphaned tool (it takes 20 ms) has written by now */
