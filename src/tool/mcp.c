@@ -54,13 +54,13 @@ static int check_initialize(mcp_server *s, const art_rpc_message *m, bool *has_t
 }
 
 static int initialize(mcp_server *s, bool *has_tools) {
-  json_t *params = json_pack("{s:s, s:{}, s:{s:s, s:s}}", "protocolVersion",
-                             art_mcp_protocol_versions[0], "capabilities", "clientInfo", "name",
-                             "agentrt", "version", CLIENT_VERSION);
+  json_t *params =
+      json_pack("{s:s, s:{}, s:{s:s, s:s}}", "protocolVersion", art_mcp_protocol_versions[0],
+                "capabilities", "clientInfo", "name", "agentrt", "version", CLIENT_VERSION);
   art_rpc_message m;
   json_int_t id;
   int rc = mcp_server_request(s, "initialize", params, art_monotonic_ms() + s->init_timeout_ms,
-                              "initialize", &id, &m);
+                              NULL, "initialize", &id, &m);
   if (rc == MCP_TIMED_OUT)
     return mcp_server_fail(s, "no answer to initialize within %d ms", s->init_timeout_ms);
   if (rc < 0) return rc;
@@ -95,7 +95,7 @@ static int list_page(mcp_server *s, const char *cursor, json_t *all, char **next
   json_int_t id;
   if (cursor && !params) return ART_ENOMEM;
   int rc = mcp_server_request(s, "tools/list", params, art_monotonic_ms() + s->init_timeout_ms,
-                              "tools/list", &id, &m);
+                              NULL, "tools/list", &id, &m);
   if (rc == MCP_TIMED_OUT)
     return mcp_server_fail(s, "no answer to tools/list within %d ms", s->init_timeout_ms);
   if (rc < 0) return rc;
@@ -168,15 +168,23 @@ static void map_result(mcp_server *s, const art_rpc_message *m, const char *what
 }
 
 /* The server may still be working on it: tell it to stop, and ignore any late
- * answer (its id is never waited for again). */
-static void cancel_call(mcp_server *s, json_int_t id, const char *what, art_tool_result *r) {
+ * answer (its id is never waited for again).  `interrupted`: the run is being
+ * cancelled; else the call timed out. */
+static void cancel_call(mcp_server *s, json_int_t id, const char *what, bool interrupted,
+                        art_tool_result *r) {
   char reason[64];
-  snprintf(reason, sizeof reason, "timeout after %d ms", s->timeout_ms);
+  if (interrupted)
+    snprintf(reason, sizeof reason, "the run is being cancelled");
+  else
+    snprintf(reason, sizeof reason, "timeout after %d ms", s->timeout_ms);
   mcp_server_notify(s, "notifications/cancelled",
                     json_pack("{s:I, s:s}", "requestId", (json_int_t)id, "reason", reason), what);
-  art_tool_result_set(r, ART_RESULT_ERROR, NULL,
-                      "mcp server \"%s\": no answer to %s within %d ms (request cancelled)",
-                      s->name, what, s->timeout_ms);
+  if (interrupted)
+    art_tool_result_set(r, ART_RESULT_ERROR, NULL, "interrupted: the run is being cancelled");
+  else
+    art_tool_result_set(r, ART_RESULT_ERROR, NULL,
+                        "mcp server \"%s\": no answer to %s within %d ms (request cancelled)",
+                        s->name, what, s->timeout_ms);
 }
 
 static int mcp_tool_call(void *ud, const art_tool_call *call, art_tool_result *r) {
@@ -188,10 +196,10 @@ static int mcp_tool_call(void *ud, const art_tool_call *call, art_tool_result *r
   if (!params) return ART_ENOMEM;
   art_rpc_message m;
   json_int_t id;
-  int rc = mcp_server_request(s, "tools/call", params, art_monotonic_ms() + s->timeout_ms, what,
-                              &id, &m);
-  if (rc == MCP_TIMED_OUT) {
-    cancel_call(s, id, what, r);
+  int rc = mcp_server_request(s, "tools/call", params, art_monotonic_ms() + s->timeout_ms,
+                              call->interrupt, what, &id, &m);
+  if (rc == MCP_TIMED_OUT || rc == MCP_INTERRUPTED) {
+    cancel_call(s, id, what, rc == MCP_INTERRUPTED, r);
     return 0;
   }
   if (rc == ART_ENOMEM) return rc;
@@ -226,7 +234,8 @@ static void side_effect_of(const json_t *tool, const json_t *override, art_tool_
     def->side_effect_source = ART_SOURCE_OVERRIDE;
   } else {
     def->side_effect = json_is_true(read_only) ? ART_SIDE_READ : ART_SIDE_WRITE;
-    def->side_effect_source = json_is_boolean(read_only) ? ART_SOURCE_ANNOTATION : ART_SOURCE_DEFAULT;
+    def->side_effect_source =
+        json_is_boolean(read_only) ? ART_SOURCE_ANNOTATION : ART_SOURCE_DEFAULT;
   }
 }
 
@@ -284,8 +293,10 @@ static int check_overrides(const art_spec *spec, size_t i, const art_mcp_server_
       found |= strcmp(json_string_value(json_object_get(tool, "name")), key) == 0;
     }
     if (!found)
-      return art_error_set(err, ART_ESPEC, "%s: $.mcp_servers[%zu].tools.%s: server \"%s\" has no "
-                           "tool \"%s\"", spec->name, i, key, c->name, key);
+      return art_error_set(err, ART_ESPEC,
+                           "%s: $.mcp_servers[%zu].tools.%s: server \"%s\" has no "
+                           "tool \"%s\"",
+                           spec->name, i, key, c->name, key);
   }
   return 0;
 }
@@ -371,6 +382,4 @@ size_t art_mcp_server_count(const art_mcp_session *s) { return s->n; }
 const char *art_mcp_server_protocol(const art_mcp_session *s, size_t i) {
   return s->servers[i]->protocol;
 }
-const char *art_mcp_server_name(const art_mcp_session *s, size_t i) {
-  return s->servers[i]->name;
-}
+const char *art_mcp_server_name(const art_mcp_session *s, size_t i) { return s->servers[i]->name; }

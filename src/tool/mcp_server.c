@@ -233,24 +233,30 @@ static int take_lines(mcp_server *s, json_int_t id, const char *what, art_rpc_me
   return s->down ? ART_EIO : 0;
 }
 
-static int await_response(mcp_server *s, json_int_t id, int64_t deadline_ms, const char *what,
-                          art_rpc_message *out) {
+/* How often a call that can be interrupted asks whether to give up. */
+#define INTERRUPT_POLL_MS 100
+
+static int await_response(mcp_server *s, json_int_t id, int64_t deadline_ms,
+                          const art_interrupt *interrupt, const char *what, art_rpc_message *out) {
   for (;;) {
     int rc = take_lines(s, id, what, out);
     if (rc != 0) return rc < 0 ? rc : MCP_GOT;
     int wait_ms = wait_ms_until(deadline_ms);
     if (wait_ms == 0) return MCP_TIMED_OUT;
+    if (interrupt && interrupt->requested(interrupt->ud)) return MCP_INTERRUPTED;
+    if (interrupt && wait_ms > INTERRUPT_POLL_MS) wait_ms = INTERRUPT_POLL_MS;
     if ((rc = pump(s, wait_ms, NULL, what)) < 0) return rc;
   }
 }
 
 int mcp_server_request(mcp_server *s, const char *method, json_t *params_take, int64_t deadline_ms,
-                       const char *what, json_int_t *id, art_rpc_message *response) {
+                       const art_interrupt *interrupt, const char *what, json_int_t *id,
+                       art_rpc_message *response) {
   if (s->down) {
     json_decref(params_take);
     return ART_EIO;
   }
   *id = s->next_id++;
   int rc = send_message(s, art_rpc_request(*id, method, params_take), deadline_ms, what);
-  return rc < 0 ? rc : await_response(s, *id, deadline_ms, what, response);
+  return rc < 0 ? rc : await_response(s, *id, deadline_ms, interrupt, what, response);
 }

@@ -10,6 +10,7 @@
 #define ART_MCP_SERVER_H
 
 #include "agentrt/common.h"
+#include "agentrt/tool.h"
 #include "tool/jsonrpc.h"
 #include "tool/process.h"
 
@@ -33,7 +34,7 @@ typedef struct mcp_server {
 } mcp_server;
 
 /* The outcome of waiting for a response. */
-enum { MCP_GOT = 0, MCP_TIMED_OUT = 1 };
+enum { MCP_GOT = 0, MCP_TIMED_OUT = 1, MCP_INTERRUPTED = 2 };
 
 int mcp_server_new(mcp_server **out, const char *name, const art_allocator *alloc);
 void mcp_server_ref(mcp_server *s);
@@ -48,11 +49,13 @@ int mcp_server_start(mcp_server *s, const char *const *argv, const char *const *
 int mcp_server_fail(mcp_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Sends a request (params_take may be NULL) and waits until `deadline_ms`
- * (monotonic) for its response: MCP_GOT with *response, MCP_TIMED_OUT (*id is
- * the request's id, to cancel it), or ART_EIO (the server is down) / ART_ENOMEM.
+ * (monotonic) for its response, asking `interrupt` (may be NULL) every 100 ms:
+ * MCP_GOT with *response, MCP_TIMED_OUT or MCP_INTERRUPTED (*id is the
+ * request's id, to cancel it), or ART_EIO (the server is down) / ART_ENOMEM.
  * `what` names the exchange in messages ("initialize", "tools/call \"echo\""). */
 int mcp_server_request(mcp_server *s, const char *method, json_t *params_take, int64_t deadline_ms,
-                       const char *what, json_int_t *id, art_rpc_message *response);
+                       const art_interrupt *interrupt, const char *what, json_int_t *id,
+                       art_rpc_message *response);
 /* Sends a notification; failures take the server down (ART_EIO). */
 int mcp_server_notify(mcp_server *s, const char *method, json_t *params_take, const char *what);
 

@@ -26,7 +26,7 @@
 #define SERVER(name, argv, extra)                                                                  \
   "{\"name\": \"" name "\", \"command\": [" argv "], \"timeout_ms\": 5000" extra "}"
 #define SPEC(servers, policy, decisions)                                                           \
-  "{\"goal\": \"use MCP tools\", \"mcp_servers\": [" servers "], " policy                         \
+  "{\"goal\": \"use MCP tools\", \"mcp_servers\": [" servers "], " policy                          \
   "\"model\": {\"type\": \"scripted\", \"decisions\": [" decisions "]}}"
 
 /* ---- running a spec in this process ---------------------------------------------- */
@@ -65,8 +65,9 @@ static art_spec *load(const char *text) {
 }
 
 /* Attach, run to the stop (a failed attach stops the run tool_failure, as the
- * CLI does), shut down; the descriptors and children are as they were. */
-static void run_spec(const char *text, outcome *o) {
+ * CLI does), shut down; the descriptors and children are as they were.
+ * `hooks` (may be NULL) are the driver's. */
+static void run_spec_with(const char *text, const art_drive_hooks *hooks, outcome *o) {
   int fds = count_fds();
   art_spec *spec = load(text);
   art_mcp_session *mcp = NULL;
@@ -82,7 +83,7 @@ static void run_spec(const char *text, outcome *o) {
     assert_int_equal(art_run_next(run, art_now_us(), &act), 0);
     assert_int_equal(art_run_feed_tools_failure(run, err.message, art_now_us()), 0);
   } else {
-    assert_int_equal(art_run_until_stop(run, model), 0);
+    assert_int_equal(art_run_drive(run, model, hooks), 0);
   }
   o->reason = art_run_stop_reason(run);
   snprintf(o->detail, sizeof o->detail, "%s", art_run_stop_detail(run));
@@ -94,6 +95,8 @@ static void run_spec(const char *text, outcome *o) {
   assert_int_equal(count_fds(), fds);
   assert_no_children();
 }
+
+static void run_spec(const char *text, outcome *o) { run_spec_with(text, NULL, o); }
 
 static void expect_stop(const outcome *o, art_stop_reason reason, const char *detail_part) {
   if (o->reason != reason)
@@ -123,9 +126,10 @@ static void test_everything_echo_add_annotated(void **state) {
   outcome o;
   run_spec(SPEC(SERVER("ev", EVERYTHING, ""), "",
                 TOOL("ev.echo", "{\"message\": \"hello MCP\"}") ", " TOOL(
-                    "ev.get-sum", "{\"a\": 2, \"b\": 40}") ", " TOOL("ev.get-annotated-message",
-                                                                     "{\"messageType\": \"success\","
-                                                                     " \"includeImage\": true}") ", " ANSWER),
+                    "ev.get-sum",
+                    "{\"a\": 2, \"b\": 40}") ", " TOOL("ev.get-annotated-message",
+                                                       "{\"messageType\": \"success\","
+                                                       " \"includeImage\": true}") ", " ANSWER),
            &o);
   expect_stop(&o, ART_STOP_SUCCESS, "answered");
   char *obs = observations_text(&o);
@@ -149,9 +153,9 @@ static void test_everything_input_checked_before_the_call(void **state) {
 
 static void test_everything_side_effects(void **state) {
   (void)state;
-  art_spec *spec = load(SPEC(
-      SERVER("ev", EVERYTHING, ", \"tools\": {\"get-sum\": {\"side_effect\": \"draft\"}}"), "",
-      ANSWER));
+  art_spec *spec = load(
+      SPEC(SERVER("ev", EVERYTHING, ", \"tools\": {\"get-sum\": {\"side_effect\": \"draft\"}}"), "",
+           ANSWER));
   art_mcp_session *mcp = NULL;
   const art_tool *echo = attached_tool(spec, &mcp, "ev.echo");
   assert_int_equal(art_tool_side_effect(echo), ART_SIDE_READ);
@@ -190,6 +194,43 @@ static void test_everything_timeout_cancels(void **state) {
   char *wire = tu_read(log);
   assert_contains(wire, "\"method\":\"notifications/cancelled\"");
   assert_contains(wire, "\"params\":{\"requestId\":3,");
+  free(wire);
+  json_decref(o.result);
+}
+
+/* Cancels the run at the third question: the first is the step boundary
+ * before the call, the others come while the call is in flight. */
+static const char *cancel_during_the_call(void *ud) {
+  return ++*(int *)ud >= 3 ? "operator stop" : NULL;
+}
+
+/* A run cancelled while an MCP call is in flight does not wait for the call
+ * (30 s) or its timeout (60 s): the call is abandoned with a cancellation the
+ * server sees, and the run stops cancelled without a result for it. */
+static void test_everything_cancel_during_a_call(void **state) {
+  (void)state;
+  outcome o;
+  char *text;
+  const char *log = tu_path("wire-cancel.log");
+  if (asprintf(&text,
+               SPEC("{\"name\": \"ev\", \"command\": [\"" IT_DIR "/wire_tap.sh\", " EVERYTHING
+                    "], \"timeout_ms\": 60000, \"env\": {\"MCP_WIRE_LOG\": \"%s\"}}",
+                    "",
+                    TOOL("ev.trigger-long-running-operation",
+                         "{\"duration\": 30, \"steps\": 30}") ", " ANSWER),
+               log) < 0)
+    fail();
+  int asked = 0;
+  art_drive_hooks hooks = {cancel_during_the_call, &asked};
+  run_spec_with(text, &hooks, &o);
+  free(text);
+  expect_stop(&o, ART_STOP_CANCELLED, "operator stop");
+  char *trace = json_dumps(json_object_get(o.result, "trace"), JSON_COMPACT);
+  if (strstr(trace, "\"type\":\"tool_result\"")) fail_msg("an abandoned call has a result");
+  free(trace);
+  char *wire = tu_read(log);
+  assert_contains(wire, "\"method\":\"notifications/cancelled\"");
+  assert_contains(wire, "\"reason\":\"the run is being cancelled\"");
   free(wire);
   json_decref(o.result);
 }
@@ -265,9 +306,10 @@ static void test_garbage_at_initialize(void **state) {
 
 static void test_hang_at_initialize(void **state) {
   (void)state;
-  check_failure(SPEC("{\"name\": \"fake\", \"command\": [" FAKE("hang") "], \"init_timeout_ms\": 300}",
-                     "", ANSWER),
-                "mcp server \"fake\": no answer to initialize within 300 ms");
+  check_failure(
+      SPEC("{\"name\": \"fake\", \"command\": [" FAKE("hang") "], \"init_timeout_ms\": 300}", "",
+           ANSWER),
+      "mcp server \"fake\": no answer to initialize within 300 ms");
 }
 
 static void test_exit_at_initialize(void **state) {
@@ -292,9 +334,9 @@ static void test_server_fails_to_start(void **state) {
 
 static void test_override_of_a_missing_tool(void **state) {
   (void)state;
-  art_spec *spec = load(
-      SPEC(SERVER("fake", FAKE("ok"), ", \"tools\": {\"t9\": {\"side_effect\": \"read\"}}"), "",
-           ANSWER));
+  art_spec *spec =
+      load(SPEC(SERVER("fake", FAKE("ok"), ", \"tools\": {\"t9\": {\"side_effect\": \"read\"}}"),
+                "", ANSWER));
   art_mcp_session *mcp = NULL;
   art_error err = {0};
   int fds = count_fds();
@@ -318,10 +360,10 @@ static void fs_run(const char *policy, const char *decision, cli_out *r) {
   const char *dir = tu_path("files");
   mkdir(dir, 0755);
   tu_write("files/notes.txt", "meeting at noon\n");
-  if (asprintf(&text,
-               SPEC("{\"name\": \"fs\", \"command\": [" FILESYSTEM ", \"%s\"]}", "%s",
-                    "%s, " ANSWER),
-               dir, policy, decision) < 0)
+  if (asprintf(
+          &text,
+          SPEC("{\"name\": \"fs\", \"command\": [" FILESYSTEM ", \"%s\"]}", "%s", "%s, " ANSWER),
+          dir, policy, decision) < 0)
     fail();
   tu_write("fs.json", text);
   free(text);
@@ -462,6 +504,7 @@ int main(void) {
       cmocka_unit_test(test_everything_input_checked_before_the_call),
       cmocka_unit_test(test_everything_side_effects),
       cmocka_unit_test(test_everything_timeout_cancels),
+      cmocka_unit_test(test_everything_cancel_during_a_call),
       cmocka_unit_test(test_pagination_and_defaults),
       cmocka_unit_test(test_server_request_answered_method_not_found),
       cmocka_unit_test(test_server_dies_mid_call),
