@@ -173,19 +173,26 @@ static void test_everything_side_effects(void **state) {
   art_spec_free(spec);
 }
 
+/* A spec calling server-everything's long-running operation for `seconds`,
+ * with the call's `timeout_ms`, its wire written to `log`. */
+static char *long_operation_spec(int seconds, int timeout_ms, const char *log) {
+  char *text;
+  if (asprintf(&text,
+               SPEC("{\"name\": \"ev\", \"command\": [\"" IT_DIR "/wire_tap.sh\", " EVERYTHING
+                    "], \"timeout_ms\": %d, \"env\": {\"MCP_WIRE_LOG\": \"%s\"}}",
+                    "",
+                    TOOL("ev.trigger-long-running-operation",
+                         "{\"duration\": %d, \"steps\": %d}") ", " ANSWER),
+               timeout_ms, log, seconds, seconds) < 0)
+    fail();
+  return text;
+}
+
 static void test_everything_timeout_cancels(void **state) {
   (void)state;
   outcome o;
-  char *text;
   const char *log = tu_path("wire.log");
-  if (asprintf(&text,
-               SPEC("{\"name\": \"ev\", \"command\": [\"" IT_DIR "/wire_tap.sh\", " EVERYTHING
-                    "], \"timeout_ms\": 300, \"env\": {\"MCP_WIRE_LOG\": \"%s\"}}",
-                    "",
-                    TOOL("ev.trigger-long-running-operation",
-                         "{\"duration\": 5, \"steps\": 5}") ", " ANSWER),
-               log) < 0)
-    fail();
+  char *text = long_operation_spec(5, 300, log);
   run_spec(text, &o);
   free(text);
   expect_stop(&o, ART_STOP_TOOL_FAILURE,
@@ -210,16 +217,8 @@ static const char *cancel_during_the_call(void *ud) {
 static void test_everything_cancel_during_a_call(void **state) {
   (void)state;
   outcome o;
-  char *text;
   const char *log = tu_path("wire-cancel.log");
-  if (asprintf(&text,
-               SPEC("{\"name\": \"ev\", \"command\": [\"" IT_DIR "/wire_tap.sh\", " EVERYTHING
-                    "], \"timeout_ms\": 60000, \"env\": {\"MCP_WIRE_LOG\": \"%s\"}}",
-                    "",
-                    TOOL("ev.trigger-long-running-operation",
-                         "{\"duration\": 30, \"steps\": 30}") ", " ANSWER),
-               log) < 0)
-    fail();
+  char *text = long_operation_spec(30, 60000, log);
   int asked = 0;
   art_drive_hooks hooks = {cancel_during_the_call, &asked};
   run_spec_with(text, &hooks, &o);

@@ -320,6 +320,16 @@ static void make_db(const char *path, const char *sql) {
   sqlite3_close(db);
 }
 
+/* What another handle sees of a run's events (how many are written). */
+static uint32_t written(art_store *other, const char *run_id) {
+  art_run_record got;
+  art_error err = {0};
+  assert_int_equal(other->vt->get_run(other, run_id, &got, &err), 0);
+  uint32_t n = got.events;
+  art_run_record_dispose(&got);
+  return n;
+}
+
 /* Events grouped in one handle do not lock the file: another process's handle
  * writes meanwhile, and the grouped events arrive whole when they are written. */
 static void grouped_events_hold_no_lock(void **state) {
@@ -329,30 +339,16 @@ static void grouped_events_hold_no_lock(void **state) {
   const char *path = tu_path("group.db");
   assert_int_equal(art_store_open_sqlite(&a, path, NULL, &err), 0);
   assert_int_equal(art_store_open_sqlite(&b, path, NULL, &err), 0);
-  art_run_record r1 = record("g1", 1), r2 = record("g2", 2), got;
+  art_run_record r1 = record("g1", 1), r2 = record("g2", 2);
   assert_int_equal(a->vt->create_run(a, &r1, &err), 0);
   assert_int_equal(b->vt->create_run(b, &r2, &err), 0);
   assert_int_equal(a->vt->append(a, "g1", 1, 0, 1, ART_EV_RUN_STARTED, "{}", false, NULL, &err), 0);
   assert_int_equal(b->vt->request_cancel(b, "g2", "x", &err), 0); /* not blocked by a */
-  assert_int_equal(b->vt->get_run(b, "g1", &got, &err), 0);
-  assert_int_equal(got.events, 0); /* not written yet */
-  art_run_record_dispose(&got);
+  assert_int_equal(written(b, "g1"), 0);
   assert_int_equal(a->vt->append(a, "g1", 2, 1, 2, ART_EV_STOP, "{}", true, NULL, &err), 0);
-  assert_int_equal(b->vt->get_run(b, "g1", &got, &err), 0);
-  assert_int_equal(got.events, 2);
-  art_run_record_dispose(&got);
+  assert_int_equal(written(b, "g1"), 2);
   art_store_close(a);
   art_store_close(b);
-}
-
-/* What another handle sees of a run's events (how many are written). */
-static uint32_t written(art_store *other, const char *run_id) {
-  art_run_record got;
-  art_error err = {0};
-  assert_int_equal(other->vt->get_run(other, run_id, &got, &err), 0);
-  uint32_t n = got.events;
-  art_run_record_dispose(&got);
-  return n;
 }
 
 /* A group is written once it spans 100 ms of the run's time or holds 256
