@@ -2,7 +2,10 @@
  *   W1  the demo run (2 steps, trace in memory), µs per run over 100,000 runs
  *   W2  one run of 1,001 steps (1,000 lookup_policy calls, then an answer), µs per
  *       step, and the mean step over steps 0-99 and 900-999 (flatness)
- *   demo_process_ms  `agentrt demo` as a whole process */
+ *   demo_process_ms  `agentrt demo` as a whole process
+ *   json_parse  art_json_parse of a journal row, µs per parse, and how many times
+ *       faster it is than json_loadb on the same text */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +16,7 @@
 #include <malloc.h>
 
 #include "agentrt.h"
+#include "core/json_parse.h"
 
 static double now_s(void) {
   struct timespec ts;
@@ -170,9 +174,46 @@ static void bench_demo_process(void) {
   printf("demo_process_ms %.3f ms\n", (now_s() - t0) / runs * 1e3);
 }
 
+/* A tool_result row's fields as a journal holds them (about 220 bytes). */
+static const char *journal_row =
+    "{\"latency_us\":15,\"call_id\":1,\"tool\":\"lookup_policy\",\"status\":\"ok\","
+    "\"data\":{\"policy_id\":\"reply-policy-v1\",\"text\":\"Customer replies may be drafted "
+    "freely; sending a message to a customer requires approval.\"},\"observation\":\"obs_1\"}";
+
+/* µs per parse of journal_row over `runs` parses, by ours or by jansson's. */
+static double json_parse_us(bool jansson, int runs) {
+  size_t len = strlen(journal_row);
+  double t0 = now_s();
+  for (int i = 0; i < runs; i++) {
+    json_t *v = jansson ? json_loadb(journal_row, len, JSON_DECODE_ANY, NULL)
+                        : art_json_parse(journal_row, len, NULL);
+    if (!v) {
+      fprintf(stderr, "bench: the journal row did not parse\n");
+      exit(1);
+    }
+    json_decref(v);
+  }
+  return (now_s() - t0) / runs * 1e6;
+}
+
+/* The two parsers take turns, so that both see the same machine. */
+static void bench_json_parse(void) {
+  const int runs = 200000, rounds = 5;
+  double ours = 0, theirs = 0;
+  json_parse_us(false, runs / 10);
+  json_parse_us(true, runs / 10);
+  for (int i = 0; i < rounds; i++) {
+    ours += json_parse_us(false, runs);
+    theirs += json_parse_us(true, runs);
+  }
+  printf("json_parse_us %.3f us\n", ours / rounds);
+  printf("json_parse_vs_jansson %.2f ratio\n", theirs / ours);
+}
+
 int main(void) {
   bench_w1();
   bench_w2();
   bench_demo_process();
+  bench_json_parse();
   return 0;
 }
