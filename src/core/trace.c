@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agentrt/run.h"
+#include "core/json_parse.h"
 #include "core/json_writer.h"
 
 static void write_obs(art_jw *w, const char *key, uint32_t n) {
@@ -270,7 +271,7 @@ int art_event_write_body(const art_event *ev, art_jw *w) {
 
 json_t *art_event_to_json(const art_run *run, const art_event *ev) {
   art_jw w = {0};
-  json_t *j = art_event_write_json(run, ev, &w) == 0 ? json_loadb(w.s, w.len, 0, NULL) : NULL;
+  json_t *j = art_event_write_json(run, ev, &w) == 0 ? art_json_parse(w.s, w.len, NULL) : NULL;
   art_jw_dispose(&w);
   return j;
 }
