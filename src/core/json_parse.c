@@ -220,7 +220,7 @@ static bool push_utf8(parser *ps, long cp) {
   return scratch_push(ps, b, n);
 }
 
-/* The \uXXXX escape at p (a surrogate pair takes two), decoded onto the
+/* The \u escape (four hex digits) at p (a surrogate pair takes two), decoded onto the
  * scratch stack; returns the byte after it.  A lone or mismatched surrogate and
  * U+0000 are refused, as jansson refuses them. */
 static const char *decode_unicode(parser *ps, const char *p) {
