@@ -121,14 +121,23 @@ struct art_store {
 /* A store in this process's memory (tests, embedding without persistence). */
 int art_store_open_memory(art_store **out, art_error *err);
 
+/* How long a handle waits for another process's write lock before it gives
+ * up with "store X is locked by another process" (ART_EIO). */
+#define ART_SQLITE_LOCK_TIMEOUT_MS 5000
+
 typedef struct art_sqlite_options {
   bool synchronous_full; /* PRAGMA synchronous=FULL (default NORMAL: WAL, durable at checkpoints) */
+  bool must_exist;       /* a missing file is ART_ENOTFOUND instead of a new store */
+  int lock_timeout_ms;   /* 0: ART_SQLITE_LOCK_TIMEOUT_MS */
 } art_sqlite_options;
 
-/* A SQLite store at `path`, created when missing; one thread at a time uses a
- * handle (open one per thread; processes share the file safely).  A file that is not an
- * agentrt store, or one written by a newer agentrt, is ART_ESPEC with a message
- * saying which, and is left untouched. */
+/* A SQLite store at `path`, created when missing (unless opts->must_exist);
+ * one thread at a time uses a handle (open one per thread; processes share
+ * the file safely, and several may create or migrate it at once: one does,
+ * the others wait for the lock and find it done).  A file that is not an
+ * agentrt store, or one written by a newer agentrt, is ART_ESPEC with a
+ * message saying which, and is left untouched.  A missing directory or a
+ * store this process cannot write is ART_EIO with a message saying so. */
 int art_store_open_sqlite(art_store **out, const char *path, const art_sqlite_options *opts,
                           art_error *err);
 

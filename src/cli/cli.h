@@ -97,7 +97,10 @@ typedef struct cli_durable {
   art_run *run;
 } cli_durable;
 
+/* The store --store names, which must exist; cli_store_create makes it when
+ * it does not (only `run` does: a typo in --store is not a new store). */
 int cli_store_open(const cli_opts *o, art_store **out);
+int cli_store_create(const cli_opts *o, art_store **out);
 /* Hold the run (taking over the lease of a holder that died): 0, ART_ESTATE
  * when a live process holds it.  cli_claim says why on stderr (exit code). */
 int cli_try_claim(art_store *store, const char *run_id, art_error *err);

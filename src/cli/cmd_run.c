@@ -40,7 +40,7 @@ int cmd_run(int argc, char **argv) {
     return EXIT_USAGE;
   }
   art_store *store = NULL;
-  rc = cli_store_open(&o, &store);
+  rc = cli_store_create(&o, &store);
   if (rc == 0) rc = cli_run_spec(spec, &o, NULL, store);
   art_store_close(store);
   art_spec_free(spec);

@@ -13,12 +13,16 @@
 /* A lease outlives no process by long: a crashed holder's run is free again. */
 #define LEASE_US (60LL * 1000000)
 
-int cli_store_open(const cli_opts *o, art_store **out) {
+static int open_store(const cli_opts *o, bool create, art_store **out) {
   art_error err = {0};
-  if (art_store_open_sqlite(out, o->store, NULL, &err) == 0) return 0;
+  art_sqlite_options opts = {.must_exist = !create};
+  if (art_store_open_sqlite(out, o->store, &opts, &err) == 0) return 0;
   fprintf(stderr, "agentrt: %s\n", err.message);
   return EXIT_USAGE;
 }
+
+int cli_store_open(const cli_opts *o, art_store **out) { return open_store(o, false, out); }
+int cli_store_create(const cli_opts *o, art_store **out) { return open_store(o, true, out); }
 
 static void owner_name(char *buf, size_t size) {
   char host[64] = "?";

@@ -1,10 +1,13 @@
 /* The SQLite store: the embedded default.  WAL, one row per event (a step costs
  * one INSERT however long the run is), a schema version with migrations, and a
  * clear refusal of files that are not agentrt stores. */
+#include <errno.h>
+#include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "agentrt/store.h"
 #include "store/store_internal.h"
@@ -33,6 +36,8 @@ typedef struct grouped_event {
 typedef struct sql_store {
   art_store base;
   sqlite3 *db;
+  char *path; /* for messages */
+  int lock_timeout_ms;
   sqlite3_stmt *append_event, *touch_run, *add_approval, *get_cancel;
   /* The group: events of one run not written yet. */
   char pending_run[128];
@@ -47,8 +52,16 @@ typedef struct sql_store {
 } sql_store;
 
 static int db_error(sql_store *q, art_error *err, const char *what) {
-  return art_error_set(err, sqlite3_errcode(q->db) == SQLITE_NOMEM ? ART_ENOMEM : ART_EIO, "%s: %s",
-                       what, sqlite3_errmsg(q->db));
+  int code = sqlite3_errcode(q->db);
+  if (code == SQLITE_BUSY)
+    return art_error_set(err, ART_EIO,
+                         "%s: store %s is locked by another process (gave up after %d ms)", what,
+                         q->path, q->lock_timeout_ms);
+  if (code == SQLITE_READONLY)
+    return art_error_set(err, ART_EIO, "%s: store %s is read-only here (%s)", what, q->path,
+                         sqlite3_errmsg(q->db));
+  return art_error_set(err, code == SQLITE_NOMEM ? ART_ENOMEM : ART_EIO, "%s: %s", what,
+                       sqlite3_errmsg(q->db));
 }
 
 static int exec(sql_store *q, const char *sql, art_error *err) {
@@ -137,25 +150,28 @@ static int strip_envelopes(sql_store *q, art_error *err) {
   return rc;
 }
 
-static int pragma_int(sql_store *q, const char *sql, int *out, art_error *err) {
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(q->db, sql, -1, &st, NULL) != SQLITE_OK) return db_error(q, err, "store");
-  int rc = sqlite3_step(st);
-  *out = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-  sqlite3_finalize(st);
-  return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(q, err, "store");
-}
-
-/* Read-only checks first: a file that is not ours is left as it was. */
+/* Read-only checks first: a file that is not ours is left as it was.  One
+ * statement reads all three, so they come from one snapshot of a file that
+ * another process may be creating. */
 static int check_identity(sql_store *q, const char *path, int *version, art_error *err) {
-  int app, tables;
-  if (pragma_int(q, "PRAGMA application_id", &app, err) < 0 ||
-      pragma_int(q, "SELECT count(*) FROM sqlite_master", &tables, err) < 0 ||
-      pragma_int(q, "PRAGMA user_version", version, err) < 0) {
+  sqlite3_stmt *st;
+  int app = 0, tables = 0, rc = SQLITE_ERROR;
+  if (sqlite3_prepare_v2(q->db,
+                         "SELECT (SELECT application_id FROM pragma_application_id),"
+                         " (SELECT count(*) FROM sqlite_master),"
+                         " (SELECT user_version FROM pragma_user_version)",
+                         -1, &st, NULL) == SQLITE_OK &&
+      (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    app = sqlite3_column_int(st, 0);
+    tables = sqlite3_column_int(st, 1);
+    *version = sqlite3_column_int(st, 2);
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_ROW) {
     if (sqlite3_errcode(q->db) == SQLITE_NOTADB)
       return art_error_set(err, ART_ESPEC, "%s is not an agentrt store (not a SQLite database)",
                            path);
-    return ART_EIO;
+    return db_error(q, err, "open store");
   }
   if (tables && app != APPLICATION_ID)
     return art_error_set(err, ART_ESPEC,
@@ -167,15 +183,18 @@ static int check_identity(sql_store *q, const char *path, int *version, art_erro
   return 0;
 }
 
+/* Several processes may open a new or old store at once: each takes the write
+ * lock (waiting for it), then looks again at what the schema is, so one
+ * migrates and the others find the work done. */
 static int migrate(sql_store *q, int from, art_error *err) {
   if (from == SCHEMA_VERSION) return 0;
   if (exec(q, "BEGIN IMMEDIATE", err) < 0) return ART_EIO;
-  int rc = 0;
+  int rc = check_identity(q, q->path, &from, err);
   for (int v = from; rc == 0 && v < SCHEMA_VERSION; v++) {
     rc = exec(q, migrations[v].sql, err);
     if (rc == 0 && migrations[v].convert) rc = migrations[v].convert(q, err);
   }
-  if (rc == 0) {
+  if (rc == 0 && from < SCHEMA_VERSION) {
     char sql[96];
     snprintf(sql, sizeof sql, "PRAGMA application_id=%d; PRAGMA user_version=%d", APPLICATION_ID,
              SCHEMA_VERSION);
@@ -664,6 +683,7 @@ static void sql_close(art_store *s) {
   sqlite3_finalize(q->get_cancel);
   sqlite3_close(q->db);
   free(q->text);
+  free(q->path);
   free(q);
 }
 
@@ -683,9 +703,32 @@ static const art_store_vtable sql_vtable = {.version = ART_STORE_VERSION,
                                             .list_approvals = sql_list_approvals,
                                             .close = sql_close};
 
+/* Whether the journal mode is WAL after `sql` (a journal_mode pragma). */
+static bool journal_is_wal(sql_store *q, const char *sql) {
+  sqlite3_stmt *st;
+  bool wal = sqlite3_prepare_v2(q->db, sql, -1, &st, NULL) == SQLITE_OK &&
+             sqlite3_step(st) == SQLITE_ROW &&
+             sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+  sqlite3_finalize(st);
+  return wal;
+}
+
+/* Switching to WAL takes an exclusive lock, and every process that has the
+ * store open in WAL mode holds a shared lock for as long as it does: a process
+ * that found a new file in the old mode must look again while it waits (another
+ * process may have switched it meanwhile), not wait for a lock that stays. */
+static int use_wal(sql_store *q, art_error *err) {
+  enum { SLICE_MS = 10 };
+  sqlite3_busy_timeout(q->db, SLICE_MS);
+  bool wal = false;
+  for (int waited = 0; !wal && waited < q->lock_timeout_ms; waited += SLICE_MS)
+    wal = journal_is_wal(q, "PRAGMA journal_mode") || journal_is_wal(q, "PRAGMA journal_mode=WAL");
+  sqlite3_busy_timeout(q->db, q->lock_timeout_ms);
+  return wal ? 0 : db_error(q, err, "switch the store to WAL");
+}
+
 static int configure(sql_store *q, const art_sqlite_options *opts, art_error *err) {
-  sqlite3_busy_timeout(q->db, 5000);
-  int rc = exec(q, "PRAGMA journal_mode=WAL", err);
+  int rc = use_wal(q, err);
   if (rc == 0) rc = exec(q, "PRAGMA foreign_keys=ON", err);
   /* Damaged pages are reported ("database disk image is malformed") instead of
    * being read as empty or short: a corrupt store fails loudly. */
@@ -696,18 +739,48 @@ static int configure(sql_store *q, const art_sqlite_options *opts, art_error *er
       err);
 }
 
+/* What opening needs said in words: a store that must exist and does not, a
+ * directory that is missing. */
+static int cannot_open(sql_store *q, const char *path, bool must_exist, art_error *err) {
+  struct stat st;
+  if (must_exist && stat(path, &st) < 0 && errno == ENOENT)
+    return art_error_set(err, ART_ENOTFOUND,
+                         "no store at %s (agentrt run creates one; --store names another)", path);
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash) *(slash == dir ? slash + 1 : slash) = '\0';
+  if (slash && stat(dir, &st) < 0)
+    return art_error_set(err, ART_EIO, "cannot create store %s: directory %s: %s", path, dir,
+                         strerror(errno));
+  return art_error_set(err, ART_EIO, "cannot open store %s: %s", path,
+                       q->db ? sqlite3_errmsg(q->db) : "out of memory");
+}
+
+static int open_db(sql_store *q, const char *path, const art_sqlite_options *opts,
+                   art_error *err) {
+  bool must_exist = opts && opts->must_exist;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (must_exist ? 0 : SQLITE_OPEN_CREATE);
+  q->lock_timeout_ms = opts && opts->lock_timeout_ms > 0 ? opts->lock_timeout_ms
+                                                         : ART_SQLITE_LOCK_TIMEOUT_MS;
+  if (!(q->path = strdup(path))) return art_error_set(err, ART_ENOMEM, "out of memory");
+  /* A store handle belongs to one thread at a time: no locking inside SQLite. */
+  if (sqlite3_open_v2(path, &q->db, flags, NULL) != SQLITE_OK)
+    return cannot_open(q, path, must_exist, err);
+  if (sqlite3_db_readonly(q->db, "main") == 1)
+    return art_error_set(err, ART_EIO, "store %s is read-only here: agentrt writes to its store",
+                         path);
+  sqlite3_busy_timeout(q->db, q->lock_timeout_ms);
+  return 0;
+}
+
 int art_store_open_sqlite(art_store **out, const char *path, const art_sqlite_options *opts,
                           art_error *err) {
   sql_store *q = calloc(1, sizeof *q);
   if (!q) return art_error_set(err, ART_ENOMEM, "out of memory");
   q->base.vt = &sql_vtable;
-  int version = 0, rc = 0;
-  /* A store handle belongs to one thread at a time: no locking inside SQLite. */
-  if (sqlite3_open_v2(path, &q->db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                      NULL) != SQLITE_OK)
-    rc = art_error_set(err, ART_EIO, "cannot open store %s: %s", path,
-                       q->db ? sqlite3_errmsg(q->db) : "out of memory");
+  int version = 0;
+  int rc = open_db(q, path, opts, err);
   if (rc == 0) rc = check_identity(q, path, &version, err);
   if (rc == 0) rc = configure(q, opts, err);
   if (rc == 0) rc = migrate(q, version, err);

@@ -246,20 +246,11 @@ static const char *slow_writer(void) {
 
 /* `agentrt ARGS... --store runs.db` in the background, its output dropped. */
 static pid_t start_cli(const char *const *args) {
-  const char *argv[8] = {"agentrt"};
-  int n = 1;
+  const char *argv[8];
+  int n = 0;
   while (*args && n < 5) argv[n++] = *args++;
   argv[n++] = "--store", argv[n++] = "runs.db", argv[n] = NULL;
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    if (chdir(tu_tmpdir()) != 0) _exit(127);
-    int null = open("/dev/null", 1);
-    dup2(null, 1), dup2(null, 2);
-    execv(AGENTRT_CLI, (char *const *)argv);
-    _exit(127);
-  }
-  return pid;
+  return tu_cli_start(argv, NULL, 0);
 }
 
 static pid_t start_run(const char *path) { return start_cli((const char *[]){"run", path, NULL}); }

@@ -121,6 +121,26 @@ int tu_cli(char **out, char **err, const char *arg0, ...) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+int tu_cli_start(const char *const *args, const char *log, int own_group) {
+  const char *argv[64] = {AGENTRT_CLI};
+  int argc = 1;
+  while (*args && argc < 63) argv[argc++] = *args++;
+  argv[argc] = NULL;
+  const char *out = log ? tu_path(log) : "/dev/null";
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    if (own_group) setpgid(0, 0);
+    int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 1), dup2(fd, 2);
+    if (chdir(tu_tmpdir()) != 0) _exit(127);
+    execv(argv[0], (char *const *)argv);
+    _exit(127);
+  }
+  if (own_group) setpgid(pid, pid); /* both sides, so it holds before either goes on */
+  return pid;
+}
+
 static void *tu_alloc_fn(void *ud, size_t n) {
   tu_alloc *t = ud;
   t->count++;

@@ -23,6 +23,11 @@ int tu_count_lines(const char *path);
 /* Run the agentrt CLI with argv (NULL-terminated, without the program name) in
  * tu_tmpdir(); returns the exit status and fills malloc'd stdout/stderr. */
 int tu_cli(char **out, char **err, const char *arg0, ...);
+/* Start the agentrt CLI with `args` (NULL-terminated, without the program
+ * name) in tu_tmpdir() and return its pid at once.  Its stdout and stderr go to
+ * tu_path(log) (NULL: /dev/null).  With `own_group` it leads a process group of
+ * its own, as a shell's foreground job does, so a test can signal the group. */
+int tu_cli_start(const char *const *args, const char *log, int own_group);
 
 /* An allocator that counts live allocations and fails allocation number
  * `fail_at` (1-based; 0: never). */

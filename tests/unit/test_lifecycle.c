@@ -1,0 +1,173 @@
+/* What the store says about a run is true, across real processes: stores
+ * created by several processes at once, runs whose set-up fails, statuses
+ * (running, ready, paused, finished, cancelled) and dead holders, progress seen
+ * while a tool runs, Ctrl-C and SIGTERM sent to a process group, the wall-time
+ * budget cutting a call short, and the spec as the store keeps it (redacted). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agentrt.h"
+#include "agentrt/store.h"
+#include "testutil.h"
+
+#define ANSWER "{\"type\":\"answer\",\"text\":\"done\"}"
+#define LOOKUP "{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":\"t\"}}"
+
+/* A spec file `name`.json: run `run_id` (NULL: a generated id) with `members`
+ * (each with a leading comma, may be "") and the scripted `decisions`.  The
+ * path is its file name, relative to the test directory the CLI runs in. */
+static const char *spec(const char *name, const char *run_id, const char *members,
+                        const char *decisions) {
+  static char file[8][64];
+  static int next;
+  char text[8192], id[128] = "";
+  char *path = file[next++ % 8];
+  if (run_id) snprintf(id, sizeof id, "\"run_id\":\"%s\",", run_id);
+  snprintf(text, sizeof text,
+           "{%s\"goal\":\"g\",\"tools\":[\"lookup_policy\"]%s,"
+           "\"model\":{\"type\":\"scripted\",\"decisions\":[%s]}}",
+           id, members, decisions);
+  snprintf(path, sizeof file[0], "%s.json", name);
+  tu_write(path, text);
+  return path;
+}
+
+static int exit_status(pid_t pid) {
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void assert_contains(const char *text, const char *part) {
+  if (!text || !strstr(text, part))
+    fail_msg("expected \"%s\" in:\n%s", part, text ? text : "(null)");
+}
+
+/* ---- stores created by several processes at once ------------------------------------ */
+
+/* Four `agentrt run` start together on a store that does not exist yet: one
+ * creates it, the others wait and use it.  Done five times over. */
+static void concurrent_first_openers(void **state) {
+  (void)state;
+  const char *path = spec("quick", NULL, "", LOOKUP "," ANSWER);
+  for (int round = 0; round < 5; round++) {
+    char db[32], logs[4][32];
+    pid_t pids[4];
+    snprintf(db, sizeof db, "fresh%d.db", round);
+    for (int i = 0; i < 4; i++) {
+      snprintf(logs[i], sizeof logs[i], "open%d-%d.log", round, i);
+      pids[i] = tu_cli_start((const char *[]){"run", path, "--store", db, NULL}, logs[i], 0);
+    }
+    for (int i = 0; i < 4; i++) {
+      int rc = exit_status(pids[i]);
+      char *log = tu_read(tu_path(logs[i]));
+      if (rc != 0) fail_msg("round %d, process %d: exit %d\n%s", round, i, rc, log);
+      free(log);
+    }
+    art_store *store;
+    art_error err;
+    art_run_record *runs;
+    size_t n;
+    assert_int_equal(art_store_open_sqlite(&store, tu_path(db), NULL, &err), 0);
+    assert_int_equal(store->vt->list_runs(store, -1, &runs, &n, &err), 0);
+    assert_int_equal(n, 4);
+    art_run_records_free(runs, n);
+    art_store_close(store);
+  }
+}
+
+/* Two runs with the same run_id at once: one runs, the other is told why not. */
+static void concurrent_runs_with_one_id(void **state) {
+  (void)state;
+  const char *path = spec("same", "r-same", "", LOOKUP "," ANSWER);
+  for (int round = 0; round < 5; round++) {
+    char db[32];
+    snprintf(db, sizeof db, "same%d.db", round);
+    pid_t a = tu_cli_start((const char *[]){"run", path, "--store", db, NULL}, "same-a.log", 0);
+    pid_t b = tu_cli_start((const char *[]){"run", path, "--store", db, NULL}, "same-b.log", 0);
+    int ra = exit_status(a), rb = exit_status(b);
+    char *la = tu_read(tu_path("same-a.log")), *lb = tu_read(tu_path("same-b.log"));
+    if (ra * 10 + rb != 2 && ra * 10 + rb != 20)
+      fail_msg("exit codes %d and %d\n%s\n%s", ra, rb, la, lb);
+    assert_contains(ra ? la : lb, "run r-same is in the store already");
+    free(la), free(lb);
+  }
+}
+
+/* ---- stores that are not there or cannot be written -------------------------------- */
+
+/* Run `args` to its end: its exit code, and what it printed (stdout and
+ * stderr together) in *said (malloc'd). */
+static int cli(const char *const *args, char **said) {
+  int rc = exit_status(tu_cli_start(args, "cli.log", 0));
+  *said = tu_read(tu_path("cli.log"));
+  return rc;
+}
+
+static void assert_cli(int want, const char *part, const char *const *args) {
+  char *said;
+  int rc = cli(args, &said);
+  if (rc != want) fail_msg("%s %s: exit %d, expected %d\n%s", args[0], args[1], rc, want, said);
+  assert_contains(said, part);
+  free(said);
+}
+
+static bool exists(const char *name) { return access(tu_path(name), F_OK) == 0; }
+
+/* Only `run` makes a store: a typo in --store is an error, not a new file. */
+static void read_commands_never_create_a_store(void **state) {
+  (void)state;
+  static const char *const commands[][8] = {
+      {"runs", "list", "--store", "typo.db", NULL},
+      {"runs", "show", "r-x", "--store", "typo.db", NULL},
+      {"runs", "trace", "r-x", "--store", "typo.db", NULL},
+      {"runs", "prune", "--older-than", "1d", "--store", "typo.db", NULL},
+      {"resume", "--all", "--store", "typo.db", NULL},
+      {"resume", "r-x", "--store", "typo.db", NULL},
+      {"cancel", "r-x", "--store", "typo.db", NULL},
+      {"answer", "r-x", "yes", "--store", "typo.db", NULL},
+      {"approve", "r-x", "act_1", "--reviewer", "lead", "--store", "typo.db", NULL}};
+  for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+    assert_cli(2, "no store at typo.db", commands[i]);
+    assert_false(exists("typo.db"));
+  }
+}
+
+static void stores_that_cannot_be_made_or_written(void **state) {
+  (void)state;
+  const char *path = spec("ro", "r-ro", "", ANSWER);
+  assert_cli(2, "cannot create store missing/dir/s.db: directory missing/dir: No such file",
+             (const char *[]){"run", path, "--store", "missing/dir/s.db", NULL});
+  /* A store another user made, which this one may only read. */
+  assert_int_equal(mkdir(tu_path("shared"), 0755), 0);
+  assert_cli(0, "success", (const char *[]){"run", path, "--store", "shared/s.db", NULL});
+  assert_int_equal(chmod(tu_path("shared/s.db"), 0444), 0);
+  assert_int_equal(chmod(tu_tmpdir(), 0755), 0);
+  char command[1024];
+  snprintf(command, sizeof command,
+           "cd '%s' && setpriv --reuid=65534 --regid=65534 --clear-groups %s runs list --store "
+           "shared/s.db >nobody.log 2>&1",
+           tu_tmpdir(), AGENTRT_CLI);
+  int status = system(command);
+  char *said = tu_read(tu_path("nobody.log"));
+  assert_true(WIFEXITED(status));
+  if (WEXITSTATUS(status) != 2) fail_msg("exit %d\n%s", WEXITSTATUS(status), said);
+  assert_contains(said, "store shared/s.db is read-only here");
+  free(said);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(concurrent_first_openers),
+      cmocka_unit_test(concurrent_runs_with_one_id),
+      cmocka_unit_test(read_commands_never_create_a_store),
+      cmocka_unit_test(stores_that_cannot_be_made_or_written),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
