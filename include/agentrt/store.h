@@ -17,11 +17,14 @@
 extern "C" {
 #endif
 
+/* Where a run stands.  The numbers are what stores keep: new ones go last. */
 typedef enum {
-  ART_RUN_RUNNING,  /* being driven, or interrupted while it was */
-  ART_RUN_PAUSED,   /* waiting for an approval, a human answer or an operator */
-  ART_RUN_FINISHED, /* stopped for good */
-  ART_RUN_CANCELLED
+  ART_RUN_RUNNING,   /* a driver holds it (its lease says who; see art_run_record) */
+  ART_RUN_PAUSED,    /* waiting for an approval, a human answer or an operator */
+  ART_RUN_FINISHED,  /* stopped for good */
+  ART_RUN_CANCELLED, /* stopped for good, by a cancel */
+  ART_RUN_READY      /* not stopped and nobody drives it: decided since it paused, or
+                        interrupted; the next driver to claim it continues it */
 } art_run_status;
 
 const char *art_run_status_name(art_run_status s);
@@ -38,7 +41,8 @@ typedef struct art_run_record {
   uint32_t steps;
   uint32_t events; /* journal length */
   int64_t created_us, updated_us;
-  char *lease_owner; /* who holds the run, NULL when nobody */
+  char *lease_owner; /* who holds the run, NULL when nobody; create_run takes a
+                        record's lease with it, so a new run is never unheld */
   int64_t lease_until_us;
   char *cancel_reason; /* a cancel asked for from outside, NULL when none */
 } art_run_record;
@@ -71,7 +75,9 @@ typedef struct art_store art_store;
 typedef struct art_store_vtable {
   int version; /* ART_STORE_VERSION */
   const char *name;
-  /* A new run with no events; ART_EINVAL when the id exists. */
+  /* A new run with no events, held by r->lease_owner when set (one
+   * statement: no other process can take it first); ART_EINVAL when the id
+   * exists. */
   int (*create_run)(art_store *s, const art_run_record *r, art_error *err);
   /* Append event `seq` (must be the journal length + 1) with its body (JSON
    * object text, art_journal_entry), and update the record's steps/updated

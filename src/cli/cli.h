@@ -66,9 +66,11 @@ int cli_stop_tools_failed(art_run *run, const char *why);
 int cli_drive(art_run *run, art_model *model, art_store *store);
 /* Print the run: a table, or with --json the result object plus "status" and
  * "pending".  `store` (may be NULL) is named in how to continue a paused run.
- * `approvals` (may be NULL): the run's approval records, as a JSON array. */
+ * `approvals` (may be NULL): the run's approval records, as a JSON array.
+ * `record` (may be NULL): the run's record, whose status is the run's (a run
+ * another process drives is running); else the status is the run's own. */
 int cli_report(const art_run *run, const cli_opts *o, json_t *eval, const char *store,
-               json_t *approvals);
+               json_t *approvals, const art_run_record *record);
 
 void cli_print_eval_table(const json_t *report);
 int cli_print_json(const json_t *j);
@@ -107,7 +109,18 @@ int cli_try_claim(art_store *store, const char *run_id, art_error *err);
 int cli_claim(art_store *store, const char *run_id);
 void cli_release(art_store *store, const char *run_id);
 int cli_persist_new(art_store *store, const art_spec *spec, art_run *run);
+/* Where a run stands by its own state: ready (not stopped: whoever drove it
+ * has let go), paused, finished or cancelled. */
 art_run_status cli_status_of(const art_run *run);
+/* Who holds a record's run: nobody, a live process, one that died on this
+ * host, or one whose lease ran out (elsewhere: it stopped renewing it). */
+typedef enum { CLI_HOLDER_NONE, CLI_HOLDER_ALIVE, CLI_HOLDER_DIED, CLI_HOLDER_EXPIRED } cli_holder;
+cli_holder cli_holder_of(const art_run_record *r, int64_t now_us);
+/* Where a record's run stands now: marked running but without a live
+ * holder, it is ready (interrupted: the next driver continues it). */
+art_run_status cli_status_now(const art_run_record *r, int64_t now_us);
+/* The record says running: this process drives the run (it holds it). */
+int cli_mark_running(art_store *store, const art_run *run);
 int cli_record_status(art_store *store, const art_run *run);
 int cli_rebuild(art_store *store, const char *store_path, const char *run_id, cli_durable *d);
 void cli_durable_dispose(cli_durable *d);

@@ -206,12 +206,14 @@ static const char resume_usage[] =
     "ready: approved or answered since it paused, or interrupted.\n";
 
 static int resume(const cli_opts *o, cli_durable *d) {
-  if (cli_status_of(d->run) != ART_RUN_RUNNING) {
+  if (cli_status_of(d->run) != ART_RUN_READY) {
     fprintf(stderr, "agentrt: run %s is %s (%s): nothing to resume\n", art_run_id(d->run),
             art_run_status_name(cli_status_of(d->run)), art_run_stop_detail(d->run));
     return cli_status_of(d->run) == ART_RUN_PAUSED ? EXIT_PAUSED : EXIT_STOPPED;
   }
   const art_action *act;
+  int marked = cli_mark_running(d->store, d->run);
+  if (marked != 0) return marked;
   if (d->mcp_failure[0]) {
     int rc = cli_stop_tools_failed(d->run, d->mcp_failure);
     if (rc != 0) return rc;
@@ -222,28 +224,32 @@ static int resume(const cli_opts *o, cli_durable *d) {
     int rc = cli_drive(d->run, d->model, d->store);
     if (rc != 0) return rc;
   }
-  int rc = cli_report(d->run, o, NULL, o->store, NULL);
+  int rc = cli_report(d->run, o, NULL, o->store, NULL, NULL);
   return rc ? rc : cli_exit_code(art_run_stop_reason(d->run));
 }
 
-/* Every run whose status is running: decided since it paused, or interrupted. */
+/* Every run that is ready: decided since it paused, or interrupted (its
+ * driver let go, or died). */
 static int resume_all(cli_opts *o) {
-  art_store *store;
+  art_store *store = NULL;
   art_run_record *runs = NULL;
-  size_t n = 0;
+  size_t n = 0, resumed = 0;
   art_error err = {0};
   int rc = cli_store_open(o, &store), worst = 0;
-  if (rc == 0 && store->vt->list_runs(store, ART_RUN_RUNNING, &runs, &n, &err) < 0) {
+  if (rc == 0 && store->vt->list_runs(store, -1, &runs, &n, &err) < 0) {
     fprintf(stderr, "agentrt: %s\n", err.message);
     rc = EXIT_USAGE;
   }
   art_store_close(store);
+  int64_t now = art_now_us();
   for (size_t i = 0; rc == 0 && i < n; i++) {
+    if (cli_status_now(&runs[i], now) != ART_RUN_READY) continue;
     o->args[0] = runs[i].run_id;
     int one = with_run(o, resume);
     if (one == EXIT_USAGE || (one > worst && worst != EXIT_USAGE)) worst = one;
+    resumed++;
   }
-  if (rc == 0 && n == 0) printf("no run to resume\n");
+  if (rc == 0 && resumed == 0) printf("no run to resume\n");
   art_run_records_free(runs, n);
   return rc ? rc : worst;
 }

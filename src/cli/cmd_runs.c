@@ -35,32 +35,60 @@ static int prune(const cli_opts *o, art_store *store) {
   return 0;
 }
 
+/* Who holds the run: {owner, alive, lease_until_us}, or null. */
+static json_t *holder_json(const art_run_record *r, int64_t now) {
+  if (!r->lease_owner) return json_null();
+  return json_pack("{s:s, s:b, s:I}", "owner", r->lease_owner, "alive",
+                   cli_holder_of(r, now) == CLI_HOLDER_ALIVE, "lease_until_us",
+                   (json_int_t)r->lease_until_us);
+}
+
+/* "host:pid", "host:pid (died)", "host:pid (lease ran out)" or "-". */
+static void holder_text(char *buf, size_t size, const art_run_record *r, int64_t now) {
+  static const char *const how[] = {"", "", " (died)", " (lease ran out)"};
+  snprintf(buf, size, "%s%s", r->lease_owner ? r->lease_owner : "-",
+           how[cli_holder_of(r, now)]);
+}
+
+static void list_one(json_t *arr, const art_run_record *r, art_run_status status, int64_t now) {
+  if (arr) {
+    json_array_append_new(arr, json_pack("{s:s, s:s, s:s?, s:s?, s:i, s:I, s:o}", "run_id",
+                                         r->run_id, "status", art_run_status_name(status),
+                                         "stop_reason", r->stop_reason, "reason", r->detail,
+                                         "steps", r->steps, "updated_us",
+                                         (json_int_t)r->updated_us, "holder", holder_json(r, now)));
+    return;
+  }
+  char holder[160];
+  holder_text(holder, sizeof holder, r, now);
+  printf("%-28s %-10s %-18s %5u  %s\n", r->run_id, art_run_status_name(status),
+         r->stop_reason ? r->stop_reason : "-", r->steps, holder);
+}
+
+/* Statuses are as of now: a run whose holder is gone is ready, whatever its
+ * record was last set to, so the filter is applied here. */
 static int list(const cli_opts *o, art_store *store) {
   art_run_status status;
   if (o->status && art_run_status_parse(o->status, &status) < 0) {
-    fprintf(stderr, "agentrt: unknown status \"%s\" (running, paused, finished, cancelled)\n",
+    fprintf(stderr,
+            "agentrt: unknown status \"%s\" (running, ready, paused, finished, cancelled)\n",
             o->status);
     return EXIT_USAGE;
   }
   art_run_record *runs;
   size_t n;
   art_error err = {0};
-  if (store->vt->list_runs(store, o->status ? (int)status : -1, &runs, &n, &err) < 0) {
+  if (store->vt->list_runs(store, -1, &runs, &n, &err) < 0) {
     fprintf(stderr, "agentrt: %s\n", err.message);
     return EXIT_USAGE;
   }
+  int64_t now = art_now_us();
   json_t *arr = o->json ? json_array() : NULL;
-  if (!o->json) printf("%-28s %-10s %-18s %5s\n", "run", "status", "stop_reason", "steps");
+  if (!o->json)
+    printf("%-28s %-10s %-18s %5s  %s\n", "run", "status", "stop_reason", "steps", "holder");
   for (size_t i = 0; i < n; i++) {
-    const art_run_record *r = &runs[i];
-    if (arr)
-      json_array_append_new(arr, json_pack("{s:s, s:s, s:s?, s:s?, s:i, s:I}", "run_id", r->run_id,
-                                           "status", art_run_status_name(r->status), "stop_reason",
-                                           r->stop_reason, "reason", r->detail, "steps", r->steps,
-                                           "updated_us", (json_int_t)r->updated_us));
-    else
-      printf("%-28s %-10s %-18s %5u\n", r->run_id, art_run_status_name(r->status),
-             r->stop_reason ? r->stop_reason : "-", r->steps);
+    art_run_status now_status = cli_status_now(&runs[i], now);
+    if (!o->status || now_status == status) list_one(arr, &runs[i], now_status, now);
   }
   art_run_records_free(runs, n);
   int rc = arr && cli_print_json(arr) < 0 ? EXIT_USAGE : 0;
@@ -116,7 +144,7 @@ static int show(const cli_opts *o, art_store *store, bool trace) {
   else if (!trace && !approvals)
     rc = EXIT_USAGE;
   else
-    rc = cli_report(d.run, o, NULL, o->store, approvals);
+    rc = cli_report(d.run, o, NULL, o->store, approvals, &d.record);
   json_decref(approvals);
   cli_durable_dispose(&d);
   return rc;

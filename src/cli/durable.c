@@ -83,15 +83,21 @@ void cli_release(art_store *store, const char *run_id) {
   store->vt->release(store, run_id, owner, &err);
 }
 
-/* A new run's record, its lease, and its journal sink. */
+/* A new run's record, held by this process from the start, and its journal
+ * sink. */
 int cli_persist_new(art_store *store, const art_spec *spec, art_run *run) {
   art_error err = {0};
+  char owner[128];
+  owner_name(owner, sizeof owner);
   char *spec_json = json_dumps(art_spec_json(spec), JSON_COMPACT);
+  int64_t now = art_now_us();
   art_run_record rec = {.run_id = (char *)art_run_id(run),
                         .status = ART_RUN_RUNNING,
                         .spec_json = spec_json,
                         .spec_dir = (char *)art_spec_base_dir(spec),
-                        .created_us = art_now_us()};
+                        .created_us = now,
+                        .lease_owner = owner,
+                        .lease_until_us = now + LEASE_US};
   int rc = spec_json ? store->vt->create_run(store, &rec, &err)
                      : art_error_set(&err, ART_ENOMEM, "out of memory");
   free(spec_json);
@@ -100,7 +106,6 @@ int cli_persist_new(art_store *store, const art_spec *spec, art_run *run) {
                   "run %s is in %s already (give the spec another run_id, or leave it out)",
                   art_run_id(run), "the store");
   if (rc < 0) return store_failed(&err);
-  if ((rc = cli_claim(store, art_run_id(run))) != 0) return rc;
   art_sink sink;
   if (art_store_sink_new(&sink, store) < 0 || art_run_add_sink(run, &sink) < 0) {
     fprintf(stderr, "agentrt: out of memory\n");
@@ -111,12 +116,30 @@ int cli_persist_new(art_store *store, const art_spec *spec, art_run *run) {
 
 art_run_status cli_status_of(const art_run *run) {
   switch (art_run_stop_reason(run)) {
-  case ART_STOP_NONE: return ART_RUN_RUNNING;
+  case ART_STOP_NONE: return ART_RUN_READY;
   case ART_STOP_APPROVAL_REQUIRED:
   case ART_STOP_BLOCKED: return ART_RUN_PAUSED;
   case ART_STOP_CANCELLED: return ART_RUN_CANCELLED;
   default: return ART_RUN_FINISHED;
   }
+}
+
+cli_holder cli_holder_of(const art_run_record *r, int64_t now_us) {
+  if (!r->lease_owner) return CLI_HOLDER_NONE;
+  if (holder_died(r->lease_owner)) return CLI_HOLDER_DIED;
+  return r->lease_until_us <= now_us ? CLI_HOLDER_EXPIRED : CLI_HOLDER_ALIVE;
+}
+
+art_run_status cli_status_now(const art_run_record *r, int64_t now_us) {
+  bool orphaned = r->status == ART_RUN_RUNNING && cli_holder_of(r, now_us) != CLI_HOLDER_ALIVE;
+  return orphaned ? ART_RUN_READY : r->status;
+}
+
+int cli_mark_running(art_store *store, const art_run *run) {
+  art_error err = {0};
+  int rc = store->vt->set_status(store, art_run_id(run), ART_RUN_RUNNING, NULL, NULL,
+                                 art_now_us(), &err);
+  return rc < 0 ? store_failed(&err) : 0;
 }
 
 /* Where the run stands, into its record; the lease is let go. */

@@ -253,7 +253,8 @@ static void print_approvals(const json_t *approvals) {
 }
 
 int cli_report(const art_run *run, const cli_opts *o, json_t *eval, const char *store,
-               json_t *approvals) {
+               json_t *approvals, const art_run_record *record) {
+  art_run_status status = record ? cli_status_now(record, art_now_us()) : cli_status_of(run);
   if (!o->json) {
     print_run(run);
     print_approvals(approvals);
@@ -266,7 +267,7 @@ int cli_report(const art_run *run, const cli_opts *o, json_t *eval, const char *
   }
   json_t *result = art_run_result_json(run);
   if (!result ||
-      json_object_set_new(result, "status", json_string(art_run_status_name(cli_status_of(run)))) <
+      json_object_set_new(result, "status", json_string(art_run_status_name(status))) <
           0 ||
       json_object_set_new(result, "pending", pending_json(run)) < 0 ||
       (approvals && json_object_set(result, "approvals", approvals) < 0) ||
@@ -311,8 +312,10 @@ static int start(art_spec *spec, const cli_opts *o, art_store *store, art_model 
     fprintf(stderr, "agentrt: out of memory\n");
     return EXIT_USAGE;
   }
-  int rc = store ? cli_persist_new(store, spec, *run) : 0;
-  return rc ? rc : open_trace(*run, o->trace, trace);
+  /* Everything that can fail is set up before the run is stored: a run in
+   * the store is one that ran, or can. */
+  int rc = open_trace(*run, o->trace, trace);
+  return rc || !store ? rc : cli_persist_new(store, spec, *run);
 }
 
 /* A spec mistake found only once the servers speak (an override for a tool a
@@ -341,7 +344,7 @@ int cli_run_spec(art_spec *spec, const cli_opts *o, json_t *eval_case, art_store
   if (rc == 0 && eval_case)
     eval = eval_run(run, json_string_value(json_object_get(eval_case, "name")),
                     json_object_get(eval_case, "expect"));
-  if (rc == 0) rc = cli_report(run, o, eval, store ? o->store : NULL, NULL);
+  if (rc == 0) rc = cli_report(run, o, eval, store ? o->store : NULL, NULL, NULL);
   if (rc == 0) rc = cli_exit_code(art_run_stop_reason(run));
   if (rc == 0 && eval && json_integer_value(json_object_get(eval, "failed"))) rc = EXIT_STOPPED;
   if (trace && fclose(trace) != 0) {

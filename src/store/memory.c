@@ -47,9 +47,6 @@ static int mem_create(art_store *s, const art_run_record *rec, art_error *err) {
     return art_error_set(err, ART_ENOMEM, "out of memory");
   }
   r->record.events = r->record.steps = 0;
-  free(r->record.lease_owner);
-  r->record.lease_owner = NULL;
-  r->record.lease_until_us = 0;
   m->runs[m->n++] = r;
   return 0;
 }

@@ -255,7 +255,7 @@ static int sql_create(art_store *s, const art_run_record *r, art_error *err) {
   int started =
       start_op(q,
                "INSERT INTO runs(run_id, status, stop_reason, detail, spec_json, spec_dir,"
-               " created_us, updated_us) VALUES(?,?,?,?,?,?,?,?)",
+               " created_us, updated_us, lease_owner, lease_until_us) VALUES(?,?,?,?,?,?,?,?,?,?)",
                &st, "create run", err);
   if (started < 0) return started;
   bind_text(st, 1, r->run_id);
@@ -266,6 +266,8 @@ static int sql_create(art_store *s, const art_run_record *r, art_error *err) {
   bind_text(st, 6, r->spec_dir);
   sqlite3_bind_int64(st, 7, r->created_us);
   sqlite3_bind_int64(st, 8, r->created_us);
+  bind_text(st, 9, r->lease_owner);
+  sqlite3_bind_int64(st, 10, r->lease_owner ? r->lease_until_us : 0);
   int rc = sqlite3_step(st);
   sqlite3_finalize(st);
   if (rc == SQLITE_CONSTRAINT)

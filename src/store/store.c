@@ -9,8 +9,9 @@
 #include "core/names.h"
 #include "store/store_internal.h"
 
-static const char *const status_names[] = {"running", "paused", "finished", "cancelled"};
-static const art_names run_status_names = {status_names, 4, "running, paused, finished, cancelled"};
+static const char *const status_names[] = {"running", "paused", "finished", "cancelled", "ready"};
+static const art_names run_status_names = {status_names, 5,
+                                           "running, ready, paused, finished, cancelled"};
 
 const char *art_run_status_name(art_run_status s) {
   return art_names_name(&run_status_names, (int)s);

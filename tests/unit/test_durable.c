@@ -91,7 +91,7 @@ static void approval_across_processes(void **state) {
   free(out);
   assert_int_equal(CLI(&out, "approve", "r-approve", action, "--reviewer", "lead", STORE), 0);
   free(out);
-  assert_int_equal(CLI(&out, "runs", "list", "--status", "running", STORE), 0); /* ready to go on */
+  assert_int_equal(CLI(&out, "runs", "list", "--status", "ready", STORE), 0); /* ready to go on */
   assert_non_null(strstr(out, "r-approve"));
   free(out);
   assert_int_equal(CLI(&out, "approve", "r-approve", action, "--reviewer", "lead", STORE),

@@ -17,10 +17,11 @@
 #include "testutil.h"
 
 #define ANSWER "{\"type\":\"answer\",\"text\":\"done\"}"
+#define LOOKUP_TOOL ",\"tools\":[\"lookup_policy\"]"
 #define LOOKUP "{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":\"t\"}}"
 
 /* A spec file `name`.json: run `run_id` (NULL: a generated id) with `members`
- * (each with a leading comma, may be "") and the scripted `decisions`.  The
+ * (each with a leading comma: the tools, and more) and the scripted `decisions`.  The
  * path is its file name, relative to the test directory the CLI runs in. */
 static const char *spec(const char *name, const char *run_id, const char *members,
                         const char *decisions) {
@@ -30,7 +31,7 @@ static const char *spec(const char *name, const char *run_id, const char *member
   char *path = file[next++ % 8];
   if (run_id) snprintf(id, sizeof id, "\"run_id\":\"%s\",", run_id);
   snprintf(text, sizeof text,
-           "{%s\"goal\":\"g\",\"tools\":[\"lookup_policy\"]%s,"
+           "{%s\"goal\":\"g\"%s,"
            "\"model\":{\"type\":\"scripted\",\"decisions\":[%s]}}",
            id, members, decisions);
   snprintf(path, sizeof file[0], "%s.json", name);
@@ -55,7 +56,7 @@ static void assert_contains(const char *text, const char *part) {
  * creates it, the others wait and use it.  Done five times over. */
 static void concurrent_first_openers(void **state) {
   (void)state;
-  const char *path = spec("quick", NULL, "", LOOKUP "," ANSWER);
+  const char *path = spec("quick", NULL, LOOKUP_TOOL, LOOKUP "," ANSWER);
   for (int round = 0; round < 5; round++) {
     char db[32], logs[4][32];
     pid_t pids[4];
@@ -85,7 +86,7 @@ static void concurrent_first_openers(void **state) {
 /* Two runs with the same run_id at once: one runs, the other is told why not. */
 static void concurrent_runs_with_one_id(void **state) {
   (void)state;
-  const char *path = spec("same", "r-same", "", LOOKUP "," ANSWER);
+  const char *path = spec("same", "r-same", LOOKUP_TOOL, LOOKUP "," ANSWER);
   for (int round = 0; round < 5; round++) {
     char db[32];
     snprintf(db, sizeof db, "same%d.db", round);
@@ -141,7 +142,7 @@ static void read_commands_never_create_a_store(void **state) {
 
 static void stores_that_cannot_be_made_or_written(void **state) {
   (void)state;
-  const char *path = spec("ro", "r-ro", "", ANSWER);
+  const char *path = spec("ro", "r-ro", LOOKUP_TOOL, ANSWER);
   assert_cli(2, "cannot create store missing/dir/s.db: directory missing/dir: No such file",
              (const char *[]){"run", path, "--store", "missing/dir/s.db", NULL});
   /* A store another user made, which this one may only read. */
@@ -162,12 +163,134 @@ static void stores_that_cannot_be_made_or_written(void **state) {
   free(said);
 }
 
+/* ---- set-up failures and statuses -------------------------------------------------- */
+
+#define STORE "--store", "life.db"
+
+/* The record of `run_id` as `runs list --json` gives it. */
+static json_t *listed(const char *run_id) {
+  char *said;
+  assert_int_equal(cli((const char *[]){"runs", "list", "--json", STORE, NULL}, &said), 0);
+  json_t *list = json_loads(said, 0, NULL), *one, *found = NULL;
+  size_t i;
+  if (!list) fail_msg("not JSON:\n%s", said);
+  free(said);
+  json_array_foreach(list, i, one) if (strcmp(json_string_value(json_object_get(one, "run_id")),
+                                              run_id) == 0) found = json_incref(one);
+  json_decref(list);
+  if (!found) fail_msg("run %s is not listed", run_id);
+  return found;
+}
+
+static void assert_status(const char *run_id, const char *want) {
+  json_t *r = listed(run_id);
+  const char *got = json_string_value(json_object_get(r, "status"));
+  if (!got || strcmp(got, want) != 0) fail_msg("run %s is %s, expected %s", run_id, got, want);
+  json_decref(r);
+}
+
+/* A trace file that cannot be written is found before the run is stored:
+ * nothing is left for `resume --all` to run later. */
+static void a_failed_setup_leaves_no_runnable_run(void **state) {
+  (void)state;
+  const char *path = spec("setup", "r-setup", LOOKUP_TOOL, LOOKUP "," ANSWER);
+  assert_cli(2, "cannot write trace file",
+             (const char *[]){"run", path, "--trace", "/nonexistent/t.jsonl", STORE, NULL});
+  assert_cli(0, "no run to resume", (const char *[]){"resume", "--all", STORE, NULL});
+  assert_cli(2, "no run r-setup", (const char *[]){"runs", "show", "r-setup", STORE, NULL});
+}
+
+/* The write tool of the status tests: it records its calls in calls.log. */
+static const char *tool_members(const char *tool, const char *side_effect, int sleep_s) {
+  static char members[1024];
+  char script[256];
+  snprintf(script, sizeof script,
+           "#!/bin/sh\ncat >/dev/null\necho \"$$\" >> calls.log\nsleep %d\necho '{}'\n", sleep_s);
+  chmod(tu_write(tool, script), 0755);
+  snprintf(members, sizeof members,
+           ",\"actor\":{\"id\":\"agent\"},\"tools\":[{\"name\":\"t\",\"side_effect\":\"%s\","
+           "\"command\":[\"./%s\"]}]",
+           side_effect, tool);
+  return members;
+}
+#define CALL_T "{\"type\":\"tool\",\"name\":\"t\",\"input\":{}}"
+
+static const char *pending(const char *run_id) {
+  static char action[64];
+  char *said;
+  assert_int_equal(cli((const char *[]){"runs", "show", run_id, "--json", STORE, NULL}, &said), 0);
+  json_t *j = json_loads(said, 0, NULL);
+  free(said);
+  snprintf(action, sizeof action, "%s",
+           json_string_value(json_object_get(json_object_get(j, "pending"), "action_id")));
+  json_decref(j);
+  return action;
+}
+
+/* paused -> (approve) ready -> (resume) finished; ask_human -> (answer) ready. */
+static void statuses_say_who_acts_next(void **state) {
+  (void)state;
+  const char *path = spec("st", "r-st", tool_members("quick.sh", "write", 0), CALL_T "," ANSWER);
+  assert_cli(3, "approval_required", (const char *[]){"run", path, STORE, NULL});
+  assert_status("r-st", "paused");
+  assert_cli(0, "approved",
+             (const char *[]){"approve", "r-st", pending("r-st"), "--reviewer", "lead", STORE,
+                              NULL});
+  assert_status("r-st", "ready");
+  assert_cli(0, "ready", (const char *[]){"runs", "list", "--status", "ready", STORE, NULL});
+  char *said;
+  assert_int_equal(cli((const char *[]){"runs", "show", "r-st", "--json", STORE, NULL}, &said), 0);
+  assert_contains(said, "\"status\": \"ready\"");
+  free(said);
+  assert_cli(0, "success", (const char *[]){"resume", "--all", STORE, NULL});
+  assert_status("r-st", "finished");
+
+  const char *ask = spec("ask", "r-ask", LOOKUP_TOOL,
+                         "{\"type\":\"ask_human\",\"question\":\"which?\"}," ANSWER);
+  assert_cli(3, "blocked", (const char *[]){"run", ask, STORE, NULL});
+  assert_status("r-ask", "paused");
+  assert_cli(0, "answered", (const char *[]){"answer", "r-ask", "this one", STORE, NULL});
+  assert_status("r-ask", "ready");
+}
+
+/* A run whose process is alive is running, with its holder; once SIGKILL
+ * took the process, the run is ready and its holder is shown as dead. */
+static void a_dead_holder_is_seen(void **state) {
+  (void)state;
+  remove(tu_path("calls.log"));
+  const char *path = spec("dead", "r-dead", tool_members("slow.sh", "read", 30), CALL_T "," ANSWER);
+  pid_t pid = tu_cli_start((const char *[]){"run", path, STORE, NULL}, "dead.log", 0);
+  for (int i = 0; i < 500 && tu_count_lines(tu_path("calls.log")) < 1; i++) usleep(10000);
+  assert_int_equal(tu_count_lines(tu_path("calls.log")), 1);
+  json_t *r = listed("r-dead");
+  assert_string_equal(json_string_value(json_object_get(r, "status")), "running");
+  json_t *holder = json_object_get(r, "holder");
+  assert_true(json_is_true(json_object_get(holder, "alive")));
+  char owner[64];
+  snprintf(owner, sizeof owner, ":%d", (int)pid);
+  assert_non_null(strstr(json_string_value(json_object_get(holder, "owner")), owner));
+  json_decref(r);
+  kill(pid, SIGKILL);
+  assert_int_equal(exit_status(pid), 128 + SIGKILL);
+  r = listed("r-dead");
+  assert_string_equal(json_string_value(json_object_get(r, "status")), "ready");
+  assert_true(json_is_false(json_object_get(json_object_get(r, "holder"), "alive")));
+  json_decref(r);
+  assert_cli(0, "(died)", (const char *[]){"runs", "list", STORE, NULL});
+  char *pid_text = tu_read(tu_path("calls.log"));
+  kill((pid_t)atoi(pid_text), SIGKILL); /* the orphaned tool */
+  free(pid_text);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(concurrent_first_openers),
       cmocka_unit_test(concurrent_runs_with_one_id),
       cmocka_unit_test(read_commands_never_create_a_store),
       cmocka_unit_test(stores_that_cannot_be_made_or_written),
+      cmocka_unit_test(a_failed_setup_leaves_no_runnable_run),
+      cmocka_unit_test(statuses_say_who_acts_next),
+      cmocka_unit_test(a_dead_holder_is_seen),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
