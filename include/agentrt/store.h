@@ -111,13 +111,18 @@ typedef struct art_store_vtable {
   /* The cancel asked for the run (*reason, malloc'd), or NULL: cheap enough to
    * ask at every step. */
   int (*cancel_requested)(art_store *s, const char *run_id, char **reason, art_error *err);
+  /* Write the events a backend holds back (append without `durable`) once
+   * the oldest has waited as long as the backend lets a group wait, by
+   * `now_us`: asked while a run waits for a tool or a model, so that other
+   * processes see its progress even when no event comes for a while. */
+  int (*commit_waiting)(art_store *s, int64_t now_us, art_error *err);
   /* The run's approvals in the order they were given. */
   int (*list_approvals)(art_store *s, const char *run_id, art_approval_record **out, size_t *n,
                         art_error *err);
   void (*close)(art_store *s);
 } art_store_vtable;
 
-#define ART_STORE_VERSION 3
+#define ART_STORE_VERSION 4
 
 /* Every backend's handle starts with this header. */
 struct art_store {

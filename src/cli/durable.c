@@ -220,6 +220,8 @@ static const char *watch_cancel_reason(void *ud) {
     if (w->store->vt->claim(w->store, w->run_id, owner, now, LEASE_US, &err) == 0)
       w->renewed_us = now;
   }
+  /* A failure to write now is the next append's to report. */
+  w->store->vt->commit_waiting(w->store, now, &err);
   if (!w->reason && w->store->vt->cancel_requested(w->store, w->run_id, &w->reason, &err) < 0)
     w->reason = NULL; /* the store cannot say now: asked again at the next boundary */
   return w->reason;

@@ -197,6 +197,12 @@ static int mem_request_cancel(art_store *s, const char *run_id, const char *reas
   return 0;
 }
 
+/* Every append is seen at once: nothing waits. */
+static int mem_commit_waiting(art_store *s, int64_t now_us, art_error *err) {
+  (void)s, (void)now_us, (void)err;
+  return 0;
+}
+
 static int mem_cancel_requested(art_store *s, const char *run_id, char **reason, art_error *err) {
   mem_run *r = find((mem_store *)s, run_id);
   if (!r) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
@@ -239,6 +245,7 @@ static const art_store_vtable mem_vtable = {.version = ART_STORE_VERSION,
                                             .prune = mem_prune,
                                             .request_cancel = mem_request_cancel,
                                             .cancel_requested = mem_cancel_requested,
+                                            .commit_waiting = mem_commit_waiting,
                                             .list_approvals = mem_list_approvals,
                                             .close = mem_close};
 

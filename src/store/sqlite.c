@@ -612,6 +612,12 @@ static int sql_request_cancel(art_store *s, const char *run_id, const char *reas
   return rc;
 }
 
+static int sql_commit_waiting(art_store *s, int64_t now_us, art_error *err) {
+  sql_store *q = (sql_store *)s;
+  bool waited = q->n_pending && now_us - q->pending[0].ts_us >= GROUP_SPAN_US;
+  return waited ? flush(q, err) : 0;
+}
+
 /* No flush first: a step's grouped events need not be written to read this. */
 static int sql_cancel_requested(art_store *s, const char *run_id, char **reason, art_error *err) {
   sql_store *q = (sql_store *)s;
@@ -702,6 +708,7 @@ static const art_store_vtable sql_vtable = {.version = ART_STORE_VERSION,
                                             .prune = sql_prune,
                                             .request_cancel = sql_request_cancel,
                                             .cancel_requested = sql_cancel_requested,
+                                            .commit_waiting = sql_commit_waiting,
                                             .list_approvals = sql_list_approvals,
                                             .close = sql_close};
 

@@ -282,6 +282,40 @@ static void a_dead_holder_is_seen(void **state) {
   free(pid_text);
 }
 
+/* ---- progress while a tool runs ------------------------------------------------------ */
+
+/* The events of run `run_id` that another process reads from the store. */
+static size_t events_seen(const char *run_id, const char *type) {
+  char *said;
+  if (cli((const char *[]){"runs", "trace", run_id, "--jsonl", STORE, NULL}, &said) != 0) {
+    free(said);
+    return 0;
+  }
+  size_t n = 0;
+  char want[64];
+  snprintf(want, sizeof want, "\"type\":\"%s\"", type);
+  for (const char *at = strstr(said, want); at; at = strstr(at + 1, want)) n++;
+  free(said);
+  return n;
+}
+
+/* A read tool that takes 30 s: what came before it is in the store soon
+ * after it starts, although no event comes until it ends. */
+static void progress_is_seen_while_a_tool_runs(void **state) {
+  (void)state;
+  remove(tu_path("calls.log"));
+  const char *path = spec("prog", "r-prog", tool_members("slow.sh", "read", 30), CALL_T "," ANSWER);
+  pid_t pid = tu_cli_start((const char *[]){"run", path, STORE, NULL}, "prog.log", 0);
+  for (int i = 0; i < 500 && tu_count_lines(tu_path("calls.log")) < 1; i++) usleep(10000);
+  assert_int_equal(tu_count_lines(tu_path("calls.log")), 1);
+  size_t seen = 0;
+  for (int i = 0; i < 100 && !(seen = events_seen("r-prog", "tool_call")); i++) usleep(50000);
+  assert_int_equal(seen, 1);
+  assert_int_equal(events_seen("r-prog", "run_started"), 1);
+  assert_cli(0, "cancel requested", (const char *[]){"cancel", "r-prog", STORE, NULL});
+  assert_int_equal(exit_status(pid), 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(concurrent_first_openers),
@@ -291,6 +325,7 @@ int main(void) {
       cmocka_unit_test(a_failed_setup_leaves_no_runnable_run),
       cmocka_unit_test(statuses_say_who_acts_next),
       cmocka_unit_test(a_dead_holder_is_seen),
+      cmocka_unit_test(progress_is_seen_while_a_tool_runs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -151,6 +151,15 @@ static void contract_leases(opener open) {
   assert_int_equal(s->vt->release(s, "r", "p2", &err), 0);
   assert_int_equal(s->vt->claim(s, "r", "p1", 1800, 500, &err), 0);
   assert_int_equal(s->vt->claim(s, "nope", "p1", 1800, 500, &err), ART_ENOTFOUND);
+  /* A run created with a lease is held from the first moment. */
+  art_run_record held = record("held", 2), got;
+  held.lease_owner = (char *)"p1", held.lease_until_us = 2000;
+  assert_int_equal(s->vt->create_run(s, &held, &err), 0);
+  assert_int_equal(s->vt->claim(s, "held", "p2", 1900, 500, &err), ART_ESTATE);
+  assert_int_equal(s->vt->get_run(s, "held", &got, &err), 0);
+  assert_string_equal(got.lease_owner, "p1");
+  assert_int_equal(got.lease_until_us, 2000);
+  art_run_record_dispose(&got);
   art_store_close(s);
 }
 
@@ -378,6 +387,15 @@ static void groups_are_written_by_time_and_size(void **state) {
         a->vt->append(a, "fast", seq, seq, t0 + seq, ART_EV_DECISION, "{}", false, NULL, &err), 0);
   }
   assert_int_equal(written(b, "fast"), 256);
+  /* No event comes while a tool runs: asked meanwhile, the store writes
+   * what has waited 100 ms, and nothing younger. */
+  assert_int_equal(a->vt->append(a, "slow", 4, 2, t0 + 200000, ART_EV_TOOL_CALL, "{}", false,
+                                 NULL, &err),
+                   0);
+  assert_int_equal(a->vt->commit_waiting(a, t0 + 299999, &err), 0);
+  assert_int_equal(written(b, "slow"), 3);
+  assert_int_equal(a->vt->commit_waiting(a, t0 + 300000, &err), 0);
+  assert_int_equal(written(b, "slow"), 4);
   art_store_close(a);
   art_store_close(b);
 }
