@@ -22,7 +22,9 @@ enum {
   ART_ESPEC = -3,    /* the agent spec or suite file is wrong */
   ART_ESTATE = -4,   /* the call does not fit the run's current state */
   ART_EIO = -5,      /* reading or writing a file, pipe or process failed */
-  ART_ENOTFOUND = -6 /* a named thing does not exist */
+  ART_ENOTFOUND = -6, /* a named thing does not exist */
+  ART_EINTR = -7      /* a driver let go of a run it was asked to: the run is not
+                         stopped, and goes on when driven again */
 };
 
 #define ART_ERRMSG_SIZE 512

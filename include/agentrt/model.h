@@ -24,8 +24,12 @@ typedef struct art_model_vtable {
   int version; /* ART_MODEL_VERSION */
   const char *name;
   /* Fill `out` (valid until the next call) and return 0, or return a negative
-   * code with err saying why the model source failed (-> model_failure). */
-  int (*decide)(art_model *m, const art_context *ctx, art_decision *out, art_error *err);
+   * code with err saying why the model source failed (-> model_failure).
+   * `interrupt` (may be NULL) is asked while the model waits (a request, a
+   * program, a retry's pause): when it says so, decide gives up at once
+   * (ART_EIO, "interrupted"). */
+  int (*decide)(art_model *m, const art_context *ctx, const art_interrupt *interrupt,
+                art_decision *out, art_error *err);
   void (*free)(art_model *m);
   /* Resuming a run: the model has already made `n` decisions for it (the
    * journal says so).  NULL for models that keep no position (they see the
@@ -36,7 +40,7 @@ typedef struct art_model_vtable {
   const art_model_call *(*calls)(const art_model *m, size_t *n);
 } art_model_vtable;
 
-#define ART_MODEL_VERSION 2
+#define ART_MODEL_VERSION 3
 
 /* Every model starts with this header. */
 struct art_model {
@@ -46,6 +50,9 @@ struct art_model {
 /* The model the spec describes. */
 int art_model_new(art_model **out, const art_spec *spec, art_error *err);
 int art_model_decide(art_model *m, const art_context *ctx, art_decision *out, art_error *err);
+/* The same, given up when `interrupt` (may be NULL) asks. */
+int art_model_decide_until(art_model *m, const art_context *ctx, const art_interrupt *interrupt,
+                           art_decision *out, art_error *err);
 void art_model_free(art_model *m);
 void art_model_resume_after(art_model *m, size_t decisions);
 /* The requests the last art_model_decide made, to be fed to the run

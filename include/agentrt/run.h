@@ -98,6 +98,18 @@ typedef struct art_resolution {
 /* Records the resolution (a resolution event) and goes on as it says. */
 int art_run_resolve(art_run *run, const art_resolution *r, int64_t now_us);
 
+/* When the run's wall-time budget (max_wall_time_ms) runs out, on the clock
+ * the run is fed: the time by which a driver interrupts the decision or call
+ * in flight (art_run_feed_time_out).  0 when there is no such budget, or the
+ * run is not working (not started, stopped, paused). */
+int64_t art_run_next_deadline(const art_run *run);
+/* The wall-time budget ran out while a decision or a call was in flight, and
+ * the driver gave up on it: the run stops budget_exhausted (wall_time), with
+ * the tool of the call.  Nothing is recorded for the call: like a cancel, it
+ * may or may not have acted.  ART_ESTATE when nothing is in flight or the
+ * budget has not run out by now_us. */
+int art_run_feed_time_out(art_run *run, int64_t now_us);
+
 /* Stops the run `cancelled` at once (any state but stopped for good). */
 int art_run_cancel(art_run *run, const char *reason, int64_t now_us);
 
@@ -120,17 +132,29 @@ int art_run_replay(art_run *run, const json_t *events);
 int art_run_until_stop(art_run *run, art_model *model);
 
 /* What a driver asks while it drives a run, so that the run can be cancelled
- * from elsewhere (another thread, another process through a store). */
+ * or let go from elsewhere (a signal, another thread, another process through
+ * a store).  Every member but ud may be NULL. */
 typedef struct art_drive_hooks {
-  /* Asked at every step boundary, and through the tool call's interrupt while
-   * a tool runs: a reason (valid until the next call) cancels the run. */
+  /* Asked at every step boundary, and through the interrupt of the call in
+   * flight (a tool or a model): a reason (valid until the next call) cancels
+   * the run. */
   const char *(*cancel_reason)(void *ud);
   void *ud;
+  /* Asked before every action and as cancel_reason is: true makes the driver
+   * give up the call in flight (as for a cancel, nothing is recorded for it)
+   * and return ART_EINTR with the run not stopped, to go on when driven again
+   * (after a replay, in another process). */
+  bool (*let_go)(void *ud);
+  /* Told the process group of each child a call starts, and -1 once it is
+   * gone (art_interrupt.child_group). */
+  void (*child_group)(void *ud, long pgid);
 } art_drive_hooks;
 
 /* art_run_until_stop, asking `hooks` (may be NULL).  A run cancelled while a
- * tool ran stops cancelled with that tool; the interrupted call's result is
- * not recorded. */
+ * call was in flight stops cancelled (with the tool of a call); one whose
+ * wall-time budget (max_wall_time_ms) runs out meanwhile stops
+ * budget_exhausted (wall_time): the call is interrupted, its result not
+ * recorded.  ART_EINTR: let go (hooks->let_go), not stopped. */
 int art_run_drive(art_run *run, art_model *model, const art_drive_hooks *hooks);
 
 const char *art_run_id(const art_run *run);

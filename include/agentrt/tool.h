@@ -47,12 +47,16 @@ void art_tool_result_set(art_tool_result *r, art_result_status status, json_t *d
                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void art_tool_result_dispose(art_tool_result *r);
 
-/* A tool that takes a while asks this now and then (command tools: every
- * 100 ms): true means the run is being cancelled, so the tool gives up at once
- * (a command tool's process group is killed). */
+/* A tool (or a model) that takes a while asks this now and then (command
+ * tools and MCP calls: every 100 ms): true means the run is being cancelled,
+ * has run out of time or is being let go, so the call gives up at once (a
+ * command tool's process group is killed). */
 typedef struct art_interrupt {
   bool (*requested)(void *ud);
   void *ud;
+  /* May be NULL: told the process group of each child a call starts, and -1
+   * once it is gone, so that a driver that must exit at once can kill it. */
+  void (*child_group)(void *ud, long pgid);
 } art_interrupt;
 
 /* A validated call the runtime hands to a tool.  Everything is borrowed from the

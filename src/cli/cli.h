@@ -62,8 +62,18 @@ int cli_run_spec(art_spec *spec, const cli_opts *o, json_t *eval_case, art_store
 int cli_mcp_attach(art_spec *spec, art_mcp_session **session, char *why, size_t why_size);
 /* Stops a run that has not asked for a decision yet: its tools are missing. */
 int cli_stop_tools_failed(art_run *run, const char *why);
-/* Drive to the next stop (messages on failure). */
-int cli_drive(art_run *run, art_model *model, art_store *store);
+/* Drive to the next stop (messages on failure).  With a store (at
+ * `store_path`), Ctrl-C and SIGTERM let go of the run: it is left ready (the
+ * call in flight stopped, as a cancel stops it), and the exit code is 128 +
+ * the signal. */
+int cli_drive(art_run *run, art_model *model, art_store *store, const char *store_path);
+
+/* signals.c: Ctrl-C and SIGTERM while a run is driven.  The first is noted
+ * (the driver lets go at once); a second ends agentrt at once, after killing
+ * the process group of the tool or model command running. */
+void cli_signals_catch(void);
+int cli_signal_caught(void); /* 0, or the first signal's number */
+void cli_signals_child_group(long pgid);
 /* Print the run: a table, or with --json the result object plus "status" and
  * "pending".  `store` (may be NULL) is named in how to continue a paused run.
  * `approvals` (may be NULL): the run's approval records, as a JSON array.

@@ -221,7 +221,7 @@ static int resume(const cli_opts *o, cli_durable *d) {
       !art_tool_idempotent(act->tool)) {
     if (art_run_feed_outcome_unknown(d->run, art_now_us()) < 0) return refused(d, ART_EIO);
   } else {
-    int rc = cli_drive(d->run, d->model, d->store);
+    int rc = cli_drive(d->run, d->model, d->store, o->store);
     if (rc != 0) return rc;
   }
   int rc = cli_report(d->run, o, NULL, o->store, NULL, NULL);
@@ -242,7 +242,7 @@ static int resume_all(cli_opts *o) {
   }
   art_store_close(store);
   int64_t now = art_now_us();
-  for (size_t i = 0; rc == 0 && i < n; i++) {
+  for (size_t i = 0; rc == 0 && i < n && !cli_signal_caught(); i++) {
     if (cli_status_now(&runs[i], now) != ART_RUN_READY) continue;
     o->args[0] = runs[i].run_id;
     int one = with_run(o, resume);

@@ -227,9 +227,19 @@ static const char *watch_cancel_reason(void *ud) {
   return w->reason;
 }
 
+static bool watch_let_go(void *ud) {
+  (void)ud;
+  return cli_signal_caught() != 0;
+}
+
+static void watch_child_group(void *ud, long pgid) {
+  (void)ud;
+  cli_signals_child_group(pgid);
+}
+
 void cli_watch_init(cli_watch *w, art_store *store, const char *run_id, art_drive_hooks *hooks) {
   *w = (cli_watch){store, run_id, art_now_us(), NULL};
-  *hooks = (art_drive_hooks){watch_cancel_reason, w};
+  *hooks = (art_drive_hooks){watch_cancel_reason, w, watch_let_go, watch_child_group};
 }
 
 void cli_watch_dispose(cli_watch *w) {

@@ -1,6 +1,7 @@
 /* Running a spec from the command line and printing runs, traces and eval
  * reports for people (tables) and scripts (--json). */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -186,13 +187,31 @@ static int open_trace(art_run *run, const char *path, FILE **f) {
   return art_run_add_sink(run, &sink) < 0 ? EXIT_USAGE : 0;
 }
 
-int cli_drive(art_run *run, art_model *model, art_store *store) {
+/* What agentrt says when a signal made it let go of a run. */
+static int let_go(const art_run *run, const char *store_path) {
+  int sig = cli_signal_caught();
+  char flag[300] = "";
+  if (strcmp(store_path, CLI_DEFAULT_STORE) != 0)
+    snprintf(flag, sizeof flag, " --store %s", store_path);
+  fprintf(stderr,
+          "agentrt: %s: run %s let go at step %u (a call in flight was stopped and is not "
+          "recorded); it is ready: agentrt resume %s%s\n",
+          sig == SIGTERM ? "SIGTERM" : "interrupted (SIGINT)", art_run_id(run), art_run_steps(run),
+          art_run_id(run), flag);
+  return 128 + sig;
+}
+
+int cli_drive(art_run *run, art_model *model, art_store *store, const char *store_path) {
   cli_watch watch;
   art_drive_hooks hooks;
-  if (store) cli_watch_init(&watch, store, art_run_id(run), &hooks);
+  if (store) {
+    cli_signals_catch();
+    cli_watch_init(&watch, store, art_run_id(run), &hooks);
+  }
   int rc = art_run_drive(run, model, store ? &hooks : NULL);
   if (store) cli_watch_dispose(&watch);
   if (rc == 0) return 0;
+  if (rc == ART_EINTR && store) return let_go(run, store_path);
   fprintf(stderr, "agentrt: run %s failed: %s\n", art_run_id(run), art_run_errmsg(run));
   return EXIT_USAGE;
 }
@@ -338,9 +357,13 @@ int cli_run_spec(art_spec *spec, const cli_opts *o, json_t *eval_case, art_store
   int attached = attach_servers(spec, &mcp, why, sizeof why);
   if (attached == EXIT_USAGE) return EXIT_USAGE;
   int rc = start(spec, o, store, &model, &run, &trace);
+  bool stored = rc == 0 && store;
   if (rc == 0)
-    rc = attached < 0 ? cli_stop_tools_failed(run, why) : cli_drive(run, model, store);
-  if (rc == 0 && store) rc = cli_record_status(store, run);
+    rc = attached < 0 ? cli_stop_tools_failed(run, why) : cli_drive(run, model, store, o->store);
+  if (stored) { /* whatever happened: where the run stands, and nobody holds it */
+    int kept = cli_record_status(store, run);
+    if (rc == 0) rc = kept;
+  }
   if (rc == 0 && eval_case)
     eval = eval_run(run, json_string_value(json_object_get(eval_case, "name")),
                     json_object_get(eval_case, "expect"));

@@ -25,6 +25,7 @@ const char *art_strerror(int code) {
   case ART_ESTATE: return "ART_ESTATE";
   case ART_EIO: return "ART_EIO";
   case ART_ENOTFOUND: return "ART_ENOTFOUND";
+  case ART_EINTR: return "ART_EINTR";
   default: return "ART_E?";
   }
 }

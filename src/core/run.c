@@ -884,6 +884,21 @@ int art_run_resolve(art_run *run, const art_resolution *r, int64_t now_us) {
   return rc;
 }
 
+int64_t art_run_next_deadline(const art_run *run) {
+  int64_t budget = run->spec->max_wall_time_us;
+  bool working = run->phase != PH_NEW && run->phase != PH_STOPPED && run->phase != PH_BROKEN;
+  return budget && working ? run->started_us + run->paused_us + budget : 0;
+}
+
+int art_run_feed_time_out(art_run *run, int64_t now_us) {
+  if (run->phase != PH_AWAIT_DECISION && run->phase != PH_AWAIT_RESULT)
+    return fail(run, ART_ESTATE, "no decision or call is in flight");
+  if (!out_of_time(run, now_us))
+    return fail(run, ART_ESTATE, "the wall-time budget has not run out");
+  const char *tool = run->phase == PH_AWAIT_RESULT ? run->call_tool->name : NULL;
+  return stop(run, ART_STOP_BUDGET_EXHAUSTED, tool, NULL, now_us, "wall_time");
+}
+
 int art_run_cancel(art_run *run, const char *reason, int64_t now_us) {
   if (run->phase == PH_BROKEN || (run->phase == PH_STOPPED && !pausable(run->stop_reason)))
     return fail(run, ART_ESTATE, "the run has already stopped");
@@ -909,45 +924,87 @@ static int feed_calls(art_run *run, const art_model *model, int64_t now) {
   return 0;
 }
 
-static int decide_with(art_run *run, art_model *model, const art_context *ctx, int64_t *now) {
+/* What a call in flight asks while it waits: whether to give up, and why.  The
+ * hooks are asked at most every ASK_EVERY_US (a model's HTTP transfer asks
+ * as often as data comes); the wall-time budget at every question. */
+typedef struct interrupt_state {
+  const art_drive_hooks *hooks; /* may be NULL */
+  int64_t deadline_us;          /* the wall-time budget's end; 0: none */
+  int64_t asked_us;             /* when the hooks were last asked */
+  const char *reason;           /* a cancel asked for: the first reason given is kept */
+  bool let_go, timed_out;
+} interrupt_state;
+
+#define ASK_EVERY_US 50000
+
+static bool interrupt_requested(void *ud) {
+  interrupt_state *st = ud;
+  const art_drive_hooks *h = st->hooks;
+  int64_t now = art_now_us();
+  if (st->deadline_us && now >= st->deadline_us) st->timed_out = true;
+  if (h && now - st->asked_us >= ASK_EVERY_US) {
+    st->asked_us = now;
+    if (!st->let_go && h->let_go) st->let_go = h->let_go(h->ud);
+    if (!st->reason && h->cancel_reason) st->reason = h->cancel_reason(h->ud);
+  }
+  return st->let_go || st->reason || st->timed_out;
+}
+
+static void tell_child_group(void *ud, long pgid) {
+  const art_drive_hooks *h = ((interrupt_state *)ud)->hooks;
+  if (h && h->child_group) h->child_group(h->ud, pgid);
+}
+
+/* The interrupt a call gets: none when nothing could ask for one. */
+static const art_interrupt *interrupt_for(art_run *run, const art_drive_hooks *hooks,
+                                          interrupt_state *st, art_interrupt *it) {
+  *st = (interrupt_state){hooks, art_run_next_deadline(run), 0, NULL, false, false};
+  *it = (art_interrupt){interrupt_requested, st, tell_child_group};
+  return hooks || st->deadline_us ? it : NULL;
+}
+
+/* A call gave up before it ended: the driver lets go of the run, or it
+ * stops cancelled, or out of time.  Nothing is recorded for the call. */
+static int gave_up(art_run *run, const interrupt_state *st, int64_t now) {
+  if (st->let_go) return fail(run, ART_EINTR, "the driver let go of the run");
+  if (st->reason) return art_run_cancel(run, st->reason, now);
+  return art_run_feed_time_out(run, now);
+}
+
+static bool stopping(const interrupt_state *st) { return st->let_go || st->reason || st->timed_out; }
+
+static int decide_with(art_run *run, art_model *model, const art_drive_hooks *hooks,
+                       int64_t *now) {
   art_decision d;
   art_error err = {0};
-  int rc = art_model_decide(model, ctx, &d, &err);
+  interrupt_state st;
+  art_interrupt it;
+  const art_interrupt *interrupt = interrupt_for(run, hooks, &st, &it);
+  int rc = art_model_decide_until(model, run->action.context, interrupt, &d, &err);
   *now = art_now_us();
   if (rc == ART_ENOMEM) return fail(run, rc, "out of memory in the model");
   int fed = feed_calls(run, model, *now);
   if (fed < 0) return fed;
+  if (rc < 0 && stopping(&st)) return gave_up(run, &st, *now);
   if (rc < 0) return art_run_feed_model_failure(run, err.message, *now);
   return art_run_feed_decision(run, &d, *now);
 }
 
-/* A tool asks whether to give up; the first reason given is kept. */
-typedef struct interrupt_state {
-  const art_drive_hooks *hooks;
-  const char *reason;
-} interrupt_state;
-
-static bool interrupt_requested(void *ud) {
-  interrupt_state *st = ud;
-  if (!st->reason) st->reason = st->hooks->cancel_reason(st->hooks->ud);
-  return st->reason != NULL;
-}
-
-/* A tool that gave up because the run is being cancelled has no result to
- * record: the run stops cancelled.  One that finished has its result recorded,
- * whatever was asked meanwhile (the next step boundary sees the cancel). */
+/* A call that gave up because it was asked to (see gave_up) has no result to
+ * record.  One that finished has its result recorded, whatever was asked
+ * meanwhile (the next step boundary sees a cancel). */
 static int call_with(art_run *run, const art_action *act, const art_drive_hooks *hooks,
                      int64_t *now) {
   art_tool_result result = {0};
-  interrupt_state st = {hooks, NULL};
-  art_interrupt interrupt = {interrupt_requested, &st};
+  interrupt_state st;
+  art_interrupt it;
   art_tool_call call = *act->call;
-  call.interrupt = hooks ? &interrupt : NULL;
+  call.interrupt = interrupt_for(run, hooks, &st, &it);
   art_tool_invoke(act->tool, &call, &result);
   *now = art_now_us();
-  bool gave_up = st.reason && result.status == ART_RESULT_ERROR;
-  int rc = gave_up ? art_run_cancel(run, st.reason, *now)
-                   : art_run_feed_tool_result(run, act->call->id, &result, *now);
+  int rc = stopping(&st) && result.status == ART_RESULT_ERROR
+               ? gave_up(run, &st, *now)
+               : art_run_feed_tool_result(run, act->call->id, &result, *now);
   art_tool_result_dispose(&result);
   return rc;
 }
@@ -958,7 +1015,9 @@ int art_run_drive(art_run *run, art_model *model, const art_drive_hooks *hooks) 
   int64_t now = art_now_us();
   bool boundary = true; /* a step begins: the start, or after a tool result */
   for (;;) {
-    bool ask = boundary && hooks && run->stop_reason == ART_STOP_NONE;
+    if (hooks && hooks->let_go && hooks->let_go(hooks->ud))
+      return fail(run, ART_EINTR, "the driver let go of the run");
+    bool ask = boundary && hooks && hooks->cancel_reason && run->stop_reason == ART_STOP_NONE;
     const char *cancel = ask ? hooks->cancel_reason(hooks->ud) : NULL;
     if (cancel) return art_run_cancel(run, cancel, now);
     const art_action *act = NULL;
@@ -966,8 +1025,7 @@ int art_run_drive(art_run *run, art_model *model, const art_drive_hooks *hooks) 
     if (rc < 0) return rc;
     if (act->kind == ART_ACT_WAIT || act->kind == ART_ACT_DONE) return 0;
     boundary = act->kind == ART_ACT_CALL_TOOL;
-    rc = boundary ? call_with(run, act, hooks, &now)
-                  : decide_with(run, model, act->context, &now);
+    rc = boundary ? call_with(run, act, hooks, &now) : decide_with(run, model, hooks, &now);
     if (rc < 0) return rc;
   }
 }

@@ -146,10 +146,13 @@ static int feed_model_call(art_run *run, const json_t *ev, int64_t ts) {
 }
 
 /* A stop is made by art_run_next when the budget ran out (max_steps,
- * wall_time) or an approval expired; any other stop is an outcome to feed. */
+ * wall_time) or an approval expired, or by the driver when the wall time ran
+ * out during a decision or a call; any other stop is an outcome to feed. */
 static int feed_stop(art_run *run, const json_t *ev, int64_t ts) {
   const art_action *act;
   const char *stop = text(ev, "stop_reason"), *reason = text(ev, "reason");
+  bool in_flight = run->phase == PH_AWAIT_DECISION || run->phase == PH_AWAIT_RESULT;
+  if (strcmp(stop, "budget_exhausted") == 0 && in_flight) return art_run_feed_time_out(run, ts);
   if (strcmp(stop, "budget_exhausted") == 0 || strcmp(reason, "approval expired") == 0)
     return art_run_next(run, ts, &act);
   if (strcmp(stop, "model_failure") == 0) return art_run_feed_model_failure(run, reason, ts);

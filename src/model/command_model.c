@@ -37,8 +37,8 @@ static int take_result(command_model *m, art_tool_result *r, art_decision *out, 
   return art_error_set(err, ART_EIO, "%s", m->error);
 }
 
-static int command_decide(art_model *base, const art_context *ctx, art_decision *out,
-                          art_error *err) {
+static int command_decide(art_model *base, const art_context *ctx, const art_interrupt *interrupt,
+                          art_decision *out, art_error *err) {
   command_model *m = (command_model *)base;
   const art_model_config *cfg = &m->spec->model_cfg;
   json_decref(m->decision);
@@ -46,7 +46,8 @@ static int command_decide(art_model *base, const art_context *ctx, art_decision 
   m->call = (art_model_call){.attempt = 1, .retry_in_ms = -1};
   json_t *packet = art_context_to_json(ctx);
   if (!packet) return art_error_set(err, ART_ENOMEM, "out of memory");
-  art_tool_call call = {.step = ctx->step, .run_id = ctx->run_id, .input = packet};
+  art_tool_call call = {
+      .step = ctx->step, .run_id = ctx->run_id, .input = packet, .interrupt = interrupt};
   art_tool_result result = {0};
   int64_t t0 = art_now_us();
   int rc = art_command_tool_call(cfg->argv, cfg->timeout_ms, &call, m->spec->alloc, &result);

@@ -90,6 +90,14 @@ static size_t on_header(char *line, size_t size, size_t n, void *ud) {
   return len;
 }
 
+/* libcurl asks this while a request is in flight (at least once a second). */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow) {
+  const art_interrupt *interrupt = ud;
+  (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+  return interrupt && interrupt->requested(interrupt->ud);
+}
+
 static int oom(art_http *h, art_error *err) {
   art_http_free(h);
   return art_error_set(err, ART_ENOMEM, "out of memory");
@@ -132,6 +140,7 @@ int art_http_new(art_http **out, const char *url, const char *bearer, const art_
   setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
   setopt(c, CURLOPT_WRITEFUNCTION, on_body);
   setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
   setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   *out = h;
   return 0;
@@ -153,7 +162,9 @@ void art_http_free(art_http *h) {
 static void transport_error(const sink *s, CURLcode rc, const char *msg, int timeout_ms) {
   art_http_response *r = s->res;
   r->status = 0;
-  if (rc == CURLE_OPERATION_TIMEDOUT) {
+  if (rc == CURLE_ABORTED_BY_CALLBACK) {
+    snprintf(r->error, sizeof r->error, "interrupted");
+  } else if (rc == CURLE_OPERATION_TIMEDOUT) {
     r->timed_out = true;
     snprintf(r->error, sizeof r->error, "timeout after %d ms", timeout_ms);
   } else if (s->too_large) {
@@ -164,7 +175,7 @@ static void transport_error(const sink *s, CURLcode rc, const char *msg, int tim
 }
 
 int art_http_post(art_http *h, const char *body, size_t len, int timeout_ms,
-                  art_http_response *res) {
+                  const art_interrupt *interrupt, art_http_response *res) {
   char msg[CURL_ERROR_SIZE] = "";
   sink s = {h, res, 0, false, false};
   memset(res, 0, sizeof *res);
@@ -176,6 +187,8 @@ int art_http_post(art_http *h, const char *body, size_t len, int timeout_ms,
   setopt(c, CURLOPT_WRITEDATA, &s);
   setopt(c, CURLOPT_HEADERDATA, &s);
   setopt(c, CURLOPT_ERRORBUFFER, msg);
+  setopt(c, CURLOPT_NOPROGRESS, interrupt ? 0L : 1L);
+  setopt(c, CURLOPT_XFERINFODATA, (void *)interrupt);
   CURLcode rc = h->api.easy_perform(c);
   setopt(c, CURLOPT_ERRORBUFFER, NULL);
   if (s.no_memory) return ART_ENOMEM;

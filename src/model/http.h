@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "agentrt/common.h"
+#include "agentrt/tool.h"
 
 #define ART_HTTP_BODY_MAX ((size_t)16 << 20) /* a larger response is an error */
 
@@ -26,10 +26,11 @@ typedef struct art_http_response {
 int art_http_new(art_http **out, const char *url, const char *bearer, const art_allocator *alloc,
                  art_error *err);
 void art_http_free(art_http *h);
-/* 0 when the exchange happened or failed in transport (status 0, error set);
- * ART_ENOMEM.  `res` is reset first; dispose it after. */
+/* 0 when the exchange happened or failed in transport (status 0, error set,
+ * "interrupted" when `interrupt`, asked while the request is in flight, said
+ * so); ART_ENOMEM.  `res` is reset first; dispose it after. */
 int art_http_post(art_http *h, const char *body, size_t len, int timeout_ms,
-                  art_http_response *res);
+                  const art_interrupt *interrupt, art_http_response *res);
 void art_http_response_dispose(art_http *h, art_http_response *res);
 
 #endif

@@ -15,7 +15,12 @@ int art_model_new(art_model **out, const art_spec *spec, art_error *err) {
 }
 
 int art_model_decide(art_model *m, const art_context *ctx, art_decision *out, art_error *err) {
-  return m->vt->decide(m, ctx, out, err);
+  return m->vt->decide(m, ctx, NULL, out, err);
+}
+
+int art_model_decide_until(art_model *m, const art_context *ctx, const art_interrupt *interrupt,
+                           art_decision *out, art_error *err) {
+  return m->vt->decide(m, ctx, interrupt, out, err);
 }
 
 void art_model_free(art_model *m) {

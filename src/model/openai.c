@@ -41,9 +41,21 @@ static int64_t mono_us(void) {
   return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void sleep_ms(int64_t ms) {
-  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0) {}
+static bool interrupted(const art_interrupt *interrupt) {
+  return interrupt && interrupt->requested(interrupt->ud);
+}
+
+/* A retry's pause, in slices of at most 100 ms so that an interrupt is seen:
+ * false when it came. */
+static bool pause_ms(int64_t ms, const art_interrupt *interrupt) {
+  int64_t until = mono_us() + ms * 1000;
+  for (int64_t left; (left = until - mono_us()) > 0;) {
+    if (interrupted(interrupt)) return false;
+    int64_t slice = left < 100000 ? left : 100000;
+    struct timespec ts = {0, (long)slice * 1000L};
+    nanosleep(&ts, NULL);
+  }
+  return !interrupted(interrupt);
 }
 
 /* Whatever the server sends back never shows the key, even if it echoes it. */
@@ -100,11 +112,11 @@ static int judge(openai *m, const art_http_response *res, art_model_call *c) {
 }
 
 /* One attempt: judge()'s answer, or ART_ENOMEM. */
-static int attempt(openai *m, const char *body, size_t len, art_model_call *c,
-                   int64_t *retry_after_ms) {
+static int attempt(openai *m, const char *body, size_t len, const art_interrupt *interrupt,
+                   art_model_call *c, int64_t *retry_after_ms) {
   art_http_response res;
   int64_t t0 = mono_us();
-  int rc = art_http_post(m->http, body, len, m->cfg->timeout_ms, &res);
+  int rc = art_http_post(m->http, body, len, m->cfg->timeout_ms, interrupt, &res);
   c->latency_us = mono_us() - t0;
   c->ended_us = art_now_us();
   c->status = res.status;
@@ -117,7 +129,8 @@ static int attempt(openai *m, const char *body, size_t len, art_model_call *c,
 
 /* Send `request` until a reply comes or the retries run out; a failure says
  * what the last attempt got, e.g. "HTTP 500: overloaded (after 3 attempts)". */
-static int exchange(openai *m, const json_t *request, bool repair, art_error *err) {
+static int exchange(openai *m, const json_t *request, bool repair, const art_interrupt *interrupt,
+                    art_error *err) {
   char *body = json_dumps(request, JSON_COMPACT);
   if (!body) return art_error_set(err, ART_ENOMEM, "out of memory");
   size_t first = m->n_calls;
@@ -125,11 +138,11 @@ static int exchange(openai *m, const json_t *request, bool repair, art_error *er
   for (int retry = 1;; retry++) {
     int64_t retry_after_ms;
     art_model_call *c = new_call(m, repair);
-    rc = attempt(m, body, strlen(body), c, &retry_after_ms);
-    if (rc != 1 || retry > m->cfg->max_retries) break;
+    rc = attempt(m, body, strlen(body), interrupt, c, &retry_after_ms);
+    if (rc != 1 || retry > m->cfg->max_retries || interrupted(interrupt)) break;
     c->retry_in_ms = art_retry_wait_ms(retry_after_ms, retry, m->cfg->backoff_ms,
                                        m->cfg->max_backoff_ms, arc4random());
-    sleep_ms(c->retry_in_ms);
+    if (!pause_ms(c->retry_in_ms, interrupt)) break;
   }
   json_free_t free_fn;
   json_get_alloc_funcs(NULL, &free_fn);
@@ -164,30 +177,30 @@ static void mark_malformed(openai *m) {
 }
 
 /* Tell the model what was wrong and take its second reply as it is. */
-static int repair(openai *m, json_t *request, const art_context *ctx, art_decision *out,
-                  art_error *err) {
+static int repair(openai *m, json_t *request, const art_context *ctx,
+                  const art_interrupt *interrupt, art_decision *out, art_error *err) {
   mark_malformed(m);
   if (art_oai_add_repair(request, m->reply.message, m->problem) < 0)
     return art_error_set(err, ART_ENOMEM, "out of memory");
   art_oai_reply_dispose(&m->reply);
   json_decref(m->args);
   m->args = NULL;
-  int rc = exchange(m, request, true, err);
+  int rc = exchange(m, request, true, interrupt, err);
   if (rc == 0 && art_oai_decision(&m->reply, ctx, out, &m->args, m->problem, sizeof m->problem) < 0)
     mark_malformed(m);
   return rc;
 }
 
-static int openai_decide(art_model *base, const art_context *ctx, art_decision *out,
-                         art_error *err) {
+static int openai_decide(art_model *base, const art_context *ctx, const art_interrupt *interrupt,
+                         art_decision *out, art_error *err) {
   openai *m = (openai *)base;
   forget_last(m);
   json_t *request = art_oai_request(m->cfg->model, m->cfg->temperature, ctx);
   if (!request) return art_error_set(err, ART_ENOMEM, "out of memory");
-  int rc = exchange(m, request, false, err);
+  int rc = exchange(m, request, false, interrupt, err);
   if (rc == 0 &&
       art_oai_decision(&m->reply, ctx, out, &m->args, m->problem, sizeof m->problem) < 0)
-    rc = repair(m, request, ctx, out, err);
+    rc = repair(m, request, ctx, interrupt, out, err);
   json_decref(request);
   if (rc == 0) add_usage(&out->usage, m->calls, m->n_calls);
   return rc;

@@ -10,10 +10,11 @@ typedef struct scripted {
   uint32_t used; /* times the current entry has been given */
 } scripted;
 
-static int scripted_decide(art_model *m, const art_context *ctx, art_decision *out,
-                           art_error *err) {
+/* Decisions come at once: nothing to interrupt. */
+static int scripted_decide(art_model *m, const art_context *ctx, const art_interrupt *interrupt,
+                           art_decision *out, art_error *err) {
   scripted *s = (scripted *)m;
-  (void)ctx;
+  (void)ctx, (void)interrupt;
   if (s->next >= s->spec->n_script)
     return art_error_set(err, ART_EINVAL, "script_exhausted: no scripted decision left");
   *out = s->spec->script[s->next];
@@ -27,7 +28,7 @@ static int scripted_decide(art_model *m, const art_context *ctx, art_decision *o
 static void scripted_resume_after(art_model *m, size_t n) {
   art_decision skipped;
   art_error err;
-  for (size_t i = 0; i < n && scripted_decide(m, NULL, &skipped, &err) == 0; i++) {}
+  for (size_t i = 0; i < n && scripted_decide(m, NULL, NULL, &skipped, &err) == 0; i++) {}
 }
 
 static void scripted_free(art_model *m) {

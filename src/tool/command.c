@@ -204,9 +204,12 @@ int art_command_exec_until(const char *const *argv, const char *const *env_extra
   c.interrupt = interrupt;
   int rc = child_alloc_buffers(&c, err);
   if (rc == 0) rc = art_process_start(&c.proc, argv, env_extra, alloc, err);
+  bool told = rc == 0 && interrupt && interrupt->child_group;
+  if (told) interrupt->child_group(interrupt->ud, (long)c.proc.pid); /* it leads its group */
   if (rc == 0) rc = pump(&c, err);
   if (rc == 0) rc = finish(&c, out, err);
   child_dispose(&c);
+  if (told) interrupt->child_group(interrupt->ud, -1);
   return rc;
 }
 

@@ -220,7 +220,7 @@ static void test_everything_cancel_during_a_call(void **state) {
   const char *log = tu_path("wire-cancel.log");
   char *text = long_operation_spec(30, 60000, log);
   int asked = 0;
-  art_drive_hooks hooks = {cancel_during_the_call, &asked};
+  art_drive_hooks hooks = {.cancel_reason = cancel_during_the_call, .ud = &asked};
   run_spec_with(text, &hooks, &o);
   free(text);
   expect_stop(&o, ART_STOP_CANCELLED, "operator stop");

@@ -493,6 +493,20 @@ static void slow_replies_time_out(void **state) {
   outcome_dispose(&o);
 }
 
+/* The run's wall-time budget bounds a request in flight: it is given up and
+ * the run stops budget_exhausted, though the server would answer in 2 s. */
+static void the_wall_time_budget_cuts_a_request_short(void **state) {
+  (void)state;
+  peer p = start_http_peer("slow");
+  outcome o = run_agent(p.port, ",\"max_wall_time_ms\":300", "");
+  stop_peer(&p);
+  assert_stop(&o, "budget_exhausted", "wall_time");
+  const json_t *calls[4];
+  assert_int_equal(events_of(&o, "model_call", calls, 4), 1);
+  assert_string_equal(json_string_value(json_object_get(calls[0], "error")), "interrupted");
+  outcome_dispose(&o);
+}
+
 static void reset_mid_body_is_retried(void **state) {
   (void)state;
   peer p;
@@ -542,6 +556,7 @@ int main(void) {
       cmocka_unit_test(retry_after_seconds_is_honoured),
       cmocka_unit_test(retry_after_date_is_honoured),
       cmocka_unit_test(slow_replies_time_out),
+      cmocka_unit_test(the_wall_time_budget_cuts_a_request_short),
       cmocka_unit_test(reset_mid_body_is_retried),
       cmocka_unit_test(body_that_is_not_json_is_a_model_failure),
       cmocka_unit_test(connection_refused_is_a_model_failure),

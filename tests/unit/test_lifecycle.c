@@ -3,6 +3,7 @@
  * (running, ready, paused, finished, cancelled) and dead holders, progress seen
  * while a tool runs, Ctrl-C and SIGTERM sent to a process group, the wall-time
  * budget cutting a call short, and the spec as the store keeps it (redacted). */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -316,6 +317,166 @@ static void progress_is_seen_while_a_tool_runs(void **state) {
   assert_int_equal(exit_status(pid), 1);
 }
 
+/* ---- Ctrl-C, SIGTERM and the wall-time budget -------------------------------------- */
+
+/* A command tool `t` (a `side_effect` tool that the policy allows): the first
+ * call records its pid in started.pid, sleeps 30 s and then does its side
+ * effect (a line in effect.log); later calls do it at once. */
+static const char *sleepy_tool(const char *side_effect) {
+  static char members[1024];
+  chmod(tu_write("sleepy.sh", "#!/bin/sh\n"
+                              "cat >/dev/null\n"
+                              "if [ ! -e started.pid ]; then echo $$ > started.pid; sleep 30; fi\n"
+                              "echo done >> effect.log\n"
+                              "echo '{}'\n"),
+        0755);
+  snprintf(members, sizeof members,
+           ",\"tools\":[{\"name\":\"t\",\"side_effect\":\"%s\",\"command\":[\"./sleepy.sh\"]}],"
+           "\"policy\":{\"rules\":[{\"when\":{\"tool\":\"t\"},\"effect\":\"allow\"}]}",
+           side_effect);
+  remove(tu_path("started.pid"));
+  remove(tu_path("effect.log"));
+  return members;
+}
+
+/* The pid of the tool's first call, once it has started. */
+static pid_t tool_started(void) {
+  char *text = NULL;
+  for (int i = 0; i < 1000 && !(text = tu_read(tu_path("started.pid"))); i++) usleep(10000);
+  assert_non_null(text);
+  pid_t pid = (pid_t)atoi(text);
+  free(text);
+  return pid;
+}
+
+/* Whether any process of group `pgid` still runs: /proc/PID/stat has the
+ * state (3rd field) and the group (5th).  A zombie does not run: its parent
+ * may be a container's init that does not reap orphans. */
+static bool group_runs(pid_t pgid) {
+  DIR *proc = opendir("/proc");
+  struct dirent *e;
+  bool runs = false;
+  while (proc && !runs && (e = readdir(proc))) {
+    char path[300], state;
+    int group;
+    snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+    FILE *f = fopen(path, "r");
+    char line[1024];
+    if (!f) continue;
+    const char *after_name = fgets(line, sizeof line, f) ? strrchr(line, ')') : NULL;
+    fclose(f);
+    runs = after_name && sscanf(after_name, ") %c %*d %d", &state, &group) == 2 &&
+           group == pgid && state != 'Z';
+  }
+  if (proc) closedir(proc);
+  return runs;
+}
+
+static bool group_gone(pid_t pgid) { return !group_runs(pgid); }
+
+/* `agentrt run` as a shell's foreground job: a group of its own. */
+static pid_t run_in_group(const char *path, const char *log) {
+  return tu_cli_start((const char *[]){"run", path, STORE, NULL}, log, 1);
+}
+
+static void ctrl_c_lets_go_of_the_run(void **state) {
+  (void)state;
+  const char *path = spec("int", "r-int", sleepy_tool("read"), CALL_T "," ANSWER);
+  pid_t pid = run_in_group(path, "int.log");
+  pid_t tool = tool_started();
+  kill(-pid, SIGINT); /* as a terminal sends it: to agentrt's group, not the tool's */
+  assert_int_equal(exit_status(pid), 130);
+  assert_true(group_gone(tool)); /* killed before agentrt exited */
+  char *said = tu_read(tu_path("int.log"));
+  assert_contains(said, "interrupted (SIGINT): run r-int let go at step 1");
+  assert_contains(said, "agentrt resume r-int --store life.db");
+  free(said);
+  assert_false(exists("effect.log"));
+  json_t *r = listed("r-int");
+  assert_string_equal(json_string_value(json_object_get(r, "status")), "ready");
+  assert_true(json_is_null(json_object_get(r, "holder"))); /* the lease was released */
+  json_decref(r);
+  assert_int_equal(events_seen("r-int", "tool_call"), 1);
+  assert_int_equal(events_seen("r-int", "tool_result"), 0);
+  /* A read tool is run again: the run goes on where it was. */
+  assert_cli(0, "success", (const char *[]){"resume", "r-int", STORE, NULL});
+  assert_int_equal(tu_count_lines(tu_path("effect.log")), 1);
+}
+
+/* SIGTERM during a write: it exits 143, and since nobody knows whether the
+ * write acted, the resumed run asks an operator rather than repeat it. */
+static void sigterm_during_a_write(void **state) {
+  (void)state;
+  const char *path = spec("term", "r-term", sleepy_tool("write"), CALL_T "," ANSWER);
+  pid_t pid = run_in_group(path, "term.log");
+  pid_t tool = tool_started();
+  kill(pid, SIGTERM);
+  assert_int_equal(exit_status(pid), 143);
+  assert_true(group_gone(tool));
+  assert_contains(tu_read(tu_path("term.log")), "SIGTERM: run r-term let go");
+  assert_status("r-term", "ready");
+  assert_cli(3, "outcome_unknown", (const char *[]){"resume", "r-term", STORE, NULL});
+  assert_false(exists("effect.log"));
+}
+
+/* Ctrl-C twice: agentrt ends at once, and the tool's group still goes. */
+static void a_second_ctrl_c_still_kills_the_tool(void **state) {
+  (void)state;
+  const char *path = spec("twice", "r-twice", sleepy_tool("read"), CALL_T "," ANSWER);
+  pid_t pid = run_in_group(path, "twice.log");
+  pid_t tool = tool_started();
+  kill(-pid, SIGINT);
+  kill(-pid, SIGINT);
+  assert_int_equal(exit_status(pid), 130);
+  for (int i = 0; i < 100 && !group_gone(tool); i++) usleep(10000); /* SIGKILL is delivered */
+  assert_true(group_gone(tool));
+  assert_false(exists("effect.log"));
+}
+
+/* The stop of `run_id` as `runs show --json` rebuilds it from the journal. */
+static void assert_stopped(const char *run_id, const char *reason, const char *detail) {
+  char *said;
+  assert_int_equal(cli((const char *[]){"runs", "show", run_id, "--json", STORE, NULL}, &said), 0);
+  json_t *j = json_loads(said, 0, NULL);
+  if (!j) fail_msg("not JSON:\n%s", said);
+  free(said);
+  assert_string_equal(json_string_value(json_object_get(j, "stop_reason")), reason);
+  assert_string_equal(json_string_value(json_object_get(j, "reason")), detail);
+  json_decref(j);
+}
+
+/* A 1.5 s budget cuts a 30 s tool short: the run stops budget_exhausted. */
+static void the_wall_time_budget_cuts_a_tool_short(void **state) {
+  (void)state;
+  char members[1200];
+  snprintf(members, sizeof members, ",\"max_wall_time_ms\":1500%s", sleepy_tool("read"));
+  const char *path = spec("wall", "r-wall", members, CALL_T "," ANSWER);
+  pid_t pid = run_in_group(path, "wall.log");
+  pid_t tool = tool_started();
+  assert_int_equal(exit_status(pid), 1);
+  assert_true(group_gone(tool));
+  assert_contains(tu_read(tu_path("wall.log")), "budget_exhausted (wall_time)");
+  assert_false(exists("effect.log"));
+  assert_stopped("r-wall", "budget_exhausted", "wall_time");
+}
+
+/* The same for a model command that takes 30 s to decide. */
+static void the_wall_time_budget_cuts_a_model_short(void **state) {
+  (void)state;
+  chmod(tu_write("slow-model.sh", "#!/bin/sh\ncat >/dev/null\necho $$ > started.pid\nsleep 30\n"
+                                  "echo '{\"type\":\"answer\",\"text\":\"late\"}'\n"),
+        0755);
+  remove(tu_path("started.pid"));
+  tu_write("model.json", "{\"run_id\":\"r-model\",\"goal\":\"g\",\"max_wall_time_ms\":1500,"
+                         "\"model\":{\"type\":\"command\",\"command\":[\"./slow-model.sh\"]}}");
+  pid_t pid = run_in_group("model.json", "model.log");
+  pid_t model = tool_started();
+  assert_int_equal(exit_status(pid), 1);
+  assert_true(group_gone(model));
+  assert_contains(tu_read(tu_path("model.log")), "budget_exhausted (wall_time)");
+  assert_stopped("r-model", "budget_exhausted", "wall_time");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(concurrent_first_openers),
@@ -326,6 +487,11 @@ int main(void) {
       cmocka_unit_test(statuses_say_who_acts_next),
       cmocka_unit_test(a_dead_holder_is_seen),
       cmocka_unit_test(progress_is_seen_while_a_tool_runs),
+      cmocka_unit_test(ctrl_c_lets_go_of_the_run),
+      cmocka_unit_test(sigterm_during_a_write),
+      cmocka_unit_test(a_second_ctrl_c_still_kills_the_tool),
+      cmocka_unit_test(the_wall_time_budget_cuts_a_tool_short),
+      cmocka_unit_test(the_wall_time_budget_cuts_a_model_short),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -814,7 +814,7 @@ static void a_driver_cancels_at_a_step_boundary(void **state) {
   assert_int_equal(art_model_new(&f.model, f.spec, &err), 0);
   assert_int_equal(art_run_new(&f.run, f.spec, NULL), 0);
   cancel_after c = {0, 3}; /* before steps 1 and 2, then before step 3: cancel */
-  art_drive_hooks hooks = {cancel_at, &c};
+  art_drive_hooks hooks = {.cancel_reason = cancel_at, .ud = &c};
   assert_int_equal(art_run_drive(f.run, f.model, &hooks), 0);
   assert_stop(&f, ART_STOP_CANCELLED, "stop requested");
   assert_int_equal(art_run_steps(f.run), 2);
