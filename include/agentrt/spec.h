@@ -43,6 +43,15 @@ const char *art_spec_actor(const art_spec *spec);    /* actor.id, NULL when not 
 const char *art_spec_tenant(const art_spec *spec);   /* actor.tenant, NULL when not given */
 const char *art_spec_route(const art_spec *spec);    /* actor.route, NULL when not given */
 
+/* The spec as a store keeps it: the document redacted by the spec's own rules
+ * (redact.keys, redact.patterns) wherever it holds what a run says (goal,
+ * description, memory, scripted decisions), so no secret the trace hides is
+ * kept in plain text beside it.  A run resumed from it sees those redacted.
+ * What the run acts by (tools, MCP servers, policy, the model's set-up) must
+ * come through unchanged: ART_ESPEC, naming the JSON path, when redaction
+ * would change it.  *out is a new reference. */
+int art_spec_stored_json(const art_spec *spec, json_t **out, art_error *err);
+
 #ifdef __cplusplus
 }
 #endif

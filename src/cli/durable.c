@@ -89,7 +89,10 @@ int cli_persist_new(art_store *store, const art_spec *spec, art_run *run) {
   art_error err = {0};
   char owner[128];
   owner_name(owner, sizeof owner);
-  char *spec_json = json_dumps(art_spec_json(spec), JSON_COMPACT);
+  json_t *stored;
+  if (art_spec_stored_json(spec, &stored, &err) < 0) return store_failed(&err);
+  char *spec_json = json_dumps(stored, JSON_COMPACT);
+  json_decref(stored);
   int64_t now = art_now_us();
   art_run_record rec = {.run_id = (char *)art_run_id(run),
                         .status = ART_RUN_RUNNING,

@@ -30,11 +30,12 @@ static const char *spec(const char *name, const char *run_id, const char *member
   static int next;
   char text[8192], id[128] = "";
   char *path = file[next++ % 8];
+  bool has_goal = strstr(members, "\"goal\"") != NULL; /* else a goal of its own */
   if (run_id) snprintf(id, sizeof id, "\"run_id\":\"%s\",", run_id);
   snprintf(text, sizeof text,
-           "{%s\"goal\":\"g\"%s,"
+           "{%s%s%s,"
            "\"model\":{\"type\":\"scripted\",\"decisions\":[%s]}}",
-           id, members, decisions);
+           id, has_goal ? "" : "\"goal\":\"g\"", has_goal ? members + 1 : members, decisions);
   snprintf(path, sizeof file[0], "%s.json", name);
   tu_write(path, text);
   return path;
@@ -477,6 +478,63 @@ static void the_wall_time_budget_cuts_a_model_short(void **state) {
   assert_stopped("r-model", "budget_exhausted", "wall_time");
 }
 
+/* ---- the spec as the store keeps it ----------------------------------------------- */
+
+#define SECRET_RULES ",\"redact\":{\"patterns\":[\"sk-[a-z0-9]+\"]}"
+
+/* The spec the store keeps for run_id. */
+static char *stored_spec(const char *run_id) {
+  art_store *store;
+  art_error err;
+  art_run_record r;
+  assert_int_equal(art_store_open_sqlite(&store, tu_path("life.db"), NULL, &err), 0);
+  assert_int_equal(store->vt->get_run(store, run_id, &r, &err), 0);
+  char *kept = r.spec_json;
+  r.spec_json = NULL;
+  art_run_record_dispose(&r);
+  art_store_close(store);
+  return kept;
+}
+
+/* Secrets in the goal, a memory text and a scripted input are stored
+ * redacted, as the trace has them, and the run still pauses and resumes. */
+static void the_stored_spec_is_redacted(void **state) {
+  (void)state;
+  const char *path = spec(
+      "secret", "r-secret",
+      SECRET_RULES ",\"goal\":\"use key sk-goal1\",\"actor\":{\"id\":\"agent\"},"
+                   "\"tools\":[\"send_message\"],\"outbox\":\"secret.outbox\","
+                   "\"memory\":[{\"id\":\"m1\",\"text\":\"the key is sk-memory2\"}]",
+      "{\"type\":\"tool\",\"name\":\"send_message\",\"input\":{\"to\":\"a@example.com\","
+      "\"body\":\"key sk-input3\"}}," ANSWER);
+  assert_cli(3, "approval_required", (const char *[]){"run", path, STORE, NULL});
+  char *kept = stored_spec("r-secret");
+  assert_contains(kept, "[REDACTED]");
+  assert_contains(kept, "sk-[a-z0-9]+"); /* the rules themselves are kept */
+  if (strstr(kept, "sk-goal1") || strstr(kept, "sk-memory2") || strstr(kept, "sk-input3"))
+    fail_msg("a secret is stored in plain text:\n%s", kept);
+  free(kept);
+  assert_cli(0, "approved",
+             (const char *[]){"approve", "r-secret", pending("r-secret"), "--reviewer", "lead",
+                              STORE, NULL});
+  assert_cli(0, "success", (const char *[]){"resume", "r-secret", STORE, NULL});
+  assert_int_equal(tu_count_lines(tu_path("secret.outbox")), 1);
+}
+
+/* A secret a tool needs, in the spec where redaction would hide it from a
+ * resumed run: refused before anything runs or is stored. */
+static void a_spec_that_would_not_resume_redacted_is_refused(void **state) {
+  (void)state;
+  const char *path =
+      spec("needs", "r-needs",
+           SECRET_RULES ",\"tools\":[{\"name\":\"t\",\"side_effect\":\"read\","
+                        "\"command\":[\"./sleepy.sh\",\"sk-token9\"]}]",
+           ANSWER);
+  assert_cli(2, "$.tools[0].command[1] holds what the redact rules hide",
+             (const char *[]){"run", path, STORE, NULL});
+  assert_cli(2, "no run r-needs", (const char *[]){"runs", "show", "r-needs", STORE, NULL});
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(concurrent_first_openers),
@@ -492,6 +550,8 @@ int main(void) {
       cmocka_unit_test(a_second_ctrl_c_still_kills_the_tool),
       cmocka_unit_test(the_wall_time_budget_cuts_a_tool_short),
       cmocka_unit_test(the_wall_time_budget_cuts_a_model_short),
+      cmocka_unit_test(the_stored_spec_is_redacted),
+      cmocka_unit_test(a_spec_that_would_not_resume_redacted_is_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
