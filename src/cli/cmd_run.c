@@ -25,8 +25,11 @@ static const char usage[] =
     "model_call event in the trace; max_tokens_total and max_cost_usd stop the run\n"
     "budget_exhausted (tokens, cost).  See the README, \"Real models\".\n"
     "\n"
+    "Ctrl-C or SIGTERM stops the call in flight and leaves the run ready, to go on\n"
+    "with `agentrt resume RUN`; a second Ctrl-C ends agentrt at once.\n"
+    "\n"
     "exit codes: 0 success, 1 stopped without success, 2 bad usage or spec,\n"
-    "            3 paused (approval_required or blocked)\n";
+    "            3 paused (approval_required or blocked), 130/143 interrupted\n";
 
 int cmd_run(int argc, char **argv) {
   cli_opts o;

@@ -121,6 +121,13 @@ static void assert_cli(int want, const char *part, const char *const *args) {
   free(said);
 }
 
+/* The file `name` in the test directory holds `part`. */
+static void assert_file_contains(const char *name, const char *part) {
+  char *text = tu_read(tu_path(name));
+  assert_contains(text, part);
+  free(text);
+}
+
 static bool exists(const char *name) { return access(tu_path(name), F_OK) == 0; }
 
 /* Only `run` makes a store: a typo in --store is an error, not a new file. */
@@ -414,7 +421,7 @@ static void sigterm_during_a_write(void **state) {
   kill(pid, SIGTERM);
   assert_int_equal(exit_status(pid), 143);
   assert_true(group_gone(tool));
-  assert_contains(tu_read(tu_path("term.log")), "SIGTERM: run r-term let go");
+  assert_file_contains("term.log", "SIGTERM: run r-term let go");
   assert_status("r-term", "ready");
   assert_cli(3, "outcome_unknown", (const char *[]){"resume", "r-term", STORE, NULL});
   assert_false(exists("effect.log"));
@@ -456,7 +463,7 @@ static void the_wall_time_budget_cuts_a_tool_short(void **state) {
   pid_t tool = tool_started();
   assert_int_equal(exit_status(pid), 1);
   assert_true(group_gone(tool));
-  assert_contains(tu_read(tu_path("wall.log")), "budget_exhausted (wall_time)");
+  assert_file_contains("wall.log", "budget_exhausted (wall_time)");
   assert_false(exists("effect.log"));
   assert_stopped("r-wall", "budget_exhausted", "wall_time");
 }
@@ -474,7 +481,7 @@ static void the_wall_time_budget_cuts_a_model_short(void **state) {
   pid_t model = tool_started();
   assert_int_equal(exit_status(pid), 1);
   assert_true(group_gone(model));
-  assert_contains(tu_read(tu_path("model.log")), "budget_exhausted (wall_time)");
+  assert_file_contains("model.log", "budget_exhausted (wall_time)");
   assert_stopped("r-model", "budget_exhausted", "wall_time");
 }
 
