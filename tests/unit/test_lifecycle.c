@@ -224,6 +224,16 @@ static const char *tool_members(const char *tool, const char *side_effect, int s
 }
 #define CALL_T "{\"type\":\"tool\",\"name\":\"t\",\"input\":{}}"
 
+/* `agentrt run` of `run_id` whose read tool takes 30 s, once the tool runs. */
+static pid_t run_with_slow_tool(const char *name, const char *run_id, const char *log) {
+  remove(tu_path("calls.log"));
+  const char *path = spec(name, run_id, tool_members("slow.sh", "read", 30), CALL_T "," ANSWER);
+  pid_t pid = tu_cli_start((const char *[]){"run", path, STORE, NULL}, log, 0);
+  for (int i = 0; i < 500 && tu_count_lines(tu_path("calls.log")) < 1; i++) usleep(10000);
+  assert_int_equal(tu_count_lines(tu_path("calls.log")), 1);
+  return pid;
+}
+
 static const char *pending(const char *run_id) {
   static char action[64];
   char *said;
@@ -266,11 +276,7 @@ static void statuses_say_who_acts_next(void **state) {
  * took the process, the run is ready and its holder is shown as dead. */
 static void a_dead_holder_is_seen(void **state) {
   (void)state;
-  remove(tu_path("calls.log"));
-  const char *path = spec("dead", "r-dead", tool_members("slow.sh", "read", 30), CALL_T "," ANSWER);
-  pid_t pid = tu_cli_start((const char *[]){"run", path, STORE, NULL}, "dead.log", 0);
-  for (int i = 0; i < 500 && tu_count_lines(tu_path("calls.log")) < 1; i++) usleep(10000);
-  assert_int_equal(tu_count_lines(tu_path("calls.log")), 1);
+  pid_t pid = run_with_slow_tool("dead", "r-dead", "dead.log");
   json_t *r = listed("r-dead");
   assert_string_equal(json_string_value(json_object_get(r, "status")), "running");
   json_t *holder = json_object_get(r, "holder");
@@ -312,11 +318,7 @@ static size_t events_seen(const char *run_id, const char *type) {
  * after it starts, although no event comes until it ends. */
 static void progress_is_seen_while_a_tool_runs(void **state) {
   (void)state;
-  remove(tu_path("calls.log"));
-  const char *path = spec("prog", "r-prog", tool_members("slow.sh", "read", 30), CALL_T "," ANSWER);
-  pid_t pid = tu_cli_start((const char *[]){"run", path, STORE, NULL}, "prog.log", 0);
-  for (int i = 0; i < 500 && tu_count_lines(tu_path("calls.log")) < 1; i++) usleep(10000);
-  assert_int_equal(tu_count_lines(tu_path("calls.log")), 1);
+  pid_t pid = run_with_slow_tool("prog", "r-prog", "prog.log");
   size_t seen = 0;
   for (int i = 0; i < 100 && !(seen = events_seen("r-prog", "tool_call")); i++) usleep(50000);
   assert_int_equal(seen, 1);
