@@ -51,7 +51,7 @@ void art_utf8_repair(const char *s, size_t n, char *out) {
       i++;
       continue;
     }
-    memcpy(out + o, p + i, len);
+    memmove(out + o, p + i, len); /* out may be s */
     o += len, i += len;
   }
   out[o] = '\0';

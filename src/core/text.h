@@ -10,7 +10,8 @@
 /* Whether s[0..n) is valid UTF-8. */
 bool art_utf8_valid(const char *s, size_t n);
 
-/* Copy s[0..n) into out (n + 1 bytes), each invalid byte replaced by '?'. */
+/* Copy s[0..n) into out (n + 1 bytes; may be s itself), each invalid byte
+ * replaced by '?'. */
 void art_utf8_repair(const char *s, size_t n, char *out);
 
 /* After snprintf into buf (size bytes) reported `needed` characters: when the

@@ -86,7 +86,7 @@ static void failures_are_model_failures(void **state) {
   } cases[] = {
       {"[\"" PRINT "\", \"\", \"3\", \"no key\"]", "model command: exit status 3: no key"},
       {"[\"" PRINT "\", \"[1]\"]", "model command: stdout is not a decision object"},
-      {"[\"" PRINT "\", \"{oops\"]", "model command: bad JSON on stdout"},
+      {"[\"" PRINT "\", \"{oops\"]", "model command: stdout is not a decision object"},
       {"[\"/nonexistent/model\"]", "model command: cannot run"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
