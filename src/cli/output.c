@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/text.h"
 
 int cli_print_json(const json_t *j) {
   int rc = json_dumpf(j, stdout, JSON_INDENT(2)) == 0 && putchar('\n') != EOF ? 0 : -1;
@@ -117,7 +118,7 @@ static void print_trace_table(const art_run *run) {
     event_detail(detail, sizeof detail, ev);
     for (char *c = detail; *c; c++)
       if (*c == '\n' || *c == '\r' || *c == '\t') *c = ' '; /* one line per event */
-    if (strlen(detail) > 90) strcpy(detail + 87, "...");
+    if (strlen(detail) > 90) art_text_mark_cut(detail, 91);
     printf("%4u  %4u  %-16s %6lld us  %s\n", ev->seq, ev->step, art_event_type_name(ev->type),
            (long long)ev->latency_us, detail);
   }

@@ -4,18 +4,20 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/text.h"
+
 int art_rd_fail(const art_reader *rd, const char *path, const char *fmt, ...) {
   char what[ART_ERRMSG_SIZE];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(what, sizeof what, fmt, ap);
+  art_vformat(what, sizeof what, fmt, ap);
   va_end(ap);
   return art_error_set(rd->err, ART_ESPEC, "%s: %s: %s", rd->file, path, what);
 }
 
 /* A path too long for the buffer ends in "..." rather than silently short. */
 static void mark_truncated(char *out, int n) {
-  if (n >= ART_PATH_SIZE) memcpy(out + ART_PATH_SIZE - 4, "...", 4);
+  if (n >= ART_PATH_SIZE) art_text_mark_cut(out, ART_PATH_SIZE);
 }
 
 void art_rd_member_path(char *out, const char *path, const char *key) {

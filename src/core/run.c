@@ -21,7 +21,7 @@ static int fail(art_run *run, int code, const char *fmt, ...) __attribute__((for
 static int fail(art_run *run, int code, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(run->errmsg, sizeof run->errmsg, fmt, ap);
+  art_vformat(run->errmsg, sizeof run->errmsg, fmt, ap);
   va_end(ap);
   return code;
 }

@@ -5,6 +5,7 @@
 
 #include "core/alloc.h"
 #include "core/spec_internal.h"
+#include "core/text.h"
 #include "tool/command.h"
 
 typedef struct command_model {
@@ -32,7 +33,7 @@ static int take_result(command_model *m, art_tool_result *r, art_decision *out, 
   if (r->status == ART_RESULT_OK)
     snprintf(m->error, sizeof m->error, "model command: stdout is not a decision object");
   else
-    snprintf(m->error, sizeof m->error, "model command: %.400s", r->message[0] ? r->message : "failed");
+    art_format(m->error, sizeof m->error, "model command: %s", r->message[0] ? r->message : "failed");
   m->call.error = m->error;
   return art_error_set(err, ART_EIO, "%s", m->error);
 }

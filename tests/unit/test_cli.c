@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/text.h"
 #include "testutil.h"
 
 /* ---- spec and suite texts ----------------------------------------------------- */
@@ -292,6 +293,25 @@ static void expect_run(const char *file, const char *spec, int status, const cha
   cli_output_free(&r);
 }
 
+/* The table shortens long details between characters: the output stays UTF-8. */
+static void test_run_table_cuts_between_characters(void **state) {
+  (void)state;
+  char goal[301] = "", spec[1024]; /* 60 three-byte and 60 two-byte characters */
+  for (int i = 0; i < 120; i++) strcat(goal, i % 2 ? "\xc3\xa9" : "\xe2\x82\xac");
+  snprintf(spec, sizeof spec,
+           "{\"goal\": \"%s\", \"model\": {\"type\": \"scripted\", \"decisions\": "
+           "[{\"type\": \"answer\", \"text\": \"%s\"}]}}",
+           goal, goal);
+  cli_output r;
+  tu_write("utf8.json", spec);
+  RUN_CLI(&r, "run", "utf8.json", "--store", "utf8.db");
+  assert_exit(&r, 0);
+  assert_contains(r.out, "goal \"\xe2\x82\xac\xc3\xa9");
+  assert_contains(r.out, "...");
+  if (!art_utf8_valid(r.out, strlen(r.out))) fail_msg("not UTF-8:\n%s", r.out);
+  cli_output_free(&r);
+}
+
 /* A bad spec runs nothing: no output, no trace file, no outbox. */
 static void test_run_spec_error(void **state) {
   (void)state;
@@ -472,6 +492,7 @@ int main(void) {
       cmocka_unit_test(test_demo_json),
       cmocka_unit_test(test_demo_trace_file),
       cmocka_unit_test(test_run_success_json_and_trace),
+      cmocka_unit_test(test_run_table_cuts_between_characters),
       cmocka_unit_test(test_run_spec_error),
       cmocka_unit_test(test_run_missing_spec_file),
       cmocka_unit_test(test_run_approval_required),

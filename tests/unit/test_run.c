@@ -312,6 +312,33 @@ static void ask_human_blocks_and_an_answer_resumes(void **state) {
   done(&f);
 }
 
+/* A long answer of two-byte characters: the summaries that shorten it (the
+ * observation's, the state's) cut between characters, so they stay JSON. */
+static void summaries_cut_long_text_between_characters(void **state) {
+  (void)state;
+  fixture f;
+  run_with(&f, DEMO_TOOLS, NULL, "[{\"type\":\"ask_human\",\"question\":\"Which?\"}," ANSWER "]",
+           5);
+  char text[1001] = "";
+  for (int i = 0; i < 500; i++) strcat(text, "\xc3\xa9");
+  const art_action *act;
+  assert_int_equal(art_run_next(f.run, 1, &act), 0);
+  assert_int_equal(art_run_feed_human_input(f.run, text, 2), 0);
+  assert_int_equal(art_run_next(f.run, 3, &act), 0);
+  assert_int_equal(act->kind, ART_ACT_DECIDE);
+  json_t *packet = art_context_to_json(act->context);
+  assert_non_null(packet);
+  const char *summary = json_string_value(json_object_get(packet, "state_summary"));
+  assert_non_null(strstr(summary, "last: human answered: \xc3\xa9"));
+  json_t *seen = json_array_get(json_object_get(packet, "recent_observations"), 0);
+  assert_non_null(strstr(json_string_value(json_object_get(seen, "summary")), "\xc3\xa9\xc3\xa9"));
+  json_decref(packet);
+  json_t *result = art_run_result_json(f.run);
+  assert_non_null(json_object_get(json_array_get(json_object_get(result, "observations"), 0), "summary"));
+  json_decref(result);
+  done(&f);
+}
+
 static void stop_decision_blocks_with_the_models_reason(void **state) {
   (void)state;
   fixture f;
@@ -866,6 +893,7 @@ int main(void) {
       cmocka_unit_test(a_kind_outside_the_enum_is_malformed),
       cmocka_unit_test(cancelling_records_a_whole_trace),
       cmocka_unit_test(tools_added_later_do_not_disturb_a_run),
+      cmocka_unit_test(summaries_cut_long_text_between_characters),
       cmocka_unit_test(the_wall_time_budget_counts_working_time_not_pauses),
       cmocka_unit_test(approvals_expire_and_the_actor_cannot_approve_itself),
   };
