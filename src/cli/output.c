@@ -66,7 +66,8 @@ static void model_call_detail(char *buf, size_t size, const art_event *ev) {
   char status[32] = "no response";
   if (ev->u.model_call.status) snprintf(status, sizeof status, "status %d", ev->u.model_call.status);
   int n = snprintf(buf, size, "attempt %u%s: %s", ev->u.model_call.attempt,
-                   ev->u.model_call.repair ? " (repair)" : "", status);
+                   ev->u.model_call.repair ? " (repair)" : "",
+                   ev->u.model_call.outcome ? ev->u.model_call.outcome : status);
   const char *why = ev->u.model_call.error ? ev->u.model_call.error : ev->u.model_call.malformed;
   if (why && n >= 0 && (size_t)n < size) n += snprintf(buf + n, size - n, ", %s", why);
   if (ev->u.model_call.n_ignored && n >= 0 && (size_t)n < size)

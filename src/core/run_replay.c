@@ -136,6 +136,7 @@ static int feed_model_call(art_run *run, const json_t *ev, int64_t ts) {
       .attempt = uint_of(ev, "attempt"),
       .repair = json_is_true(json_object_get(ev, "repair")),
       .status = (int)json_integer_value(json_object_get(ev, "status")),
+      .outcome = str(ev, "outcome"),
       .latency_us = json_integer_value(json_object_get(ev, "latency_us")),
       .error = str(ev, "error"),
       .malformed = str(ev, "malformed"),

@@ -349,8 +349,25 @@ static void map_output(art_command_output *o, int timeout_ms, art_tool_result *r
     map_text(o->out, o->out_len, r);
 }
 
+static void describe_ending(const art_command_output *o, char *ending, size_t size) {
+  if (o->timed_out)
+    snprintf(ending, size, "command timed out");
+  else if (o->interrupted)
+    snprintf(ending, size, "command interrupted");
+  else if (!o->exited)
+    snprintf(ending, size, "command killed by signal %d", o->term_signal);
+  else
+    snprintf(ending, size, "command exit %d", o->exit_status);
+}
+
 int art_command_tool_call(const char *const *argv, int timeout_ms, const art_tool_call *call,
                           const art_allocator *alloc, art_tool_result *result) {
+  return art_command_tool_run(argv, timeout_ms, call, alloc, result, NULL, 0);
+}
+
+int art_command_tool_run(const char *const *argv, int timeout_ms, const art_tool_call *call,
+                         const art_allocator *alloc, art_tool_result *result, char *ending,
+                         size_t ending_size) {
   alloc = art_allocator_or_default(alloc);
   if (timeout_ms <= 0) timeout_ms = DEFAULT_TIMEOUT_MS;
   char *env[TOOL_ENV_MAX + 1] = {NULL};
@@ -366,9 +383,11 @@ int art_command_tool_call(const char *const *argv, int timeout_ms, const art_too
   free_tool_env(alloc, env);
   art_release(alloc, input);
   if (rc < 0) {
+    if (ending) snprintf(ending, ending_size, "command failed");
     art_tool_result_set(result, ART_RESULT_ERROR, NULL, "%s", err.message);
     return rc;
   }
+  if (ending) describe_ending(&out, ending, ending_size);
   map_output(&out, timeout_ms, result);
   art_command_output_dispose(alloc, &out);
   return 0;

@@ -76,4 +76,12 @@ void art_command_output_dispose(const art_allocator *alloc, art_command_output *
 int art_command_tool_call(const char *const *argv, int timeout_ms, const art_tool_call *call,
                           const art_allocator *alloc, art_tool_result *result);
 
+/* The same, saying in `ending` (ending_size bytes) what the process came to:
+ * "command exit N", "command killed by signal N", "command timed out",
+ * "command interrupted", or "command failed" (it could not be run, or its
+ * output could not be held: the result says which). */
+int art_command_tool_run(const char *const *argv, int timeout_ms, const art_tool_call *call,
+                         const art_allocator *alloc, art_tool_result *result, char *ending,
+                         size_t ending_size);
+
 #endif

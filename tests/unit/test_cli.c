@@ -312,6 +312,31 @@ static void test_run_table_cuts_between_characters(void **state) {
   cli_output_free(&r);
 }
 
+/* A command model's runs are labelled by what they came to, with their usage. */
+static void test_run_command_model_calls(void **state) {
+  (void)state;
+  cli_output r;
+  tu_write("command-model.json",
+           "{\"goal\": \"g\", \"model\": {\"type\": \"command\", \"command\": [\"" AGENTRT_SOURCE_DIR
+           "/tests/unit/tools/print.sh\", \"{\\\"type\\\": \\\"answer\\\", \\\"text\\\": "
+           "\\\"hi\\\", \\\"usage\\\": {\\\"prompt_tokens\\\": 12, \\\"completion_tokens\\\": "
+           "3}}\"]}}");
+  RUN_CLI(&r, "run", "command-model.json", "--store", "command-model.db");
+  assert_exit(&r, 0);
+  assert_contains(r.out, "model_call");
+  assert_contains(r.out, "attempt 1: command exit 0");
+  assert_null(strstr(r.out, "no response"));
+  cli_output_free(&r);
+  RUN_CLI(&r, "run", "command-model.json", "--store", "command-model.db", "--trace",
+          "command-model.jsonl");
+  assert_exit(&r, 0);
+  cli_output_free(&r);
+  char *trace = tu_read(tu_path("command-model.jsonl"));
+  assert_contains(trace, "\"outcome\":\"command exit 0\"");
+  assert_contains(trace, "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":3}");
+  free(trace);
+}
+
 /* A bad spec runs nothing: no output, no trace file, no outbox. */
 static void test_run_spec_error(void **state) {
   (void)state;
@@ -493,6 +518,7 @@ int main(void) {
       cmocka_unit_test(test_demo_trace_file),
       cmocka_unit_test(test_run_success_json_and_trace),
       cmocka_unit_test(test_run_table_cuts_between_characters),
+      cmocka_unit_test(test_run_command_model_calls),
       cmocka_unit_test(test_run_spec_error),
       cmocka_unit_test(test_run_missing_spec_file),
       cmocka_unit_test(test_run_approval_required),
