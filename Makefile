@@ -5,8 +5,10 @@ CMAKE_FLAGS ?=
 FUZZ_RUNS ?= 20000
 FUZZ_SEED ?= 1
 FUZZ_FLAGS ?=
+PREFIX ?= /usr/local
+RELEASE_DIR ?= build-release
 
-.PHONY: all bootstrap build demo test test-normal test-asan fuzz bench clean
+.PHONY: all bootstrap build release demo install test test-normal test-asan fuzz bench clean
 
 all: build
 
@@ -17,10 +19,16 @@ build: bootstrap
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build -j $(JOBS)
 
-demo: bootstrap
-	@cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DAGENTRT_TESTS=OFF >/dev/null
-	@cmake --build build-release -j $(JOBS) --target agentrt_cli >/dev/null
-	@build-release/agentrt demo
+release: bootstrap
+	@cmake -S . -B $(RELEASE_DIR) -DCMAKE_BUILD_TYPE=Release -DAGENTRT_TESTS=OFF >/dev/null
+	@cmake --build $(RELEASE_DIR) -j $(JOBS) >/dev/null
+
+demo: release
+	@$(RELEASE_DIR)/agentrt demo
+
+# The library, its headers, agentrt.pc, the CMake package and the agentrt command.
+install: release
+	@cmake --install $(RELEASE_DIR) --prefix $(PREFIX)
 
 test: test-normal test-asan fuzz
 
