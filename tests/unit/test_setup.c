@@ -1,6 +1,8 @@
-/* Setting agentrt up: `make install PREFIX=...` and the installed pkg-config
- * file, with the README's C example built against the installed library. */
+/* Setting agentrt up: scripts/bootstrap (what `make demo` and `make test`
+ * install), `make install PREFIX=...` and the installed pkg-config file, with
+ * the README's C example built against the installed library. */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,8 +64,65 @@ static void make_install_gives_a_library_the_readme_example_builds_against(void 
   free(out);
 }
 
+/* ---- scripts/bootstrap, against stand-ins for dpkg-query, apt-get, npm ---- */
+
+#define BUILD_PACKAGES "build-essential cmake pkg-config libjansson-dev libsqlite3-dev libcurl4-openssl-dev"
+#define TEST_PACKAGES "libcmocka-dev json-schema-test-suite clang libclang-rt-14-dev"
+
+/* A copy of the script in a tree of its own (its lock file, its node_modules). */
+static void fake_tree(void) {
+  free(shell("a tree for the script",
+             "mkdir -p '%s/scripts' '%s/tests' && cp '%s/scripts/bootstrap' '%s/scripts/' && "
+             "echo '{\"lockfileVersion\": 3}' >'%s/tests/package-lock.json'",
+             tu_path("tree"), tu_path("tree"), SRC, tu_path("tree"), tu_path("tree")));
+}
+
+/* What `scripts/bootstrap WHAT` asked the stand-ins (tests/unit/tools/fake_debian)
+ * to do; what they installed stays installed. */
+static char *bootstrap(const char *what) {
+  free(shell("bootstrap",
+             "FAKE_LOG='%s' FAKE_DPKG_DB='%s' PATH='%s/tests/unit/tools/fake_debian':$PATH "
+             "'%s/scripts/bootstrap' %s",
+             tu_path("log"), tu_path("dpkg-db"), SRC, tu_path("tree"), what));
+  char *log = tu_read(tu_path("log"));
+  remove(tu_path("log"));
+  return log ? log : strdup("");
+}
+
+static void assert_has(const char *text, const char *part, bool present) {
+  if (!strstr(text, part) != !present)
+    fail_msg("\"%s\" %s in:\n%s", part, present ? "missing" : "unexpected", text);
+}
+
+static void the_demo_installs_what_building_needs_and_the_tests_the_rest(void **state) {
+  (void)state;
+  fake_tree();
+  char *log = bootstrap("build");
+  assert_has(log, "apt-get update", true);
+  assert_has(log, "--no-install-recommends " BUILD_PACKAGES "\n", true);
+  assert_has(log, "libcmocka-dev", false);
+  assert_has(log, "npm", false);
+  free(log);
+  log = bootstrap("test"); /* the build packages are there now */
+  assert_has(log, "--no-install-recommends " TEST_PACKAGES "\n", true);
+  assert_has(log, "npm ci", true);
+  assert_has(strstr(log, "apt-get update") + 1, "apt-get update", false);
+  free(log);
+  log = bootstrap("test"); /* everything is there: nothing to do */
+  assert_string_equal(log, "");
+  free(log);
+  char *plan = shell("make -n demo", "make -n -C '%s' demo", SRC);
+  assert_has(plan, "scripts/bootstrap build", true);
+  assert_has(plan, "scripts/bootstrap test", false);
+  free(plan);
+  plan = shell("make -n test-normal", "make -n -C '%s' test-normal", SRC);
+  assert_has(plan, "scripts/bootstrap test", true);
+  free(plan);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(the_demo_installs_what_building_needs_and_the_tests_the_rest),
       cmocka_unit_test(make_install_gives_a_library_the_readme_example_builds_against),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
