@@ -351,6 +351,19 @@ static void test_run_spec_error(void **state) {
   cli_output_free(&r);
 }
 
+/* A misspelled decision type is a mistake in the spec, found before anything runs. */
+static void test_run_misspelled_decision_type(void **state) {
+  (void)state;
+  cli_output r;
+  tu_write("anwser.json", SPEC("", "\"lookup_policy\"", "{\"type\": \"anwser\", \"text\": \"hi\"}"));
+  RUN_CLI(&r, "run", "anwser.json", "--store", "anwser.db");
+  assert_exit(&r, 2);
+  assert_contains(r.err, "anwser.json: $.model.decisions[0].type: expected one of answer, tool, "
+                         "ask_human, stop");
+  assert_string_equal(r.out, "");
+  cli_output_free(&r);
+}
+
 static void test_run_missing_spec_file(void **state) {
   (void)state;
   cli_output r;
@@ -521,6 +534,7 @@ int main(void) {
       cmocka_unit_test(test_run_command_model_calls),
       cmocka_unit_test(test_run_spec_error),
       cmocka_unit_test(test_run_missing_spec_file),
+      cmocka_unit_test(test_run_misspelled_decision_type),
       cmocka_unit_test(test_run_approval_required),
       cmocka_unit_test(test_run_tool_failure),
       cmocka_unit_test(test_run_unwritable_trace),

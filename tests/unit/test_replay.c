@@ -277,7 +277,11 @@ static void replays_questions_failures_and_stops(void **state) {
            ""),
       false, -1);
   check_scenario(SPEC(LOOKUP, ""), false, -1); /* the script runs out: model_failure */
-  check_scenario(SPEC("{\"type\":\"bogus\"}", ""), false, -1);
+  check_scenario(SPEC("{\"type\":\"answer\",\"text\":\"\"}", ""), false, -1);
+  /* a decision of no known type, which only a model can make */
+  check_scenario("{\"run_id\":\"rp\",\"goal\":\"g\",\"model\":{\"type\":\"command\",\"command\":"
+                 "[\"" AGENTRT_SOURCE_DIR "/tests/unit/tools/print.sh\",\"{\\\"type\\\":\\\"bogus\\\"}\"]}}",
+                 false, -1);
   check_scenario(SPEC("{\"type\":\"tool\",\"name\":\"nope\",\"input\":{}}", ""), false, -1);
   check_scenario(SPEC(LOOKUP "," LOOKUP "," ANSWER, ""), false, 3); /* cancelled mid-run */
   check_scenario(SPEC("{\"type\":\"stop\",\"reason\":\"giving up\"}", ""), false, -1);
