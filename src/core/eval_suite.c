@@ -101,13 +101,11 @@ static int load_cases(art_eval_suite *s, const art_reader *rd, const art_spec_op
 int art_eval_suite_load(art_eval_suite **out, const char *path, const art_spec_options *opts,
                         art_error *err) {
   const art_allocator *alloc = art_allocator_or_default(opts ? opts->alloc : NULL);
-  json_error_t jerr;
   art_eval_suite *s = art_zalloc(alloc, sizeof *s);
   if (!s) return art_error_set(err, ART_ENOMEM, "out of memory");
   s->alloc = alloc;
-  s->json = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-  int rc = s->json ? load_cases(s, &(art_reader){path, err}, opts)
-                   : art_json_load_error(err, path, &jerr);
+  int rc = art_json_load_file(path, &s->json, err);
+  if (rc == 0) rc = load_cases(s, &(art_reader){path, err}, opts);
   if (rc < 0) {
     art_eval_suite_free(s);
     return rc;

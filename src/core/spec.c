@@ -721,9 +721,9 @@ static char *dir_of(const art_allocator *alloc, const char *path) {
 }
 
 int art_spec_load(art_spec **out, const char *path, const art_spec_options *opts, art_error *err) {
-  json_error_t jerr;
-  json_t *json = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-  if (!json) return art_json_load_error(err, path, &jerr);
+  json_t *json;
+  int loaded = art_json_load_file(path, &json, err);
+  if (loaded < 0) return loaded;
   const art_allocator *alloc = art_allocator_or_default(opts ? opts->alloc : NULL);
   char *dir = dir_of(alloc, path);
   int rc = dir ? art_spec_parse(out, json, path, dir, opts, err)

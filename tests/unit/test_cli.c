@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/text.h"
 #include "testutil.h"
@@ -351,6 +352,21 @@ static void test_run_spec_error(void **state) {
   cli_output_free(&r);
 }
 
+/* A directory is neither a spec nor a suite. */
+static void test_directory_given_as_a_file(void **state) {
+  (void)state;
+  static const char *const commands[] = {"run", "eval"};
+  assert_true(mkdir(tu_path("specs"), 0700) == 0 || errno == EEXIST);
+  for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+    cli_output r;
+    RUN_CLI(&r, commands[i], "specs/");
+    assert_exit(&r, 2);
+    assert_contains(r.err, "agentrt: specs/: is a directory, not a JSON file");
+    assert_string_equal(r.out, "");
+    cli_output_free(&r);
+  }
+}
+
 /* A misspelled decision type is a mistake in the spec, found before anything runs. */
 static void test_run_misspelled_decision_type(void **state) {
   (void)state;
@@ -535,6 +551,7 @@ int main(void) {
       cmocka_unit_test(test_run_spec_error),
       cmocka_unit_test(test_run_missing_spec_file),
       cmocka_unit_test(test_run_misspelled_decision_type),
+      cmocka_unit_test(test_directory_given_as_a_file),
       cmocka_unit_test(test_run_approval_required),
       cmocka_unit_test(test_run_tool_failure),
       cmocka_unit_test(test_run_unwritable_trace),

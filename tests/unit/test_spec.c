@@ -138,6 +138,18 @@ static void test_missing_file(void **state) {
   assert_contains(err.message, strerror(ENOENT));
 }
 
+static void test_directory(void **state) {
+  (void)state;
+  char dir[600], message[700];
+  snprintf(dir, sizeof dir, "%s", tu_tmpdir());
+  art_spec *spec = NULL;
+  art_error err = {0};
+  assert_int_equal(art_spec_load(&spec, dir, NULL, &err), ART_ESPEC);
+  assert_null(spec);
+  snprintf(message, sizeof message, "%s: is a directory, not a JSON file", dir);
+  assert_string_equal(err.message, message);
+}
+
 /* A JSON syntax error is reported as FILE:LINE:COLUMN. */
 static void test_bad_json(void **state) {
   (void)state;
@@ -443,6 +455,7 @@ static void test_load_survives_every_allocation_failure(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_missing_file),
+      cmocka_unit_test(test_directory),
       cmocka_unit_test(test_bad_json),
       cmocka_unit_test(test_duplicate_json_key),
       cmocka_unit_test(test_parse_names_the_document),
