@@ -186,6 +186,17 @@ static int read_memory(loader *l, const json_t *root) {
 
 /* ---- tools ------------------------------------------------------------------- */
 
+/* dir/path, allocated, without a "./" or a "//" where they meet: "." and
+ * "./bin/x" give "./bin/x", "/" and "bin/x" give "/bin/x". */
+static char *join_path(const art_allocator *alloc, const char *dir, const char *path) {
+  while (path[0] == '.' && path[1] == '/') path += 2;
+  size_t d = strlen(dir), n = d + strlen(path) + 2;
+  const char *slash = d && dir[d - 1] == '/' ? "" : "/";
+  char *joined = art_alloc(alloc, n);
+  if (joined) snprintf(joined, n, "%s%s%s", dir, slash, path);
+  return joined;
+}
+
 /* argv with argv[0] resolved against the spec's directory when it is a relative
  * path (has a slash); bare names are looked up in PATH when the tool runs.
  * *argv is allocated (strings borrowed), *argv0 is the resolved copy or NULL. */
@@ -201,9 +212,7 @@ static int read_command(loader *l, const char *path, const json_t *tool, const c
   const char *first = (*argv)[0], *base = l->spec->base_dir;
   if (!first[0]) return art_rd_fail(&l->rd, sub, "argv[0] is empty");
   if (first[0] == '/' || !strchr(first, '/') || !base) return 0;
-  size_t n = strlen(base) + strlen(first) + 2;
-  if (!(*argv0 = art_alloc(l->spec->alloc, n))) return oom(l);
-  snprintf(*argv0, n, "%s/%s", base, first);
+  if (!(*argv0 = join_path(l->spec->alloc, base, first))) return oom(l);
   (*argv)[0] = *argv0;
   return 0;
 }

@@ -367,6 +367,20 @@ static void test_directory_given_as_a_file(void **state) {
   }
 }
 
+/* A relative argv[0] of a spec in the working directory prints as written. */
+static void test_run_prints_relative_commands_as_written(void **state) {
+  (void)state;
+  cli_output r;
+  tu_write("missing-tool.json",
+           SPEC("", "{\"name\": \"t\", \"side_effect\": \"read\", \"command\": [\"./bin/missing\"]}",
+                TOOL_CALL("t", "{}") ", " ANSWER));
+  RUN_CLI(&r, "run", "missing-tool.json", "--store", "missing-tool.db");
+  assert_exit(&r, 1);
+  assert_contains(r.out, "cannot run \"./bin/missing\"");
+  assert_null(strstr(r.out, "././"));
+  cli_output_free(&r);
+}
+
 /* A misspelled decision type is a mistake in the spec, found before anything runs. */
 static void test_run_misspelled_decision_type(void **state) {
   (void)state;
@@ -552,6 +566,7 @@ int main(void) {
       cmocka_unit_test(test_run_missing_spec_file),
       cmocka_unit_test(test_run_misspelled_decision_type),
       cmocka_unit_test(test_directory_given_as_a_file),
+      cmocka_unit_test(test_run_prints_relative_commands_as_written),
       cmocka_unit_test(test_run_approval_required),
       cmocka_unit_test(test_run_tool_failure),
       cmocka_unit_test(test_run_unwritable_trace),

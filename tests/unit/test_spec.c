@@ -251,7 +251,7 @@ static void test_full_spec_internals(void **state) {
   assert_int_equal(spec->n_mcp_servers, 1);
   const art_mcp_server_config *fs = &spec->mcp_servers[0];
   assert_string_equal(fs->name, "fs");
-  assert_string_equal(fs->argv[0], tu_path("./servers/fs")); /* resolved against the spec's dir */
+  assert_string_equal(fs->argv[0], tu_path("servers/fs")); /* resolved against the spec's dir */
   assert_string_equal(fs->argv[1], "/srv/notes");
   assert_null(fs->argv[2]);
   assert_string_equal(fs->env[0], "DEBUG=0");
@@ -321,12 +321,23 @@ static art_spec *parse_full_spec(const char *base_dir) {
   return spec;
 }
 
+/* Joined without a "./" or "//" in the middle: "./servers/fs" of a spec in
+ * "." is "./servers/fs". */
 static void test_parse_base_dir(void **state) {
   (void)state;
-  art_spec *spec = parse_full_spec("/opt/agents");
-  assert_string_equal(command_argv(spec, "check_stock", 0), "/opt/agents/bin/check_stock.sh");
-  art_spec_free(spec);
-  spec = parse_full_spec(NULL);
+  static const char *const cases[][3] = {
+      {"/opt/agents", "/opt/agents/bin/check_stock.sh", "/opt/agents/servers/fs"},
+      {".", "./bin/check_stock.sh", "./servers/fs"},
+      {"/", "/bin/check_stock.sh", "/servers/fs"},
+      {"agents/", "agents/bin/check_stock.sh", "agents/servers/fs"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    art_spec *spec = parse_full_spec(cases[i][0]);
+    assert_string_equal(command_argv(spec, "check_stock", 0), cases[i][1]);
+    assert_string_equal(spec->mcp_servers[0].argv[0], cases[i][2]);
+    art_spec_free(spec);
+  }
+  art_spec *spec = parse_full_spec(NULL);
   assert_string_equal(command_argv(spec, "check_stock", 0), "bin/check_stock.sh");
   art_spec_free(spec);
 }
