@@ -84,6 +84,8 @@ static int load_cases(art_eval_suite *s, const art_reader *rd, const art_spec_op
     return ART_ESPEC;
   if (!cases) return art_rd_fail(rd, "$", "missing required key \"cases\"");
   if (art_rd_expect_array(rd, "$.cases", cases) < 0) return ART_ESPEC;
+  if (!json_array_size(cases))
+    return art_rd_fail(rd, "$.cases", "no cases: an empty suite checks nothing");
   s->cases = art_zalloc(s->alloc, (json_array_size(cases) + 1) * sizeof *s->cases);
   if (!s->cases) return art_error_set(rd->err, ART_ENOMEM, "out of memory");
   for (size_t i = 0; i < json_array_size(cases); i++) {

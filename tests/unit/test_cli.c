@@ -156,6 +156,17 @@ static void test_help_lists_commands(void **state) {
   cli_output_free(&r);
 }
 
+/* Every option the help describes ("  --name ...") is in its usage line. */
+static void assert_usage_lists_the_options(const char *help) {
+  const char *end = strchr(help, '\n');
+  for (const char *at = strstr(help, "\n  --"); at; at = strstr(at + 1, "\n  --")) {
+    char option[32];
+    if (sscanf(at + 3, "%31s", option) != 1) continue;
+    const char *in_usage = strstr(help, option);
+    if (!in_usage || in_usage > end) fail_msg("%s is not in the usage line:\n%s", option, help);
+  }
+}
+
 static void test_subcommand_help(void **state) {
   (void)state;
   static const char *const commands[] = {"demo", "run", "eval"};
@@ -166,9 +177,24 @@ static void test_subcommand_help(void **state) {
     assert_exit(&r, 0);
     snprintf(usage, sizeof usage, "usage: agentrt %s", commands[i]);
     assert_contains(r.out, usage);
+    assert_usage_lists_the_options(r.out);
     assert_string_equal(r.err, "");
     cli_output_free(&r);
   }
+}
+
+/* The README gives eval's usage line as --help does. */
+static void test_readme_has_the_eval_usage(void **state) {
+  (void)state;
+  cli_output r;
+  RUN_CLI(&r, "eval", "--help");
+  char *readme = tu_read(AGENTRT_SOURCE_DIR "/README.md");
+  *strchr(r.out, '\n') = '\0';
+  char line[256];
+  snprintf(line, sizeof line, "`%s`", r.out + strlen("usage: "));
+  assert_contains(readme, line);
+  free(readme);
+  cli_output_free(&r);
 }
 
 static void test_version(void **state) {
@@ -545,6 +571,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_help_lists_commands),
       cmocka_unit_test(test_subcommand_help),
+      cmocka_unit_test(test_readme_has_the_eval_usage),
       cmocka_unit_test(test_version),
       USAGE_ERROR("no arguments", "", NULL),
       USAGE_ERROR("unknown command", "unknown command \"frobnicate\"", "frobnicate"),
@@ -576,6 +603,8 @@ int main(void) {
       cmocka_unit_test(test_eval_unwritable_junit),
       SUITE_ERROR("not JSON", "{\"cases\": [", ":1:", "invalid JSON"),
       SUITE_ERROR("missing cases", "{\"name\": \"x\"}", ": $: ", "missing required key \"cases\""),
+      SUITE_ERROR("no cases", "{\"name\": \"x\", \"cases\": []}", ": $.cases: ",
+                  "no cases: an empty suite checks nothing"),
       SUITE_ERROR("unknown top-level key", "{\"cases\": [], \"tags\": []}",
                   ": $: ", "unknown key \"tags\""),
       SUITE_ERROR("unknown key in a case",
