@@ -1,26 +1,39 @@
 # The two commands of the README: `make demo` and `make test`.  Both bootstrap
-# the machine first (apt packages, only when missing).
+# the machine first (only what is missing): `make demo`, `make install` and
+# `make bench` what building needs, `make test` what the tests need too.
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 FUZZ_RUNS ?= 20000
 FUZZ_SEED ?= 1
 FUZZ_FLAGS ?=
+PREFIX ?= /usr/local
+RELEASE_DIR ?= build-release
 
-.PHONY: all bootstrap build demo test test-normal test-asan fuzz bench clean
+.PHONY: all bootstrap-build bootstrap-test build release demo install test test-normal test-asan \
+	fuzz bench clean
 
 all: build
 
-bootstrap:
-	@scripts/bootstrap
+bootstrap-build:
+	@scripts/bootstrap build
 
-build: bootstrap
+bootstrap-test:
+	@scripts/bootstrap test
+
+build: bootstrap-test
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build -j $(JOBS)
 
-demo: bootstrap
-	@cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DAGENTRT_TESTS=OFF >/dev/null
-	@cmake --build build-release -j $(JOBS) --target agentrt_cli >/dev/null
-	@build-release/agentrt demo
+release: bootstrap-build
+	@cmake -S . -B $(RELEASE_DIR) -DCMAKE_BUILD_TYPE=Release -DAGENTRT_TESTS=OFF >/dev/null
+	@cmake --build $(RELEASE_DIR) -j $(JOBS) >/dev/null
+
+demo: release
+	@$(RELEASE_DIR)/agentrt demo
+
+# The library, its headers, agentrt.pc, the CMake package and the agentrt command.
+install: release
+	@cmake --install $(RELEASE_DIR) --prefix $(PREFIX)
 
 test: test-normal test-asan fuzz
 
@@ -28,7 +41,7 @@ test-normal: build
 	@echo "== tests: -Wall -Wextra -Werror =="
 	@cd build && ctest --output-on-failure -j $(JOBS)
 
-test-asan: bootstrap
+test-asan: bootstrap-test
 	@echo "== tests: AddressSanitizer + UndefinedBehaviorSanitizer =="
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DAGENTRT_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build-asan -j $(JOBS)
@@ -39,7 +52,7 @@ test-asan: bootstrap
 # seed corpus, so the seeds in tests/fuzz/corpus/ stay as they are.  The seed is
 # fixed so `make test` is repeatable (FUZZ_SEED=0: a random one).  A crash, leak
 # or sanitizer report fails the target; the input is kept in build-fuzz/.
-fuzz: bootstrap
+fuzz: bootstrap-test
 	@echo "== fuzz: libFuzzer + AddressSanitizer + UndefinedBehaviorSanitizer =="
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAGENTRT_FUZZ=ON \
 	  -DAGENTRT_SANITIZE=ON -DAGENTRT_TESTS=OFF $(CMAKE_FLAGS) >/dev/null
@@ -58,7 +71,7 @@ fuzz: bootstrap
 	  echo "fuzz_$$name: $$(grep -o 'Done [0-9]* runs' build-fuzz/$$name.log || echo done) in $$(( $$(date +%s) - start )) s"; \
 	done
 
-bench: bootstrap
+bench: bootstrap-build
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DAGENTRT_TESTS=OFF -DAGENTRT_BENCH=ON >/dev/null
 	@cmake --build build-bench -j $(JOBS) >/dev/null
 	@for b in build-bench/bench_*; do $$b || exit 1; done

@@ -34,7 +34,9 @@ typedef struct art_usage {
 typedef struct art_model_call {
   uint32_t attempt; /* 1, 2, ... within one decision (repair rounds included) */
   bool repair;      /* the request was a repair round after a malformed reply */
-  int status;       /* HTTP status or exit status; 0: no response */
+  int status;       /* HTTP status; 0: no response, or not an HTTP request */
+  const char *outcome; /* what a request that is not HTTP came to ("command exit 0",
+                          "command killed by signal 9"); NULL: none */
   int64_t latency_us;
   int64_t ended_us;           /* wall clock when it ended; 0: when it is fed */
   const char *error;          /* why the attempt failed; NULL when it did not */

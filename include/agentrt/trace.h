@@ -102,6 +102,7 @@ typedef struct art_event {
       uint32_t attempt;
       bool repair;
       int status;
+      const char *outcome;
       const char *error;
       const char *malformed;
       int64_t retry_in_ms;

@@ -5,7 +5,7 @@
 #include "cli/cli.h"
 
 static const char usage[] =
-    "usage: agentrt eval SUITE.json [--junit FILE] [--json]\n"
+    "usage: agentrt eval SUITE.json [--junit FILE] [--json] [--outbox FILE]\n"
     "\n"
     "Run every case of an eval suite and check it.  A suite is\n"
     "  {\"name\": \"...\", \"cases\": [{\"name\": \"...\", \"agent\": SPEC or \"spec.json\",\n"

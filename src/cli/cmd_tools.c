@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/text.h"
 
 static const char usage[] =
     "usage: agentrt tools list SPEC.json [--json]\n"
@@ -39,9 +40,9 @@ static void verdict_of(const art_spec *spec, const art_tool *t, art_verdict *v) 
 /* "rule 2: why", or the default's own reason ("default: read allowed"). */
 static void rule_name(const art_verdict *v, char *buf, size_t size) {
   if (v->rule < 0)
-    snprintf(buf, size, "%s", v->reason ? v->reason : "default");
+    art_format(buf, size, "%s", v->reason ? v->reason : "default");
   else
-    snprintf(buf, size, "rule %d: %s", v->rule, v->reason ? v->reason : "");
+    art_format(buf, size, "rule %d: %s", v->rule, v->reason ? v->reason : "");
 }
 
 static json_t *tool_json(const art_spec *spec, const art_tool *t) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/text.h"
 
 int cli_print_json(const json_t *j) {
   int rc = json_dumpf(j, stdout, JSON_INDENT(2)) == 0 && putchar('\n') != EOF ? 0 : -1;
@@ -66,7 +67,8 @@ static void model_call_detail(char *buf, size_t size, const art_event *ev) {
   char status[32] = "no response";
   if (ev->u.model_call.status) snprintf(status, sizeof status, "status %d", ev->u.model_call.status);
   int n = snprintf(buf, size, "attempt %u%s: %s", ev->u.model_call.attempt,
-                   ev->u.model_call.repair ? " (repair)" : "", status);
+                   ev->u.model_call.repair ? " (repair)" : "",
+                   ev->u.model_call.outcome ? ev->u.model_call.outcome : status);
   const char *why = ev->u.model_call.error ? ev->u.model_call.error : ev->u.model_call.malformed;
   if (why && n >= 0 && (size_t)n < size) n += snprintf(buf + n, size - n, ", %s", why);
   if (ev->u.model_call.n_ignored && n >= 0 && (size_t)n < size)
@@ -118,7 +120,7 @@ static void print_trace_table(const art_run *run) {
     event_detail(detail, sizeof detail, ev);
     for (char *c = detail; *c; c++)
       if (*c == '\n' || *c == '\r' || *c == '\t') *c = ' '; /* one line per event */
-    if (strlen(detail) > 90) strcpy(detail + 87, "...");
+    if (strlen(detail) > 90) art_text_mark_cut(detail, 91);
     printf("%4u  %4u  %-16s %6lld us  %s\n", ev->seq, ev->step, art_event_type_name(ev->type),
            (long long)ev->latency_us, detail);
   }

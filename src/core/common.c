@@ -5,12 +5,14 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "core/text.h"
+
 int art_error_set(art_error *err, int code, const char *fmt, ...) {
   if (err) {
     va_list ap;
     va_start(ap, fmt);
     err->code = code;
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    art_vformat(err->message, sizeof err->message, fmt, ap);
     va_end(ap);
   }
   return code;

@@ -4,21 +4,21 @@
 #include <string.h>
 
 #include "core/json_build.h"
+#include "core/text.h"
 
 void art_observation_id(uint32_t n, char *buf, size_t size) { snprintf(buf, size, "obs_%u", n); }
 
 void art_observation_summary(const art_observation *o, char *buf, size_t size) {
+  const char *text = o->text ? o->text : "";
   switch (o->kind) {
   case ART_OBS_TOOL:
     if (o->status == ART_RESULT_OK)
-      snprintf(buf, size, "%s ok%s%s", o->tool, o->text ? ": " : "", o->text ? o->text : "");
+      art_format(buf, size, "%s ok%s%s", o->tool, o->text ? ": " : "", text);
     else
-      snprintf(buf, size, "%s %s: %s", o->tool, art_result_status_name(o->status),
-               o->text ? o->text : "");
+      art_format(buf, size, "%s %s: %s", o->tool, art_result_status_name(o->status), text);
     break;
-  case ART_OBS_HUMAN: snprintf(buf, size, "human answered: %s", o->text ? o->text : ""); break;
-  default:
-    snprintf(buf, size, "%s: %s", art_observation_kind_name(o->kind), o->text ? o->text : "");
+  case ART_OBS_HUMAN: art_format(buf, size, "human answered: %s", text); break;
+  default: art_format(buf, size, "%s: %s", art_observation_kind_name(o->kind), text);
   }
 }
 
@@ -29,7 +29,7 @@ void art_context_summary(const art_context *c, char *buf, size_t size) {
   if (c->n_recent && n > 0 && (size_t)n < size) {
     char last[160];
     art_observation_summary(&c->recent[c->n_recent - 1], last, sizeof last);
-    snprintf(buf + n, size - (size_t)n, "; last: %s", last);
+    art_format(buf + n, size - (size_t)n, "; last: %s", last);
   }
 }
 

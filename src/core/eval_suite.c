@@ -84,6 +84,8 @@ static int load_cases(art_eval_suite *s, const art_reader *rd, const art_spec_op
     return ART_ESPEC;
   if (!cases) return art_rd_fail(rd, "$", "missing required key \"cases\"");
   if (art_rd_expect_array(rd, "$.cases", cases) < 0) return ART_ESPEC;
+  if (!json_array_size(cases))
+    return art_rd_fail(rd, "$.cases", "no cases: an empty suite checks nothing");
   s->cases = art_zalloc(s->alloc, (json_array_size(cases) + 1) * sizeof *s->cases);
   if (!s->cases) return art_error_set(rd->err, ART_ENOMEM, "out of memory");
   for (size_t i = 0; i < json_array_size(cases); i++) {
@@ -101,13 +103,11 @@ static int load_cases(art_eval_suite *s, const art_reader *rd, const art_spec_op
 int art_eval_suite_load(art_eval_suite **out, const char *path, const art_spec_options *opts,
                         art_error *err) {
   const art_allocator *alloc = art_allocator_or_default(opts ? opts->alloc : NULL);
-  json_error_t jerr;
   art_eval_suite *s = art_zalloc(alloc, sizeof *s);
   if (!s) return art_error_set(err, ART_ENOMEM, "out of memory");
   s->alloc = alloc;
-  s->json = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-  int rc = s->json ? load_cases(s, &(art_reader){path, err}, opts)
-                   : art_json_load_error(err, path, &jerr);
+  int rc = art_json_load_file(path, &s->json, err);
+  if (rc == 0) rc = load_cases(s, &(art_reader){path, err}, opts);
   if (rc < 0) {
     art_eval_suite_free(s);
     return rc;

@@ -3,6 +3,7 @@
  * escapes, ranges), so values are made with jansson's _nocheck constructors
  * and strings without escapes go to jansson straight from the text. */
 #include "core/json_parse.h"
+#include "core/text.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -46,7 +47,7 @@ __attribute__((format(printf, 3, 4))) static void *fail(parser *ps, const char *
   char what[160];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(what, sizeof what, fmt, ap);
+  art_vformat(what, sizeof what, fmt, ap);
   va_end(ap);
   art_error_set(ps->err, ART_EINVAL, "invalid JSON at byte %zu: %s", (size_t)(at - ps->text), what);
   return NULL;

@@ -3,19 +3,22 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include "core/text.h"
 
 int art_rd_fail(const art_reader *rd, const char *path, const char *fmt, ...) {
   char what[ART_ERRMSG_SIZE];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(what, sizeof what, fmt, ap);
+  art_vformat(what, sizeof what, fmt, ap);
   va_end(ap);
   return art_error_set(rd->err, ART_ESPEC, "%s: %s: %s", rd->file, path, what);
 }
 
 /* A path too long for the buffer ends in "..." rather than silently short. */
 static void mark_truncated(char *out, int n) {
-  if (n >= ART_PATH_SIZE) memcpy(out + ART_PATH_SIZE - 4, "...", 4);
+  if (n >= ART_PATH_SIZE) art_text_mark_cut(out, ART_PATH_SIZE);
 }
 
 void art_rd_member_path(char *out, const char *path, const char *key) {
@@ -162,10 +165,19 @@ int art_rd_name_set(const art_reader *rd, const char *path, const json_t *obj, c
   return 0;
 }
 
-int art_json_load_error(art_error *err, const char *path, const json_error_t *jerr) {
+static int load_error(art_error *err, const char *path, const json_error_t *jerr) {
   if (json_error_code(jerr) == json_error_out_of_memory || !jerr->text[0])
     return art_error_set(err, ART_ENOMEM, "%s: out of memory", path);
   if (jerr->line < 0) return art_error_set(err, ART_ESPEC, "%s: %s", path, jerr->text);
   return art_error_set(err, ART_ESPEC, "%s:%d:%d: invalid JSON: %s", path, jerr->line, jerr->column,
                        jerr->text);
+}
+
+int art_json_load_file(const char *path, json_t **out, art_error *err) {
+  struct stat st;
+  json_error_t jerr;
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+    return art_error_set(err, ART_ESPEC, "%s: is a directory, not a JSON file", path);
+  *out = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+  return *out ? 0 : load_error(err, path, &jerr);
 }

@@ -21,7 +21,7 @@ static int fail(art_run *run, int code, const char *fmt, ...) __attribute__((for
 static int fail(art_run *run, int code, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(run->errmsg, sizeof run->errmsg, fmt, ap);
+  art_vformat(run->errmsg, sizeof run->errmsg, fmt, ap);
   va_end(ap);
   return code;
 }
@@ -630,6 +630,7 @@ int art_run_feed_model_call(art_run *run, const art_model_call *call, int64_t no
     return fail(run, ART_ESTATE, "the run is not waiting for a decision");
   art_event *ev = art_run_event_new(run, ART_EV_MODEL_CALL, now_us);
   int rc = ev ? 0 : ART_ENOMEM;
+  const char *outcome = keep_text(run, call->outcome, &rc);
   const char *error = keep_text(run, call->error, &rc);
   const char *malformed = keep_text(run, call->malformed, &rc);
   size_t n_ignored = call->n_ignored < ART_MODEL_CALL_MAX_IGNORED ? call->n_ignored
@@ -640,6 +641,7 @@ int art_run_feed_model_call(art_run *run, const art_model_call *call, int64_t no
   ev->u.model_call.attempt = call->attempt;
   ev->u.model_call.repair = call->repair;
   ev->u.model_call.status = call->status;
+  ev->u.model_call.outcome = outcome;
   ev->u.model_call.error = error;
   ev->u.model_call.malformed = malformed;
   ev->u.model_call.retry_in_ms = call->retry_in_ms;

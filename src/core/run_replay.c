@@ -13,6 +13,7 @@
 #include "core/json_parse.h"
 #include "core/names.h"
 #include "core/run_internal.h"
+#include "core/text.h"
 
 struct art_replay {
   art_run *run;
@@ -56,7 +57,8 @@ static uint32_t uint_of(const json_t *obj, const char *key) {
 
 static int mismatch(art_run *run, size_t i, const char *why) {
   snprintf(run->errmsg, sizeof run->errmsg,
-           "the journal does not match the run at event %zu: %.400s", i + 1, why);
+           "the journal does not match the run at event %zu: %.*s", i + 1,
+           art_utf8_prefix(why, 400), why);
   return ART_ESTATE;
 }
 
@@ -134,6 +136,7 @@ static int feed_model_call(art_run *run, const json_t *ev, int64_t ts) {
       .attempt = uint_of(ev, "attempt"),
       .repair = json_is_true(json_object_get(ev, "repair")),
       .status = (int)json_integer_value(json_object_get(ev, "status")),
+      .outcome = str(ev, "outcome"),
       .latency_us = json_integer_value(json_object_get(ev, "latency_us")),
       .error = str(ev, "error"),
       .malformed = str(ev, "malformed"),
@@ -191,8 +194,8 @@ static int feed(replay *r) {
   }
   if (rc != ART_ESTATE) return rc;
   char why[256]; /* the run's own reason, cut to fit in the message */
-  snprintf(why, sizeof why, "%.255s",
-           run->errmsg[0] ? run->errmsg : "no outcome of the run makes this event");
+  art_format(why, sizeof why, "%s",
+             run->errmsg[0] ? run->errmsg : "no outcome of the run makes this event");
   return mismatch(run, r->at, why);
 }
 

@@ -25,6 +25,7 @@
 #include "core/alloc.h"
 #include "core/arena.h"
 #include "core/schema_regex.h"
+#include "core/text.h"
 
 /* Deepest nesting of schemas (compile) or of schema applications (validate):
  * bounds the recursion of both against hostile or cyclic JSON. */
@@ -47,6 +48,12 @@ static void text_init(text *t, char *buf, size_t size) {
   if (size) buf[0] = '\0';
 }
 
+/* Text that did not fit ends at its last whole character. */
+static void text_end(text *t) {
+  if (t->truncated) t->len = art_utf8_cut(t->buf, t->len);
+  t->buf[t->len] = '\0';
+}
+
 static void text_add(text *t, const char *s, size_t n) {
   if (!t->size) return;
   size_t room = t->size - 1 - t->len;
@@ -56,7 +63,7 @@ static void text_add(text *t, const char *s, size_t n) {
   }
   memcpy(t->buf + t->len, s, n);
   t->len += n;
-  t->buf[t->len] = '\0';
+  text_end(t);
 }
 
 static void text_str(text *t, const char *s) { text_add(t, s, strlen(s)); }
@@ -70,6 +77,7 @@ static void text_vprintf(text *t, const char *fmt, va_list ap) {
     n = (int)(t->size - 1 - t->len);
   }
   t->len += (size_t)n;
+  text_end(t);
 }
 
 static void text_printf(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -246,7 +254,7 @@ static int schema_error(compiler *c, const char *keyword, const char *fmt, ...) 
   char message[ART_ERRMSG_SIZE];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(message, sizeof message, fmt, ap);
+  art_vformat(message, sizeof message, fmt, ap);
   va_end(ap);
   return art_error_set(c->err, ART_EINVAL, "%s%s%s: %s", c->pointer, keyword ? "/" : "",
                        keyword ? keyword : "", message);

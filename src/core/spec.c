@@ -186,6 +186,17 @@ static int read_memory(loader *l, const json_t *root) {
 
 /* ---- tools ------------------------------------------------------------------- */
 
+/* dir/path, allocated, without a "./" or a "//" where they meet: "." and
+ * "./bin/x" give "./bin/x", "/" and "bin/x" give "/bin/x". */
+static char *join_path(const art_allocator *alloc, const char *dir, const char *path) {
+  while (path[0] == '.' && path[1] == '/') path += 2;
+  size_t d = strlen(dir), n = d + strlen(path) + 2;
+  const char *slash = d && dir[d - 1] == '/' ? "" : "/";
+  char *joined = art_alloc(alloc, n);
+  if (joined) snprintf(joined, n, "%s%s%s", dir, slash, path);
+  return joined;
+}
+
 /* argv with argv[0] resolved against the spec's directory when it is a relative
  * path (has a slash); bare names are looked up in PATH when the tool runs.
  * *argv is allocated (strings borrowed), *argv0 is the resolved copy or NULL. */
@@ -201,9 +212,7 @@ static int read_command(loader *l, const char *path, const json_t *tool, const c
   const char *first = (*argv)[0], *base = l->spec->base_dir;
   if (!first[0]) return art_rd_fail(&l->rd, sub, "argv[0] is empty");
   if (first[0] == '/' || !strchr(first, '/') || !base) return 0;
-  size_t n = strlen(base) + strlen(first) + 2;
-  if (!(*argv0 = art_alloc(l->spec->alloc, n))) return oom(l);
-  snprintf(*argv0, n, "%s/%s", base, first);
+  if (!(*argv0 = join_path(l->spec->alloc, base, first))) return oom(l);
   (*argv)[0] = *argv0;
   return 0;
 }
@@ -440,31 +449,42 @@ static int read_usage(loader *l, const char *path, const json_t *j, art_usage *o
   return 0;
 }
 
-/* The keys a decision of `type` may carry besides type, repeat and usage; an
- * unknown or missing type may carry any (the run rejects the decision). */
-static const char *const *decision_keys(const char *type) {
+/* The decision's type: one of the four (a misspelled one is a spec mistake,
+ * not a decision for the run to reject). */
+static int read_decision_type(loader *l, const char *path, const json_t *j, art_decision_kind *out) {
+  const char *type = NULL;
+  int kind = ART_DECISION_MALFORMED;
+  char sub[ART_PATH_SIZE];
+  if (art_rd_string(&l->rd, path, j, "type", true, &type) < 0 ||
+      art_rd_enum(&l->rd, path, j, "type", &art_decision_kind_names, &kind) < 0)
+    return ART_ESPEC;
+  *out = (art_decision_kind)kind;
+  if (kind != ART_DECISION_MALFORMED) return 0;
+  art_rd_member_path(sub, path, "type");
+  return art_rd_fail(&l->rd, sub, "expected one of %s", art_decision_kind_names.expected);
+}
+
+/* The keys a decision of `kind` may carry besides type, repeat and usage. */
+static const char *const *decision_keys(art_decision_kind kind) {
   static const char *const answer[] = {"type", "repeat", "usage", "text", NULL};
   static const char *const tool[] = {"type", "repeat", "usage", "name", "input", NULL};
   static const char *const ask[] = {"type", "repeat", "usage", "question", NULL};
   static const char *const stop[] = {"type", "repeat", "usage", "reason", NULL};
-  static const char *const any[] = {"type",  "repeat",   "usage",  "text", "name",
-                                    "input", "question", "reason", NULL};
-  if (!type) return any;
-  if (strcmp(type, "answer") == 0) return answer;
-  if (strcmp(type, "tool") == 0) return tool;
-  if (strcmp(type, "ask_human") == 0) return ask;
-  if (strcmp(type, "stop") == 0) return stop;
-  return any;
+  return kind == ART_DECISION_ANSWER ? answer
+         : kind == ART_DECISION_TOOL ? tool
+         : kind == ART_DECISION_ASK_HUMAN ? ask
+                                         : stop;
 }
 
-/* Keys and `repeat` are checked here; whether the decision itself is valid is
- * the run's business (an invalid one ends the run invalid_decision). */
+/* Type, keys and `repeat` are checked here; whether the decision itself is
+ * valid (a text, a tool input the schema takes) is the run's business (an
+ * invalid one ends the run invalid_decision). */
 static int read_script_entry(loader *l, const char *path, const json_t *j, size_t i) {
   int64_t repeat = 1;
   art_usage usage = {0};
-  if (art_rd_expect_object(&l->rd, path, j) < 0 ||
-      art_rd_known_keys(&l->rd, path, j,
-                        decision_keys(json_string_value(json_object_get(j, "type")))) < 0 ||
+  art_decision_kind kind;
+  if (art_rd_expect_object(&l->rd, path, j) < 0 || read_decision_type(l, path, j, &kind) < 0 ||
+      art_rd_known_keys(&l->rd, path, j, decision_keys(kind)) < 0 ||
       art_rd_int(&l->rd, path, j, "repeat", 1, UINT32_MAX, &repeat) < 0 ||
       read_usage(l, path, j, &usage) < 0)
     return ART_ESPEC;
@@ -710,9 +730,9 @@ static char *dir_of(const art_allocator *alloc, const char *path) {
 }
 
 int art_spec_load(art_spec **out, const char *path, const art_spec_options *opts, art_error *err) {
-  json_error_t jerr;
-  json_t *json = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-  if (!json) return art_json_load_error(err, path, &jerr);
+  json_t *json;
+  int loaded = art_json_load_file(path, &json, err);
+  if (loaded < 0) return loaded;
   const art_allocator *alloc = art_allocator_or_default(opts ? opts->alloc : NULL);
   char *dir = dir_of(alloc, path);
   int rc = dir ? art_spec_parse(out, json, path, dir, opts, err)

@@ -1,6 +1,8 @@
 #include "core/text.h"
 
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), 0 when invalid. */
@@ -51,10 +53,44 @@ void art_utf8_repair(const char *s, size_t n, char *out) {
       i++;
       continue;
     }
-    memcpy(out + o, p + i, len);
+    memmove(out + o, p + i, len); /* out may be s */
     o += len, i += len;
   }
   out[o] = '\0';
+}
+
+size_t art_utf8_cut(const char *s, size_t n) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t start = n; /* where the last character starts */
+  while (start > 0 && n - start < 3 && (p[start - 1] & 0xC0) == 0x80) start--;
+  if (start == 0) return n;
+  unsigned lead = p[start - 1];
+  size_t len = (lead & 0xE0) == 0xC0 ? 2 : (lead & 0xF0) == 0xE0 ? 3 : (lead & 0xF8) == 0xF0 ? 4 : 1;
+  return start - 1 + len > n ? start - 1 : n;
+}
+
+int art_utf8_prefix(const char *s, size_t max) {
+  size_t n = strnlen(s, max);
+  return (int)(n < max ? n : art_utf8_cut(s, max));
+}
+
+int art_vformat(char *buf, size_t size, const char *fmt, va_list ap) {
+  int needed = vsnprintf(buf, size, fmt, ap);
+  if (needed >= 0 && (size_t)needed >= size && size > 0) buf[art_utf8_cut(buf, size - 1)] = '\0';
+  return needed;
+}
+
+int art_format(char *buf, size_t size, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int needed = art_vformat(buf, size, fmt, ap);
+  va_end(ap);
+  return needed;
+}
+
+void art_text_mark_cut(char *s, size_t size) {
+  if (size < 4) return;
+  memcpy(s + art_utf8_cut(s, size - 4), "...", 4);
 }
 
 void art_text_clip(char *buf, size_t size, int needed) {

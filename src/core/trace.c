@@ -90,6 +90,7 @@ static void model_call_fields(art_jw *w, const art_event *ev) {
     art_jw_raw(w, "true");
   }
   if (ev->u.model_call.status) art_jw_member_int(w, "status", ev->u.model_call.status);
+  art_jw_member_str(w, "outcome", ev->u.model_call.outcome);
   art_jw_member_str(w, "error", ev->u.model_call.error);
   art_jw_member_str(w, "malformed", ev->u.model_call.malformed);
   if (ev->u.model_call.retry_in_ms >= 0)

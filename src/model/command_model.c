@@ -5,6 +5,7 @@
 
 #include "core/alloc.h"
 #include "core/spec_internal.h"
+#include "core/text.h"
 #include "tool/command.h"
 
 typedef struct command_model {
@@ -12,6 +13,7 @@ typedef struct command_model {
   const art_spec *spec;
   json_t *decision;    /* the last decision's JSON: the decision borrows from it */
   art_model_call call; /* the last run of the program */
+  char outcome[48];    /* what it came to: "command exit 0", ... */
   char error[ART_ERRMSG_SIZE];
 } command_model;
 
@@ -27,12 +29,13 @@ static int take_result(command_model *m, art_tool_result *r, art_decision *out, 
     art_decision_from_json(m->decision, out);
     const json_t *usage = json_object_get(m->decision, "usage");
     out->usage = (art_usage){tokens(usage, "prompt_tokens"), tokens(usage, "completion_tokens")};
+    m->call.usage = out->usage;
     return 0;
   }
   if (r->status == ART_RESULT_OK)
     snprintf(m->error, sizeof m->error, "model command: stdout is not a decision object");
   else
-    snprintf(m->error, sizeof m->error, "model command: %.400s", r->message[0] ? r->message : "failed");
+    art_format(m->error, sizeof m->error, "model command: %s", r->message[0] ? r->message : "failed");
   m->call.error = m->error;
   return art_error_set(err, ART_EIO, "%s", m->error);
 }
@@ -50,7 +53,9 @@ static int command_decide(art_model *base, const art_context *ctx, const art_int
       .step = ctx->step, .run_id = ctx->run_id, .input = packet, .interrupt = interrupt};
   art_tool_result result = {0};
   int64_t t0 = art_now_us();
-  int rc = art_command_tool_call(cfg->argv, cfg->timeout_ms, &call, m->spec->alloc, &result);
+  int rc = art_command_tool_run(cfg->argv, cfg->timeout_ms, &call, m->spec->alloc, &result,
+                                m->outcome, sizeof m->outcome);
+  m->call.outcome = m->outcome;
   m->call.ended_us = art_now_us();
   m->call.latency_us = m->call.ended_us - t0;
   json_decref(packet);

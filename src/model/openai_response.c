@@ -4,13 +4,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/text.h"
 #include "model/openai_request.h"
 
 static int failf(char *why, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int failf(char *why, size_t size, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(why, size, fmt, ap);
+  art_vformat(why, size, fmt, ap);
   va_end(ap);
   return ART_EINVAL;
 }

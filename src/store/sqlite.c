@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "agentrt/store.h"
+#include "core/text.h"
 #include "store/store_internal.h"
 
 /* 'art1' in the SQLite header's application_id: this file is an agentrt store. */
@@ -383,7 +384,8 @@ static int sql_append(art_store *s, const char *run_id, uint32_t seq, uint32_t s
                       const art_approval_record *approval, art_error *err) {
   sql_store *q = (sql_store *)s;
   if (strlen(run_id) >= sizeof q->pending_run)
-    return art_error_set(err, ART_EINVAL, "run id %.40s... is too long for a store", run_id);
+    return art_error_set(err, ART_EINVAL, "run id %.*s... is too long for a store",
+                         art_utf8_prefix(run_id, 40), run_id);
   if (!art_event_type_known(type))
     return art_error_set(err, ART_EINVAL, "run %s: no event type %d", run_id, (int)type);
   int rc = strcmp(run_id, q->pending_run) != 0 ? flush(q, err) : 0; /* one run a group */

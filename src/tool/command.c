@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/text.h"
 #include "tool/process.h"
 
 #define OUT_MAX ((size_t)16 << 20) /* more stdout than this is an error */
@@ -277,7 +278,7 @@ static int encode_input(const art_allocator *a, const json_t *input, char **buf,
 static int parse_result_status(const char *name, art_result_status *out) {
   static const char *const names[] = {"ok", "refused", "error"};
   static const art_result_status values[] = {ART_RESULT_OK, ART_RESULT_REFUSED, ART_RESULT_ERROR};
-  for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+  for (size_t i = 0; name && i < sizeof names / sizeof *names; i++)
     if (strcmp(name, names[i]) == 0) {
       *out = values[i];
       return 0;
@@ -285,36 +286,54 @@ static int parse_result_status(const char *name, art_result_status *out) {
   return ART_EINVAL;
 }
 
-static void map_envelope(const json_t *envelope, art_tool_result *r) {
-  const char *status_name = json_string_value(json_object_get(envelope, "status"));
-  json_t *message = json_object_get(envelope, "message");
+/* Exactly an envelope: a "status" of ok, refused or error, and nothing but
+ * "data" and "message" besides.  Natural output often has a "status" of its
+ * own ({"status": "shipped", ...}): that is data. */
+static bool envelope_status(json_t *value, art_result_status *status) {
+  const char *key;
+  json_t *member;
+  if (!json_is_object(value) ||
+      parse_result_status(json_string_value(json_object_get(value, "status")), status) < 0)
+    return false;
+  json_object_foreach(value, key, member) {
+    if (strcmp(key, "status") != 0 && strcmp(key, "data") != 0 && strcmp(key, "message") != 0)
+      return false;
+  }
+  return true;
+}
+
+static void map_value(json_t *value_take, art_tool_result *r) {
   art_result_status status;
-  if (parse_result_status(status_name, &status) < 0)
-    art_tool_result_set(r, ART_RESULT_ERROR, NULL,
-                        "bad result envelope: status \"%s\" is not ok, refused or error",
-                        status_name);
-  else if (message && !json_is_string(message))
+  if (!envelope_status(value_take, &status)) {
+    art_tool_result_set(r, ART_RESULT_OK, value_take, "%s", "");
+    return;
+  }
+  json_t *message = json_object_get(value_take, "message");
+  if (message && !json_is_string(message))
     art_tool_result_set(r, ART_RESULT_ERROR, NULL,
                         "bad result envelope: \"message\" is not a string");
   else
-    art_tool_result_set(r, status, json_incref(json_object_get(envelope, "data")), "%s",
+    art_tool_result_set(r, status, json_incref(json_object_get(value_take, "data")), "%s",
                         message ? json_string_value(message) : "");
+  json_decref(value_take);
 }
 
-/* An object with a string "status" is an envelope; anything else is ok data. */
-static void map_value(json_t *value_take, art_tool_result *r) {
-  if (json_is_object(value_take) && json_is_string(json_object_get(value_take, "status"))) {
-    map_envelope(value_take, r);
-    json_decref(value_take);
-  } else {
-    art_tool_result_set(r, ART_RESULT_OK, value_take, "%s", "");
-  }
+/* Output that is not one JSON value is text: the data is that text without
+ * its trailing white space, each byte that is not UTF-8 made '?'. */
+static void map_text(char *text, size_t len, art_tool_result *r) {
+  len = art_trimmed_len(text, len);
+  if (!art_utf8_valid(text, len)) art_utf8_repair(text, len, text);
+  json_t *data = json_stringn(text, len);
+  if (data)
+    art_tool_result_set(r, ART_RESULT_OK, data, "%s", "");
+  else
+    art_tool_result_set(r, ART_RESULT_ERROR, NULL, "out of memory");
 }
 
-static void map_output(const art_command_output *o, int timeout_ms, art_tool_result *r) {
+/* The output is ours to change: its text may be repaired in place. */
+static void map_output(art_command_output *o, int timeout_ms, art_tool_result *r) {
   int line_len;
   const char *line = art_last_line(o->err, o->err_len, &line_len);
-  json_error_t jerr;
   json_t *value;
   if (o->timed_out)
     art_tool_result_set(r, ART_RESULT_ERROR, json_pack("{s:i}", "timeout_ms", timeout_ms), "timeout");
@@ -326,15 +345,32 @@ static void map_output(const art_command_output *o, int timeout_ms, art_tool_res
     art_tool_result_set(r, ART_RESULT_ERROR, NULL, "exit status %d%s%.*s", o->exit_status,
                         line_len ? ": " : "", line_len, line);
   else if (art_trimmed_len(o->out, o->out_len) == 0)
-    art_tool_result_set(r, ART_RESULT_ERROR, NULL, "bad JSON on stdout: no output");
-  else if (!(value = json_loadb(o->out, o->out_len, JSON_DECODE_ANY, &jerr)))
-    art_tool_result_set(r, ART_RESULT_ERROR, NULL, "bad JSON on stdout: %s", jerr.text);
-  else
+    art_tool_result_set(r, ART_RESULT_ERROR, NULL, "no output on stdout");
+  else if ((value = json_loadb(o->out, o->out_len, JSON_DECODE_ANY, NULL)))
     map_value(value, r);
+  else
+    map_text(o->out, o->out_len, r);
+}
+
+static void describe_ending(const art_command_output *o, char *ending, size_t size) {
+  if (o->timed_out)
+    snprintf(ending, size, "command timed out");
+  else if (o->interrupted)
+    snprintf(ending, size, "command interrupted");
+  else if (!o->exited)
+    snprintf(ending, size, "command killed by signal %d", o->term_signal);
+  else
+    snprintf(ending, size, "command exit %d", o->exit_status);
 }
 
 int art_command_tool_call(const char *const *argv, int timeout_ms, const art_tool_call *call,
                           const art_allocator *alloc, art_tool_result *result) {
+  return art_command_tool_run(argv, timeout_ms, call, alloc, result, NULL, 0);
+}
+
+int art_command_tool_run(const char *const *argv, int timeout_ms, const art_tool_call *call,
+                         const art_allocator *alloc, art_tool_result *result, char *ending,
+                         size_t ending_size) {
   alloc = art_allocator_or_default(alloc);
   if (timeout_ms <= 0) timeout_ms = DEFAULT_TIMEOUT_MS;
   char *env[TOOL_ENV_MAX + 1] = {NULL};
@@ -350,9 +386,11 @@ int art_command_tool_call(const char *const *argv, int timeout_ms, const art_too
   free_tool_env(alloc, env);
   art_release(alloc, input);
   if (rc < 0) {
+    if (ending) snprintf(ending, ending_size, "command failed");
     art_tool_result_set(result, ART_RESULT_ERROR, NULL, "%s", err.message);
     return rc;
   }
+  if (ending) describe_ending(&out, ending, ending_size);
   map_output(&out, timeout_ms, result);
   art_command_output_dispose(alloc, &out);
   return 0;

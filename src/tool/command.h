@@ -1,12 +1,13 @@
 /* Running a command tool: argv exec'd directly (never through a shell), the
  * tool input as one line of compact JSON on stdin, the result as JSON on stdout.
  *
- * The result protocol: stdout holds one JSON value.  An object with a string
- * member "status" ("ok" | "refused" | "error") is an envelope: its "data" member
- * (may be absent) is the data and its "message" member says why.  Any other
- * value is the data of an ok result.  A non-zero exit, a signal, output that is
- * not JSON, or running past the timeout (the process is killed) is an error
- * result saying which. */
+ * The result protocol: an object whose "status" is "ok", "refused" or "error"
+ * and that has no members besides "status", "data" (may be absent: the data)
+ * and "message" (why) is an envelope.  Any other JSON value is the data of an
+ * ok result; output that is not one JSON value is text, a string result
+ * (trailing white space dropped, bytes that are not UTF-8 made '?').  A non-zero
+ * exit, a signal, no output, or running past the timeout (the process is
+ * killed) is an error result saying which. */
 #ifndef ART_COMMAND_H
 #define ART_COMMAND_H
 
@@ -67,12 +68,20 @@ void art_command_output_dispose(const art_allocator *alloc, art_command_output *
  * AGENTRT_ACTION_ID (each left out when NULL).  `timeout_ms` <= 0: 30000.
  *
  * Error results say: "timeout after N ms", "killed by signal N", "exit status N"
- * (+ ": " and the last line of stderr, if any), "bad JSON on stdout: ...",
+ * (+ ": " and the last line of stderr, if any), "no output on stdout",
  * "bad result envelope: ...".  Returns 0 whenever the command ran; a negative
  * code from art_command_exec when it could not be run or its output could not be
  * held, with `result` an error result carrying that message.  `result` must be
  * initialised (its old data is released). */
 int art_command_tool_call(const char *const *argv, int timeout_ms, const art_tool_call *call,
                           const art_allocator *alloc, art_tool_result *result);
+
+/* The same, saying in `ending` (ending_size bytes) what the process came to:
+ * "command exit N", "command killed by signal N", "command timed out",
+ * "command interrupted", or "command failed" (it could not be run, or its
+ * output could not be held: the result says which). */
+int art_command_tool_run(const char *const *argv, int timeout_ms, const art_tool_call *call,
+                         const art_allocator *alloc, art_tool_result *result, char *ending,
+                         size_t ending_size);
 
 #endif

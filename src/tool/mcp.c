@@ -7,6 +7,7 @@
 
 #include "core/alloc.h"
 #include "core/spec_internal.h"
+#include "core/text.h"
 #include "tool/mcp_server.h"
 
 #define DEFAULT_GRACE_MS 2000
@@ -45,9 +46,9 @@ static int check_initialize(mcp_server *s, const art_rpc_message *m, bool *has_t
     return mcp_server_fail(s, "initialize: the result has no \"protocolVersion\" string");
   if (!supported_version(version))
     return mcp_server_fail(s,
-                           "initialize: the server speaks protocol version \"%.40s\"; agentrt "
+                           "initialize: the server speaks protocol version \"%.*s\"; agentrt "
                            "speaks 2025-11-25, 2025-06-18, 2025-03-26 and 2024-11-05",
-                           version);
+                           art_utf8_prefix(version, 40), version);
   snprintf(s->protocol, sizeof s->protocol, "%s", version);
   *has_tools = json_is_object(json_object_get(json_object_get(m->result, "capabilities"), "tools"));
   return 0;
@@ -116,7 +117,8 @@ static int list_tools(mcp_server *s, json_t *all) {
     }
     rc = list_page(s, cursor, all, &next);
     if (rc == 0 && next && cursor && strcmp(next, cursor) == 0)
-      rc = mcp_server_fail(s, "tools/list: the server hands out cursor \"%.40s\" again", next);
+      rc = mcp_server_fail(s, "tools/list: the server hands out cursor \"%.*s\" again",
+                           art_utf8_prefix(next, 40), next);
     art_release(s->alloc, cursor);
     cursor = next;
     next = NULL;
@@ -138,7 +140,7 @@ static void join_text(const json_t *content, char *buf, size_t size) {
     const char *type = json_string_value(json_object_get(block, "type"));
     if (!text || !type || strcmp(type, "text") != 0 || used + 1 >= size) continue;
     int n = snprintf(buf + used, size - used, "%s%s", used ? "\n" : "", text);
-    used = n < 0 ? used : used + (size_t)n >= size ? size - 1 : used + (size_t)n;
+    used = n < 0 ? used : used + (size_t)n >= size ? art_utf8_cut(buf, size - 1) : used + (size_t)n;
   }
   buf[art_trimmed_len(buf, used)] = '\0';
 }
@@ -191,7 +193,7 @@ static int mcp_tool_call(void *ud, const art_tool_call *call, art_tool_result *r
   mcp_tool *t = ud;
   mcp_server *s = t->server;
   char what[160];
-  snprintf(what, sizeof what, "tools/call \"%.100s\"", t->name);
+  snprintf(what, sizeof what, "tools/call \"%.*s\"", art_utf8_prefix(t->name, 100), t->name);
   json_t *params = json_pack("{s:s, s:O}", "name", t->name, "arguments", (json_t *)call->input);
   if (!params) return ART_ENOMEM;
   art_rpc_message m;
@@ -246,12 +248,14 @@ static int check_tool_json(mcp_server *s, const json_t *tool) {
   const json_t *annotations = json_object_get(tool, "annotations");
   if (!json_is_object(tool) || !name || !name[0])
     return mcp_server_fail(s, "tools/list: a tool without a name");
-  if (description && !json_is_string(description))
-    return mcp_server_fail(s, "tools/list: tool \"%.80s\": \"description\" is not a string", name);
-  if (schema && !json_is_object(schema))
-    return mcp_server_fail(s, "tools/list: tool \"%.80s\": \"inputSchema\" is not an object", name);
-  if (annotations && !json_is_object(annotations))
-    return mcp_server_fail(s, "tools/list: tool \"%.80s\": \"annotations\" is not an object", name);
+  const char *wrong = description && !json_is_string(description) ? "\"description\" is not a string"
+                      : schema && !json_is_object(schema)   ? "\"inputSchema\" is not an object"
+                      : annotations && !json_is_object(annotations)
+                          ? "\"annotations\" is not an object"
+                          : NULL;
+  if (wrong)
+    return mcp_server_fail(s, "tools/list: tool \"%.*s\": %s", art_utf8_prefix(name, 80), name,
+                           wrong);
   return 0;
 }
 

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "core/text.h"
 #include "testutil.h"
 
 /* ---- spec and suite texts ----------------------------------------------------- */
@@ -154,6 +156,17 @@ static void test_help_lists_commands(void **state) {
   cli_output_free(&r);
 }
 
+/* Every option the help describes ("  --name ...") is in its usage line. */
+static void assert_usage_lists_the_options(const char *help) {
+  const char *end = strchr(help, '\n');
+  for (const char *at = strstr(help, "\n  --"); at; at = strstr(at + 1, "\n  --")) {
+    char option[32];
+    if (sscanf(at + 3, "%31s", option) != 1) continue;
+    const char *in_usage = strstr(help, option);
+    if (!in_usage || in_usage > end) fail_msg("%s is not in the usage line:\n%s", option, help);
+  }
+}
+
 static void test_subcommand_help(void **state) {
   (void)state;
   static const char *const commands[] = {"demo", "run", "eval"};
@@ -164,9 +177,24 @@ static void test_subcommand_help(void **state) {
     assert_exit(&r, 0);
     snprintf(usage, sizeof usage, "usage: agentrt %s", commands[i]);
     assert_contains(r.out, usage);
+    assert_usage_lists_the_options(r.out);
     assert_string_equal(r.err, "");
     cli_output_free(&r);
   }
+}
+
+/* The README gives eval's usage line as --help does. */
+static void test_readme_has_the_eval_usage(void **state) {
+  (void)state;
+  cli_output r;
+  RUN_CLI(&r, "eval", "--help");
+  char *readme = tu_read(AGENTRT_SOURCE_DIR "/README.md");
+  *strchr(r.out, '\n') = '\0';
+  char line[256];
+  snprintf(line, sizeof line, "`%s`", r.out + strlen("usage: "));
+  assert_contains(readme, line);
+  free(readme);
+  cli_output_free(&r);
 }
 
 static void test_version(void **state) {
@@ -292,6 +320,50 @@ static void expect_run(const char *file, const char *spec, int status, const cha
   cli_output_free(&r);
 }
 
+/* The table shortens long details between characters: the output stays UTF-8. */
+static void test_run_table_cuts_between_characters(void **state) {
+  (void)state;
+  char goal[301] = "", spec[1024]; /* 60 three-byte and 60 two-byte characters */
+  for (int i = 0; i < 120; i++) strcat(goal, i % 2 ? "\xc3\xa9" : "\xe2\x82\xac");
+  snprintf(spec, sizeof spec,
+           "{\"goal\": \"%s\", \"model\": {\"type\": \"scripted\", \"decisions\": "
+           "[{\"type\": \"answer\", \"text\": \"%s\"}]}}",
+           goal, goal);
+  cli_output r;
+  tu_write("utf8.json", spec);
+  RUN_CLI(&r, "run", "utf8.json", "--store", "utf8.db");
+  assert_exit(&r, 0);
+  assert_contains(r.out, "goal \"\xe2\x82\xac\xc3\xa9");
+  assert_contains(r.out, "...");
+  if (!art_utf8_valid(r.out, strlen(r.out))) fail_msg("not UTF-8:\n%s", r.out);
+  cli_output_free(&r);
+}
+
+/* A command model's runs are labelled by what they came to, with their usage. */
+static void test_run_command_model_calls(void **state) {
+  (void)state;
+  cli_output r;
+  tu_write("command-model.json",
+           "{\"goal\": \"g\", \"model\": {\"type\": \"command\", \"command\": [\"" AGENTRT_SOURCE_DIR
+           "/tests/unit/tools/print.sh\", \"{\\\"type\\\": \\\"answer\\\", \\\"text\\\": "
+           "\\\"hi\\\", \\\"usage\\\": {\\\"prompt_tokens\\\": 12, \\\"completion_tokens\\\": "
+           "3}}\"]}}");
+  RUN_CLI(&r, "run", "command-model.json", "--store", "command-model.db");
+  assert_exit(&r, 0);
+  assert_contains(r.out, "model_call");
+  assert_contains(r.out, "attempt 1: command exit 0");
+  assert_null(strstr(r.out, "no response"));
+  cli_output_free(&r);
+  RUN_CLI(&r, "run", "command-model.json", "--store", "command-model.db", "--trace",
+          "command-model.jsonl");
+  assert_exit(&r, 0);
+  cli_output_free(&r);
+  char *trace = tu_read(tu_path("command-model.jsonl"));
+  assert_contains(trace, "\"outcome\":\"command exit 0\"");
+  assert_contains(trace, "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":3}");
+  free(trace);
+}
+
 /* A bad spec runs nothing: no output, no trace file, no outbox. */
 static void test_run_spec_error(void **state) {
   (void)state;
@@ -303,6 +375,48 @@ static void test_run_spec_error(void **state) {
   assert_string_equal(r.out, "");
   assert_no_file("bad-trace.jsonl");
   assert_no_file("bad-outbox.jsonl");
+  cli_output_free(&r);
+}
+
+/* A directory is neither a spec nor a suite. */
+static void test_directory_given_as_a_file(void **state) {
+  (void)state;
+  static const char *const commands[] = {"run", "eval"};
+  assert_true(mkdir(tu_path("specs"), 0700) == 0 || errno == EEXIST);
+  for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+    cli_output r;
+    RUN_CLI(&r, commands[i], "specs/");
+    assert_exit(&r, 2);
+    assert_contains(r.err, "agentrt: specs/: is a directory, not a JSON file");
+    assert_string_equal(r.out, "");
+    cli_output_free(&r);
+  }
+}
+
+/* A relative argv[0] of a spec in the working directory prints as written. */
+static void test_run_prints_relative_commands_as_written(void **state) {
+  (void)state;
+  cli_output r;
+  tu_write("missing-tool.json",
+           SPEC("", "{\"name\": \"t\", \"side_effect\": \"read\", \"command\": [\"./bin/missing\"]}",
+                TOOL_CALL("t", "{}") ", " ANSWER));
+  RUN_CLI(&r, "run", "missing-tool.json", "--store", "missing-tool.db");
+  assert_exit(&r, 1);
+  assert_contains(r.out, "cannot run \"./bin/missing\"");
+  assert_null(strstr(r.out, "././"));
+  cli_output_free(&r);
+}
+
+/* A misspelled decision type is a mistake in the spec, found before anything runs. */
+static void test_run_misspelled_decision_type(void **state) {
+  (void)state;
+  cli_output r;
+  tu_write("anwser.json", SPEC("", "\"lookup_policy\"", "{\"type\": \"anwser\", \"text\": \"hi\"}"));
+  RUN_CLI(&r, "run", "anwser.json", "--store", "anwser.db");
+  assert_exit(&r, 2);
+  assert_contains(r.err, "anwser.json: $.model.decisions[0].type: expected one of answer, tool, "
+                         "ask_human, stop");
+  assert_string_equal(r.out, "");
   cli_output_free(&r);
 }
 
@@ -457,6 +571,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_help_lists_commands),
       cmocka_unit_test(test_subcommand_help),
+      cmocka_unit_test(test_readme_has_the_eval_usage),
       cmocka_unit_test(test_version),
       USAGE_ERROR("no arguments", "", NULL),
       USAGE_ERROR("unknown command", "unknown command \"frobnicate\"", "frobnicate"),
@@ -472,8 +587,13 @@ int main(void) {
       cmocka_unit_test(test_demo_json),
       cmocka_unit_test(test_demo_trace_file),
       cmocka_unit_test(test_run_success_json_and_trace),
+      cmocka_unit_test(test_run_table_cuts_between_characters),
+      cmocka_unit_test(test_run_command_model_calls),
       cmocka_unit_test(test_run_spec_error),
       cmocka_unit_test(test_run_missing_spec_file),
+      cmocka_unit_test(test_run_misspelled_decision_type),
+      cmocka_unit_test(test_directory_given_as_a_file),
+      cmocka_unit_test(test_run_prints_relative_commands_as_written),
       cmocka_unit_test(test_run_approval_required),
       cmocka_unit_test(test_run_tool_failure),
       cmocka_unit_test(test_run_unwritable_trace),
@@ -483,6 +603,8 @@ int main(void) {
       cmocka_unit_test(test_eval_unwritable_junit),
       SUITE_ERROR("not JSON", "{\"cases\": [", ":1:", "invalid JSON"),
       SUITE_ERROR("missing cases", "{\"name\": \"x\"}", ": $: ", "missing required key \"cases\""),
+      SUITE_ERROR("no cases", "{\"name\": \"x\", \"cases\": []}", ": $.cases: ",
+                  "no cases: an empty suite checks nothing"),
       SUITE_ERROR("unknown top-level key", "{\"cases\": [], \"tags\": []}",
                   ": $: ", "unknown key \"tags\""),
       SUITE_ERROR("unknown key in a case",

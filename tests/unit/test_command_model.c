@@ -54,9 +54,19 @@ static void a_printed_decision_is_taken_with_its_usage(void **state) {
   assert_int_equal(u.prompt_tokens, 3000);
   assert_int_equal(u.completion_tokens, 500);
   assert_true(u.cost_usd > 0.003999 && u.cost_usd < 0.004001); /* 3000 * 1 + 500 * 2 per million */
+  /* The model_call event says what the run of the program came to, and
+   * carries the usage the program reported. */
   const art_event *call = first_event(o.run, ART_EV_MODEL_CALL);
   assert_non_null(call);
   assert_null(call->u.model_call.error);
+  assert_string_equal(call->u.model_call.outcome, "command exit 0");
+  assert_int_equal(call->u.model_call.usage.prompt_tokens, 3000);
+  assert_int_equal(call->u.model_call.usage.completion_tokens, 500);
+  json_t *j = art_event_to_json(o.run, call);
+  assert_string_equal(json_string_value(json_object_get(j, "outcome")), "command exit 0");
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "usage"), "prompt_tokens")),
+                   3000);
+  json_decref(j);
   dispose(&o);
 }
 
@@ -82,12 +92,17 @@ static void an_invalid_decision_is_rejected_by_the_run(void **state) {
 static void failures_are_model_failures(void **state) {
   (void)state;
   static const struct {
-    const char *command, *detail;
+    const char *command, *detail, *outcome;
   } cases[] = {
-      {"[\"" PRINT "\", \"\", \"3\", \"no key\"]", "model command: exit status 3: no key"},
-      {"[\"" PRINT "\", \"[1]\"]", "model command: stdout is not a decision object"},
-      {"[\"" PRINT "\", \"{oops\"]", "model command: bad JSON on stdout"},
-      {"[\"/nonexistent/model\"]", "model command: cannot run"},
+      {"[\"" PRINT "\", \"\", \"3\", \"no key\"]", "model command: exit status 3: no key",
+       "command exit 3"},
+      {"[\"" PRINT "\", \"[1]\"]", "model command: stdout is not a decision object",
+       "command exit 0"},
+      {"[\"" PRINT "\", \"{oops\"]", "model command: stdout is not a decision object",
+       "command exit 0"},
+      {"[\"/nonexistent/model\"]", "model command: cannot run", "command failed"},
+      {"[\"" AGENTRT_SOURCE_DIR "/tests/unit/tools/kill_self.sh\"]",
+       "model command: killed by signal 9", "command killed by signal 9"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     outcome o = run_with(cases[i].command);
@@ -97,6 +112,7 @@ static void failures_are_model_failures(void **state) {
     const art_event *call = first_event(o.run, ART_EV_MODEL_CALL);
     assert_non_null(call);
     assert_non_null(call->u.model_call.error);
+    assert_string_equal(call->u.model_call.outcome, cases[i].outcome);
     dispose(&o);
   }
 }

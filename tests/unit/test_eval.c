@@ -203,6 +203,7 @@ static void broken_suites_run_nothing(void **state) {
       {"{\"cases\":[{\"name\":\"a\",\"agent\":\"x\",\"expect\":{\"stop_reason\":\"nope\"}}]}",
        "unknown stop reason"},
       {"{\"case\":[]}", "unknown key \"case\""},
+      {"{\"cases\":[]}", "$.cases: no cases: an empty suite checks nothing"},
       {"{\"cases\":[", "invalid JSON"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

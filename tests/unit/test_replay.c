@@ -95,7 +95,8 @@ static void record(recording *rec, const char *spec_text, bool deny, int cancel_
     if (act->kind == ART_ACT_DECIDE) {
       art_decision d;
       /* As a model over HTTP would report them: a failed attempt, then one
-       * whose reply carried two more tool calls. */
+       * whose reply carried two more tool calls; and one as the command
+       * model reports a run of its program, by what it came to. */
       static const char *const ignored[] = {"stop", "draft_message"};
       art_model_call failed = {.attempt = 1,
                                .status = 503,
@@ -109,9 +110,13 @@ static void record(recording *rec, const char *spec_text, bool deny, int cancel_
                            .usage = {5, 1},
                            .ignored = ignored,
                            .n_ignored = 2};
+      art_model_call command = {
+          .attempt = 3, .outcome = "command exit 0", .retry_in_ms = -1, .usage = {7, 2}};
       assert_int_equal(art_run_feed_model_call(run, &failed, now + 1), 0);
       note(rec, run);
       assert_int_equal(art_run_feed_model_call(run, &ok, now + 2), 0);
+      note(rec, run);
+      assert_int_equal(art_run_feed_model_call(run, &command, now + 3), 0);
       note(rec, run);
       int rc = art_model_decide(model, act->context, &d, &err);
       rc = rc < 0 ? art_run_feed_model_failure(run, err.message, now + 5)
@@ -169,6 +174,19 @@ static void expect_live_state(const recording *rec, const art_run *run, size_t l
   json_decref(got);
 }
 
+/* The replayed run made the recorded events again, field for field. */
+static void expect_same_trace(const recording *rec, const art_run *run) {
+  json_t *result = art_run_result_json(run);
+  const json_t *trace = json_object_get(result, "trace");
+  for (size_t i = 0; i < json_array_size(rec->trace); i++)
+    if (!json_equal(json_array_get(trace, i), json_array_get(rec->trace, i))) {
+      char *g = json_dumps(json_array_get(trace, i), JSON_SORT_KEYS);
+      char *w = json_dumps(json_array_get(rec->trace, i), JSON_SORT_KEYS);
+      fail_msg("event %zu:\nreplayed %s\nlive     %s", i + 1, g, w);
+    }
+  json_decref(result);
+}
+
 /* From the trace (events as JSON objects) and from the store's journal
  * (envelopes and bodies): both give the live state. */
 static void every_prefix_replays_to_the_live_state(recording *rec) {
@@ -188,6 +206,7 @@ static void every_prefix_replays_to_the_live_state(recording *rec) {
       fail_msg("journal prefix %zu of %zu: %s", len, n, art_run_errmsg(from_journal));
     expect_live_state(rec, run, len, "trace");
     expect_live_state(rec, from_journal, len, "journal");
+    if (len == n) expect_same_trace(rec, from_journal);
     json_decref(p);
     art_run_free(run);
     art_run_free(from_journal);
@@ -258,7 +277,11 @@ static void replays_questions_failures_and_stops(void **state) {
            ""),
       false, -1);
   check_scenario(SPEC(LOOKUP, ""), false, -1); /* the script runs out: model_failure */
-  check_scenario(SPEC("{\"type\":\"bogus\"}", ""), false, -1);
+  check_scenario(SPEC("{\"type\":\"answer\",\"text\":\"\"}", ""), false, -1);
+  /* a decision of no known type, which only a model can make */
+  check_scenario("{\"run_id\":\"rp\",\"goal\":\"g\",\"model\":{\"type\":\"command\",\"command\":"
+                 "[\"" AGENTRT_SOURCE_DIR "/tests/unit/tools/print.sh\",\"{\\\"type\\\":\\\"bogus\\\"}\"]}}",
+                 false, -1);
   check_scenario(SPEC("{\"type\":\"tool\",\"name\":\"nope\",\"input\":{}}", ""), false, -1);
   check_scenario(SPEC(LOOKUP "," LOOKUP "," ANSWER, ""), false, 3); /* cancelled mid-run */
   check_scenario(SPEC("{\"type\":\"stop\",\"reason\":\"giving up\"}", ""), false, -1);
@@ -367,8 +390,8 @@ static void a_journal_that_does_not_match_is_refused(void **state) {
                          "at event 3: its body is not a JSON object");
   expect_journal_refused(&rec, 2, ART_EV_HUMAN_INPUT, NULL,
                          "at event 3: the run is not waiting for a human answer");
-  expect_journal_refused(&rec, 6, ART_EV_TOOL_RESULT, "{\"status\":\"maybe\"}",
-                         "at event 7: no outcome of the run makes this event");
+  expect_journal_refused(&rec, 7, ART_EV_TOOL_RESULT, "{\"status\":\"maybe\"}",
+                         "at event 8: no outcome of the run makes this event");
   dispose(&rec);
 }
 

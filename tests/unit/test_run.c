@@ -273,12 +273,32 @@ static void every_invalid_decision_kind_stops_the_run(void **state) {
                  "tool_input_not_object");
   expect_invalid("{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":\"x\"}",
                  "tool_input_not_object");
-  expect_invalid("{\"type\":\"delete_everything\"}", "unknown_decision_type: delete_everything");
-  expect_invalid("{\"text\":\"no type\"}", "missing decision type");
   expect_invalid("{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":5}}",
                  "input_schema: $.task");
   expect_invalid("{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{}}", "input_schema");
   expect_invalid("{\"type\":\"ask_human\",\"question\":\"\"}", "empty_question");
+}
+
+/* A model can send any type (a spec cannot: its decisions are checked when it
+ * is loaded); a decision of no known type is invalid. */
+static void a_decision_of_an_unknown_type_stops_the_run(void **state) {
+  (void)state;
+  static const char *const cases[][2] = {
+      {"{\"type\":\"delete_everything\"}", "unknown_decision_type: delete_everything"},
+      {"{\"text\":\"no type\"}", "missing decision type"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    fixture f;
+    const art_action *act = start_by_hand(&f, "[" ANSWER "]");
+    assert_int_equal(act->kind, ART_ACT_DECIDE);
+    json_t *j = json_loads(cases[i][0], 0, NULL);
+    art_decision d;
+    art_decision_from_json(j, &d);
+    assert_int_equal(art_run_feed_decision(f.run, &d, 200), 0);
+    json_decref(j);
+    assert_stop(&f, ART_STOP_INVALID_DECISION, cases[i][1]);
+    done(&f);
+  }
 }
 
 static void non_object_decision_is_malformed(void **state) {
@@ -309,6 +329,33 @@ static void ask_human_blocks_and_an_answer_resumes(void **state) {
   assert_int_equal(count_events(&f, ART_EV_HUMAN_INPUT), 1);
   assert_int_equal(art_run_observation(f.run, 0)->kind, ART_OBS_HUMAN);
   assert_int_equal(art_run_feed_human_input(f.run, "again", 3), ART_ESTATE);
+  done(&f);
+}
+
+/* A long answer of two-byte characters: the summaries that shorten it (the
+ * observation's, the state's) cut between characters, so they stay JSON. */
+static void summaries_cut_long_text_between_characters(void **state) {
+  (void)state;
+  fixture f;
+  run_with(&f, DEMO_TOOLS, NULL, "[{\"type\":\"ask_human\",\"question\":\"Which?\"}," ANSWER "]",
+           5);
+  char text[1001] = "";
+  for (int i = 0; i < 500; i++) strcat(text, "\xc3\xa9");
+  const art_action *act;
+  assert_int_equal(art_run_next(f.run, 1, &act), 0);
+  assert_int_equal(art_run_feed_human_input(f.run, text, 2), 0);
+  assert_int_equal(art_run_next(f.run, 3, &act), 0);
+  assert_int_equal(act->kind, ART_ACT_DECIDE);
+  json_t *packet = art_context_to_json(act->context);
+  assert_non_null(packet);
+  const char *summary = json_string_value(json_object_get(packet, "state_summary"));
+  assert_non_null(strstr(summary, "last: human answered: \xc3\xa9"));
+  json_t *seen = json_array_get(json_object_get(packet, "recent_observations"), 0);
+  assert_non_null(strstr(json_string_value(json_object_get(seen, "summary")), "\xc3\xa9\xc3\xa9"));
+  json_decref(packet);
+  json_t *result = art_run_result_json(f.run);
+  assert_non_null(json_object_get(json_array_get(json_object_get(result, "observations"), 0), "summary"));
+  json_decref(result);
   done(&f);
 }
 
@@ -865,7 +912,9 @@ int main(void) {
       cmocka_unit_test(refused_tool_name_outlives_the_models_buffer),
       cmocka_unit_test(a_kind_outside_the_enum_is_malformed),
       cmocka_unit_test(cancelling_records_a_whole_trace),
+      cmocka_unit_test(a_decision_of_an_unknown_type_stops_the_run),
       cmocka_unit_test(tools_added_later_do_not_disturb_a_run),
+      cmocka_unit_test(summaries_cut_long_text_between_characters),
       cmocka_unit_test(the_wall_time_budget_counts_working_time_not_pauses),
       cmocka_unit_test(approvals_expire_and_the_actor_cannot_approve_itself),
   };

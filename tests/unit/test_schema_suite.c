@@ -135,7 +135,7 @@ static void test_draft7_suite(void **state) {
   FILE *probe = fopen(SUITE_DIR "/type.json", "r");
   if (!probe)
     fail_msg("JSON-Schema-Test-Suite not found at " SUITE_DIR
-             ": install the Debian package json-schema-test-suite (scripts/bootstrap does)");
+             ": install the Debian package json-schema-test-suite (scripts/bootstrap test does)");
   fclose(probe);
   bool used[EXCLUSION_COUNT] = {false};
   tally total = {0, 0, 0};

@@ -138,6 +138,18 @@ static void test_missing_file(void **state) {
   assert_contains(err.message, strerror(ENOENT));
 }
 
+static void test_directory(void **state) {
+  (void)state;
+  char dir[600], message[700];
+  snprintf(dir, sizeof dir, "%s", tu_tmpdir());
+  art_spec *spec = NULL;
+  art_error err = {0};
+  assert_int_equal(art_spec_load(&spec, dir, NULL, &err), ART_ESPEC);
+  assert_null(spec);
+  snprintf(message, sizeof message, "%s: is a directory, not a JSON file", dir);
+  assert_string_equal(err.message, message);
+}
+
 /* A JSON syntax error is reported as FILE:LINE:COLUMN. */
 static void test_bad_json(void **state) {
   (void)state;
@@ -239,7 +251,7 @@ static void test_full_spec_internals(void **state) {
   assert_int_equal(spec->n_mcp_servers, 1);
   const art_mcp_server_config *fs = &spec->mcp_servers[0];
   assert_string_equal(fs->name, "fs");
-  assert_string_equal(fs->argv[0], tu_path("./servers/fs")); /* resolved against the spec's dir */
+  assert_string_equal(fs->argv[0], tu_path("servers/fs")); /* resolved against the spec's dir */
   assert_string_equal(fs->argv[1], "/srv/notes");
   assert_null(fs->argv[2]);
   assert_string_equal(fs->env[0], "DEBUG=0");
@@ -309,12 +321,23 @@ static art_spec *parse_full_spec(const char *base_dir) {
   return spec;
 }
 
+/* Joined without a "./" or "//" in the middle: "./servers/fs" of a spec in
+ * "." is "./servers/fs". */
 static void test_parse_base_dir(void **state) {
   (void)state;
-  art_spec *spec = parse_full_spec("/opt/agents");
-  assert_string_equal(command_argv(spec, "check_stock", 0), "/opt/agents/bin/check_stock.sh");
-  art_spec_free(spec);
-  spec = parse_full_spec(NULL);
+  static const char *const cases[][3] = {
+      {"/opt/agents", "/opt/agents/bin/check_stock.sh", "/opt/agents/servers/fs"},
+      {".", "./bin/check_stock.sh", "./servers/fs"},
+      {"/", "/bin/check_stock.sh", "/servers/fs"},
+      {"agents/", "agents/bin/check_stock.sh", "agents/servers/fs"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    art_spec *spec = parse_full_spec(cases[i][0]);
+    assert_string_equal(command_argv(spec, "check_stock", 0), cases[i][1]);
+    assert_string_equal(spec->mcp_servers[0].argv[0], cases[i][2]);
+    art_spec_free(spec);
+  }
+  art_spec *spec = parse_full_spec(NULL);
   assert_string_equal(command_argv(spec, "check_stock", 0), "bin/check_stock.sh");
   art_spec_free(spec);
 }
@@ -443,6 +466,7 @@ static void test_load_survives_every_allocation_failure(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_missing_file),
+      cmocka_unit_test(test_directory),
       cmocka_unit_test(test_bad_json),
       cmocka_unit_test(test_duplicate_json_key),
       cmocka_unit_test(test_parse_names_the_document),
@@ -659,6 +683,18 @@ int main(void) {
       SPEC_ERROR("decision entry not an object", "model",
                  "{\"type\": \"scripted\", \"decisions\": [\"answer\"]}", "$.model.decisions[0]",
                  "expected an object, got a string"),
+      SPEC_ERROR("decision type misspelled", "model",
+                 "{\"type\": \"scripted\", \"decisions\": [{\"type\": \"anwser\", \"text\": \"x\"}]}",
+                 "$.model.decisions[0].type", "expected one of answer, tool, ask_human, stop"),
+      SPEC_ERROR("decision type malformed", "model",
+                 "{\"type\": \"scripted\", \"decisions\": [{\"type\": \"malformed\"}]}",
+                 "$.model.decisions[0].type", "expected one of answer, tool, ask_human, stop"),
+      SPEC_ERROR("decision type missing", "model",
+                 "{\"type\": \"scripted\", \"decisions\": [{\"text\": \"x\"}]}",
+                 "$.model.decisions[0]", "missing required key \"type\""),
+      SPEC_ERROR("decision type not a string", "model",
+                 "{\"type\": \"scripted\", \"decisions\": [{\"type\": 1}]}",
+                 "$.model.decisions[0].type", "expected a string"),
       SPEC_ERROR("decision entry unknown key", "model", DECISION_WITH("\"tool\": \"x\""),
                  "$.model.decisions[0]", "unknown key \"tool\""),
       SPEC_ERROR("decision repeat 0", "model", DECISION_WITH("\"repeat\": 0"),
