@@ -881,6 +881,7 @@ int art_run_resolve(art_run *run, const art_resolution *r, int64_t now_us) {
                         ev->u.resolution.operator_name, ev->u.resolution.note ? ": " : "",
                         ev->u.resolution.note ? ev->u.resolution.note : "");
   run->phase = PH_AWAIT_RESULT;
+  run->call_at_us = now_us; /* no tool time is known: the result is the operator's word */
   rc = art_run_feed_tool_result(run, run->call.id, &result, now_us);
   art_tool_result_dispose(&result);
   return rc;
