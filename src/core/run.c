@@ -132,8 +132,11 @@ art_event *art_run_event_new(art_run *run, art_event_type type, int64_t now_us) 
   }
   memset(ev, 0, sizeof *ev);
   ev->type = type;
-  /* A context is built, and the model asked, for the step about to be decided. */
-  ev->step = type == ART_EV_CONTEXT_BUILT || type == ART_EV_MODEL_CALL ? run->steps + 1 : run->steps;
+  /* A context is built, and the model asked, for the step about to be decided;
+   * a stop before the decision (the model or the tools failed) ends that step. */
+  bool deciding = type == ART_EV_CONTEXT_BUILT || type == ART_EV_MODEL_CALL ||
+                  (type == ART_EV_STOP && run->phase == PH_AWAIT_DECISION);
+  ev->step = deciding ? run->steps + 1 : run->steps;
   ev->ts_us = now_us;
   return ev;
 }

@@ -328,6 +328,28 @@ static void a_resolved_result_does_not_count_the_wait_as_the_tools_time(void **s
   }
 }
 
+/* A stop while the run waits for a decision (the model failed, the tools could
+ * not be set up) belongs to the step whose context was built. */
+static void a_stop_before_the_decision_is_in_the_step_being_decided(void **state) {
+  (void)state;
+  for (int tools_failed = 0; tools_failed < 2; tools_failed++) {
+    fixture f;
+    const art_action *act = start_by_hand(&f, "[" ANSWER "]");
+    assert_int_equal(act->kind, ART_ACT_DECIDE);
+    art_model_call call = {.attempt = 1, .error = "connection refused", .retry_in_ms = -1};
+    assert_int_equal(art_run_feed_model_call(f.run, &call, 150), 0);
+    if (tools_failed)
+      assert_int_equal(art_run_feed_tools_failure(f.run, "mcp server \"fs\": cannot run", 200), 0);
+    else
+      assert_int_equal(art_run_feed_model_failure(f.run, "connection refused", 200), 0);
+    assert_int_equal(last_event(&f, ART_EV_CONTEXT_BUILT)->step, 1);
+    assert_int_equal(last_event(&f, ART_EV_MODEL_CALL)->step, 1);
+    assert_int_equal(last_event(&f, ART_EV_STOP)->step, 1);
+    assert_int_equal(art_run_steps(f.run), 0); /* no decision was made */
+    done(&f);
+  }
+}
+
 static void non_object_decision_is_malformed(void **state) {
   (void)state;
   json_t *j = json_integer(3);
@@ -940,6 +962,7 @@ int main(void) {
       cmocka_unit_test(a_kind_outside_the_enum_is_malformed),
       cmocka_unit_test(cancelling_records_a_whole_trace),
       cmocka_unit_test(a_decision_of_an_unknown_type_stops_the_run),
+      cmocka_unit_test(a_stop_before_the_decision_is_in_the_step_being_decided),
       cmocka_unit_test(a_resolved_result_does_not_count_the_wait_as_the_tools_time),
       cmocka_unit_test(tools_added_later_do_not_disturb_a_run),
       cmocka_unit_test(summaries_cut_long_text_between_characters),
