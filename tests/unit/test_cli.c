@@ -60,6 +60,13 @@ static void assert_contains(const char *text, const char *part) {
     fail_msg("expected \"%s\" in:\n%s", part, text ? text : "(null)");
 }
 
+/* A file the command refused: exit 2, `message` on stderr, nothing on stdout. */
+static void assert_file_refused(const cli_output *r, const char *message) {
+  assert_exit(r, 2);
+  assert_contains(r->err, message);
+  assert_string_equal(r->out, "");
+}
+
 /* `first` occurs in text, and `then` after it. */
 static void assert_in_order(const char *text, const char *first, const char *then) {
   assert_contains(text, first);
@@ -386,9 +393,7 @@ static void test_directory_given_as_a_file(void **state) {
   for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
     cli_output r;
     RUN_CLI(&r, commands[i], "specs/");
-    assert_exit(&r, 2);
-    assert_contains(r.err, "agentrt: specs/: is a directory, not a JSON file");
-    assert_string_equal(r.out, "");
+    assert_file_refused(&r, "agentrt: specs/: is a directory, not a JSON file");
     cli_output_free(&r);
   }
 }
@@ -444,10 +449,8 @@ static void test_run_misspelled_decision_type(void **state) {
   cli_output r;
   tu_write("anwser.json", SPEC("", "\"lookup_policy\"", "{\"type\": \"anwser\", \"text\": \"hi\"}"));
   RUN_CLI(&r, "run", "anwser.json", "--store", "anwser.db");
-  assert_exit(&r, 2);
-  assert_contains(r.err, "anwser.json: $.model.decisions[0].type: expected one of answer, tool, "
-                         "ask_human, stop");
-  assert_string_equal(r.out, "");
+  assert_file_refused(&r, "anwser.json: $.model.decisions[0].type: expected one of answer, tool, "
+                          "ask_human, stop");
   cli_output_free(&r);
 }
 
