@@ -132,8 +132,11 @@ art_event *art_run_event_new(art_run *run, art_event_type type, int64_t now_us) 
   }
   memset(ev, 0, sizeof *ev);
   ev->type = type;
-  /* A context is built, and the model asked, for the step about to be decided. */
-  ev->step = type == ART_EV_CONTEXT_BUILT || type == ART_EV_MODEL_CALL ? run->steps + 1 : run->steps;
+  /* A context is built, and the model asked, for the step about to be decided;
+   * a stop before the decision (the model or the tools failed) ends that step. */
+  bool deciding = type == ART_EV_CONTEXT_BUILT || type == ART_EV_MODEL_CALL ||
+                  (type == ART_EV_STOP && run->phase == PH_AWAIT_DECISION);
+  ev->step = deciding ? run->steps + 1 : run->steps;
   ev->ts_us = now_us;
   return ev;
 }
@@ -881,6 +884,7 @@ int art_run_resolve(art_run *run, const art_resolution *r, int64_t now_us) {
                         ev->u.resolution.operator_name, ev->u.resolution.note ? ": " : "",
                         ev->u.resolution.note ? ev->u.resolution.note : "");
   run->phase = PH_AWAIT_RESULT;
+  run->call_at_us = now_us; /* no tool time is known: the result is the operator's word */
   rc = art_run_feed_tool_result(run, run->call.id, &result, now_us);
   art_tool_result_dispose(&result);
   return rc;

@@ -4,8 +4,10 @@
  * environment, and prints one decision object on stdout, the same JSON as a
  * scripted decision ({"type":"tool","name","input"}, ...) with an optional
  * "usage": {"prompt_tokens","completion_tokens"}.  The run validates it like
- * any decision.  A non-zero exit, a signal, output that is not a JSON object,
- * or running past timeout_ms is a model failure saying which. */
+ * any decision.  Each run is one model call whose outcome says how the
+ * program ended ("command exit 0") and whose usage is the decision's.  A
+ * non-zero exit, a signal, output that is not a JSON object, or running past
+ * timeout_ms is a model failure saying which. */
 #ifndef ART_COMMAND_MODEL_H
 #define ART_COMMAND_MODEL_H
 

@@ -60,6 +60,13 @@ static void assert_contains(const char *text, const char *part) {
     fail_msg("expected \"%s\" in:\n%s", part, text ? text : "(null)");
 }
 
+/* A file the command refused: exit 2, `message` on stderr, nothing on stdout. */
+static void assert_file_refused(const cli_output *r, const char *message) {
+  assert_exit(r, 2);
+  assert_contains(r->err, message);
+  assert_string_equal(r->out, "");
+}
+
 /* `first` occurs in text, and `then` after it. */
 static void assert_in_order(const char *text, const char *first, const char *then) {
   assert_contains(text, first);
@@ -386,9 +393,7 @@ static void test_directory_given_as_a_file(void **state) {
   for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
     cli_output r;
     RUN_CLI(&r, commands[i], "specs/");
-    assert_exit(&r, 2);
-    assert_contains(r.err, "agentrt: specs/: is a directory, not a JSON file");
-    assert_string_equal(r.out, "");
+    assert_file_refused(&r, "agentrt: specs/: is a directory, not a JSON file");
     cli_output_free(&r);
   }
 }
@@ -407,16 +412,45 @@ static void test_run_prints_relative_commands_as_written(void **state) {
   cli_output_free(&r);
 }
 
+/* The step of the first event of `type` in a JSONL trace, or -1. */
+static int step_of(const char *trace, const char *type) {
+  for (const char *line = trace; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+    json_t *ev = json_loadb(line, strcspn(line, "\n"), 0, NULL);
+    int step = ev && strcmp(json_string_value(json_object_get(ev, "type")), type) == 0
+                   ? (int)json_integer_value(json_object_get(ev, "step"))
+                   : -1;
+    json_decref(ev);
+    if (step >= 0) return step;
+  }
+  return -1;
+}
+
+/* A server that cannot start stops the run in the step whose context was built. */
+static void test_run_set_up_failure_stops_in_step_1(void **state) {
+  (void)state;
+  cli_output r;
+  tu_write("no-server.json",
+           "{\"goal\": \"g\", \"mcp_servers\": [{\"name\": \"fs\", \"command\": "
+           "[\"/nonexistent/server\"]}], \"model\": {\"type\": \"scripted\", \"decisions\": "
+           "[" ANSWER "]}}");
+  RUN_CLI(&r, "run", "no-server.json", "--store", "no-server.db", "--trace", "no-server.jsonl");
+  assert_exit(&r, 1);
+  assert_contains(r.out, "tool_failure");
+  cli_output_free(&r);
+  char *trace = tu_read(tu_path("no-server.jsonl"));
+  assert_int_equal(step_of(trace, "context_built"), 1);
+  assert_int_equal(step_of(trace, "stop"), 1);
+  free(trace);
+}
+
 /* A misspelled decision type is a mistake in the spec, found before anything runs. */
 static void test_run_misspelled_decision_type(void **state) {
   (void)state;
   cli_output r;
   tu_write("anwser.json", SPEC("", "\"lookup_policy\"", "{\"type\": \"anwser\", \"text\": \"hi\"}"));
   RUN_CLI(&r, "run", "anwser.json", "--store", "anwser.db");
-  assert_exit(&r, 2);
-  assert_contains(r.err, "anwser.json: $.model.decisions[0].type: expected one of answer, tool, "
-                         "ask_human, stop");
-  assert_string_equal(r.out, "");
+  assert_file_refused(&r, "anwser.json: $.model.decisions[0].type: expected one of answer, tool, "
+                          "ask_human, stop");
   cli_output_free(&r);
 }
 
@@ -593,6 +627,7 @@ int main(void) {
       cmocka_unit_test(test_run_missing_spec_file),
       cmocka_unit_test(test_run_misspelled_decision_type),
       cmocka_unit_test(test_directory_given_as_a_file),
+      cmocka_unit_test(test_run_set_up_failure_stops_in_step_1),
       cmocka_unit_test(test_run_prints_relative_commands_as_written),
       cmocka_unit_test(test_run_approval_required),
       cmocka_unit_test(test_run_tool_failure),

@@ -301,6 +301,55 @@ static void a_decision_of_an_unknown_type_stops_the_run(void **state) {
   }
 }
 
+/* An operator says hours later what became of a call: the result it records
+ * took no tool time. */
+static void a_resolved_result_does_not_count_the_wait_as_the_tools_time(void **state) {
+  (void)state;
+  static const art_resolve_kind kinds[] = {ART_RESOLVE_DONE, ART_RESOLVE_FAILED};
+  for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
+    fixture f;
+    const art_action *act = start_by_hand(
+        &f, "[{\"type\":\"tool\",\"name\":\"draft_message\",\"input\":{\"to\":\"a\",\"body\":"
+            "\"b\"}}," ANSWER "]");
+    art_error err;
+    art_decision d;
+    assert_int_equal(art_model_decide(f.model, act->context, &d, &err), 0);
+    assert_int_equal(art_run_feed_decision(f.run, &d, 200), 0);
+    assert_int_equal(art_run_next(f.run, 300, &act), 0);
+    assert_int_equal(act->kind, ART_ACT_CALL_TOOL);
+    assert_int_equal(art_run_feed_outcome_unknown(f.run, 400), 0); /* the process died */
+    const int64_t three_hours = 3LL * 3600 * 1000000;
+    art_resolution r = {last_event(&f, ART_EV_STOP)->u.stop.action_id, kinds[i], "ops", "checked"};
+    assert_int_equal(art_run_resolve(f.run, &r, 400 + three_hours), 0);
+    const art_event *result = last_event(&f, ART_EV_TOOL_RESULT);
+    assert_non_null(result);
+    assert_int_equal(result->latency_us, 0);
+    done(&f);
+  }
+}
+
+/* A stop while the run waits for a decision (the model failed, the tools could
+ * not be set up) belongs to the step whose context was built. */
+static void a_stop_before_the_decision_is_in_the_step_being_decided(void **state) {
+  (void)state;
+  for (int tools_failed = 0; tools_failed < 2; tools_failed++) {
+    fixture f;
+    const art_action *act = start_by_hand(&f, "[" ANSWER "]");
+    assert_int_equal(act->kind, ART_ACT_DECIDE);
+    art_model_call call = {.attempt = 1, .error = "connection refused", .retry_in_ms = -1};
+    assert_int_equal(art_run_feed_model_call(f.run, &call, 150), 0);
+    if (tools_failed)
+      assert_int_equal(art_run_feed_tools_failure(f.run, "mcp server \"fs\": cannot run", 200), 0);
+    else
+      assert_int_equal(art_run_feed_model_failure(f.run, "connection refused", 200), 0);
+    assert_int_equal(last_event(&f, ART_EV_CONTEXT_BUILT)->step, 1);
+    assert_int_equal(last_event(&f, ART_EV_MODEL_CALL)->step, 1);
+    assert_int_equal(last_event(&f, ART_EV_STOP)->step, 1);
+    assert_int_equal(art_run_steps(f.run), 0); /* no decision was made */
+    done(&f);
+  }
+}
+
 static void non_object_decision_is_malformed(void **state) {
   (void)state;
   json_t *j = json_integer(3);
@@ -913,6 +962,8 @@ int main(void) {
       cmocka_unit_test(a_kind_outside_the_enum_is_malformed),
       cmocka_unit_test(cancelling_records_a_whole_trace),
       cmocka_unit_test(a_decision_of_an_unknown_type_stops_the_run),
+      cmocka_unit_test(a_stop_before_the_decision_is_in_the_step_being_decided),
+      cmocka_unit_test(a_resolved_result_does_not_count_the_wait_as_the_tools_time),
       cmocka_unit_test(tools_added_later_do_not_disturb_a_run),
       cmocka_unit_test(summaries_cut_long_text_between_characters),
       cmocka_unit_test(the_wall_time_budget_counts_working_time_not_pauses),

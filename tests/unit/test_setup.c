@@ -1,6 +1,7 @@
 /* Setting agentrt up: scripts/bootstrap (what `make demo` and `make test`
  * install), `make install PREFIX=...` and the installed pkg-config file, with
- * the README's C example built against the installed library. */
+ * the README's C example built against the installed library, and what git
+ * ignores of what the README's commands make. */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -120,10 +121,21 @@ static void the_demo_installs_what_building_needs_and_the_tests_the_rest(void **
   free(plan);
 }
 
+/* The README's tour makes a store in the working directory: git leaves it be. */
+static void the_store_the_tour_makes_is_ignored(void **state) {
+  (void)state;
+  free(shell("git check-ignore",
+             "cd '%s' && for f in agentrt.db agentrt.db-wal agentrt.db-shm examples/agentrt.db "
+             "examples/agentrt.db-wal; do git check-ignore -q $f || { echo \"$f is not ignored\"; "
+             "exit 1; }; done",
+             SRC));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(the_demo_installs_what_building_needs_and_the_tests_the_rest),
       cmocka_unit_test(make_install_gives_a_library_the_readme_example_builds_against),
+      cmocka_unit_test(the_store_the_tour_makes_is_ignored),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
