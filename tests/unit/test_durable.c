@@ -395,7 +395,11 @@ static void cancel_during_a_long_command_tool(void **state) {
            sleeper(), pidfile);
   pid_t run = start_run(tu_write("long.json", text));
   char *pid_text = NULL;
-  for (int i = 0; i < 500 && !(pid_text = tu_read(pidfile)); i++) usleep(10000);
+  for (int i = 0; i < 500 && (!(pid_text = tu_read(pidfile)) || !atoi(pid_text)); i++) {
+    free(pid_text); /* the file may exist before the pid is in it */
+    pid_text = NULL;
+    usleep(10000);
+  }
   assert_non_null(pid_text);
   pid_t tool = (pid_t)atoi(pid_text);
   free(pid_text);
