@@ -69,6 +69,8 @@ typedef struct art_approval_record {
 } art_approval_record;
 
 void art_approval_records_free(art_approval_record *list, size_t n);
+/* Frees what prune returned. */
+void art_run_ids_free(char **run_ids, size_t n);
 
 typedef struct art_store art_store;
 
@@ -103,8 +105,10 @@ typedef struct art_store_vtable {
   int (*claim)(art_store *s, const char *run_id, const char *owner, int64_t now_us, int64_t ttl_us,
                art_error *err);
   int (*release)(art_store *s, const char *run_id, const char *owner, art_error *err);
-  /* Delete finished and cancelled runs last updated before `before_us`. */
-  int (*prune)(art_store *s, int64_t before_us, size_t *deleted, art_error *err);
+  /* Delete finished and cancelled runs last updated before `before_us`, with
+   * their journals and approvals.  *run_ids (n of them, in no particular
+   * order; art_run_ids_free) names the runs deleted. */
+  int (*prune)(art_store *s, int64_t before_us, char ***run_ids, size_t *n, art_error *err);
   /* Ask the process driving a run to cancel it (it looks at its next step
    * boundary, and while a tool runs).  ART_ESTATE when the run has ended. */
   int (*request_cancel)(art_store *s, const char *run_id, const char *reason, art_error *err);

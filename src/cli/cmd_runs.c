@@ -26,12 +26,14 @@ static int prune(const cli_opts *o, art_store *store) {
     fprintf(stderr, "agentrt: --older-than needs an age such as 30d, 12h or 90m\n\n%s", usage);
     return EXIT_USAGE;
   }
+  char **pruned;
   size_t deleted;
   art_error err = {0};
-  if (store->vt->prune(store, art_now_us() - age, &deleted, &err) < 0) {
+  if (store->vt->prune(store, art_now_us() - age, &pruned, &deleted, &err) < 0) {
     fprintf(stderr, "agentrt: %s\n", err.message);
     return EXIT_USAGE;
   }
+  art_run_ids_free(pruned, deleted);
   printf("pruned %zu run%s\n", deleted, deleted == 1 ? "" : "s");
   return 0;
 }

@@ -166,19 +166,27 @@ static int mem_release(art_store *s, const char *run_id, const char *owner, art_
   return 0;
 }
 
-static int mem_prune(art_store *s, int64_t before_us, size_t *deleted, art_error *err) {
-  (void)err;
+static bool prunable(const mem_run *r, int64_t before_us) {
+  return art_status_is_final(r->record.status) && r->record.updated_us < before_us;
+}
+
+/* The ids first, so that running out of memory deletes nothing. */
+static int mem_prune(art_store *s, int64_t before_us, char ***run_ids, size_t *n,
+                     art_error *err) {
   mem_store *m = (mem_store *)s;
   size_t kept = 0;
-  *deleted = 0;
-  for (size_t i = 0; i < m->n; i++) {
-    mem_run *r = m->runs[i];
-    if (art_status_is_final(r->record.status) && r->record.updated_us < before_us) {
-      run_free(r);
-      (*deleted)++;
-    } else {
-      m->runs[kept++] = r;
+  *run_ids = NULL, *n = 0;
+  for (size_t i = 0; i < m->n; i++)
+    if (prunable(m->runs[i], before_us) && art_run_ids_add(run_ids, n, m->runs[i]->record.run_id)) {
+      art_run_ids_free(*run_ids, *n);
+      *run_ids = NULL, *n = 0;
+      return art_error_set(err, ART_ENOMEM, "out of memory");
     }
+  for (size_t i = 0; i < m->n; i++) {
+    if (prunable(m->runs[i], before_us))
+      run_free(m->runs[i]);
+    else
+      m->runs[kept++] = m->runs[i];
   }
   m->n = kept;
   return 0;

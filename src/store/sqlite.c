@@ -579,20 +579,42 @@ static int sql_release(art_store *s, const char *run_id, const char *owner, art_
   return rc == ART_ENOTFOUND && run_exists(q, run_id) ? 0 : rc;
 }
 
-static int sql_prune(art_store *s, int64_t before_us, size_t *deleted, art_error *err) {
+/* One statement deletes the runs and names them, so no run changes in between;
+ * in a transaction, so that running out of memory deletes nothing. */
+static int delete_returning_ids(sql_store *q, sqlite3_stmt *st, char ***run_ids, size_t *n,
+                                art_error *err) {
+  int rc, added = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW && added == 0)
+    added = art_run_ids_add(run_ids, n, (const char *)sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  if (rc == SQLITE_DONE && sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) return 0;
+  rc = added < 0 ? art_error_set(err, ART_ENOMEM, "out of memory") : db_error(q, err, "prune");
+  sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+  return rc;
+}
+
+static int sql_prune(art_store *s, int64_t before_us, char ***run_ids, size_t *n,
+                     art_error *err) {
   sql_store *q = (sql_store *)s;
   sqlite3_stmt *st;
-  int started = start_op(q, "DELETE FROM runs WHERE status IN (?1, ?2) AND updated_us < ?3", &st,
-                         "prune", err);
-  if (started < 0) return started;
+  *run_ids = NULL, *n = 0;
+  int rc = start_op(q,
+                    "DELETE FROM runs WHERE status IN (?1, ?2) AND updated_us < ?3"
+                    " RETURNING run_id",
+                    &st, "prune", err);
+  if (rc < 0) return rc;
+  if ((rc = exec(q, "BEGIN IMMEDIATE", err)) < 0) {
+    sqlite3_finalize(st);
+    return rc;
+  }
   sqlite3_bind_int(st, 1, ART_RUN_FINISHED);
   sqlite3_bind_int(st, 2, ART_RUN_CANCELLED);
   sqlite3_bind_int64(st, 3, before_us);
-  int rc = sqlite3_step(st);
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) return db_error(q, err, "prune");
-  *deleted = (size_t)sqlite3_changes(q->db);
-  return 0;
+  if ((rc = delete_returning_ids(q, st, run_ids, n, err)) < 0) {
+    art_run_ids_free(*run_ids, *n);
+    *run_ids = NULL, *n = 0;
+  }
+  return rc;
 }
 
 static int sql_request_cancel(art_store *s, const char *run_id, const char *reason,

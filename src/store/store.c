@@ -46,6 +46,20 @@ void art_approval_records_free(art_approval_record *list, size_t n) {
   free(list);
 }
 
+void art_run_ids_free(char **run_ids, size_t n) {
+  for (size_t i = 0; i < n; i++) free(run_ids[i]);
+  free(run_ids);
+}
+
+int art_run_ids_add(char ***run_ids, size_t *n, const char *run_id) {
+  char **grown = realloc(*run_ids, (*n + 1) * sizeof **run_ids);
+  if (!grown) return ART_ENOMEM;
+  *run_ids = grown;
+  if (!(grown[*n] = strdup(run_id))) return ART_ENOMEM;
+  (*n)++;
+  return 0;
+}
+
 void art_store_close(art_store *s) {
   if (s) s->vt->close(s);
 }

@@ -8,6 +8,8 @@
 int art_record_copy(art_run_record *to, const art_run_record *from);
 /* A deep copy of `from` into `to`; ART_ENOMEM leaves `to` empty. */
 int art_approval_record_copy(art_approval_record *to, const art_approval_record *from);
+/* Append a copy of `run_id` to the n ids of *run_ids (art_run_ids_free). */
+int art_run_ids_add(char ***run_ids, size_t *n, const char *run_id);
 /* Finished and cancelled runs never run again. */
 bool art_status_is_final(art_run_status s);
 

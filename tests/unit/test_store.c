@@ -121,17 +121,53 @@ static void contract_status_list_prune(opener open) {
   assert_string_equal(list[0].run_id, "b");
   assert_string_equal(list[0].stop_reason, "approval_required");
   art_run_records_free(list, n);
+  char **pruned;
   size_t deleted;
-  assert_int_equal(s->vt->prune(s, 500, &deleted, &err), 0);
+  assert_int_equal(s->vt->prune(s, 500, &pruned, &deleted, &err), 0);
   assert_int_equal(deleted, 1); /* a finished before 500; c cancelled after; b paused, d running */
+  assert_string_equal(pruned[0], "a");
+  art_run_ids_free(pruned, deleted);
   art_run_record got;
   assert_int_equal(s->vt->get_run(s, "a", &got, &err), ART_ENOTFOUND);
   art_journal journal;
   assert_int_equal(s->vt->load_journal(s, "a", &journal, &err), ART_ENOTFOUND);
-  assert_int_equal(s->vt->prune(s, 1000, &deleted, &err), 0);
+  assert_int_equal(s->vt->prune(s, 1000, &pruned, &deleted, &err), 0);
   assert_int_equal(deleted, 1);
+  assert_string_equal(pruned[0], "c");
+  art_run_ids_free(pruned, deleted);
+  assert_int_equal(s->vt->prune(s, 1000, &pruned, &deleted, &err), 0);
+  assert_int_equal(deleted, 0);
+  art_run_ids_free(pruned, deleted);
   assert_int_equal(s->vt->list_runs(s, -1, &list, &n, &err), 0);
   assert_int_equal(n, 2);
+  art_run_records_free(list, n);
+  art_store_close(s);
+}
+
+/* Which runs a prune deleted: each of them once, in any order. */
+static void contract_prune_names_what_it_deletes(opener open) {
+  art_store *s = open();
+  art_error err = {0};
+  const char *ids[] = {"p1", "p2", "p3", "p4"};
+  for (int i = 0; i < 4; i++) {
+    art_run_record r = record(ids[i], 10 + i);
+    assert_int_equal(s->vt->create_run(s, &r, &err), 0);
+    art_run_status status = i == 2 ? ART_RUN_PAUSED : i % 2 ? ART_RUN_CANCELLED : ART_RUN_FINISHED;
+    assert_int_equal(s->vt->set_status(s, ids[i], status, "x", "y", 50, &err), 0);
+  }
+  char **pruned;
+  size_t n;
+  assert_int_equal(s->vt->prune(s, 100, &pruned, &n, &err), 0);
+  assert_int_equal(n, 3); /* p3 is paused */
+  int seen[4] = {0};
+  for (size_t i = 0; i < n; i++)
+    for (int k = 0; k < 4; k++) seen[k] += strcmp(pruned[i], ids[k]) == 0;
+  assert_true(seen[0] == 1 && seen[1] == 1 && seen[2] == 0 && seen[3] == 1);
+  art_run_ids_free(pruned, n);
+  art_run_record *list;
+  assert_int_equal(s->vt->list_runs(s, -1, &list, &n, &err), 0);
+  assert_int_equal(n, 1);
+  assert_string_equal(list[0].run_id, "p3");
   art_run_records_free(list, n);
   art_store_close(s);
 }
@@ -297,6 +333,7 @@ CONTRACT(runs_and_journals, contract_runs_and_journals)
 CONTRACT(cancel_requests, contract_cancel_requests)
 CONTRACT(approval_records, contract_approval_records)
 CONTRACT(status_list_prune, contract_status_list_prune)
+CONTRACT(prune_names_what_it_deletes, contract_prune_names_what_it_deletes)
 CONTRACT(leases, contract_leases)
 CONTRACT(journal_sink_and_replay, contract_journal_sink_and_replay)
 
@@ -577,6 +614,8 @@ int main(void) {
       cmocka_unit_test(schema_2_journals_are_migrated_and_resume),
       cmocka_unit_test(status_list_prune_memory),
       cmocka_unit_test(status_list_prune_sqlite),
+      cmocka_unit_test(prune_names_what_it_deletes_memory),
+      cmocka_unit_test(prune_names_what_it_deletes_sqlite),
       cmocka_unit_test(leases_memory),
       cmocka_unit_test(leases_sqlite),
       cmocka_unit_test(journal_sink_and_replay_memory),
