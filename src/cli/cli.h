@@ -11,7 +11,6 @@
 enum { EXIT_OK = 0, EXIT_STOPPED = 1, EXIT_USAGE = 2, EXIT_PAUSED = 3 };
 
 enum {
-  OPT_JSON = 1,
   OPT_TRACE = 2,
   OPT_OUTBOX = 4,
   OPT_JUNIT = 8,
@@ -45,12 +44,15 @@ typedef struct cli_opts {
   int n_args;
 } cli_opts;
 
-/* Parse argv[1..] of a subcommand: the flags in `allowed` and exactly `args`
- * positional arguments.  Returns 0, or EXIT_USAGE after printing what is wrong
- * and `usage` to stderr. */
+/* Parse argv[1..] of a subcommand: --json, the flags in `allowed` and exactly
+ * `args` positional arguments.  Sets the error mode (cli_set_json).  Returns
+ * 0, or EXIT_USAGE after saying what is wrong (cli_usage_error). */
 int cli_parse(int argc, char **argv, unsigned allowed, int args, const char *usage, cli_opts *o);
 /* "30d", "12h", "90m", "45s" -> µs; -1 when it is not such an age. */
 int64_t cli_parse_age(const char *text);
+/* A usage error for a `what` ("command") that is none of `names` (NULL-
+ * terminated), suggesting the closest one when it is a likely typo. */
+int cli_unknown(const char *usage, const char *what, const char *word, const char *const *names);
 
 /* Run `spec` to its stop with the options' sinks, journaled in `store` when
  * not NULL; prints and returns the exit code (EXIT_OK / EXIT_STOPPED /
@@ -82,8 +84,42 @@ void cli_signals_child_group(long pgid);
 int cli_report(const art_run *run, const cli_opts *o, json_t *eval, const char *store,
                json_t *approvals, const art_run_record *record);
 
-void cli_print_eval_table(const json_t *report);
+/* ---- errors.c: JSON out and errors ----
+ * Every failure of a command is said through cli_error: for people as
+ * "agentrt: MESSAGE" on stderr, or, when the command was given --json, as one
+ * JSON object on stdout, {"error": {"code": CODE, "message": MESSAGE}}.  The
+ * exit code is the same either way.  The codes (README, "Errors"): */
+typedef enum {
+  CLI_ERR_USAGE,     /* usage: bad option, missing or extra argument, unknown command, bad value */
+  CLI_ERR_SPEC,      /* spec: the agent spec or eval suite cannot be read or is wrong */
+  CLI_ERR_STORE,     /* store: the store cannot be opened, read or written */
+  CLI_ERR_NOT_FOUND, /* not_found: no such run, or not the action the run waits for */
+  CLI_ERR_STATE,   /* state: not now: decided already, ended, nothing to resume, driven elsewhere */
+  CLI_ERR_REFUSED, /* refused: the runtime refused it (self-approval, expired already) */
+  CLI_ERR_TOOLS,   /* tools: the MCP servers could not be set up */
+  CLI_ERR_IO,      /* io: a file (trace, JUnit) or stdout cannot be written */
+  CLI_ERR_INTERRUPTED, /* interrupted: Ctrl-C or SIGTERM; the run is ready to resume */
+  CLI_ERR_INTERNAL     /* internal: out of memory, or the run cannot go on */
+} cli_err;
+
+void cli_set_json(bool on);
+/* Whether --json is among argv[1..]: for what fails before cli_parse runs. */
+bool cli_args_ask_json(int argc, char **argv);
+/* Say what went wrong; returns exit_code. */
+int cli_error(int exit_code, cli_err code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A usage error: the message, then (for people) `usage`; returns EXIT_USAGE. */
+int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The code for an ART_E* code. */
+cli_err cli_err_of(int art_code);
+/* A store's failure (exit 2): not_found and state as such, else store. */
+int cli_store_error(const art_error *err);
+/* One JSON value on stdout, or into `array` while cli_capture_json(array):
+ * 0, or EXIT_USAGE having said why (`j` NULL: out of memory). */
 int cli_print_json(const json_t *j);
+void cli_capture_json(json_t *array);
+
+void cli_print_eval_table(const json_t *report);
 int cli_exit_code(art_stop_reason r);
 
 int cmd_demo(int argc, char **argv);

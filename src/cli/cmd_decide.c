@@ -7,8 +7,8 @@
 #include "cli/cli.h"
 
 static const char approve_usage[] =
-    "usage: agentrt approve RUN ACTION --reviewer NAME [--reason R] [--expires AGE] [--store "
-    "PATH]\n"
+    "usage: agentrt approve RUN ACTION --reviewer NAME [--reason R] [--expires AGE]\n"
+    "                       [--store PATH] [--json]\n"
     "\n"
     "Approve the action a paused run waits for (the ACTION id it printed).  The\n"
     "approval binds to that exact action: another tool or another input is another\n"
@@ -16,18 +16,18 @@ static const char approve_usage[] =
     "\"allow_self_approval\": true).  With --expires (e.g. 1h), an action that has\n"
     "not run by then waits for approval again.  Then: agentrt resume RUN.\n";
 static const char deny_usage[] =
-    "usage: agentrt deny RUN ACTION --reviewer NAME --reason R [--store PATH]\n"
+    "usage: agentrt deny RUN ACTION --reviewer NAME --reason R [--store PATH] [--json]\n"
     "\n"
     "Deny the action a paused run waits for: the run stops policy_denied.\n";
 static const char answer_usage[] =
-    "usage: agentrt answer RUN TEXT [--store PATH]\n"
+    "usage: agentrt answer RUN TEXT [--store PATH] [--json]\n"
     "\n"
     "Answer the question of a run blocked on ask_human.  For a run blocked with\n"
     "outcome_unknown, TEXT says what the call did: it is recorded as the call's\n"
     "result (agentrt resolve --outcome done --reason TEXT).  Then: agentrt resume RUN.\n";
 static const char resolve_usage[] =
     "usage: agentrt resolve RUN ACTION --outcome done|retry|failed --reviewer NAME\n"
-    "                       [--reason NOTE] [--store PATH]\n"
+    "                       [--reason NOTE] [--store PATH] [--json]\n"
     "\n"
     "Say what became of the call a run stopped on with outcome_unknown (the process\n"
     "running it died before its result was recorded; agentrt never repeats such a\n"
@@ -37,7 +37,7 @@ static const char resolve_usage[] =
     "  failed  it failed: the run stops tool_failure\n"
     "--reviewer names who resolved it.  Then: agentrt resume RUN.\n";
 static const char cancel_usage[] =
-    "usage: agentrt cancel RUN [--reason R] [--store PATH]\n"
+    "usage: agentrt cancel RUN [--reason R] [--store PATH] [--json]\n"
     "\n"
     "Stop a run that has not finished: it ends cancelled.  A paused or interrupted\n"
     "run is cancelled at once.  A run another process is driving is asked to stop:\n"
@@ -67,24 +67,55 @@ static int with_run(const cli_opts *o, decide_fn fn) {
   return rc;
 }
 
+/* The run did not take it (rc from art_run_feed_*): exit 1, or 2 when it could
+ * not be recorded. */
 static int refused(const cli_durable *d, int rc) {
-  fprintf(stderr, "agentrt: run %s: %s\n", art_run_id(d->run), art_run_errmsg(d->run));
-  return rc == ART_ENOMEM || rc == ART_EIO ? EXIT_USAGE : EXIT_STOPPED;
+  return cli_error(rc == ART_ENOMEM || rc == ART_EIO ? EXIT_USAGE : EXIT_STOPPED, cli_err_of(rc),
+                   "run %s: %s", art_run_id(d->run), art_run_errmsg(d->run));
+}
+
+/* What was decided: `line` for people; with --json {"run_id", "action_id",
+ * "decision", "status", "stop_reason"}, where the run now stands. */
+static int said(const cli_opts *o, const char *run_id, const char *action_id, const char *decision,
+                art_run_status status, const char *stop_reason, const char *line) {
+  if (!o->json) return printf("%s\n", line) < 0 ? EXIT_USAGE : 0;
+  json_t *j =
+      json_pack("{s:s, s:s?, s:s, s:s, s:s?}", "run_id", run_id, "action_id", action_id, "decision",
+                decision, "status", art_run_status_name(status), "stop_reason", stop_reason);
+  int rc = cli_print_json(j);
+  json_decref(j);
+  return rc;
+}
+
+static int decided(const cli_opts *o, const art_run *run, const char *action_id,
+                   const char *decision, const char *line) {
+  art_stop_reason r = art_run_stop_reason(run);
+  return said(o, art_run_id(run), action_id, decision, cli_status_of(run),
+              r == ART_STOP_NONE ? NULL : art_stop_reason_name(r), line);
+}
+
+/* "; continue with: agentrt resume RUN [--store PATH]" */
+static void continue_with(char *buf, size_t size, const cli_opts *o, const art_run *run) {
+  bool other_store = strcmp(o->store, CLI_DEFAULT_STORE) != 0;
+  snprintf(buf, size, "; continue with: agentrt resume %s%s%s", art_run_id(run),
+           other_store ? " --store " : "", other_store ? o->store : "");
 }
 
 static int decide(const cli_opts *o, cli_durable *d, bool approved) {
   int64_t now = art_now_us(), expires = 0;
-  if (o->expires && (expires = cli_parse_age(o->expires)) < 0) {
-    fprintf(stderr, "agentrt: --expires needs an age such as 1h, 30m or 2d\n");
-    return EXIT_USAGE;
-  }
+  if (o->expires && (expires = cli_parse_age(o->expires)) <= 0)
+    return cli_error(EXIT_USAGE, CLI_ERR_USAGE,
+                     "--expires needs a positive age such as 1h, 30m or 2d, not \"%s\" (leave it "
+                     "out for an approval that does not expire)",
+                     o->expires);
   art_approval a = {o->args[1], approved, o->reviewer, o->reason, expires ? now + expires : 0};
   int rc = art_run_feed_approval(d->run, &a, now);
   if (rc < 0) return refused(d, rc);
-  printf("%s %s for run %s", approved ? "approved" : "denied", o->args[1], art_run_id(d->run));
-  if (approved) printf("; continue with: agentrt resume %s", art_run_id(d->run));
-  printf("\n");
-  return 0;
+  char line[600], next[400] = "";
+  if (approved) continue_with(next, sizeof next, o, d->run);
+  snprintf(line, sizeof line, "%s %s for run %s%s", approved ? "approved" : "denied", o->args[1],
+           art_run_id(d->run), next);
+  return decided(o, d->run, o->args[1], approved ? "approved" : "denied", line);
 }
 
 static int approve(const cli_opts *o, cli_durable *d) { return decide(o, d, true); }
@@ -92,50 +123,51 @@ static int deny(const cli_opts *o, cli_durable *d) { return decide(o, d, false);
 
 static const char *outcome_unknown_action(const art_run *run) {
   const art_event *stop = art_run_event(run, art_run_event_count(run) - 1);
-  bool unknown = art_run_stop_reason(run) == ART_STOP_BLOCKED && stop && stop->type == ART_EV_STOP &&
+  bool unknown = art_run_stop_reason(run) == ART_STOP_BLOCKED && stop &&
+                 stop->type == ART_EV_STOP &&
                  strcmp(art_run_stop_detail(run), "outcome_unknown") == 0;
   return unknown ? stop->u.stop.action_id : NULL;
 }
 
-static int resolved(cli_durable *d, const art_resolution *r) {
+static int resolved(const cli_opts *o, cli_durable *d, const art_resolution *r) {
   int rc = art_run_resolve(d->run, r, art_now_us());
   if (rc < 0) return refused(d, rc);
-  printf("resolved %s of run %s: %s; continue with: agentrt resume %s\n", r->action_id,
-         art_run_id(d->run), art_resolve_kind_name(r->kind), art_run_id(d->run));
-  return 0;
+  char line[600], next[400] = "";
+  if (cli_status_of(d->run) == ART_RUN_READY) continue_with(next, sizeof next, o, d->run);
+  snprintf(line, sizeof line, "resolved %s of run %s: %s%s", r->action_id, art_run_id(d->run),
+           art_resolve_kind_name(r->kind), next);
+  return decided(o, d->run, r->action_id, "resolved", line);
 }
 
 static int resolve(const cli_opts *o, cli_durable *d) {
   art_resolution r = {o->args[1], ART_RESOLVE_DONE, o->reviewer, o->reason};
-  if (!o->outcome) {
-    fprintf(stderr, "agentrt: --outcome is required\n\n%s", resolve_usage);
-    return EXIT_USAGE;
-  }
-  if (art_resolve_kind_parse(o->outcome, &r.kind) < 0) {
-    fprintf(stderr, "agentrt: --outcome is done, retry or failed, not \"%s\"\n", o->outcome);
-    return EXIT_USAGE;
-  }
-  return resolved(d, &r);
+  if (!o->outcome) return cli_usage_error(resolve_usage, "--outcome is required");
+  if (art_resolve_kind_parse(o->outcome, &r.kind) < 0)
+    return cli_error(EXIT_USAGE, CLI_ERR_USAGE, "--outcome is done, retry or failed, not \"%s\"",
+                     o->outcome);
+  return resolved(o, d, &r);
 }
 
 static int answer(const cli_opts *o, cli_durable *d) {
   const char *unknown = outcome_unknown_action(d->run);
   if (unknown) {
     art_resolution r = {unknown, ART_RESOLVE_DONE, "operator", o->args[1]};
-    return resolved(d, &r);
+    return resolved(o, d, &r);
   }
   int rc = art_run_feed_human_input(d->run, o->args[1], art_now_us());
   if (rc < 0) return refused(d, rc);
-  printf("answered run %s; continue with: agentrt resume %s\n", art_run_id(d->run),
-         art_run_id(d->run));
-  return 0;
+  char line[600], next[400];
+  continue_with(next, sizeof next, o, d->run);
+  snprintf(line, sizeof line, "answered run %s%s", art_run_id(d->run), next);
+  return decided(o, d->run, NULL, "answered", line);
 }
 
 static int cancel(const cli_opts *o, cli_durable *d) {
   int rc = art_run_cancel(d->run, o->reason, art_now_us());
   if (rc < 0) return refused(d, rc);
-  printf("cancelled run %s\n", art_run_id(d->run));
-  return 0;
+  char line[300];
+  snprintf(line, sizeof line, "cancelled run %s", art_run_id(d->run));
+  return decided(o, d->run, NULL, "cancelled", line);
 }
 
 static int command(int argc, char **argv, unsigned flags, int args, const char *usage,
@@ -143,11 +175,9 @@ static int command(int argc, char **argv, unsigned flags, int args, const char *
   cli_opts o;
   int rc = cli_parse(argc, argv, flags | OPT_STORE, args, usage, &o);
   if (rc != 0 || o.help) return rc;
-  if ((needs_reviewer && !o.reviewer) || (needs_reason && !o.reason)) {
-    fprintf(stderr, "agentrt: %s is required\n\n%s",
-            needs_reviewer && !o.reviewer ? "--reviewer" : "--reason", usage);
-    return EXIT_USAGE;
-  }
+  if ((needs_reviewer && !o.reviewer) || (needs_reason && !o.reason))
+    return cli_usage_error(usage, "%s is required",
+                           needs_reviewer && !o.reviewer ? "--reviewer" : "--reason");
   return with_run(&o, fn);
 }
 
@@ -170,20 +200,24 @@ static int cancel_or_ask(const cli_opts *o) {
   const char *run_id = o->args[0];
   int held = cli_try_claim(store, run_id, &err);
   if (held == 0) cli_release(store, run_id);
-  if (held == ART_ESTATE && (rc = store->vt->request_cancel(store, run_id, o->reason, &err)) == 0)
-    printf("cancel requested: run %s is being driven by another process, which stops it "
-           "cancelled at its next step boundary\n",
+  char line[300];
+  snprintf(line, sizeof line,
+           "cancel requested: run %s is being driven by another process, which stops it "
+           "cancelled at its next step boundary",
            run_id);
+  if (held == ART_ESTATE && (rc = store->vt->request_cancel(store, run_id, o->reason, &err)) == 0)
+    rc = said(o, run_id, NULL, "cancel_requested", ART_RUN_RUNNING, NULL, line);
   else if (held == ART_ESTATE)
-    fprintf(stderr, "agentrt: %s\n", err.message);
+    rc = cli_error(rc == ART_ESTATE ? EXIT_STOPPED : EXIT_USAGE,
+                   rc == ART_ESTATE ? CLI_ERR_STATE : CLI_ERR_STORE, "%s", err.message);
   art_store_close(store);
   if (held != ART_ESTATE) return with_run(o, cancel); /* it says what is wrong, if anything */
-  return rc == 0 ? 0 : rc == ART_ESTATE ? EXIT_STOPPED : EXIT_USAGE;
+  return rc;
 }
 
 int cmd_resolve(int argc, char **argv) {
-  return command(argc, argv, OPT_OUTCOME | OPT_REVIEWER | OPT_REASON, 2, resolve_usage, true,
-                 false, resolve);
+  return command(argc, argv, OPT_OUTCOME | OPT_REVIEWER | OPT_REASON, 2, resolve_usage, true, false,
+                 resolve);
 }
 
 int cmd_cancel(int argc, char **argv) {
@@ -196,7 +230,7 @@ int cmd_cancel(int argc, char **argv) {
 
 static const char resume_usage[] =
     "usage: agentrt resume RUN [--store PATH] [--json]\n"
-    "       agentrt resume --all [--store PATH]\n"
+    "       agentrt resume --all [--store PATH] [--json]\n"
     "\n"
     "Continue a run from where its journal stops: after an approval, a denial or\n"
     "an answer, or after the process driving it died.  A call that was handed out\n"
@@ -206,11 +240,10 @@ static const char resume_usage[] =
     "ready: approved or answered since it paused, or interrupted.\n";
 
 static int resume(const cli_opts *o, cli_durable *d) {
-  if (cli_status_of(d->run) != ART_RUN_READY) {
-    fprintf(stderr, "agentrt: run %s is %s (%s): nothing to resume\n", art_run_id(d->run),
-            art_run_status_name(cli_status_of(d->run)), art_run_stop_detail(d->run));
-    return cli_status_of(d->run) == ART_RUN_PAUSED ? EXIT_PAUSED : EXIT_STOPPED;
-  }
+  if (cli_status_of(d->run) != ART_RUN_READY)
+    return cli_error(cli_status_of(d->run) == ART_RUN_PAUSED ? EXIT_PAUSED : EXIT_STOPPED,
+                     CLI_ERR_STATE, "run %s is %s (%s): nothing to resume", art_run_id(d->run),
+                     art_run_status_name(cli_status_of(d->run)), art_run_stop_detail(d->run));
   const art_action *act;
   int marked = cli_mark_running(d->store, d->run);
   if (marked != 0) return marked;
@@ -218,7 +251,7 @@ static int resume(const cli_opts *o, cli_durable *d) {
     int rc = cli_stop_tools_failed(d->run, d->mcp_failure);
     if (rc != 0) return rc;
   } else if (art_run_call_interrupted(d->run) && art_run_next(d->run, art_now_us(), &act) == 0 &&
-      !art_tool_idempotent(act->tool)) {
+             !art_tool_idempotent(act->tool)) {
     if (art_run_feed_outcome_unknown(d->run, art_now_us()) < 0) return refused(d, ART_EIO);
   } else {
     int rc = cli_drive(d->run, d->model, d->store, o->store);
@@ -229,18 +262,19 @@ static int resume(const cli_opts *o, cli_durable *d) {
 }
 
 /* Every run that is ready: decided since it paused, or interrupted (its
- * driver let go, or died). */
+ * driver let go, or died).  With --json, one array: what resume prints for
+ * each run (its result, or its error). */
 static int resume_all(cli_opts *o) {
   art_store *store = NULL;
   art_run_record *runs = NULL;
   size_t n = 0, resumed = 0;
   art_error err = {0};
   int rc = cli_store_open(o, &store), worst = 0;
-  if (rc == 0 && store->vt->list_runs(store, -1, &runs, &n, &err) < 0) {
-    fprintf(stderr, "agentrt: %s\n", err.message);
-    rc = EXIT_USAGE;
-  }
+  if (rc == 0 && store->vt->list_runs(store, -1, &runs, &n, &err) < 0) rc = cli_store_error(&err);
   art_store_close(store);
+  json_t *each = rc == 0 && o->json ? json_array() : NULL;
+  if (rc == 0 && o->json && !each) rc = cli_error(EXIT_USAGE, CLI_ERR_INTERNAL, "out of memory");
+  cli_capture_json(each);
   int64_t now = art_now_us();
   for (size_t i = 0; rc == 0 && i < n && !cli_signal_caught(); i++) {
     if (cli_status_now(&runs[i], now) != ART_RUN_READY) continue;
@@ -249,7 +283,10 @@ static int resume_all(cli_opts *o) {
     if (one == EXIT_USAGE || (one > worst && worst != EXIT_USAGE)) worst = one;
     resumed++;
   }
-  if (rc == 0 && resumed == 0) printf("no run to resume\n");
+  cli_capture_json(NULL);
+  if (each && rc == 0) rc = cli_print_json(each);
+  if (rc == 0 && resumed == 0 && !o->json) printf("no run to resume\n");
+  json_decref(each);
   art_run_records_free(runs, n);
   return rc ? rc : worst;
 }
@@ -261,5 +298,5 @@ int cmd_resume(int argc, char **argv) {
     int rc = cli_parse(argc, argv, OPT_ALL | OPT_STORE, 0, resume_usage, &o);
     return rc != 0 || o.help ? rc : resume_all(&o);
   }
-  return command(argc, argv, OPT_JSON, 1, resume_usage, false, false, resume);
+  return command(argc, argv, 0, 1, resume_usage, false, false, resume);
 }

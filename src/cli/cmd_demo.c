@@ -16,7 +16,7 @@ static const char usage[] =
 
 int cmd_demo(int argc, char **argv) {
   cli_opts o;
-  int rc = cli_parse(argc, argv, OPT_JSON | OPT_TRACE | OPT_OUTBOX, 0, usage, &o);
+  int rc = cli_parse(argc, argv, OPT_TRACE | OPT_OUTBOX, 0, usage, &o);
   if (rc != 0 || o.help) return rc;
   json_t *spec_json = json_loads(cli_demo_spec(), 0, NULL);
   json_t *suite = json_loads(cli_demo_suite(), 0, NULL);
@@ -25,12 +25,11 @@ int cmd_demo(int argc, char **argv) {
   art_spec_options opts = {.outbox = o.outbox};
   rc = spec_json && suite ? art_spec_parse(&spec, spec_json, "demo.json", NULL, &opts, &err)
                           : ART_ENOMEM;
-  if (rc < 0) {
-    fprintf(stderr, "agentrt: demo: %s\n", err.message[0] ? err.message : "out of memory");
-    rc = EXIT_USAGE;
-  } else {
+  if (rc < 0)
+    rc = cli_error(EXIT_USAGE, CLI_ERR_INTERNAL, "demo: %s",
+                   err.message[0] ? err.message : "out of memory");
+  else
     rc = cli_run_spec(spec, &o, json_array_get(json_object_get(suite, "cases"), 0), NULL);
-  }
   art_spec_free(spec);
   json_decref(spec_json);
   json_decref(suite);

@@ -25,33 +25,30 @@ static int write_junit(const json_t *report, const char *path) {
   FILE *f = fopen(path, "w");
   int rc = f ? art_eval_write_junit(report, f) : ART_EIO;
   if (f && fclose(f) != 0) rc = ART_EIO;
-  if (rc < 0) fprintf(stderr, "agentrt: cannot write %s: %s\n", path, strerror(errno));
-  return rc;
+  return rc < 0 ? cli_error(EXIT_USAGE, CLI_ERR_IO, "cannot write %s: %s", path, strerror(errno))
+                : 0;
 }
 
 int cmd_eval(int argc, char **argv) {
   cli_opts o;
-  int rc = cli_parse(argc, argv, OPT_JSON | OPT_JUNIT | OPT_OUTBOX, 1, usage, &o);
+  int rc = cli_parse(argc, argv, OPT_JUNIT | OPT_OUTBOX, 1, usage, &o);
   if (rc != 0 || o.help) return rc;
   art_eval_suite *suite;
   art_error err = {0};
   art_spec_options opts = {.outbox = o.outbox};
-  if (art_eval_suite_load(&suite, o.args[0], &opts, &err) < 0) {
-    fprintf(stderr, "agentrt: %s\n", err.message);
-    return EXIT_USAGE;
-  }
+  if (art_eval_suite_load(&suite, o.args[0], &opts, &err) < 0)
+    return cli_error(EXIT_USAGE, cli_err_of(err.code), "%s", err.message);
   json_t *report = art_eval_suite_run(suite, &err);
   if (!report) {
-    fprintf(stderr, "agentrt: eval failed: %s\n", err.message);
     art_eval_suite_free(suite);
-    return EXIT_USAGE;
+    return cli_error(EXIT_USAGE, cli_err_of(err.code), "eval failed: %s", err.message);
   }
-  if (o.json)
-    cli_print_json(report);
-  else
-    cli_print_eval_table(report);
   rc = json_integer_value(json_object_get(report, "failed")) ? EXIT_STOPPED : EXIT_OK;
-  if (o.junit && write_junit(report, o.junit) < 0) rc = EXIT_USAGE;
+  if (!o.json) cli_print_eval_table(report);
+  if (o.junit && write_junit(report, o.junit) != 0)
+    rc = EXIT_USAGE;
+  else if (o.json && cli_print_json(report) != 0)
+    rc = EXIT_USAGE;
   json_decref(report);
   art_eval_suite_free(suite);
   return rc;

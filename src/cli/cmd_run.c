@@ -33,15 +33,13 @@ static const char usage[] =
 
 int cmd_run(int argc, char **argv) {
   cli_opts o;
-  int rc = cli_parse(argc, argv, OPT_JSON | OPT_TRACE | OPT_OUTBOX | OPT_STORE, 1, usage, &o);
+  int rc = cli_parse(argc, argv, OPT_TRACE | OPT_OUTBOX | OPT_STORE, 1, usage, &o);
   if (rc != 0 || o.help) return rc;
   art_spec *spec;
   art_error err = {0};
   art_spec_options opts = {.outbox = o.outbox};
-  if (art_spec_load(&spec, o.args[0], &opts, &err) < 0) {
-    fprintf(stderr, "agentrt: %s\n", err.message);
-    return EXIT_USAGE;
-  }
+  if (art_spec_load(&spec, o.args[0], &opts, &err) < 0)
+    return cli_error(EXIT_USAGE, cli_err_of(err.code), "%s", err.message);
   art_store *store = NULL;
   rc = cli_store_create(&o, &store);
   if (rc == 0) rc = cli_run_spec(spec, &o, NULL, store);

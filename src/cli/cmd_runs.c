@@ -7,8 +7,8 @@
 static const char usage[] =
     "usage: agentrt runs list [--status S] [--store PATH] [--json]\n"
     "       agentrt runs show RUN [--store PATH] [--json]\n"
-    "       agentrt runs trace RUN [--store PATH] [--jsonl]\n"
-    "       agentrt runs prune --older-than AGE [--store PATH]\n"
+    "       agentrt runs trace RUN [--store PATH] [--jsonl | --json]\n"
+    "       agentrt runs prune --older-than AGE [--store PATH] [--json]\n"
     "\n"
     "The runs kept in a store (default ./agentrt.db).\n"
     "  list    every run, newest first: id, status, stop reason, steps, holder\n"
@@ -16,26 +16,33 @@ static const char usage[] =
     "          running: a live process drives it, ready: nobody does, resume it)\n"
     "  show    one run as `agentrt run` printed it (--json: the result object plus\n"
     "          status and pending)\n"
-    "  trace   its journal as a table, or as JSON lines with --jsonl\n"
+    "  trace   its journal as a table, as JSON lines with --jsonl, or as one JSON\n"
+    "          array with --json\n"
     "  prune   delete finished and cancelled runs, and their journals, last changed\n"
-    "          more than AGE ago (AGE: a number and s, m, h or d, e.g. 30d)\n";
+    "          more than AGE ago (AGE: a number and s, m, h or d, e.g. 30d; --json:\n"
+    "          {\"pruned\": [RUN, ...]})\n";
 
 static int prune(const cli_opts *o, art_store *store) {
   int64_t age = o->older_than ? cli_parse_age(o->older_than) : -1;
-  if (age < 0) {
-    fprintf(stderr, "agentrt: --older-than needs an age such as 30d, 12h or 90m\n\n%s", usage);
-    return EXIT_USAGE;
-  }
+  if (age < 0) return cli_usage_error(usage, "--older-than needs an age such as 30d, 12h or 90m");
   char **pruned;
   size_t deleted;
   art_error err = {0};
-  if (store->vt->prune(store, art_now_us() - age, &pruned, &deleted, &err) < 0) {
-    fprintf(stderr, "agentrt: %s\n", err.message);
-    return EXIT_USAGE;
+  if (store->vt->prune(store, art_now_us() - age, &pruned, &deleted, &err) < 0)
+    return cli_store_error(&err);
+  int rc = 0;
+  if (o->json) {
+    json_t *ids = json_array();
+    for (size_t i = 0; ids && i < deleted; i++)
+      if (json_array_append_new(ids, json_string(pruned[i])) < 0) json_decref(ids), ids = NULL;
+    json_t *j = ids ? json_pack("{s:o}", "pruned", ids) : NULL;
+    rc = cli_print_json(j);
+    json_decref(j);
+  } else {
+    printf("pruned %zu run%s\n", deleted, deleted == 1 ? "" : "s");
   }
   art_run_ids_free(pruned, deleted);
-  printf("pruned %zu run%s\n", deleted, deleted == 1 ? "" : "s");
-  return 0;
+  return rc;
 }
 
 /* Who holds the run: {owner, alive, lease_until_us}, or null. */
@@ -49,8 +56,7 @@ static json_t *holder_json(const art_run_record *r, int64_t now) {
 /* "host:pid", "host:pid (died)", "host:pid (lease ran out)" or "-". */
 static void holder_text(char *buf, size_t size, const art_run_record *r, int64_t now) {
   static const char *const how[] = {"", "", " (died)", " (lease ran out)"};
-  snprintf(buf, size, "%s%s", r->lease_owner ? r->lease_owner : "-",
-           how[cli_holder_of(r, now)]);
+  snprintf(buf, size, "%s%s", r->lease_owner ? r->lease_owner : "-", how[cli_holder_of(r, now)]);
 }
 
 static void list_one(json_t *arr, const art_run_record *r, art_run_status status, int64_t now) {
@@ -58,8 +64,8 @@ static void list_one(json_t *arr, const art_run_record *r, art_run_status status
     json_array_append_new(arr, json_pack("{s:s, s:s, s:s?, s:s?, s:i, s:I, s:o}", "run_id",
                                          r->run_id, "status", art_run_status_name(status),
                                          "stop_reason", r->stop_reason, "reason", r->detail,
-                                         "steps", r->steps, "updated_us",
-                                         (json_int_t)r->updated_us, "holder", holder_json(r, now)));
+                                         "steps", r->steps, "updated_us", (json_int_t)r->updated_us,
+                                         "holder", holder_json(r, now)));
     return;
   }
   char holder[160];
@@ -72,19 +78,14 @@ static void list_one(json_t *arr, const art_run_record *r, art_run_status status
  * record was last set to, so the filter is applied here. */
 static int list(const cli_opts *o, art_store *store) {
   art_run_status status;
-  if (o->status && art_run_status_parse(o->status, &status) < 0) {
-    fprintf(stderr,
-            "agentrt: unknown status \"%s\" (running, ready, paused, finished, cancelled)\n",
-            o->status);
-    return EXIT_USAGE;
-  }
+  if (o->status && art_run_status_parse(o->status, &status) < 0)
+    return cli_error(EXIT_USAGE, CLI_ERR_USAGE,
+                     "unknown status \"%s\" (running, ready, paused, finished, cancelled)",
+                     o->status);
   art_run_record *runs;
   size_t n;
   art_error err = {0};
-  if (store->vt->list_runs(store, -1, &runs, &n, &err) < 0) {
-    fprintf(stderr, "agentrt: %s\n", err.message);
-    return EXIT_USAGE;
-  }
+  if (store->vt->list_runs(store, -1, &runs, &n, &err) < 0) return cli_store_error(&err);
   int64_t now = art_now_us();
   json_t *arr = o->json ? json_array() : NULL;
   if (!o->json)
@@ -94,21 +95,29 @@ static int list(const cli_opts *o, art_store *store) {
     if (!o->status || now_status == status) list_one(arr, &runs[i], now_status, now);
   }
   art_run_records_free(runs, n);
-  int rc = arr && cli_print_json(arr) < 0 ? EXIT_USAGE : 0;
+  int rc = o->json ? cli_print_json(arr) : 0;
   json_decref(arr);
   return rc;
 }
 
-static int print_jsonl(const art_run *run) {
-  for (size_t i = 0; i < art_run_event_count(run); i++) {
+/* The journal as JSON lines, or (`array`) as one JSON array. */
+static int print_events(const art_run *run, bool array) {
+  json_t *all = array ? json_array() : NULL;
+  int rc = array && !all ? cli_error(EXIT_USAGE, CLI_ERR_INTERNAL, "out of memory") : 0;
+  for (size_t i = 0; rc == 0 && i < art_run_event_count(run); i++) {
     json_t *ev = art_event_to_json(run, art_run_event(run, i));
-    if (!ev || json_dumpf(ev, stdout, JSON_COMPACT) < 0 || putchar('\n') == EOF) {
-      json_decref(ev);
-      return EXIT_USAGE;
-    }
+    if (!ev)
+      rc = cli_error(EXIT_USAGE, CLI_ERR_INTERNAL, "out of memory");
+    else if (array)
+      rc = json_array_append(all, ev) < 0 ? cli_error(EXIT_USAGE, CLI_ERR_INTERNAL, "out of memory")
+                                          : 0;
+    else if (json_dumpf(ev, stdout, JSON_COMPACT) < 0 || putchar('\n') == EOF)
+      rc = cli_error(EXIT_USAGE, CLI_ERR_IO, "cannot write to stdout");
     json_decref(ev);
   }
-  return 0;
+  if (rc == 0 && array) rc = cli_print_json(all);
+  json_decref(all);
+  return rc;
 }
 
 /* The run's approval records as JSON objects, or NULL (having said why). */
@@ -117,7 +126,7 @@ static json_t *approvals_json(art_store *store, const char *run_id) {
   size_t n;
   art_error err = {0};
   if (store->vt->list_approvals(store, run_id, &list, &n, &err) < 0) {
-    fprintf(stderr, "agentrt: %s\n", err.message);
+    cli_store_error(&err);
     return NULL;
   }
   json_t *array = json_array();
@@ -125,15 +134,15 @@ static json_t *approvals_json(art_store *store, const char *run_id) {
     const art_approval_record *a = &list[i];
     json_t *one = json_pack(
         "{s:s, s:s, s:s?, s:s, s:s?, s:I, s:s, s:s, s:s?, s:I, s:I, s:I}", "run_id", a->run_id,
-        "action_id", a->action_id, "tool", a->tool, "input_sha256", a->input_sha256,
-        "requested_by", a->requested_by, "requested_at_us", (json_int_t)a->requested_at_us,
-        "reviewer", a->reviewer, "decision", a->approved ? "approved" : "denied", "reason",
-        a->reason, "decided_at_us", (json_int_t)a->decided_at_us, "expires_at_us",
-        (json_int_t)a->expires_at_us, "event_seq", (json_int_t)a->event_seq);
+        "action_id", a->action_id, "tool", a->tool, "input_sha256", a->input_sha256, "requested_by",
+        a->requested_by, "requested_at_us", (json_int_t)a->requested_at_us, "reviewer", a->reviewer,
+        "decision", a->approved ? "approved" : "denied", "reason", a->reason, "decided_at_us",
+        (json_int_t)a->decided_at_us, "expires_at_us", (json_int_t)a->expires_at_us, "event_seq",
+        (json_int_t)a->event_seq);
     if (json_array_append_new(array, one) < 0) json_decref(array), array = NULL;
   }
   art_approval_records_free(list, n);
-  if (!array) fprintf(stderr, "agentrt: out of memory\n");
+  if (!array) cli_error(EXIT_USAGE, CLI_ERR_INTERNAL, "out of memory");
   return array;
 }
 
@@ -142,8 +151,8 @@ static int show(const cli_opts *o, art_store *store, bool trace) {
   int rc = cli_rebuild(store, o->store, o->args[1], &d);
   if (rc != 0) return rc;
   json_t *approvals = trace ? NULL : approvals_json(store, o->args[1]);
-  if (trace && o->jsonl)
-    rc = print_jsonl(d.run);
+  if (trace && (o->jsonl || o->json))
+    rc = print_events(d.run, !o->jsonl);
   else if (!trace && !approvals)
     rc = EXIT_USAGE;
   else
@@ -158,12 +167,15 @@ int cmd_runs(int argc, char **argv) {
   const char *what = argc > 1 ? argv[1] : "";
   bool is_list = strcmp(what, "list") == 0, is_prune = strcmp(what, "prune") == 0;
   if (!is_list && !is_prune && strcmp(what, "show") != 0 && strcmp(what, "trace") != 0) {
-    bool help = strcmp(what, "--help") == 0 || strcmp(what, "-h") == 0;
-    fprintf(help ? stdout : stderr, "%s%s",
-            help ? "" : "agentrt: runs needs list, show, trace or prune\n\n", usage);
-    return help ? EXIT_OK : EXIT_USAGE;
+    static const char *const commands[] = {"list", "show", "trace", "prune", NULL};
+    if (strcmp(what, "--help") == 0 || strcmp(what, "-h") == 0)
+      return fputs(usage, stdout), EXIT_OK;
+    cli_set_json(cli_args_ask_json(argc, argv));
+    if (!what[0] || what[0] == '-')
+      return cli_usage_error(usage, "runs needs list, show, trace or prune");
+    return cli_unknown(usage, "runs command", what, commands);
   }
-  unsigned flags = OPT_STORE | (strcmp(what, "trace") == 0 ? OPT_JSONL : OPT_JSON) |
+  unsigned flags = OPT_STORE | (strcmp(what, "trace") == 0 ? OPT_JSONL : 0) |
                    (is_list ? OPT_STATUS : 0) | (is_prune ? OPT_OLDER_THAN : 0);
   int rc = cli_parse(argc, argv, flags, is_list || is_prune ? 1 : 2, usage, &o);
   if (rc != 0 || o.help) return rc;

@@ -48,14 +48,14 @@ static void rule_name(const art_verdict *v, char *buf, size_t size) {
 static json_t *tool_json(const art_spec *spec, const art_tool *t) {
   art_verdict v;
   verdict_of(spec, t, &v);
-  return json_pack(
-      "{s:s, s:s, s:s, s:s, s:s?, s:b, s:b, s:{s:s, s:o, s:s}, s:O?}", "name", art_tool_name(t),
-      "description", art_tool_description(t), "side_effect",
-      art_side_effect_name(art_tool_side_effect(t)), "side_effect_source",
-      art_side_effect_source_name(art_tool_side_effect_source(t)), "owner", art_tool_owner(t),
-      "idempotent", art_tool_idempotent(t), "enabled", art_tool_enabled(t), "policy", "effect",
-      art_effect_name(v.effect), "rule", v.rule < 0 ? json_null() : json_integer(v.rule),
-      "reason", v.reason ? v.reason : "", "input_schema", (json_t *)art_tool_input_schema(t));
+  return json_pack("{s:s, s:s, s:s, s:s, s:s?, s:b, s:b, s:{s:s, s:o, s:s}, s:O?}", "name",
+                   art_tool_name(t), "description", art_tool_description(t), "side_effect",
+                   art_side_effect_name(art_tool_side_effect(t)), "side_effect_source",
+                   art_side_effect_source_name(art_tool_side_effect_source(t)), "owner",
+                   art_tool_owner(t), "idempotent", art_tool_idempotent(t), "enabled",
+                   art_tool_enabled(t), "policy", "effect", art_effect_name(v.effect), "rule",
+                   v.rule < 0 ? json_null() : json_integer(v.rule), "reason",
+                   v.reason ? v.reason : "", "input_schema", (json_t *)art_tool_input_schema(t));
 }
 
 static int print_json(const art_spec *spec, const art_mcp_session *mcp) {
@@ -67,7 +67,7 @@ static int print_json(const art_spec *spec, const art_mcp_session *mcp) {
   for (size_t i = 0; i < art_registry_count(reg); i++)
     json_array_append_new(tools, tool_json(spec, art_registry_at(reg, i)));
   json_t *all = json_pack("{s:o, s:o}", "servers", servers, "tools", tools);
-  int rc = all && cli_print_json(all) == 0 ? EXIT_OK : EXIT_USAGE;
+  int rc = cli_print_json(all);
   json_decref(all);
   return rc;
 }
@@ -104,13 +104,12 @@ static int list(const cli_opts *o) {
   art_mcp_session *mcp = NULL;
   art_error err = {0};
   char why[ART_ERRMSG_SIZE];
-  if (art_spec_load(&spec, o->args[1], NULL, &err) < 0) {
-    fprintf(stderr, "agentrt: %s\n", err.message);
-    return EXIT_USAGE;
-  }
+  if (art_spec_load(&spec, o->args[1], NULL, &err) < 0)
+    return cli_error(EXIT_USAGE, cli_err_of(err.code), "%s", err.message);
   int rc = cli_mcp_attach(spec, &mcp, why, sizeof why);
-  if (rc < 0) fprintf(stderr, "agentrt: %s\n", why);
-  if (rc < 0) rc = rc == ART_ESPEC || rc == ART_ENOMEM ? EXIT_USAGE : EXIT_STOPPED;
+  if (rc < 0)
+    rc = rc == ART_ESPEC || rc == ART_ENOMEM ? cli_error(EXIT_USAGE, cli_err_of(rc), "%s", why)
+                                             : cli_error(EXIT_STOPPED, CLI_ERR_TOOLS, "%s", why);
   if (rc == 0) rc = o->json ? print_json(spec, mcp) : print_table(spec, mcp);
   art_mcp_session_free(mcp);
   art_spec_free(spec);
@@ -119,11 +118,10 @@ static int list(const cli_opts *o) {
 
 int cmd_tools(int argc, char **argv) {
   cli_opts o;
-  int rc = cli_parse(argc, argv, OPT_JSON, 2, usage, &o);
+  int rc = cli_parse(argc, argv, 0, 2, usage, &o);
   if (rc != 0 || o.help) return rc;
-  if (strcmp(o.args[0], "list") != 0) {
-    fprintf(stderr, "agentrt: unknown tools command \"%s\"\n\n%s", o.args[0], usage);
-    return EXIT_USAGE;
-  }
+  static const char *const commands[] = {"list", NULL};
+  if (strcmp(o.args[0], "list") != 0)
+    return cli_unknown(usage, "tools command", o.args[0], commands);
   return list(&o);
 }

@@ -17,8 +17,7 @@ static int open_store(const cli_opts *o, bool create, art_store **out) {
   art_error err = {0};
   art_sqlite_options opts = {.must_exist = !create};
   if (art_store_open_sqlite(out, o->store, &opts, &err) == 0) return 0;
-  fprintf(stderr, "agentrt: %s\n", err.message);
-  return EXIT_USAGE;
+  return cli_error(EXIT_USAGE, CLI_ERR_STORE, "%s", err.message);
 }
 
 int cli_store_open(const cli_opts *o, art_store **out) { return open_store(o, false, out); }
@@ -28,11 +27,6 @@ static void owner_name(char *buf, size_t size) {
   char host[64] = "?";
   gethostname(host, sizeof host - 1);
   snprintf(buf, size, "%s:%ld", host, (long)getpid());
-}
-
-static int store_failed(const art_error *err) {
-  fprintf(stderr, "agentrt: %s\n", err->message);
-  return EXIT_USAGE;
 }
 
 /* Whether `owner` ("host:pid") is a process on this host that has died: its
@@ -69,11 +63,9 @@ int cli_claim(art_store *store, const char *run_id) {
   art_error err = {0};
   if (cli_try_claim(store, run_id, &err) == 0) return 0;
   if (err.code == ART_ESTATE)
-    fprintf(stderr, "agentrt: run %s is being driven by another process; try again when it stops\n",
-            run_id);
-  else
-    fprintf(stderr, "agentrt: %s\n", err.message);
-  return EXIT_USAGE;
+    return cli_error(EXIT_USAGE, CLI_ERR_STATE,
+                     "run %s is being driven by another process; try again when it stops", run_id);
+  return cli_store_error(&err);
 }
 
 void cli_release(art_store *store, const char *run_id) {
@@ -90,7 +82,8 @@ int cli_persist_new(art_store *store, const art_spec *spec, art_run *run) {
   char owner[128];
   owner_name(owner, sizeof owner);
   json_t *stored;
-  if (art_spec_stored_json(spec, &stored, &err) < 0) return store_failed(&err);
+  if (art_spec_stored_json(spec, &stored, &err) < 0)
+    return cli_error(EXIT_USAGE, cli_err_of(err.code), "%s", err.message);
   char *spec_json = json_dumps(stored, JSON_COMPACT);
   json_decref(stored);
   int64_t now = art_now_us();
@@ -108,12 +101,11 @@ int cli_persist_new(art_store *store, const art_spec *spec, art_run *run) {
     art_error_set(&err, rc,
                   "run %s is in %s already (give the spec another run_id, or leave it out)",
                   art_run_id(run), "the store");
-  if (rc < 0) return store_failed(&err);
+  if (rc == ART_EINVAL) return cli_error(EXIT_USAGE, CLI_ERR_STATE, "%s", err.message);
+  if (rc < 0) return cli_store_error(&err);
   art_sink sink;
-  if (art_store_sink_new(&sink, store) < 0 || art_run_add_sink(run, &sink) < 0) {
-    fprintf(stderr, "agentrt: out of memory\n");
-    return EXIT_USAGE;
-  }
+  if (art_store_sink_new(&sink, store) < 0 || art_run_add_sink(run, &sink) < 0)
+    return cli_error(EXIT_USAGE, CLI_ERR_INTERNAL, "out of memory");
   return 0;
 }
 
@@ -140,9 +132,9 @@ art_run_status cli_status_now(const art_run_record *r, int64_t now_us) {
 
 int cli_mark_running(art_store *store, const art_run *run) {
   art_error err = {0};
-  int rc = store->vt->set_status(store, art_run_id(run), ART_RUN_RUNNING, NULL, NULL,
-                                 art_now_us(), &err);
-  return rc < 0 ? store_failed(&err) : 0;
+  int rc = store->vt->set_status(store, art_run_id(run), ART_RUN_RUNNING, NULL, NULL, art_now_us(),
+                                 &err);
+  return rc < 0 ? cli_store_error(&err) : 0;
 }
 
 /* Where the run stands, into its record; the lease is let go. */
@@ -153,7 +145,7 @@ int cli_record_status(art_store *store, const art_run *run) {
                                  stopped ? art_stop_reason_name(art_run_stop_reason(run)) : NULL,
                                  art_run_stop_detail(run), art_now_us(), &err);
   cli_release(store, art_run_id(run));
-  return rc < 0 ? store_failed(&err) : 0;
+  return rc < 0 ? cli_store_error(&err) : 0;
 }
 
 static size_t decisions_in(const art_journal *journal) {
@@ -171,7 +163,7 @@ static int load_spec(const art_run_record *rec, const char *store_path, art_spec
   int rc = json ? art_spec_parse(spec, json, name, rec->spec_dir, NULL, &err)
                 : art_error_set(&err, ART_ESPEC, "%s: not JSON", name);
   json_decref(json);
-  return rc < 0 ? store_failed(&err) : 0;
+  return rc < 0 ? cli_error(EXIT_USAGE, CLI_ERR_STORE, "%s", err.message) : 0;
 }
 
 /* The run's MCP tools, for the replay and for what comes after it; a failure
@@ -179,8 +171,7 @@ static int load_spec(const art_run_record *rec, const char *store_path, art_spec
 static int attach_servers(cli_durable *d) {
   int rc = cli_mcp_attach(d->spec, &d->mcp, d->mcp_failure, sizeof d->mcp_failure);
   if (rc != ART_ESPEC && rc != ART_ENOMEM) return 0;
-  fprintf(stderr, "agentrt: %s\n", d->mcp_failure);
-  return EXIT_USAGE;
+  return cli_error(EXIT_USAGE, cli_err_of(rc), "%s", d->mcp_failure);
 }
 
 /* The run `run_id` as its journal left it, with its model where it was and its
@@ -189,24 +180,23 @@ int cli_rebuild(art_store *store, const char *store_path, const char *run_id, cl
   art_error err = {0};
   art_journal journal = {0};
   memset(d, 0, sizeof *d);
-  if (store->vt->get_run(store, run_id, &d->record, &err) < 0) return store_failed(&err);
+  if (store->vt->get_run(store, run_id, &d->record, &err) < 0) return cli_store_error(&err);
   int rc = load_spec(&d->record, store_path, &d->spec);
   if (rc == 0) rc = attach_servers(d);
   if (rc == 0 && store->vt->load_journal(store, run_id, &journal, &err) < 0)
-    rc = store_failed(&err);
+    rc = cli_store_error(&err);
   d->store = store;
   art_run_options opts = {.run_id = run_id};
   art_sink sink;
   if (rc == 0 &&
       (art_model_new(&d->model, d->spec, &err) < 0 || art_run_new(&d->run, d->spec, &opts) < 0 ||
        art_store_sink_new(&sink, store) < 0 || art_run_add_sink(d->run, &sink) < 0)) {
-    fprintf(stderr, "agentrt: %s\n", err.message[0] ? err.message : "out of memory");
-    rc = EXIT_USAGE;
+    rc = cli_error(EXIT_USAGE, err.message[0] ? cli_err_of(err.code) : CLI_ERR_INTERNAL, "%s",
+                   err.message[0] ? err.message : "out of memory");
   }
-  if (rc == 0 && art_run_replay_journal(d->run, &journal) < 0) {
-    fprintf(stderr, "agentrt: run %s cannot be rebuilt: %s\n", run_id, art_run_errmsg(d->run));
-    rc = EXIT_USAGE;
-  }
+  if (rc == 0 && art_run_replay_journal(d->run, &journal) < 0)
+    rc = cli_error(EXIT_USAGE, CLI_ERR_STORE, "run %s cannot be rebuilt: %s", run_id,
+                   art_run_errmsg(d->run));
   if (rc == 0) art_model_resume_after(d->model, decisions_in(&journal));
   art_journal_dispose(&journal);
   if (rc != 0) cli_durable_dispose(d);

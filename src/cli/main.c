@@ -12,7 +12,7 @@ static const char usage[] =
     "  demo                 run the built-in demo agent, show its trace and eval case\n"
     "  run SPEC.json        run an agent spec until it stops; the run is kept in the store\n"
     "  eval SUITE.json      run an eval suite; exit 1 when any case fails\n"
-    "  runs list|show|trace the runs in the store\n"
+    "  runs list|show|...   the runs in the store: list, show, trace, prune\n"
     "  approve RUN ACTION   approve the action a paused run waits for (--reviewer NAME)\n"
     "  deny RUN ACTION      deny it (--reviewer NAME --reason R)\n"
     "  answer RUN TEXT      answer the question of a run blocked on ask_human\n"
@@ -24,6 +24,8 @@ static const char usage[] =
     "options:\n"
     "  -h, --help           show help (also: agentrt COMMAND --help)\n"
     "  --version            show the version\n"
+    "  --json               (every command) print one JSON value on stdout; an error\n"
+    "                       is {\"error\": {\"code\", \"message\"}}, with the same exit code\n"
     "\n"
     "The store is ./agentrt.db unless a command is given --store PATH.\n"
     "\n"
@@ -32,10 +34,7 @@ static const char usage[] =
     "            3 the run is paused (approval, human, or an outcome to resolve)\n";
 
 int main(int argc, char **argv) {
-  if (argc < 2) {
-    fputs(usage, stderr);
-    return EXIT_USAGE;
-  }
+  if (argc < 2) return cli_usage_error(usage, "missing command");
   const char *cmd = argv[1];
   if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
     fputs(usage, stdout);
@@ -45,17 +44,13 @@ int main(int argc, char **argv) {
     puts("agentrt 0.1.0");
     return EXIT_OK;
   }
-  if (strcmp(cmd, "demo") == 0) return cmd_demo(argc - 1, argv + 1);
-  if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
-  if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 1, argv + 1);
-  if (strcmp(cmd, "runs") == 0) return cmd_runs(argc - 1, argv + 1);
-  if (strcmp(cmd, "approve") == 0) return cmd_approve(argc - 1, argv + 1);
-  if (strcmp(cmd, "deny") == 0) return cmd_deny(argc - 1, argv + 1);
-  if (strcmp(cmd, "answer") == 0) return cmd_answer(argc - 1, argv + 1);
-  if (strcmp(cmd, "resume") == 0) return cmd_resume(argc - 1, argv + 1);
-  if (strcmp(cmd, "cancel") == 0) return cmd_cancel(argc - 1, argv + 1);
-  if (strcmp(cmd, "resolve") == 0) return cmd_resolve(argc - 1, argv + 1);
-  if (strcmp(cmd, "tools") == 0) return cmd_tools(argc - 1, argv + 1);
-  fprintf(stderr, "agentrt: unknown command \"%s\"\n\n%s", cmd, usage);
-  return EXIT_USAGE;
+  static const char *const names[] = {"demo",   "run",    "eval",   "runs",    "approve", "deny",
+                                      "answer", "resume", "cancel", "resolve", "tools",   NULL};
+  static int (*const commands[])(int, char **) = {cmd_demo,    cmd_run,     cmd_eval,   cmd_runs,
+                                                  cmd_approve, cmd_deny,    cmd_answer, cmd_resume,
+                                                  cmd_cancel,  cmd_resolve, cmd_tools};
+  for (size_t i = 0; names[i]; i++)
+    if (strcmp(cmd, names[i]) == 0) return commands[i](argc - 1, argv + 1);
+  cli_set_json(cli_args_ask_json(argc, argv));
+  return cli_unknown(usage, "command", cmd, names);
 }

@@ -17,6 +17,5 @@ int cli_stop_tools_failed(art_run *run, const char *why) {
   if (art_run_next(run, now, &act) == 0 && act->kind == ART_ACT_DECIDE &&
       art_run_feed_tools_failure(run, why, now) == 0)
     return 0;
-  fprintf(stderr, "agentrt: run %s: %s\n", art_run_id(run), why);
-  return EXIT_USAGE;
+  return cli_error(EXIT_USAGE, CLI_ERR_TOOLS, "run %s: %s", art_run_id(run), why);
 }

@@ -4,13 +4,6 @@
 
 #include "cli/cli.h"
 
-static int usage_error(const char *usage, const char *fmt, const char *arg) {
-  fputs("agentrt: ", stderr);
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\n\n%s", usage);
-  return EXIT_USAGE;
-}
-
 /* The value of a flag that takes one ("--trace FILE" or "--trace=FILE"). */
 static const char *flag_value(int argc, char **argv, int *i, const char *name) {
   size_t n = strlen(name);
@@ -34,7 +27,7 @@ static int parse_flag(int argc, char **argv, int *i, unsigned allowed, cli_opts 
                 {OPT_OLDER_THAN, "--older-than", offsetof(cli_opts, older_than)},
                 {OPT_EXPIRES, "--expires", offsetof(cli_opts, expires)},
                 {OPT_OUTCOME, "--outcome", offsetof(cli_opts, outcome)}};
-  if ((allowed & OPT_JSON) && strcmp(argv[*i], "--json") == 0) return o->json = true, 0;
+  if (strcmp(argv[*i], "--json") == 0) return o->json = true, 0;
   if ((allowed & OPT_JSONL) && strcmp(argv[*i], "--jsonl") == 0) return o->jsonl = true, 0;
   if ((allowed & OPT_ALL) && strcmp(argv[*i], "--all") == 0) return o->all = true, 0;
   for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) {
@@ -51,6 +44,7 @@ static int parse_flag(int argc, char **argv, int *i, unsigned allowed, cli_opts 
 int cli_parse(int argc, char **argv, unsigned allowed, int args, const char *usage, cli_opts *o) {
   memset(o, 0, sizeof *o);
   o->store = CLI_DEFAULT_STORE;
+  cli_set_json(cli_args_ask_json(argc, argv));
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -60,14 +54,14 @@ int cli_parse(int argc, char **argv, unsigned allowed, int args, const char *usa
     }
     if (a[0] == '-' && a[1]) {
       if (parse_flag(argc, argv, &i, allowed, o) < 0)
-        return usage_error(usage, "bad option \"%s\" (unknown, or missing its value)", a);
+        return cli_usage_error(usage, "bad option \"%s\" (unknown, or missing its value)", a);
     } else if (o->n_args < args) {
       o->args[o->n_args++] = a;
     } else {
-      return usage_error(usage, "unexpected argument \"%s\"", a);
+      return cli_usage_error(usage, "unexpected argument \"%s\"", a);
     }
   }
-  if (o->n_args < args) return usage_error(usage, "%s", "missing argument");
+  if (o->n_args < args) return cli_usage_error(usage, "missing argument");
   return 0;
 }
 
@@ -82,4 +76,36 @@ int64_t cli_parse_age(const char *text) {
   for (size_t i = 0; i < sizeof units / sizeof *units; i++)
     if (unit[0] == units[i].unit) return n * units[i].us;
   return -1;
+}
+
+/* Edits (insert, delete, replace, swap two neighbours) from a to b, up to 3. */
+static size_t edits(const char *a, const char *b) {
+  size_t n = strlen(a), m = strlen(b);
+  if (n > 32 || m > 32) return 3;
+  size_t d[33][33];
+  for (size_t i = 0; i <= n; i++) d[i][0] = i;
+  for (size_t j = 0; j <= m; j++) d[0][j] = j;
+  for (size_t i = 1; i <= n; i++)
+    for (size_t j = 1; j <= m; j++) {
+      size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+      if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+      if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+          d[i - 2][j - 2] + 1 < best)
+        best = d[i - 2][j - 2] + 1;
+      d[i][j] = best;
+    }
+  return d[n][m] < 3 ? d[n][m] : 3;
+}
+
+int cli_unknown(const char *usage, const char *what, const char *word, const char *const *names) {
+  const char *closest = NULL;
+  size_t fewest = strlen(word) < 4 ? 2 : 3; /* a short word: one edit at most */
+  for (size_t i = 0; names[i]; i++) {
+    size_t e = edits(word, names[i]);
+    if (e < fewest) fewest = e, closest = names[i];
+  }
+  if (closest)
+    return cli_usage_error(usage, "unknown %s \"%s\" (did you mean \"%s\"?)", what, word, closest);
+  return cli_usage_error(usage, "unknown %s \"%s\"", what, word);
 }

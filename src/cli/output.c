@@ -8,12 +8,6 @@
 #include "cli/cli.h"
 #include "core/text.h"
 
-int cli_print_json(const json_t *j) {
-  int rc = json_dumpf(j, stdout, JSON_INDENT(2)) == 0 && putchar('\n') != EOF ? 0 : -1;
-  fflush(stdout);
-  return rc;
-}
-
 int cli_exit_code(art_stop_reason r) {
   if (r == ART_STOP_SUCCESS) return EXIT_OK;
   if (r == ART_STOP_APPROVAL_REQUIRED || r == ART_STOP_BLOCKED) return EXIT_PAUSED;
@@ -65,7 +59,8 @@ static void policy_detail(char *buf, size_t size, const art_event *ev) {
 
 static void model_call_detail(char *buf, size_t size, const art_event *ev) {
   char status[32] = "no response";
-  if (ev->u.model_call.status) snprintf(status, sizeof status, "status %d", ev->u.model_call.status);
+  if (ev->u.model_call.status)
+    snprintf(status, sizeof status, "status %d", ev->u.model_call.status);
   int n = snprintf(buf, size, "attempt %u%s: %s", ev->u.model_call.attempt,
                    ev->u.model_call.repair ? " (repair)" : "",
                    ev->u.model_call.outcome ? ev->u.model_call.outcome : status);
@@ -106,7 +101,8 @@ static void event_detail(char *buf, size_t size, const art_event *ev) {
              art_resolve_kind_name(ev->u.resolution.kind), ev->u.resolution.operator_name);
     break;
   case ART_EV_STOP:
-    snprintf(buf, size, "%s (%s)", art_stop_reason_name(ev->u.stop.reason), ev->u.stop.detail);
+    snprintf(buf, size, "%s (%s)", art_stop_reason_name(ev->u.stop.reason),
+             ev->u.stop.detail ? ev->u.stop.detail : "");
     break;
   case ART_EV_MODEL_CALL: model_call_detail(buf, size, ev); break;
   }
@@ -132,12 +128,30 @@ static bool outcome_unknown(const art_run *run) {
          strcmp(art_run_stop_detail(run), "outcome_unknown") == 0;
 }
 
+/* The last decision of the run: what a run blocked on ask_human asked. */
+static const art_event *last_decision(const art_run *run) {
+  for (size_t i = art_run_event_count(run); i-- > 0;)
+    if (art_run_event(run, i)->type == ART_EV_DECISION) return art_run_event(run, i);
+  return NULL;
+}
+
+static const char *question_of(const art_run *run) {
+  const art_event *d = last_decision(run);
+  return d && d->u.decision.kind == ART_DECISION_ASK_HUMAN ? d->u.decision.text : NULL;
+}
+
 /* The stop, the answer (as the trace shows it) and what a paused run waits for. */
-static void print_stop(const art_run *run) {
+static void print_stop(const art_run *run, art_run_status status) {
   const art_event *stop = art_run_event(run, art_run_event_count(run) - 1);
   art_stop_reason r = art_run_stop_reason(run);
+  unsigned steps = art_run_steps(run);
+  if (r == ART_STOP_NONE) {
+    printf("run %s: %s, not stopped yet, after %u step%s\n", art_run_id(run),
+           art_run_status_name(status), steps, steps == 1 ? "" : "s");
+    return;
+  }
   printf("run %s: %s (%s) after %u step%s\n", art_run_id(run), art_stop_reason_name(r),
-         art_run_stop_detail(run), art_run_steps(run), art_run_steps(run) == 1 ? "" : "s");
+         art_run_stop_detail(run) ? art_run_stop_detail(run) : "", steps, steps == 1 ? "" : "s");
   if (!stop || stop->type != ART_EV_STOP) return;
   if (stop->u.stop.answer) printf("answer: %s\n", stop->u.stop.answer);
   if (stop->u.stop.prompt_tokens || stop->u.stop.completion_tokens)
@@ -150,12 +164,14 @@ static void print_stop(const art_run *run) {
   if (outcome_unknown(run))
     printf("paused: nobody knows whether %s call %s acted; an operator must say\n",
            stop->u.stop.tool, stop->u.stop.action_id);
+  else if (r == ART_STOP_BLOCKED && question_of(run))
+    printf("paused: waiting for a human answer to: %s\n", question_of(run));
   else if (r == ART_STOP_BLOCKED)
     printf("paused: waiting for a human answer\n");
 }
 
-static void print_run(const art_run *run) {
-  print_stop(run);
+static void print_run(const art_run *run, art_run_status status) {
+  print_stop(run, status);
   printf("\ntrace:\n");
   print_trace_table(run);
 }
@@ -181,10 +197,9 @@ void cli_print_eval_table(const json_t *report) {
 
 static int open_trace(art_run *run, const char *path, FILE **f) {
   if (!path) return 0;
-  if (!(*f = fopen(path, "w"))) {
-    fprintf(stderr, "agentrt: cannot write trace file %s: %s\n", path, strerror(errno));
-    return EXIT_USAGE;
-  }
+  if (!(*f = fopen(path, "w")))
+    return cli_error(EXIT_USAGE, CLI_ERR_IO, "cannot write trace file %s: %s", path,
+                     strerror(errno));
   art_sink sink = art_jsonl_sink(*f);
   return art_run_add_sink(run, &sink) < 0 ? EXIT_USAGE : 0;
 }
@@ -195,12 +210,11 @@ static int let_go(const art_run *run, const char *store_path) {
   char flag[300] = "";
   if (strcmp(store_path, CLI_DEFAULT_STORE) != 0)
     snprintf(flag, sizeof flag, " --store %s", store_path);
-  fprintf(stderr,
-          "agentrt: %s: run %s let go at step %u (a call in flight was stopped and is not "
-          "recorded); it is ready: agentrt resume %s%s\n",
-          sig == SIGTERM ? "SIGTERM" : "interrupted (SIGINT)", art_run_id(run), art_run_steps(run),
-          art_run_id(run), flag);
-  return 128 + sig;
+  return cli_error(128 + sig, CLI_ERR_INTERRUPTED,
+                   "%s: run %s let go at step %u (a call in flight was stopped and is not "
+                   "recorded); it is ready: agentrt resume %s%s",
+                   sig == SIGTERM ? "SIGTERM" : "interrupted (SIGINT)", art_run_id(run),
+                   art_run_steps(run), art_run_id(run), flag);
 }
 
 int cli_drive(art_run *run, art_model *model, art_store *store, const char *store_path) {
@@ -214,25 +228,24 @@ int cli_drive(art_run *run, art_model *model, art_store *store, const char *stor
   if (store) cli_watch_dispose(&watch);
   if (rc == 0) return 0;
   if (rc == ART_EINTR && store) return let_go(run, store_path);
-  fprintf(stderr, "agentrt: run %s failed: %s\n", art_run_id(run), art_run_errmsg(run));
-  return EXIT_USAGE;
+  return cli_error(EXIT_USAGE, CLI_ERR_INTERNAL, "run %s failed: %s", art_run_id(run),
+                   art_run_errmsg(run));
 }
 
-/* What a paused run waits for: {action_id, kind, tool, input}, from its trace. */
+/* What a paused run waits for, from its trace: {action_id, kind, tool, input,
+ * question}; a key that does not apply is null. */
 static json_t *pending_json(const art_run *run) {
   const art_event *stop = art_run_event(run, art_run_event_count(run) - 1);
   if (cli_status_of(run) != ART_RUN_PAUSED || !stop || stop->type != ART_EV_STOP)
     return json_null();
-  const json_t *input = NULL;
-  for (size_t i = art_run_event_count(run); i-- > 0 && !input;) {
-    const art_event *ev = art_run_event(run, i);
-    if (ev->type == ART_EV_DECISION) input = ev->u.decision.input;
-  }
+  const art_event *decision = last_decision(run);
+  const json_t *input = decision ? decision->u.decision.input : NULL;
   const char *kind = stop->u.stop.reason == ART_STOP_APPROVAL_REQUIRED ? "approval"
-                     : outcome_unknown(run)                              ? "outcome_unknown"
-                                                                         : "human";
-  return json_pack("{s:s?, s:s, s:s?, s:O?}", "action_id", stop->u.stop.action_id, "kind", kind,
-                   "tool", stop->u.stop.tool, "input", stop->u.stop.tool ? input : NULL);
+                     : outcome_unknown(run)                            ? "outcome_unknown"
+                                                                       : "human";
+  return json_pack("{s:s?, s:s, s:s?, s:O?, s:s?}", "action_id", stop->u.stop.action_id, "kind",
+                   kind, "tool", stop->u.stop.tool, "input", stop->u.stop.tool ? input : NULL,
+                   "question", strcmp(kind, "human") == 0 ? question_of(run) : NULL);
 }
 
 /* How to carry on with a paused run kept in a store. */
@@ -277,7 +290,7 @@ int cli_report(const art_run *run, const cli_opts *o, json_t *eval, const char *
                json_t *approvals, const art_run_record *record) {
   art_run_status status = record ? cli_status_now(record, art_now_us()) : cli_status_of(run);
   if (!o->json) {
-    print_run(run);
+    print_run(run, status);
     print_approvals(approvals);
     if (store && cli_status_of(run) == ART_RUN_PAUSED) print_next_steps(run, store);
     if (eval) {
@@ -288,18 +301,15 @@ int cli_report(const art_run *run, const cli_opts *o, json_t *eval, const char *
   }
   json_t *result = art_run_result_json(run);
   if (!result ||
-      json_object_set_new(result, "status", json_string(art_run_status_name(status))) <
-          0 ||
+      json_object_set_new(result, "status", json_string(art_run_status_name(status))) < 0 ||
       json_object_set_new(result, "pending", pending_json(run)) < 0 ||
       (approvals && json_object_set(result, "approvals", approvals) < 0) ||
       (eval && json_object_set(result, "eval", eval) < 0)) {
     json_decref(result);
-    fprintf(stderr, "agentrt: out of memory\n");
-    return EXIT_USAGE;
+    return cli_error(EXIT_USAGE, CLI_ERR_INTERNAL, "out of memory");
   }
-  int rc = cli_print_json(result) < 0 ? EXIT_USAGE : 0;
+  int rc = cli_print_json(result);
   json_decref(result);
-  if (rc) fprintf(stderr, "agentrt: cannot write the result to stdout\n");
   return rc;
 }
 
@@ -325,14 +335,10 @@ static json_t *eval_run(const art_run *run, const char *name, const json_t *expe
 static int start(art_spec *spec, const cli_opts *o, art_store *store, art_model **model,
                  art_run **run, FILE **trace) {
   art_error err = {0};
-  if (art_model_new(model, spec, &err) < 0) {
-    fprintf(stderr, "agentrt: %s\n", err.message);
-    return EXIT_USAGE;
-  }
-  if (art_run_new(run, spec, NULL) < 0) {
-    fprintf(stderr, "agentrt: out of memory\n");
-    return EXIT_USAGE;
-  }
+  if (art_model_new(model, spec, &err) < 0)
+    return cli_error(EXIT_USAGE, cli_err_of(err.code), "%s", err.message);
+  if (art_run_new(run, spec, NULL) < 0)
+    return cli_error(EXIT_USAGE, CLI_ERR_INTERNAL, "out of memory");
   /* Everything that can fail is set up before the run is stored: a run in
    * the store is one that ran, or can. */
   int rc = open_trace(*run, o->trace, trace);
@@ -345,8 +351,7 @@ static int start(art_spec *spec, const cli_opts *o, art_store *store, art_model 
 static int attach_servers(art_spec *spec, art_mcp_session **mcp, char *why, size_t size) {
   int rc = cli_mcp_attach(spec, mcp, why, size);
   if (rc != ART_ESPEC && rc != ART_ENOMEM) return rc;
-  fprintf(stderr, "agentrt: %s\n", why);
-  return EXIT_USAGE;
+  return cli_error(EXIT_USAGE, cli_err_of(rc), "%s", why);
 }
 
 int cli_run_spec(art_spec *spec, const cli_opts *o, json_t *eval_case, art_store *store) {
@@ -366,16 +371,15 @@ int cli_run_spec(art_spec *spec, const cli_opts *o, json_t *eval_case, art_store
     int kept = cli_record_status(store, run);
     if (rc == 0) rc = kept;
   }
+  if (trace && fclose(trace) != 0 && rc == 0)
+    rc = cli_error(EXIT_USAGE, CLI_ERR_IO, "cannot write trace file %s: %s", o->trace,
+                   strerror(errno));
   if (rc == 0 && eval_case)
     eval = eval_run(run, json_string_value(json_object_get(eval_case, "name")),
                     json_object_get(eval_case, "expect"));
   if (rc == 0) rc = cli_report(run, o, eval, store ? o->store : NULL, NULL, NULL);
   if (rc == 0) rc = cli_exit_code(art_run_stop_reason(run));
   if (rc == 0 && eval && json_integer_value(json_object_get(eval, "failed"))) rc = EXIT_STOPPED;
-  if (trace && fclose(trace) != 0) {
-    fprintf(stderr, "agentrt: cannot write trace file %s: %s\n", o->trace, strerror(errno));
-    rc = EXIT_USAGE;
-  }
   json_decref(eval);
   art_run_free(run);
   art_model_free(model);

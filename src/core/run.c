@@ -285,9 +285,18 @@ static int hand_out_decide(art_run *run, int64_t now_us) {
  * out, right before it runs, never for a call that is not. */
 static int pause_for_approval(art_run *run, const char *tool, const char *reason, int64_t now_us);
 
+/* The call was approved too long ago: the gate says so in the trace (after
+ * its verdict that the approval allowed the call), and the run waits for
+ * approval again. */
+static int approval_expired(art_run *run, int64_t now_us) {
+  art_policy_query q = {.action = ART_GATE_TOOL};
+  art_verdict v = {ART_EFFECT_APPROVAL, run->call_rule, "approval expired", false};
+  int rc = art_run_emit_policy(run, &q, &v, run->call_tool->name, run->action_id, now_us);
+  return rc < 0 ? rc : pause_for_approval(run, run->call_tool->name, v.reason, now_us);
+}
+
 static int hand_out_call(art_run *run, int64_t now_us) {
-  if (run->call_expires_us && now_us >= run->call_expires_us) /* approved too long ago */
-    return pause_for_approval(run, run->call_tool->name, "approval expired", now_us);
+  if (run->call_expires_us && now_us >= run->call_expires_us) return approval_expired(run, now_us);
   art_event *ev = art_run_event_new(run, ART_EV_TOOL_CALL, now_us);
   if (!ev) return broken(run, ART_ENOMEM);
   ev->u.tool_call.call_id = run->call.id;
@@ -468,6 +477,7 @@ static void apply_approvals(art_run *run, const char *action_id, art_verdict *v,
   v->effect = ART_EFFECT_ALLOW;
   v->approved = true;
   run->call_expires_us = g ? g->expires_at_us : 0;
+  run->call_rule = v->rule;
 }
 
 /* An approval given during the run authorises one execution of a
@@ -636,8 +646,8 @@ int art_run_feed_model_call(art_run *run, const art_model_call *call, int64_t no
   const char *outcome = keep_text(run, call->outcome, &rc);
   const char *error = keep_text(run, call->error, &rc);
   const char *malformed = keep_text(run, call->malformed, &rc);
-  size_t n_ignored = call->n_ignored < ART_MODEL_CALL_MAX_IGNORED ? call->n_ignored
-                                                                  : ART_MODEL_CALL_MAX_IGNORED;
+  size_t n_ignored =
+      call->n_ignored < ART_MODEL_CALL_MAX_IGNORED ? call->n_ignored : ART_MODEL_CALL_MAX_IGNORED;
   const char *const *ignored = keep_names(run, call->ignored, n_ignored, &rc);
   if (rc < 0) return broken(run, rc);
   ev->latency_us = call->latency_us;
@@ -977,10 +987,11 @@ static int gave_up(art_run *run, const interrupt_state *st, int64_t now) {
   return art_run_feed_time_out(run, now);
 }
 
-static bool stopping(const interrupt_state *st) { return st->let_go || st->reason || st->timed_out; }
+static bool stopping(const interrupt_state *st) {
+  return st->let_go || st->reason || st->timed_out;
+}
 
-static int decide_with(art_run *run, art_model *model, const art_drive_hooks *hooks,
-                       int64_t *now) {
+static int decide_with(art_run *run, art_model *model, const art_drive_hooks *hooks, int64_t *now) {
   art_decision d;
   art_error err = {0};
   interrupt_state st;

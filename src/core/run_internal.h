@@ -43,6 +43,7 @@ struct art_run {
   const char *action_id;       /* the pending action's id (arena), NULL when none */
   struct art_replay *replay;   /* while a replay feeds a decision: the journal */
   int64_t call_expires_us;     /* the approval the pending call runs on expires then (0: never) */
+  int call_rule;               /* the policy rule that asked for that approval (-1: default) */
   uint32_t journaled;          /* events up to this seq are in the journal already:
                                      a replay does not give them to the sinks again */
   json_t *call_input;          /* the run's reference to the pending call's input */

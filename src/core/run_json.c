@@ -45,11 +45,12 @@ json_t *art_run_result_json(const art_run *run) {
   }
   const char *answer = run->answer_redacted, *detail = art_run_stop_detail(run);
   const art_run_usage *u = &run->totals;
-  return json_pack("{s:s, s:s, s:o, s:I, s:o, s:o, s:o, s:{s:I, s:I, s:f}, s:o}", "run_id",
-                   art_run_id(run), "stop_reason", art_stop_reason_name(art_run_stop_reason(run)),
-                   "reason", detail ? json_string(detail) : json_null(), "steps",
-                   (json_int_t)art_run_steps(run), "tools_called", tools, "answer",
-                   answer ? json_string(answer) : json_null(), "observations", obs, "usage",
-                   "prompt_tokens", (json_int_t)u->prompt_tokens, "completion_tokens",
-                   (json_int_t)u->completion_tokens, "cost_usd", u->cost_usd, "trace", trace);
+  art_stop_reason stop = art_run_stop_reason(run);
+  return json_pack(
+      "{s:s, s:s?, s:o, s:I, s:o, s:o, s:o, s:{s:I, s:I, s:f}, s:o}", "run_id", art_run_id(run),
+      "stop_reason", stop == ART_STOP_NONE ? NULL : art_stop_reason_name(stop), "reason",
+      detail ? json_string(detail) : json_null(), "steps", (json_int_t)art_run_steps(run),
+      "tools_called", tools, "answer", answer ? json_string(answer) : json_null(), "observations",
+      obs, "usage", "prompt_tokens", (json_int_t)u->prompt_tokens, "completion_tokens",
+      (json_int_t)u->completion_tokens, "cost_usd", u->cost_usd, "trace", trace);
 }

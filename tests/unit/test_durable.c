@@ -153,9 +153,8 @@ static void an_approval_binds_the_exact_input(void **state) {
   assert_string_equal(json_string_value(json_object_get(input, "body")), "pay 1000");
   json_decref(shown);
   char *err;
-  assert_int_equal(tu_cli(&out, &err, "approve", "r-tamper", first, "--reviewer", "lead", STORE,
-                          NULL),
-                   1);
+  assert_int_equal(
+      tu_cli(&out, &err, "approve", "r-tamper", first, "--reviewer", "lead", STORE, NULL), 1);
   assert_non_null(strstr(err, "unknown action"));
   free(out), free(err);
   assert_int_equal(CLI(&out, "resume", "r-tamper", STORE), 3);
@@ -231,6 +230,74 @@ static void answers_and_cancellation(void **state) {
   assert_null(strstr(out, "r-cancel"));
   assert_null(strstr(out, "r-ask"));
   free(out);
+}
+
+/* A paused ask_human run shows its question; a ready run has no stop reason
+ * (null in JSON, never "(null)" in text). */
+static void a_question_and_no_stop_reason_yet(void **state) {
+  (void)state;
+  char *out;
+  const char *path = spec("q", "r-q", "",
+                          "{\"type\":\"ask_human\",\"question\":\"Which refund policy?\"}," ANSWER);
+  assert_int_equal(CLI(&out, "run", path, STORE), 3);
+  assert_non_null(strstr(out, "paused: waiting for a human answer to: Which refund policy?\n"));
+  free(out);
+  json_t *shown = show("r-q");
+  json_t *pending = json_object_get(shown, "pending");
+  assert_string_equal(json_string_value(json_object_get(pending, "kind")), "human");
+  assert_string_equal(json_string_value(json_object_get(pending, "question")),
+                      "Which refund policy?");
+  json_decref(shown);
+
+  assert_int_equal(CLI(&out, "answer", "r-q", "the new one", STORE), 0);
+  free(out);
+  assert_int_equal(CLI(&out, "runs", "show", "r-q", STORE), 0);
+  assert_null(strstr(out, "(null)"));
+  assert_null(strstr(out, "none"));
+  assert_non_null(strstr(out, "run r-q: ready, not stopped yet, after 1 step\n"));
+  free(out);
+  shown = show("r-q");
+  assert_true(json_is_null(json_object_get(shown, "stop_reason")));
+  assert_true(json_is_null(json_object_get(shown, "pending")));
+  assert_string_equal(json_string_value(json_object_get(shown, "status")), "ready");
+  json_decref(shown);
+  assert_int_equal(CLI(&out, "runs", "list", "--json", STORE), 0);
+  json_t *list = json_loads(out, 0, NULL);
+  free(out);
+  assert_true(json_is_null(json_object_get(json_array_get(list, 0), "stop_reason")));
+  json_decref(list);
+  assert_int_equal(CLI(&out, "resume", "r-q", STORE), 0);
+  free(out);
+}
+
+/* --expires takes a positive age; an approval that expired says so in the trace. */
+static void approvals_that_expire(void **state) {
+  (void)state;
+  char *out, action[64];
+  assert_int_equal(CLI(&out, "run", spec("exp", "r-exp", "", SEND "," ANSWER), STORE), 3);
+  free(out);
+  pending_of("r-exp", action);
+  const char *bad[] = {"0s", "0d", "-5m", "1w", "soon", ""};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    char *err;
+    assert_int_equal(tu_cli(&out, &err, "approve", "r-exp", action, "--reviewer", "lead",
+                            "--expires", bad[i], STORE, NULL),
+                     2);
+    assert_true(strstr(err, "--expires needs a positive age") || strstr(err, "bad option"));
+    free(out), free(err);
+  }
+  json_t *shown = show("r-exp");
+  assert_string_equal(json_string_value(json_object_get(shown, "status")), "paused");
+  json_decref(shown);
+  assert_int_equal(
+      CLI(&out, "approve", "r-exp", action, "--reviewer", "lead", "--expires", "1s", STORE), 0);
+  free(out);
+  usleep(1100000);
+  assert_int_equal(CLI(&out, "resume", "r-exp", STORE), 3);
+  assert_non_null(strstr(out, "run r-exp: approval_required (approval expired)"));
+  assert_non_null(strstr(out, "send_message: approval_required by default (approval expired)"));
+  free(out);
+  assert_null(tu_read(tu_path("r-exp.outbox")));
 }
 
 /* ---- a real crash in the middle of a tool call ------------------------------------ */
@@ -318,16 +385,16 @@ static void an_unknown_outcome_is_resolved_by_an_operator(void **state) {
     snprintf(action, sizeof action, "%s", pending_action(shown));
     json_decref(shown);
     if (outcomes[i]) {
-      assert_int_equal(CLI(&out, "resolve", runs[i], action, "--outcome", "maybe", "--reviewer",
-                           "ops", STORE),
-                       2);
+      assert_int_equal(
+          CLI(&out, "resolve", runs[i], action, "--outcome", "maybe", "--reviewer", "ops", STORE),
+          2);
       free(out);
       assert_int_equal(CLI(&out, "resolve", runs[i], "act_000000000000000000000000", "--outcome",
                            outcomes[i], "--reviewer", "ops", STORE),
                        1);
       free(out);
-      assert_int_equal(CLI(&out, "resolve", runs[i], action, "--outcome", outcomes[i],
-                           "--reviewer", "ops", "--reason", "checked the remote side", STORE),
+      assert_int_equal(CLI(&out, "resolve", runs[i], action, "--outcome", outcomes[i], "--reviewer",
+                           "ops", "--reason", "checked the remote side", STORE),
                        0);
     } else {
       assert_int_equal(CLI(&out, "answer", runs[i], "it was written", STORE), 0);
@@ -501,9 +568,8 @@ static void files_that_are_not_stores_are_refused(void **state) {
 static void a_corrupt_store_is_refused_untouched(void **state) {
   (void)state;
   char *out, *err;
-  assert_int_equal(tu_cli(&out, &err, "run", spec("c", "r-c", "", ANSWER), "--store", "bad.db",
-                          NULL),
-                   0);
+  assert_int_equal(
+      tu_cli(&out, &err, "run", spec("c", "r-c", "", ANSWER), "--store", "bad.db", NULL), 0);
   free(out), free(err);
   FILE *f = fopen(tu_path("bad.db"), "r+b");
   assert_non_null(f);
@@ -519,10 +585,10 @@ static void a_corrupt_store_is_refused_untouched(void **state) {
   char *before = tu_read(tu_path("bad.db"));
   const char *commands[][3] = {{"runs", "list", NULL}, {"runs", "show", "r-c"}, {"resume", "r-c"}};
   for (size_t i = 0; i < 3; i++) {
-    int rc = commands[i][2] ? tu_cli(&out, &err, commands[i][0], commands[i][1], commands[i][2],
-                                     "--store", "bad.db", NULL)
-                            : tu_cli(&out, &err, commands[i][0], commands[i][1], "--store",
-                                     "bad.db", NULL);
+    int rc = commands[i][2]
+                 ? tu_cli(&out, &err, commands[i][0], commands[i][1], commands[i][2], "--store",
+                          "bad.db", NULL)
+                 : tu_cli(&out, &err, commands[i][0], commands[i][1], "--store", "bad.db", NULL);
     assert_int_equal(rc, 2);
     assert_non_null(strstr(err, "malformed"));
     free(out), free(err);
@@ -532,11 +598,170 @@ static void a_corrupt_store_is_refused_untouched(void **state) {
   free(before), free(after);
 }
 
+/* ---- --json on every command ------------------------------------------------------------ */
+
+/* `args` and, with `json`, --json after them. */
+static int cli_json_or_not(const char *const *args, bool json, char **out, char **err) {
+  const char *argv[24];
+  size_t n = 0;
+  while (args[n] && n < 22) argv[n] = args[n], n++;
+  if (json) argv[n++] = "--json";
+  argv[n] = NULL;
+  return tu_cli_argv(out, err, argv);
+}
+
+/* With --json `args` exit `status`, print one JSON value on stdout and nothing
+ * on stderr; the value is returned. */
+static json_t *expect_json(int status, const char *const *args) {
+  char *out, *err;
+  int rc = cli_json_or_not(args, true, &out, &err);
+  json_error_t jerr;
+  json_t *j = json_loads(out, 0, &jerr);
+  if (rc != status || !j || err[0])
+    fail_msg("%s ... --json: exit %d (expected %d), stdout:\n%s\nstderr:\n%s", args[0], rc, status,
+             out, err);
+  free(out), free(err);
+  return j;
+}
+
+/* `args` fail with `status` both ways: with --json as {"error": {"code": code,
+ * "message"}} on stdout, without as "agentrt: " and the same message on stderr. */
+static void expect_error(int status, const char *code, const char *const *args) {
+  json_t *j = expect_json(status, args);
+  json_t *e = json_object_get(j, "error");
+  const char *message = json_string_value(json_object_get(e, "message"));
+  if (json_object_size(j) != 1 || !json_is_string(json_object_get(e, "code")) || !message ||
+      !message[0] || strcmp(json_string_value(json_object_get(e, "code")), code) != 0)
+    fail_msg("%s ... --json: not an error \"%s\": %s", args[0], code, json_dumps(j, 0));
+  char *out, *err, line[1024];
+  assert_int_equal(cli_json_or_not(args, false, &out, &err), status);
+  snprintf(line, sizeof line, "agentrt: %s\n", message);
+  if (strncmp(err, line, strlen(line)) != 0)
+    fail_msg("%s ...: stderr is not \"%s\":\n%s", args[0], line, err);
+  assert_null(strchr(out, '{'));
+  free(out), free(err);
+  json_decref(j);
+}
+
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define EXPECT_ERROR(status, code, ...) expect_error(status, code, ARGS(__VA_ARGS__))
+
+/* What a decision command prints with --json. */
+static void expect_decided(const char *const *args, const char *run_id, const char *action_id,
+                           const char *decision, const char *status) {
+  json_t *j = expect_json(0, args);
+  assert_string_equal(json_string_value(json_object_get(j, "run_id")), run_id);
+  if (action_id)
+    assert_string_equal(json_string_value(json_object_get(j, "action_id")), action_id);
+  else
+    assert_true(json_is_null(json_object_get(j, "action_id")));
+  assert_string_equal(json_string_value(json_object_get(j, "decision")), decision);
+  assert_string_equal(json_string_value(json_object_get(j, "status")), status);
+  json_decref(j);
+}
+
+static void errors_of_every_command_in_json(const char *paused, const char *resolvable) {
+  const char *notes = tu_write("j-notes.txt", "not a store\n");
+  EXPECT_ERROR(2, "usage", "frobnicate");
+  EXPECT_ERROR(2, "usage", "demo", "--bogus");
+  EXPECT_ERROR(2, "spec", "run", "j-missing.json", STORE);
+  EXPECT_ERROR(2, "usage", "run", STORE);
+  EXPECT_ERROR(2, "spec", "eval", "j-missing.json");
+  EXPECT_ERROR(2, "usage", "runs", "lst", STORE);
+  EXPECT_ERROR(2, "usage", "runs", "list", "--status", "nope", STORE);
+  EXPECT_ERROR(2, "not_found", "runs", "show", "nope", STORE);
+  EXPECT_ERROR(2, "not_found", "runs", "trace", "nope", STORE);
+  EXPECT_ERROR(2, "usage", "runs", "prune", "--older-than", "soon", STORE);
+  EXPECT_ERROR(2, "store", "runs", "list", "--store", notes);
+  EXPECT_ERROR(1, "not_found", "approve", "j-cancel", "act_000000000000000000000000", "--reviewer",
+               "lead", STORE);
+  EXPECT_ERROR(2, "usage", "deny", "j-cancel", paused, "--reviewer", "lead", STORE);
+  EXPECT_ERROR(2, "not_found", "answer", "nope", "blue", STORE);
+  EXPECT_ERROR(2, "usage", "resolve", "j-resolve", resolvable, "--outcome", "maybe", "--reviewer",
+               "ops", STORE);
+  EXPECT_ERROR(2, "not_found", "resume", "nope", STORE);
+  EXPECT_ERROR(2, "store", "resume", "--all", "--store", notes);
+  EXPECT_ERROR(2, "usage", "cancel", STORE);
+  EXPECT_ERROR(2, "spec", "tools", "list", "j-missing.json");
+  EXPECT_ERROR(2, "usage", "tools", "lst", "j-missing.json");
+}
+
+/* Every command takes --json: what it prints parses, and so do its errors. */
+static void every_command_speaks_json(void **state) {
+  (void)state;
+  char *out, approve[64], deny[64], cancel[64], resolve[64];
+  crash_in_a_call(false, "j-resolve");
+  const char *runs[][2] = {
+      {"j-approve", SEND "," ANSWER},
+      {"j-deny", SEND},
+      {"j-cancel", SEND},
+      {"j-answer", "{\"type\":\"ask_human\",\"question\":\"which?\"}," ANSWER}};
+  for (size_t i = 0; i < 4; i++) {
+    assert_int_equal(CLI(&out, "run", spec(runs[i][0], runs[i][0], "", runs[i][1]), STORE), 3);
+    free(out);
+  }
+  pending_of("j-approve", approve), pending_of("j-deny", deny);
+  pending_of("j-cancel", cancel), pending_of("j-resolve", resolve);
+  errors_of_every_command_in_json(cancel, resolve);
+
+  json_decref(expect_json(0, ARGS("demo")));
+  json_decref(expect_json(0, ARGS("run", spec("j-read", "j-read", "", ANSWER), STORE)));
+  json_decref(expect_json(0, ARGS("eval", AGENTRT_SOURCE_DIR "/examples/demo.eval.json")));
+  json_decref(expect_json(0, ARGS("tools", "list", tu_path("j-read.json"))));
+  json_t *j = expect_json(0, ARGS("runs", "list", STORE));
+  assert_true(json_is_array(j));
+  json_decref(j);
+  json_decref(expect_json(0, ARGS("runs", "show", "j-approve", STORE)));
+  j = expect_json(0, ARGS("runs", "trace", "j-approve", STORE));
+  assert_int_equal(json_array_size(j), 5);
+  assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "type")),
+                      "run_started");
+  json_decref(j);
+  expect_decided(ARGS("approve", "j-approve", approve, "--reviewer", "lead", STORE), "j-approve",
+                 approve, "approved", "ready");
+  expect_decided(ARGS("deny", "j-deny", deny, "--reviewer", "lead", "--reason", "no", STORE),
+                 "j-deny", deny, "denied", "finished");
+  expect_decided(ARGS("answer", "j-answer", "blue", STORE), "j-answer", NULL, "answered", "ready");
+  expect_decided(
+      ARGS("resolve", "j-resolve", resolve, "--outcome", "done", "--reviewer", "ops", STORE),
+      "j-resolve", resolve, "resolved", "ready");
+  expect_decided(ARGS("cancel", "j-cancel", "--reason", "not needed", STORE), "j-cancel", NULL,
+                 "cancelled", "cancelled");
+  j = expect_json(0, ARGS("resume", "j-approve", STORE));
+  assert_string_equal(json_string_value(json_object_get(j, "stop_reason")), "success");
+  json_decref(j);
+  j = expect_json(0, ARGS("resume", "--all", STORE));
+  assert_int_equal(json_array_size(j), 2); /* j-answer and j-resolve */
+  for (size_t i = 0; i < 2; i++)
+    assert_string_equal(json_string_value(json_object_get(json_array_get(j, i), "stop_reason")),
+                        "success");
+  json_decref(j);
+}
+
+/* runs prune --json names the runs it deleted. */
+static void prune_names_the_runs_it_deleted(void **state) {
+  (void)state;
+  char *out;
+  assert_int_equal(CLI(&out, "run", spec("p1", "j-pruned", "", ANSWER), "--store", "p.db"), 0);
+  free(out);
+  usleep(2000);
+  json_t *j = expect_json(0, ARGS("runs", "prune", "--older-than", "0s", "--store", "p.db"));
+  json_t *pruned = json_object_get(j, "pruned");
+  assert_int_equal(json_array_size(pruned), 1);
+  assert_string_equal(json_string_value(json_array_get(pruned, 0)), "j-pruned");
+  json_decref(j);
+  assert_int_equal(CLI(&out, "runs", "prune", "--older-than", "0s", "--store", "p.db"), 0);
+  assert_string_equal(out, "pruned 0 runs\n");
+  free(out);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(approval_across_processes),
       cmocka_unit_test(denial_stops_the_run),
       cmocka_unit_test(answers_and_cancellation),
+      cmocka_unit_test(a_question_and_no_stop_reason_yet),
+      cmocka_unit_test(approvals_that_expire),
       cmocka_unit_test(an_approval_binds_the_exact_input),
       cmocka_unit_test(a_killed_write_is_not_repeated),
       cmocka_unit_test(an_unknown_outcome_is_resolved_by_an_operator),
@@ -546,6 +771,8 @@ int main(void) {
       cmocka_unit_test(a_run_held_elsewhere_is_not_driven_twice),
       cmocka_unit_test(files_that_are_not_stores_are_refused),
       cmocka_unit_test(a_corrupt_store_is_refused_untouched),
+      cmocka_unit_test(every_command_speaks_json),
+      cmocka_unit_test(prune_names_the_runs_it_deleted),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -403,7 +403,8 @@ static void summaries_cut_long_text_between_characters(void **state) {
   assert_non_null(strstr(json_string_value(json_object_get(seen, "summary")), "\xc3\xa9\xc3\xa9"));
   json_decref(packet);
   json_t *result = art_run_result_json(f.run);
-  assert_non_null(json_object_get(json_array_get(json_object_get(result, "observations"), 0), "summary"));
+  assert_non_null(
+      json_object_get(json_array_get(json_object_get(result, "observations"), 0), "summary"));
   json_decref(result);
   done(&f);
 }
@@ -869,6 +870,13 @@ static void approvals_expire_and_the_actor_cannot_approve_itself(void **state) {
   assert_int_equal(act->kind, ART_ACT_WAIT);
   assert_stop(&f, ART_STOP_APPROVAL_REQUIRED, "approval expired");
   assert_int_equal(count_events(&f, ART_EV_TOOL_CALL), 0);
+  /* The verdict before the stop is not the approved one: the gate says it expired. */
+  const art_event *gate = art_run_event(f.run, art_run_event_count(f.run) - 2);
+  assert_int_equal(gate->type, ART_EV_POLICY_DECISION);
+  assert_int_equal(gate->u.policy.effect, ART_EFFECT_APPROVAL);
+  assert_false(gate->u.policy.approved);
+  assert_string_equal(gate->u.policy.reason, "approval expired");
+  assert_string_equal(gate->u.policy.action_id, id);
   json_t *result = art_run_result_json(f.run);
   art_run *replayed;
   assert_int_equal(art_run_new(&replayed, f.spec, NULL), 0);

@@ -84,12 +84,20 @@ static char *slurp_fd(int fd) {
 }
 
 int tu_cli(char **out, char **err, const char *arg0, ...) {
-  const char *argv[64] = {AGENTRT_CLI};
-  int argc = 1;
+  const char *args[64];
+  int n = 0;
   va_list ap;
   va_start(ap, arg0);
-  for (const char *a = arg0; a && argc < 63; a = va_arg(ap, const char *)) argv[argc++] = a;
+  for (const char *a = arg0; a && n < 63; a = va_arg(ap, const char *)) args[n++] = a;
   va_end(ap);
+  args[n] = NULL;
+  return tu_cli_argv(out, err, args);
+}
+
+int tu_cli_argv(char **out, char **err, const char *const *args) {
+  const char *argv[64] = {AGENTRT_CLI};
+  int argc = 1;
+  while (*args && argc < 63) argv[argc++] = *args++;
   argv[argc] = NULL;
 
   char out_path[600], err_path[600];

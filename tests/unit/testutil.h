@@ -23,6 +23,8 @@ int tu_count_lines(const char *path);
 /* Run the agentrt CLI with argv (NULL-terminated, without the program name) in
  * tu_tmpdir(); returns the exit status and fills malloc'd stdout/stderr. */
 int tu_cli(char **out, char **err, const char *arg0, ...);
+/* The same with the arguments in a NULL-terminated array. */
+int tu_cli_argv(char **out, char **err, const char *const *args);
 /* Start the agentrt CLI with `args` (NULL-terminated, without the program
  * name) in tu_tmpdir() and return its pid at once.  Its stdout and stderr go to
  * tu_path(log) (NULL: /dev/null).  With `own_group` it leads a process group of
