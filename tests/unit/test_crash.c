@@ -15,14 +15,18 @@
 #include "agentrt/store.h"
 #include "testutil.h"
 
-/* Each tool appends "TOOL IDEMPOTENCY_KEY" to the side-effect log, then takes a moment. */
+/* Each tool appends "TOOL IDEMPOTENCY_KEY" to the side-effect log, then takes
+ * a moment.  Written once: the tool of a killed run may still be starting
+ * from it, and a file being executed cannot be opened for writing (ETXTBSY). */
 static const char *tool_script(void) {
-  const char *path =
-      tu_write("effect.sh", "#!/bin/sh\n"
-                            "cat >/dev/null\n"
-                            "echo \"$AGENTRT_TOOL $AGENTRT_IDEMPOTENCY_KEY\" >> \"$1\"\n"
-                            "sleep 0.02\n"
-                            "echo '{\"done\": true}'\n");
+  static char path[512];
+  if (path[0]) return path;
+  snprintf(path, sizeof path, "%s",
+           tu_write("effect.sh", "#!/bin/sh\n"
+                                 "cat >/dev/null\n"
+                                 "echo \"$AGENTRT_TOOL $AGENTRT_IDEMPOTENCY_KEY\" >> \"$1\"\n"
+                                 "sleep 0.02\n"
+                                 "echo '{\"done\": true}'\n"));
   chmod(path, 0755);
   return path;
 }
