@@ -3,7 +3,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "core/text.h"
 
@@ -48,9 +47,3 @@ static void std_release(void *ud, void *p) {
 static const art_allocator default_allocator = {std_alloc, std_resize, std_release, NULL};
 
 const art_allocator *art_default_allocator(void) { return &default_allocator; }
-
-int64_t art_now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}

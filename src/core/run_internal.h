@@ -1,5 +1,6 @@
 /* The run's record, shared by the modules that make up the run: run.c (the
- * state machine), run_context.c (context packets), run_json.c (JSON views). */
+ * state machine), run_context.c (context packets), run_json.c (JSON views),
+ * and what the drivers (src/driver/) need beyond the public API. */
 #ifndef ART_RUN_INTERNAL_H
 #define ART_RUN_INTERNAL_H
 
@@ -92,6 +93,10 @@ art_event *art_run_event_new(art_run *run, art_event_type type, int64_t now_us);
 int art_run_event_commit(art_run *run, art_event *ev);
 int art_run_emit_policy(art_run *run, const art_policy_query *q, const art_verdict *v,
                         const char *subject, const char *action_id, int64_t now_us);
+
+/* run.c: a driver's reason for returning `code` becomes the run's message
+ * (art_run_errmsg); returns code. */
+int art_run_fail(art_run *run, int code, const char *message);
 
 /* run_context.c */
 int art_run_build_context(art_run *run, int64_t now_us);
