@@ -2,9 +2,11 @@
  *
  * A tool has a name, a description, an input JSON Schema, a side effect class
  * (read | draft | write), an idempotent flag, an enabled flag, an owner and a
- * version.  A tool is either a C function with a user pointer or an external
- * command (argv exec'd directly, never through a shell).  The registry owns
- * copies of everything it is given; tools are kept sorted by name. */
+ * version.  The registry holds each tool's call function with its user
+ * pointer: a C tool's own, or the one art_registry_add_command gives an
+ * external command (argv exec'd directly, never through a shell).  The
+ * registry owns copies of everything it is given; tools are kept sorted by
+ * name. */
 #ifndef AGENTRT_TOOL_H
 #define AGENTRT_TOOL_H
 
@@ -89,11 +91,9 @@ typedef struct art_tool_def {
   bool disabled;
   const char *owner;   /* may be NULL */
   const char *version; /* may be NULL: "1" */
-  art_tool_fn fn;      /* either fn ... */
+  art_tool_fn fn;
   void *ud;
-  void (*free_ud)(void *ud);  /* may be NULL: called when the registry is freed */
-  const char *const *command; /* ... or argv, NULL-terminated */
-  int timeout_ms;             /* command tools; 0: 30000 */
+  void (*free_ud)(void *ud); /* may be NULL: called when the registry is freed */
 } art_tool_def;
 
 typedef struct art_tool art_tool;
@@ -102,10 +102,18 @@ typedef struct art_registry art_registry;
 int art_registry_new(art_registry **out, const art_allocator *alloc);
 void art_registry_free(art_registry *reg);
 
-/* ART_EINVAL (duplicate or empty name, bad schema, neither fn nor command) with
- * the reason in err.  The registry takes `ud`: free_ud runs when the registry is
- * freed, or at once when adding fails. */
+/* ART_EINVAL (duplicate or empty name, bad schema, no fn) with the reason in
+ * err.  The registry takes `ud`: free_ud runs when the registry is freed, or at
+ * once when adding fails. */
 int art_registry_add(art_registry *reg, const art_tool_def *def, art_error *err);
+
+/* Register `def` (fn, ud and free_ud unset) as an external command: argv
+ * (NULL-terminated, copied) run with the call's input on stdin and killed after
+ * `timeout_ms` (0: 30000).  ART_EINVAL as art_registry_add, or for an empty
+ * argv.  Command tools run processes, so they come with src/tool, not the
+ * core. */
+int art_registry_add_command(art_registry *reg, const art_tool_def *def, const char *const *argv,
+                             int timeout_ms, art_error *err);
 
 const art_tool *art_registry_find(const art_registry *reg, const char *name);
 size_t art_registry_count(const art_registry *reg);
@@ -124,9 +132,9 @@ const char *art_tool_version(const art_tool *t);
 /* 0 when `input` passes the tool's input schema; ART_EINVAL and `why` when not. */
 int art_tool_check_input(const art_tool *t, const json_t *input, char *why, size_t why_size);
 
-/* Call the tool (blocking): runs the C function or the command.  Always fills
- * `result`; returns 0, or a negative code when the call could not be made at
- * all (the result is then an error result saying why). */
+/* Call the tool (blocking): runs its call function.  Always fills `result`
+ * and returns 0: a call that could not be made at all is an error result
+ * saying why. */
 int art_tool_invoke(const art_tool *t, const art_tool_call *call, art_tool_result *result);
 
 const char *art_side_effect_name(art_side_effect s);

@@ -225,7 +225,8 @@ static int read_side_effect(loader *l, const char *path, const json_t *j, art_si
   return 0;
 }
 
-static int read_tool_fields(loader *l, const char *path, const json_t *j, art_tool_def *def) {
+static int read_tool_fields(loader *l, const char *path, const json_t *j, art_tool_def *def,
+                            int *timeout_ms) {
   static const char *const keys[] = {"name",    "description", "side_effect", "idempotent",
                                      "enabled", "version",     "owner",       "input_schema",
                                      "command", "timeout_ms",  NULL};
@@ -242,7 +243,7 @@ static int read_tool_fields(loader *l, const char *path, const json_t *j, art_to
       art_rd_int(&l->rd, path, j, "timeout_ms", 1, 3600 * 1000, &timeout) < 0)
     return ART_ESPEC;
   def->disabled = !enabled;
-  def->timeout_ms = (int)timeout;
+  *timeout_ms = (int)timeout;
   def->input_schema = json_object_get(j, "input_schema");
   if (def->input_schema && !json_is_object(def->input_schema)) {
     char sub[ART_PATH_SIZE];
@@ -252,9 +253,10 @@ static int read_tool_fields(loader *l, const char *path, const json_t *j, art_to
   return 0;
 }
 
-static int add_tool(loader *l, const char *path, const art_tool_def *def) {
+static int add_command_tool(loader *l, const char *path, const art_tool_def *def,
+                            const char *const *argv, int timeout_ms) {
   art_error why = {0};
-  int rc = art_registry_add(l->spec->registry, def, &why);
+  int rc = art_registry_add_command(l->spec->registry, def, argv, timeout_ms, &why);
   if (rc == ART_ENOMEM) return oom(l);
   return rc < 0 ? art_rd_fail(&l->rd, path, "%s", why.message) : 0;
 }
@@ -263,12 +265,10 @@ static int read_command_tool(loader *l, const char *path, const json_t *j) {
   art_tool_def def = {0};
   const char **argv = NULL;
   char *argv0 = NULL;
-  int rc = read_tool_fields(l, path, j, &def);
+  int timeout_ms;
+  int rc = read_tool_fields(l, path, j, &def, &timeout_ms);
   if (rc == 0) rc = read_command(l, path, j, &argv, &argv0);
-  if (rc == 0) {
-    def.command = argv;
-    rc = add_tool(l, path, &def);
-  }
+  if (rc == 0) rc = add_command_tool(l, path, &def, argv, timeout_ms);
   art_release(l->spec->alloc, argv);
   art_release(l->spec->alloc, argv0);
   return rc;

@@ -6,7 +6,6 @@
 
 #include "core/alloc.h"
 #include "core/text.h"
-#include "tool/command.h"
 
 struct art_registry {
   const art_allocator *alloc;
@@ -44,11 +43,7 @@ int art_registry_new(art_registry **out, const art_allocator *alloc) {
   return 0;
 }
 
-static void free_argv(const art_allocator *a, char **argv) {
-  if (!argv) return;
-  for (char **p = argv; *p; p++) art_release(a, *p);
-  art_release(a, argv);
-}
+const art_allocator *art_registry_allocator(const art_registry *reg) { return reg->alloc; }
 
 static void tool_free(art_tool *t) {
   const art_allocator *a = t->alloc;
@@ -58,7 +53,6 @@ static void tool_free(art_tool *t) {
   art_release(a, t->version);
   json_decref(t->input_schema);
   art_schema_free(t->schema);
-  free_argv(a, t->command);
   if (t->free_ud) t->free_ud(t->ud);
   art_release(a, t);
 }
@@ -71,29 +65,13 @@ void art_registry_free(art_registry *reg) {
   art_release(reg->alloc, reg);
 }
 
-static char **copy_argv(const art_allocator *a, const char *const *argv) {
-  size_t n = 0;
-  while (argv[n]) n++;
-  char **copy = art_zalloc(a, (n + 1) * sizeof *copy);
-  if (!copy) return NULL;
-  for (size_t i = 0; i < n; i++) {
-    if (!(copy[i] = art_strdup(a, argv[i]))) {
-      free_argv(a, copy);
-      return NULL;
-    }
-  }
-  return copy;
-}
-
 static int copy_strings(art_tool *t, const art_tool_def *def) {
   const art_allocator *a = t->alloc;
   t->name = art_strdup(a, def->name);
   t->description = art_strdup(a, def->description ? def->description : "");
   t->version = art_strdup(a, def->version ? def->version : "1");
   if (def->owner) t->owner = art_strdup(a, def->owner);
-  if (def->command) t->command = copy_argv(a, def->command);
-  bool ok = t->name && t->description && t->version && (!def->owner || t->owner) &&
-            (!def->command || t->command);
+  bool ok = t->name && t->description && t->version && (!def->owner || t->owner);
   return ok ? 0 : ART_ENOMEM;
 }
 
@@ -101,14 +79,10 @@ static int check_def(const art_registry *reg, const art_tool_def *def, art_error
   if (!def->name || !def->name[0]) return art_error_set(err, ART_EINVAL, "tool name is empty");
   if (art_registry_find(reg, def->name))
     return art_error_set(err, ART_EINVAL, "tool \"%s\" is registered twice", def->name);
-  if (!def->fn == !def->command)
-    return art_error_set(err, ART_EINVAL, "tool \"%s\" needs either a function or a command",
-                         def->name);
+  if (!def->fn) return art_error_set(err, ART_EINVAL, "tool \"%s\" has no function", def->name);
   if ((unsigned)def->side_effect > ART_SIDE_WRITE)
     return art_error_set(err, ART_EINVAL, "tool \"%s\": side effect %d is not read, draft or write",
                          def->name, (int)def->side_effect);
-  if (def->command && !def->command[0])
-    return art_error_set(err, ART_EINVAL, "tool \"%s\" has an empty command", def->name);
   if (def->input_schema && !json_is_object(def->input_schema) &&
       !json_is_boolean(def->input_schema))
     return art_error_set(err, ART_EINVAL, "tool \"%s\": input schema must be an object", def->name);
@@ -130,7 +104,6 @@ static int tool_new(art_tool **out, const art_allocator *a, const art_tool_def *
   t->fn = def->fn;
   t->ud = def->ud;
   t->free_ud = def->free_ud;
-  t->timeout_ms = def->timeout_ms > 0 ? def->timeout_ms : 30000;
   int rc = copy_strings(t, def);
   if (rc < 0) art_error_set(err, rc, "out of memory");
   if (rc == 0 && def->input_schema) {
@@ -240,9 +213,6 @@ int art_tool_check_input(const art_tool *t, const json_t *input, char *why, size
 }
 
 int art_tool_invoke(const art_tool *t, const art_tool_call *call, art_tool_result *result) {
-  if (t->command)
-    return art_command_tool_call((const char *const *)t->command, t->timeout_ms, call, t->alloc,
-                                 result);
   int rc = t->fn(t->ud, call, result);
   if (rc < 0) art_tool_result_set(result, ART_RESULT_ERROR, NULL, "%s", art_strerror(rc));
   return 0;

@@ -20,10 +20,11 @@ struct art_tool {
   art_tool_fn fn;
   void *ud;
   void (*free_ud)(void *ud);
-  char **command; /* NULL-terminated argv, or NULL for C tools */
-  int timeout_ms;
   const art_allocator *alloc;
 };
+
+/* The allocator the registry and its tools allocate with. */
+const art_allocator *art_registry_allocator(const art_registry *reg);
 
 /* The enabled tools, sorted by name; valid until the next art_registry_add
  * (a run keeps a copy). */

@@ -113,9 +113,9 @@ int art_run_drive(art_run *run, art_model *model, const art_drive_hooks *hooks) 
   int64_t now = art_now_us();
   bool boundary = true; /* a step begins: the start, or after a tool result */
   for (;;) {
-    if (hooks && hooks->let_go && hooks->let_go(hooks->ud))
-      return let_go(run);
-    bool ask = boundary && hooks && hooks->cancel_reason && art_run_stop_reason(run) == ART_STOP_NONE;
+    if (hooks && hooks->let_go && hooks->let_go(hooks->ud)) return let_go(run);
+    bool ask =
+        boundary && hooks && hooks->cancel_reason && art_run_stop_reason(run) == ART_STOP_NONE;
     const char *cancel = ask ? hooks->cancel_reason(hooks->ud) : NULL;
     if (cancel) return art_run_cancel(run, cancel, now);
     const art_action *act = NULL;

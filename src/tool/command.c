@@ -17,6 +17,7 @@
 
 #include "core/alloc.h"
 #include "core/text.h"
+#include "core/tool_internal.h"
 #include "tool/process.h"
 
 #define OUT_MAX ((size_t)16 << 20) /* more stdout than this is an error */
@@ -394,4 +395,53 @@ int art_command_tool_run(const char *const *argv, int timeout_ms, const art_tool
   map_output(&out, timeout_ms, result);
   art_command_output_dispose(alloc, &out);
   return 0;
+}
+
+/* ---- command tools in a registry ------------------------------------------------ */
+
+static void command_tool_free(void *ud) {
+  art_command_tool *c = ud;
+  for (char **p = c->argv; *p; p++) art_release(c->alloc, *p);
+  art_release(c->alloc, c);
+}
+
+static int command_tool_fn(void *ud, const art_tool_call *call, art_tool_result *result) {
+  const art_command_tool *c = ud;
+  art_command_tool_call((const char *const *)c->argv, c->timeout_ms, call, c->alloc, result);
+  return 0; /* the result says why when the command could not be run */
+}
+
+static art_command_tool *command_tool_new(const art_allocator *alloc, const char *const *argv,
+                                          int timeout_ms) {
+  size_t n = 0;
+  while (argv[n]) n++;
+  art_command_tool *c = art_zalloc(alloc, sizeof *c + (n + 1) * sizeof *c->argv);
+  if (!c) return NULL;
+  c->alloc = alloc;
+  c->timeout_ms = timeout_ms;
+  for (size_t i = 0; i < n; i++) {
+    if (!(c->argv[i] = art_strdup(alloc, argv[i]))) {
+      command_tool_free(c);
+      return NULL;
+    }
+  }
+  return c;
+}
+
+int art_registry_add_command(art_registry *reg, const art_tool_def *def, const char *const *argv,
+                             int timeout_ms, art_error *err) {
+  const char *name = def->name ? def->name : "";
+  if (!argv || !argv[0])
+    return art_error_set(err, ART_EINVAL, "tool \"%s\" has an empty command", name);
+  art_command_tool *c = command_tool_new(art_registry_allocator(reg), argv, timeout_ms);
+  if (!c) return art_error_set(err, ART_ENOMEM, "out of memory");
+  art_tool_def with_fn = *def;
+  with_fn.fn = command_tool_fn;
+  with_fn.ud = c;
+  with_fn.free_ud = command_tool_free;
+  return art_registry_add(reg, &with_fn, err);
+}
+
+const art_command_tool *art_command_tool_of(const art_tool *t) {
+  return t->fn == command_tool_fn ? t->ud : NULL;
 }

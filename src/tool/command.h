@@ -84,4 +84,15 @@ int art_command_tool_run(const char *const *argv, int timeout_ms, const art_tool
                          const art_allocator *alloc, art_tool_result *result, char *ending,
                          size_t ending_size);
 
+/* What the registry holds as the user pointer of a tool that
+ * art_registry_add_command registered. */
+typedef struct art_command_tool {
+  const art_allocator *alloc;
+  int timeout_ms; /* 0: 30000 */
+  char *argv[];   /* NULL-terminated */
+} art_command_tool;
+
+/* The command `t` runs, or NULL when it is not a command tool. */
+const art_command_tool *art_command_tool_of(const art_tool *t);
+
 #endif

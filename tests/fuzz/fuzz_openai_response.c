@@ -21,10 +21,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   json_t *schema = json_loads("{\"type\":\"object\",\"properties\":{\"task\":{\"type\":\"string\","
                               "\"maxLength\":8}},\"required\":[\"task\"]}",
                               0, NULL);
-  art_tool_def def = {.name = "lookup", .input_schema = schema,
-                      .command = (const char *const[]){"true", NULL}};
+  art_tool_def def = {.name = "lookup", .input_schema = schema};
+  const char *const command[] = {"true", NULL};
   art_error err;
-  if (!schema || art_registry_new(&registry, NULL) < 0 || art_registry_add(registry, &def, &err) < 0)
+  if (!schema || art_registry_new(&registry, NULL) < 0 ||
+      art_registry_add_command(registry, &def, command, 0, &err) < 0)
     abort();
   json_decref(schema);
   tools[0] = art_registry_find(registry, "lookup");

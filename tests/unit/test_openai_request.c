@@ -11,11 +11,12 @@ static art_registry *registry(void) {
   art_error err;
   json_t *schema = json_loads("{\"type\":\"object\",\"properties\":{\"q\":{\"type\":\"string\"}}}", 0, NULL);
   art_tool_def with_schema = {.name = "search", .description = "search the web",
-                              .input_schema = schema, .command = (const char *const[]){"true", NULL}};
-  art_tool_def without = {.name = "clock", .command = (const char *const[]){"true", NULL}};
+                              .input_schema = schema};
+  art_tool_def without = {.name = "clock"};
+  const char *const argv[] = {"true", NULL};
   assert_int_equal(art_registry_new(&reg, NULL), 0);
-  assert_int_equal(art_registry_add(reg, &with_schema, &err), 0);
-  assert_int_equal(art_registry_add(reg, &without, &err), 0);
+  assert_int_equal(art_registry_add_command(reg, &with_schema, argv, 0, &err), 0);
+  assert_int_equal(art_registry_add_command(reg, &without, argv, 0, &err), 0);
   json_decref(schema);
   return reg;
 }

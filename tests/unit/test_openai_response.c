@@ -21,10 +21,11 @@ static int setup(void **state) {
   json_t *schema = json_loads("{\"type\":\"object\",\"properties\":{\"task\":{\"type\":\"string\"}},"
                               "\"required\":[\"task\"]}",
                               0, NULL);
-  art_tool_def def = {.name = "lookup", .input_schema = schema, .command = (const char *const[]){"true", NULL}};
+  art_tool_def def = {.name = "lookup", .input_schema = schema};
   art_error err;
   assert_int_equal(art_registry_new(&f->reg, NULL), 0);
-  assert_int_equal(art_registry_add(f->reg, &def, &err), 0);
+  assert_int_equal(art_registry_add_command(f->reg, &def, (const char *const[]){"true", NULL}, 0, &err),
+                   0);
   json_decref(schema);
   f->tools[0] = art_registry_find(f->reg, "lookup");
   f->ctx = (art_context){.run_id = "r", .goal = "g", .step = 1, .max_steps = 3, .tools = f->tools, .n_tools = 1};

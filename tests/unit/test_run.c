@@ -801,9 +801,10 @@ static void tools_added_later_do_not_disturb_a_run(void **state) {
   char name[32];
   for (int i = 0; i < 40; i++) { /* enough to move the registry's arrays */
     snprintf(name, sizeof name, "extra_%02d", i);
-    art_tool_def def = {
-        .name = name, .side_effect = ART_SIDE_READ, .command = (const char *[]){"true", NULL}};
-    assert_int_equal(art_registry_add(art_spec_registry(f.spec), &def, &err), 0);
+    art_tool_def def = {.name = name, .side_effect = ART_SIDE_READ};
+    assert_int_equal(art_registry_add_command(art_spec_registry(f.spec), &def,
+                                              (const char *const[]){"true", NULL}, 0, &err),
+                     0);
   }
   const art_action *act;
   assert_int_equal(art_run_next(f.run, 1, &act), 0);

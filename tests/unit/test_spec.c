@@ -11,6 +11,7 @@
 #include "agentrt/spec.h"
 #include "core/spec_internal.h"
 #include "core/tool_internal.h"
+#include "tool/command.h"
 
 #define FULL_SPEC_FIXTURE AGENTRT_SOURCE_DIR "/tests/unit/fixtures/spec_full.json"
 #define BUILTIN_TOOLS "lookup_policy, draft_message, send_message, flaky_lookup"
@@ -223,7 +224,7 @@ static void test_full_spec_accessors(void **state) {
   assert_string_equal(art_tool_owner(stock), "ops");
   assert_string_equal(art_tool_version(stock), "2");
   assert_string_equal(art_tool_description(stock), "Ask the warehouse.");
-  assert_int_equal(stock->timeout_ms, 5000);
+  assert_int_equal(art_command_tool_of(stock)->timeout_ms, 5000);
   art_spec_free(spec);
 }
 
@@ -290,8 +291,8 @@ static void test_outbox_option_overrides_spec(void **state) {
 static const char *command_argv(art_spec *spec, const char *tool, int i) {
   const art_tool *t = art_registry_find(art_spec_registry(spec), tool);
   assert_non_null(t);
-  assert_non_null(t->command);
-  return t->command[i];
+  assert_non_null(art_command_tool_of(t));
+  return art_command_tool_of(t)->argv[i];
 }
 
 /* A relative argv[0] with a slash is the spec's directory's; absolute paths and

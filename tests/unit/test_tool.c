@@ -52,6 +52,10 @@ static void registry_keeps_tools_sorted_and_checks_them(void **state) {
   assert_non_null(strstr(err.message, "not read, draft or write"));
   art_tool_def neither = {.name = "x"};
   assert_int_equal(art_registry_add(reg, &neither, &err), ART_EINVAL);
+  assert_non_null(strstr(err.message, "has no function"));
+  assert_int_equal(art_registry_add_command(reg, &neither, (const char *const[]){NULL}, 0, &err),
+                   ART_EINVAL);
+  assert_non_null(strstr(err.message, "empty command"));
   json_t *bad_schema = json_pack("{s:s}", "type", "no-such-type");
   art_tool_def bad = {.name = "bad", .fn = echo_tool, .input_schema = bad_schema};
   assert_int_equal(art_registry_add(reg, &bad, &err), ART_EINVAL);
