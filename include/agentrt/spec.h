@@ -22,11 +22,33 @@ typedef struct art_spec_options {
   const char *outbox;         /* overrides the spec's "outbox" (send_message's file) */
 } art_spec_options;
 
+/* The tools a spec names that the core cannot make itself: it knows no
+ * built-in tool and runs no process.  art_spec_load and art_spec_parse give the
+ * loader the library's own (src/tool: the demo tools, command tools). */
+typedef struct art_spec_tools {
+  int version; /* ART_SPEC_TOOLS_VERSION */
+  /* Register the built-in tool `name`, ART_ENOTFOUND when there is none;
+   * `outbox` is the spec's (send_message's file).  May be NULL: none. */
+  int (*add_builtin)(art_registry *reg, const char *name, const char *outbox, art_error *err);
+  const char *(*builtin_names)(void); /* for messages: "a, b, c"; may be NULL */
+  /* art_registry_add_command; may be NULL: a command tool is ART_ESPEC. */
+  int (*add_command)(art_registry *reg, const art_tool_def *def, const char *const *argv,
+                     int timeout_ms, art_error *err);
+} art_spec_tools;
+
+#define ART_SPEC_TOOLS_VERSION 1
+
 int art_spec_load(art_spec **out, const char *path, const art_spec_options *opts, art_error *err);
 /* `name` is used in messages in place of a file name; relative command paths
  * resolve against `base_dir` (NULL: the current directory). */
 int art_spec_parse(art_spec **out, const json_t *json, const char *name, const char *base_dir,
                    const art_spec_options *opts, art_error *err);
+/* The core's loader: art_spec_parse with `tools` (NULL: a spec naming a
+ * built-in or a command tool is ART_ESPEC).  ART_EINVAL when tools->version is
+ * not ART_SPEC_TOOLS_VERSION. */
+int art_spec_parse_with(art_spec **out, const json_t *json, const char *name,
+                        const char *base_dir, const art_spec_options *opts,
+                        const art_spec_tools *tools, art_error *err);
 void art_spec_free(art_spec *spec);
 
 const char *art_spec_run_id(const art_spec *spec); /* NULL when not given */

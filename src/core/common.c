@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "core/text.h"
+#include "core/version.h"
 
 int art_error_set(art_error *err, int code, const char *fmt, ...) {
   if (err) {
@@ -15,6 +16,12 @@ int art_error_set(art_error *err, int code, const char *fmt, ...) {
     va_end(ap);
   }
   return code;
+}
+
+int art_version_check(const char *what, int given, int expected, art_error *err) {
+  if (given == expected) return 0;
+  return art_error_set(err, ART_EINVAL, "%s version %d is not supported (expected %d)", what, given,
+                       expected);
 }
 
 const char *art_strerror(int code) {

@@ -8,6 +8,7 @@
 #include "agentrt/run.h"
 #include "core/alloc.h"
 #include "core/reader.h"
+#include "driver/json_file.h"
 
 typedef struct eval_case {
   const char *name;

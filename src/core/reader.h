@@ -49,10 +49,4 @@ int art_rd_enum(const art_reader *rd, const char *path, const json_t *obj, const
 int art_rd_name_set(const art_reader *rd, const char *path, const json_t *obj, const char *key,
                     const art_names *names, unsigned *mask);
 
-/* The JSON of a file (duplicate keys rejected), or ART_ESPEC "FILE: is a
- * directory, not a JSON file", "FILE:LINE:COL: invalid JSON: ...", "FILE:
- * unable to open ...", or ART_ENOMEM when jansson ran out of memory without
- * saying why. */
-int art_json_load_file(const char *path, json_t **out, art_error *err);
-
 #endif

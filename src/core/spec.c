@@ -10,7 +10,7 @@
 #include "core/alloc.h"
 #include "core/memory.h"
 #include "core/reader.h"
-#include "tool/demo.h"
+#include "core/version.h"
 
 #define DEFAULT_MAX_STEPS 10
 #define DEFAULT_RECENT 5
@@ -20,6 +20,7 @@ typedef struct loader {
   art_spec *spec;
   art_reader rd;
   const art_spec_options *opts;
+  const art_spec_tools *tools; /* may be NULL: no built-in and no command tools */
 } loader;
 
 static int oom(loader *l) { return art_error_set(l->rd.err, ART_ENOMEM, "out of memory"); }
@@ -256,7 +257,9 @@ static int read_tool_fields(loader *l, const char *path, const json_t *j, art_to
 static int add_command_tool(loader *l, const char *path, const art_tool_def *def,
                             const char *const *argv, int timeout_ms) {
   art_error why = {0};
-  int rc = art_registry_add_command(l->spec->registry, def, argv, timeout_ms, &why);
+  if (!l->tools || !l->tools->add_command)
+    return art_rd_fail(&l->rd, path, "command tools are not available here");
+  int rc = l->tools->add_command(l->spec->registry, def, argv, timeout_ms, &why);
   if (rc == ART_ENOMEM) return oom(l);
   return rc < 0 ? art_rd_fail(&l->rd, path, "%s", why.message) : 0;
 }
@@ -278,10 +281,13 @@ static int read_builtin_tool(loader *l, const char *path, const char *name) {
   art_error why = {0};
   if (art_registry_find(l->spec->registry, name))
     return art_rd_fail(&l->rd, path, "tool \"%s\" is listed twice", name);
-  int rc = art_demo_tool_register(l->spec->registry, name, l->spec->outbox, &why);
+  const art_spec_tools *tools = l->tools;
+  int rc = tools && tools->add_builtin
+               ? tools->add_builtin(l->spec->registry, name, l->spec->outbox, &why)
+               : ART_ENOTFOUND;
   if (rc == ART_ENOTFOUND)
     return art_rd_fail(&l->rd, path, "unknown built-in tool \"%s\" (built-in tools: %s)", name,
-                       art_demo_tool_names());
+                       tools && tools->builtin_names ? tools->builtin_names() : "none");
   if (rc == ART_ENOMEM) return oom(l);
   return rc < 0 ? art_rd_fail(&l->rd, path, "%s", why.message) : 0;
 }
@@ -704,42 +710,21 @@ static int spec_new(art_spec **out, const char *name, const char *base_dir,
   return 0;
 }
 
-int art_spec_parse(art_spec **out, const json_t *json, const char *name, const char *base_dir,
-                   const art_spec_options *opts, art_error *err) {
+int art_spec_parse_with(art_spec **out, const json_t *json, const char *name,
+                        const char *base_dir, const art_spec_options *opts,
+                        const art_spec_tools *tools, art_error *err) {
   art_spec *s = NULL;
-  int rc = spec_new(&s, name, base_dir, opts, err);
+  int rc = tools ? art_version_check("spec tools", tools->version, ART_SPEC_TOOLS_VERSION, err) : 0;
+  if (rc == 0) rc = spec_new(&s, name, base_dir, opts, err);
   if (rc < 0) return rc;
   s->json = json_incref((json_t *)json);
-  loader l = {s, {s->name, err}, opts};
+  loader l = {s, {s->name, err}, opts, tools};
   if ((rc = read_spec(&l, json)) < 0) {
     art_spec_free(s);
     return rc;
   }
   *out = s;
   return 0;
-}
-
-/* The directory part of `path`, allocated with `alloc`. */
-static char *dir_of(const art_allocator *alloc, const char *path) {
-  const char *slash = strrchr(path, '/');
-  if (!slash) return art_strdup(alloc, ".");
-  size_t n = slash == path ? 1 : (size_t)(slash - path);
-  char *dir = art_alloc(alloc, n + 1);
-  if (dir) memcpy(dir, path, n), dir[n] = '\0';
-  return dir;
-}
-
-int art_spec_load(art_spec **out, const char *path, const art_spec_options *opts, art_error *err) {
-  json_t *json;
-  int loaded = art_json_load_file(path, &json, err);
-  if (loaded < 0) return loaded;
-  const art_allocator *alloc = art_allocator_or_default(opts ? opts->alloc : NULL);
-  char *dir = dir_of(alloc, path);
-  int rc = dir ? art_spec_parse(out, json, path, dir, opts, err)
-               : art_error_set(err, ART_ENOMEM, "out of memory");
-  art_release(alloc, dir);
-  json_decref(json);
-  return rc;
 }
 
 void art_spec_free(art_spec *s) {
