@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "agentrt/model.h"
 #include "agentrt/run.h"
 #include "core/alloc.h"
 #include "core/reader.h"

@@ -1,9 +1,8 @@
-/* Trace events as JSON and the JSONL sink.  JSON is built only here, when a
- * sink asks for it, never on the run's hot path. */
+/* Trace events as JSON.  JSON is built only here, when a sink asks for it,
+ * never on the run's hot path. */
 #include "agentrt/trace.h"
 
 #include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "agentrt/run.h"
@@ -276,15 +275,3 @@ json_t *art_event_to_json(const art_run *run, const art_event *ev) {
   art_jw_dispose(&w);
   return j;
 }
-
-static int jsonl_write(void *ud, const art_run *run, const art_event *ev) {
-  FILE *f = ud;
-  art_jw w = {0};
-  int rc = art_event_write_json(run, ev, &w);
-  if (rc == 0 && (fwrite(w.s, 1, w.len, f) != w.len || fputc('\n', f) == EOF || fflush(f) != 0))
-    rc = ART_EIO;
-  art_jw_dispose(&w);
-  return rc;
-}
-
-art_sink art_jsonl_sink(FILE *f) { return (art_sink){ART_SINK_VERSION, jsonl_write, NULL, f}; }

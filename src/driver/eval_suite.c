@@ -1,5 +1,6 @@
-/* Eval suites: load every case's agent up front (a broken suite runs nothing),
- * run the cases, report, and write JUnit XML. */
+/* Eval suites, a driver: load every case's agent up front (a broken suite
+ * runs nothing), run the cases with their models, report, and write JUnit XML.
+ * Checking a finished run against its expectations is the core's (eval.c). */
 #include <stdio.h>
 #include <string.h>
 
