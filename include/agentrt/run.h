@@ -38,10 +38,18 @@ typedef struct art_action {
  * JSON value it holds a reference to must not be changed afterwards. */
 typedef struct art_run_options {
   const art_allocator *alloc; /* NULL: the spec's allocator */
-  const char *run_id;         /* NULL: the spec's run_id, else a generated one */
+  const char *run_id;         /* NULL: the spec's run_id */
 } art_run_options;
 
+/* ART_EINVAL when neither the options nor the spec give a run id
+ * (art_run_id_generate makes one). */
 int art_run_new(art_run **out, const art_spec *spec, const art_run_options *opts);
+
+#define ART_RUN_ID_SIZE 24
+
+/* A new run id, "run_" and 16 random hex digits.  Randomness, like the clock,
+ * is the drivers' (src/driver/): the core never draws any. */
+void art_run_id_generate(char out[ART_RUN_ID_SIZE]);
 void art_run_free(art_run *run);
 const char *art_run_errmsg(const art_run *run);
 

@@ -337,7 +337,10 @@ static int start(art_spec *spec, const cli_opts *o, art_store *store, art_model 
   art_error err = {0};
   if (art_model_new(model, spec, &err) < 0)
     return cli_error(EXIT_USAGE, cli_err_of(err.code), "%s", err.message);
-  if (art_run_new(run, spec, NULL) < 0)
+  char id[ART_RUN_ID_SIZE];
+  art_run_id_generate(id);
+  art_run_options opts = {.run_id = art_spec_run_id(spec) ? NULL : id};
+  if (art_run_new(run, spec, &opts) < 0)
     return cli_error(EXIT_USAGE, CLI_ERR_INTERNAL, "out of memory");
   /* Everything that can fail is set up before the run is stored: a run in
    * the store is one that ran, or can. */

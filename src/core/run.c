@@ -4,7 +4,6 @@
 #include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "core/alloc.h"
 #include "core/sha256.h"
@@ -45,10 +44,7 @@ const char *art_run_errmsg(const art_run *run) { return run->errmsg; }
 /* The spec outlives its runs, so its run id is borrowed; a caller's is copied. */
 static const char *choose_run_id(art_run *run, const art_run_options *opts) {
   if (opts && opts->run_id) return art_arena_strdup(&run->arena, opts->run_id);
-  if (run->spec->run_id) return run->spec->run_id;
-  char generated[24];
-  snprintf(generated, sizeof generated, "run_%08" PRIx32 "%08" PRIx32, arc4random(), arc4random());
-  return art_arena_strdup(&run->arena, generated);
+  return run->spec->run_id;
 }
 
 /* The run's own copy of the enabled tools: a tool added to the registry later
@@ -65,6 +61,7 @@ static int disclose_tools(art_run *run) {
 }
 
 int art_run_new(art_run **out, const art_spec *spec, const art_run_options *opts) {
+  if (!(opts && opts->run_id) && !spec->run_id) return ART_EINVAL;
   const art_allocator *alloc = opts && opts->alloc ? opts->alloc : spec->alloc;
   art_run *run = art_alloc(alloc, sizeof *run + FIRST_BLOCK);
   if (!run) return ART_ENOMEM;

@@ -127,8 +127,11 @@ static json_t *drive(art_spec *spec, art_error *err) {
   art_run *run = NULL;
   art_model *model = NULL;
   json_t *result = NULL;
+  char id[ART_RUN_ID_SIZE];
+  art_run_id_generate(id);
+  art_run_options opts = {.run_id = art_spec_run_id(spec) ? NULL : id};
   int rc = art_model_new(&model, spec, err);
-  if (rc == 0 && (rc = art_run_new(&run, spec, NULL)) < 0) art_error_set(err, rc, "out of memory");
+  if (rc == 0 && (rc = art_run_new(&run, spec, &opts)) < 0) art_error_set(err, rc, "out of memory");
   if (rc == 0 && (rc = art_run_until_stop(run, model)) < 0)
     art_error_set(err, rc, "%s", art_run_errmsg(run));
   if (rc == 0 && !(result = art_run_result_json(run)))

@@ -77,7 +77,7 @@ static void run_spec_with(const char *text, const art_drive_hooks *hooks, outcom
   art_run *run;
   int attached = art_mcp_attach(&mcp, spec, &opts, &err);
   assert_int_equal(art_model_new(&model, spec, NULL), 0);
-  assert_int_equal(art_run_new(&run, spec, NULL), 0);
+  assert_int_equal(art_run_new(&run, spec, tu_run_options(spec)), 0);
   if (attached < 0) {
     const art_action *act;
     assert_int_equal(art_run_next(run, art_now_us(), &act), 0);

@@ -199,7 +199,7 @@ static outcome run_agent(int port, const char *extra, const char *model_extra) {
   if (art_spec_parse(&o.spec, json, "it.json", NULL, NULL, &err) < 0) fail_msg("%s", err.message);
   json_decref(json);
   if (art_model_new(&o.model, o.spec, &err) < 0) fail_msg("%s", err.message);
-  assert_int_equal(art_run_new(&o.run, o.spec, NULL), 0);
+  assert_int_equal(art_run_new(&o.run, o.spec, tu_run_options(o.spec)), 0);
   assert_int_equal(art_run_until_stop(o.run, o.model), 0);
   o.result = art_run_result_json(o.run);
   assert_non_null(o.result);

@@ -27,7 +27,7 @@ static outcome run_with(const char *command) {
   if (art_spec_parse(&o.spec, json, "cmd.json", NULL, NULL, &err) < 0) fail_msg("%s", err.message);
   json_decref(json);
   assert_int_equal(art_model_new(&o.model, o.spec, &err), 0);
-  assert_int_equal(art_run_new(&o.run, o.spec, NULL), 0);
+  assert_int_equal(art_run_new(&o.run, o.spec, tu_run_options(o.spec)), 0);
   assert_int_equal(art_run_until_stop(o.run, o.model), 0);
   return o;
 }

@@ -36,7 +36,7 @@ static void run_spec(fixture *f, const char *text) {
   f->spec = spec_from(text);
   art_error err = {0};
   assert_int_equal(art_model_new(&f->model, f->spec, &err), 0);
-  assert_int_equal(art_run_new(&f->run, f->spec, NULL), 0);
+  assert_int_equal(art_run_new(&f->run, f->spec, tu_run_options(f->spec)), 0);
   assert_int_equal(art_run_until_stop(f->run, f->model), 0);
   f->result = art_run_result_json(f->run);
   assert_non_null(f->result);
@@ -104,7 +104,7 @@ static const art_action *start_by_hand(fixture *f, const char *decisions) {
   run_with(f, DEMO_TOOLS, NULL, decisions, 5);
   art_run_free(f->run);
   art_model_free(f->model);
-  assert_int_equal(art_run_new(&f->run, f->spec, NULL), 0);
+  assert_int_equal(art_run_new(&f->run, f->spec, tu_run_options(f->spec)), 0);
   assert_int_equal(art_model_new(&f->model, f->spec, &err), 0);
   assert_int_equal(art_run_next(f->run, 100, &act), 0);
   return act;
@@ -594,7 +594,7 @@ static void calls_out_of_turn_are_rejected(void **state) {
   fixture f;
   run_with(&f, DEMO_TOOLS, NULL, "[" LOOKUP "," ANSWER "]", 5);
   art_run_free(f.run);
-  assert_int_equal(art_run_new(&f.run, f.spec, NULL), 0);
+  assert_int_equal(art_run_new(&f.run, f.spec, tu_run_options(f.spec)), 0);
   art_tool_result r = {.status = ART_RESULT_OK};
   art_decision d = {.kind = ART_DECISION_ANSWER, .text = "x"};
   assert_int_equal(art_run_feed_tool_result(f.run, 1, &r, 1), ART_ESTATE);
@@ -784,11 +784,30 @@ static void cancelling_records_a_whole_trace(void **state) {
   assert_stop(&f, ART_STOP_CANCELLED, "cancelled");
   art_run_free(f.run);
   /* Cancelled before it started: the trace still starts with run_started. */
-  assert_int_equal(art_run_new(&f.run, f.spec, NULL), 0);
+  assert_int_equal(art_run_new(&f.run, f.spec, tu_run_options(f.spec)), 0);
   assert_int_equal(art_run_cancel(f.run, "never mind", 1), 0);
   assert_int_equal(art_run_event(f.run, 0)->type, ART_EV_RUN_STARTED);
   assert_int_equal(art_run_event(f.run, 1)->type, ART_EV_STOP);
   done(&f);
+}
+
+/* The core draws no random numbers: a run's id comes from its options or its
+ * spec, and a driver makes one for a spec that names none. */
+static void a_run_needs_an_id(void **state) {
+  (void)state;
+  art_spec *spec = spec_from("{\"goal\":\"g\",\"model\":{\"type\":\"scripted\",\"decisions\":[]}}");
+  art_run *run = NULL;
+  assert_int_equal(art_run_new(&run, spec, NULL), ART_EINVAL);
+  char id[ART_RUN_ID_SIZE], other[ART_RUN_ID_SIZE];
+  art_run_id_generate(id);
+  art_run_id_generate(other);
+  assert_int_equal(strlen(id), 20);
+  assert_memory_equal(id, "run_", 4);
+  assert_string_not_equal(id, other);
+  assert_int_equal(art_run_new(&run, spec, &(art_run_options){.run_id = id}), 0);
+  assert_string_equal(art_run_id(run), id);
+  art_run_free(run);
+  art_spec_free(spec);
 }
 
 static void tools_added_later_do_not_disturb_a_run(void **state) {
@@ -796,7 +815,7 @@ static void tools_added_later_do_not_disturb_a_run(void **state) {
   fixture f;
   run_with(&f, DEMO_TOOLS, NULL, "[" LOOKUP "," ANSWER "]", 5);
   art_run_free(f.run);
-  assert_int_equal(art_run_new(&f.run, f.spec, NULL), 0);
+  assert_int_equal(art_run_new(&f.run, f.spec, tu_run_options(f.spec)), 0);
   art_error err;
   char name[32];
   for (int i = 0; i < 40; i++) { /* enough to move the registry's arrays */
@@ -828,7 +847,7 @@ static void the_wall_time_budget_counts_working_time_not_pauses(void **state) {
   art_model_free(f.model);
   art_error err;
   assert_int_equal(art_model_new(&f.model, f.spec, &err), 0);
-  assert_int_equal(art_run_new(&f.run, f.spec, NULL), 0);
+  assert_int_equal(art_run_new(&f.run, f.spec, tu_run_options(f.spec)), 0);
   const art_action *act;
   art_decision d;
   int64_t t = 1000000;
@@ -880,7 +899,7 @@ static void approvals_expire_and_the_actor_cannot_approve_itself(void **state) {
   assert_string_equal(gate->u.policy.action_id, id);
   json_t *result = art_run_result_json(f.run);
   art_run *replayed;
-  assert_int_equal(art_run_new(&replayed, f.spec, NULL), 0);
+  assert_int_equal(art_run_new(&replayed, f.spec, tu_run_options(f.spec)), 0);
   assert_int_equal(art_run_replay(replayed, json_object_get(result, "trace")), 0); /* expiry too */
   assert_int_equal(art_run_stop_reason(replayed), ART_STOP_APPROVAL_REQUIRED);
   art_run_free(replayed);
@@ -917,7 +936,7 @@ static void a_driver_cancels_at_a_step_boundary(void **state) {
   art_model_free(f.model);
   art_error err;
   assert_int_equal(art_model_new(&f.model, f.spec, &err), 0);
-  assert_int_equal(art_run_new(&f.run, f.spec, NULL), 0);
+  assert_int_equal(art_run_new(&f.run, f.spec, tu_run_options(f.spec)), 0);
   cancel_after c = {0, 3}; /* before steps 1 and 2, then before step 3: cancel */
   art_drive_hooks hooks = {.cancel_reason = cancel_at, .ud = &c};
   assert_int_equal(art_run_drive(f.run, f.model, &hooks), 0);
@@ -927,7 +946,7 @@ static void a_driver_cancels_at_a_step_boundary(void **state) {
   /* The journal of a cancelled run replays to the same stop. */
   json_t *result = art_run_result_json(f.run);
   art_run *replayed;
-  assert_int_equal(art_run_new(&replayed, f.spec, NULL), 0);
+  assert_int_equal(art_run_new(&replayed, f.spec, tu_run_options(f.spec)), 0);
   assert_int_equal(art_run_replay(replayed, json_object_get(result, "trace")), 0);
   assert_int_equal(art_run_stop_reason(replayed), ART_STOP_CANCELLED);
   art_run_free(replayed);
@@ -973,6 +992,7 @@ int main(void) {
       cmocka_unit_test(a_decision_of_an_unknown_type_stops_the_run),
       cmocka_unit_test(a_stop_before_the_decision_is_in_the_step_being_decided),
       cmocka_unit_test(a_resolved_result_does_not_count_the_wait_as_the_tools_time),
+      cmocka_unit_test(a_run_needs_an_id),
       cmocka_unit_test(tools_added_later_do_not_disturb_a_run),
       cmocka_unit_test(summaries_cut_long_text_between_characters),
       cmocka_unit_test(the_wall_time_budget_counts_working_time_not_pauses),

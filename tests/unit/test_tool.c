@@ -100,7 +100,7 @@ static art_stop_reason run_command_tool(const char *command_json, int timeout_ms
   art_error err;
   if (art_spec_load(&spec, tu_write("cmd.json", text), NULL, &err) < 0) fail_msg("%s", err.message);
   assert_int_equal(art_model_new(&model, spec, &err), 0);
-  assert_int_equal(art_run_new(&run, spec, NULL), 0);
+  assert_int_equal(art_run_new(&run, spec, tu_run_options(spec)), 0);
   assert_int_equal(art_run_until_stop(run, model), 0);
   art_stop_reason stop = art_run_stop_reason(run);
   snprintf(detail, size, "%s", art_run_stop_detail(run));

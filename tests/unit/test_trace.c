@@ -22,7 +22,7 @@ static art_run *run_to_file(art_spec *spec, const char *trace_name) {
   FILE *f = fopen(tu_path(trace_name), "w");
   assert_non_null(f);
   assert_int_equal(art_model_new(&model, spec, &err), 0);
-  assert_int_equal(art_run_new(&run, spec, NULL), 0);
+  assert_int_equal(art_run_new(&run, spec, tu_run_options(spec)), 0);
   art_sink sink = art_jsonl_sink(f);
   assert_int_equal(art_run_add_sink(run, &sink), 0);
   assert_int_equal(art_run_until_stop(run, model), 0);
@@ -133,7 +133,7 @@ static void a_failing_sink_stops_the_run(void **state) {
   art_error err;
   int budget = 3;
   assert_int_equal(art_model_new(&model, spec, &err), 0);
-  assert_int_equal(art_run_new(&run, spec, NULL), 0);
+  assert_int_equal(art_run_new(&run, spec, tu_run_options(spec)), 0);
   art_sink sink = {ART_SINK_VERSION, failing_write, count_close, &budget};
   art_sink bad = {99, failing_write, count_close, &budget};
   assert_int_equal(art_run_add_sink(run, &bad), ART_EINVAL);

@@ -83,6 +83,11 @@ static char *slurp_fd(int fd) {
   return buf;
 }
 
+const art_run_options *tu_run_options(const art_spec *spec) {
+  static const art_run_options opts = {.run_id = "run_test"};
+  return art_spec_run_id(spec) ? NULL : &opts;
+}
+
 int tu_cli(char **out, char **err, const char *arg0, ...) {
   const char *args[64];
   int n = 0;

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
-#include "agentrt/common.h"
+#include "agentrt/run.h"
 
 /* A fresh directory under $TMPDIR for this test process; removed at exit. */
 const char *tu_tmpdir(void);
@@ -19,6 +19,9 @@ const char *tu_write(const char *name, const char *text);
 char *tu_read(const char *path);
 /* Number of lines in a file (0 when it does not exist). */
 int tu_count_lines(const char *path);
+
+/* Run options naming the run "run_test" when `spec` names none, else NULL. */
+const art_run_options *tu_run_options(const art_spec *spec);
 
 /* Run the agentrt CLI with argv (NULL-terminated, without the program name) in
  * tu_tmpdir(); returns the exit status and fills malloc'd stdout/stderr. */
