@@ -9,8 +9,8 @@ FUZZ_FLAGS ?=
 PREFIX ?= /usr/local
 RELEASE_DIR ?= build-release
 
-.PHONY: all bootstrap-build bootstrap-test build release demo install test test-normal test-asan \
-	fuzz bench clean
+.PHONY: all bootstrap-build bootstrap-test build release demo install test check-layers \
+	test-normal test-asan fuzz bench clean
 
 all: build
 
@@ -35,7 +35,12 @@ demo: release
 install: release
 	@cmake --install $(RELEASE_DIR) --prefix $(PREFIX)
 
-test: test-normal test-asan fuzz
+test: check-layers test-normal test-asan fuzz
+
+# The arrows of DESIGN.md section 2 over the #include lines: nothing in
+# src/core includes an adapter, a driver or the CLI.
+check-layers:
+	@scripts/check-layers
 
 test-normal: build
 	@echo "== tests: -Wall -Wextra -Werror =="

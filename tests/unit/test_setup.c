@@ -1,7 +1,8 @@
 /* Setting agentrt up: scripts/bootstrap (what `make demo` and `make test`
  * install), `make install PREFIX=...` and the installed pkg-config file, with
- * the README's C example built against the installed library, and what git
- * ignores of what the README's commands make. */
+ * the README's C example built against the installed library, what git
+ * ignores of what the README's commands make, and scripts/check-layers (run by
+ * `make test`). */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -22,6 +23,15 @@ static int shell_v(char **out, const char *fmt, va_list ap) {
   int status = system(full);
   *out = tu_read(tu_path(".shell-out"));
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static int shell_status(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int shell_status(char **out, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int status = shell_v(out, fmt, ap);
+  va_end(ap);
+  return status;
 }
 
 /* The command's output; the test fails, saying `what`, when it fails. */
@@ -131,11 +141,40 @@ static void the_store_the_tour_makes_is_ignored(void **state) {
              SRC));
 }
 
+/* The tree keeps its layers, `make test` checks that it does, and an include
+ * that crosses a layer the wrong way is named with the rule it breaks. */
+static void check_layers_passes_and_names_a_wrong_arrow(void **state) {
+  (void)state;
+  free(shell("check-layers", "'%s/scripts/check-layers'", SRC));
+  char *plan = shell("make -n test", "make -n -C '%s' test", SRC);
+  assert_has(plan, "scripts/check-layers", true);
+  free(plan);
+  const char *root = tu_path("layers");
+  char *out;
+  int status = shell_status(&out,
+                            "mkdir -p '%s/src/core' '%s/src/tool' && cd '%s' && "
+                            "printf '#include \"core/alloc.h\"\\n#include \"tool/command.h\"\\n"
+                            "#include <unistd.h>\\n' >src/core/tool.c && "
+                            "printf '#include \"cli/cli.h\"\\n' >src/tool/mcp.c && "
+                            "'%s/scripts/check-layers' .",
+                            root, root, root, SRC);
+  assert_int_equal(status, 1);
+  assert_has(out, "src/core/tool.c:2:#include \"tool/command.h\"\n"
+                  "    the core includes only public headers and its own", true);
+  assert_has(out, "src/core/tool.c:3:#include <unistd.h>\n    the core does no I/O", true);
+  assert_has(out, "src/core/tool.c:1:", false);
+  assert_has(out, "src/tool/mcp.c:1:#include \"cli/cli.h\"\n"
+                  "    an adapter includes no driver or CLI header", true);
+  assert_has(out, "check-layers: FAILED", true);
+  free(out);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(the_demo_installs_what_building_needs_and_the_tests_the_rest),
       cmocka_unit_test(make_install_gives_a_library_the_readme_example_builds_against),
       cmocka_unit_test(the_store_the_tour_makes_is_ignored),
+      cmocka_unit_test(check_layers_passes_and_names_a_wrong_arrow),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
