@@ -25,14 +25,19 @@ extern "C" {
 typedef struct art_mcp_session art_mcp_session;
 
 typedef struct art_mcp_options {
-  int version;           /* 1 */
+  int version;           /* ART_MCP_OPTIONS_VERSION */
   int shutdown_grace_ms; /* each wait of the shutdown; 0: 2000 */
 } art_mcp_options;
+
+#define ART_MCP_OPTIONS_VERSION 1
+/* art_mcp_options opts = ART_MCP_OPTIONS_INIT; then set what differs. */
+#define ART_MCP_OPTIONS_INIT {ART_MCP_OPTIONS_VERSION, 0}
 
 /* The protocol versions agentrt speaks, newest first, NULL-terminated. */
 extern const char *const art_mcp_protocol_versions[];
 
-/* Start and register every server of `spec` (none: an empty session).  On
+/* Start and register every server of `spec` (none: an empty session).  `opts`
+ * may be NULL; ART_EINVAL when its version is not ART_MCP_OPTIONS_VERSION.  On
  * error (ART_EIO, ART_ESPEC, ART_ENOMEM, message "mcp server \"fs\": ...")
  * every server started is shut down and *out is NULL; the spec must not be run
  * then, since tools of servers attached before the failure stay registered. */

@@ -55,7 +55,8 @@ const char *art_run_errmsg(const art_run *run);
 
 /* The run takes the sink; its close() is called when the run is freed (also
  * when adding fails).  Sinks are added before the run's first event, so every
- * sink sees every event (ART_ESTATE after that). */
+ * sink sees every event (ART_ESTATE after that).  ART_EINVAL for a sink whose
+ * version is not ART_SINK_VERSION, or that has no write(). */
 int art_run_add_sink(art_run *run, const art_sink *sink);
 
 int art_run_next(art_run *run, int64_t now_us, const art_action **out);
@@ -136,7 +137,9 @@ int art_run_replay_journal(art_run *run, const art_journal *journal);
 int art_run_replay(art_run *run, const json_t *events);
 
 /* Blocking driver: drives the run with `model` and the registry's tools until
- * it waits or is done.  Returns 0 or a negative code (art_run_errmsg). */
+ * it waits or is done.  Returns 0 or a negative code (art_run_errmsg):
+ * ART_EINVAL, before anything is done, for a model whose vtable's version is
+ * not ART_MODEL_VERSION. */
 int art_run_until_stop(art_run *run, art_model *model);
 
 /* What a driver asks while it drives a run, so that the run can be cancelled

@@ -161,8 +161,10 @@ void art_store_close(art_store *s);
 /* A sink that appends every event to its run's journal in `store` (the run
  * must exist there).  Events are made durable where it matters: a draft or
  * write tool_call (the intent, before the tool runs), its tool_result, approvals,
- * human answers and stops; read-only stretches are written in groups. */
-int art_store_sink_new(art_sink *out, art_store *store);
+ * human answers and stops; read-only stretches are written in groups.  This is
+ * where a store joins a run: ART_EINVAL when its vtable's version is not
+ * ART_STORE_VERSION (a backend built against another store.h). */
+int art_store_sink_new(art_sink *out, art_store *store, art_error *err);
 
 #ifdef __cplusplus
 }

@@ -104,7 +104,7 @@ int cli_persist_new(art_store *store, const art_spec *spec, art_run *run) {
   if (rc == ART_EINVAL) return cli_error(EXIT_USAGE, CLI_ERR_STATE, "%s", err.message);
   if (rc < 0) return cli_store_error(&err);
   art_sink sink;
-  if (art_store_sink_new(&sink, store) < 0 || art_run_add_sink(run, &sink) < 0)
+  if (art_store_sink_new(&sink, store, &err) < 0 || art_run_add_sink(run, &sink) < 0)
     return cli_error(EXIT_USAGE, CLI_ERR_INTERNAL, "out of memory");
   return 0;
 }
@@ -190,7 +190,7 @@ int cli_rebuild(art_store *store, const char *store_path, const char *run_id, cl
   art_sink sink;
   if (rc == 0 &&
       (art_model_new(&d->model, d->spec, &err) < 0 || art_run_new(&d->run, d->spec, &opts) < 0 ||
-       art_store_sink_new(&sink, store) < 0 || art_run_add_sink(d->run, &sink) < 0)) {
+       art_store_sink_new(&sink, store, &err) < 0 || art_run_add_sink(d->run, &sink) < 0)) {
     rc = cli_error(EXIT_USAGE, err.message[0] ? cli_err_of(err.code) : CLI_ERR_INTERNAL, "%s",
                    err.message[0] ? err.message : "out of memory");
   }

@@ -8,6 +8,7 @@
 #include "core/alloc.h"
 #include "core/sha256.h"
 #include "core/text.h"
+#include "core/version.h"
 
 /* The run's first arena block comes with the run; later chunks are small enough
  * that malloc serves them from its heap rather than a fresh mmap, so chunks one
@@ -107,10 +108,13 @@ void art_run_free(art_run *run) {
 }
 
 int art_run_add_sink(art_run *run, const art_sink *sink) {
-  if (sink->version != ART_SINK_VERSION || !sink->write || run->events.len) {
+  art_error why = {0};
+  int rc = art_version_check("sink", sink->version, ART_SINK_VERSION, &why);
+  if (rc < 0 || !sink->write || run->events.len) {
     if (sink->close) sink->close(sink->ud);
     if (run->events.len) return fail(run, ART_ESTATE, "sinks must be added before the first event");
-    return fail(run, ART_EINVAL, "sink version %d is not supported", sink->version);
+    if (rc < 0) return fail(run, rc, "%s", why.message);
+    return fail(run, ART_EINVAL, "a sink needs a write function");
   }
   art_sink *sinks = art_arena_alloc(&run->arena, (run->n_sinks + 1) * sizeof *sinks);
   if (!sinks) {

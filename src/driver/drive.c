@@ -4,6 +4,7 @@
 #include "agentrt/run.h"
 
 #include "core/run_internal.h"
+#include "core/version.h"
 
 static int let_go(art_run *run) {
   return art_run_fail(run, ART_EINTR, "the driver let go of the run");
@@ -108,6 +109,9 @@ static int call_with(art_run *run, const art_action *act, const art_drive_hooks 
 }
 
 int art_run_drive(art_run *run, art_model *model, const art_drive_hooks *hooks) {
+  art_error why = {0};
+  if (art_version_check("model", model->vt->version, ART_MODEL_VERSION, &why) < 0)
+    return art_run_fail(run, ART_EINVAL, why.message);
   /* One clock read per outside action: the time an outcome is fed is also the
    * time the next action is handed out. */
   int64_t now = art_now_us();

@@ -7,6 +7,7 @@
 #include "agentrt/run.h"
 #include "core/json_writer.h"
 #include "core/names.h"
+#include "core/version.h"
 #include "store/store_internal.h"
 
 static const char *const status_names[] = {"running", "paused", "finished", "cancelled", "ready"};
@@ -121,9 +122,11 @@ static void journal_close(void *ud) {
   free(j);
 }
 
-int art_store_sink_new(art_sink *out, art_store *store) {
+int art_store_sink_new(art_sink *out, art_store *store, art_error *err) {
+  int rc = art_version_check("store", store->vt->version, ART_STORE_VERSION, err);
+  if (rc < 0) return rc;
   journal *j = calloc(1, sizeof *j);
-  if (!j) return ART_ENOMEM;
+  if (!j) return art_error_set(err, ART_ENOMEM, "out of memory");
   j->store = store;
   *out = (art_sink){ART_SINK_VERSION, journal_write, journal_close, j};
   return 0;

@@ -8,6 +8,7 @@
 #include "core/alloc.h"
 #include "core/spec_internal.h"
 #include "core/text.h"
+#include "core/version.h"
 #include "tool/mcp_server.h"
 
 #define DEFAULT_GRACE_MS 2000
@@ -354,6 +355,8 @@ static int attach_server(art_mcp_session *session, art_spec *spec, size_t i, int
 int art_mcp_attach(art_mcp_session **out, art_spec *spec, const art_mcp_options *opts,
                    art_error *err) {
   *out = NULL;
+  if (opts && art_version_check("mcp options", opts->version, ART_MCP_OPTIONS_VERSION, err) < 0)
+    return ART_EINVAL;
   art_mcp_session *session = art_zalloc(spec->alloc, sizeof *session);
   if (!session) return art_error_set(err, ART_ENOMEM, "out of memory");
   session->alloc = spec->alloc;

@@ -71,7 +71,7 @@ static void run_spec_with(const char *text, const art_drive_hooks *hooks, outcom
   int fds = count_fds();
   art_spec *spec = load(text);
   art_mcp_session *mcp = NULL;
-  art_mcp_options opts = {.version = 1, .shutdown_grace_ms = 300};
+  art_mcp_options opts = {.version = ART_MCP_OPTIONS_VERSION, .shutdown_grace_ms = 300};
   art_error err = {0};
   art_model *model;
   art_run *run;
@@ -112,7 +112,7 @@ static char *observations_text(const outcome *o) {
 
 static const art_tool *attached_tool(art_spec *spec, art_mcp_session **mcp, const char *name) {
   art_error err = {0};
-  art_mcp_options opts = {.version = 1, .shutdown_grace_ms = 300};
+  art_mcp_options opts = {.version = ART_MCP_OPTIONS_VERSION, .shutdown_grace_ms = 300};
   if (!*mcp && art_mcp_attach(mcp, spec, &opts, &err) < 0) fail_msg("attach: %s", err.message);
   const art_tool *t = art_registry_find(art_spec_registry(spec), name);
   if (!t) fail_msg("no tool %s", name);
@@ -497,8 +497,25 @@ static void test_tools_list(void **state) {
   free(text);
 }
 
+/* Options of another version are refused before any server starts. */
+static void test_options_of_another_version_are_refused(void **state) {
+  (void)state;
+  art_spec *spec = load("{\"goal\":\"g\",\"mcp_servers\":[{\"name\":\"e\",\"command\":["
+                        EVERYTHING "]}],\"model\":{\"type\":\"scripted\",\"decisions\":[]}}");
+  art_mcp_options opts = ART_MCP_OPTIONS_INIT;
+  opts.version = ART_MCP_OPTIONS_VERSION + 1;
+  art_mcp_session *mcp = NULL;
+  art_error err = {0};
+  assert_int_equal(art_mcp_attach(&mcp, spec, &opts, &err), ART_EINVAL);
+  assert_null(mcp);
+  assert_string_equal(err.message, "mcp options version 2 is not supported (expected 1)");
+  assert_int_equal(art_registry_count(art_spec_registry(spec)), 0);
+  art_spec_free(spec);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_options_of_another_version_are_refused),
       cmocka_unit_test(test_everything_echo_add_annotated),
       cmocka_unit_test(test_everything_input_checked_before_the_call),
       cmocka_unit_test(test_everything_side_effects),

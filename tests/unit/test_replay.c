@@ -78,7 +78,7 @@ static void record(recording *rec, const char *spec_text, bool deny, int cancel_
   assert_int_equal(store->vt->create_run(store, &(art_run_record){.run_id = "rp"}, &err), 0);
   assert_int_equal(art_model_new(&model, rec->spec, &err), 0);
   assert_int_equal(art_run_new(&run, rec->spec, NULL), 0);
-  assert_int_equal(art_store_sink_new(&sink, store), 0);
+  assert_int_equal(art_store_sink_new(&sink, store, &err), 0);
   assert_int_equal(art_run_add_sink(run, &sink), 0);
   rec->states = json_array();
   int64_t now = 1000;

@@ -810,6 +810,34 @@ static void a_run_needs_an_id(void **state) {
   art_spec_free(spec);
 }
 
+/* A model built against another model.h is refused before the run starts. */
+static void a_model_of_another_version_is_refused(void **state) {
+  (void)state;
+  art_spec *spec = spec_from(
+      "{\"run_id\":\"r\",\"goal\":\"g\",\"model\":{\"type\":\"scripted\",\"decisions\":[]}}");
+  art_model *model;
+  art_run *run;
+  art_error err = {0};
+  assert_int_equal(art_model_new(&model, spec, &err), 0);
+  assert_int_equal(art_run_new(&run, spec, NULL), 0);
+  art_model_vtable older = *model->vt;
+  older.version = ART_MODEL_VERSION - 1;
+  const art_model_vtable *own = model->vt;
+  model->vt = &older;
+  assert_int_equal(art_run_until_stop(run, model), ART_EINVAL);
+  char want[128];
+  snprintf(want, sizeof want, "model version %d is not supported (expected %d)",
+           ART_MODEL_VERSION - 1, ART_MODEL_VERSION);
+  assert_string_equal(art_run_errmsg(run), want);
+  assert_int_equal(art_run_event_count(run), 0);
+  model->vt = own;
+  assert_int_equal(art_run_until_stop(run, model), 0);
+  assert_int_equal(art_run_stop_reason(run), ART_STOP_MODEL_FAILURE);
+  art_run_free(run);
+  art_model_free(model);
+  art_spec_free(spec);
+}
+
 static void tools_added_later_do_not_disturb_a_run(void **state) {
   (void)state;
   fixture f;
@@ -993,6 +1021,7 @@ int main(void) {
       cmocka_unit_test(a_stop_before_the_decision_is_in_the_step_being_decided),
       cmocka_unit_test(a_resolved_result_does_not_count_the_wait_as_the_tools_time),
       cmocka_unit_test(a_run_needs_an_id),
+      cmocka_unit_test(a_model_of_another_version_is_refused),
       cmocka_unit_test(tools_added_later_do_not_disturb_a_run),
       cmocka_unit_test(summaries_cut_long_text_between_characters),
       cmocka_unit_test(the_wall_time_budget_counts_working_time_not_pauses),

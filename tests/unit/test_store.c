@@ -214,7 +214,7 @@ static void contract_journal_sink_and_replay(opener open) {
   assert_int_equal(art_model_new(&model, spec, &err), 0);
   assert_int_equal(art_run_new(&run, spec, NULL), 0);
   art_sink sink;
-  assert_int_equal(art_store_sink_new(&sink, s), 0);
+  assert_int_equal(art_store_sink_new(&sink, s, &err), 0);
   assert_int_equal(art_run_add_sink(run, &sink), 0);
   assert_int_equal(art_run_until_stop(run, model), 0);
   art_journal journal;
@@ -600,6 +600,26 @@ static void foreign_and_newer_files_are_refused_untouched(void **state) {
   refuse(newer, "written by a newer agentrt (store schema 99, this build knows 3)");
 }
 
+/* A backend built against another store.h is refused where it joins a run. */
+static void a_store_of_another_version_is_refused(void **state) {
+  (void)state;
+  art_store *s;
+  art_error err = {0};
+  assert_int_equal(art_store_open_memory(&s, &err), 0);
+  art_store_vtable older = *s->vt;
+  older.version = ART_STORE_VERSION - 1;
+  const art_store_vtable *own = s->vt;
+  s->vt = &older;
+  art_sink sink;
+  assert_int_equal(art_store_sink_new(&sink, s, &err), ART_EINVAL);
+  char want[128];
+  snprintf(want, sizeof want, "store version %d is not supported (expected %d)",
+           ART_STORE_VERSION - 1, ART_STORE_VERSION);
+  assert_string_equal(err.message, want);
+  s->vt = own;
+  art_store_close(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(runs_and_journals_memory),
@@ -622,6 +642,7 @@ int main(void) {
       cmocka_unit_test(journal_sink_and_replay_sqlite),
       cmocka_unit_test(a_store_outlives_its_process),
       cmocka_unit_test(foreign_and_newer_files_are_refused_untouched),
+      cmocka_unit_test(a_store_of_another_version_is_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -137,6 +137,7 @@ static void a_failing_sink_stops_the_run(void **state) {
   art_sink sink = {ART_SINK_VERSION, failing_write, count_close, &budget};
   art_sink bad = {99, failing_write, count_close, &budget};
   assert_int_equal(art_run_add_sink(run, &bad), ART_EINVAL);
+  assert_string_equal(art_run_errmsg(run), "sink version 99 is not supported (expected 1)");
   assert_int_equal(closed, 1);
   assert_int_equal(art_run_add_sink(run, &sink), 0);
   assert_int_equal(art_run_until_stop(run, model), ART_EIO);
