@@ -8,7 +8,9 @@
  * says otherwise, for invalid decisions and budget exhaustion.
  *
  * Checks work on a run's result object (art_run_result_json, trace included), so
- * a recorded trace can be checked as well as a live run. */
+ * a recorded trace can be checked as well as a live run; they are the core's.
+ * Loading suite files, running their cases with their models and writing
+ * JUnit XML are a driver's (src/driver/eval_suite.c). */
 #ifndef AGENTRT_EVAL_H
 #define AGENTRT_EVAL_H
 
