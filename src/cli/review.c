@@ -317,8 +317,9 @@ static int suite_evidence(json_t *check, const art_eval_suite *suite, const char
   json_t *report = art_eval_suite_run(suite, err), *c, *f;
   if (!report) return err->code;
   size_t i, k;
-  note(json_object_get(check, "evidence"), "suite %s (%s): %lld cases, %lld passed, %lld failed",
-       str(report, "suite"), path, (long long)json_array_size(json_object_get(report, "cases")),
+  size_t n = json_array_size(json_object_get(report, "cases"));
+  note(json_object_get(check, "evidence"), "suite %s (%s): %zu case%s, %lld passed, %lld failed",
+       str(report, "suite"), path, n, n == 1 ? "" : "s",
        (long long)json_integer_value(json_object_get(report, "passed")),
        (long long)json_integer_value(json_object_get(report, "failed")));
   json_array_foreach(json_object_get(report, "cases"), i, c) {

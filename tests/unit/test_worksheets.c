@@ -526,7 +526,7 @@ static void review_passes(void **state) {
   }
   const json_t *evidence = json_object_get(json_array_get(checks, 4), "evidence");
   assert_contains(json_string_value(json_array_get(evidence, 0)),
-                  "suite demo (" EXAMPLES "demo.eval.json): 1 cases, 1 passed, 0 failed");
+                  "suite demo (" EXAMPLES "demo.eval.json): 1 case, 1 passed, 0 failed");
   json_decref(report);
   cli_output_free(&r);
 }
