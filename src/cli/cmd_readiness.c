@@ -149,6 +149,8 @@ int cmd_readiness(int argc, char **argv) {
   int rc = cli_parse(argc, argv, OPT_STORE | OPT_SUITE | OPT_TRACE | OPT_YAML, 1, usage, &o);
   if (rc != 0 || o.help) return rc;
   if (o.json && o.yaml) return cli_usage_error(usage, "--json and --yaml exclude each other");
+  if (strcmp(o.store, "sqlite:") == 0)
+    return cli_usage_error(usage, "--store sqlite: names no file");
   art_spec *spec;
   art_mcp_session *mcp = NULL;
   art_eval_suite *suites[CLI_MAX_SUITES] = {0};

@@ -63,10 +63,18 @@ static json_t *parse_object(const char *text) {
 
 /* ---- readiness ---------------------------------------------------------------------- */
 
-/* ready.json and the covering suite, once. */
+/* A suite of a read-only agent: it covers no write tool. */
+static const char other_suite[] =
+    "{\"name\": \"reads\", \"cases\": [{\"name\": \"reads\", \"agent\": "
+    "{\"goal\": \"g\", \"tools\": [\"lookup_policy\"], \"model\": {\"type\": \"scripted\","
+    " \"decisions\": [{\"type\": \"answer\", \"text\": \"ok\"}]}},"
+    " \"expect\": {\"tools_called\": [\"lookup_policy\"]}}]}";
+
+/* ready.json and the suites. */
 static void write_ready_files(void) {
   tu_write("ready.json", ready_spec);
   tu_write("refunds.eval.json", covering_suite);
+  tu_write("other.eval.json", other_suite);
 }
 
 /* The ready spec, changed by `change` (may be NULL), in tu_path(name). */
@@ -82,12 +90,21 @@ static const char *write_variant(const char *name, void (*change)(json_t *spec, 
 }
 
 /* readiness SPEC --json with the ready deployment (a store in the test
- * directory, the covering suite) unless `store` says otherwise. */
-static json_t *readiness_json(const char *spec, const char *store, int status) {
+ * directory, the covering suite) unless `store` or `suite` say otherwise
+ * (`suite` "": none). */
+static json_t *readiness_json(const char *spec, const char *store, const char *suite, int status) {
   cli_output r;
   write_ready_files();
-  r.status = tu_cli(&r.out, &r.err, "readiness", spec, "--store", store ? store : "state.db",
-                    "--suite", tu_path("refunds.eval.json"), "--json", NULL);
+  const char *args[] = {"readiness",
+                        spec,
+                        "--store",
+                        store ? store : "state.db",
+                        "--json",
+                        "--suite",
+                        tu_path(suite ? suite : "refunds.eval.json"),
+                        NULL};
+  if (suite && !suite[0]) args[5] = NULL;
+  r.status = tu_cli_argv(&r.out, &r.err, args);
   assert_exit(&r, status);
   json_t *record = parse_object(r.out);
   cli_output_free(&r);
@@ -137,7 +154,7 @@ static void assert_only_gap(const json_t *record, const char *primitive, const c
 
 static void ready_spec_is_ready(void **state) {
   (void)state;
-  json_t *record = readiness_json(write_variant("ready-copy.json", NULL), NULL, 0);
+  json_t *record = readiness_json(write_variant("ready-copy.json", NULL), NULL, NULL, 0);
   json_t *gaps = gaps_of(record);
   assert_int_equal(json_array_size(gaps), 1); /* the trace warning, nothing else */
   assert_true(json_is_true(json_object_get(record, "ready")));
@@ -160,7 +177,7 @@ static void ready_spec_is_ready(void **state) {
 
 static void memory_store_state(void **state) {
   (void)state;
-  json_t *record = readiness_json(write_variant("s.json", NULL), "memory:", 1);
+  json_t *record = readiness_json(write_variant("s.json", NULL), "memory:", NULL, 1);
   assert_only_gap(record, "state", "blocks: no durable checkpoints: the memory store");
   assert_contains(json_string_value(json_object_get(json_object_get(record, "trace"), "owner")),
                   "the memory store's journal");
@@ -169,19 +186,10 @@ static void memory_store_state(void **state) {
   json_decref(record);
 }
 
-static void store_that_cannot_be_created(void **state) {
-  (void)state;
-  json_t *record = readiness_json(write_variant("s.json", NULL), "/nonexistent/dir/agentrt.db", 1);
-  assert_only_gap(record, "state",
-                  "blocks: no durable checkpoints: store /nonexistent/dir/agentrt.db cannot be "
-                  "created: directory /nonexistent/dir");
-  json_decref(record);
-}
-
 static void existing_store_is_durable(void **state) {
   (void)state;
   tu_write("existing.db", "");
-  json_t *record = readiness_json(write_variant("s.json", NULL), "sqlite:existing.db", 0);
+  json_t *record = readiness_json(write_variant("s.json", NULL), "sqlite:existing.db", NULL, 0);
   assert_contains(json_string_value(json_object_get(json_object_get(record, "state"), "owner")),
                   "SQLite store existing.db (exists)");
   json_decref(record);
@@ -194,15 +202,6 @@ static void allow_refund(json_t *spec, json_t *tool) {
                                 "reason", "allow everything"));
 }
 
-static void write_allowed_without_approval(void **state) {
-  (void)state;
-  json_t *record = readiness_json(write_variant("s.json", allow_refund), NULL, 1);
-  assert_only_gap(
-      record, "policy",
-      "blocks: refund (write) is allowed without approval by rule 0 (allow everything)");
-  json_decref(record);
-}
-
 /* An allow rule for one input only is found by asking with that input. */
 static void allow_one_input(json_t *spec, json_t *tool) {
   (void)tool;
@@ -212,28 +211,10 @@ static void allow_one_input(json_t *spec, json_t *tool) {
                                 "small orders"));
 }
 
-static void write_allowed_for_one_input(void **state) {
-  (void)state;
-  json_t *record = readiness_json(write_variant("s.json", allow_one_input), NULL, 1);
-  assert_only_gap(record, "policy",
-                  "blocks: refund (write) is allowed without approval for input "
-                  "{\"order\":\"o-1\"} by rule 0 (small orders)");
-  json_decref(record);
-}
-
 static void allow_self_approval(json_t *spec, json_t *tool) {
   (void)tool;
   json_object_set_new(spec, "policy", json_pack("{s:b}", "allow_self_approval", 1));
   json_object_set_new(spec, "actor", json_pack("{s:s}", "id", "clerk"));
-}
-
-static void self_approval(void **state) {
-  (void)state;
-  json_t *record = readiness_json(write_variant("s.json", allow_self_approval), NULL, 1);
-  assert_only_gap(
-      record, "policy",
-      "blocks: allow_self_approval: the run's own actor (clerk) may approve its writes");
-  json_decref(record);
 }
 
 static void drop_schema(json_t *spec, json_t *tool) {
@@ -241,24 +222,9 @@ static void drop_schema(json_t *spec, json_t *tool) {
   json_object_del(tool, "input_schema");
 }
 
-static void command_tool_without_schema(void **state) {
-  (void)state;
-  json_t *record = readiness_json(write_variant("s.json", drop_schema), NULL, 0);
-  assert_only_gap(record, "tools", "warning: command tool refund has no input schema");
-  json_decref(record);
-}
-
 static void drop_timeout(json_t *spec, json_t *tool) {
   (void)spec;
   json_object_del(tool, "timeout_ms");
-}
-
-static void command_tool_without_timeout(void **state) {
-  (void)state;
-  json_t *record = readiness_json(write_variant("s.json", drop_timeout), NULL, 0);
-  assert_only_gap(record, "tools",
-                  "warning: command tool refund has no timeout of its own (timeout_ms)");
-  json_decref(record);
 }
 
 static void drop_owner(json_t *spec, json_t *tool) {
@@ -266,23 +232,9 @@ static void drop_owner(json_t *spec, json_t *tool) {
   json_object_del(tool, "owner");
 }
 
-static void tool_without_owner(void **state) {
-  (void)state;
-  json_t *record = readiness_json(write_variant("s.json", drop_owner), NULL, 0);
-  assert_only_gap(record, "tools", "warning: no owner: refund");
-  json_decref(record);
-}
-
 static void drop_version(json_t *spec, json_t *tool) {
   (void)spec;
   json_object_del(tool, "version");
-}
-
-static void tool_without_version(void **state) {
-  (void)state;
-  json_t *record = readiness_json(write_variant("s.json", drop_version), NULL, 0);
-  assert_only_gap(record, "tools", "warning: no version: refund");
-  json_decref(record);
 }
 
 static void drop_expiry(json_t *spec, json_t *tool) {
@@ -290,23 +242,9 @@ static void drop_expiry(json_t *spec, json_t *tool) {
   json_object_del(json_array_get(json_object_get(spec, "memory"), 0), "expires_at");
 }
 
-static void memory_without_expiry(void **state) {
-  (void)state;
-  json_t *record = readiness_json(write_variant("s.json", drop_expiry), NULL, 0);
-  assert_only_gap(record, "context", "warning: no freshness rule: mem_1 has no expires_at");
-  json_decref(record);
-}
-
 static void drop_wall_time(json_t *spec, json_t *tool) {
   (void)tool;
   json_object_del(spec, "max_wall_time_ms");
-}
-
-static void no_wall_time_budget(void **state) {
-  (void)state;
-  json_t *record = readiness_json(write_variant("s.json", drop_wall_time), NULL, 0);
-  assert_only_gap(record, "state", "warning: no wall-time budget (max_wall_time_ms)");
-  json_decref(record);
 }
 
 /* Redaction keys that do not name the schema's secret field: "password" and
@@ -319,44 +257,30 @@ static void redact_other_keys(json_t *spec, json_t *tool) {
                                 "type", "string"));
 }
 
-static void secret_field_not_redacted(void **state) {
-  (void)state;
-  json_t *record = readiness_json(write_variant("s.json", redact_other_keys), NULL, 1);
-  assert_only_gap(record, "trace",
-                  "blocks: not redacted: the input fields refund.password, refund.auth.api_token "
-                  "named like secrets, and the redaction keys (ssn) do not hide them");
+/* ---- one gap per spec --------------------------------------------------------------- */
+
+typedef struct gap_case {
+  void (*change)(json_t *spec, json_t *tool); /* what makes the ready spec have the gap */
+  const char *store;                          /* NULL: state.db in the test directory */
+  const char *suite;                          /* NULL: refunds.eval.json; "": none */
+  int status;                                 /* 1: the gap blocks */
+  const char *primitive;
+  const char *gap;
+} gap_case;
+
+static void test_gap_case(void **state) {
+  const gap_case *c = *state;
+  json_t *record =
+      readiness_json(write_variant("gap.json", c->change), c->store, c->suite, c->status);
+  assert_only_gap(record, c->primitive, c->gap);
+  assert_true(json_is_true(json_object_get(record, "ready")) == (c->status == 0));
   json_decref(record);
 }
 
-static void no_suite(void **state) {
-  (void)state;
-  cli_output r;
-  r.status = tu_cli(&r.out, &r.err, "readiness", write_variant("s.json", NULL), "--store",
-                    "state.db", "--json", NULL);
-  assert_exit(&r, 1);
-  json_t *record = parse_object(r.out);
-  assert_only_gap(record, "eval", "blocks: no eval suite (--suite) covers the write tool refund");
-  json_decref(record);
-  cli_output_free(&r);
-}
-
-static void suite_not_covering(void **state) {
-  (void)state;
-  cli_output r;
-  write_variant("s.json", NULL);
-  tu_write("other.eval.json",
-           "{\"name\": \"reads\", \"cases\": [{\"name\": \"reads\", \"agent\": "
-           "{\"goal\": \"g\", \"tools\": [\"lookup_policy\"], \"model\": {\"type\": \"scripted\","
-           " \"decisions\": [{\"type\": \"answer\", \"text\": \"ok\"}]}},"
-           " \"expect\": {\"tools_called\": [\"lookup_policy\"]}}]}");
-  r.status = tu_cli(&r.out, &r.err, "readiness", tu_path("s.json"), "--store", "state.db",
-                    "--suite", tu_path("other.eval.json"), "--json", NULL);
-  assert_exit(&r, 1);
-  json_t *record = parse_object(r.out);
-  assert_only_gap(record, "eval", "blocks: no eval case covers the write tool refund");
-  json_decref(record);
-  cli_output_free(&r);
-}
+#define GAP_CASE(title, ...)                                                                       \
+  {                                                                                                \
+    "gap: " title, test_gap_case, NULL, NULL, &(gap_case) { __VA_ARGS__ }                          \
+  }
 
 /* A write the policy always denies cannot act: no eval case is needed. */
 static void deny_refund(json_t *spec, json_t *tool) {
@@ -364,18 +288,6 @@ static void deny_refund(json_t *spec, json_t *tool) {
   json_object_set_new(spec, "policy",
                       json_pack("{s:[{s:{s:s}, s:s, s:s}]}", "rules", "when", "tool", "refund",
                                 "effect", "deny", "reason", "no refunds"));
-}
-
-static void denied_write_needs_no_case(void **state) {
-  (void)state;
-  cli_output r;
-  r.status = tu_cli(&r.out, &r.err, "readiness", write_variant("s.json", deny_refund), "--store",
-                    "state.db", "--json", NULL);
-  assert_exit(&r, 0);
-  json_t *record = parse_object(r.out);
-  assert_only_gap(record, "eval", "warning: no eval suite (--suite): nothing checks");
-  json_decref(record);
-  cli_output_free(&r);
 }
 
 /* Without --store, the store is agentrt run's default, said as a warning;
@@ -484,6 +396,10 @@ static void readiness_errors(void **state) {
   assert_exit(&r, 2);
   assert_contains(r.err, "agentrt: at most 16 --suite options\n");
   cli_output_free(&r);
+  r.status = tu_cli(&r.out, &r.err, "readiness", EXAMPLES "demo.json", "--store", "sqlite:", NULL);
+  assert_exit(&r, 2);
+  assert_contains(r.err, "agentrt: --store sqlite: names no file\n");
+  cli_output_free(&r);
   r.status = tu_cli(&r.out, &r.err, "readines", NULL);
   assert_exit(&r, 2);
   assert_contains(r.err, "did you mean \"readiness\"?");
@@ -585,21 +501,39 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(ready_spec_is_ready),
       cmocka_unit_test(memory_store_state),
-      cmocka_unit_test(store_that_cannot_be_created),
       cmocka_unit_test(existing_store_is_durable),
-      cmocka_unit_test(write_allowed_without_approval),
-      cmocka_unit_test(write_allowed_for_one_input),
-      cmocka_unit_test(self_approval),
-      cmocka_unit_test(command_tool_without_schema),
-      cmocka_unit_test(command_tool_without_timeout),
-      cmocka_unit_test(tool_without_owner),
-      cmocka_unit_test(tool_without_version),
-      cmocka_unit_test(memory_without_expiry),
-      cmocka_unit_test(no_wall_time_budget),
-      cmocka_unit_test(secret_field_not_redacted),
-      cmocka_unit_test(no_suite),
-      cmocka_unit_test(suite_not_covering),
-      cmocka_unit_test(denied_write_needs_no_case),
+      GAP_CASE("store that cannot be created", NULL, "/nonexistent/dir/agentrt.db", NULL, 1,
+               "state",
+               "blocks: no durable checkpoints: store /nonexistent/dir/agentrt.db cannot be "
+               "created: directory /nonexistent/dir"),
+      GAP_CASE("no wall-time budget", drop_wall_time, NULL, NULL, 0, "state",
+               "warning: no wall-time budget (max_wall_time_ms)"),
+      GAP_CASE("write allowed without approval", allow_refund, NULL, NULL, 1, "policy",
+               "blocks: refund (write) is allowed without approval by rule 0 (allow everything)"),
+      GAP_CASE("write allowed for one input", allow_one_input, NULL, NULL, 1, "policy",
+               "blocks: refund (write) is allowed without approval for input "
+               "{\"order\":\"o-1\"} by rule 0 (small orders)"),
+      GAP_CASE("self-approval", allow_self_approval, NULL, NULL, 1, "policy",
+               "blocks: allow_self_approval: the run's own actor (clerk) may approve its writes"),
+      GAP_CASE("command tool without a schema", drop_schema, NULL, NULL, 0, "tools",
+               "warning: command tool refund has no input schema"),
+      GAP_CASE("command tool without a timeout", drop_timeout, NULL, NULL, 0, "tools",
+               "warning: command tool refund has no timeout of its own (timeout_ms)"),
+      GAP_CASE("tool without an owner", drop_owner, NULL, NULL, 0, "tools",
+               "warning: no owner: refund"),
+      GAP_CASE("tool without a version", drop_version, NULL, NULL, 0, "tools",
+               "warning: no version: refund"),
+      GAP_CASE("memory without expires_at", drop_expiry, NULL, NULL, 0, "context",
+               "warning: no freshness rule: mem_1 has no expires_at"),
+      GAP_CASE("secret fields not redacted", redact_other_keys, NULL, NULL, 1, "trace",
+               "blocks: not redacted: the input fields refund.password, refund.auth.api_token "
+               "named like secrets, and the redaction keys (ssn) do not hide them"),
+      GAP_CASE("no suite", NULL, NULL, "", 1, "eval",
+               "blocks: no eval suite (--suite) covers the write tool refund"),
+      GAP_CASE("a suite that does not cover the write", NULL, NULL, "other.eval.json", 1, "eval",
+               "blocks: no eval case covers the write tool refund"),
+      GAP_CASE("no suite, and the write always denied", deny_refund, NULL, "", 0, "eval",
+               "warning: no eval suite (--suite): nothing checks"),
       cmocka_unit_test(default_store_and_trace_file),
       cmocka_unit_test(examples),
       cmocka_unit_test(yaml_shape),
