@@ -35,6 +35,13 @@ int art_eval_suite_load(art_eval_suite **out, const char *path, const art_spec_o
                         art_error *err);
 void art_eval_suite_free(art_eval_suite *suite);
 
+/* What a loaded suite holds, borrowed from it: its name, and per case its
+ * agent and its expectations (NULL when it has none). */
+const char *art_eval_suite_name(const art_eval_suite *suite);
+size_t art_eval_suite_case_count(const art_eval_suite *suite);
+const art_spec *art_eval_suite_case_spec(const art_eval_suite *suite, size_t i);
+const json_t *art_eval_suite_case_expect(const art_eval_suite *suite, size_t i);
+
 /* Run every case.  The report: {"suite", "passed", "failed", "cases": [{"name",
  * "passed", "stop_reason", "reason", "steps", "tools_called", "failures",
  * "duration_us"}]}.  A case whose agent cannot be loaded fails with the loader's

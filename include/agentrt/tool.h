@@ -90,7 +90,7 @@ typedef struct art_tool_def {
   bool idempotent;                           /* read tools are idempotent whatever this says */
   bool disabled;
   const char *owner;   /* may be NULL */
-  const char *version; /* may be NULL: "1" */
+  const char *version; /* may be NULL: none given */
   art_tool_fn fn;
   void *ud;
   void (*free_ud)(void *ud); /* may be NULL: called when the registry is freed */
@@ -126,8 +126,8 @@ art_side_effect art_tool_side_effect(const art_tool *t);
 art_side_effect_source art_tool_side_effect_source(const art_tool *t);
 bool art_tool_idempotent(const art_tool *t);
 bool art_tool_enabled(const art_tool *t);
-const char *art_tool_owner(const art_tool *t);
-const char *art_tool_version(const art_tool *t);
+const char *art_tool_owner(const art_tool *t);   /* NULL when none was given */
+const char *art_tool_version(const art_tool *t); /* NULL when none was given */
 
 /* 0 when `input` passes the tool's input schema; ART_EINVAL and `why` when not. */
 int art_tool_check_input(const art_tool *t, const json_t *input, char *why, size_t why_size);

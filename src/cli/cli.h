@@ -22,24 +22,31 @@ enum {
   OPT_OLDER_THAN = 512,
   OPT_ALL = 1024,
   OPT_EXPIRES = 2048,
-  OPT_OUTCOME = 4096
+  OPT_OUTCOME = 4096,
+  OPT_SUITE = 8192, /* --suite FILE, repeatable (up to CLI_MAX_SUITES) */
+  OPT_YAML = 16384
 };
+
+#define CLI_MAX_SUITES 16
 
 #define CLI_DEFAULT_STORE "agentrt.db"
 
 typedef struct cli_opts {
-  bool json, jsonl, all;
+  bool json, jsonl, all, yaml;
   bool help;
   const char *trace;
   const char *outbox;
   const char *junit;
   const char *store; /* CLI_DEFAULT_STORE unless --store */
+  bool store_given;  /* --store was given */
   const char *status;
   const char *reviewer;
   const char *reason;
   const char *older_than;
   const char *expires;
   const char *outcome;
+  const char *suites[CLI_MAX_SUITES];
+  int n_suites;
   const char *args[3]; /* positional arguments */
   int n_args;
 } cli_opts;
@@ -62,6 +69,10 @@ int cli_run_spec(art_spec *spec, const cli_opts *o, json_t *eval_case, art_store
  * failure's message in `why` (the run is then to stop tool_failure) and
  * *session NULL. */
 int cli_mcp_attach(art_spec *spec, art_mcp_session **session, char *why, size_t why_size);
+/* The same for a command that lists tools without running: 0, or the exit
+ * code having said why (1 when a server could not be set up, 2 for a spec
+ * error or out of memory). */
+int cli_mcp_list_tools(art_spec *spec, art_mcp_session **session);
 /* Stops a run that has not asked for a decision yet: its tools are missing. */
 int cli_stop_tools_failed(art_run *run, const char *why);
 /* Drive to the next stop (messages on failure).  With a store (at
@@ -133,6 +144,15 @@ int cmd_resume(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
 int cmd_resolve(int argc, char **argv);
 int cmd_tools(int argc, char **argv);
+/* What the policy would say to a call of `t` with `input` (NULL: an empty
+ * one), as the spec's actor (cmd_tools.c). */
+void cli_tool_verdict(const art_spec *spec, const art_tool *t, const json_t *input, art_verdict *v);
+int cmd_readiness(int argc, char **argv);
+/* suites.c: load the --suite files into `suites` (CLI_MAX_SUITES, zeroed):
+ * 0, or EXIT_USAGE having said why; free them (also after a failure). */
+int cli_load_suites(const cli_opts *o, art_eval_suite **suites);
+void cli_free_suites(const cli_opts *o, art_eval_suite **suites);
+int cmd_review(int argc, char **argv);
 
 /* durable.c */
 typedef struct cli_durable {
@@ -186,5 +206,7 @@ void cli_watch_dispose(cli_watch *w);
 
 const char *cli_demo_spec(void);
 const char *cli_demo_suite(void);
+/* The review gate's scenarios (examples/review/scenarios.json). */
+const char *cli_review_scenarios(void);
 
 #endif

@@ -22,15 +22,16 @@ static const char usage[] =
     "\n"
     "exit codes: 0 listed, 1 an MCP server could not be set up, 2 bad usage or spec\n";
 
-static void verdict_of(const art_spec *spec, const art_tool *t, art_verdict *v) {
-  json_t *empty = json_object();
+void cli_tool_verdict(const art_spec *spec, const art_tool *t, const json_t *input,
+                      art_verdict *v) {
+  json_t *empty = input ? NULL : json_object();
   art_policy_query q = {.action = ART_GATE_TOOL,
                         .actor = art_spec_actor(spec),
                         .tenant = art_spec_tenant(spec),
                         .route = art_spec_route(spec),
                         .tool = art_tool_name(t),
                         .side_effect = art_tool_side_effect(t),
-                        .input = empty,
+                        .input = input ? input : empty,
                         .sensitivity = ART_SENS_PUBLIC,
                         .remaining_steps = art_spec_max_steps(spec)};
   art_policy_eval(art_spec_policy(spec), &q, v);
@@ -47,7 +48,7 @@ static void rule_name(const art_verdict *v, char *buf, size_t size) {
 
 static json_t *tool_json(const art_spec *spec, const art_tool *t) {
   art_verdict v;
-  verdict_of(spec, t, &v);
+  cli_tool_verdict(spec, t, NULL, &v);
   return json_pack("{s:s, s:s, s:s, s:s, s:s?, s:b, s:b, s:{s:s, s:o, s:s}, s:O?}", "name",
                    art_tool_name(t), "description", art_tool_description(t), "side_effect",
                    art_side_effect_name(art_tool_side_effect(t)), "side_effect_source",
@@ -75,7 +76,7 @@ static int print_json(const art_spec *spec, const art_mcp_session *mcp) {
 static void print_tool(const art_spec *spec, const art_tool *t) {
   art_verdict v;
   char rule[300];
-  verdict_of(spec, t, &v);
+  cli_tool_verdict(spec, t, NULL, &v);
   rule_name(&v, rule, sizeof rule);
   printf("%-32s %-6s %-10s %-18s %s\n", art_tool_name(t),
          art_side_effect_name(art_tool_side_effect(t)),
@@ -103,13 +104,9 @@ static int list(const cli_opts *o) {
   art_spec *spec;
   art_mcp_session *mcp = NULL;
   art_error err = {0};
-  char why[ART_ERRMSG_SIZE];
   if (art_spec_load(&spec, o->args[1], NULL, &err) < 0)
     return cli_error(EXIT_USAGE, cli_err_of(err.code), "%s", err.message);
-  int rc = cli_mcp_attach(spec, &mcp, why, sizeof why);
-  if (rc < 0)
-    rc = rc == ART_ESPEC || rc == ART_ENOMEM ? cli_error(EXIT_USAGE, cli_err_of(rc), "%s", why)
-                                             : cli_error(EXIT_STOPPED, CLI_ERR_TOOLS, "%s", why);
+  int rc = cli_mcp_list_tools(spec, &mcp);
   if (rc == 0) rc = o->json ? print_json(spec, mcp) : print_table(spec, mcp);
   art_mcp_session_free(mcp);
   art_spec_free(spec);

@@ -20,6 +20,9 @@ static const char usage[] =
     "  resume RUN           continue a run from where its journal stops\n"
     "  cancel RUN           stop a run that has not finished\n"
     "  tools list SPEC.json the spec's tools (built-in, command, MCP) and what the policy does\n"
+    "  readiness SPEC.json  the runtime readiness record: per primitive its owner and gaps;\n"
+    "                       exit 1 when a gap blocks real side effects\n"
+    "  review               the review gate's five checks, with evidence; exit 1 if one fails\n"
     "\n"
     "options:\n"
     "  -h, --help           show help (also: agentrt COMMAND --help)\n"
@@ -44,11 +47,12 @@ int main(int argc, char **argv) {
     puts("agentrt 0.1.0");
     return EXIT_OK;
   }
-  static const char *const names[] = {"demo",   "run",    "eval",   "runs",    "approve", "deny",
-                                      "answer", "resume", "cancel", "resolve", "tools",   NULL};
-  static int (*const commands[])(int, char **) = {cmd_demo,    cmd_run,     cmd_eval,   cmd_runs,
-                                                  cmd_approve, cmd_deny,    cmd_answer, cmd_resume,
-                                                  cmd_cancel,  cmd_resolve, cmd_tools};
+  static const char *const names[] = {"demo",  "run",       "eval",   "runs",   "approve",
+                                      "deny",  "answer",    "resume", "cancel", "resolve",
+                                      "tools", "readiness", "review", NULL};
+  static int (*const commands[])(int, char **) = {
+      cmd_demo,   cmd_run,    cmd_eval,    cmd_runs,  cmd_approve,   cmd_deny,  cmd_answer,
+      cmd_resume, cmd_cancel, cmd_resolve, cmd_tools, cmd_readiness, cmd_review};
   for (size_t i = 0; names[i]; i++)
     if (strcmp(cmd, names[i]) == 0) return commands[i](argc - 1, argv + 1);
   cli_set_json(cli_args_ask_json(argc, argv));

@@ -11,6 +11,14 @@ int cli_mcp_attach(art_spec *spec, art_mcp_session **session, char *why, size_t 
   return err.code;
 }
 
+int cli_mcp_list_tools(art_spec *spec, art_mcp_session **session) {
+  char why[ART_ERRMSG_SIZE];
+  int rc = cli_mcp_attach(spec, session, why, sizeof why);
+  if (rc == 0) return 0;
+  return rc == ART_ESPEC || rc == ART_ENOMEM ? cli_error(EXIT_USAGE, cli_err_of(rc), "%s", why)
+                                             : cli_error(EXIT_STOPPED, CLI_ERR_TOOLS, "%s", why);
+}
+
 int cli_stop_tools_failed(art_run *run, const char *why) {
   const art_action *act;
   int64_t now = art_now_us();

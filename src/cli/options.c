@@ -30,12 +30,21 @@ static int parse_flag(int argc, char **argv, int *i, unsigned allowed, cli_opts 
   if (strcmp(argv[*i], "--json") == 0) return o->json = true, 0;
   if ((allowed & OPT_JSONL) && strcmp(argv[*i], "--jsonl") == 0) return o->jsonl = true, 0;
   if ((allowed & OPT_ALL) && strcmp(argv[*i], "--all") == 0) return o->all = true, 0;
+  if ((allowed & OPT_YAML) && strcmp(argv[*i], "--yaml") == 0) return o->yaml = true, 0;
+  const char *suite = allowed & OPT_SUITE ? flag_value(argc, argv, i, "--suite") : NULL;
+  if (suite) {
+    if (!suite[0]) return -1;
+    if (o->n_suites == CLI_MAX_SUITES) return -2;
+    o->suites[o->n_suites++] = suite;
+    return 0;
+  }
   for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) {
     if (!(allowed & valued[k].bit)) continue;
     const char *v = flag_value(argc, argv, i, valued[k].name);
     if (!v) continue;
     if (!v[0]) return -1;
     *(const char **)((char *)o + valued[k].offset) = v;
+    o->store_given |= valued[k].bit == OPT_STORE;
     return 0;
   }
   return -1;
@@ -53,7 +62,9 @@ int cli_parse(int argc, char **argv, unsigned allowed, int args, const char *usa
       return 0;
     }
     if (a[0] == '-' && a[1]) {
-      if (parse_flag(argc, argv, &i, allowed, o) < 0)
+      int rc = parse_flag(argc, argv, &i, allowed, o);
+      if (rc == -2) return cli_usage_error(usage, "at most %d --suite options", CLI_MAX_SUITES);
+      if (rc < 0)
         return cli_usage_error(usage, "bad option \"%s\" (unknown, or missing its value)", a);
     } else if (o->n_args < args) {
       o->args[o->n_args++] = a;

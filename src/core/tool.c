@@ -69,9 +69,10 @@ static int copy_strings(art_tool *t, const art_tool_def *def) {
   const art_allocator *a = t->alloc;
   t->name = art_strdup(a, def->name);
   t->description = art_strdup(a, def->description ? def->description : "");
-  t->version = art_strdup(a, def->version ? def->version : "1");
+  if (def->version) t->version = art_strdup(a, def->version);
   if (def->owner) t->owner = art_strdup(a, def->owner);
-  bool ok = t->name && t->description && t->version && (!def->owner || t->owner);
+  bool ok = t->name && t->description && (!def->version || t->version) &&
+            (!def->owner || t->owner);
   return ok ? 0 : ART_ENOMEM;
 }
 

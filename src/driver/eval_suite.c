@@ -119,6 +119,15 @@ int art_eval_suite_load(art_eval_suite **out, const char *path, const art_spec_o
   return 0;
 }
 
+const char *art_eval_suite_name(const art_eval_suite *suite) { return suite->name; }
+size_t art_eval_suite_case_count(const art_eval_suite *suite) { return suite->n_cases; }
+const art_spec *art_eval_suite_case_spec(const art_eval_suite *suite, size_t i) {
+  return suite->cases[i].spec;
+}
+const json_t *art_eval_suite_case_expect(const art_eval_suite *suite, size_t i) {
+  return suite->cases[i].expect;
+}
+
 /* ---- running ------------------------------------------------------------------- */
 
 /* The run's result object, or NULL with err saying why the run could not be

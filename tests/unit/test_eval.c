@@ -171,6 +171,11 @@ static void suite_runs_cases_and_writes_junit(void **state) {
   art_error err = {0};
   art_spec_options opts = {.outbox = tu_path("eval-outbox.jsonl")};
   assert_int_equal(art_eval_suite_load(&suite, suite_path, &opts, &err), 0);
+  assert_string_equal(art_eval_suite_name(suite), "s<1>");
+  assert_int_equal(art_eval_suite_case_count(suite), 2);
+  assert_non_null(art_registry_find(
+      art_spec_registry((art_spec *)art_eval_suite_case_spec(suite, 1)), "send_message"));
+  assert_non_null(json_object_get(art_eval_suite_case_expect(suite, 1), "tools_not_called"));
   json_t *report = art_eval_suite_run(suite, &err);
   assert_non_null(report);
   assert_int_equal(json_integer_value(json_object_get(report, "passed")), 1);

@@ -41,6 +41,8 @@ static void registry_keeps_tools_sorted_and_checks_them(void **state) {
   assert_true(art_tool_idempotent(art_registry_find(reg, "alpha"))); /* reads are idempotent */
   assert_string_equal(art_tool_owner(z), "team");
   assert_string_equal(art_tool_version(z), "2");
+  assert_null(art_tool_owner(art_registry_find(reg, "alpha"))); /* none given: none */
+  assert_null(art_tool_version(art_registry_find(reg, "alpha")));
   assert_null(art_registry_find(reg, "beta"));
 
   assert_int_equal(art_registry_add(reg, &zeta, &err), ART_EINVAL);
