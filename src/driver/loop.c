@@ -14,6 +14,21 @@
 typedef enum { SLOT_IDLE, SLOT_DECIDING, SLOT_CALLING } slot_state;
 
 typedef struct slot slot;
+
+/* An action on the thread pool and its outcome: made for it, freed after. */
+typedef struct pool_job {
+  uv_work_t work;
+  slot *s;
+  art_interrupt interrupt;
+  const art_context *ctx;
+  const art_tool *tool;
+  art_tool_call call;
+  art_tool_result result;
+  art_decision decision;
+  art_error err;
+  int rc;
+} pool_job;
+
 struct slot {
   art_loop *loop;
   slot *prev, *next; /* the loop's runs */
@@ -22,29 +37,20 @@ struct slot {
   art_loop_stopped_fn stopped;
   void *ud;
   slot_state state;
-  bool on_pool;          /* the action in flight runs on the thread pool */
+  pool_job *pool;        /* the action in flight on the thread pool, if any */
   bool in_start;         /* inside the model's start: an outcome now is fed by drive */
   bool fed_at_start;     /* the model's outcome came before start returned */
   int fed_rc;            /* what feeding it returned */
-  atomic_bool give_up;   /* read by a call on the pool through its interrupt */
+  atomic_bool give_up;   /* read by an action on the pool through its interrupt */
   char *cancel_reason;   /* art_loop_cancel's, until acted on */
   bool timed_out;        /* the wall-time budget ran out with an action in flight */
   int64_t deadline_us;   /* the budget's end for the action in flight; 0: none */
   unsigned open_handles; /* timers initialised: the slot is freed once they are closed */
-  bool has_job_timer, has_deadline_timer;
-  uv_timer_t job_timer, deadline_timer;
+  bool has_job_timer;
+  uv_timer_t job_timer;       /* the model job's `after` */
+  uv_timer_t *deadline_timer; /* made for a run with a wall-time budget */
   void (*fire)(art_model_job *job);
   art_model_job job;
-  uv_work_t work;
-  art_interrupt interrupt;
-  /* The action on the pool and its outcome. */
-  const art_context *ctx;
-  const art_tool *tool;
-  art_tool_call call;
-  art_tool_result result;
-  art_decision decision;
-  art_error err;
-  int rc;
 };
 
 struct art_loop {
@@ -69,16 +75,18 @@ static void unlink_slot(slot *s) {
   l->n_runs--;
 }
 
+static void slot_free(slot *s) {
+  free(s->deadline_timer);
+  free(s);
+}
+
 static void slot_closed(uv_handle_t *h) {
   slot *s = h->data;
-  if (--s->open_handles == 0) free(s);
+  if (--s->open_handles == 0) slot_free(s);
 }
 
-static void close_timer(bool has, uv_timer_t *t) {
-  if (has) uv_close((uv_handle_t *)t, slot_closed);
-}
-
-/* The loop is done with the run: it is told, and the slot goes. */
+/* The loop is done with the run: it is told, and the slot goes (once its
+ * timers have closed). */
 static void finish(slot *s, int rc) {
   unlink_slot(s);
   free(s->cancel_reason);
@@ -86,10 +94,10 @@ static void finish(slot *s, int rc) {
   art_loop_stopped_fn stopped = s->stopped;
   void *ud = s->ud;
   if (s->open_handles == 0) {
-    free(s);
+    slot_free(s);
   } else {
-    close_timer(s->has_job_timer, &s->job_timer);
-    close_timer(s->has_deadline_timer, &s->deadline_timer);
+    if (s->has_job_timer) uv_close((uv_handle_t *)&s->job_timer, slot_closed);
+    if (s->deadline_timer) uv_close((uv_handle_t *)s->deadline_timer, slot_closed);
   }
   stopped(ud, run, rc);
 }
@@ -106,15 +114,11 @@ static int gave_up(slot *s, int64_t now) {
   return ART_EINTR;
 }
 
-static int start_timer(slot *s, bool *has, uv_timer_t *t, uint64_t ms, uv_timer_cb cb) {
-  if (!*has) {
-    int rc = uv_timer_init(s->loop->uv, t);
-    if (rc < 0) return ART_EIO;
-    t->data = s;
-    *has = true;
-    s->open_handles++;
-  }
-  return uv_timer_start(t, cb, ms, 0) < 0 ? ART_EIO : 0;
+static int timer_init(slot *s, uv_timer_t *t) {
+  if (uv_timer_init(s->loop->uv, t) < 0) return ART_EIO;
+  t->data = s;
+  s->open_handles++;
+  return 0;
 }
 
 /* ---- the wall-time budget ---------------------------------------------------------- */
@@ -130,12 +134,55 @@ static void deadline_fired(uv_timer_t *t) {
 static int arm_deadline(slot *s, int64_t now) {
   s->deadline_us = art_run_next_deadline(s->run);
   if (!s->deadline_us) return 0;
+  if (!s->deadline_timer) {
+    if (!(s->deadline_timer = malloc(sizeof *s->deadline_timer))) return ART_ENOMEM;
+    if (timer_init(s, s->deadline_timer) < 0) {
+      free(s->deadline_timer), s->deadline_timer = NULL;
+      return ART_EIO;
+    }
+  }
   uint64_t ms = s->deadline_us > now ? (uint64_t)(s->deadline_us - now + 999) / 1000 : 0;
-  return start_timer(s, &s->has_deadline_timer, &s->deadline_timer, ms, deadline_fired);
+  return uv_timer_start(s->deadline_timer, deadline_fired, ms, 0) < 0 ? ART_EIO : 0;
 }
 
 static void disarm_deadline(slot *s) {
-  if (s->has_deadline_timer) uv_timer_stop(&s->deadline_timer);
+  if (s->deadline_timer) uv_timer_stop(s->deadline_timer);
+}
+
+/* ---- the thread pool ------------------------------------------------------------ */
+
+static bool pool_interrupted(void *ud) {
+  slot *s = ud;
+  return atomic_load(&s->give_up) || (s->deadline_us && art_now_us() >= s->deadline_us);
+}
+
+static pool_job *pool_job_new(slot *s) {
+  pool_job *j = calloc(1, sizeof *j);
+  if (!j) return NULL;
+  j->s = s;
+  j->work.data = j;
+  j->interrupt = (art_interrupt){pool_interrupted, s, NULL};
+  return j;
+}
+
+/* Hand the job, filled in, to the pool: 1 (in flight), or a failure. */
+static int to_pool(pool_job *j, uv_work_cb work, uv_after_work_cb after) {
+  slot *s = j->s;
+  atomic_store(&s->give_up, false);
+  if (uv_queue_work(s->loop->uv, &j->work, work, after) < 0) {
+    free(j);
+    return ART_EIO;
+  }
+  s->pool = j;
+  return 1;
+}
+
+/* Back on the loop's thread: whether the budget ran out meanwhile. */
+static slot *from_pool(pool_job *j) {
+  slot *s = j->s;
+  s->pool = NULL;
+  if (s->deadline_us && art_now_us() >= s->deadline_us) s->timed_out = true;
+  return s;
 }
 
 /* ---- decisions ------------------------------------------------------------------ */
@@ -192,41 +239,27 @@ static void job_timer_fired(uv_timer_t *t) {
 static void job_after(art_model_job *job, uint64_t ms, void (*fire)(art_model_job *job)) {
   slot *s = job->loop_ud;
   s->fire = fire;
-  if (start_timer(s, &s->has_job_timer, &s->job_timer, ms, job_timer_fired) < 0) {
-    art_error err = {0};
-    art_error_set(&err, ART_EIO, "the event loop cannot set a timer");
-    job_done(job, ART_EIO, NULL, &err);
-  }
-}
-
-static bool pool_interrupted(void *ud) {
-  slot *s = ud;
-  return atomic_load(&s->give_up) || (s->deadline_us && art_now_us() >= s->deadline_us);
+  int rc = s->has_job_timer ? 0 : timer_init(s, &s->job_timer);
+  s->has_job_timer = s->has_job_timer || rc == 0;
+  if (rc == 0 && uv_timer_start(&s->job_timer, job_timer_fired, ms, 0) == 0) return;
+  art_error err = {0};
+  art_error_set(&err, ART_EIO, "the event loop cannot set a timer");
+  job_done(job, ART_EIO, NULL, &err);
 }
 
 static void decide_on_pool(uv_work_t *w) {
-  slot *s = w->data;
-  s->rc = art_model_decide_until(s->model, s->ctx, &s->interrupt, &s->decision, &s->err);
+  pool_job *j = w->data;
+  j->rc = art_model_decide_until(j->s->model, j->ctx, &j->interrupt, &j->decision, &j->err);
 }
 
 static void decided_on_pool(uv_work_t *w, int status) {
-  slot *s = w->data;
-  s->on_pool = false;
-  if (status == UV_ECANCELED) { /* it never ran */
-    s->rc = ART_EIO;
-    art_error_set(&s->err, ART_EIO, "interrupted");
-  }
-  if (s->rc < 0 && s->deadline_us && art_now_us() >= s->deadline_us) s->timed_out = true;
-  go_on(s, feed_decision(s, s->rc, &s->decision, &s->err));
-}
-
-static int on_pool(slot *s, uv_work_cb work, uv_after_work_cb after) {
-  s->work.data = s;
-  s->interrupt = (art_interrupt){pool_interrupted, s, NULL};
-  atomic_store(&s->give_up, false);
-  if (uv_queue_work(s->loop->uv, &s->work, work, after) < 0) return ART_EIO;
-  s->on_pool = true;
-  return 0;
+  pool_job *j = w->data;
+  slot *s = from_pool(j);
+  if (status == UV_ECANCELED) /* it never ran */
+    j->rc = art_error_set(&j->err, ART_EIO, "interrupted");
+  int rc = feed_decision(s, j->rc, &j->decision, &j->err);
+  free(j);
+  go_on(s, rc);
 }
 
 /* 1: the decision is in flight; 0: it was fed already; < 0: failure. */
@@ -234,9 +267,10 @@ static int start_decision(slot *s, const art_action *act) {
   s->state = SLOT_DECIDING;
   const art_model_vtable *vt = s->model->vt;
   if (vt->version < 4 || !vt->start) {
-    s->ctx = act->context;
-    int rc = on_pool(s, decide_on_pool, decided_on_pool);
-    return rc < 0 ? rc : 1;
+    pool_job *j = pool_job_new(s);
+    if (!j) return ART_ENOMEM;
+    j->ctx = act->context;
+    return to_pool(j, decide_on_pool, decided_on_pool);
   }
   s->job = (art_model_job){s->loop->uv, job_after, job_done, NULL, s};
   s->in_start = true;
@@ -252,44 +286,47 @@ static int start_decision(slot *s, const art_action *act) {
 
 /* ---- tool calls ----------------------------------------------------------------- */
 
-static int feed_result(slot *s) {
+static int feed_result(slot *s, uint32_t call_id, art_tool_result *result) {
   int64_t now = art_now_us();
-  int rc = stopping(s) && s->result.status == ART_RESULT_ERROR
+  int rc = stopping(s) && result->status == ART_RESULT_ERROR
                ? gave_up(s, now)
-               : art_run_feed_tool_result(s->run, s->call.id, &s->result, now);
-  art_tool_result_dispose(&s->result);
+               : art_run_feed_tool_result(s->run, call_id, result, now);
+  art_tool_result_dispose(result);
   return rc;
 }
 
 static void call_on_pool(uv_work_t *w) {
-  slot *s = w->data;
-  art_tool_invoke(s->tool, &s->call, &s->result);
+  pool_job *j = w->data;
+  art_tool_invoke(j->tool, &j->call, &j->result);
 }
 
 static void called_on_pool(uv_work_t *w, int status) {
-  slot *s = w->data;
-  s->on_pool = false;
+  pool_job *j = w->data;
+  slot *s = from_pool(j);
   if (status == UV_ECANCELED)
-    art_tool_result_set(&s->result, ART_RESULT_ERROR, NULL, "interrupted");
-  if (s->deadline_us && art_now_us() >= s->deadline_us) s->timed_out = true;
-  go_on(s, feed_result(s));
+    art_tool_result_set(&j->result, ART_RESULT_ERROR, NULL, "interrupted");
+  int rc = feed_result(s, j->call.id, &j->result);
+  free(j);
+  go_on(s, rc);
 }
 
 /* 1: the call is in flight; 0: its result was fed already; < 0: failure. */
 static int start_call(slot *s, const art_action *act) {
   s->state = SLOT_CALLING;
-  s->tool = act->tool;
-  s->call = *act->call;
-  s->result = (art_tool_result){0};
   if (art_tool_may_block(act->tool)) {
-    s->call.interrupt = &s->interrupt;
-    int rc = on_pool(s, call_on_pool, called_on_pool);
-    return rc < 0 ? rc : 1;
+    pool_job *j = pool_job_new(s);
+    if (!j) return ART_ENOMEM;
+    j->tool = act->tool;
+    j->call = *act->call;
+    j->call.interrupt = &j->interrupt;
+    return to_pool(j, call_on_pool, called_on_pool);
   }
-  s->call.interrupt = NULL;
-  art_tool_invoke(s->tool, &s->call, &s->result);
+  art_tool_result result = {0};
+  art_tool_call call = *act->call;
+  call.interrupt = NULL;
+  art_tool_invoke(act->tool, &call, &result);
   s->state = SLOT_IDLE;
-  return feed_result(s);
+  return feed_result(s, call.id, &result);
 }
 
 /* ---- driving -------------------------------------------------------------------- */
@@ -298,9 +335,9 @@ static int start_call(slot *s, const art_action *act) {
  * through its after-work callback; a model job is cancelled here. */
 static void interrupt_in_flight(slot *s) {
   if (s->state == SLOT_IDLE) return;
-  if (s->on_pool) {
+  if (s->pool) {
     atomic_store(&s->give_up, true);
-    uv_cancel((uv_req_t *)&s->work); /* only one that has not begun */
+    uv_cancel((uv_req_t *)&s->pool->work); /* only one that has not begun */
     return;
   }
   if (s->model->vt->cancel) s->model->vt->cancel(s->model, &s->job);
