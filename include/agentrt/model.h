@@ -20,6 +20,23 @@ extern "C" {
 
 typedef struct art_model art_model;
 
+/* A decision asked for on an event loop (art_loop, loop.h).  The loop fills
+ * every member but `state`, and keeps the job until `done` is called or the
+ * decision is cancelled. */
+typedef struct art_model_job art_model_job;
+struct art_model_job {
+  struct uv_loop_s *uv; /* the loop, for a model that waits on sockets or processes */
+  /* Call `fire(job)` on the loop's thread in `ms` milliseconds (one timer a
+   * job: a second call replaces the first; cancelling the job stops it). */
+  void (*after)(art_model_job *job, uint64_t ms, void (*fire)(art_model_job *job));
+  /* The outcome, once, on the loop's thread: 0 and the decision (read during
+   * the call), or a negative code and err (-> model_failure).  May be called
+   * before start returns. */
+  void (*done)(art_model_job *job, int rc, const art_decision *d, const art_error *err);
+  void *state;   /* the model's own, between start and fire */
+  void *loop_ud; /* the loop's own */
+};
+
 typedef struct art_model_vtable {
   int version; /* ART_MODEL_VERSION */
   const char *name;
@@ -38,9 +55,18 @@ typedef struct art_model_vtable {
   /* The requests the last decide() made (HTTP attempts, repair rounds), valid
    * until the next decide(); NULL for models that make none (scripted). */
   const art_model_call *(*calls)(const art_model *m, size_t *n);
+  /* Version 4.  Start a decision on an event loop without blocking it; the
+   * outcome comes through job->done.  NULL: the loop runs decide() on its
+   * thread pool (with an interrupt for cancels and the wall-time budget).
+   * Returns 0, or a negative code (err) when it cannot start (done is then
+   * not called). */
+  int (*start)(art_model *m, const art_context *ctx, art_model_job *job, art_error *err);
+  /* Version 4.  Give up the decision started: job->done is not called after
+   * this.  NULL when there is nothing to give up but the job's timer. */
+  void (*cancel)(art_model *m, art_model_job *job);
 } art_model_vtable;
 
-#define ART_MODEL_VERSION 3
+#define ART_MODEL_VERSION 4
 
 /* Every model starts with this header. */
 struct art_model {

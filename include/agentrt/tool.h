@@ -92,6 +92,7 @@ typedef struct art_tool_def {
   const char *owner;   /* may be NULL */
   const char *version; /* may be NULL: none given */
   art_tool_fn fn;
+  bool may_block; /* fn waits (I/O, a lock): an event loop runs it on a thread */
   void *ud;
   void (*free_ud)(void *ud); /* may be NULL: called when the registry is freed */
 } art_tool_def;
@@ -126,6 +127,9 @@ art_side_effect art_tool_side_effect(const art_tool *t);
 art_side_effect_source art_tool_side_effect_source(const art_tool *t);
 bool art_tool_idempotent(const art_tool *t);
 bool art_tool_enabled(const art_tool *t);
+/* Whether a call may wait (command tools, C tools marked may_block): an event
+ * loop runs such a call on its thread pool, the others on its own thread. */
+bool art_tool_may_block(const art_tool *t);
 const char *art_tool_owner(const art_tool *t);   /* NULL when none was given */
 const char *art_tool_version(const art_tool *t); /* NULL when none was given */
 

@@ -501,10 +501,14 @@ static int read_script_entry(loader *l, const char *path, const json_t *j, size_
 }
 
 static int read_script(loader *l, const json_t *model) {
-  static const char *const keys[] = {"type", "decisions", "price", NULL};
+  static const char *const keys[] = {"type", "decisions", "price", "delay_ms", NULL};
   const json_t *decisions = json_object_get(model, "decisions");
   char item[ART_PATH_SIZE];
-  if (art_rd_known_keys(&l->rd, "$.model", model, keys) < 0) return ART_ESPEC;
+  int64_t delay_ms = 0;
+  if (art_rd_known_keys(&l->rd, "$.model", model, keys) < 0 ||
+      art_rd_int(&l->rd, "$.model", model, "delay_ms", 0, 600000, &delay_ms) < 0)
+    return ART_ESPEC;
+  l->spec->script_delay_ms = (uint32_t)delay_ms;
   if (!decisions) return art_rd_fail(&l->rd, "$.model", "missing required key \"decisions\"");
   if (art_rd_expect_array(&l->rd, "$.model.decisions", decisions) < 0) return ART_ESPEC;
   size_t n = json_array_size(decisions);

@@ -56,6 +56,7 @@ struct art_spec {
   art_decision *script; /* scripted model: decisions borrowed from `json` */
   uint32_t *script_repeat;
   size_t n_script;
+  uint32_t script_delay_ms; /* on an event loop, each decision comes after this long */
   char *outbox;
   art_mcp_server_config *mcp_servers;
   size_t n_mcp_servers;

@@ -101,6 +101,7 @@ static int tool_new(art_tool **out, const art_allocator *a, const art_tool_def *
   t->side_effect = def->side_effect;
   t->side_effect_source = def->side_effect_source;
   t->idempotent = def->idempotent || def->side_effect == ART_SIDE_READ;
+  t->may_block = def->may_block;
   t->enabled = !def->disabled;
   t->fn = def->fn;
   t->ud = def->ud;
@@ -202,6 +203,7 @@ const char *art_side_effect_source_name(art_side_effect_source s) {
   return (unsigned)s < sizeof names / sizeof *names ? names[s] : "?";
 }
 bool art_tool_enabled(const art_tool *t) { return t->enabled; }
+bool art_tool_may_block(const art_tool *t) { return t->may_block; }
 const char *art_tool_owner(const art_tool *t) { return t->owner; }
 const char *art_tool_version(const art_tool *t) { return t->version; }
 

@@ -17,6 +17,7 @@ struct art_tool {
   art_side_effect_source side_effect_source;
   bool idempotent;
   bool enabled;
+  bool may_block;
   art_tool_fn fn;
   void *ud;
   void (*free_ud)(void *ud);

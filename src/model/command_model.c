@@ -78,7 +78,7 @@ static void command_free(art_model *base) {
 }
 
 static const art_model_vtable command_vtable = {ART_MODEL_VERSION, "command", command_decide,
-                                                command_free, NULL, command_calls};
+                                                command_free, NULL, command_calls, NULL, NULL};
 
 int art_command_model_new(art_model **out, const art_spec *spec, art_error *err) {
   command_model *m = art_zalloc(spec->alloc, sizeof *m);

@@ -227,7 +227,7 @@ static void openai_free(art_model *base) {
 }
 
 static const art_model_vtable openai_vtable = {ART_MODEL_VERSION, "openai", openai_decide,
-                                               openai_free, NULL, openai_calls};
+                                               openai_free, NULL, openai_calls, NULL, NULL};
 
 /* base_url + "/chat/completions" (one slash between). */
 static char *endpoint(const art_allocator *a, const char *base_url) {

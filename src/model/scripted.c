@@ -36,8 +36,29 @@ static void scripted_free(art_model *m) {
   art_release(s->spec->alloc, s);
 }
 
-static const art_model_vtable scripted_vtable = {ART_MODEL_VERSION, "scripted", scripted_decide,
-                                                 scripted_free, scripted_resume_after, NULL};
+/* On an event loop: the next decision, after the spec's delay_ms. */
+static void scripted_fire(art_model_job *job) {
+  art_decision d;
+  art_error err = {0};
+  int rc = scripted_decide(job->state, NULL, NULL, &d, &err);
+  job->done(job, rc, rc == 0 ? &d : NULL, &err);
+}
+
+static int scripted_start(art_model *m, const art_context *ctx, art_model_job *job,
+                          art_error *err) {
+  scripted *s = (scripted *)m;
+  (void)ctx, (void)err;
+  job->state = m;
+  if (s->spec->script_delay_ms)
+    job->after(job, s->spec->script_delay_ms, scripted_fire);
+  else
+    scripted_fire(job);
+  return 0;
+}
+
+static const art_model_vtable scripted_vtable = {
+    ART_MODEL_VERSION,     "scripted", scripted_decide, scripted_free,
+    scripted_resume_after, NULL,       scripted_start,  NULL};
 
 int art_scripted_model_new(art_model **out, const art_spec *spec, art_error *err) {
   scripted *s = art_zalloc(spec->alloc, sizeof *s);

@@ -437,6 +437,7 @@ int art_registry_add_command(art_registry *reg, const art_tool_def *def, const c
   if (!c) return art_error_set(err, ART_ENOMEM, "out of memory");
   art_tool_def with_fn = *def;
   with_fn.fn = command_tool_fn;
+  with_fn.may_block = true;
   with_fn.ud = c;
   with_fn.free_ud = command_tool_free;
   return art_registry_add(reg, &with_fn, err);

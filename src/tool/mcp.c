@@ -199,20 +199,17 @@ static int mcp_tool_call(void *ud, const art_tool_call *call, art_tool_result *r
   if (!params) return ART_ENOMEM;
   art_rpc_message m;
   json_int_t id;
+  pthread_mutex_lock(&s->lock);
   int rc = mcp_server_request(s, "tools/call", params, art_monotonic_ms() + s->timeout_ms,
                               call->interrupt, what, &id, &m);
-  if (rc == MCP_TIMED_OUT || rc == MCP_INTERRUPTED) {
+  if (rc == MCP_TIMED_OUT || rc == MCP_INTERRUPTED)
     cancel_call(s, id, what, rc == MCP_INTERRUPTED, r);
-    return 0;
-  }
-  if (rc == ART_ENOMEM) return rc;
-  if (rc < 0) {
+  else if (rc >= 0)
+    map_result(s, &m, what, r), art_rpc_message_dispose(&m);
+  else if (rc != ART_ENOMEM)
     art_tool_result_set(r, ART_RESULT_ERROR, NULL, "%s", s->why_down);
-    return 0;
-  }
-  map_result(s, &m, what, r);
-  art_rpc_message_dispose(&m);
-  return 0;
+  pthread_mutex_unlock(&s->lock);
+  return rc == ART_ENOMEM ? rc : 0;
 }
 
 static void mcp_tool_free(void *ud) {
@@ -249,11 +246,11 @@ static int check_tool_json(mcp_server *s, const json_t *tool) {
   const json_t *annotations = json_object_get(tool, "annotations");
   if (!json_is_object(tool) || !name || !name[0])
     return mcp_server_fail(s, "tools/list: a tool without a name");
-  const char *wrong = description && !json_is_string(description) ? "\"description\" is not a string"
-                      : schema && !json_is_object(schema)   ? "\"inputSchema\" is not an object"
-                      : annotations && !json_is_object(annotations)
-                          ? "\"annotations\" is not an object"
-                          : NULL;
+  const char *wrong =
+      description && !json_is_string(description)   ? "\"description\" is not a string"
+      : schema && !json_is_object(schema)           ? "\"inputSchema\" is not an object"
+      : annotations && !json_is_object(annotations) ? "\"annotations\" is not an object"
+                                                    : NULL;
   if (wrong)
     return mcp_server_fail(s, "tools/list: tool \"%.*s\": %s", art_utf8_prefix(name, 80), name,
                            wrong);
@@ -277,6 +274,7 @@ static int register_tool(art_spec *spec, mcp_server *s, const art_mcp_server_con
                       .input_schema = json_object_get(tool, "inputSchema"),
                       .owner = s->name,
                       .fn = mcp_tool_call,
+                      .may_block = true,
                       .free_ud = mcp_tool_free};
   side_effect_of(tool, json_object_get(c->tools, name), &def);
   if (!(def.ud = tool_ud_new(s, name))) return art_error_set(err, ART_ENOMEM, "out of memory");

@@ -28,6 +28,7 @@ int mcp_server_new(mcp_server **out, const char *name, const art_allocator *allo
   mcp_server *s = art_zalloc(alloc, sizeof *s);
   if (!s) return ART_ENOMEM;
   s->alloc = alloc;
+  pthread_mutex_init(&s->lock, NULL);
   s->refs = 1;
   s->next_id = 1;
   s->proc = (art_process){.pid = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1};
@@ -46,6 +47,7 @@ void mcp_server_unref(mcp_server *s) {
   if (!s || --s->refs > 0) return;
   mcp_server_shutdown(s);
   art_line_buffer_dispose(&s->lines);
+  pthread_mutex_destroy(&s->lock);
   art_release(s->alloc, s->name);
   art_release(s->alloc, s);
 }

@@ -12,12 +12,17 @@
 #include "agentrt/common.h"
 #include "agentrt/tool.h"
 #include "tool/jsonrpc.h"
+#include <pthread.h>
+
 #include "tool/process.h"
 
 #define MCP_ERR_KEEP 2048
 
 typedef struct mcp_server {
   const art_allocator *alloc;
+  /* One exchange at a time: runs on an event loop call the server's tools
+   * from the loop's thread pool. */
+  pthread_mutex_t lock;
   unsigned refs; /* the session's and one per registered tool */
   char *name;
   int timeout_ms;      /* tools/call, and sending anything */

@@ -1,0 +1,463 @@
+/* The event-loop driver (loop.h): each run on the loop is a slot that is
+ * either between actions, or has one action in flight: a model's decision
+ * (started on the loop, or deciding on the thread pool) or a tool call (on
+ * the loop's thread at once, or on the thread pool).  An outcome is fed to
+ * the run on the loop's thread, and the slot goes on to the next action,
+ * without returning to the loop while actions complete at once. */
+#include "agentrt/loop.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+typedef enum { SLOT_IDLE, SLOT_DECIDING, SLOT_CALLING } slot_state;
+
+typedef struct slot slot;
+
+/* An action on the thread pool and its outcome: made for it, freed after. */
+typedef struct pool_job {
+  uv_work_t work;
+  slot *s;
+  art_interrupt interrupt;
+  const art_context *ctx;
+  const art_tool *tool;
+  art_tool_call call;
+  art_tool_result result;
+  art_decision decision;
+  art_error err;
+  int rc;
+} pool_job;
+
+struct slot {
+  art_loop *loop;
+  slot *prev, *next; /* the loop's runs */
+  art_run *run;
+  art_model *model;
+  art_loop_stopped_fn stopped;
+  void *ud;
+  slot_state state;
+  pool_job *pool;        /* the action in flight on the thread pool, if any */
+  bool in_start;         /* inside the model's start: an outcome now is fed by drive */
+  bool fed_at_start;     /* the model's outcome came before start returned */
+  int fed_rc;            /* what feeding it returned */
+  atomic_bool give_up;   /* read by an action on the pool through its interrupt */
+  char *cancel_reason;   /* art_loop_cancel's, until acted on */
+  bool timed_out;        /* the wall-time budget ran out with an action in flight */
+  int64_t deadline_us;   /* the budget's end for the action in flight; 0: none */
+  unsigned open_handles; /* timers initialised: the slot is freed once they are closed */
+  bool has_job_timer;
+  uv_timer_t job_timer;       /* the model job's `after` */
+  uv_timer_t *deadline_timer; /* made for a run with a wall-time budget */
+  void (*fire)(art_model_job *job);
+  art_model_job job;
+};
+
+struct art_loop {
+  uv_loop_t own, *uv;
+  uv_idle_t kick;                 /* starts the runs added since the last turn */
+  slot *runs;                     /* every run on the loop */
+  slot *starting, **starting_end; /* added, not driven yet: in order, through next */
+  size_t n_runs;
+  bool freeing;
+};
+
+static void drive(slot *s);
+
+/* ---- slots --------------------------------------------------------------------- */
+
+static void unlink_slot(slot *s) {
+  art_loop *l = s->loop;
+  if (s->prev) s->prev->next = s->next;
+  if (s->next) s->next->prev = s->prev;
+  if (l->runs == s) l->runs = s->next;
+  s->prev = s->next = NULL;
+  l->n_runs--;
+}
+
+static void slot_free(slot *s) {
+  free(s->deadline_timer);
+  free(s);
+}
+
+static void slot_closed(uv_handle_t *h) {
+  slot *s = h->data;
+  if (--s->open_handles == 0) slot_free(s);
+}
+
+/* The loop is done with the run: it is told, and the slot goes (once its
+ * timers have closed). */
+static void finish(slot *s, int rc) {
+  unlink_slot(s);
+  free(s->cancel_reason);
+  art_run *run = s->run;
+  art_loop_stopped_fn stopped = s->stopped;
+  void *ud = s->ud;
+  if (s->open_handles == 0) {
+    slot_free(s);
+  } else {
+    if (s->has_job_timer) uv_close((uv_handle_t *)&s->job_timer, slot_closed);
+    if (s->deadline_timer) uv_close((uv_handle_t *)s->deadline_timer, slot_closed);
+  }
+  stopped(ud, run, rc);
+}
+
+static bool stopping(slot *s) {
+  return s->cancel_reason || s->timed_out || atomic_load(&s->give_up);
+}
+
+/* An action that gave up before it ended: the run stops cancelled or out of
+ * time, or (the loop is being freed) is let go.  Nothing is recorded for it. */
+static int gave_up(slot *s, int64_t now) {
+  if (s->cancel_reason) return art_run_cancel(s->run, s->cancel_reason, now);
+  if (s->timed_out) return art_run_feed_time_out(s->run, now);
+  return ART_EINTR;
+}
+
+static int timer_init(slot *s, uv_timer_t *t) {
+  if (uv_timer_init(s->loop->uv, t) < 0) return ART_EIO;
+  t->data = s;
+  s->open_handles++;
+  return 0;
+}
+
+/* ---- the wall-time budget ---------------------------------------------------------- */
+
+static void interrupt_in_flight(slot *s);
+
+static void deadline_fired(uv_timer_t *t) {
+  slot *s = t->data;
+  s->timed_out = true;
+  interrupt_in_flight(s);
+}
+
+static int arm_deadline(slot *s, int64_t now) {
+  s->deadline_us = art_run_next_deadline(s->run);
+  if (!s->deadline_us) return 0;
+  if (!s->deadline_timer) {
+    if (!(s->deadline_timer = malloc(sizeof *s->deadline_timer))) return ART_ENOMEM;
+    if (timer_init(s, s->deadline_timer) < 0) {
+      free(s->deadline_timer), s->deadline_timer = NULL;
+      return ART_EIO;
+    }
+  }
+  uint64_t ms = s->deadline_us > now ? (uint64_t)(s->deadline_us - now + 999) / 1000 : 0;
+  return uv_timer_start(s->deadline_timer, deadline_fired, ms, 0) < 0 ? ART_EIO : 0;
+}
+
+static void disarm_deadline(slot *s) {
+  if (s->deadline_timer) uv_timer_stop(s->deadline_timer);
+}
+
+/* ---- the thread pool ------------------------------------------------------------ */
+
+static bool pool_interrupted(void *ud) {
+  slot *s = ud;
+  return atomic_load(&s->give_up) || (s->deadline_us && art_now_us() >= s->deadline_us);
+}
+
+static pool_job *pool_job_new(slot *s) {
+  pool_job *j = calloc(1, sizeof *j);
+  if (!j) return NULL;
+  j->s = s;
+  j->work.data = j;
+  j->interrupt = (art_interrupt){pool_interrupted, s, NULL};
+  return j;
+}
+
+/* Hand the job, filled in, to the pool: 1 (in flight), or a failure. */
+static int to_pool(pool_job *j, uv_work_cb work, uv_after_work_cb after) {
+  slot *s = j->s;
+  atomic_store(&s->give_up, false);
+  if (uv_queue_work(s->loop->uv, &j->work, work, after) < 0) {
+    free(j);
+    return ART_EIO;
+  }
+  s->pool = j;
+  return 1;
+}
+
+/* Back on the loop's thread: whether the budget ran out meanwhile. */
+static slot *from_pool(pool_job *j) {
+  slot *s = j->s;
+  s->pool = NULL;
+  if (s->deadline_us && art_now_us() >= s->deadline_us) s->timed_out = true;
+  return s;
+}
+
+/* ---- decisions ------------------------------------------------------------------ */
+
+static int feed_calls(slot *s, int64_t now) {
+  size_t n;
+  const art_model_call *calls = art_model_calls(s->model, &n);
+  for (size_t i = 0; i < n; i++) {
+    int rc =
+        art_run_feed_model_call(s->run, &calls[i], calls[i].ended_us ? calls[i].ended_us : now);
+    if (rc < 0) return rc;
+  }
+  return 0;
+}
+
+static int feed_decision(slot *s, int rc, const art_decision *d, const art_error *err) {
+  int64_t now = art_now_us();
+  if (rc == ART_ENOMEM) return ART_ENOMEM;
+  int fed = feed_calls(s, now);
+  if (fed < 0) return fed;
+  if (rc < 0 && stopping(s)) return gave_up(s, now);
+  if (rc < 0) return art_run_feed_model_failure(s->run, err->message, now);
+  return art_run_feed_decision(s->run, d, now);
+}
+
+/* After an outcome: the next action, or the end. */
+static void go_on(slot *s, int rc) {
+  s->state = SLOT_IDLE;
+  disarm_deadline(s);
+  if (rc < 0 || s->loop->freeing)
+    finish(s, rc < 0 ? rc : ART_EINTR);
+  else
+    drive(s);
+}
+
+static void job_done(art_model_job *job, int rc, const art_decision *d, const art_error *err) {
+  slot *s = job->loop_ud;
+  if (s->state != SLOT_DECIDING) return; /* given up already */
+  if (s->has_job_timer) uv_timer_stop(&s->job_timer);
+  int fed = feed_decision(s, rc, d, err);
+  if (s->in_start) {
+    s->fed_at_start = true;
+    s->fed_rc = fed;
+    return;
+  }
+  go_on(s, fed);
+}
+
+static void job_timer_fired(uv_timer_t *t) {
+  slot *s = t->data;
+  s->fire(&s->job);
+}
+
+static void job_after(art_model_job *job, uint64_t ms, void (*fire)(art_model_job *job)) {
+  slot *s = job->loop_ud;
+  s->fire = fire;
+  int rc = s->has_job_timer ? 0 : timer_init(s, &s->job_timer);
+  s->has_job_timer = s->has_job_timer || rc == 0;
+  if (rc == 0 && uv_timer_start(&s->job_timer, job_timer_fired, ms, 0) == 0) return;
+  art_error err = {0};
+  art_error_set(&err, ART_EIO, "the event loop cannot set a timer");
+  job_done(job, ART_EIO, NULL, &err);
+}
+
+static void decide_on_pool(uv_work_t *w) {
+  pool_job *j = w->data;
+  j->rc = art_model_decide_until(j->s->model, j->ctx, &j->interrupt, &j->decision, &j->err);
+}
+
+static void decided_on_pool(uv_work_t *w, int status) {
+  pool_job *j = w->data;
+  slot *s = from_pool(j);
+  if (status == UV_ECANCELED) /* it never ran */
+    j->rc = art_error_set(&j->err, ART_EIO, "interrupted");
+  int rc = feed_decision(s, j->rc, &j->decision, &j->err);
+  free(j);
+  go_on(s, rc);
+}
+
+/* 1: the decision is in flight; 0: it was fed already; < 0: failure. */
+static int start_decision(slot *s, const art_action *act) {
+  s->state = SLOT_DECIDING;
+  const art_model_vtable *vt = s->model->vt;
+  if (vt->version < 4 || !vt->start) {
+    pool_job *j = pool_job_new(s);
+    if (!j) return ART_ENOMEM;
+    j->ctx = act->context;
+    return to_pool(j, decide_on_pool, decided_on_pool);
+  }
+  s->job = (art_model_job){s->loop->uv, job_after, job_done, NULL, s};
+  s->in_start = true;
+  s->fed_at_start = false;
+  art_error err = {0};
+  int rc = vt->start(s->model, act->context, &s->job, &err);
+  s->in_start = false;
+  if (rc < 0) return feed_decision(s, rc, NULL, &err);
+  if (!s->fed_at_start) return 1;
+  s->state = SLOT_IDLE;
+  return s->fed_rc;
+}
+
+/* ---- tool calls ----------------------------------------------------------------- */
+
+static int feed_result(slot *s, uint32_t call_id, art_tool_result *result) {
+  int64_t now = art_now_us();
+  int rc = stopping(s) && result->status == ART_RESULT_ERROR
+               ? gave_up(s, now)
+               : art_run_feed_tool_result(s->run, call_id, result, now);
+  art_tool_result_dispose(result);
+  return rc;
+}
+
+static void call_on_pool(uv_work_t *w) {
+  pool_job *j = w->data;
+  art_tool_invoke(j->tool, &j->call, &j->result);
+}
+
+static void called_on_pool(uv_work_t *w, int status) {
+  pool_job *j = w->data;
+  slot *s = from_pool(j);
+  if (status == UV_ECANCELED)
+    art_tool_result_set(&j->result, ART_RESULT_ERROR, NULL, "interrupted");
+  int rc = feed_result(s, j->call.id, &j->result);
+  free(j);
+  go_on(s, rc);
+}
+
+/* 1: the call is in flight; 0: its result was fed already; < 0: failure. */
+static int start_call(slot *s, const art_action *act) {
+  s->state = SLOT_CALLING;
+  if (art_tool_may_block(act->tool)) {
+    pool_job *j = pool_job_new(s);
+    if (!j) return ART_ENOMEM;
+    j->tool = act->tool;
+    j->call = *act->call;
+    j->call.interrupt = &j->interrupt;
+    return to_pool(j, call_on_pool, called_on_pool);
+  }
+  art_tool_result result = {0};
+  art_tool_call call = *act->call;
+  call.interrupt = NULL;
+  art_tool_invoke(act->tool, &call, &result);
+  s->state = SLOT_IDLE;
+  return feed_result(s, call.id, &result);
+}
+
+/* ---- driving -------------------------------------------------------------------- */
+
+/* Give up the action in flight: one on the pool is asked to stop and ends
+ * through its after-work callback; a model job is cancelled here. */
+static void interrupt_in_flight(slot *s) {
+  if (s->state == SLOT_IDLE) return;
+  if (s->pool) {
+    atomic_store(&s->give_up, true);
+    uv_cancel((uv_req_t *)&s->pool->work); /* only one that has not begun */
+    return;
+  }
+  if (s->model->vt->cancel) s->model->vt->cancel(s->model, &s->job);
+  if (s->has_job_timer) uv_timer_stop(&s->job_timer);
+  s->state = SLOT_IDLE;
+  go_on(s, gave_up(s, art_now_us()));
+}
+
+/* Actions until one is in flight, or the run waits or is done. */
+static void drive(slot *s) {
+  for (;;) {
+    int64_t now = art_now_us();
+    if (s->cancel_reason && art_run_stop_reason(s->run) == ART_STOP_NONE) {
+      finish(s, art_run_cancel(s->run, s->cancel_reason, now));
+      return;
+    }
+    const art_action *act;
+    int rc = art_run_next(s->run, now, &act);
+    if (rc < 0 || act->kind == ART_ACT_WAIT || act->kind == ART_ACT_DONE) {
+      finish(s, rc);
+      return;
+    }
+    if ((rc = arm_deadline(s, now)) == 0)
+      rc = act->kind == ART_ACT_CALL_TOOL ? start_call(s, act) : start_decision(s, act);
+    if (rc > 0) return; /* in flight */
+    disarm_deadline(s);
+    if (rc < 0) {
+      finish(s, rc);
+      return;
+    }
+  }
+}
+
+static void kicked(uv_idle_t *idle) {
+  art_loop *l = idle->data;
+  slot *s = l->starting;
+  l->starting = NULL;
+  l->starting_end = &l->starting;
+  uv_idle_stop(idle);
+  while (s) {
+    slot *next = s->next;
+    s->next = l->runs;
+    if (l->runs) l->runs->prev = s;
+    l->runs = s;
+    if (l->freeing)
+      finish(s, ART_EINTR);
+    else
+      drive(s);
+    s = next;
+  }
+}
+
+/* ---- the loop ------------------------------------------------------------------- */
+
+int art_loop_new(art_loop **out, const art_loop_options *opts, art_error *err) {
+  art_loop *l = calloc(1, sizeof *l);
+  if (!l) return art_error_set(err, ART_ENOMEM, "out of memory");
+  l->uv = opts && opts->uv ? opts->uv : &l->own;
+  if (l->uv == &l->own && uv_loop_init(&l->own) < 0) {
+    free(l);
+    return art_error_set(err, ART_EIO, "cannot make an event loop");
+  }
+  uv_idle_init(l->uv, &l->kick);
+  l->kick.data = l;
+  l->starting_end = &l->starting;
+  *out = l;
+  return 0;
+}
+
+int art_loop_add(art_loop *l, art_run *run, art_model *model, art_loop_stopped_fn stopped,
+                 void *ud) {
+  slot *s = calloc(1, sizeof *s);
+  if (!s) return ART_ENOMEM;
+  s->loop = l;
+  s->run = run;
+  s->model = model;
+  s->stopped = stopped;
+  s->ud = ud;
+  atomic_init(&s->give_up, false);
+  *l->starting_end = s;
+  l->starting_end = &s->next;
+  l->n_runs++;
+  uv_idle_start(&l->kick, kicked);
+  return 0;
+}
+
+static slot *find(const art_run *run, slot *list) {
+  for (slot *s = list; s; s = s->next)
+    if (s->run == run) return s;
+  return NULL;
+}
+
+int art_loop_cancel(art_loop *l, art_run *run, const char *reason) {
+  slot *s = find(run, l->runs);
+  if (!s) s = find(run, l->starting);
+  if (!s) return ART_ENOTFOUND;
+  if (s->cancel_reason) return 0; /* asked already */
+  if (!(s->cancel_reason = strdup(reason && reason[0] ? reason : "cancelled"))) return ART_ENOMEM;
+  interrupt_in_flight(s);
+  return 0;
+}
+
+int art_loop_run(art_loop *l) { return uv_run(l->uv, UV_RUN_DEFAULT) < 0 ? ART_EIO : 0; }
+
+void art_loop_stop(art_loop *l) { uv_stop(l->uv); }
+
+size_t art_loop_runs(const art_loop *l) { return l->n_runs; }
+
+static void nothing_on_close(uv_handle_t *h) { (void)h; }
+
+void art_loop_free(art_loop *l) {
+  if (!l) return;
+  l->freeing = true;
+  kicked(&l->kick); /* runs not started yet are let go at once */
+  for (slot *s = l->runs, *next; s; s = next) {
+    next = s->next;
+    interrupt_in_flight(s);
+  }
+  uv_close((uv_handle_t *)&l->kick, nothing_on_close);
+  uv_run(l->uv, UV_RUN_DEFAULT); /* the pool's work ends; the handles close */
+  if (l->uv == &l->own) uv_loop_close(&l->own);
+  free(l);
+}

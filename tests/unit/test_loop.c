@@ -1,0 +1,342 @@
+/* The event-loop driver: many runs at once in one thread give, run by run,
+ * the events the blocking driver gives; a run that hangs delays no other; a
+ * cancel stops only its run; the wall-time budget interrupts a decision in
+ * flight; freeing a loop lets go of what it drives. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agentrt.h"
+#include "agentrt/loop.h"
+#include "testutil.h"
+
+static art_spec *spec_from(const char *text) {
+  json_error_t jerr;
+  json_t *json = json_loads(text, 0, &jerr);
+  if (!json) fail_msg("bad test JSON: %s at %d:%d\n%s", jerr.text, jerr.line, jerr.column, text);
+  art_spec *spec;
+  art_error err = {0};
+  art_spec_options opts = {.outbox = tu_path("outbox.jsonl")};
+  int rc = art_spec_parse(&spec, json, "loop.json", tu_tmpdir(), &opts, &err);
+  json_decref(json);
+  if (rc < 0) fail_msg("spec: %s", err.message);
+  return spec;
+}
+
+#define LOOKUP "{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":\"t\"}}"
+#define SEND                                                                                       \
+  "{\"type\":\"tool\",\"name\":\"send_message\",\"input\":{\"to\":\"c@example.com\",\"body\":"     \
+  "\"hi\"}}"
+#define ANSWER "{\"type\":\"answer\",\"text\":\"done\"}"
+
+/* A command tool: `sh -c SCRIPT` with a timeout. */
+static char *command_tool(char *buf, size_t size, const char *name, const char *script,
+                          int timeout_ms) {
+  snprintf(buf, size,
+           "{\"name\":\"%s\",\"side_effect\":\"read\",\"timeout_ms\":%d,"
+           "\"command\":[\"/bin/sh\",\"-c\",\"%s\"]}",
+           name, timeout_ms, script);
+  return buf;
+}
+
+/* The mixed specs of the differential test: every stop reason. */
+static char **mixed_specs(size_t *n) {
+  static char *specs[16];
+  char ok[256], fails[256], slow[256], text[4096];
+  command_tool(ok, sizeof ok, "ok", "cat >/dev/null; echo '{\\\"n\\\": 1}'", 5000);
+  command_tool(fails, sizeof fails, "fails", "cat >/dev/null; echo broken >&2; exit 3", 5000);
+  command_tool(slow, sizeof slow, "slow", "cat >/dev/null; sleep 5", 100);
+  const char *cases[][3] = {
+      {"", "", LOOKUP "," ANSWER},                                    /* success */
+      {"", "", LOOKUP "," LOOKUP "," LOOKUP},                         /* max_steps */
+      {"", "", SEND "," ANSWER},                                      /* approval */
+      {"", "", "{\"type\":\"ask_human\",\"question\":\"which?\"}"},   /* blocked */
+      {"", "", "{\"type\":\"tool\",\"name\":\"nope\",\"input\":{}}"}, /* refused */
+      {"", "", "{\"type\":\"answer\",\"text\":\"\"}"},                /* invalid */
+      {"", "", LOOKUP},                                               /* model_failure */
+      {"",
+       ",\"policy\":{\"rules\":[{\"when\":{\"tool\":\"lookup_policy\"},\"effect\":\"deny\","
+       "\"reason\":\"no\"}]}",
+       LOOKUP},                                                             /* policy_denied */
+      {ok, "", "{\"type\":\"tool\",\"name\":\"ok\",\"input\":{}}," ANSWER}, /* command ok */
+      {fails, "", "{\"type\":\"tool\",\"name\":\"fails\",\"input\":{}}"},   /* tool_failure */
+      {slow, "", "{\"type\":\"tool\",\"name\":\"slow\",\"input\":{}}"},     /* timeout */
+      {"", "", "{\"type\":\"stop\",\"reason\":\"enough\"}"},                /* blocked */
+  };
+  *n = sizeof cases / sizeof *cases;
+  for (size_t i = 0; i < *n; i++) {
+    snprintf(text, sizeof text,
+             "{\"goal\":\"g\",\"max_steps\":2,\"actor\":{\"id\":\"agent\"},"
+             "\"tools\":[\"lookup_policy\",\"send_message\"%s%s]%s,"
+             "\"model\":{\"type\":\"scripted\",\"decisions\":[%s]}}",
+             cases[i][0][0] ? "," : "", cases[i][0], cases[i][1], cases[i][2]);
+    free(specs[i]);
+    specs[i] = strdup(text);
+  }
+  return specs;
+}
+
+/* A run's trace without what depends on the clock. */
+static json_t *timeless_trace(const art_run *run) {
+  json_t *result = art_run_result_json(run);
+  json_t *trace = json_incref(json_object_get(result, "trace"));
+  json_decref(result);
+  size_t i;
+  json_t *ev;
+  json_array_foreach(trace, i, ev) {
+    json_object_del(ev, "ts_us");
+    json_object_del(ev, "latency_us");
+  }
+  return trace;
+}
+
+typedef struct job {
+  art_spec *spec;
+  art_model *model;
+  art_run *run;
+  int rc;
+  bool told;
+} job;
+
+static void told(void *ud, art_run *run, int rc) {
+  job *j = ud;
+  assert_ptr_equal(run, j->run);
+  assert_false(j->told);
+  j->told = true;
+  j->rc = rc;
+}
+
+static void job_new(job *j, const char *spec_text, const char *run_id) {
+  art_error err = {0};
+  memset(j, 0, sizeof *j);
+  j->spec = spec_from(spec_text);
+  art_run_options opts = {.run_id = run_id};
+  assert_int_equal(art_model_new(&j->model, j->spec, &err), 0);
+  assert_int_equal(art_run_new(&j->run, j->spec, &opts), 0);
+}
+
+static void job_free(job *j) {
+  art_run_free(j->run);
+  art_model_free(j->model);
+  art_spec_free(j->spec);
+}
+
+/* 500 runs of the mixed specs at once give, run by run, the blocking
+ * driver's events and stops. */
+static void the_loop_drives_as_the_blocking_driver_does(void **state) {
+  (void)state;
+  size_t n_specs, n = 500;
+  char **specs = mixed_specs(&n_specs);
+  job *on_loop = calloc(n, sizeof *on_loop);
+  art_loop *loop;
+  art_error err = {0};
+  assert_int_equal(art_loop_new(&loop, NULL, &err), 0);
+  for (size_t i = 0; i < n; i++) {
+    char id[32];
+    snprintf(id, sizeof id, "r-%zu", i);
+    job_new(&on_loop[i], specs[i % n_specs], id);
+    assert_int_equal(art_loop_add(loop, on_loop[i].run, on_loop[i].model, told, &on_loop[i]), 0);
+  }
+  assert_int_equal(art_loop_runs(loop), n);
+  assert_int_equal(art_loop_run(loop), 0);
+  assert_int_equal(art_loop_runs(loop), 0);
+  art_loop_free(loop);
+  unsigned seen = 0; /* the stop reasons, a bit each */
+  for (size_t i = 0; i < n; i++) {
+    char id[32];
+    snprintf(id, sizeof id, "r-%zu", i);
+    seen |= 1u << art_run_stop_reason(on_loop[i].run);
+    job alone;
+    job_new(&alone, specs[i % n_specs], id);
+    assert_int_equal(art_run_until_stop(alone.run, alone.model), 0);
+    assert_true(on_loop[i].told);
+    assert_int_equal(on_loop[i].rc, 0);
+    json_t *a = timeless_trace(on_loop[i].run), *b = timeless_trace(alone.run);
+    if (!json_equal(a, b)) {
+      char *ta = json_dumps(a, JSON_COMPACT), *tb = json_dumps(b, JSON_COMPACT);
+      fail_msg("run %s differs:\nloop:     %s\nblocking: %s", id, ta, tb);
+    }
+    json_decref(a), json_decref(b);
+    job_free(&alone);
+    job_free(&on_loop[i]);
+  }
+  for (art_stop_reason r = ART_STOP_SUCCESS; r <= ART_STOP_MODEL_FAILURE; r++)
+    if (!(seen & (1u << r))) fail_msg("no run stopped %s", art_stop_reason_name(r));
+  free(on_loop);
+  for (size_t i = 0; i < n_specs; i++) free(specs[i]), specs[i] = NULL;
+}
+
+/* Stops of the loop's runs in the order the loop told them. */
+static char order[64][16];
+static size_t n_order;
+
+static void told_in_order(void *ud, art_run *run, int rc) {
+  told(ud, run, rc);
+  snprintf(order[n_order++ % 64], sizeof order[0], "%s", art_run_id(run));
+}
+
+#define HANG                                                                                       \
+  "{\"goal\":\"g\",\"tools\":[{\"name\":\"hang\",\"side_effect\":\"read\",\"timeout_ms\":%d,"      \
+  "\"command\":[\"/bin/sh\",\"-c\",\"cat >/dev/null; echo $$ > %s; sleep 30\"]}],"                 \
+  "\"model\":{\"type\":\"scripted\",\"decisions\":[{\"type\":\"tool\",\"name\":\"hang\","          \
+  "\"input\":{}}," ANSWER "]}}"
+#define QUICK                                                                                      \
+  "{\"goal\":\"g\",\"tools\":[\"lookup_policy\"],\"model\":{\"type\":\"scripted\",\"delay_ms\":5," \
+  "\"decisions\":[" LOOKUP "," ANSWER "]}}"
+
+static pid_t pid_in(const char *file) {
+  char *text = NULL;
+  for (int i = 0; i < 500 && !(text = tu_read(tu_path(file))); i++) usleep(10000);
+  for (int i = 0; i < 500 && text && !strchr(text, '\n'); i++) {
+    free(text);
+    usleep(10000);
+    text = tu_read(tu_path(file));
+  }
+  assert_non_null(text);
+  pid_t pid = (pid_t)atol(text);
+  free(text);
+  return pid;
+}
+
+/* One run's tool hangs until its timeout: the others finish first, and the
+ * timeout stops that run on time. */
+static void a_hanging_tool_delays_no_other_run(void **state) {
+  (void)state;
+  char text[2048];
+  job jobs[5];
+  snprintf(text, sizeof text, HANG, 700, tu_path("hang.pid"));
+  job_new(&jobs[0], text, "hangs");
+  for (int i = 1; i < 5; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "quick-%d", i);
+    job_new(&jobs[i], QUICK, id);
+  }
+  art_loop *loop;
+  art_error err = {0};
+  assert_int_equal(art_loop_new(&loop, NULL, &err), 0);
+  n_order = 0;
+  for (int i = 0; i < 5; i++)
+    assert_int_equal(art_loop_add(loop, jobs[i].run, jobs[i].model, told_in_order, &jobs[i]), 0);
+  assert_int_equal(art_loop_run(loop), 0);
+  art_loop_free(loop);
+  assert_int_equal(n_order, 5);
+  assert_string_equal(order[4], "hangs");
+  assert_int_equal(art_run_stop_reason(jobs[0].run), ART_STOP_TOOL_FAILURE);
+  assert_string_equal(art_run_stop_detail(jobs[0].run), "timeout");
+  for (int i = 1; i < 5; i++) assert_int_equal(art_run_stop_reason(jobs[i].run), ART_STOP_SUCCESS);
+  for (int i = 0; i < 5; i++) job_free(&jobs[i]);
+}
+
+/* A cancel stops its run, and kills its tool's process group; the others
+ * go on. */
+typedef struct canceller {
+  art_loop *loop;
+  art_run *victim;
+} canceller;
+
+static void cancel_victim(void *ud, art_run *run, int rc) {
+  canceller *c = ud;
+  (void)run, (void)rc;
+  assert_int_equal(art_loop_cancel(c->loop, c->victim, "not needed"), 0);
+}
+
+static void a_cancel_stops_only_its_run(void **state) {
+  (void)state;
+  char text[2048];
+  size_t n = 1000;
+  job *jobs = calloc(n, sizeof *jobs);
+  snprintf(text, sizeof text, HANG, 30000, tu_path("victim.pid"));
+  remove(tu_path("victim.pid"));
+  job_new(&jobs[0], text, "victim");
+  for (size_t i = 1; i < n; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "other-%zu", i);
+    job_new(&jobs[i], QUICK, id);
+  }
+  art_loop *loop;
+  art_error err = {0};
+  assert_int_equal(art_loop_new(&loop, NULL, &err), 0);
+  for (size_t i = 0; i < n; i++)
+    assert_int_equal(art_loop_add(loop, jobs[i].run, jobs[i].model, told, &jobs[i]), 0);
+  /* A run that stops after 200 ms, when the victim's tool runs, cancels the
+   * victim from its callback on the loop, as a service would. */
+  canceller c = {loop, jobs[0].run};
+  job trigger;
+  job_new(&trigger,
+          "{\"goal\":\"g\",\"model\":{\"type\":\"scripted\",\"delay_ms\":200,"
+          "\"decisions\":[" ANSWER "]}}",
+          "trigger");
+  assert_int_equal(art_loop_add(loop, trigger.run, trigger.model, cancel_victim, &c), 0);
+  assert_int_equal(art_loop_run(loop), 0);
+  art_loop_free(loop);
+  pid_t victim_tool = pid_in("victim.pid");
+  assert_int_equal(art_run_stop_reason(jobs[0].run), ART_STOP_CANCELLED);
+  assert_string_equal(art_run_stop_detail(jobs[0].run), "not needed");
+  for (int i = 0; i < 100 && kill(victim_tool, 0) == 0; i++) usleep(10000);
+  assert_int_not_equal(kill(victim_tool, 0), 0); /* its group was killed */
+  for (size_t i = 1; i < n; i++) {
+    assert_true(jobs[i].told);
+    assert_int_equal(art_run_stop_reason(jobs[i].run), ART_STOP_SUCCESS);
+  }
+  for (size_t i = 0; i < n; i++) job_free(&jobs[i]);
+  job_free(&trigger);
+  free(jobs);
+}
+
+/* The wall-time budget interrupts a decision in flight on the loop. */
+static void the_wall_time_budget_interrupts_a_decision(void **state) {
+  (void)state;
+  job j;
+  job_new(&j,
+          "{\"goal\":\"g\",\"max_wall_time_ms\":50,\"model\":{\"type\":\"scripted\","
+          "\"delay_ms\":5000,\"decisions\":[" ANSWER "]}}",
+          "slow-model");
+  art_loop *loop;
+  art_error err = {0};
+  assert_int_equal(art_loop_new(&loop, NULL, &err), 0);
+  assert_int_equal(art_loop_add(loop, j.run, j.model, told, &j), 0);
+  assert_int_equal(art_loop_run(loop), 0);
+  art_loop_free(loop);
+  /* Not the answer 5 s later: the decision was given up, none recorded. */
+  assert_int_equal(art_run_stop_reason(j.run), ART_STOP_BUDGET_EXHAUSTED);
+  assert_string_equal(art_run_stop_detail(j.run), "wall_time");
+  for (size_t i = 0; i < art_run_event_count(j.run); i++)
+    assert_int_not_equal(art_run_event(j.run, i)->type, ART_EV_DECISION);
+  job_free(&j);
+}
+
+/* Freeing a loop with runs in flight lets go of them: told ART_EINTR, not
+ * stopped, and driven to the end afterwards by the blocking driver. */
+static void freeing_the_loop_lets_go(void **state) {
+  (void)state;
+  job j;
+  job_new(&j,
+          "{\"goal\":\"g\",\"tools\":[\"lookup_policy\"],\"model\":{\"type\":\"scripted\","
+          "\"delay_ms\":5000,\"decisions\":[" LOOKUP "," ANSWER "]}}",
+          "let-go");
+  art_loop *loop;
+  art_error err = {0};
+  assert_int_equal(art_loop_new(&loop, NULL, &err), 0);
+  assert_int_equal(art_loop_add(loop, j.run, j.model, told, &j), 0);
+  assert_int_equal(art_loop_cancel(loop, NULL, NULL), ART_ENOTFOUND);
+  art_loop_free(loop);
+  assert_true(j.told);
+  assert_int_equal(j.rc, ART_EINTR);
+  assert_int_equal(art_run_stop_reason(j.run), ART_STOP_NONE);
+  assert_int_equal(art_run_until_stop(j.run, j.model), 0);
+  assert_int_equal(art_run_stop_reason(j.run), ART_STOP_SUCCESS);
+  job_free(&j);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(the_loop_drives_as_the_blocking_driver_does),
+      cmocka_unit_test(a_hanging_tool_delays_no_other_run),
+      cmocka_unit_test(a_cancel_stops_only_its_run),
+      cmocka_unit_test(the_wall_time_budget_interrupts_a_decision),
+      cmocka_unit_test(freeing_the_loop_lets_go),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
