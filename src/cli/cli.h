@@ -132,6 +132,9 @@ void cli_capture_json(json_t *array);
 
 void cli_print_eval_table(const json_t *report);
 int cli_exit_code(art_stop_reason r);
+/* " --store PATH" for a store other than the default, else "": how to name
+ * `store` in a command agentrt suggests. */
+void cli_store_flag(char *buf, size_t size, const char *store);
 
 int cmd_demo(int argc, char **argv);
 int cmd_run(int argc, char **argv);

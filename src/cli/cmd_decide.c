@@ -96,9 +96,9 @@ static int decided(const cli_opts *o, const art_run *run, const char *action_id,
 
 /* "; continue with: agentrt resume RUN [--store PATH]" */
 static void continue_with(char *buf, size_t size, const cli_opts *o, const art_run *run) {
-  bool other_store = strcmp(o->store, CLI_DEFAULT_STORE) != 0;
-  snprintf(buf, size, "; continue with: agentrt resume %s%s%s", art_run_id(run),
-           other_store ? " --store " : "", other_store ? o->store : "");
+  char flag[300];
+  cli_store_flag(flag, sizeof flag, o->store);
+  snprintf(buf, size, "; continue with: agentrt resume %s%s", art_run_id(run), flag);
 }
 
 static int decide(const cli_opts *o, cli_durable *d, bool approved) {

@@ -204,12 +204,16 @@ static int open_trace(art_run *run, const char *path, FILE **f) {
   return art_run_add_sink(run, &sink) < 0 ? EXIT_USAGE : 0;
 }
 
+void cli_store_flag(char *buf, size_t size, const char *store) {
+  bool other = strcmp(store, CLI_DEFAULT_STORE) != 0;
+  snprintf(buf, size, "%s%s", other ? " --store " : "", other ? store : "");
+}
+
 /* What agentrt says when a signal made it let go of a run. */
 static int let_go(const art_run *run, const char *store_path) {
   int sig = cli_signal_caught();
-  char flag[300] = "";
-  if (strcmp(store_path, CLI_DEFAULT_STORE) != 0)
-    snprintf(flag, sizeof flag, " --store %s", store_path);
+  char flag[300];
+  cli_store_flag(flag, sizeof flag, store_path);
   return cli_error(128 + sig, CLI_ERR_INTERRUPTED,
                    "%s: run %s let go at step %u (a call in flight was stopped and is not "
                    "recorded); it is ready: agentrt resume %s%s",
@@ -251,8 +255,8 @@ static json_t *pending_json(const art_run *run) {
 /* How to carry on with a paused run kept in a store. */
 static void print_next_steps(const art_run *run, const char *store) {
   const art_event *stop = art_run_event(run, art_run_event_count(run) - 1);
-  char flag[300] = "";
-  if (strcmp(store, CLI_DEFAULT_STORE) != 0) snprintf(flag, sizeof flag, " --store %s", store);
+  char flag[300];
+  cli_store_flag(flag, sizeof flag, store);
   if (art_run_stop_reason(run) == ART_STOP_APPROVAL_REQUIRED)
     printf("to continue: agentrt approve %s %s --reviewer NAME%s && agentrt resume %s%s\n"
            "         or: agentrt deny %s %s --reviewer NAME --reason WHY%s\n",
