@@ -80,6 +80,29 @@ typedef struct art_tool_call {
  * reported to the run as an error result carrying art_strerror(code). */
 typedef int (*art_tool_fn)(void *ud, const art_tool_call *call, art_tool_result *result);
 
+/* A call made on an event loop (art_loop, loop.h) by a tool that can start
+ * one without blocking (a child process on non-blocking pipes, a request on
+ * a shared MCP session).  The loop fills every member but `state` and keeps
+ * the job, and the call it was started with, until `done` is called or the
+ * call is cancelled. */
+typedef struct art_tool_job art_tool_job;
+struct art_tool_job {
+  struct uv_loop_s *uv; /* the loop, for a tool that waits on sockets or processes */
+  /* The result, once, on the loop's thread: the loop takes `result` (its
+   * data reference too).  May be called before start returns. */
+  void (*done)(art_tool_job *job, art_tool_result *result);
+  void *state;   /* the tool's own, between start and done */
+  void *loop_ud; /* the loop's own */
+};
+
+/* Start `call` without blocking: 0 (done will be called), or a negative code
+ * when it cannot start (done is then not called; the run gets an error
+ * result carrying art_strerror(code)). */
+typedef int (*art_tool_start_fn)(void *ud, const art_tool_call *call, art_tool_job *job);
+/* Give up the call started (kill what it started): done is not called after
+ * this. */
+typedef void (*art_tool_cancel_fn)(void *ud, art_tool_job *job);
+
 /* What a caller registers.  Strings and the schema are copied. */
 typedef struct art_tool_def {
   const char *name;
@@ -93,6 +116,10 @@ typedef struct art_tool_def {
   const char *version; /* may be NULL: none given */
   art_tool_fn fn;
   bool may_block; /* fn waits (I/O, a lock): an event loop runs it on a thread */
+  /* May be NULL: how an event loop calls the tool without a thread (fn is
+   * still what the blocking driver calls).  With start, cancel is required. */
+  art_tool_start_fn start;
+  art_tool_cancel_fn cancel;
   void *ud;
   void (*free_ud)(void *ud); /* may be NULL: called when the registry is freed */
 } art_tool_def;
@@ -130,6 +157,8 @@ bool art_tool_enabled(const art_tool *t);
 /* Whether a call may wait (command tools, C tools marked may_block): an event
  * loop runs such a call on its thread pool, the others on its own thread. */
 bool art_tool_may_block(const art_tool *t);
+/* Whether the tool can start a call on an event loop (art_tool_start). */
+bool art_tool_can_start(const art_tool *t);
 const char *art_tool_owner(const art_tool *t);   /* NULL when none was given */
 const char *art_tool_version(const art_tool *t); /* NULL when none was given */
 
@@ -140,6 +169,14 @@ int art_tool_check_input(const art_tool *t, const json_t *input, char *why, size
  * and returns 0: a call that could not be made at all is an error result
  * saying why. */
 int art_tool_invoke(const art_tool *t, const art_tool_call *call, art_tool_result *result);
+
+/* Start a call on an event loop (the tool can start one): 0, the result
+ * comes through job->done; or it could not start, and `result` is filled
+ * with an error result saying why (done is not called). */
+int art_tool_start(const art_tool *t, const art_tool_call *call, art_tool_job *job,
+                   art_tool_result *result);
+/* Give up a call art_tool_start started. */
+void art_tool_cancel(const art_tool *t, art_tool_job *job);
 
 const char *art_side_effect_name(art_side_effect s);
 int art_side_effect_parse(const char *name, art_side_effect *out); /* ART_EINVAL */

@@ -71,8 +71,7 @@ static int copy_strings(art_tool *t, const art_tool_def *def) {
   t->description = art_strdup(a, def->description ? def->description : "");
   if (def->version) t->version = art_strdup(a, def->version);
   if (def->owner) t->owner = art_strdup(a, def->owner);
-  bool ok = t->name && t->description && (!def->version || t->version) &&
-            (!def->owner || t->owner);
+  bool ok = t->name && t->description && (!def->version || t->version) && (!def->owner || t->owner);
   return ok ? 0 : ART_ENOMEM;
 }
 
@@ -81,6 +80,8 @@ static int check_def(const art_registry *reg, const art_tool_def *def, art_error
   if (art_registry_find(reg, def->name))
     return art_error_set(err, ART_EINVAL, "tool \"%s\" is registered twice", def->name);
   if (!def->fn) return art_error_set(err, ART_EINVAL, "tool \"%s\" has no function", def->name);
+  if (!def->start != !def->cancel)
+    return art_error_set(err, ART_EINVAL, "tool \"%s\": start and cancel go together", def->name);
   if ((unsigned)def->side_effect > ART_SIDE_WRITE)
     return art_error_set(err, ART_EINVAL, "tool \"%s\": side effect %d is not read, draft or write",
                          def->name, (int)def->side_effect);
@@ -104,6 +105,8 @@ static int tool_new(art_tool **out, const art_allocator *a, const art_tool_def *
   t->may_block = def->may_block;
   t->enabled = !def->disabled;
   t->fn = def->fn;
+  t->start = def->start;
+  t->cancel = def->cancel;
   t->ud = def->ud;
   t->free_ud = def->free_ud;
   int rc = copy_strings(t, def);
@@ -204,6 +207,7 @@ const char *art_side_effect_source_name(art_side_effect_source s) {
 }
 bool art_tool_enabled(const art_tool *t) { return t->enabled; }
 bool art_tool_may_block(const art_tool *t) { return t->may_block; }
+bool art_tool_can_start(const art_tool *t) { return t->start != NULL; }
 const char *art_tool_owner(const art_tool *t) { return t->owner; }
 const char *art_tool_version(const art_tool *t) { return t->version; }
 
@@ -219,4 +223,15 @@ int art_tool_invoke(const art_tool *t, const art_tool_call *call, art_tool_resul
   int rc = t->fn(t->ud, call, result);
   if (rc < 0) art_tool_result_set(result, ART_RESULT_ERROR, NULL, "%s", art_strerror(rc));
   return 0;
+}
+
+int art_tool_start(const art_tool *t, const art_tool_call *call, art_tool_job *job,
+                   art_tool_result *result) {
+  int rc = t->start ? t->start(t->ud, call, job) : ART_EINVAL;
+  if (rc < 0) art_tool_result_set(result, ART_RESULT_ERROR, NULL, "%s", art_strerror(rc));
+  return rc;
+}
+
+void art_tool_cancel(const art_tool *t, art_tool_job *job) {
+  if (t->cancel) t->cancel(t->ud, job);
 }

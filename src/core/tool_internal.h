@@ -19,6 +19,8 @@ struct art_tool {
   bool enabled;
   bool may_block;
   art_tool_fn fn;
+  art_tool_start_fn start; /* NULL: an event loop calls fn */
+  art_tool_cancel_fn cancel;
   void *ud;
   void (*free_ud)(void *ud);
   const art_allocator *alloc;

@@ -38,8 +38,8 @@ struct slot {
   void *ud;
   slot_state state;
   pool_job *pool;        /* the action in flight on the thread pool, if any */
-  bool in_start;         /* inside the model's start: an outcome now is fed by drive */
-  bool fed_at_start;     /* the model's outcome came before start returned */
+  bool in_start;         /* inside a model's or tool's start: an outcome now is fed by drive */
+  bool fed_at_start;     /* the outcome came before start returned */
   int fed_rc;            /* what feeding it returned */
   atomic_bool give_up;   /* read by an action on the pool through its interrupt */
   char *cancel_reason;   /* art_loop_cancel's, until acted on */
@@ -51,6 +51,9 @@ struct slot {
   uv_timer_t *deadline_timer; /* made for a run with a wall-time budget */
   void (*fire)(art_model_job *job);
   art_model_job job;
+  const art_tool *tool; /* the tool started on the loop, while its call is in flight */
+  art_tool_call call;
+  art_tool_job tool_job;
 };
 
 struct art_loop {
@@ -218,17 +221,31 @@ static void go_on(slot *s, int rc) {
     drive(s);
 }
 
-static void job_done(art_model_job *job, int rc, const art_decision *d, const art_error *err) {
-  slot *s = job->loop_ud;
-  if (s->state != SLOT_DECIDING) return; /* given up already */
-  if (s->has_job_timer) uv_timer_stop(&s->job_timer);
-  int fed = feed_decision(s, rc, d, err);
+/* An outcome started on the loop was fed: go on, or (it came before start
+ * returned) leave that to the start. */
+static void fed_started(slot *s, int fed) {
   if (s->in_start) {
     s->fed_at_start = true;
     s->fed_rc = fed;
     return;
   }
   go_on(s, fed);
+}
+
+/* A start returned 0: 1 while its outcome is awaited, or what feeding the
+ * outcome (it came before start returned) returned. */
+static int started(slot *s) {
+  s->in_start = false;
+  if (!s->fed_at_start) return 1;
+  s->state = SLOT_IDLE;
+  return s->fed_rc;
+}
+
+static void job_done(art_model_job *job, int rc, const art_decision *d, const art_error *err) {
+  slot *s = job->loop_ud;
+  if (s->state != SLOT_DECIDING) return; /* given up already */
+  if (s->has_job_timer) uv_timer_stop(&s->job_timer);
+  fed_started(s, feed_decision(s, rc, d, err));
 }
 
 static void job_timer_fired(uv_timer_t *t) {
@@ -277,11 +294,12 @@ static int start_decision(slot *s, const art_action *act) {
   s->fed_at_start = false;
   art_error err = {0};
   int rc = vt->start(s->model, act->context, &s->job, &err);
-  s->in_start = false;
-  if (rc < 0) return feed_decision(s, rc, NULL, &err);
-  if (!s->fed_at_start) return 1;
-  s->state = SLOT_IDLE;
-  return s->fed_rc;
+  if (rc < 0) {
+    s->in_start = false;
+    s->state = SLOT_IDLE;
+    return feed_decision(s, rc, NULL, &err);
+  }
+  return started(s);
 }
 
 /* ---- tool calls ----------------------------------------------------------------- */
@@ -310,9 +328,35 @@ static void called_on_pool(uv_work_t *w, int status) {
   go_on(s, rc);
 }
 
+static void tool_job_done(art_tool_job *job, art_tool_result *result) {
+  slot *s = job->loop_ud;
+  s->tool = NULL;
+  fed_started(s, feed_result(s, s->call.id, result));
+}
+
+/* A tool that starts its call on the loop: 1 (in flight), or what feeding
+ * its result (it came at once, or the call could not start) returned. */
+static int start_on_loop(slot *s, const art_action *act) {
+  s->tool = act->tool;
+  s->call = *act->call;
+  s->call.interrupt = NULL;
+  s->tool_job = (art_tool_job){s->loop->uv, tool_job_done, NULL, s};
+  s->in_start = true;
+  s->fed_at_start = false;
+  art_tool_result result = {0};
+  if (art_tool_start(act->tool, &s->call, &s->tool_job, &result) < 0) {
+    s->in_start = false;
+    s->tool = NULL;
+    s->state = SLOT_IDLE;
+    return feed_result(s, s->call.id, &result);
+  }
+  return started(s);
+}
+
 /* 1: the call is in flight; 0: its result was fed already; < 0: failure. */
 static int start_call(slot *s, const art_action *act) {
   s->state = SLOT_CALLING;
+  if (art_tool_can_start(act->tool)) return start_on_loop(s, act);
   if (art_tool_may_block(act->tool)) {
     pool_job *j = pool_job_new(s);
     if (!j) return ART_ENOMEM;
@@ -340,7 +384,12 @@ static void interrupt_in_flight(slot *s) {
     uv_cancel((uv_req_t *)&s->pool->work); /* only one that has not begun */
     return;
   }
-  if (s->model->vt->cancel) s->model->vt->cancel(s->model, &s->job);
+  if (s->state == SLOT_CALLING) {
+    art_tool_cancel(s->tool, &s->tool_job);
+    s->tool = NULL;
+  } else if (s->model->vt->cancel) {
+    s->model->vt->cancel(s->model, &s->job);
+  }
   if (s->has_job_timer) uv_timer_stop(&s->job_timer);
   s->state = SLOT_IDLE;
   go_on(s, gave_up(s, art_now_us()));

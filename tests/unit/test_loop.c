@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "agentrt.h"
 #include "agentrt/loop.h"
@@ -330,6 +331,167 @@ static void freeing_the_loop_lets_go(void **state) {
   job_free(&j);
 }
 
+/* A C tool that starts its call on the loop: it answers after 20 ms on a
+ * timer of its own (the blocking driver calls `fn`, which answers the same
+ * at once).  Input {"now": true} answers before start returns, {"bad": true}
+ * cannot start. */
+typedef struct timed_tool {
+  unsigned started, cancelled, open_timers;
+} timed_tool;
+
+typedef struct timed_call {
+  uv_timer_t timer;
+  art_tool_job *tjob;
+  timed_tool *tool;
+  uint32_t call_id;
+} timed_call;
+
+static void timed_answer(art_tool_result *r, uint32_t call_id) {
+  art_tool_result_set(r, ART_RESULT_OK, json_pack("{si}", "call", (int)call_id), "%s", "");
+}
+
+static int timed_fn(void *ud, const art_tool_call *call, art_tool_result *result) {
+  (void)ud;
+  if (json_object_get(call->input, "bad")) return ART_EIO;
+  timed_answer(result, call->id);
+  return 0;
+}
+
+static void timed_closed(uv_handle_t *h) {
+  timed_call *c = h->data;
+  c->tool->open_timers--;
+  free(c);
+}
+
+static void timed_fired(uv_timer_t *t) {
+  timed_call *c = t->data;
+  art_tool_job *tj = c->tjob;
+  art_tool_result r = {0};
+  timed_answer(&r, c->call_id);
+  uv_close((uv_handle_t *)&c->timer, timed_closed);
+  tj->done(tj, &r);
+}
+
+static int timed_start(void *ud, const art_tool_call *call, art_tool_job *tj) {
+  timed_tool *tool = ud;
+  tool->started++;
+  if (json_object_get(call->input, "bad")) return ART_EIO;
+  if (json_object_get(call->input, "now")) {
+    art_tool_result r = {0};
+    timed_answer(&r, call->id);
+    tj->done(tj, &r);
+    return 0;
+  }
+  timed_call *c = calloc(1, sizeof *c);
+  if (!c) return ART_ENOMEM;
+  *c = (timed_call){.tjob = tj, .tool = tool, .call_id = call->id};
+  uv_timer_init(tj->uv, &c->timer);
+  c->timer.data = c;
+  tool->open_timers++;
+  uv_timer_start(&c->timer, timed_fired, 20, 0);
+  tj->state = c;
+  return 0;
+}
+
+static void timed_cancel(void *ud, art_tool_job *tj) {
+  timed_tool *tool = ud;
+  timed_call *c = tj->state;
+  tool->cancelled++;
+  uv_timer_stop(&c->timer);
+  uv_close((uv_handle_t *)&c->timer, timed_closed);
+}
+
+#define TIMED(input) "{\"type\":\"tool\",\"name\":\"timed\",\"input\":" input "}"
+
+static void job_with_timed(job *j, const char *decisions, const char *run_id, timed_tool *tool) {
+  char text[1024];
+  snprintf(text, sizeof text,
+           "{\"goal\":\"g\",\"max_steps\":4,\"model\":{\"type\":\"scripted\","
+           "\"decisions\":[%s]}}",
+           decisions);
+  art_error err = {0};
+  memset(j, 0, sizeof *j);
+  j->spec = spec_from(text);
+  art_tool_def def = {.name = "timed",
+                      .side_effect = ART_SIDE_READ,
+                      .fn = timed_fn,
+                      .start = timed_start,
+                      .cancel = timed_cancel,
+                      .ud = tool};
+  assert_int_equal(art_registry_add(art_spec_registry(j->spec), &def, &err), 0);
+  art_run_options opts = {.run_id = run_id};
+  assert_int_equal(art_model_new(&j->model, j->spec, &err), 0);
+  assert_int_equal(art_run_new(&j->run, j->spec, &opts), 0);
+}
+
+/* Tools that start their calls on the loop: a result that comes later, at
+ * once, or never (cannot start) gives the blocking driver's events; a cancel
+ * gives up only its run's call; no timer is left open. */
+static void a_tool_started_on_the_loop(void **state) {
+  (void)state;
+  const char *cases[] = {
+      TIMED("{}") "," TIMED("{}") "," ANSWER,
+      TIMED("{\"now\":true}") "," ANSWER,
+      TIMED("{\"bad\":true}") "," ANSWER,
+  };
+  size_t n = 300;
+  job *jobs = calloc(n, sizeof *jobs);
+  timed_tool on_loop = {0}, alone_tool = {0};
+  art_loop *loop;
+  art_error err = {0};
+  assert_int_equal(art_loop_new(&loop, NULL, &err), 0);
+  for (size_t i = 0; i < n; i++) {
+    char id[32];
+    snprintf(id, sizeof id, "t-%zu", i);
+    job_with_timed(&jobs[i], cases[i % 3], id, &on_loop);
+    assert_int_equal(art_loop_add(loop, jobs[i].run, jobs[i].model, told, &jobs[i]), 0);
+  }
+  canceller c = {loop, jobs[3].run}; /* a run whose first call takes 20 ms */
+  job trigger;
+  job_new(&trigger,
+          "{\"goal\":\"g\",\"model\":{\"type\":\"scripted\",\"delay_ms\":10,"
+          "\"decisions\":[" ANSWER "]}}",
+          "trigger");
+  assert_int_equal(art_loop_add(loop, trigger.run, trigger.model, cancel_victim, &c), 0);
+  assert_int_equal(art_loop_run(loop), 0);
+  art_loop_free(loop);
+  assert_int_equal(on_loop.cancelled, 1);
+  assert_int_equal(on_loop.open_timers, 0);
+  assert_int_equal(art_run_stop_reason(jobs[3].run), ART_STOP_CANCELLED);
+  for (size_t i = 0; i < n; i++) {
+    assert_true(jobs[i].told);
+    assert_int_equal(jobs[i].rc, 0);
+    if (i == 3) continue;
+    job alone;
+    job_with_timed(&alone, cases[i % 3], art_run_id(jobs[i].run), &alone_tool);
+    assert_int_equal(art_run_until_stop(alone.run, alone.model), 0);
+    json_t *a = timeless_trace(jobs[i].run), *b = timeless_trace(alone.run);
+    if (!json_equal(a, b)) {
+      char *ta = json_dumps(a, JSON_COMPACT), *tb = json_dumps(b, JSON_COMPACT);
+      fail_msg("run %s differs:\nloop:     %s\nblocking: %s", art_run_id(jobs[i].run), ta, tb);
+    }
+    json_decref(a), json_decref(b);
+    job_free(&alone);
+  }
+  assert_int_equal(alone_tool.started, 0); /* the blocking driver calls fn */
+  assert_int_equal(art_run_stop_reason(jobs[2].run), ART_STOP_TOOL_FAILURE);
+  for (size_t i = 0; i < n; i++) job_free(&jobs[i]);
+  job_free(&trigger);
+  free(jobs);
+}
+
+/* start without cancel (or the other way round) is refused. */
+static void start_and_cancel_go_together(void **state) {
+  (void)state;
+  art_registry *reg;
+  art_error err = {0};
+  assert_int_equal(art_registry_new(&reg, NULL), 0);
+  art_tool_def def = {.name = "half", .fn = timed_fn, .start = timed_start};
+  assert_int_equal(art_registry_add(reg, &def, &err), ART_EINVAL);
+  assert_non_null(strstr(err.message, "start and cancel go together"));
+  art_registry_free(reg);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(the_loop_drives_as_the_blocking_driver_does),
@@ -337,6 +499,8 @@ int main(void) {
       cmocka_unit_test(a_cancel_stops_only_its_run),
       cmocka_unit_test(the_wall_time_budget_interrupts_a_decision),
       cmocka_unit_test(freeing_the_loop_lets_go),
+      cmocka_unit_test(a_tool_started_on_the_loop),
+      cmocka_unit_test(start_and_cancel_go_together),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
