@@ -48,6 +48,20 @@ const json_t *art_eval_suite_case_expect(const art_eval_suite *suite, size_t i);
  * message.  New reference, or NULL with err set. */
 json_t *art_eval_suite_run(const art_eval_suite *suite, art_error *err);
 
+/* How art_eval_suite_run_with runs a suite's cases. */
+typedef struct art_eval_options {
+  unsigned jobs; /* cases in flight at once on one event loop (0: 1) */
+  /* May be NULL: told after each case, on the loop's thread. */
+  void (*progress)(void *ud, size_t done, size_t total, size_t failed);
+  void *ud;
+} art_eval_options;
+
+/* art_eval_suite_run with `opts` (NULL: one case at a time): the cases run
+ * concurrently on an event loop (loop.h), and the report is the same, case
+ * for case and in the suite's order, whatever `jobs` is. */
+json_t *art_eval_suite_run_with(const art_eval_suite *suite, const art_eval_options *opts,
+                                art_error *err);
+
 /* Run one spec as a case named `name` and check it against `expect`. */
 json_t *art_eval_case_run(const char *name, art_spec *spec, const json_t *expect, art_error *err);
 

@@ -24,10 +24,12 @@ enum {
   OPT_EXPIRES = 2048,
   OPT_OUTCOME = 4096,
   OPT_SUITE = 8192, /* --suite FILE, repeatable (up to CLI_MAX_SUITES) */
-  OPT_YAML = 16384
+  OPT_YAML = 16384,
+  OPT_JOBS = 32768 /* --jobs N, 1..CLI_MAX_JOBS */
 };
 
 #define CLI_MAX_SUITES 16
+#define CLI_MAX_JOBS 10000
 
 #define CLI_DEFAULT_STORE "agentrt.db"
 
@@ -45,6 +47,7 @@ typedef struct cli_opts {
   const char *older_than;
   const char *expires;
   const char *outcome;
+  unsigned jobs; /* --jobs, 0 when not given */
   const char *suites[CLI_MAX_SUITES];
   int n_suites;
   const char *args[3]; /* positional arguments */

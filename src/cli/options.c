@@ -31,6 +31,14 @@ static int parse_flag(int argc, char **argv, int *i, unsigned allowed, cli_opts 
   if ((allowed & OPT_JSONL) && strcmp(argv[*i], "--jsonl") == 0) return o->jsonl = true, 0;
   if ((allowed & OPT_ALL) && strcmp(argv[*i], "--all") == 0) return o->all = true, 0;
   if ((allowed & OPT_YAML) && strcmp(argv[*i], "--yaml") == 0) return o->yaml = true, 0;
+  const char *jobs = allowed & OPT_JOBS ? flag_value(argc, argv, i, "--jobs") : NULL;
+  if (jobs) {
+    char *end;
+    long n = strtol(jobs, &end, 10);
+    if (!jobs[0] || *end || n < 1 || n > CLI_MAX_JOBS) return -3;
+    o->jobs = (unsigned)n;
+    return 0;
+  }
   const char *suite = allowed & OPT_SUITE ? flag_value(argc, argv, i, "--suite") : NULL;
   if (suite) {
     if (!suite[0]) return -1;
@@ -64,6 +72,8 @@ int cli_parse(int argc, char **argv, unsigned allowed, int args, const char *usa
     if (a[0] == '-' && a[1]) {
       int rc = parse_flag(argc, argv, &i, allowed, o);
       if (rc == -2) return cli_usage_error(usage, "at most %d --suite options", CLI_MAX_SUITES);
+      if (rc == -3)
+        return cli_usage_error(usage, "--jobs takes a number from 1 to %d", CLI_MAX_JOBS);
       if (rc < 0)
         return cli_usage_error(usage, "bad option \"%s\" (unknown, or missing its value)", a);
     } else if (o->n_args < args) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "agentrt/eval.h"
+#include "agentrt/loop.h"
 #include "agentrt/model.h"
 #include "agentrt/run.h"
 #include "core/alloc.h"
@@ -150,46 +151,151 @@ static json_t *drive(art_spec *spec, art_error *err) {
   return result;
 }
 
+/* The case's report from its run's result; NULL when out of memory. */
+static json_t *case_report(const char *name, const json_t *expect, const json_t *result,
+                           int64_t started_us) {
+  json_t *empty = expect ? NULL : json_object();
+  json_t *failures = expect || empty ? art_eval_check(expect ? expect : empty, result) : NULL;
+  json_decref(empty);
+  if (!failures) return NULL;
+  return json_pack("{s:s, s:b, s:O, s:O, s:O, s:O, s:o, s:I}", "name", name, "passed",
+                   json_array_size(failures) == 0, "stop_reason",
+                   json_object_get(result, "stop_reason"), "reason",
+                   json_object_get(result, "reason"), "steps", json_object_get(result, "steps"),
+                   "tools_called", json_object_get(result, "tools_called"), "failures", failures,
+                   "duration_us", (json_int_t)(art_now_us() - started_us));
+}
+
 /* Only a run that could not be driven at all (out of memory) ends the suite. */
 json_t *art_eval_case_run(const char *name, art_spec *spec, const json_t *expect, art_error *err) {
   int64_t started = art_now_us();
   json_t *result = drive(spec, err);
   if (!result) return NULL;
-  json_t *empty = expect ? NULL : json_object();
-  json_t *failures = expect || empty ? art_eval_check(expect ? expect : empty, result) : NULL;
-  json_decref(empty);
-  json_t *report =
-      failures
-          ? json_pack("{s:s, s:b, s:O, s:O, s:O, s:O, s:o, s:I}", "name", name, "passed",
-                      json_array_size(failures) == 0, "stop_reason",
-                      json_object_get(result, "stop_reason"), "reason",
-                      json_object_get(result, "reason"), "steps", json_object_get(result, "steps"),
-                      "tools_called", json_object_get(result, "tools_called"), "failures", failures,
-                      "duration_us", (json_int_t)(art_now_us() - started))
-          : NULL;
+  json_t *report = case_report(name, expect, result, started);
   json_decref(result);
   if (!report) art_error_set(err, ART_ENOMEM, "out of memory");
   return report;
 }
 
-json_t *art_eval_suite_run(const art_eval_suite *suite, art_error *err) {
-  json_t *cases = json_array();
-  size_t passed = 0;
-  for (size_t i = 0; cases && i < suite->n_cases; i++) {
-    const eval_case *c = &suite->cases[i];
-    json_t *r = art_eval_case_run(c->name, c->spec, c->expect, err);
-    if (!r || json_array_append_new(cases, r) < 0) {
-      json_decref(cases);
-      return NULL;
-    }
-    passed += json_is_true(json_object_get(r, "passed"));
+/* The cases of a suite on one event loop, at most `jobs` in flight: each
+ * report lands at its case's index, so the report reads as if the cases ran
+ * one after another. */
+typedef struct suite_runner suite_runner;
+
+typedef struct case_slot {
+  suite_runner *r;
+  size_t index;
+  art_run *run;
+  art_model *model;
+  int64_t started_us;
+} case_slot;
+
+struct suite_runner {
+  const art_eval_suite *suite;
+  const art_eval_options *opts;
+  art_loop *loop;
+  case_slot *slots;
+  json_t **reports;
+  size_t next, done, failed;
+  int rc; /* the first failure that ends the suite */
+  art_error *err;
+};
+
+static void runner_fail(suite_runner *r, int rc, const char *why) {
+  if (r->rc < 0) return;
+  r->rc = art_error_set(r->err, rc, "%s", why);
+  art_loop_stop(r->loop);
+}
+
+static void case_slot_dispose(case_slot *c) {
+  art_run_free(c->run);
+  art_model_free(c->model);
+  c->run = NULL;
+  c->model = NULL;
+}
+
+static void case_stopped(void *ud, art_run *run, int rc);
+
+static void start_case(suite_runner *r, size_t i) {
+  case_slot *c = &r->slots[i];
+  const eval_case *ec = &r->suite->cases[i];
+  char id[ART_RUN_ID_SIZE];
+  art_run_id_generate(id);
+  art_run_options ro = {.run_id = art_spec_run_id(ec->spec) ? NULL : id};
+  *c = (case_slot){r, i, NULL, NULL, art_now_us()};
+  art_error err = {0};
+  int rc = art_model_new(&c->model, ec->spec, &err);
+  if (rc < 0) return runner_fail(r, rc, err.message);
+  if ((rc = art_run_new(&c->run, ec->spec, &ro)) == 0)
+    rc = art_loop_add(r->loop, c->run, c->model, case_stopped, c);
+  if (rc < 0) {
+    case_slot_dispose(c);
+    runner_fail(r, rc, "out of memory");
   }
-  if (!cases) {
+}
+
+static void case_stopped(void *ud, art_run *run, int rc) {
+  case_slot *c = ud;
+  suite_runner *r = c->r;
+  const eval_case *ec = &r->suite->cases[c->index];
+  json_t *result = rc == 0 ? art_run_result_json(run) : NULL;
+  json_t *report = result ? case_report(ec->name, ec->expect, result, c->started_us) : NULL;
+  json_decref(result);
+  if (rc < 0 && rc != ART_EINTR) runner_fail(r, rc, art_run_errmsg(run));
+  if (rc == 0 && !report) runner_fail(r, ART_ENOMEM, "out of memory");
+  case_slot_dispose(c);
+  if (!report) return;
+  r->reports[c->index] = report;
+  r->done++;
+  r->failed += !json_is_true(json_object_get(report, "passed"));
+  if (r->opts->progress) r->opts->progress(r->opts->ud, r->done, r->suite->n_cases, r->failed);
+  if (r->rc == 0 && r->next < r->suite->n_cases) start_case(r, r->next++);
+}
+
+static json_t *suite_report(const suite_runner *r) {
+  json_t *cases = json_array();
+  for (size_t i = 0; cases && i < r->suite->n_cases; i++)
+    if (json_array_append(cases, r->reports[i]) < 0) json_decref(cases), cases = NULL;
+  json_t *report = cases ? json_pack("{s:s, s:I, s:I, s:o}", "suite", r->suite->name, "passed",
+                                     (json_int_t)(r->suite->n_cases - r->failed), "failed",
+                                     (json_int_t)r->failed, "cases", cases)
+                         : NULL;
+  if (!report) art_error_set(r->err, ART_ENOMEM, "out of memory");
+  return report;
+}
+
+static void runner_dispose(suite_runner *r) {
+  for (size_t i = 0; r->reports && i < r->suite->n_cases; i++) json_decref(r->reports[i]);
+  art_release(r->suite->alloc, r->reports);
+  art_release(r->suite->alloc, r->slots);
+}
+
+json_t *art_eval_suite_run_with(const art_eval_suite *suite, const art_eval_options *opts,
+                                art_error *err) {
+  static const art_eval_options one_at_a_time = {1, NULL, NULL};
+  suite_runner r = {suite, opts ? opts : &one_at_a_time, NULL, NULL, NULL, 0, 0, 0, 0, err};
+  size_t n = suite->n_cases, jobs = r.opts->jobs ? r.opts->jobs : 1;
+  r.slots = art_zalloc(suite->alloc, (n ? n : 1) * sizeof *r.slots);
+  r.reports = art_zalloc(suite->alloc, (n ? n : 1) * sizeof *r.reports);
+  if (!r.slots || !r.reports) {
+    runner_dispose(&r);
     art_error_set(err, ART_ENOMEM, "out of memory");
     return NULL;
   }
-  return json_pack("{s:s, s:I, s:I, s:o}", "suite", suite->name, "passed", (json_int_t)passed,
-                   "failed", (json_int_t)(suite->n_cases - passed), "cases", cases);
+  if (art_loop_new(&r.loop, NULL, err) < 0) {
+    runner_dispose(&r);
+    return NULL;
+  }
+  while (r.rc == 0 && r.next < n && r.next < jobs) start_case(&r, r.next++);
+  if (r.rc == 0 && art_loop_run(r.loop) < 0) runner_fail(&r, ART_EIO, "the event loop failed");
+  art_loop_free(r.loop); /* cases left in flight after a failure are let go */
+  json_t *report = r.rc == 0 ? suite_report(&r) : NULL;
+  runner_dispose(&r);
+  return report;
+}
+
+json_t *art_eval_suite_run(const art_eval_suite *suite, art_error *err) {
+  return art_eval_suite_run_with(suite, NULL, err);
 }
 
 /* ---- JUnit XML ---------------------------------------------------------------- */

@@ -350,11 +350,12 @@ static void test_run_table_cuts_between_characters(void **state) {
 static void test_run_command_model_calls(void **state) {
   (void)state;
   cli_output r;
-  tu_write("command-model.json",
-           "{\"goal\": \"g\", \"model\": {\"type\": \"command\", \"command\": [\"" AGENTRT_SOURCE_DIR
-           "/tests/unit/tools/print.sh\", \"{\\\"type\\\": \\\"answer\\\", \\\"text\\\": "
-           "\\\"hi\\\", \\\"usage\\\": {\\\"prompt_tokens\\\": 12, \\\"completion_tokens\\\": "
-           "3}}\"]}}");
+  tu_write(
+      "command-model.json",
+      "{\"goal\": \"g\", \"model\": {\"type\": \"command\", \"command\": [\"" AGENTRT_SOURCE_DIR
+      "/tests/unit/tools/print.sh\", \"{\\\"type\\\": \\\"answer\\\", \\\"text\\\": "
+      "\\\"hi\\\", \\\"usage\\\": {\\\"prompt_tokens\\\": 12, \\\"completion_tokens\\\": "
+      "3}}\"]}}");
   RUN_CLI(&r, "run", "command-model.json", "--store", "command-model.db");
   assert_exit(&r, 0);
   assert_contains(r.out, "model_call");
@@ -403,7 +404,8 @@ static void test_run_prints_relative_commands_as_written(void **state) {
   (void)state;
   cli_output r;
   tu_write("missing-tool.json",
-           SPEC("", "{\"name\": \"t\", \"side_effect\": \"read\", \"command\": [\"./bin/missing\"]}",
+           SPEC("",
+                "{\"name\": \"t\", \"side_effect\": \"read\", \"command\": [\"./bin/missing\"]}",
                 TOOL_CALL("t", "{}") ", " ANSWER));
   RUN_CLI(&r, "run", "missing-tool.json", "--store", "missing-tool.db");
   assert_exit(&r, 1);
@@ -414,7 +416,8 @@ static void test_run_prints_relative_commands_as_written(void **state) {
 
 /* The step of the first event of `type` in a JSONL trace, or -1. */
 static int step_of(const char *trace, const char *type) {
-  for (const char *line = trace; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+  for (const char *line = trace; line && *line;
+       line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
     json_t *ev = json_loadb(line, strcspn(line, "\n"), 0, NULL);
     int step = ev && strcmp(json_string_value(json_object_get(ev, "type")), type) == 0
                    ? (int)json_integer_value(json_object_get(ev, "step"))
@@ -447,7 +450,8 @@ static void test_run_set_up_failure_stops_in_step_1(void **state) {
 static void test_run_misspelled_decision_type(void **state) {
   (void)state;
   cli_output r;
-  tu_write("anwser.json", SPEC("", "\"lookup_policy\"", "{\"type\": \"anwser\", \"text\": \"hi\"}"));
+  tu_write("anwser.json",
+           SPEC("", "\"lookup_policy\"", "{\"type\": \"anwser\", \"text\": \"hi\"}"));
   RUN_CLI(&r, "run", "anwser.json", "--store", "anwser.db");
   assert_file_refused(&r, "anwser.json: $.model.decisions[0].type: expected one of answer, tool, "
                           "ask_human, stop");
@@ -562,6 +566,28 @@ static void test_eval_demo_example(void **state) {
   cli_output_free(&r);
 }
 
+/* --jobs 1 and --jobs 8 write the same JUnit file (times aside); stdout is
+ * not a terminal here, so no progress line is printed. */
+static void test_eval_jobs_same_junit(void **state) {
+  (void)state;
+  char *xml[2];
+  const char *jobs[2] = {"1", "8"};
+  for (int k = 0; k < 2; k++) {
+    cli_output r;
+    RUN_CLI(&r, "eval", AGENTRT_SOURCE_DIR "/examples/demo.eval.json", "--jobs", jobs[k], "--junit",
+            "jobs.xml");
+    assert_exit(&r, 0);
+    assert_null(strchr(r.out, '\r'));
+    assert_in_order(r.out, "demo-policy-read", "PASS");
+    cli_output_free(&r);
+    xml[k] = tu_read(tu_path("jobs.xml"));
+    for (char *t = strstr(xml[k], "time=\""); t; t = strstr(t + 1, "time=\""))
+      for (char *c = t + 6; *c && *c != '"'; c++) *c = '0';
+  }
+  assert_string_equal(xml[0], xml[1]);
+  free(xml[0]), free(xml[1]);
+}
+
 static void test_eval_unwritable_junit(void **state) {
   (void)state;
   cli_output r;
@@ -615,6 +641,8 @@ int main(void) {
       USAGE_ERROR("option without its value", "bad option \"--trace\"", "demo", "--trace"),
       USAGE_ERROR("run without a file", "missing argument", "run"),
       USAGE_ERROR("eval without a file", "missing argument", "eval"),
+      USAGE_ERROR("eval with no jobs", "--jobs takes a number from 1 to 10000", "eval", "s.json",
+                  "--jobs", "0"),
       USAGE_ERROR("run with two files", "unexpected argument \"b.json\"", "run", "a.json",
                   "b.json"),
       cmocka_unit_test(test_demo_table),
@@ -635,11 +663,12 @@ int main(void) {
       cmocka_unit_test(test_eval_failing_case_and_junit),
       cmocka_unit_test(test_eval_all_cases_pass),
       cmocka_unit_test(test_eval_demo_example),
+      cmocka_unit_test(test_eval_jobs_same_junit),
       cmocka_unit_test(test_eval_unwritable_junit),
       SUITE_ERROR("not JSON", "{\"cases\": [", ":1:", "invalid JSON"),
       SUITE_ERROR("missing cases", "{\"name\": \"x\"}", ": $: ", "missing required key \"cases\""),
-      SUITE_ERROR("no cases", "{\"name\": \"x\", \"cases\": []}", ": $.cases: ",
-                  "no cases: an empty suite checks nothing"),
+      SUITE_ERROR("no cases", "{\"name\": \"x\", \"cases\": []}",
+                  ": $.cases: ", "no cases: an empty suite checks nothing"),
       SUITE_ERROR("unknown top-level key", "{\"cases\": [], \"tags\": []}",
                   ": $: ", "unknown key \"tags\""),
       SUITE_ERROR("unknown key in a case",

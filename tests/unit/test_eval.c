@@ -196,6 +196,87 @@ static void suite_runs_cases_and_writes_junit(void **state) {
   art_eval_suite_free(suite);
 }
 
+/* The report without its timings (duration_us), as JSON text. */
+static char *timeless_report(json_t *report) {
+  size_t i;
+  json_t *c;
+  json_array_foreach(json_object_get(report, "cases"), i, c) json_object_del(c, "duration_us");
+  return json_dumps(report, JSON_COMPACT);
+}
+
+typedef struct progress_seen {
+  size_t calls, last_done, last_failed;
+} progress_seen;
+
+static void count_progress(void *ud, size_t done, size_t total, size_t failed) {
+  progress_seen *p = ud;
+  assert_int_equal(done, p->last_done + 1);
+  assert_int_equal(total, 100);
+  assert_true(failed >= p->last_failed);
+  p->calls++;
+  p->last_done = done, p->last_failed = failed;
+}
+
+/* A 100-case suite (models that answer at once or after a delay, command
+ * tools that succeed, fail or time out, passing and failing cases) gives the
+ * same report, case for case and in order, one case at a time and 32 at once. */
+static void a_suite_reports_the_same_with_any_jobs(void **state) {
+  (void)state;
+  static const char *const agents[] = {
+      "{\"goal\":\"g\",\"tools\":[\"lookup_policy\"],\"model\":{\"type\":\"scripted\","
+      "\"delay_ms\":%d,\"decisions\":[{\"type\":\"tool\",\"name\":\"lookup_policy\","
+      "\"input\":{\"task\":\"t\"}},{\"type\":\"answer\",\"text\":\"ok\"}]}}",
+      "{\"goal\":\"g\",\"tools\":[{\"name\":\"c\",\"side_effect\":\"read\",\"timeout_ms\":"
+      "%d,\"command\":[\"/bin/sh\",\"-c\",\"cat >/dev/null; sleep 0.05; echo '{}'\"]}],"
+      "\"model\":{\"type\":\"scripted\",\"decisions\":[{\"type\":\"tool\",\"name\":\"c\","
+      "\"input\":{}},{\"type\":\"answer\",\"text\":\"ok\"}]}}",
+      "{\"goal\":\"g\",\"max_steps\":%d,\"tools\":[\"lookup_policy\"],\"model\":{\"type\":"
+      "\"scripted\",\"decisions\":[{\"type\":\"tool\",\"name\":\"lookup_policy\","
+      "\"input\":{\"task\":\"t\"},\"repeat\":9}]}}",
+  };
+  size_t size = 1 << 20, len = 0;
+  char *text = malloc(size);
+  len += (size_t)snprintf(text, size, "{\"name\":\"hundred\",\"cases\":[");
+  for (int i = 0; i < 100; i++) {
+    char agent[1024];
+    int kind = i % 3, arg = kind == 0 ? (i * 7) % 20 : kind == 1 ? (i % 2 ? 10 : 5000) : 1 + i % 4;
+    snprintf(agent, sizeof agent, agents[kind], arg);
+    len += (size_t)snprintf(text + len, size - len,
+                            "%s{\"name\":\"case-%03d\",\"agent\":%s,\"expect\":"
+                            "{\"stop_reason\":\"success\"}}",
+                            i ? "," : "", i, agent);
+  }
+  snprintf(text + len, size - len, "]}");
+  art_eval_suite *suite;
+  art_error err = {0};
+  art_spec_options opts = {.outbox = tu_path("eval-outbox.jsonl")};
+  assert_int_equal(art_eval_suite_load(&suite, tu_write("hundred.json", text), &opts, &err), 0);
+  free(text);
+  char *reports[2], *junit[2];
+  unsigned jobs[2] = {1, 32};
+  for (int k = 0; k < 2; k++) {
+    progress_seen seen = {0};
+    art_eval_options eo = {jobs[k], count_progress, &seen};
+    json_t *report = art_eval_suite_run_with(suite, &eo, &err);
+    assert_non_null(report);
+    assert_int_equal(seen.calls, 100);
+    assert_int_equal(seen.last_failed, json_integer_value(json_object_get(report, "failed")));
+    reports[k] = timeless_report(report);
+    size_t n;
+    FILE *f = open_memstream(&junit[k], &n);
+    assert_int_equal(art_eval_write_junit(report, f), 0);
+    fclose(f);
+    json_decref(report);
+  }
+  assert_string_equal(reports[0], reports[1]);
+  assert_non_null(strstr(reports[0], "\"passed\":true"));
+  assert_non_null(strstr(reports[0], "\"passed\":false"));
+  assert_non_null(strstr(reports[0], "\"stop_reason\":\"tool_failure\""));
+  assert_string_equal(junit[0], junit[1]);
+  for (int k = 0; k < 2; k++) free(reports[k]), free(junit[k]);
+  art_eval_suite_free(suite);
+}
+
 static void broken_suites_run_nothing(void **state) {
   (void)state;
   const char *cases[][2] = {
@@ -230,6 +311,7 @@ int main(void) {
       cmocka_unit_test(approval_bypass_is_always_caught),
       cmocka_unit_test(bad_expectations_name_the_path),
       cmocka_unit_test(suite_runs_cases_and_writes_junit),
+      cmocka_unit_test(a_suite_reports_the_same_with_any_jobs),
       cmocka_unit_test(broken_suites_run_nothing),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
