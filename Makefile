@@ -20,8 +20,9 @@ bootstrap-build:
 bootstrap-test:
 	@scripts/bootstrap test
 
+# The benchmarks are built (not run) with the tests, so that they keep compiling.
 build: bootstrap-test
-	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAGENTRT_BENCH=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build -j $(JOBS)
 
 release: bootstrap-build
