@@ -383,8 +383,10 @@ static bool group_runs(pid_t pgid) {
 }
 
 /* Killed processes take a moment to die: the group has gone within a second. */
+/* Killed processes take a while to be reaped once their parent has exited
+ * (by whoever adopts them), longer on a loaded machine: up to 10 s. */
 static bool group_gone(pid_t pgid) {
-  for (int i = 0; i < 100 && group_runs(pgid); i++) usleep(10000);
+  for (int i = 0; i < 1000 && group_runs(pgid); i++) usleep(10000);
   return !group_runs(pgid);
 }
 
