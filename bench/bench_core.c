@@ -16,13 +16,8 @@
 #include <malloc.h>
 
 #include "agentrt.h"
+#include "bench.h"
 #include "core/json_parse.h"
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static art_spec *load(const char *path) {
   art_spec *spec;

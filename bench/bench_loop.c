@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "agentrt.h"
+#include "bench.h"
 #include "agentrt/loop.h"
 #include "agentrt/store.h"
 
@@ -25,17 +26,6 @@ static const char w3_spec[] =
     "\"model\":{\"type\":\"scripted\",\"delay_ms\":10,\"decisions\":["
     "{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":\"refund\"},\"repeat\":2},"
     "{\"type\":\"answer\",\"text\":\"done\"}]}}";
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what, const char *why) {
-  fprintf(stderr, "bench: %s: %s\n", what, why);
-  exit(1);
-}
 
 static size_t stopped_ok;
 

@@ -10,18 +10,8 @@
 #include <unistd.h>
 
 #include "agentrt.h"
+#include "bench.h"
 #include "agentrt/store.h"
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what, const char *why) {
-  fprintf(stderr, "bench: %s: %s\n", what, why);
-  exit(1);
-}
 
 static art_spec *steps_spec(int tools, char *run_id) {
   char text[1024];

@@ -13,19 +13,6 @@
 #include "agentrt/loop.h"
 #include "testutil.h"
 
-static art_spec *spec_from(const char *text) {
-  json_error_t jerr;
-  json_t *json = json_loads(text, 0, &jerr);
-  if (!json) fail_msg("bad test JSON: %s at %d:%d\n%s", jerr.text, jerr.line, jerr.column, text);
-  art_spec *spec;
-  art_error err = {0};
-  art_spec_options opts = {.outbox = tu_path("outbox.jsonl")};
-  int rc = art_spec_parse(&spec, json, "loop.json", tu_tmpdir(), &opts, &err);
-  json_decref(json);
-  if (rc < 0) fail_msg("spec: %s", err.message);
-  return spec;
-}
-
 #define LOOKUP "{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":\"t\"}}"
 #define SEND                                                                                       \
   "{\"type\":\"tool\",\"name\":\"send_message\",\"input\":{\"to\":\"c@example.com\",\"body\":"     \
@@ -112,7 +99,7 @@ static void told(void *ud, art_run *run, int rc) {
 static void job_new(job *j, const char *spec_text, const char *run_id) {
   art_error err = {0};
   memset(j, 0, sizeof *j);
-  j->spec = spec_from(spec_text);
+  j->spec = tu_spec(spec_text);
   art_run_options opts = {.run_id = run_id};
   assert_int_equal(art_model_new(&j->model, j->spec, &err), 0);
   assert_int_equal(art_run_new(&j->run, j->spec, &opts), 0);
@@ -411,7 +398,7 @@ static void job_with_timed(job *j, const char *decisions, const char *run_id, ti
            decisions);
   art_error err = {0};
   memset(j, 0, sizeof *j);
-  j->spec = spec_from(text);
+  j->spec = tu_spec(text);
   art_tool_def def = {.name = "timed",
                       .side_effect = ART_SIDE_READ,
                       .fn = timed_fn,

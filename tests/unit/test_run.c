@@ -16,24 +16,11 @@ typedef struct fixture {
   json_t *result;
 } fixture;
 
-static art_spec *spec_from(const char *text) {
-  json_error_t jerr;
-  json_t *json = json_loads(text, 0, &jerr);
-  if (!json) fail_msg("bad test JSON: %s at %d:%d\n%s", jerr.text, jerr.line, jerr.column, text);
-  art_spec *spec;
-  art_error err = {0};
-  art_spec_options opts = {.outbox = tu_path("outbox.jsonl")};
-  int rc = art_spec_parse(&spec, json, "test.json", tu_tmpdir(), &opts, &err);
-  json_decref(json);
-  if (rc < 0) fail_msg("spec: %s", err.message);
-  return spec;
-}
-
 /* Load, run to the stop, keep the result JSON. */
 static void run_spec(fixture *f, const char *text) {
   memset(f, 0, sizeof *f);
   remove(tu_path("outbox.jsonl"));
-  f->spec = spec_from(text);
+  f->spec = tu_spec(text);
   art_error err = {0};
   assert_int_equal(art_model_new(&f->model, f->spec, &err), 0);
   assert_int_equal(art_run_new(&f->run, f->spec, tu_run_options(f->spec)), 0);
@@ -795,7 +782,7 @@ static void cancelling_records_a_whole_trace(void **state) {
  * spec, and a driver makes one for a spec that names none. */
 static void a_run_needs_an_id(void **state) {
   (void)state;
-  art_spec *spec = spec_from("{\"goal\":\"g\",\"model\":{\"type\":\"scripted\",\"decisions\":[]}}");
+  art_spec *spec = tu_spec("{\"goal\":\"g\",\"model\":{\"type\":\"scripted\",\"decisions\":[]}}");
   art_run *run = NULL;
   assert_int_equal(art_run_new(&run, spec, NULL), ART_EINVAL);
   char id[ART_RUN_ID_SIZE], other[ART_RUN_ID_SIZE];
@@ -813,7 +800,7 @@ static void a_run_needs_an_id(void **state) {
 /* A model built against another model.h is refused before the run starts. */
 static void a_model_of_another_version_is_refused(void **state) {
   (void)state;
-  art_spec *spec = spec_from(
+  art_spec *spec = tu_spec(
       "{\"run_id\":\"r\",\"goal\":\"g\",\"model\":{\"type\":\"scripted\",\"decisions\":[]}}");
   art_model *model;
   art_run *run;

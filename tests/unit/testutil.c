@@ -83,6 +83,19 @@ static char *slurp_fd(int fd) {
   return buf;
 }
 
+art_spec *tu_spec(const char *text) {
+  json_error_t jerr;
+  json_t *json = json_loads(text, 0, &jerr);
+  if (!json) fail_msg("bad test JSON: %s at %d:%d\n%s", jerr.text, jerr.line, jerr.column, text);
+  art_spec *spec;
+  art_error err = {0};
+  art_spec_options opts = {.outbox = tu_path("outbox.jsonl")};
+  int rc = art_spec_parse(&spec, json, "test.json", tu_tmpdir(), &opts, &err);
+  json_decref(json);
+  if (rc < 0) fail_msg("spec: %s", err.message);
+  return spec;
+}
+
 const art_run_options *tu_run_options(const art_spec *spec) {
   static const art_run_options opts = {.run_id = "run_test"};
   return art_spec_run_id(spec) ? NULL : &opts;

@@ -21,6 +21,10 @@ char *tu_read(const char *path);
 int tu_count_lines(const char *path);
 
 /* Run options naming the run "run_test" when `spec` names none, else NULL. */
+/* The spec in `text` (JSON), loaded as "test.json" with relative commands
+ * resolving in tu_tmpdir() and send_message appending to outbox.jsonl there;
+ * a bad spec fails the test. */
+art_spec *tu_spec(const char *text);
 const art_run_options *tu_run_options(const art_spec *spec);
 
 /* Run the agentrt CLI with argv (NULL-terminated, without the program name) in
