@@ -58,7 +58,7 @@ static void w3(const char *name, art_store *store) {
       art_run_record rec = {.run_id = id, .spec_json = (char *)"{}", .created_us = art_now_us()};
       art_sink sink;
       if (store->vt->create_run(store, &rec, &err) < 0) die("create", err.message);
-      if (art_store_sink_new(&sink, store, &err) < 0 || art_run_add_sink(runs[i], &sink) < 0)
+      if (art_store_sink_batched(&sink, store, &err) < 0 || art_run_add_sink(runs[i], &sink) < 0)
         die("sink", "out of memory");
     }
     if (art_loop_add(loop, runs[i], models[i], stopped, NULL) < 0) die("add", "out of memory");

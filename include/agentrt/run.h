@@ -59,6 +59,16 @@ const char *art_run_errmsg(const art_run *run);
  * version is not ART_SINK_VERSION, or that has no write(). */
 int art_run_add_sink(art_run *run, const art_sink *sink);
 
+/* Whether a sink holds back an event that must be durable before the run
+ * goes on (ART_SINK_HELD): a driver calls art_run_sync before it performs
+ * the next action (a tool's side effect, a model call) or reports that the
+ * run waits or is done.  A driver of many runs syncs them together, once a
+ * turn, so that one commit serves them all. */
+bool art_run_owes_sync(const art_run *run);
+/* Sync the run's sinks: 0, or the sink's negative code (the run fails, as
+ * when a sink's write fails). */
+int art_run_sync(art_run *run);
+
 int art_run_next(art_run *run, int64_t now_us, const art_action **out);
 int art_run_feed_decision(art_run *run, const art_decision *d, int64_t now_us);
 int art_run_feed_model_failure(art_run *run, const char *detail, int64_t now_us);

@@ -120,13 +120,17 @@ typedef struct art_store_vtable {
    * `now_us`: asked while a run waits for a tool or a model, so that other
    * processes see its progress even when no event comes for a while. */
   int (*commit_waiting)(art_store *s, int64_t now_us, art_error *err);
+  /* Version 5.  Write every event a backend holds back, now: a driver that
+   * journals many runs through batched sinks (art_store_sink_batched) commits
+   * them all at once. */
+  int (*commit)(art_store *s, art_error *err);
   /* The run's approvals in the order they were given. */
   int (*list_approvals)(art_store *s, const char *run_id, art_approval_record **out, size_t *n,
                         art_error *err);
   void (*close)(art_store *s);
 } art_store_vtable;
 
-#define ART_STORE_VERSION 4
+#define ART_STORE_VERSION 5
 
 /* Every backend's handle starts with this header. */
 struct art_store {
@@ -165,6 +169,13 @@ void art_store_close(art_store *s);
  * where a store joins a run: ART_EINVAL when its vtable's version is not
  * ART_STORE_VERSION (a backend built against another store.h). */
 int art_store_sink_new(art_sink *out, art_store *store, art_error *err);
+
+/* The same, for a driver that syncs its runs (art_run_sync; art_loop does, once
+ * a turn for all its runs): an event that must be durable is held back with
+ * the events of every other run, and written when the run is synced, before
+ * the driver goes on to what follows it.  One commit then makes a whole turn
+ * of thousands of runs durable. */
+int art_store_sink_batched(art_sink *out, art_store *store, art_error *err);
 
 #ifdef __cplusplus
 }

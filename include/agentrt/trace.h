@@ -169,16 +169,24 @@ typedef struct art_event {
 
 typedef struct art_run art_run;
 
-/* A sink receives every event in order.  A negative return from `write` stops
- * the operation that produced the event and is returned to the driver. */
+/* A sink receives every event in order.  `write` returns 0 when the event is
+ * written (durable, where the sink makes events durable); ART_SINK_HELD when
+ * it is written but held back, not durable until `sync` is called: the run
+ * then owes a sync, and its driver pays it before it goes on to what follows
+ * (art_run_owes_sync, art_run_sync); a negative code stops the operation that
+ * produced the event and is returned to the driver. */
 typedef struct art_sink {
   int version; /* ART_SINK_VERSION */
   int (*write)(void *ud, const art_run *run, const art_event *ev);
   void (*close)(void *ud); /* may be NULL; called when the run is freed */
   void *ud;
+  /* Version 2.  Make every event written so far durable: 0 or a negative
+   * code.  NULL for a sink whose write never holds an event back. */
+  int (*sync)(void *ud);
 } art_sink;
 
-#define ART_SINK_VERSION 1
+#define ART_SINK_VERSION 2
+#define ART_SINK_HELD 1
 
 /* OpenTelemetry-style ids, derived from the run id: the run is the root span,
  * each step a span under it, each tool call a span under its step.  An event's

@@ -160,12 +160,29 @@ int art_run_event_commit(art_run *run, art_event *ev) {
   ev->seq = ++run->seq;
   for (size_t i = 0; ev->seq > run->journaled && i < run->n_sinks; i++) {
     int rc = run->sinks[i].write(run->sinks[i].ud, run, ev);
-    if (rc < 0) {
+    if (rc == ART_SINK_HELD && run->sinks[i].sync) {
+      run->owes_sync = true;
+    } else if (rc != 0) {
+      if (rc > 0) rc = ART_EINVAL; /* held back by a sink that cannot sync */
       broken(run, rc);
       return fail(run, rc, "trace sink failed at event %" PRIu32 " (%s)", ev->seq,
                   art_event_type_name(ev->type));
     }
   }
+  return 0;
+}
+
+bool art_run_owes_sync(const art_run *run) { return run->owes_sync; }
+
+int art_run_sync(art_run *run) {
+  for (size_t i = 0; run->owes_sync && i < run->n_sinks; i++) {
+    int rc = run->sinks[i].sync ? run->sinks[i].sync(run->sinks[i].ud) : 0;
+    if (rc < 0) {
+      broken(run, rc);
+      return fail(run, rc, "trace sink failed to make event %" PRIu32 " durable", run->seq);
+    }
+  }
+  run->owes_sync = false;
   return 0;
 }
 

@@ -35,6 +35,7 @@ struct art_run {
   const char *run_id;
   art_sink *sinks;
   size_t n_sinks;
+  bool owes_sync; /* a sink holds back an event that must be durable */
 
   art_phase phase;
   art_action action;

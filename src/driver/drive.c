@@ -108,10 +108,10 @@ static int call_with(art_run *run, const art_action *act, const art_drive_hooks 
   return rc;
 }
 
-int art_run_drive(art_run *run, art_model *model, const art_drive_hooks *hooks) {
-  art_error why = {0};
-  if (art_version_check("model", model->vt->version, ART_MODEL_VERSION, &why) < 0)
-    return art_run_fail(run, ART_EINVAL, why.message);
+/* Sinks that hold events back are synced before what follows them. */
+static int sync_owed(art_run *run) { return art_run_owes_sync(run) ? art_run_sync(run) : 0; }
+
+static int drive_steps(art_run *run, art_model *model, const art_drive_hooks *hooks) {
   /* One clock read per outside action: the time an outcome is fed is also the
    * time the next action is handed out. */
   int64_t now = art_now_us();
@@ -126,10 +126,20 @@ int art_run_drive(art_run *run, art_model *model, const art_drive_hooks *hooks) 
     int rc = art_run_next(run, now, &act);
     if (rc < 0) return rc;
     if (act->kind == ART_ACT_WAIT || act->kind == ART_ACT_DONE) return 0;
+    if ((rc = sync_owed(run)) < 0) return rc;
     boundary = act->kind == ART_ACT_CALL_TOOL;
     rc = boundary ? call_with(run, act, hooks, &now) : decide_with(run, act, model, hooks, &now);
     if (rc < 0) return rc;
   }
+}
+
+int art_run_drive(art_run *run, art_model *model, const art_drive_hooks *hooks) {
+  art_error why = {0};
+  if (art_version_check("model", model->vt->version, ART_MODEL_VERSION, &why) < 0)
+    return art_run_fail(run, ART_EINVAL, why.message);
+  int rc = drive_steps(run, model, hooks);
+  int synced = sync_owed(run);
+  return rc < 0 ? rc : synced;
 }
 
 int art_run_until_stop(art_run *run, art_model *model) { return art_run_drive(run, model, NULL); }

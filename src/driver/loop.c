@@ -3,7 +3,13 @@
  * (started on the loop, or deciding on the thread pool) or a tool call (on
  * the loop's thread at once, or on the thread pool).  An outcome is fed to
  * the run on the loop's thread, and the slot goes on to the next action,
- * without returning to the loop while actions complete at once. */
+ * without returning to the loop while actions complete at once.
+ *
+ * A run whose sinks hold back an event that must be durable (a batched store
+ * sink: a side effect's intent, a stop) is held at the end of the turn: once
+ * the turn's callbacks are done, the held runs are synced together (the first
+ * sync commits the events of all of them, the others find nothing left) and
+ * only then go on to the action, or report the stop. */
 #include "agentrt/loop.h"
 
 #include <stdatomic.h>
@@ -54,11 +60,18 @@ struct slot {
   const art_tool *tool; /* the tool started on the loop, while its call is in flight */
   art_tool_call call;
   art_tool_job tool_job;
+  slot *held_next;           /* the loop's held runs, while this one is held */
+  const art_action *held_act; /* what it goes on to once synced; NULL: it finishes */
 };
 
 struct art_loop {
   uv_loop_t own, *uv;
   uv_idle_t kick;                 /* starts the runs added since the last turn */
+  /* Runs held until their sinks are synced, in order; the turn's end syncs them:
+   * after the I/O callbacks (check), or before the loop would wait (prepare). */
+  slot *held, **held_end;
+  uv_check_t sync_after_io;
+  uv_prepare_t sync_before_wait;
   slot *runs;                     /* every run on the loop */
   slot *starting, **starting_end; /* added, not driven yet: in order, through next */
   size_t n_runs;
@@ -66,6 +79,7 @@ struct art_loop {
 };
 
 static void drive(slot *s);
+static void hold(slot *s, const art_action *act);
 
 /* ---- slots --------------------------------------------------------------------- */
 
@@ -91,6 +105,14 @@ static void slot_closed(uv_handle_t *h) {
 /* The loop is done with the run: it is told, and the slot goes (once its
  * timers have closed). */
 static void finish(slot *s, int rc) {
+  if (art_run_owes_sync(s->run)) {
+    if (rc >= 0 && !s->loop->freeing) {
+      hold(s, NULL);
+      return;
+    }
+    int synced = art_run_sync(s->run);
+    if (rc >= 0) rc = synced;
+  }
   unlink_slot(s);
   free(s->cancel_reason);
   art_run *run = s->run;
@@ -395,7 +417,18 @@ static void interrupt_in_flight(slot *s) {
   go_on(s, gave_up(s, art_now_us()));
 }
 
-/* Actions until one is in flight, or the run waits or is done. */
+/* Perform `act`: true while it is in flight or the run is finished, false
+ * when its outcome was fed at once (the run goes on). */
+static bool perform(slot *s, const art_action *act) {
+  int rc = arm_deadline(s, art_now_us());
+  if (rc == 0) rc = act->kind == ART_ACT_CALL_TOOL ? start_call(s, act) : start_decision(s, act);
+  if (rc > 0) return true;
+  disarm_deadline(s);
+  if (rc < 0) finish(s, rc);
+  return rc < 0;
+}
+
+/* Actions until one is in flight or held, or the run waits or is done. */
 static void drive(slot *s) {
   for (;;) {
     int64_t now = art_now_us();
@@ -409,16 +442,62 @@ static void drive(slot *s) {
       finish(s, rc);
       return;
     }
-    if ((rc = arm_deadline(s, now)) == 0)
-      rc = act->kind == ART_ACT_CALL_TOOL ? start_call(s, act) : start_decision(s, act);
-    if (rc > 0) return; /* in flight */
-    disarm_deadline(s);
-    if (rc < 0) {
-      finish(s, rc);
+    if (art_run_owes_sync(s->run)) {
+      hold(s, act);
       return;
     }
+    if (perform(s, act)) return;
   }
 }
+
+/* ---- held runs ------------------------------------------------------------------ */
+
+static void sync_after_io(uv_check_t *h);
+static void sync_before_wait(uv_prepare_t *h);
+
+static void hold(slot *s, const art_action *act) {
+  art_loop *l = s->loop;
+  s->held_act = act;
+  s->held_next = NULL;
+  if (!l->held) {
+    uv_check_start(&l->sync_after_io, sync_after_io);
+    uv_prepare_start(&l->sync_before_wait, sync_before_wait);
+  }
+  *l->held_end = s;
+  l->held_end = &s->held_next;
+}
+
+/* Synced: the held action is performed (a cancel asked meanwhile comes
+ * first), or the run finishes as it was about to. */
+static void go_on_held(slot *s) {
+  const art_action *act = s->held_act;
+  int rc = art_run_sync(s->run);
+  if (rc < 0 || !act)
+    finish(s, rc);
+  else if (s->loop->freeing)
+    finish(s, ART_EINTR);
+  else if (s->cancel_reason || !perform(s, act))
+    drive(s);
+}
+
+/* The runs held so far go on; those held meanwhile wait for the next turn. */
+static void sync_held(art_loop *l) {
+  slot *s = l->held;
+  l->held = NULL;
+  l->held_end = &l->held;
+  while (s) {
+    slot *next = s->held_next;
+    go_on_held(s);
+    s = next;
+  }
+  if (!l->held) {
+    uv_check_stop(&l->sync_after_io);
+    uv_prepare_stop(&l->sync_before_wait);
+  }
+}
+
+static void sync_after_io(uv_check_t *h) { sync_held(h->data); }
+static void sync_before_wait(uv_prepare_t *h) { sync_held(h->data); }
 
 static void kicked(uv_idle_t *idle) {
   art_loop *l = idle->data;
@@ -450,8 +529,11 @@ int art_loop_new(art_loop **out, const art_loop_options *opts, art_error *err) {
     return art_error_set(err, ART_EIO, "cannot make an event loop");
   }
   uv_idle_init(l->uv, &l->kick);
-  l->kick.data = l;
+  uv_check_init(l->uv, &l->sync_after_io);
+  uv_prepare_init(l->uv, &l->sync_before_wait);
+  l->kick.data = l->sync_after_io.data = l->sync_before_wait.data = l;
   l->starting_end = &l->starting;
+  l->held_end = &l->held;
   *out = l;
   return 0;
 }
@@ -505,7 +587,10 @@ void art_loop_free(art_loop *l) {
     next = s->next;
     interrupt_in_flight(s);
   }
+  while (l->held) sync_held(l); /* what they wrote is made durable; they are let go */
   uv_close((uv_handle_t *)&l->kick, nothing_on_close);
+  uv_close((uv_handle_t *)&l->sync_after_io, nothing_on_close);
+  uv_close((uv_handle_t *)&l->sync_before_wait, nothing_on_close);
   uv_run(l->uv, UV_RUN_DEFAULT); /* the pool's work ends; the handles close */
   if (l->uv == &l->own) uv_loop_close(&l->own);
   free(l);

@@ -206,9 +206,14 @@ static int mem_request_cancel(art_store *s, const char *run_id, const char *reas
 }
 
 /* Every append is seen at once: nothing waits. */
-static int mem_commit_waiting(art_store *s, int64_t now_us, art_error *err) {
-  (void)s, (void)now_us, (void)err;
+static int mem_commit(art_store *s, art_error *err) {
+  (void)s, (void)err;
   return 0;
+}
+
+static int mem_commit_waiting(art_store *s, int64_t now_us, art_error *err) {
+  (void)now_us;
+  return mem_commit(s, err);
 }
 
 static int mem_cancel_requested(art_store *s, const char *run_id, char **reason, art_error *err) {
@@ -253,6 +258,7 @@ static const art_store_vtable mem_vtable = {.version = ART_STORE_VERSION,
                                             .prune = mem_prune,
                                             .request_cancel = mem_request_cancel,
                                             .cancel_requested = mem_cancel_requested,
+                                            .commit = mem_commit,
                                             .commit_waiting = mem_commit_waiting,
                                             .list_approvals = mem_list_approvals,
                                             .close = mem_close};

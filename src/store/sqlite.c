@@ -11,23 +11,29 @@
 
 #include "agentrt/store.h"
 #include "core/text.h"
+#include "store/known_runs.h"
 #include "store/store_internal.h"
 
 /* 'art1' in the SQLite header's application_id: this file is an agentrt store. */
 #define APPLICATION_ID 0x61727431
 #define SCHEMA_VERSION 3
 
-/* Events that need not be durable yet are kept here and written together: a
- * read-only stretch of a run costs one commit per group, and no lock is held
- * while the run works between commits (other processes approve, cancel and
- * resume runs meanwhile).  A group is written when it holds GROUP_EVENTS
- * events or spans GROUP_SPAN_US of the run's time, so a fast run commits
- * rarely and a slow one (a model taking seconds a step) about once a step:
- * what other processes see of a run is never far behind. */
-enum { GROUP_EVENTS = 256 };
+/* Events that need not be durable yet are kept here and written together,
+ * whichever runs they belong to: a read-only stretch of a run, or one turn of
+ * an event loop driving thousands of runs, costs one commit, and no lock is
+ * held while the runs work between commits (other processes approve, cancel
+ * and resume runs meanwhile).  A group is written when it holds GROUP_EVENTS
+ * events or spans GROUP_SPAN_US, so a fast run commits rarely and a slow one
+ * (a model taking seconds a step) about once a step: what other processes see
+ * of a run is never far behind. */
+enum { GROUP_EVENTS = 256, RUN_ID_MAX = 127 };
 #define GROUP_SPAN_US 100000
+/* A handle that has appended to more runs than this forgets them all (when
+ * its group is empty) and looks each up again. */
+#define KNOWN_RUNS_MAX 100000
 
 typedef struct grouped_event {
+  const char *run_id; /* its run's entry's (in q->known) */
   uint32_t seq, step;
   int64_t ts_us;
   art_event_type type;
@@ -40,16 +46,16 @@ typedef struct sql_store {
   char *path; /* for messages */
   int lock_timeout_ms;
   sqlite3_stmt *append_event, *touch_run, *add_approval, *get_cancel;
-  /* The group: events of one run not written yet. */
-  char pending_run[128];
+  /* The group: events not written yet, and the runs they belong to. */
   grouped_event pending[GROUP_EVENTS];
   int n_pending;
+  /* The group's runs, each once, by their entries' ids (entries move when the
+   * table grows; their ids do not). */
+  const char *touched[GROUP_EVENTS];
+  int n_touched;
   char *text;
   size_t text_len, text_cap;
-  /* The last event this handle appended, so the next one is checked to follow
-   * it without asking the database (a lease keeps other processes away). */
-  char known_run[128];
-  uint32_t known_seq;
+  art_known_runs known;
 } sql_store;
 
 static int db_error(sql_store *q, art_error *err, const char *what) {
@@ -81,9 +87,12 @@ static int flush_with(sql_store *q, const art_approval_record *approval, art_err
     rc = db_error(q, err, "commit events");
   if (rc < 0) {
     sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
-    q->known_run[0] = '\0';
+    art_known_clear(&q->known);
   }
-  q->n_pending = 0;
+  for (int i = 0; rc == 0 && i < q->n_touched; i++)
+    art_known_find(&q->known, q->touched[i])->in_group = false;
+  if (q->known.n > KNOWN_RUNS_MAX) art_known_clear(&q->known);
+  q->n_pending = q->n_touched = 0;
   q->text_len = 0;
   return rc;
 }
@@ -273,7 +282,10 @@ static int sql_create(art_store *s, const art_run_record *r, art_error *err) {
   sqlite3_finalize(st);
   if (rc == SQLITE_CONSTRAINT)
     return art_error_set(err, ART_EINVAL, "run %s exists already", r->run_id);
-  return rc == SQLITE_DONE ? 0 : db_error(q, err, "create run");
+  if (rc != SQLITE_DONE) return db_error(q, err, "create run");
+  art_known_run *k = art_known_put(&q->known, r->run_id); /* NULL: looked up later */
+  if (k) k->known = true, k->seq = 0;
+  return 0;
 }
 
 static int run_exists(sql_store *q, const char *run_id) {
@@ -286,9 +298,9 @@ static int run_exists(sql_store *q, const char *run_id) {
   return found;
 }
 
-/* The seq of run_id's last event (0: none), or -1 when there is no such run. */
-static int64_t last_seq(sql_store *q, const char *run_id) {
-  if (strcmp(run_id, q->known_run) == 0) return q->known_seq;
+/* The seq of run_id's last event in the database (0: none), or -1 when there
+ * is no such run. */
+static int64_t stored_last_seq(sql_store *q, const char *run_id) {
   if (!run_exists(q, run_id)) return -1;
   sqlite3_stmt *st;
   int64_t seq = 0;
@@ -301,9 +313,25 @@ static int64_t last_seq(sql_store *q, const char *run_id) {
   return seq;
 }
 
+/* What the handle knows of run_id's last event, asking the database the first
+ * time: the entry, or a negative code. */
+static int known_run(sql_store *q, const char *run_id, art_known_run **out, art_error *err) {
+  art_known_run *k = art_known_put(&q->known, run_id);
+  if (!k) return art_error_set(err, ART_ENOMEM, "out of memory");
+  if (!k->known) {
+    int64_t seq = stored_last_seq(q, run_id);
+    if (seq < 0) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
+    k->known = true;
+    k->seq = (uint32_t)seq;
+  }
+  *out = k;
+  return 0;
+}
+
 static int insert_event(sql_store *q, const grouped_event *e, art_error *err) {
   sqlite3_stmt *ins = q->append_event;
-  bind_text(ins, 1, q->pending_run);
+  const char *run_id = e->run_id;
+  bind_text(ins, 1, run_id);
   sqlite3_bind_int64(ins, 2, e->seq);
   sqlite3_bind_int64(ins, 3, e->step);
   bind_text(ins, 4, art_event_type_name(e->type));
@@ -311,19 +339,18 @@ static int insert_event(sql_store *q, const grouped_event *e, art_error *err) {
   bind_text(ins, 6, q->text + e->body);
   int rc = run_stmt(q, ins, "append event", err);
   if (rc < 0 && sqlite3_errcode(q->db) == SQLITE_CONSTRAINT) /* another process wrote it */
-    return art_error_set(err, ART_ESTATE, "run %s: event %u is in the journal already",
-                         q->pending_run, e->seq);
+    return art_error_set(err, ART_ESTATE, "run %s: event %u is in the journal already", run_id,
+                         e->seq);
   return rc;
 }
 
-/* The run's counters follow its last event: written once per group. */
-static int update_counters(sql_store *q, art_error *err) {
-  const grouped_event *last = &q->pending[q->n_pending - 1];
+/* A run's counters follow its last event: written once per group. */
+static int update_counters(sql_store *q, const art_known_run *k, art_error *err) {
   sqlite3_stmt *up = q->touch_run;
-  bind_text(up, 1, q->pending_run);
-  sqlite3_bind_int64(up, 2, last->seq);
-  sqlite3_bind_int64(up, 3, last->step);
-  sqlite3_bind_int64(up, 4, last->ts_us);
+  bind_text(up, 1, k->run_id);
+  sqlite3_bind_int64(up, 2, k->seq);
+  sqlite3_bind_int64(up, 3, k->step);
+  sqlite3_bind_int64(up, 4, k->ts_us);
   return run_stmt(q, up, "append event", err);
 }
 
@@ -347,7 +374,8 @@ static int insert_approval(sql_store *q, const art_approval_record *a, art_error
 static int write_group(sql_store *q, const art_approval_record *approval, art_error *err) {
   int rc = 0;
   for (int i = 0; rc == 0 && i < q->n_pending; i++) rc = insert_event(q, &q->pending[i], err);
-  if (rc == 0) rc = update_counters(q, err);
+  for (int i = 0; rc == 0 && i < q->n_touched; i++)
+    rc = update_counters(q, art_known_find(&q->known, q->touched[i]), err);
   if (rc == 0 && approval) rc = insert_approval(q, approval, err);
   return rc;
 }
@@ -367,14 +395,15 @@ static int64_t keep_text(sql_store *q, const char *s) {
   return (int64_t)(q->text_len - n);
 }
 
-static int group_event(sql_store *q, const char *run_id, uint32_t seq, uint32_t step, int64_t ts_us,
+/* The event joins the group (its run too, the first time). */
+static int group_event(sql_store *q, art_known_run *k, uint32_t seq, uint32_t step, int64_t ts_us,
                        art_event_type type, const char *body, art_error *err) {
   int64_t body_at = keep_text(q, body);
   if (body_at < 0) return art_error_set(err, ART_ENOMEM, "out of memory");
-  snprintf(q->pending_run, sizeof q->pending_run, "%s", run_id);
-  q->pending[q->n_pending++] = (grouped_event){seq, step, ts_us, type, (size_t)body_at};
-  snprintf(q->known_run, sizeof q->known_run, "%s", run_id);
-  q->known_seq = seq;
+  if (!k->in_group) q->touched[q->n_touched++] = k->run_id;
+  k->in_group = true;
+  q->pending[q->n_pending++] = (grouped_event){k->run_id, seq, step, ts_us, type, (size_t)body_at};
+  k->seq = seq, k->step = step, k->ts_us = ts_us;
   return 0;
 }
 
@@ -383,19 +412,18 @@ static int sql_append(art_store *s, const char *run_id, uint32_t seq, uint32_t s
                       art_event_type type, const char *body, bool durable,
                       const art_approval_record *approval, art_error *err) {
   sql_store *q = (sql_store *)s;
-  if (strlen(run_id) >= sizeof q->pending_run)
+  if (strlen(run_id) > RUN_ID_MAX)
     return art_error_set(err, ART_EINVAL, "run id %.*s... is too long for a store",
                          art_utf8_prefix(run_id, 40), run_id);
   if (!art_event_type_known(type))
     return art_error_set(err, ART_EINVAL, "run %s: no event type %d", run_id, (int)type);
-  int rc = strcmp(run_id, q->pending_run) != 0 ? flush(q, err) : 0; /* one run a group */
+  art_known_run *k = NULL;
+  int rc = known_run(q, run_id, &k, err);
   if (rc < 0) return rc;
-  int64_t last = last_seq(q, run_id);
-  if (last < 0) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
-  if (seq != last + 1)
+  if (seq != k->seq + 1)
     return art_error_set(err, ART_ESTATE, "run %s: event %u does not follow the journal", run_id,
                          seq);
-  if ((rc = group_event(q, run_id, seq, step, ts_us, type, body, err)) < 0) return rc;
+  if ((rc = group_event(q, k, seq, step, ts_us, type, body, err)) < 0) return rc;
   if (durable || approval || q->n_pending == GROUP_EVENTS ||
       ts_us - q->pending[0].ts_us >= GROUP_SPAN_US)
     return flush_with(q, approval, err);
@@ -559,6 +587,9 @@ static int sql_claim(art_store *s, const char *run_id, const char *owner, int64_
   bind_text(st, 2, owner);
   sqlite3_bind_int64(st, 3, now_us);
   sqlite3_bind_int64(st, 4, ttl_us);
+  /* Another process may have driven the run since this one last did. */
+  art_known_run *k = art_known_find(&q->known, run_id);
+  if (k) k->known = false;
   int rc = changed_one(q, st, run_id, "claim run", err);
   if (rc == ART_ENOTFOUND && run_exists(q, run_id))
     return art_error_set(err, ART_ESTATE, "run %s is held by another process", run_id);
@@ -587,6 +618,7 @@ static int delete_returning_ids(sql_store *q, sqlite3_stmt *st, char ***run_ids,
   while ((rc = sqlite3_step(st)) == SQLITE_ROW && added == 0)
     added = art_run_ids_add(run_ids, n, (const char *)sqlite3_column_text(st, 0));
   sqlite3_finalize(st);
+  art_known_clear(&q->known); /* the runs deleted are no longer known */
   if (rc == SQLITE_DONE && sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) return 0;
   rc = added < 0 ? art_error_set(err, ART_ENOMEM, "out of memory") : db_error(q, err, "prune");
   sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
@@ -635,6 +667,8 @@ static int sql_request_cancel(art_store *s, const char *run_id, const char *reas
     return art_error_set(err, ART_ESTATE, "run %s has ended already", run_id);
   return rc;
 }
+
+static int sql_commit(art_store *s, art_error *err) { return flush((sql_store *)s, err); }
 
 static int sql_commit_waiting(art_store *s, int64_t now_us, art_error *err) {
   sql_store *q = (sql_store *)s;
@@ -709,6 +743,7 @@ static int sql_list_approvals(art_store *s, const char *run_id, art_approval_rec
 static void sql_close(art_store *s) {
   sql_store *q = (sql_store *)s;
   flush(q, NULL);
+  art_known_clear(&q->known);
   sqlite3_finalize(q->append_event);
   sqlite3_finalize(q->touch_run);
   sqlite3_finalize(q->add_approval);
@@ -732,6 +767,7 @@ static const art_store_vtable sql_vtable = {.version = ART_STORE_VERSION,
                                             .prune = sql_prune,
                                             .request_cancel = sql_request_cancel,
                                             .cancel_requested = sql_cancel_requested,
+                                            .commit = sql_commit,
                                             .commit_waiting = sql_commit_waiting,
                                             .list_approvals = sql_list_approvals,
                                             .close = sql_close};

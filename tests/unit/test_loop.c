@@ -11,6 +11,7 @@
 
 #include "agentrt.h"
 #include "agentrt/loop.h"
+#include "agentrt/store.h"
 #include "testutil.h"
 
 #define LOOKUP "{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":\"t\"}}"
@@ -467,6 +468,109 @@ static void a_tool_started_on_the_loop(void **state) {
   free(jobs);
 }
 
+/* ---- journaling many runs to one SQLite store in batches ---- */
+
+/* A draft tool that looks, through another handle on the store, at what its
+ * run has written: its own intent must be there before it acts. */
+typedef struct witness {
+  art_store *other;
+  unsigned calls;
+} witness;
+
+static art_journal stored_journal(art_store *s, const char *run_id) {
+  art_journal j;
+  art_error err = {0};
+  assert_int_equal(s->vt->load_journal(s, run_id, &j, &err), 0);
+  return j;
+}
+
+static int witness_fn(void *ud, const art_tool_call *call, art_tool_result *result) {
+  witness *w = ud;
+  art_journal j = stored_journal(w->other, call->run_id);
+  assert_true(j.n > 0);
+  assert_int_equal(j.entries[j.n - 1].type, ART_EV_TOOL_CALL);
+  assert_int_equal(j.entries[j.n - 1].step, call->step);
+  art_journal_dispose(&j);
+  w->calls++;
+  art_tool_result_set(result, ART_RESULT_OK, json_pack("{s:b}", "seen", 1), "%s", "");
+  return 0;
+}
+
+typedef struct stored_job {
+  job j;
+  witness *w;
+} stored_job;
+
+/* Told that a run stopped: its stop is already in the store. */
+static void told_stored(void *ud, art_run *run, int rc) {
+  stored_job *s = ud;
+  told(&s->j, run, rc);
+  art_journal j = stored_journal(s->w->other, art_run_id(run));
+  assert_int_equal(j.n, art_run_event_count(run));
+  assert_int_equal(j.entries[j.n - 1].type, ART_EV_STOP);
+  art_journal_dispose(&j);
+}
+
+#define WITNESS "{\"type\":\"tool\",\"name\":\"witness\",\"input\":{}}"
+
+static void stored_job_new(stored_job *s, art_store *store, witness *w, size_t i) {
+  const char *decisions[] = {LOOKUP "," WITNESS "," LOOKUP "," ANSWER, WITNESS "," ANSWER,
+                             LOOKUP ","
+                                    "{\"type\":\"ask_human\",\"question\":\"which?\"}"};
+  char text[1024], id[32];
+  snprintf(text, sizeof text,
+           "{\"goal\":\"g\",\"max_steps\":5,\"tools\":[\"lookup_policy\"],"
+           "\"model\":{\"type\":\"scripted\",\"delay_ms\":%zu,\"decisions\":[%s]}}",
+           i % 3, decisions[i % 3]);
+  snprintf(id, sizeof id, "b-%zu", i);
+  s->w = w;
+  art_error err = {0};
+  job_new(&s->j, text, id);
+  art_tool_def def = {.name = "witness", .side_effect = ART_SIDE_DRAFT, .fn = witness_fn, .ud = w};
+  assert_int_equal(art_registry_add(art_spec_registry(s->j.spec), &def, &err), 0);
+  art_run_record rec = {.run_id = id, .spec_json = (char *)"{}", .created_us = 1};
+  assert_int_equal(store->vt->create_run(store, &rec, &err), 0);
+  art_sink sink;
+  assert_int_equal(art_store_sink_batched(&sink, store, &err), 0);
+  assert_int_equal(art_run_add_sink(s->j.run, &sink), 0);
+}
+
+/* 300 runs journal to one store through batched sinks: a draft tool finds
+ * its intent written before it acts, a run's stop is written before the loop
+ * says it stopped, and each stored journal is its run's trace. */
+static void batched_sinks_are_durable_where_it_matters(void **state) {
+  (void)state;
+  size_t n = 300;
+  art_store *store;
+  witness w = {0};
+  art_error err = {0};
+  assert_int_equal(art_store_open_sqlite(&store, tu_path("batched.db"), NULL, &err), 0);
+  assert_int_equal(art_store_open_sqlite(&w.other, tu_path("batched.db"), NULL, &err), 0);
+  stored_job *jobs = calloc(n, sizeof *jobs);
+  art_loop *loop;
+  assert_int_equal(art_loop_new(&loop, NULL, &err), 0);
+  for (size_t i = 0; i < n; i++) {
+    stored_job_new(&jobs[i], store, &w, i);
+    assert_int_equal(art_loop_add(loop, jobs[i].j.run, jobs[i].j.model, told_stored, &jobs[i]), 0);
+  }
+  assert_int_equal(art_loop_run(loop), 0);
+  art_loop_free(loop);
+  assert_int_equal(w.calls, 200);
+  for (size_t i = 0; i < n; i++) {
+    assert_true(jobs[i].j.told);
+    assert_int_equal(jobs[i].j.rc, 0);
+    art_journal j = stored_journal(w.other, art_run_id(jobs[i].j.run));
+    assert_int_equal(j.n, art_run_event_count(jobs[i].j.run));
+    for (size_t k = 0; k < j.n; k++)
+      assert_int_equal(j.entries[k].type, art_run_event(jobs[i].j.run, k)->type);
+    art_journal_dispose(&j);
+    job_free(&jobs[i].j);
+  }
+  free(jobs);
+  art_store_close(w.other);
+  art_store_close(store);
+}
+
 /* start without cancel (or the other way round) is refused. */
 static void start_and_cancel_go_together(void **state) {
   (void)state;
@@ -488,6 +592,7 @@ int main(void) {
       cmocka_unit_test(freeing_the_loop_lets_go),
       cmocka_unit_test(a_tool_started_on_the_loop),
       cmocka_unit_test(start_and_cancel_go_together),
+      cmocka_unit_test(batched_sinks_are_durable_where_it_matters),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -437,6 +437,72 @@ static void groups_are_written_by_time_and_size(void **state) {
   art_store_close(b);
 }
 
+static void append_ok(art_store *s, const char *run_id, uint32_t seq, bool durable) {
+  art_error err = {0};
+  assert_int_equal(
+      s->vt->append(s, run_id, seq, seq, seq, ART_EV_DECISION, "{}", durable, NULL, &err), 0);
+}
+
+/* A group holds the events of many runs: interleaved appends cost no commit
+ * each; a durable one, or commit(), writes every run's events, with each
+ * run's counters at its own last event. */
+static void a_group_holds_many_runs(void **state) {
+  (void)state;
+  art_store *a, *b;
+  art_error err = {0};
+  const char *path = tu_path("many.db");
+  assert_int_equal(art_store_open_sqlite(&a, path, NULL, &err), 0);
+  assert_int_equal(art_store_open_sqlite(&b, path, NULL, &err), 0);
+  const char *ids[] = {"m1", "m2", "m3"};
+  for (int i = 0; i < 3; i++) {
+    art_run_record r = record(ids[i], i + 1);
+    assert_int_equal(a->vt->create_run(a, &r, &err), 0);
+  }
+  for (uint32_t seq = 1; seq <= 3; seq++)
+    for (int i = 0; i < 3; i++)
+      if (seq <= (uint32_t)i + 1) append_ok(a, ids[i], seq, false);
+  for (int i = 0; i < 3; i++) assert_int_equal(written(b, ids[i]), 0);
+  assert_int_equal(a->vt->append(a, "m1", 3, 3, 3, ART_EV_DECISION, "{}", false, NULL, &err),
+                   ART_ESTATE); /* m1 has 1 event: 3 does not follow it */
+  append_ok(a, "m1", 2, true);
+  assert_int_equal(written(b, "m1"), 2);
+  assert_int_equal(written(b, "m2"), 2);
+  assert_int_equal(written(b, "m3"), 3);
+  append_ok(a, "m2", 3, false);
+  append_ok(a, "m3", 4, false);
+  assert_int_equal(a->vt->commit(a, &err), 0);
+  assert_int_equal(written(b, "m2"), 3);
+  assert_int_equal(written(b, "m3"), 4);
+  art_run_record got;
+  assert_int_equal(b->vt->get_run(b, "m3", &got, &err), 0);
+  assert_int_equal(got.steps, 4);
+  art_run_record_dispose(&got);
+  assert_int_equal(a->vt->commit(a, &err), 0); /* nothing left: nothing to do */
+  art_store_close(a);
+  art_store_close(b);
+}
+
+/* A handle remembers where each run's journal ends, but a claim asks the
+ * database again: another process may have driven the run meanwhile. */
+static void a_claim_forgets_what_another_process_wrote(void **state) {
+  (void)state;
+  art_store *a, *b;
+  art_error err = {0};
+  const char *path = tu_path("claim.db");
+  assert_int_equal(art_store_open_sqlite(&a, path, NULL, &err), 0);
+  assert_int_equal(art_store_open_sqlite(&b, path, NULL, &err), 0);
+  art_run_record r = record("c1", 1);
+  assert_int_equal(a->vt->create_run(a, &r, &err), 0);
+  append_ok(a, "c1", 1, true);
+  append_ok(b, "c1", 2, true);
+  append_ok(b, "c1", 3, true);
+  assert_int_equal(a->vt->claim(a, "c1", "a", 10, 1000, &err), 0);
+  append_ok(a, "c1", 4, true);
+  assert_int_equal(written(b, "c1"), 4);
+  art_store_close(a);
+  art_store_close(b);
+}
+
 /* A store written by the first schema opens in this build, its runs intact. */
 static void schema_1_files_are_migrated(void **state) {
   (void)state;
@@ -630,6 +696,8 @@ int main(void) {
       cmocka_unit_test(approval_records_sqlite),
       cmocka_unit_test(grouped_events_hold_no_lock),
       cmocka_unit_test(groups_are_written_by_time_and_size),
+      cmocka_unit_test(a_group_holds_many_runs),
+      cmocka_unit_test(a_claim_forgets_what_another_process_wrote),
       cmocka_unit_test(schema_1_files_are_migrated),
       cmocka_unit_test(schema_2_journals_are_migrated_and_resume),
       cmocka_unit_test(status_list_prune_memory),

@@ -134,17 +134,17 @@ static void a_failing_sink_stops_the_run(void **state) {
   int budget = 3;
   assert_int_equal(art_model_new(&model, spec, &err), 0);
   assert_int_equal(art_run_new(&run, spec, tu_run_options(spec)), 0);
-  art_sink sink = {ART_SINK_VERSION, failing_write, count_close, &budget};
-  art_sink bad = {99, failing_write, count_close, &budget};
+  art_sink sink = {ART_SINK_VERSION, failing_write, count_close, &budget, NULL};
+  art_sink bad = {99, failing_write, count_close, &budget, NULL};
   assert_int_equal(art_run_add_sink(run, &bad), ART_EINVAL);
-  assert_string_equal(art_run_errmsg(run), "sink version 99 is not supported (expected 1)");
+  assert_string_equal(art_run_errmsg(run), "sink version 99 is not supported (expected 2)");
   assert_int_equal(closed, 1);
   assert_int_equal(art_run_add_sink(run, &sink), 0);
   assert_int_equal(art_run_until_stop(run, model), ART_EIO);
   assert_non_null(strstr(art_run_errmsg(run), "trace sink failed at event 4"));
   const art_action *act;
   assert_int_equal(art_run_next(run, 1, &act), ART_ESTATE);
-  art_sink late = {ART_SINK_VERSION, failing_write, count_close, &budget};
+  art_sink late = {ART_SINK_VERSION, failing_write, count_close, &budget, NULL};
   assert_int_equal(art_run_add_sink(run, &late), ART_ESTATE); /* it would miss events */
   assert_int_equal(closed, 2);
   art_run_free(run);

@@ -1,0 +1,32 @@
+/* What a store handle knows of the runs it appends to: each run's last event,
+ * so that the next append is checked to follow it without asking the
+ * database (a lease keeps other processes away while a run is driven), and
+ * whether the run has events in the handle's group not written yet. */
+#ifndef ART_STORE_KNOWN_RUNS_H
+#define ART_STORE_KNOWN_RUNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct art_known_run {
+  char *run_id; /* NULL: a free slot */
+  bool known;   /* seq, step and ts_us are the run's last event */
+  uint32_t seq, step;
+  int64_t ts_us;
+  bool in_group; /* it has events in the group */
+} art_known_run;
+
+typedef struct art_known_runs {
+  art_known_run *slots;
+  size_t cap, n; /* cap is a power of two; n counts the slots in use */
+} art_known_runs;
+
+/* The run's entry, or NULL. */
+art_known_run *art_known_find(const art_known_runs *k, const char *run_id);
+/* The run's entry, added (not known yet) when missing; NULL when out of memory. */
+art_known_run *art_known_put(art_known_runs *k, const char *run_id);
+/* Forget every run (the handle may no longer be the only writer). */
+void art_known_clear(art_known_runs *k);
+
+#endif
