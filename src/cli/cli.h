@@ -4,6 +4,7 @@
 #define ART_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include "agentrt.h"
 #include "agentrt/store.h"
 
@@ -32,6 +33,9 @@ enum {
 #define CLI_MAX_JOBS 10000
 
 #define CLI_DEFAULT_STORE "agentrt.db"
+/* cli_parse's `args` for one positional argument or more, up to CLI_MAX_ARGS. */
+#define CLI_ARGS_MANY (-1)
+#define CLI_MAX_ARGS 1024
 
 typedef struct cli_opts {
   bool json, jsonl, all, yaml;
@@ -50,12 +54,12 @@ typedef struct cli_opts {
   unsigned jobs; /* --jobs, 0 when not given */
   const char *suites[CLI_MAX_SUITES];
   int n_suites;
-  const char *args[3]; /* positional arguments */
+  const char *args[CLI_MAX_ARGS]; /* positional arguments */
   int n_args;
 } cli_opts;
 
 /* Parse argv[1..] of a subcommand: --json, the flags in `allowed` and exactly
- * `args` positional arguments.  Sets the error mode (cli_set_json).  Returns
+ * `args` positional arguments (CLI_ARGS_MANY: one or more).  Sets the error mode (cli_set_json).  Returns
  * 0, or EXIT_USAGE after saying what is wrong (cli_usage_error). */
 int cli_parse(int argc, char **argv, unsigned allowed, int args, const char *usage, cli_opts *o);
 /* "30d", "12h", "90m", "45s" -> µs; -1 when it is not such an age. */
@@ -68,6 +72,26 @@ int cli_unknown(const char *usage, const char *what, const char *word, const cha
  * not NULL; prints and returns the exit code (EXIT_OK / EXIT_STOPPED /
  * EXIT_PAUSED / EXIT_USAGE for I/O errors). */
 int cli_run_spec(art_spec *spec, const cli_opts *o, json_t *eval_case, art_store *store);
+/* A run of a spec set up to be driven: its MCP servers, model, run, trace
+ * file, and its record in the store (journaled through a batched sink when
+ * `batched`, for a driver that syncs). */
+typedef struct cli_prepared {
+  art_model *model;
+  art_run *run;
+  art_mcp_session *mcp;
+  FILE *trace;
+  bool stored; /* its record is in the store, to be updated when it stops */
+} cli_prepared;
+/* 0, or the exit code having said why (p->run may then be NULL).  A run
+ * whose MCP servers could not be set up is stopped tool_failure already. */
+int cli_run_prepare(art_spec *spec, const cli_opts *o, art_store *store, bool batched,
+                    cli_prepared *p);
+/* Once driven: records where the run stands and closes the trace file;
+ * returns `rc`, or the exit code of what failed then. */
+int cli_prepared_close(cli_prepared *p, const cli_opts *o, art_store *store, int rc);
+void cli_prepared_dispose(cli_prepared *p);
+/* agentrt run A.json B.json ...: the specs on one event loop (run_many.c). */
+int cli_run_many(const cli_opts *o);
 /* Start the spec's MCP servers and register their tools (mcp.c).  0, or the
  * failure's message in `why` (the run is then to stop tool_failure) and
  * *session NULL. */
@@ -117,6 +141,9 @@ typedef enum {
 } cli_err;
 
 void cli_set_json(bool on);
+/* JSON on stdout one compact value a line (errors too), for a command that
+ * prints one a result. */
+void cli_set_json_lines(bool on);
 /* Whether --json is among argv[1..]: for what fails before cli_parse runs. */
 bool cli_args_ask_json(int argc, char **argv);
 /* Say what went wrong; returns exit_code. */
@@ -180,7 +207,7 @@ int cli_store_create(const cli_opts *o, art_store **out);
 int cli_try_claim(art_store *store, const char *run_id, art_error *err);
 int cli_claim(art_store *store, const char *run_id);
 void cli_release(art_store *store, const char *run_id);
-int cli_persist_new(art_store *store, const art_spec *spec, art_run *run);
+int cli_persist_new(art_store *store, const art_spec *spec, art_run *run, bool batched);
 /* Where a run stands by its own state: ready (not stopped: whoever drove it
  * has let go), paused, finished or cancelled. */
 art_run_status cli_status_of(const art_run *run);

@@ -3,7 +3,8 @@
 #include "cli/cli.h"
 
 static const char usage[] =
-    "usage: agentrt run SPEC.json [--store PATH] [--json] [--trace FILE] [--outbox FILE]\n"
+    "usage: agentrt run SPEC.json... [--jobs N] [--store PATH] [--json] [--trace FILE] "
+    "[--outbox FILE]\n"
     "\n"
     "Run the agent SPEC.json describes until it stops, then print the stop reason,\n"
     "the answer and the trace.  The run and every event of it are kept in the store,\n"
@@ -16,6 +17,10 @@ static const char usage[] =
     "  --trace FILE    also write the trace to FILE as JSON lines, one event a line\n"
     "  --outbox FILE   where the built-in send_message tool appends (default: the\n"
     "                  spec's \"outbox\", else outbox.jsonl)\n"
+    "  --jobs N        with several specs: run up to N at once on one event loop\n"
+    "                  (default 16), one line each in the order given: run id, stop\n"
+    "                  reason, steps, spec; with --json one JSON object a line\n"
+    "                  (spec, run_id, status, stop_reason, reason, steps, answer)\n"
     "\n"
     "The spec's \"model\" says where decisions come from: \"scripted\" (a list),\n"
     "\"openai\" (any OpenAI-compatible chat-completions server: base_url, model,\n"
@@ -29,12 +34,17 @@ static const char usage[] =
     "with `agentrt resume RUN`; a second Ctrl-C ends agentrt at once.\n"
     "\n"
     "exit codes: 0 success, 1 stopped without success, 2 bad usage or spec,\n"
-    "            3 paused (approval_required or blocked), 130/143 interrupted\n";
+    "            3 paused (approval_required or blocked), 130/143 interrupted;\n"
+    "            of several runs, the first of 2, 130/143, 1, 3 that applies\n";
 
 int cmd_run(int argc, char **argv) {
   cli_opts o;
-  int rc = cli_parse(argc, argv, OPT_TRACE | OPT_OUTBOX | OPT_STORE, 1, usage, &o);
+  int rc = cli_parse(argc, argv, OPT_TRACE | OPT_OUTBOX | OPT_STORE | OPT_JOBS, CLI_ARGS_MANY,
+                     usage, &o);
   if (rc != 0 || o.help) return rc;
+  if (o.n_args > 1 && o.trace)
+    return cli_usage_error(usage, "--trace takes one spec (the store keeps every run's trace)");
+  if (o.n_args > 1) return cli_run_many(&o);
   art_spec *spec;
   art_error err = {0};
   art_spec_options opts = {.outbox = o.outbox};

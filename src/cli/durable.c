@@ -77,7 +77,7 @@ void cli_release(art_store *store, const char *run_id) {
 
 /* A new run's record, held by this process from the start, and its journal
  * sink. */
-int cli_persist_new(art_store *store, const art_spec *spec, art_run *run) {
+int cli_persist_new(art_store *store, const art_spec *spec, art_run *run, bool batched) {
   art_error err = {0};
   char owner[128];
   owner_name(owner, sizeof owner);
@@ -104,7 +104,9 @@ int cli_persist_new(art_store *store, const art_spec *spec, art_run *run) {
   if (rc == ART_EINVAL) return cli_error(EXIT_USAGE, CLI_ERR_STATE, "%s", err.message);
   if (rc < 0) return cli_store_error(&err);
   art_sink sink;
-  if (art_store_sink_new(&sink, store, &err) < 0 || art_run_add_sink(run, &sink) < 0)
+  rc =
+      batched ? art_store_sink_batched(&sink, store, &err) : art_store_sink_new(&sink, store, &err);
+  if (rc < 0 || art_run_add_sink(run, &sink) < 0)
     return cli_error(EXIT_USAGE, CLI_ERR_INTERNAL, "out of memory");
   return 0;
 }

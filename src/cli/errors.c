@@ -11,12 +11,15 @@
 #include "cli/cli.h"
 
 static bool json_mode;
+static bool lines_mode;  /* one compact JSON value a line */
 static json_t *captured; /* while set, JSON goes here instead of stdout */
 
 static const char *const codes[] = {"usage",   "spec",  "store", "not_found",   "state",
                                     "refused", "tools", "io",    "interrupted", "internal"};
 
 void cli_set_json(bool on) { json_mode = on; }
+
+void cli_set_json_lines(bool on) { lines_mode = on; }
 
 bool cli_args_ask_json(int argc, char **argv) {
   for (int i = 1; i < argc; i++)
@@ -28,7 +31,10 @@ void cli_capture_json(json_t *array) { captured = array; }
 
 static int put_json(const json_t *j) {
   if (captured) return json_array_append(captured, (json_t *)j);
-  int rc = json_dumpf(j, stdout, JSON_INDENT(2)) == 0 && putchar('\n') != EOF ? 0 : -1;
+  int rc =
+      json_dumpf(j, stdout, lines_mode ? JSON_COMPACT : JSON_INDENT(2)) == 0 && putchar('\n') != EOF
+          ? 0
+          : -1;
   return fflush(stdout) == 0 ? rc : -1;
 }
 

@@ -76,13 +76,16 @@ int cli_parse(int argc, char **argv, unsigned allowed, int args, const char *usa
         return cli_usage_error(usage, "--jobs takes a number from 1 to %d", CLI_MAX_JOBS);
       if (rc < 0)
         return cli_usage_error(usage, "bad option \"%s\" (unknown, or missing its value)", a);
-    } else if (o->n_args < args) {
+    } else if (o->n_args < (args == CLI_ARGS_MANY ? CLI_MAX_ARGS : args)) {
       o->args[o->n_args++] = a;
+    } else if (args == CLI_ARGS_MANY) {
+      return cli_usage_error(usage, "at most %d arguments", CLI_MAX_ARGS);
     } else {
       return cli_usage_error(usage, "unexpected argument \"%s\"", a);
     }
   }
-  if (o->n_args < args) return cli_usage_error(usage, "missing argument");
+  if (o->n_args < (args == CLI_ARGS_MANY ? 1 : args))
+    return cli_usage_error(usage, "missing argument");
   return 0;
 }
 

@@ -336,20 +336,20 @@ static json_t *eval_run(const art_run *run, const char *name, const json_t *expe
                    (json_int_t)!json_is_true(json_object_get(c, "passed")), "cases", c);
 }
 
-static int start(art_spec *spec, const cli_opts *o, art_store *store, art_model **model,
-                 art_run **run, FILE **trace) {
+static int start(art_spec *spec, const cli_opts *o, art_store *store, bool batched,
+                 cli_prepared *p) {
   art_error err = {0};
-  if (art_model_new(model, spec, &err) < 0)
+  if (art_model_new(&p->model, spec, &err) < 0)
     return cli_error(EXIT_USAGE, cli_err_of(err.code), "%s", err.message);
   char id[ART_RUN_ID_SIZE];
   art_run_id_generate(id);
   art_run_options opts = {.run_id = art_spec_run_id(spec) ? NULL : id};
-  if (art_run_new(run, spec, &opts) < 0)
+  if (art_run_new(&p->run, spec, &opts) < 0)
     return cli_error(EXIT_USAGE, CLI_ERR_INTERNAL, "out of memory");
   /* Everything that can fail is set up before the run is stored: a run in
    * the store is one that ran, or can. */
-  int rc = open_trace(*run, o->trace, trace);
-  return rc || !store ? rc : cli_persist_new(store, spec, *run);
+  int rc = open_trace(p->run, o->trace, &p->trace);
+  return rc || !store ? rc : cli_persist_new(store, spec, p->run, batched);
 }
 
 /* A spec mistake found only once the servers speak (an override for a tool a
@@ -361,35 +361,51 @@ static int attach_servers(art_spec *spec, art_mcp_session **mcp, char *why, size
   return cli_error(EXIT_USAGE, cli_err_of(rc), "%s", why);
 }
 
-int cli_run_spec(art_spec *spec, const cli_opts *o, json_t *eval_case, art_store *store) {
-  art_model *model = NULL;
-  art_run *run = NULL;
-  art_mcp_session *mcp = NULL;
-  FILE *trace = NULL;
-  json_t *eval = NULL;
+int cli_run_prepare(art_spec *spec, const cli_opts *o, art_store *store, bool batched,
+                    cli_prepared *p) {
   char why[ART_ERRMSG_SIZE];
-  int attached = attach_servers(spec, &mcp, why, sizeof why);
+  *p = (cli_prepared){0};
+  int attached = attach_servers(spec, &p->mcp, why, sizeof why);
   if (attached == EXIT_USAGE) return EXIT_USAGE;
-  int rc = start(spec, o, store, &model, &run, &trace);
-  bool stored = rc == 0 && store;
-  if (rc == 0)
-    rc = attached < 0 ? cli_stop_tools_failed(run, why) : cli_drive(run, model, store, o->store);
-  if (stored) { /* whatever happened: where the run stands, and nobody holds it */
-    int kept = cli_record_status(store, run);
+  int rc = start(spec, o, store, batched, p);
+  p->stored = rc == 0 && store;
+  return rc == 0 && attached < 0 ? cli_stop_tools_failed(p->run, why) : rc;
+}
+
+int cli_prepared_close(cli_prepared *p, const cli_opts *o, art_store *store, int rc) {
+  if (p->stored) { /* whatever happened: where the run stands, and nobody holds it */
+    int kept = cli_record_status(store, p->run);
     if (rc == 0) rc = kept;
   }
-  if (trace && fclose(trace) != 0 && rc == 0)
+  if (p->trace && fclose(p->trace) != 0 && rc == 0)
     rc = cli_error(EXIT_USAGE, CLI_ERR_IO, "cannot write trace file %s: %s", o->trace,
                    strerror(errno));
+  p->stored = false;
+  p->trace = NULL;
+  return rc;
+}
+
+void cli_prepared_dispose(cli_prepared *p) {
+  art_run_free(p->run);
+  art_model_free(p->model);
+  art_mcp_session_free(p->mcp);
+  *p = (cli_prepared){0};
+}
+
+int cli_run_spec(art_spec *spec, const cli_opts *o, json_t *eval_case, art_store *store) {
+  cli_prepared p;
+  json_t *eval = NULL;
+  int rc = cli_run_prepare(spec, o, store, false, &p);
+  if (rc == 0 && art_run_stop_reason(p.run) == ART_STOP_NONE)
+    rc = cli_drive(p.run, p.model, store, o->store);
+  rc = cli_prepared_close(&p, o, store, rc);
   if (rc == 0 && eval_case)
-    eval = eval_run(run, json_string_value(json_object_get(eval_case, "name")),
+    eval = eval_run(p.run, json_string_value(json_object_get(eval_case, "name")),
                     json_object_get(eval_case, "expect"));
-  if (rc == 0) rc = cli_report(run, o, eval, store ? o->store : NULL, NULL, NULL);
-  if (rc == 0) rc = cli_exit_code(art_run_stop_reason(run));
+  if (rc == 0) rc = cli_report(p.run, o, eval, store ? o->store : NULL, NULL, NULL);
+  if (rc == 0) rc = cli_exit_code(art_run_stop_reason(p.run));
   if (rc == 0 && eval && json_integer_value(json_object_get(eval, "failed"))) rc = EXIT_STOPPED;
   json_decref(eval);
-  art_run_free(run);
-  art_model_free(model);
-  art_mcp_session_free(mcp);
+  cli_prepared_dispose(&p);
   return rc;
 }

@@ -510,6 +510,91 @@ static void test_run_unwritable_trace(void **state) {
   CASE("reads-policy", READ_SPEC,                                                                  \
        "{\"stop_reason\": \"success\", \"tools_called\": [\"lookup_policy\"]}")
 
+/* ---- several specs at once: agentrt run A B ... --jobs N ---- */
+
+/* The types of a trace's events, one string. */
+static char *event_types(const json_t *trace) {
+  char buf[1024] = "";
+  size_t i;
+  json_t *ev;
+  json_array_foreach(trace, i, ev) {
+    strncat(buf, json_string_value(json_object_get(ev, "type")), sizeof buf - strlen(buf) - 2);
+    strncat(buf, " ", sizeof buf - strlen(buf) - 1);
+  }
+  return strdup(buf);
+}
+
+/* What `agentrt run FILE --json` alone records for a spec. */
+static char *alone_event_types(const char *file) {
+  cli_output r;
+  RUN_CLI(&r, "run", file, "--json", "--store", "alone.db");
+  json_t *result = parse_object(r.out);
+  char *types = event_types(json_object_get(result, "trace"));
+  json_decref(result);
+  cli_output_free(&r);
+  return types;
+}
+
+/* Three specs on one loop, two at a time: one JSON line each in the order
+ * given, the exit code of the worst (tool_failure over a pause), and each
+ * run's journal in the store the one the run alone gives. */
+static void test_run_several_specs_at_once(void **state) {
+  (void)state;
+  cli_output r;
+  const char *files[] = {"many-read.json", "many-send.json", "many-flaky.json"};
+  const char *stops[] = {"success", "approval_required", "tool_failure"};
+  tu_write(files[0], READ_SPEC);
+  tu_write(files[1], SEND_SPEC);
+  tu_write(files[2], FLAKY_SPEC);
+  RUN_CLI(&r, "run", files[0], files[1], files[2], "--jobs", "2", "--json", "--store", "many.db");
+  assert_exit(&r, 1);
+  assert_int_equal(count_occurrences(r.out, "\n"), 3);
+  char *line = r.out;
+  for (int i = 0; i < 3; i++) {
+    char *end = strchr(line, '\n');
+    *end = '\0';
+    json_t *got = parse_object(line);
+    assert_json_string(got, "spec", files[i]);
+    assert_json_string(got, "stop_reason", stops[i]);
+    cli_output shown;
+    RUN_CLI(&shown, "runs", "show", json_string_value(json_object_get(got, "run_id")), "--json",
+            "--store", "many.db");
+    json_t *stored = parse_object(shown.out);
+    char *types = event_types(json_object_get(stored, "trace")),
+         *alone = alone_event_types(files[i]);
+    assert_string_equal(types, alone);
+    free(types), free(alone);
+    json_decref(stored), json_decref(got);
+    cli_output_free(&shown);
+    line = end + 1;
+  }
+  cli_output_free(&r);
+  RUN_CLI(&r, "run", files[0], files[1], "--store", "many.db");
+  assert_exit(&r, 3);
+  assert_in_order(r.out, "success  2 steps  many-read.json",
+                  "approval_required  1 step  many-send.json");
+  cli_output_free(&r);
+}
+
+/* A mistake in one spec runs none of them; --trace takes one spec. */
+static void test_run_several_refused_whole(void **state) {
+  (void)state;
+  cli_output r;
+  tu_write("whole-read.json", READ_SPEC);
+  tu_write("whole-bad.json", "{\"goal\": \"g\"}");
+  RUN_CLI(&r, "run", "whole-read.json", "whole-bad.json", "--store", "whole.db");
+  assert_exit(&r, 2);
+  assert_contains(r.err, "whole-bad.json");
+  assert_string_equal(r.out, "");
+  assert_no_file("whole.db");
+  cli_output_free(&r);
+  RUN_CLI(&r, "run", "whole-read.json", "whole-read.json", "--trace", "t.jsonl");
+  assert_exit(&r, 2);
+  assert_contains(r.err, "--trace takes one spec");
+  assert_no_file("t.jsonl");
+  cli_output_free(&r);
+}
+
 static void test_eval_failing_case_and_junit(void **state) {
   (void)state;
   cli_output r;
@@ -643,8 +728,8 @@ int main(void) {
       USAGE_ERROR("eval without a file", "missing argument", "eval"),
       USAGE_ERROR("eval with no jobs", "--jobs takes a number from 1 to 10000", "eval", "s.json",
                   "--jobs", "0"),
-      USAGE_ERROR("run with two files", "unexpected argument \"b.json\"", "run", "a.json",
-                  "b.json"),
+      USAGE_ERROR("run with no jobs", "--jobs takes a number from 1 to 10000", "run", "a.json",
+                  "--jobs=0"),
       cmocka_unit_test(test_demo_table),
       cmocka_unit_test(test_demo_json),
       cmocka_unit_test(test_demo_trace_file),
@@ -660,6 +745,8 @@ int main(void) {
       cmocka_unit_test(test_run_approval_required),
       cmocka_unit_test(test_run_tool_failure),
       cmocka_unit_test(test_run_unwritable_trace),
+      cmocka_unit_test(test_run_several_specs_at_once),
+      cmocka_unit_test(test_run_several_refused_whole),
       cmocka_unit_test(test_eval_failing_case_and_junit),
       cmocka_unit_test(test_eval_all_cases_pass),
       cmocka_unit_test(test_eval_demo_example),
