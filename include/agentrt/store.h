@@ -38,7 +38,7 @@ typedef struct art_run_record {
   char *detail;
   char *spec_json; /* the spec the run was started with, as JSON text */
   char *spec_dir;  /* where relative command paths resolve */
-  uint32_t steps;
+  uint32_t steps;  /* decisions taken: the decision events in its journal */
   uint32_t events; /* journal length */
   int64_t created_us, updated_us;
   char *lease_owner; /* who holds the run, NULL when nobody; create_run takes a

@@ -11,8 +11,8 @@
 
 typedef struct art_known_run {
   char *run_id; /* NULL: a free slot */
-  bool known;   /* seq, step and ts_us are the run's last event */
-  uint32_t seq, step;
+  bool known;   /* seq and ts_us are the run's last event, steps its decisions */
+  uint32_t seq, steps;
   int64_t ts_us;
   bool in_group; /* it has events in the group */
 } art_known_run;

@@ -83,7 +83,7 @@ static int mem_append(art_store *s, const char *run_id, uint32_t seq, uint32_t s
     return art_error_set(err, ART_ENOMEM, "out of memory");
   }
   r->record.events++;
-  r->record.steps = step;
+  r->record.steps += type == ART_EV_DECISION; /* a step is a decision taken */
   r->record.updated_us = ts_us;
   return 0;
 }
@@ -171,8 +171,7 @@ static bool prunable(const mem_run *r, int64_t before_us) {
 }
 
 /* The ids first, so that running out of memory deletes nothing. */
-static int mem_prune(art_store *s, int64_t before_us, char ***run_ids, size_t *n,
-                     art_error *err) {
+static int mem_prune(art_store *s, int64_t before_us, char ***run_ids, size_t *n, art_error *err) {
   mem_store *m = (mem_store *)s;
   size_t kept = 0;
   *run_ids = NULL, *n = 0;

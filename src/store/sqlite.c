@@ -16,7 +16,7 @@
 
 /* 'art1' in the SQLite header's application_id: this file is an agentrt store. */
 #define APPLICATION_ID 0x61727431
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 
 /* Events that need not be durable yet are kept here and written together,
  * whichever runs they belong to: a read-only stretch of a run, or one turn of
@@ -128,7 +128,12 @@ static const struct migration {
      NULL},
     /* 3: rows hold event bodies, not whole events (the envelope is in the
      * columns, the trace ids derive from the run id) */
-    {"ALTER TABLE events RENAME COLUMN json TO body", strip_envelopes}};
+    {"ALTER TABLE events RENAME COLUMN json TO body", strip_envelopes},
+    /* 4: a run's steps are the decisions it took (schema 3 kept the step of
+     * its last event, one more than that after a stop) */
+    {"UPDATE runs SET steps = (SELECT count(*) FROM events"
+     " WHERE events.run_id = runs.run_id AND events.type = 'decision')",
+     NULL}};
 
 /* art_body(event): the body of a whole event as schema 2 stored it, that is
  * the event without the members the columns and the run id give. */
@@ -284,7 +289,7 @@ static int sql_create(art_store *s, const art_run_record *r, art_error *err) {
     return art_error_set(err, ART_EINVAL, "run %s exists already", r->run_id);
   if (rc != SQLITE_DONE) return db_error(q, err, "create run");
   art_known_run *k = art_known_put(&q->known, r->run_id); /* NULL: looked up later */
-  if (k) k->known = true, k->seq = 0;
+  if (k) k->known = true, k->seq = 0, k->steps = 0;
   return 0;
 }
 
@@ -298,19 +303,21 @@ static int run_exists(sql_store *q, const char *run_id) {
   return found;
 }
 
-/* The seq of run_id's last event in the database (0: none), or -1 when there
- * is no such run. */
-static int64_t stored_last_seq(sql_store *q, const char *run_id) {
-  if (!run_exists(q, run_id)) return -1;
+/* What the database holds of run_id: the seq of its last event (0: none) and
+ * its steps into k; false when there is no such run. */
+static bool stored_counters(sql_store *q, const char *run_id, art_known_run *k) {
   sqlite3_stmt *st;
-  int64_t seq = 0;
-  if (sqlite3_prepare_v2(q->db, "SELECT coalesce(max(seq), 0) FROM events WHERE run_id = ?", -1,
-                         &st, NULL) != SQLITE_OK)
-    return -1;
+  if (sqlite3_prepare_v2(q->db,
+                         "SELECT (SELECT coalesce(max(seq), 0) FROM events WHERE run_id = ?1),"
+                         " steps FROM runs WHERE run_id = ?1",
+                         -1, &st, NULL) != SQLITE_OK)
+    return false;
   bind_text(st, 1, run_id);
-  if (sqlite3_step(st) == SQLITE_ROW) seq = sqlite3_column_int64(st, 0);
+  bool found = sqlite3_step(st) == SQLITE_ROW;
+  if (found) k->seq = (uint32_t)sqlite3_column_int64(st, 0);
+  if (found) k->steps = (uint32_t)sqlite3_column_int64(st, 1);
   sqlite3_finalize(st);
-  return seq;
+  return found;
 }
 
 /* What the handle knows of run_id's last event, asking the database the first
@@ -319,10 +326,9 @@ static int known_run(sql_store *q, const char *run_id, art_known_run **out, art_
   art_known_run *k = art_known_put(&q->known, run_id);
   if (!k) return art_error_set(err, ART_ENOMEM, "out of memory");
   if (!k->known) {
-    int64_t seq = stored_last_seq(q, run_id);
-    if (seq < 0) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
+    if (!stored_counters(q, run_id, k))
+      return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
     k->known = true;
-    k->seq = (uint32_t)seq;
   }
   *out = k;
   return 0;
@@ -349,7 +355,7 @@ static int update_counters(sql_store *q, const art_known_run *k, art_error *err)
   sqlite3_stmt *up = q->touch_run;
   bind_text(up, 1, k->run_id);
   sqlite3_bind_int64(up, 2, k->seq);
-  sqlite3_bind_int64(up, 3, k->step);
+  sqlite3_bind_int64(up, 3, k->steps);
   sqlite3_bind_int64(up, 4, k->ts_us);
   return run_stmt(q, up, "append event", err);
 }
@@ -403,7 +409,8 @@ static int group_event(sql_store *q, art_known_run *k, uint32_t seq, uint32_t st
   if (!k->in_group) q->touched[q->n_touched++] = k->run_id;
   k->in_group = true;
   q->pending[q->n_pending++] = (grouped_event){k->run_id, seq, step, ts_us, type, (size_t)body_at};
-  k->seq = seq, k->step = step, k->ts_us = ts_us;
+  k->seq = seq, k->ts_us = ts_us;
+  k->steps += type == ART_EV_DECISION; /* a step is a decision taken */
   return 0;
 }
 
@@ -625,8 +632,7 @@ static int delete_returning_ids(sql_store *q, sqlite3_stmt *st, char ***run_ids,
   return rc;
 }
 
-static int sql_prune(art_store *s, int64_t before_us, char ***run_ids, size_t *n,
-                     art_error *err) {
+static int sql_prune(art_store *s, int64_t before_us, char ***run_ids, size_t *n, art_error *err) {
   sql_store *q = (sql_store *)s;
   sqlite3_stmt *st;
   *run_ids = NULL, *n = 0;
@@ -826,12 +832,11 @@ static int cannot_open(sql_store *q, const char *path, bool must_exist, art_erro
                        q->db ? sqlite3_errmsg(q->db) : "out of memory");
 }
 
-static int open_db(sql_store *q, const char *path, const art_sqlite_options *opts,
-                   art_error *err) {
+static int open_db(sql_store *q, const char *path, const art_sqlite_options *opts, art_error *err) {
   bool must_exist = opts && opts->must_exist;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (must_exist ? 0 : SQLITE_OPEN_CREATE);
-  q->lock_timeout_ms = opts && opts->lock_timeout_ms > 0 ? opts->lock_timeout_ms
-                                                         : ART_SQLITE_LOCK_TIMEOUT_MS;
+  q->lock_timeout_ms =
+      opts && opts->lock_timeout_ms > 0 ? opts->lock_timeout_ms : ART_SQLITE_LOCK_TIMEOUT_MS;
   if (!(q->path = strdup(path))) return art_error_set(err, ART_ENOMEM, "out of memory");
   /* A store handle belongs to one thread at a time: no locking inside SQLite. */
   if (sqlite3_open_v2(path, &q->db, flags, NULL) != SQLITE_OK)

@@ -564,6 +564,10 @@ static void batched_sinks_are_durable_where_it_matters(void **state) {
     for (size_t k = 0; k < j.n; k++)
       assert_int_equal(j.entries[k].type, art_run_event(jobs[i].j.run, k)->type);
     art_journal_dispose(&j);
+    art_run_record rec;
+    assert_int_equal(w.other->vt->get_run(w.other, art_run_id(jobs[i].j.run), &rec, &err), 0);
+    assert_int_equal(rec.steps, art_run_steps(jobs[i].j.run));
+    art_run_record_dispose(&rec);
     job_free(&jobs[i].j);
   }
   free(jobs);
