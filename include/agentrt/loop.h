@@ -29,6 +29,7 @@ typedef struct art_loop art_loop;
 
 typedef struct art_loop_options {
   struct uv_loop_s *uv; /* NULL: the loop makes its own (and closes it when freed) */
+  const art_allocator *alloc; /* NULL: malloc; the loop's own memory (not its runs') */
 } art_loop_options;
 
 /* Told once, on the loop's thread, that the loop is done with `run`: it

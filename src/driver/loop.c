@@ -11,6 +11,7 @@
  * sync commits the events of all of them, the others find nothing left) and
  * only then go on to the action, or report the stop. */
 #include "agentrt/loop.h"
+#include "core/alloc.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -60,13 +61,14 @@ struct slot {
   const art_tool *tool; /* the tool started on the loop, while its call is in flight */
   art_tool_call call;
   art_tool_job tool_job;
-  slot *held_next;           /* the loop's held runs, while this one is held */
+  slot *held_next;            /* the loop's held runs, while this one is held */
   const art_action *held_act; /* what it goes on to once synced; NULL: it finishes */
 };
 
 struct art_loop {
+  const art_allocator *alloc;
   uv_loop_t own, *uv;
-  uv_idle_t kick;                 /* starts the runs added since the last turn */
+  uv_idle_t kick; /* starts the runs added since the last turn */
   /* Runs held until their sinks are synced, in order; the turn's end syncs them:
    * after the I/O callbacks (check), or before the loop would wait (prepare). */
   slot *held, **held_end;
@@ -93,8 +95,9 @@ static void unlink_slot(slot *s) {
 }
 
 static void slot_free(slot *s) {
-  free(s->deadline_timer);
-  free(s);
+  const art_allocator *a = s->loop->alloc;
+  art_release(a, s->deadline_timer);
+  art_release(a, s);
 }
 
 static void slot_closed(uv_handle_t *h) {
@@ -114,7 +117,7 @@ static void finish(slot *s, int rc) {
     if (rc >= 0) rc = synced;
   }
   unlink_slot(s);
-  free(s->cancel_reason);
+  art_release(s->loop->alloc, s->cancel_reason);
   art_run *run = s->run;
   art_loop_stopped_fn stopped = s->stopped;
   void *ud = s->ud;
@@ -160,9 +163,10 @@ static int arm_deadline(slot *s, int64_t now) {
   s->deadline_us = art_run_next_deadline(s->run);
   if (!s->deadline_us) return 0;
   if (!s->deadline_timer) {
-    if (!(s->deadline_timer = malloc(sizeof *s->deadline_timer))) return ART_ENOMEM;
+    if (!(s->deadline_timer = art_alloc(s->loop->alloc, sizeof *s->deadline_timer)))
+      return ART_ENOMEM;
     if (timer_init(s, s->deadline_timer) < 0) {
-      free(s->deadline_timer), s->deadline_timer = NULL;
+      art_release(s->loop->alloc, s->deadline_timer), s->deadline_timer = NULL;
       return ART_EIO;
     }
   }
@@ -182,7 +186,7 @@ static bool pool_interrupted(void *ud) {
 }
 
 static pool_job *pool_job_new(slot *s) {
-  pool_job *j = calloc(1, sizeof *j);
+  pool_job *j = art_zalloc(s->loop->alloc, sizeof *j);
   if (!j) return NULL;
   j->s = s;
   j->work.data = j;
@@ -195,7 +199,7 @@ static int to_pool(pool_job *j, uv_work_cb work, uv_after_work_cb after) {
   slot *s = j->s;
   atomic_store(&s->give_up, false);
   if (uv_queue_work(s->loop->uv, &j->work, work, after) < 0) {
-    free(j);
+    art_release(s->loop->alloc, j);
     return ART_EIO;
   }
   s->pool = j;
@@ -297,7 +301,7 @@ static void decided_on_pool(uv_work_t *w, int status) {
   if (status == UV_ECANCELED) /* it never ran */
     j->rc = art_error_set(&j->err, ART_EIO, "interrupted");
   int rc = feed_decision(s, j->rc, &j->decision, &j->err);
-  free(j);
+  art_release(s->loop->alloc, j);
   go_on(s, rc);
 }
 
@@ -346,7 +350,7 @@ static void called_on_pool(uv_work_t *w, int status) {
   if (status == UV_ECANCELED)
     art_tool_result_set(&j->result, ART_RESULT_ERROR, NULL, "interrupted");
   int rc = feed_result(s, j->call.id, &j->result);
-  free(j);
+  art_release(s->loop->alloc, j);
   go_on(s, rc);
 }
 
@@ -521,11 +525,13 @@ static void kicked(uv_idle_t *idle) {
 /* ---- the loop ------------------------------------------------------------------- */
 
 int art_loop_new(art_loop **out, const art_loop_options *opts, art_error *err) {
-  art_loop *l = calloc(1, sizeof *l);
+  const art_allocator *a = opts && opts->alloc ? opts->alloc : art_default_allocator();
+  art_loop *l = art_zalloc(a, sizeof *l);
   if (!l) return art_error_set(err, ART_ENOMEM, "out of memory");
+  l->alloc = a;
   l->uv = opts && opts->uv ? opts->uv : &l->own;
   if (l->uv == &l->own && uv_loop_init(&l->own) < 0) {
-    free(l);
+    art_release(a, l);
     return art_error_set(err, ART_EIO, "cannot make an event loop");
   }
   uv_idle_init(l->uv, &l->kick);
@@ -540,7 +546,7 @@ int art_loop_new(art_loop **out, const art_loop_options *opts, art_error *err) {
 
 int art_loop_add(art_loop *l, art_run *run, art_model *model, art_loop_stopped_fn stopped,
                  void *ud) {
-  slot *s = calloc(1, sizeof *s);
+  slot *s = art_zalloc(l->alloc, sizeof *s);
   if (!s) return ART_ENOMEM;
   s->loop = l;
   s->run = run;
@@ -566,7 +572,8 @@ int art_loop_cancel(art_loop *l, art_run *run, const char *reason) {
   if (!s) s = find(run, l->starting);
   if (!s) return ART_ENOTFOUND;
   if (s->cancel_reason) return 0; /* asked already */
-  if (!(s->cancel_reason = strdup(reason && reason[0] ? reason : "cancelled"))) return ART_ENOMEM;
+  if (!(s->cancel_reason = art_strdup(l->alloc, reason && reason[0] ? reason : "cancelled")))
+    return ART_ENOMEM;
   interrupt_in_flight(s);
   return 0;
 }
@@ -593,5 +600,5 @@ void art_loop_free(art_loop *l) {
   uv_close((uv_handle_t *)&l->sync_before_wait, nothing_on_close);
   uv_run(l->uv, UV_RUN_DEFAULT); /* the pool's work ends; the handles close */
   if (l->uv == &l->own) uv_loop_close(&l->own);
-  free(l);
+  art_release(l->alloc, l);
 }

@@ -1,11 +1,12 @@
-/* Allocation-failure injection over a full run: spec load, model, run, result
- * JSON.  Every allocation (ours and jansson's) is made to fail once in turn;
+/* Allocation-failure injection over a full run (spec load, model, run, result
+ * JSON), and over an event loop driving several runs of it.  Every allocation (ours and jansson's) is made to fail once in turn;
  * each attempt must end in a clean error or a complete run, with nothing leaked
  * and no crash. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "agentrt.h"
+#include "agentrt/loop.h"
 #include "testutil.h"
 
 static tu_alloc *counter; /* jansson's hooks take no user pointer */
@@ -55,25 +56,78 @@ static int full_run(tu_alloc *t) {
   return rc;
 }
 
-static int attempt(tu_alloc *t, long fail_at) {
+#define LOOP_RUNS 3
+#define NOT_TOLD 1000
+#define NOT_ADDED 2000
+
+static void told(void *ud, art_run *run, int rc) {
+  (void)run;
+  *(int *)ud = rc;
+}
+
+/* What the loop said of one run: 0 success, 1 another stop, or its error. */
+static int outcome(const art_run *run, int rc) {
+  if (rc == NOT_TOLD) fail_msg("run %s was added and never told it stopped", art_run_id(run));
+  if (rc < 0) return rc;
+  return art_run_stop_reason(run) == ART_STOP_SUCCESS ? 0 : 1;
+}
+
+/* LOOP_RUNS runs of the spec at once on one loop; the worst outcome. */
+static int loop_runs(tu_alloc *t) {
+  json_t *json = json_loads(spec_text, 0, NULL);
+  if (!json) return ART_ENOMEM;
+  art_spec *spec = NULL;
+  art_loop *loop = NULL;
+  art_model *models[LOOP_RUNS] = {0};
+  art_run *runs[LOOP_RUNS] = {0};
+  int rcs[LOOP_RUNS] = {NOT_ADDED, NOT_ADDED, NOT_ADDED}, worst = 0;
+  art_error err = {0};
+  art_spec_options opts = {.alloc = &t->a, .outbox = tu_path("outbox.jsonl")};
+  art_loop_options lo = {.alloc = &t->a};
+  int rc = art_spec_parse(&spec, json, "alloc.json", NULL, &opts, &err);
+  if (rc == 0) rc = art_loop_new(&loop, &lo, &err);
+  for (int i = 0; rc == 0 && i < LOOP_RUNS; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "alloc-%d", i);
+    art_run_options ro = {.run_id = id};
+    if ((rc = art_model_new(&models[i], spec, &err)) == 0 &&
+        (rc = art_run_new(&runs[i], spec, &ro)) == 0 &&
+        (rc = art_loop_add(loop, runs[i], models[i], told, &rcs[i])) == 0)
+      rcs[i] = NOT_TOLD;
+  }
+  if (rc == 0) rc = art_loop_run(loop);
+  art_loop_free(loop);
+  for (int i = 0; i < LOOP_RUNS; i++) {
+    int o = rcs[i] == NOT_ADDED ? 0 : outcome(runs[i], rcs[i]);
+    if (o < 0 || (worst >= 0 && o > worst)) worst = o;
+    art_run_free(runs[i]);
+    art_model_free(models[i]);
+  }
+  art_spec_free(spec);
+  json_decref(json);
+  return rc < 0 ? rc : worst;
+}
+
+static int attempt(tu_alloc *t, long fail_at, int (*pass)(tu_alloc *t)) {
   tu_alloc_init(t, fail_at);
   counter = t;
   json_set_alloc_funcs(json_alloc_hook, json_free_hook);
-  int rc = full_run(t);
+  int rc = pass(t);
   json_set_alloc_funcs(malloc, free);
   return rc;
 }
 
-static void every_allocation_failure_is_clean(void **state) {
-  (void)state;
+/* Every allocation of `pass` made to fail in turn: each attempt ends in a
+ * clean error or complete runs, nothing leaked. */
+static void fail_each_allocation(int (*pass)(tu_alloc *t), const char *what) {
   tu_alloc t;
-  assert_int_equal(attempt(&t, 0), 0);
+  assert_int_equal(attempt(&t, 0, pass), 0);
   assert_int_equal(t.live, 0);
   long total = t.count;
   assert_true(total > 50);
   int failed_runs = 0, succeeded = 0;
   for (long i = 1; i <= total; i++) {
-    int rc = attempt(&t, i);
+    int rc = attempt(&t, i, pass);
     if (t.live != 0) fail_msg("allocation %ld of %ld: %ld allocations leaked", i, total, t.live);
     /* A failure that lands in a tool becomes an error result (the run stops
      * tool_failure: rc 1), anywhere else a negative code. */
@@ -83,12 +137,23 @@ static void every_allocation_failure_is_clean(void **state) {
       failed_runs++;
     assert_true(rc == 0 || rc == 1 || rc == ART_ENOMEM || rc == ART_ESPEC);
   }
-  print_message("allocation failures injected: %ld (%d runs failed cleanly, %d completed)\n", total,
-                failed_runs, succeeded);
+  print_message("%s: allocation failures injected: %ld (%d failed cleanly, %d completed)\n", what,
+                total, failed_runs, succeeded);
   assert_true(failed_runs > 0);
 }
 
+static void every_allocation_failure_is_clean(void **state) {
+  (void)state;
+  fail_each_allocation(full_run, "one run");
+}
+
+static void every_allocation_failure_on_a_loop_is_clean(void **state) {
+  (void)state;
+  fail_each_allocation(loop_runs, "three runs on a loop");
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(every_allocation_failure_is_clean)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(every_allocation_failure_is_clean),
+                                     cmocka_unit_test(every_allocation_failure_on_a_loop_is_clean)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
