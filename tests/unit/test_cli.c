@@ -653,24 +653,54 @@ static void test_eval_demo_example(void **state) {
 
 /* --jobs 1 and --jobs 8 write the same JUnit file (times aside); stdout is
  * not a terminal here, so no progress line is printed. */
+/* The JUnit file `agentrt eval SUITE --jobs JOBS` writes, its times zeroed. */
+static char *junit_with_jobs(const char *suite, const char *jobs, int status) {
+  cli_output r;
+  RUN_CLI(&r, "eval", suite, "--jobs", jobs, "--junit", "jobs.xml");
+  assert_exit(&r, status);
+  assert_null(strchr(r.out, '\r'));
+  cli_output_free(&r);
+  char *xml = tu_read(tu_path("jobs.xml"));
+  assert_non_null(xml);
+  for (char *t = strstr(xml, "time=\""); t; t = strstr(t + 1, "time=\""))
+    for (char *c = t + 6; *c && *c != '"'; c++) *c = '0';
+  return xml;
+}
+
+static void assert_same_junit(const char *suite, int status) {
+  char *one = junit_with_jobs(suite, "1", status), *many = junit_with_jobs(suite, "32", status);
+  assert_string_equal(one, many);
+  free(one), free(many);
+}
+
+/* 100 generated cases of four kinds (success, a pause, a tool failure, a
+ * sent message), each expected to succeed, so a half of them fail. */
+static const char *generated_suite(void) {
+  static const char *const agents[] = {READ_SPEC, SEND_SPEC, FLAKY_SPEC, PERMISSIVE_SEND_SPEC};
+  size_t cap = 200000, len = 0;
+  char *text = malloc(cap);
+  len += (size_t)snprintf(text + len, cap - len, "{\"name\": \"generated\", \"cases\": [");
+  for (int i = 0; i < 100; i++)
+    len += (size_t)snprintf(text + len, cap - len,
+                            "%s{\"name\": \"case-%03d\", \"agent\": %s, \"expect\": "
+                            "{\"stop_reason\": \"success\"}}",
+                            i ? ", " : "", i, agents[i % 4]);
+  snprintf(text + len, cap - len, "]}");
+  const char *path = tu_write("generated.eval.json", text);
+  free(text);
+  return path;
+}
+
+/* --jobs 1 and --jobs 32 write the same JUnit file: the examples' suite and a
+ * generated one of 100 cases. */
 static void test_eval_jobs_same_junit(void **state) {
   (void)state;
-  char *xml[2];
-  const char *jobs[2] = {"1", "8"};
-  for (int k = 0; k < 2; k++) {
-    cli_output r;
-    RUN_CLI(&r, "eval", AGENTRT_SOURCE_DIR "/examples/demo.eval.json", "--jobs", jobs[k], "--junit",
-            "jobs.xml");
-    assert_exit(&r, 0);
-    assert_null(strchr(r.out, '\r'));
-    assert_in_order(r.out, "demo-policy-read", "PASS");
-    cli_output_free(&r);
-    xml[k] = tu_read(tu_path("jobs.xml"));
-    for (char *t = strstr(xml[k], "time=\""); t; t = strstr(t + 1, "time=\""))
-      for (char *c = t + 6; *c && *c != '"'; c++) *c = '0';
-  }
-  assert_string_equal(xml[0], xml[1]);
-  free(xml[0]), free(xml[1]);
+  assert_same_junit(AGENTRT_SOURCE_DIR "/examples/demo.eval.json", 0);
+  assert_same_junit(generated_suite(), 1);
+  char *xml = tu_read(tu_path("jobs.xml"));
+  assert_int_equal(count_occurrences(xml, "<testcase "), 100);
+  assert_int_equal(count_occurrences(xml, "<failure"), 50);
+  free(xml);
 }
 
 static void test_eval_unwritable_junit(void **state) {
