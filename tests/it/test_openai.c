@@ -635,6 +635,33 @@ static void loop_runs_free(on_loop *runs, size_t n) {
   free(runs);
 }
 
+/* `n` runs against a fresh agent peer, driven on one loop; with
+ * `cancel_first`, the first is cancelled once it is the only one left. */
+typedef struct loop_case {
+  int fds; /* open before it began */
+  peer p;
+  on_loop *runs;
+  size_t n;
+} loop_case;
+
+static loop_case loop_case_run(size_t n, const char *const *goals, size_t n_goals,
+                               const char *model_extra, bool cancel_first) {
+  loop_case c = {.fds = open_fds(), .n = n};
+  c.p = start_http_peer_with("agent", "tool=lookup_policy");
+  c.runs = loop_runs(c.p.port, n, goals, n_goals, model_extra);
+  victim = cancel_first ? &c.runs[0] : NULL;
+  drive_on_loop(c.runs, n);
+  victim = NULL;
+  return c;
+}
+
+/* The runs and the peer go, and every fd with them. */
+static void loop_case_end(loop_case *c) {
+  loop_runs_free(c->runs, c->n);
+  stop_peer(&c->p);
+  assert_int_equal(open_fds(), c->fds);
+}
+
 /* GET or POST `path` on the peer: the body, malloc'd. */
 static char *peer_get(const peer *p, const char *path, bool post) {
   char url[96];
@@ -675,36 +702,30 @@ static void statuses(const outcome *o, char *out, size_t size) {
 /* 200 runs at once, 3 steps each, share the loop's few connections. */
 static void many_runs_share_few_connections(void **state) {
   (void)state;
-  int fds = open_fds();
-  peer p = start_http_peer_with("agent", "tool=lookup_policy");
   const char *goals[] = {"look it up twice"};
-  on_loop *runs = loop_runs(p.port, 200, goals, 1, "");
-  drive_on_loop(runs, 200);
+  loop_case c = loop_case_run(200, goals, 1, "", false);
+  on_loop *runs = c.runs;
   for (size_t i = 0; i < 200; i++) {
     assert_stop(&runs[i].o, "success", "answered");
     assert_int_equal(art_run_steps(runs[i].o.run), 3);
     const json_t *calls[4];
     assert_int_equal(events_of(&runs[i].o, "model_call", calls, 4), 3);
   }
-  assert_int_equal(peer_stat(&p, "requests"), 600);
-  json_int_t connections = peer_stat(&p, "connections");
+  assert_int_equal(peer_stat(&c.p, "requests"), 600);
+  json_int_t connections = peer_stat(&c.p, "connections");
   print_message("200 runs, 600 requests: %lld connections\n", (long long)connections);
   if (connections < 1 || connections > 16) /* max_connections' default */
     fail_msg("%lld connections for 200 runs", (long long)connections);
-  loop_runs_free(runs, 200);
-  stop_peer(&p);
-  assert_int_equal(open_fds(), fds);
+  loop_case_end(&c);
 }
 
 /* Each run gets 429 (Retry-After: 1 s), then 500, then its reply at every
  * step, or its first body cut off, while plain runs go on beside them. */
 static void retries_per_run_on_the_loop(void **state) {
   (void)state;
-  int fds = open_fds();
-  peer p = start_http_peer_with("agent", "tool=lookup_policy");
   const char *goals[] = {"[flaky] try", "[reset] try", "plain"};
-  on_loop *runs = loop_runs(p.port, 30, goals, 3, ",\"max_backoff_ms\":5000");
-  drive_on_loop(runs, 30);
+  loop_case c = loop_case_run(30, goals, 3, ",\"max_backoff_ms\":5000", false);
+  on_loop *runs = c.runs;
   for (size_t i = 0; i < 30; i++) {
     char got[128];
     const json_t *calls[16];
@@ -724,50 +745,36 @@ static void retries_per_run_on_the_loop(void **state) {
     }
     assert_true(n > 0);
   }
-  loop_runs_free(runs, 30);
-  stop_peer(&p);
-  assert_int_equal(open_fds(), fds);
+  loop_case_end(&c);
 }
 
 /* Runs whose server never answers time out (each attempt after timeout_ms)
  * while the others succeed. */
 static void a_server_that_never_answers_times_out_alone(void **state) {
   (void)state;
-  int fds = open_fds();
-  peer p = start_http_peer_with("agent", "tool=lookup_policy");
   const char *goals[] = {"[hang] wait", "plain", "plain", "plain", "plain"};
-  on_loop *runs = loop_runs(p.port, 40, goals, 5, ",\"timeout_ms\":300,\"max_retries\":1");
-  drive_on_loop(runs, 40);
+  loop_case c = loop_case_run(40, goals, 5, ",\"timeout_ms\":300,\"max_retries\":1", false);
   for (size_t i = 0; i < 40; i++) {
     if (i % 5 == 0)
-      assert_stop(&runs[i].o, "model_failure", "timeout after 300 ms (after 2 attempts)");
+      assert_stop(&c.runs[i].o, "model_failure", "timeout after 300 ms (after 2 attempts)");
     else
-      assert_stop(&runs[i].o, "success", "answered");
+      assert_stop(&c.runs[i].o, "success", "answered");
   }
-  loop_runs_free(runs, 40);
-  stop_peer(&p);
-  assert_int_equal(open_fds(), fds);
+  loop_case_end(&c);
 }
 
 /* Cancelling the one run whose request is in flight (its server never
  * answers) stops it cancelled, with nothing recorded for the request. */
 static void cancel_of_one_run_in_flight(void **state) {
   (void)state;
-  int fds = open_fds();
-  peer p = start_http_peer_with("agent", "tool=lookup_policy");
   const char *goals[20] = {"[hang] wait"};
   for (size_t i = 1; i < 20; i++) goals[i] = "plain";
-  on_loop *runs = loop_runs(p.port, 20, goals, 20, "");
-  victim = &runs[0];
-  drive_on_loop(runs, 20);
-  victim = NULL;
-  assert_stop(&runs[0].o, "cancelled", "operator");
+  loop_case c = loop_case_run(20, goals, 20, "", true);
+  assert_stop(&c.runs[0].o, "cancelled", "operator");
   const json_t *calls[4];
-  assert_int_equal(events_of(&runs[0].o, "model_call", calls, 4), 0);
-  for (size_t i = 1; i < 20; i++) assert_stop(&runs[i].o, "success", "answered");
-  loop_runs_free(runs, 20);
-  stop_peer(&p);
-  assert_int_equal(open_fds(), fds);
+  assert_int_equal(events_of(&c.runs[0].o, "model_call", calls, 4), 0);
+  for (size_t i = 1; i < 20; i++) assert_stop(&c.runs[i].o, "success", "answered");
+  loop_case_end(&c);
 }
 
 static int done_calls;
@@ -875,16 +882,15 @@ static json_t *timeless_trace(const outcome *o) {
  * under the blocking driver: retries, resets, repair rounds, timeouts. */
 static void the_loop_journals_as_the_blocking_driver_does(void **state) {
   (void)state;
-  peer p = start_http_peer_with("agent", "tool=lookup_policy");
   const char *goals[] = {"plain", "[flaky] try", "[reset] try", "[repair] try", "[hang] wait"};
   const char *model_extra = ",\"timeout_ms\":300";
-  on_loop *runs = loop_runs(p.port, 10, goals, 5, model_extra);
-  drive_on_loop(runs, 10);
-  free(peer_get(&p, "/reset", true));
+  loop_case c = loop_case_run(10, goals, 5, model_extra, false);
+  on_loop *runs = c.runs;
+  free(peer_get(&c.p, "/reset", true));
   for (size_t i = 0; i < 10; i++) {
     char id[32];
     snprintf(id, sizeof id, "loop-%zu", i);
-    outcome alone = agent_new(p.port, goals[i % 5], LOOP_TOOLS, "", model_extra, id);
+    outcome alone = agent_new(c.p.port, goals[i % 5], LOOP_TOOLS, "", model_extra, id);
     assert_int_equal(art_run_until_stop(alone.run, alone.model), 0);
     assert_non_null(alone.result = art_run_result_json(alone.run));
     json_t *a = timeless_trace(&runs[i].o), *b = timeless_trace(&alone);
@@ -897,8 +903,7 @@ static void the_loop_journals_as_the_blocking_driver_does(void **state) {
   }
   assert_stop(&runs[4].o, "model_failure", "timeout after 300 ms (after 3 attempts)");
   assert_stop(&runs[3].o, "success", "answered");
-  loop_runs_free(runs, 10);
-  stop_peer(&p);
+  loop_case_end(&c);
 }
 
 int main(void) {
@@ -938,6 +943,7 @@ int main(void) {
   setenv("AGENTRT_TEST_KEY", KEY, 1);
   int failed = cmocka_run_group_tests_name("openai model, mock-llm", with_mock, mock_up, mock_down);
   failed += cmocka_run_group_tests_name("openai model, test HTTP server", with_peer, NULL, NULL);
-  failed += cmocka_run_group_tests_name("openai model, on the event loop", on_the_loop, loop_up, NULL);
+  failed +=
+      cmocka_run_group_tests_name("openai model, on the event loop", on_the_loop, loop_up, NULL);
   return failed;
 }
