@@ -5,7 +5,13 @@
  *       wall time from the first add to the last stop, the process's peak RSS,
  *       and steps per second.  Ideal wall time: ~30 ms (three 10 ms waits).
  *   W3_sqlite  the same with every run journaled to one SQLite store.
+ *   W3_http  1,000 runs at once, the same 3 steps, each decision from the
+ *       openai model against a local chat-completions server (oai_server.h,
+ *       started and stopped here) that answers 10 ms after each request,
+ *       over the loop's curl multi with max_connections HTTP_CONNECTIONS:
+ *       wall time, and its ratio to the ideal 30 ms.
  * Each variant runs in a process of its own, so its peak RSS is its own. */
+#define _GNU_SOURCE /* oai_server.h: memmem, strcasestr */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -17,8 +23,11 @@
 #include "bench.h"
 #include "agentrt/loop.h"
 #include "agentrt/store.h"
+#include "oai_server.h"
 
 #define RUNS 10000
+#define HTTP_RUNS 1000
+#define HTTP_CONNECTIONS 256
 #define STEPS 3
 
 static const char w3_spec[] =
@@ -26,6 +35,11 @@ static const char w3_spec[] =
     "\"model\":{\"type\":\"scripted\",\"delay_ms\":10,\"decisions\":["
     "{\"type\":\"tool\",\"name\":\"lookup_policy\",\"input\":{\"task\":\"refund\"},\"repeat\":2},"
     "{\"type\":\"answer\",\"text\":\"done\"}]}}";
+
+static const char w3_http_spec[] =
+    "{\"goal\":\"answer after two lookups\",\"max_steps\":5,\"tools\":[\"lookup_policy\"],"
+    "\"model\":{\"type\":\"openai\",\"base_url\":\"http://127.0.0.1:%d/v1\",\"model\":\"m\","
+    "\"max_connections\":%d}}";
 
 static size_t stopped_ok;
 
@@ -35,20 +49,21 @@ static void stopped(void *ud, art_run *run, int rc) {
     stopped_ok++;
 }
 
-/* W3 in this process: `store` NULL keeps the traces in memory. */
-static void w3(const char *name, art_store *store) {
-  json_t *json = json_loads(w3_spec, 0, NULL);
+/* W3 in this process: `n` runs of `spec_text`; `store` NULL keeps the traces
+ * in memory.  The wall time in ms. */
+static double w3(const char *name, const char *spec_text, int n, art_store *store) {
+  json_t *json = json_loads(spec_text, 0, NULL);
   art_spec *spec;
   art_error err = {0};
   art_spec_options opts = {.outbox = "/dev/null"};
   if (!json || art_spec_parse(&spec, json, "w3", NULL, &opts, &err) < 0) die("spec", err.message);
   json_decref(json);
-  art_run **runs = calloc(RUNS, sizeof *runs);
-  art_model **models = calloc(RUNS, sizeof *models);
+  art_run **runs = calloc((size_t)n, sizeof *runs);
+  art_model **models = calloc((size_t)n, sizeof *models);
   art_loop *loop;
   if (!runs || !models || art_loop_new(&loop, NULL, &err) < 0) die("loop", "out of memory");
   double t0 = now_s();
-  for (int i = 0; i < RUNS; i++) {
+  for (int i = 0; i < n; i++) {
     char id[32];
     snprintf(id, sizeof id, "w3-%d", i);
     art_run_options ro = {.run_id = id};
@@ -65,19 +80,20 @@ static void w3(const char *name, art_store *store) {
   }
   if (art_loop_run(loop) < 0) die("loop", "failed");
   double wall = now_s() - t0;
-  if (stopped_ok != RUNS) die(name, "not every run answered after 3 steps");
+  if (stopped_ok != (size_t)n) die(name, "not every run answered after 3 steps");
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   printf("%s_wall_ms %.1f ms\n", name, wall * 1e3);
-  if (!store) {
+  if (!store && n == RUNS) {
     printf("%s_peak_rss_mib %.1f MiB\n", name, ru.ru_maxrss / 1024.0);
-    printf("%s_steps_per_s %.0f steps/s\n", name, RUNS * STEPS / wall);
+    printf("%s_steps_per_s %.0f steps/s\n", name, n * STEPS / wall);
   }
   fflush(stdout);
   art_loop_free(loop);
-  for (int i = 0; i < RUNS; i++) art_run_free(runs[i]), art_model_free(models[i]);
+  for (int i = 0; i < n; i++) art_run_free(runs[i]), art_model_free(models[i]);
   free(runs), free(models);
   art_spec_free(spec);
+  return wall * 1e3;
 }
 
 static void w3_sqlite(void) {
@@ -87,7 +103,7 @@ static void w3_sqlite(void) {
   art_store *store;
   art_error err = {0};
   if (art_store_open_sqlite(&store, path, NULL, &err) < 0) die("store", err.message);
-  w3("W3_sqlite", store);
+  w3("W3_sqlite", w3_spec, RUNS, store);
   art_store_close(store);
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
@@ -107,10 +123,23 @@ static void in_child(void (*fn)(void)) {
   if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) exit(1);
 }
 
-static void w3_memory(void) { w3("W3", NULL); }
+static void w3_memory(void) { w3("W3", w3_spec, RUNS, NULL); }
+
+static void w3_http(void) {
+  pid_t server;
+  char spec[512];
+  int port = oai_server_start(10, &server);
+  snprintf(spec, sizeof spec, w3_http_spec, port, HTTP_CONNECTIONS);
+  double wall = w3("W3_http", spec, HTTP_RUNS, NULL);
+  printf("W3_http_vs_ideal %.1f x (ideal 30 ms: three 10 ms replies; %d runs, %d connections)\n",
+         wall / 30.0, HTTP_RUNS, HTTP_CONNECTIONS);
+  kill(server, SIGKILL);
+  waitpid(server, NULL, 0);
+}
 
 int main(void) {
   in_child(w3_memory);
   in_child(w3_sqlite);
+  in_child(w3_http);
   return 0;
 }

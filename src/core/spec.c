@@ -574,9 +574,9 @@ static int check_builtin_names(loader *l) {
 static int read_openai(loader *l, const json_t *model) {
   static const char *const keys[] = {"type",        "base_url",   "model",    "api_key_env",
                                      "temperature", "timeout_ms", "max_retries", "retry_backoff_ms",
-                                     "max_backoff_ms", "price",   NULL};
+                                     "max_backoff_ms", "max_connections", "price", NULL};
   art_model_config *c = &l->spec->model_cfg;
-  int64_t timeout = 60000, retries = 2, backoff = 500, max_backoff = 30000;
+  int64_t timeout = 60000, retries = 2, backoff = 500, max_backoff = 30000, connections = 16;
   c->temperature = -1;
   if (art_rd_known_keys(&l->rd, "$.model", model, keys) < 0 || read_base_url(l, model, c) < 0 ||
       art_rd_string(&l->rd, "$.model", model, "model", true, &c->model) < 0 ||
@@ -586,13 +586,15 @@ static int read_openai(loader *l, const json_t *model) {
       art_rd_int(&l->rd, "$.model", model, "max_retries", 0, 20, &retries) < 0 ||
       art_rd_int(&l->rd, "$.model", model, "retry_backoff_ms", 1, 600 * 1000, &backoff) < 0 ||
       art_rd_int(&l->rd, "$.model", model, "max_backoff_ms", 1, 3600 * 1000, &max_backoff) < 0 ||
+      art_rd_int(&l->rd, "$.model", model, "max_connections", 1, 10000, &connections) < 0 ||
       read_price(l, model) < 0)
     return ART_ESPEC;
   if (max_backoff < backoff)
     return art_rd_fail(&l->rd, "$.model.max_backoff_ms", "must not be below retry_backoff_ms (%lld)",
                        (long long)backoff);
   *c = (art_model_config){c->base_url, c->model, c->api_key_env, c->temperature, (int)timeout,
-                          (int)retries, (int)backoff, (int)max_backoff, NULL, NULL};
+                          (int)retries, (int)backoff, (int)max_backoff, (int)connections, NULL,
+                          NULL};
   return check_builtin_names(l);
 }
 

@@ -12,6 +12,7 @@ typedef struct art_model_config {
   int timeout_ms;                             /* per request (openai) or per run (command) */
   int max_retries;
   int backoff_ms, max_backoff_ms; /* first retry wait; cap on any wait */
+  int max_connections;            /* openai on an event loop: per host, per loop */
   const char **argv;              /* command: argv (array ours, strings borrowed) */
   char *argv0;                    /* command: argv[0] resolved against base_dir, or NULL */
 } art_model_config;

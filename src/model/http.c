@@ -1,73 +1,45 @@
 #include "model/http.h"
 
-#include <curl/curl.h>
-#include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "core/alloc.h"
+#include "model/curl_api.h"
+#include "model/http_multi.h"
 
-/* libcurl is loaded when a handle is made, not when a program using agentrt
- * starts: with what it links (TLS, Kerberos, LDAP, ...) it takes several
- * milliseconds to load, which every `agentrt` process would pay, model or not. */
-typedef struct curl_api {
-  void *lib;
-  CURL *(*easy_init)(void);
-  CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
-  CURLcode (*easy_perform)(CURL *);
-  CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
-  void (*easy_cleanup)(CURL *);
-  const char *(*easy_strerror)(CURLcode);
-  struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
-  void (*slist_free_all)(struct curl_slist *);
-} curl_api;
-
-#define CURL_LIBRARY "libcurl.so.4"
-
-static int load_curl(curl_api *api, art_error *err) {
-  static const char *const names[] = {"curl_easy_init",     "curl_easy_setopt",
-                                      "curl_easy_perform",  "curl_easy_getinfo",
-                                      "curl_easy_cleanup",  "curl_easy_strerror",
-                                      "curl_slist_append",  "curl_slist_free_all"};
-  void **slots[] = {(void **)&api->easy_init,     (void **)&api->easy_setopt,
-                    (void **)&api->easy_perform,  (void **)&api->easy_getinfo,
-                    (void **)&api->easy_cleanup,  (void **)&api->easy_strerror,
-                    (void **)&api->slist_append,  (void **)&api->slist_free_all};
-  /* Never unloaded: libcurl's global state (TLS set-up) lives as long as the process. */
-  if (!(api->lib = dlopen(CURL_LIBRARY, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE)))
-    return art_error_set(err, ART_EIO, "cannot load %s (install libcurl4): %s", CURL_LIBRARY,
-                         dlerror());
-  for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-    if (!(*slots[i] = dlsym(api->lib, names[i])))
-      return art_error_set(err, ART_EIO, "%s has no %s", CURL_LIBRARY, names[i]);
-  return 0;
-}
-
-struct art_http {
-  const art_allocator *alloc;
-  curl_api api;
-  CURL *curl;
-  struct curl_slist *headers;
-  char *auth; /* the Authorization header line; wiped before it is freed */
-};
-
-/* Where the callbacks put what arrives. */
+/* Where the callbacks put what arrives, for the request in flight. */
 typedef struct sink {
-  art_http *h;
   art_http_response *res;
   size_t cap;
   bool too_large, no_memory;
 } sink;
 
+struct art_http {
+  const art_allocator *alloc;
+  art_curl_api api;
+  CURL *curl;
+  struct curl_slist *headers;
+  char *auth; /* the Authorization header line; wiped before it is freed */
+  /* The request in flight: */
+  sink sink;
+  int timeout_ms;
+  char msg[CURL_ERROR_SIZE];
+  /* On a loop: */
+  art_curl_transfer transfer;
+  art_http_done_fn done;
+  void *done_ud;
+};
+
 static size_t on_body(char *data, size_t size, size_t n, void *ud) {
-  sink *s = ud;
+  art_http *h = ud;
+  sink *s = &h->sink;
   size_t add = size * n, need = s->res->len + add + 1;
   if (need > ART_HTTP_BODY_MAX) return s->too_large = true, 0;
   if (need > s->cap) {
     size_t cap = s->cap ? s->cap : 4096;
     while (cap < need) cap *= 2;
-    char *body = art_resize(s->h->alloc, s->res->body, cap);
+    char *body = art_resize(h->alloc, s->res->body, cap);
     if (!body) return s->no_memory = true, 0;
     s->res->body = body;
     s->cap = cap;
@@ -79,13 +51,14 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud) {
 }
 
 static size_t on_header(char *line, size_t size, size_t n, void *ud) {
-  sink *s = ud;
+  art_http *h = ud;
   size_t len = size * n;
   static const char name[] = "retry-after:";
   if (len > sizeof name && strncasecmp(line, name, sizeof name - 1) == 0) {
     size_t v = sizeof name - 1, end = len;
     while (end > v && (line[end - 1] == '\r' || line[end - 1] == '\n')) end--;
-    snprintf(s->res->retry_after, sizeof s->res->retry_after, "%.*s", (int)(end - v), line + v);
+    snprintf(h->sink.res->retry_after, sizeof h->sink.res->retry_after, "%.*s", (int)(end - v),
+             line + v);
   }
   return len;
 }
@@ -117,13 +90,15 @@ static int set_auth(art_http *h, const char *bearer) {
   return add_header(h, h->auth);
 }
 
+static void transfer_done(art_curl_transfer *t, CURLcode rc);
+
 int art_http_new(art_http **out, const char *url, const char *bearer, const art_allocator *alloc,
                  art_error *err) {
   alloc = art_allocator_or_default(alloc);
   art_http *h = art_zalloc(alloc, sizeof *h);
   if (!h) return art_error_set(err, ART_ENOMEM, "out of memory");
   h->alloc = alloc;
-  int loaded = load_curl(&h->api, err);
+  int loaded = art_curl_api_load(&h->api, err);
   if (loaded < 0) {
     art_http_free(h);
     return loaded;
@@ -139,15 +114,19 @@ int art_http_new(art_http **out, const char *url, const char *bearer, const art_
   setopt(c, CURLOPT_NOSIGNAL, 1L);
   setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
   setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  setopt(c, CURLOPT_WRITEDATA, h);
   setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  setopt(c, CURLOPT_HEADERDATA, h);
   setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
   setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  h->transfer = (art_curl_transfer){.easy = c, .done = transfer_done};
   *out = h;
   return 0;
 }
 
 void art_http_free(art_http *h) {
   if (!h) return;
+  art_curl_transfer_dispose(&h->transfer);
   if (h->curl) h->api.easy_cleanup(h->curl);
   if (h->headers) h->api.slist_free_all(h->headers);
   if (h->auth) {
@@ -155,49 +134,82 @@ void art_http_free(art_http *h) {
     while (*p) *p++ = '\0';
     art_release(h->alloc, h->auth);
   }
-  if (h->api.lib) dlclose(h->api.lib);
+  art_curl_api_unload(&h->api);
   art_release(h->alloc, h);
 }
 
-static void transport_error(const sink *s, CURLcode rc, const char *msg, int timeout_ms) {
-  art_http_response *r = s->res;
+static void transport_error(art_http *h, CURLcode rc) {
+  art_http_response *r = h->sink.res;
   r->status = 0;
   if (rc == CURLE_ABORTED_BY_CALLBACK) {
     snprintf(r->error, sizeof r->error, "interrupted");
   } else if (rc == CURLE_OPERATION_TIMEDOUT) {
     r->timed_out = true;
-    snprintf(r->error, sizeof r->error, "timeout after %d ms", timeout_ms);
-  } else if (s->too_large) {
+    snprintf(r->error, sizeof r->error, "timeout after %d ms", h->timeout_ms);
+  } else if (h->sink.too_large) {
     snprintf(r->error, sizeof r->error, "response larger than %zu bytes", ART_HTTP_BODY_MAX);
   } else {
-    snprintf(r->error, sizeof r->error, "connection: %s", msg[0] ? msg : s->h->api.easy_strerror(rc));
+    snprintf(r->error, sizeof r->error, "connection: %.240s", /* curl says less */
+             h->msg[0] ? h->msg : h->api.easy_strerror(rc));
   }
 }
 
-int art_http_post(art_http *h, const char *body, size_t len, int timeout_ms,
-                  const art_interrupt *interrupt, art_http_response *res) {
-  char msg[CURL_ERROR_SIZE] = "";
-  sink s = {h, res, 0, false, false};
+/* The request's options, the same for both ways of sending it. */
+static void request_begin(art_http *h, const char *body, size_t len, int timeout_ms,
+                          art_http_response *res) {
   memset(res, 0, sizeof *res);
+  h->sink = (sink){res, 0, false, false};
+  h->timeout_ms = timeout_ms;
+  h->msg[0] = '\0';
   CURL *c = h->curl;
   CURLcode (*setopt)(CURL *, CURLoption, ...) = h->api.easy_setopt;
   setopt(c, CURLOPT_POSTFIELDS, body);
   setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
   setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-  setopt(c, CURLOPT_WRITEDATA, &s);
-  setopt(c, CURLOPT_HEADERDATA, &s);
-  setopt(c, CURLOPT_ERRORBUFFER, msg);
-  setopt(c, CURLOPT_NOPROGRESS, interrupt ? 0L : 1L);
-  setopt(c, CURLOPT_XFERINFODATA, (void *)interrupt);
-  CURLcode rc = h->api.easy_perform(c);
-  setopt(c, CURLOPT_ERRORBUFFER, NULL);
-  if (s.no_memory) return ART_ENOMEM;
+  setopt(c, CURLOPT_ERRORBUFFER, h->msg);
+}
+
+/* What the request came to: the response, or why there was none. */
+static int request_end(art_http *h, CURLcode rc) {
+  h->api.easy_setopt(h->curl, CURLOPT_ERRORBUFFER, NULL);
+  if (h->sink.no_memory) return ART_ENOMEM;
   long status = 0;
-  if (rc == CURLE_OK && h->api.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK)
-    res->status = (int)status;
+  if (rc == CURLE_OK && h->api.easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK)
+    h->sink.res->status = (int)status;
   else
-    transport_error(&s, rc, msg, timeout_ms);
+    transport_error(h, rc);
   return 0;
+}
+
+int art_http_post(art_http *h, const char *body, size_t len, int timeout_ms,
+                  const art_interrupt *interrupt, art_http_response *res) {
+  request_begin(h, body, len, timeout_ms, res);
+  h->api.easy_setopt(h->curl, CURLOPT_NOPROGRESS, interrupt ? 0L : 1L);
+  h->api.easy_setopt(h->curl, CURLOPT_XFERINFODATA, (void *)interrupt);
+  return request_end(h, h->api.easy_perform(h->curl));
+}
+
+static void transfer_done(art_curl_transfer *t, CURLcode rc) {
+  art_http *h = (art_http *)((char *)t - offsetof(art_http, transfer));
+  h->done(h, request_end(h, rc), h->done_ud);
+}
+
+int art_http_start(art_http *h, struct uv_loop_s *uv, const char *body, size_t len, int timeout_ms,
+                   long max_connections, art_http_response *res, art_http_done_fn done, void *ud,
+                   art_error *err) {
+  request_begin(h, body, len, timeout_ms, res);
+  h->api.easy_setopt(h->curl, CURLOPT_NOPROGRESS, 1L);
+  h->done = done;
+  h->done_ud = ud;
+  int rc = art_curl_transfer_start(&h->transfer, &h->api, uv, max_connections, err);
+  if (rc < 0) h->api.easy_setopt(h->curl, CURLOPT_ERRORBUFFER, NULL);
+  return rc;
+}
+
+void art_http_cancel(art_http *h) {
+  if (!h->transfer.in_flight) return;
+  art_curl_transfer_cancel(&h->transfer);
+  h->api.easy_setopt(h->curl, CURLOPT_ERRORBUFFER, NULL);
 }
 
 void art_http_response_dispose(art_http *h, art_http_response *res) {

@@ -10,7 +10,12 @@
  * says goes to the run as it is (which rejects it if it is still wrong).
  * Every request is reported (art_model_calls).  The API key, read from the
  * environment variable `api_key_env` when the model is made, is sent as a
- * Bearer token and masked in anything the server sends back. */
+ * Bearer token and masked in anything the server sends back.
+ *
+ * Blocking (decide) or on an event loop (start/cancel, model vtable 4: each
+ * request over the loop's shared curl multi, http_multi.h, each retry's
+ * pause on the job's timer), a decision takes the same steps and reports the
+ * same calls. */
 #ifndef ART_OPENAI_H
 #define ART_OPENAI_H
 

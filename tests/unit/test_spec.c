@@ -730,6 +730,8 @@ int main(void) {
                  "$.model.timeout_ms", "must be between 1 and"),
       SPEC_ERROR("openai max_retries negative", "model", OPENAI_WITH("\"max_retries\": -1"),
                  "$.model.max_retries", "must be between 0 and 20"),
+      SPEC_ERROR("openai max_connections 0", "model", OPENAI_WITH("\"max_connections\": 0"),
+                 "$.model.max_connections", "must be between 1 and 10000"),
       SPEC_ERROR("openai max_backoff below backoff", "model",
                  OPENAI_WITH("\"retry_backoff_ms\": 100, \"max_backoff_ms\": 10"),
                  "$.model.max_backoff_ms", "must not be below retry_backoff_ms (100)"),
