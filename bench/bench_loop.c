@@ -12,8 +12,10 @@
  *       wall time, and its ratio to the ideal 30 ms.
  * Each variant runs in a process of its own, so its peak RSS is its own. */
 #define _GNU_SOURCE /* oai_server.h: memmem, strcasestr */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -137,9 +139,16 @@ static void w3_http(void) {
   waitpid(server, NULL, 0);
 }
 
-int main(void) {
-  in_child(w3_memory);
-  in_child(w3_sqlite);
-  in_child(w3_http);
+/* bench_loop [W3|W3_sqlite|W3_http]...: the variants named (default: all). */
+int main(int argc, char **argv) {
+  static const struct {
+    const char *name;
+    void (*fn)(void);
+  } variants[] = {{"W3", w3_memory}, {"W3_sqlite", w3_sqlite}, {"W3_http", w3_http}};
+  for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
+    bool named = argc < 2;
+    for (int a = 1; a < argc; a++) named = named || strcmp(argv[a], variants[i].name) == 0;
+    if (named) in_child(variants[i].fn);
+  }
   return 0;
 }

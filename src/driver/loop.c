@@ -9,7 +9,14 @@
  * sink: a side effect's intent, a stop) is held at the end of the turn: once
  * the turn's callbacks are done, the held runs are synced together (the first
  * sync commits the events of all of them, the others find nothing left) and
- * only then go on to the action, or report the stop. */
+ * only then go on to the action, or report the stop.
+ *
+ * A model job's timer (`after`) is not a libuv timer of its own: the jobs
+ * waiting the same number of milliseconds are in one list, due in the order
+ * they joined it (the loop's clock never goes back), so one libuv timer set
+ * for the list's head serves them all, and joining or leaving costs O(1)
+ * instead of a heap operation over every timer of ten thousand runs (Node.js
+ * keeps its timers in lists by duration for the same reason). */
 #include "agentrt/loop.h"
 #include "core/alloc.h"
 
@@ -21,6 +28,7 @@
 typedef enum { SLOT_IDLE, SLOT_DECIDING, SLOT_CALLING } slot_state;
 
 typedef struct slot slot;
+typedef struct delay_list delay_list;
 
 /* An action on the thread pool and its outcome: made for it, freed after. */
 typedef struct pool_job {
@@ -52,10 +60,12 @@ struct slot {
   char *cancel_reason;   /* art_loop_cancel's, until acted on */
   bool timed_out;        /* the wall-time budget ran out with an action in flight */
   int64_t deadline_us;   /* the budget's end for the action in flight; 0: none */
-  unsigned open_handles; /* timers initialised: the slot is freed once they are closed */
-  bool has_job_timer;
-  uv_timer_t job_timer;       /* the model job's `after` */
+  unsigned open_handles;       /* timers initialised: the slot is freed once they are closed */
   uv_timer_t *deadline_timer; /* made for a run with a wall-time budget */
+  delay_list *delays;         /* the list its model job's `after` waits in, if any */
+  slot *delay_prev, *delay_next;
+  uint64_t due_ms;  /* on the loop's clock */
+  uint64_t join_no; /* the loop's count of joins when it joined */
   void (*fire)(art_model_job *job);
   art_model_job job;
   const art_tool *tool; /* the tool started on the loop, while its call is in flight */
@@ -74,6 +84,8 @@ struct art_loop {
   slot *held, **held_end;
   uv_check_t sync_after_io;
   uv_prepare_t sync_before_wait;
+  delay_list *delay_lists;        /* one for each delay some job waits now */
+  uint64_t delay_joins;
   slot *runs;                     /* every run on the loop */
   slot *starting, **starting_end; /* added, not driven yet: in order, through next */
   size_t n_runs;
@@ -82,6 +94,7 @@ struct art_loop {
 
 static void drive(slot *s);
 static void hold(slot *s, const art_action *act);
+static void delay_leave(slot *s);
 
 /* ---- slots --------------------------------------------------------------------- */
 
@@ -121,12 +134,10 @@ static void finish(slot *s, int rc) {
   art_run *run = s->run;
   art_loop_stopped_fn stopped = s->stopped;
   void *ud = s->ud;
-  if (s->open_handles == 0) {
+  if (s->open_handles == 0)
     slot_free(s);
-  } else {
-    if (s->has_job_timer) uv_close((uv_handle_t *)&s->job_timer, slot_closed);
-    if (s->deadline_timer) uv_close((uv_handle_t *)s->deadline_timer, slot_closed);
-  }
+  else
+    uv_close((uv_handle_t *)s->deadline_timer, slot_closed);
   stopped(ud, run, rc);
 }
 
@@ -214,6 +225,96 @@ static slot *from_pool(pool_job *j) {
   return s;
 }
 
+/* ---- model jobs' timers: one list per delay ------------------------------------- */
+
+struct delay_list {
+  art_loop *loop;
+  delay_list *next; /* the loop's lists */
+  uint64_t ms;
+  uv_timer_t timer; /* set for the head's due time while the list has jobs */
+  slot *head, *tail;
+};
+
+static void delay_list_closed(uv_handle_t *h) {
+  delay_list *d = h->data;
+  art_release(d->loop->alloc, d);
+}
+
+/* An empty list goes; the next job that waits as long makes a new one. */
+static void delay_list_close(delay_list *d) {
+  delay_list **p = &d->loop->delay_lists;
+  while (*p != d) p = &(*p)->next;
+  *p = d->next;
+  uv_close((uv_handle_t *)&d->timer, delay_list_closed);
+}
+
+/* Fires the jobs due now that joined before this call (one that waits again,
+ * even 0 ms, joins at the tail and is fired next time), then sets the timer
+ * for the next. */
+static void delay_list_fired(uv_timer_t *t) {
+  delay_list *d = t->data;
+  uint64_t now = uv_now(d->loop->uv), joined = d->loop->delay_joins;
+  while (d->head && d->head->due_ms <= now && d->head->join_no <= joined) {
+    slot *s = d->head;
+    delay_leave(s);
+    s->fire(&s->job);
+  }
+  if (!d->head)
+    delay_list_close(d);
+  else
+    uv_timer_start(&d->timer, delay_list_fired, d->head->due_ms > now ? d->head->due_ms - now : 0,
+                   0);
+}
+
+static delay_list *delay_list_for(art_loop *l, uint64_t ms) {
+  for (delay_list *d = l->delay_lists; d; d = d->next)
+    if (d->ms == ms) return d;
+  delay_list *d = art_zalloc(l->alloc, sizeof *d);
+  if (!d) return NULL;
+  if (uv_timer_init(l->uv, &d->timer) < 0) {
+    art_release(l->alloc, d);
+    return NULL;
+  }
+  d->loop = l;
+  d->ms = ms;
+  d->timer.data = d;
+  d->next = l->delay_lists;
+  l->delay_lists = d;
+  return d;
+}
+
+static int delay_join(slot *s, uint64_t ms) {
+  delay_list *d = delay_list_for(s->loop, ms);
+  if (!d) return ART_ENOMEM;
+  if (!d->head && uv_timer_start(&d->timer, delay_list_fired, ms, 0) < 0) return ART_EIO;
+  s->due_ms = uv_now(s->loop->uv) + ms;
+  s->join_no = ++s->loop->delay_joins;
+  s->delays = d;
+  s->delay_prev = d->tail;
+  s->delay_next = NULL;
+  if (d->tail)
+    d->tail->delay_next = s;
+  else
+    d->head = s;
+  d->tail = s;
+  return 0;
+}
+
+/* Out of its list, if in one (the list's timer goes on for the others). */
+static void delay_leave(slot *s) {
+  delay_list *d = s->delays;
+  if (!d) return;
+  if (s->delay_prev)
+    s->delay_prev->delay_next = s->delay_next;
+  else
+    d->head = s->delay_next;
+  if (s->delay_next)
+    s->delay_next->delay_prev = s->delay_prev;
+  else
+    d->tail = s->delay_prev;
+  s->delays = NULL;
+}
+
 /* ---- decisions ------------------------------------------------------------------ */
 
 static int feed_calls(slot *s, int64_t now) {
@@ -270,21 +371,15 @@ static int started(slot *s) {
 static void job_done(art_model_job *job, int rc, const art_decision *d, const art_error *err) {
   slot *s = job->loop_ud;
   if (s->state != SLOT_DECIDING) return; /* given up already */
-  if (s->has_job_timer) uv_timer_stop(&s->job_timer);
+  delay_leave(s);
   fed_started(s, feed_decision(s, rc, d, err));
-}
-
-static void job_timer_fired(uv_timer_t *t) {
-  slot *s = t->data;
-  s->fire(&s->job);
 }
 
 static void job_after(art_model_job *job, uint64_t ms, void (*fire)(art_model_job *job)) {
   slot *s = job->loop_ud;
   s->fire = fire;
-  int rc = s->has_job_timer ? 0 : timer_init(s, &s->job_timer);
-  s->has_job_timer = s->has_job_timer || rc == 0;
-  if (rc == 0 && uv_timer_start(&s->job_timer, job_timer_fired, ms, 0) == 0) return;
+  delay_leave(s);
+  if (delay_join(s, ms) == 0) return;
   art_error err = {0};
   art_error_set(&err, ART_EIO, "the event loop cannot set a timer");
   job_done(job, ART_EIO, NULL, &err);
@@ -416,7 +511,7 @@ static void interrupt_in_flight(slot *s) {
   } else if (s->model->vt->cancel) {
     s->model->vt->cancel(s->model, &s->job);
   }
-  if (s->has_job_timer) uv_timer_stop(&s->job_timer);
+  delay_leave(s);
   s->state = SLOT_IDLE;
   go_on(s, gave_up(s, art_now_us()));
 }
@@ -595,6 +690,7 @@ void art_loop_free(art_loop *l) {
     interrupt_in_flight(s);
   }
   while (l->held) sync_held(l); /* what they wrote is made durable; they are let go */
+  while (l->delay_lists) delay_list_close(l->delay_lists);
   uv_close((uv_handle_t *)&l->kick, nothing_on_close);
   uv_close((uv_handle_t *)&l->sync_after_io, nothing_on_close);
   uv_close((uv_handle_t *)&l->sync_before_wait, nothing_on_close);

@@ -274,6 +274,51 @@ static void a_cancel_stops_only_its_run(void **state) {
   free(jobs);
 }
 
+/* Decisions delayed 30, 10 and 20 ms, three runs each, added in turns: the
+ * loop keeps one timer per delay, and still tells the runs in the order
+ * their delays end (each delay's runs in the order they were added); a
+ * cancel from the stop of the first 10 ms run takes the next one out of the
+ * list being fired without stopping the others. */
+static canceller delay_canceller;
+
+static void told_and_cancel(void *ud, art_run *run, int rc) {
+  told_in_order(ud, run, rc);
+  if (strcmp(art_run_id(run), "10-1") == 0) cancel_victim(&delay_canceller, run, rc);
+}
+
+static void decision_delays_end_in_order(void **state) {
+  (void)state;
+  static const int delays[] = {30, 10, 20};
+  job jobs[10];
+  art_loop *loop;
+  art_error err = {0};
+  assert_int_equal(art_loop_new(&loop, NULL, &err), 0);
+  n_order = 0;
+  for (int i = 0; i < 10; i++) {
+    char text[256], id[16];
+    snprintf(text, sizeof text,
+             "{\"goal\":\"g\",\"model\":{\"type\":\"scripted\",\"delay_ms\":%d,"
+             "\"decisions\":[" ANSWER "]}}",
+             delays[i % 3]);
+    snprintf(id, sizeof id, "%d-%d", delays[i % 3], i);
+    job_new(&jobs[i], text, id);
+    assert_int_equal(art_loop_add(loop, jobs[i].run, jobs[i].model, told_and_cancel, &jobs[i]),
+                     0);
+  }
+  delay_canceller = (canceller){loop, jobs[4].run};
+  assert_int_equal(art_loop_run(loop), 0);
+  art_loop_free(loop);
+  static const char *const want[] = {"10-1", "10-4", "10-7", "20-2", "20-5",
+                                     "20-8", "30-0", "30-3", "30-6", "30-9"};
+  assert_int_equal(n_order, 10);
+  for (int i = 0; i < 10; i++) assert_string_equal(order[i], want[i]);
+  assert_int_equal(art_run_stop_reason(jobs[4].run), ART_STOP_CANCELLED);
+  for (int i = 0; i < 10; i++) {
+    if (i != 4) assert_int_equal(art_run_stop_reason(jobs[i].run), ART_STOP_SUCCESS);
+    job_free(&jobs[i]);
+  }
+}
+
 /* The wall-time budget interrupts a decision in flight on the loop. */
 static void the_wall_time_budget_interrupts_a_decision(void **state) {
   (void)state;
@@ -591,6 +636,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(the_loop_drives_as_the_blocking_driver_does),
       cmocka_unit_test(a_hanging_tool_delays_no_other_run),
+      cmocka_unit_test(decision_delays_end_in_order),
       cmocka_unit_test(a_cancel_stops_only_its_run),
       cmocka_unit_test(the_wall_time_budget_interrupts_a_decision),
       cmocka_unit_test(freeing_the_loop_lets_go),
