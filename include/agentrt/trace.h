@@ -73,6 +73,9 @@ typedef struct art_context_refs {
   art_sensitivity sensitivity;
 } art_context_refs;
 
+/* An event as a sink sees it: the members common to all, then the one of
+ * `u` its type names.  An event takes only the memory its type needs, so
+ * read it through a pointer and never copy it whole (*ev). */
 typedef struct art_event {
   art_event_type type;
   uint32_t seq;  /* from 1, gap-free */

@@ -27,6 +27,7 @@ void art_arena_init(art_arena *a, const art_allocator *alloc, void *first, size_
   a->ptr = first ? align_up(first) : NULL;
   a->end = first ? (char *)first + first_size : NULL;
   a->chunk_size = chunk_size;
+  a->next_size = first && 2 * first_size < chunk_size ? 2 * first_size : chunk_size;
   a->as_allocator = (art_allocator){arena_alloc_fn, arena_resize_fn, arena_release_fn, a};
 }
 
@@ -60,20 +61,22 @@ static void *own_chunk(art_arena *a, size_t size) {
   return c->data;
 }
 
-static int next_chunk(art_arena *a) {
-  art_arena_chunk *c = new_chunk(a, a->chunk_size);
+static int next_chunk(art_arena *a, size_t need) {
+  size_t size = a->next_size > need ? a->next_size : need;
+  art_arena_chunk *c = new_chunk(a, size);
   if (!c) return ART_ENOMEM;
   c->next = a->chunks;
   a->chunks = c;
   a->ptr = c->data;
-  a->end = c->data + a->chunk_size;
+  a->end = c->data + size;
+  a->next_size = a->next_size < a->chunk_size / 2 ? 2 * a->next_size : a->chunk_size;
   return 0;
 }
 
 void *art_arena_alloc(art_arena *a, size_t size) {
   if (size > a->chunk_size / 4) return own_chunk(a, size);
   if (!a->ptr || (size_t)(a->end - a->ptr) < size) {
-    if (next_chunk(a) < 0) return NULL;
+    if (next_chunk(a, size) < 0) return NULL;
   }
   void *p = a->ptr;
   a->ptr = align_up(a->ptr + size);

@@ -1,7 +1,8 @@
 /* A bump allocator whose memory is released all at once: a run's events, copied
- * strings and snapshots; a compiled schema's nodes.  A request bigger than a
- * quarter of a chunk gets a chunk of its own, so the free space of the chunk
- * being filled is not abandoned.  Growable arrays (art_vec) also live in an
+ * strings and snapshots; a compiled schema's nodes.  Chunks double in size from
+ * the first block's (a small arena stays small) up to the chunk size; a request
+ * bigger than a quarter of that gets a chunk of its own, so the free space of
+ * the chunk being filled is not abandoned.  Growable arrays (art_vec) also live in an
  * arena: growing copies into a block twice the size and leaves the old one
  * behind, so the waste is bounded by the live size. */
 #ifndef ART_ARENA_H
@@ -17,11 +18,13 @@ typedef struct art_arena {
   const art_allocator *alloc;
   art_arena_chunk *chunks;
   char *ptr, *end; /* free space of the block being filled */
-  size_t chunk_size;
+  size_t next_size;  /* the next chunk's */
+  size_t chunk_size; /* the largest */
   art_allocator as_allocator; /* allocations from the arena; release is a no-op */
 } art_arena;
 
-/* `first`/`first_size`: an optional caller-owned first block. */
+/* `first`/`first_size`: an optional caller-owned first block; without one the
+ * chunks are chunk_size from the start. */
 void art_arena_init(art_arena *a, const art_allocator *alloc, void *first, size_t first_size,
                     size_t chunk_size);
 void art_arena_dispose(art_arena *a);

@@ -11,36 +11,47 @@
 #include "core/version.h"
 
 /* The run's first arena block comes with the run, sized for a short run (a
- * 3-step run uses about 1.8 KB), so that 10,000 runs in flight on a loop hold
- * 40 MiB, not 76 (bench_loop's W3); later chunks are small enough
- * that malloc serves them from its heap rather than a fresh mmap, so chunks one
- * run frees are reused by the next. */
-enum { FIRST_BLOCK = 2 * 1024, CHUNK_SIZE = 64 * 1024 };
+ * 3-step run uses about 1.2 KB), so that 10,000 runs in flight on a loop hold
+ * 30 MiB, not 76 (bench_loop's W3).  Later chunks double from there (3 KiB,
+ * 6 KiB, ...) up to CHUNK_SIZE, so a run a little longer costs a little more,
+ * and stay small enough that malloc serves them from its heap rather than a
+ * fresh mmap, so chunks one run frees are reused by the next. */
+enum { FIRST_BLOCK = 1536, CHUNK_SIZE = 64 * 1024 };
 
 /* ---- errors ---------------------------------------------------------------- */
 
-static int fail(art_run *run, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(art_run *run, int code, const char *fmt, ...) {
+int art_run_failf(art_run *run, int code, const char *fmt, ...) {
+  if (!run->errmsg && !(run->errmsg = art_arena_alloc(&run->arena, ART_ERRMSG_SIZE))) {
+    run->errmsg_lost = true;
+    return code;
+  }
   va_list ap;
   va_start(ap, fmt);
-  art_vformat(run->errmsg, sizeof run->errmsg, fmt, ap);
+  art_vformat(run->errmsg, ART_ERRMSG_SIZE, fmt, ap);
   va_end(ap);
   return code;
+}
+
+void art_run_clear_errmsg(art_run *run) {
+  if (run->errmsg) run->errmsg[0] = '\0';
+  run->errmsg_lost = false;
 }
 
 /* An event that could not be recorded leaves the trace short of the state: the
  * run refuses everything after that rather than carry on unrecorded. */
 static int broken(art_run *run, int code) {
   run->phase = PH_BROKEN;
-  if (code == ART_ENOMEM) return fail(run, code, "out of memory while recording an event");
+  if (code == ART_ENOMEM) return art_run_failf(run, code, "out of memory while recording an event");
   return code;
 }
 
 int art_run_fail(art_run *run, int code, const char *message) {
-  return fail(run, code, "%s", message);
+  return art_run_failf(run, code, "%s", message);
 }
 
-const char *art_run_errmsg(const art_run *run) { return run->errmsg; }
+const char *art_run_errmsg(const art_run *run) {
+  return run->errmsg_lost ? "out of memory" : run->errmsg ? run->errmsg : "";
+}
 
 /* ---- creation -------------------------------------------------------------- */
 
@@ -72,7 +83,6 @@ int art_run_new(art_run **out, const art_spec *spec, const art_run_options *opts
   run->events = (art_vec){run->first_events, 0, 16};
   run->observations = (art_vec){run->first_observations, 0, 4};
   run->evidence = (art_vec){run->first_evidence, 0, 4};
-  run->errmsg[0] = '\0';
   run->spec = spec;
   run->alloc = alloc;
   art_arena_init(&run->arena, alloc, run + 1, FIRST_BLOCK, CHUNK_SIZE);
@@ -114,14 +124,15 @@ int art_run_add_sink(art_run *run, const art_sink *sink) {
   int rc = art_version_check("sink", sink->version, ART_SINK_VERSION, &why);
   if (rc < 0 || !sink->write || run->events.len) {
     if (sink->close) sink->close(sink->ud);
-    if (run->events.len) return fail(run, ART_ESTATE, "sinks must be added before the first event");
-    if (rc < 0) return fail(run, rc, "%s", why.message);
-    return fail(run, ART_EINVAL, "a sink needs a write function");
+    if (run->events.len)
+      return art_run_failf(run, ART_ESTATE, "sinks must be added before the first event");
+    if (rc < 0) return art_run_failf(run, rc, "%s", why.message);
+    return art_run_failf(run, ART_EINVAL, "a sink needs a write function");
   }
   art_sink *sinks = art_arena_alloc(&run->arena, (run->n_sinks + 1) * sizeof *sinks);
   if (!sinks) {
     if (sink->close) sink->close(sink->ud);
-    return fail(run, ART_ENOMEM, "out of memory");
+    return art_run_failf(run, ART_ENOMEM, "out of memory");
   }
   if (run->n_sinks) memcpy(sinks, run->sinks, run->n_sinks * sizeof *sinks);
   sinks[run->n_sinks++] = *sink;
@@ -131,13 +142,35 @@ int art_run_add_sink(art_run *run, const art_sink *sink) {
 
 /* ---- events ---------------------------------------------------------------- */
 
+#define EVENT_SIZE(member) (offsetof(art_event, u) + sizeof(((art_event *)NULL)->u.member))
+
+/* An event of `type` takes its common members and its own of `u`: a run's
+ * short events (context_built, run_started) are half the size of the union. */
+static size_t event_size(art_event_type type) {
+  switch (type) {
+  case ART_EV_RUN_STARTED: return EVENT_SIZE(run_started);
+  case ART_EV_CONTEXT_BUILT: return EVENT_SIZE(context);
+  case ART_EV_DECISION: return EVENT_SIZE(decision);
+  case ART_EV_POLICY_DECISION: return EVENT_SIZE(policy);
+  case ART_EV_APPROVAL: return EVENT_SIZE(approval);
+  case ART_EV_TOOL_CALL: return EVENT_SIZE(tool_call);
+  case ART_EV_TOOL_RESULT: return EVENT_SIZE(tool_result);
+  case ART_EV_HUMAN_INPUT: return EVENT_SIZE(human_input);
+  case ART_EV_RESOLUTION: return EVENT_SIZE(resolution);
+  case ART_EV_STOP: return EVENT_SIZE(stop);
+  case ART_EV_MODEL_CALL: return EVENT_SIZE(model_call);
+  }
+  return sizeof(art_event);
+}
+
 art_event *art_run_event_new(art_run *run, art_event_type type, int64_t now_us) {
-  art_event *ev = art_arena_alloc(&run->arena, sizeof *ev);
+  size_t size = event_size(type);
+  art_event *ev = art_arena_alloc(&run->arena, size);
   if (!ev) {
     broken(run, ART_ENOMEM);
     return NULL;
   }
-  memset(ev, 0, sizeof *ev);
+  memset(ev, 0, size);
   ev->type = type;
   /* A context is built, and the model asked, for the step about to be decided;
    * a stop before the decision (the model or the tools failed) ends that step. */
@@ -165,8 +198,8 @@ int art_run_event_commit(art_run *run, art_event *ev) {
     } else if (rc != 0) {
       if (rc > 0) rc = ART_EINVAL; /* held back by a sink that cannot sync */
       broken(run, rc);
-      return fail(run, rc, "trace sink failed at event %" PRIu32 " (%s)", ev->seq,
-                  art_event_type_name(ev->type));
+      return art_run_failf(run, rc, "trace sink failed at event %" PRIu32 " (%s)", ev->seq,
+                           art_event_type_name(ev->type));
     }
   }
   return 0;
@@ -179,7 +212,8 @@ int art_run_sync(art_run *run) {
     int rc = run->sinks[i].sync ? run->sinks[i].sync(run->sinks[i].ud) : 0;
     if (rc < 0) {
       broken(run, rc);
-      return fail(run, rc, "trace sink failed to make event %" PRIu32 " durable", run->seq);
+      return art_run_failf(run, rc, "trace sink failed to make event %" PRIu32 " durable",
+                           run->seq);
     }
   }
   run->owes_sync = false;
@@ -348,7 +382,8 @@ int art_run_next(art_run *run, int64_t now_us, const art_action **out) {
   case PH_AWAIT_DECISION:
   case PH_AWAIT_RESULT:
   case PH_STOPPED: break;
-  case PH_BROKEN: return fail(run, ART_ESTATE, "the run cannot continue after an earlier error");
+  case PH_BROKEN:
+    return art_run_failf(run, ART_ESTATE, "the run cannot continue after an earlier error");
   }
   if (rc < 0) return rc;
   *out = &run->action;
@@ -624,7 +659,7 @@ static int take_answer(art_run *run, const art_decision *d, const art_event *rec
 
 int art_run_feed_decision(art_run *run, const art_decision *d, int64_t now_us) {
   if (run->phase != PH_AWAIT_DECISION)
-    return fail(run, ART_ESTATE, "the run is not waiting for a decision");
+    return art_run_failf(run, ART_ESTATE, "the run is not waiting for a decision");
   run->steps++;
   const art_event *recorded = NULL;
   const art_tool *known = d->tool ? art_registry_find(run->spec->registry, d->tool) : NULL;
@@ -648,7 +683,7 @@ int art_run_feed_decision(art_run *run, const art_decision *d, int64_t now_us) {
 
 int art_run_feed_model_failure(art_run *run, const char *detail, int64_t now_us) {
   if (run->phase != PH_AWAIT_DECISION)
-    return fail(run, ART_ESTATE, "the run is not waiting for a decision");
+    return art_run_failf(run, ART_ESTATE, "the run is not waiting for a decision");
   return stop(run, ART_STOP_MODEL_FAILURE, NULL, NULL, now_us,
               detail && detail[0] ? detail : "model_failure");
 }
@@ -664,7 +699,7 @@ static const char *const *keep_names(art_run *run, const char *const *names, siz
 
 int art_run_feed_model_call(art_run *run, const art_model_call *call, int64_t now_us) {
   if (run->phase != PH_AWAIT_DECISION)
-    return fail(run, ART_ESTATE, "the run is not waiting for a decision");
+    return art_run_failf(run, ART_ESTATE, "the run is not waiting for a decision");
   art_event *ev = art_run_event_new(run, ART_EV_MODEL_CALL, now_us);
   int rc = ev ? 0 : ART_ENOMEM;
   const char *outcome = keep_text(run, call->outcome, &rc);
@@ -690,7 +725,7 @@ int art_run_feed_model_call(art_run *run, const art_model_call *call, int64_t no
 
 int art_run_feed_tools_failure(art_run *run, const char *detail, int64_t now_us) {
   if (run->phase != PH_AWAIT_DECISION)
-    return fail(run, ART_ESTATE, "the run is not waiting for a decision");
+    return art_run_failf(run, ART_ESTATE, "the run is not waiting for a decision");
   return stop(run, ART_STOP_TOOL_FAILURE, NULL, NULL, now_us,
               detail && detail[0] ? detail : "tool_failure");
 }
@@ -735,10 +770,11 @@ static int record_result(art_run *run, const art_tool_result *r, int64_t now_us)
 int art_run_feed_tool_result(art_run *run, uint32_t call_id, const art_tool_result *result,
                              int64_t now_us) {
   if (run->phase != PH_AWAIT_RESULT)
-    return fail(run, ART_ESTATE, "the run is not waiting for a tool result");
+    return art_run_failf(run, ART_ESTATE, "the run is not waiting for a tool result");
   if (call_id != run->call.id)
-    return fail(run, ART_EINVAL, "tool result for call %" PRIu32 ", expected call %" PRIu32,
-                call_id, run->call.id);
+    return art_run_failf(run, ART_EINVAL,
+                         "tool result for call %" PRIu32 ", expected call %" PRIu32, call_id,
+                         run->call.id);
   int rc = record_result(run, result, now_us);
   if (rc < 0) return rc;
   const art_observation *o = art_run_observation(run, run->observations.len - 1);
@@ -773,8 +809,8 @@ static void unpause(art_run *run, int64_t now_us) {
 
 int art_run_feed_human_input(art_run *run, const char *text, int64_t now_us) {
   if (run->phase != PH_STOPPED || run->pending != PENDING_HUMAN)
-    return fail(run, ART_ESTATE, "the run is not waiting for a human answer");
-  if (!text || !text[0]) return fail(run, ART_EINVAL, "the answer is empty");
+    return art_run_failf(run, ART_ESTATE, "the run is not waiting for a human answer");
+  if (!text || !text[0]) return art_run_failf(run, ART_EINVAL, "the answer is empty");
   art_event *ev = art_run_event_new(run, ART_EV_HUMAN_INPUT, now_us);
   int rc = ev ? 0 : ART_ENOMEM;
   const char *kept = keep_text(run, text, &rc);
@@ -830,17 +866,18 @@ static int approve_pending(art_run *run, int64_t expires_at_us, int64_t now_us) 
 
 static int check_approval(art_run *run, const art_approval *a, int64_t now_us) {
   if (run->phase != PH_STOPPED || run->pending != PENDING_APPROVAL)
-    return fail(run, ART_ESTATE, "the run is not waiting for an approval");
+    return art_run_failf(run, ART_ESTATE, "the run is not waiting for an approval");
   if (!a->action_id || strcmp(a->action_id, run->action_id) != 0)
-    return fail(run, ART_ENOTFOUND, "unknown action %s: the run waits for %s",
-                a->action_id ? a->action_id : "(none)", run->action_id);
-  if (!a->reviewer || !a->reviewer[0]) return fail(run, ART_EINVAL, "a reviewer is required");
+    return art_run_failf(run, ART_ENOTFOUND, "unknown action %s: the run waits for %s",
+                         a->action_id ? a->action_id : "(none)", run->action_id);
+  if (!a->reviewer || !a->reviewer[0])
+    return art_run_failf(run, ART_EINVAL, "a reviewer is required");
   if (a->approved && run->spec->actor && strcmp(a->reviewer, run->spec->actor) == 0 &&
       !art_policy_allows_self_approval(run->spec->policy))
-    return fail(run, ART_EINVAL, "%s is the run's actor and cannot approve its own actions",
-                a->reviewer);
+    return art_run_failf(run, ART_EINVAL,
+                         "%s is the run's actor and cannot approve its own actions", a->reviewer);
   if (a->expires_at_us && a->expires_at_us <= now_us)
-    return fail(run, ART_EINVAL, "the approval has expired already");
+    return art_run_failf(run, ART_EINVAL, "the approval has expired already");
   return 0;
 }
 
@@ -865,7 +902,7 @@ bool art_run_call_interrupted(const art_run *run) {
 
 int art_run_feed_outcome_unknown(art_run *run, int64_t now_us) {
   if (run->phase != PH_AWAIT_RESULT)
-    return fail(run, ART_ESTATE, "the run is not waiting for a tool result");
+    return art_run_failf(run, ART_ESTATE, "the run is not waiting for a tool result");
   run->pending = PENDING_OPERATOR;
   return stop(run, ART_STOP_BLOCKED, run->call_tool->name, run->call.action_id, now_us,
               "outcome_unknown");
@@ -873,13 +910,14 @@ int art_run_feed_outcome_unknown(art_run *run, int64_t now_us) {
 
 static int check_resolution(art_run *run, const art_resolution *r) {
   if (run->phase != PH_STOPPED || run->pending != PENDING_OPERATOR)
-    return fail(run, ART_ESTATE, "the run has no call whose outcome is unknown");
+    return art_run_failf(run, ART_ESTATE, "the run has no call whose outcome is unknown");
   if (!r->action_id || !run->call.action_id || strcmp(r->action_id, run->call.action_id) != 0)
-    return fail(run, ART_ENOTFOUND, "unknown action %s: the call of unknown outcome is %s",
-                r->action_id ? r->action_id : "(none)", run->call.action_id);
+    return art_run_failf(run, ART_ENOTFOUND, "unknown action %s: the call of unknown outcome is %s",
+                         r->action_id ? r->action_id : "(none)", run->call.action_id);
   if (!r->operator_name || !r->operator_name[0])
-    return fail(run, ART_EINVAL, "the operator's name is required");
-  if ((unsigned)r->kind > ART_RESOLVE_FAILED) return fail(run, ART_EINVAL, "unknown resolution");
+    return art_run_failf(run, ART_EINVAL, "the operator's name is required");
+  if ((unsigned)r->kind > ART_RESOLVE_FAILED)
+    return art_run_failf(run, ART_EINVAL, "unknown resolution");
   return 0;
 }
 
@@ -932,16 +970,16 @@ int64_t art_run_next_deadline(const art_run *run) {
 
 int art_run_feed_time_out(art_run *run, int64_t now_us) {
   if (run->phase != PH_AWAIT_DECISION && run->phase != PH_AWAIT_RESULT)
-    return fail(run, ART_ESTATE, "no decision or call is in flight");
+    return art_run_failf(run, ART_ESTATE, "no decision or call is in flight");
   if (!out_of_time(run, now_us))
-    return fail(run, ART_ESTATE, "the wall-time budget has not run out");
+    return art_run_failf(run, ART_ESTATE, "the wall-time budget has not run out");
   const char *tool = run->phase == PH_AWAIT_RESULT ? run->call_tool->name : NULL;
   return stop(run, ART_STOP_BUDGET_EXHAUSTED, tool, NULL, now_us, "wall_time");
 }
 
 int art_run_cancel(art_run *run, const char *reason, int64_t now_us) {
   if (run->phase == PH_BROKEN || (run->phase == PH_STOPPED && !pausable(run->stop_reason)))
-    return fail(run, ART_ESTATE, "the run has already stopped");
+    return art_run_failf(run, ART_ESTATE, "the run has already stopped");
   if (run->phase == PH_NEW) {
     int rc = emit_run_started(run, now_us);
     if (rc < 0) return rc;

@@ -78,13 +78,17 @@ struct art_run {
   const char *pending_answer_redacted;
 
   json_t *empty_input; /* {} for tool decisions without input */
+  /* art_run_errmsg's text: ART_ERRMSG_SIZE bytes of the arena, taken the
+   * first time there is a message (most runs never have one); errmsg_lost
+   * when the arena could not give them. */
+  char *errmsg;
+  bool errmsg_lost;
 
   /* Not zeroed by art_run_new: first buffers for the vectors, so a short run
    * allocates nothing for them, and the message buffer. */
   art_event *first_events[16];
   art_observation first_observations[4];
   uint32_t first_evidence[4];
-  char errmsg[ART_ERRMSG_SIZE];
 };
 
 /* run.c: events.  A new event is stamped but not yet recorded; commit records
@@ -98,6 +102,10 @@ int art_run_emit_policy(art_run *run, const art_policy_query *q, const art_verdi
 /* run.c: a driver's reason for returning `code` becomes the run's message
  * (art_run_errmsg); returns code. */
 int art_run_fail(art_run *run, int code, const char *message);
+int art_run_failf(art_run *run, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The run has no message (art_run_errmsg is ""). */
+void art_run_clear_errmsg(art_run *run);
 
 /* run_context.c */
 int art_run_build_context(art_run *run, int64_t now_us);

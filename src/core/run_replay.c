@@ -56,10 +56,8 @@ static uint32_t uint_of(const json_t *obj, const char *key) {
 }
 
 static int mismatch(art_run *run, size_t i, const char *why) {
-  snprintf(run->errmsg, sizeof run->errmsg,
-           "the journal does not match the run at event %zu: %.*s", i + 1,
-           art_utf8_prefix(why, 400), why);
-  return ART_ESTATE;
+  return art_run_failf(run, ART_ESTATE, "the journal does not match the run at event %zu: %.*s",
+                       i + 1, art_utf8_prefix(why, 400), why);
 }
 
 /* The action id the gate recorded after the decision being fed (NULL when
@@ -195,7 +193,8 @@ static int feed(replay *r) {
   if (rc != ART_ESTATE) return rc;
   char why[256]; /* the run's own reason, cut to fit in the message */
   art_format(why, sizeof why, "%s",
-             run->errmsg[0] ? run->errmsg : "no outcome of the run makes this event");
+             art_run_errmsg(run)[0] ? art_run_errmsg(run)
+                                    : "no outcome of the run makes this event");
   return mismatch(run, r->at, why);
 }
 
@@ -222,15 +221,14 @@ static int check(replay *r, size_t from) {
 static int replay_entries(replay *r) {
   art_run *run = r->run;
   if (run->phase != PH_NEW) {
-    snprintf(run->errmsg, sizeof run->errmsg, "only a new run can be replayed");
-    return ART_ESTATE;
+    return art_run_fail(run, ART_ESTATE, "only a new run can be replayed");
   }
   run->journaled = (uint32_t)r->n;
   while (run->events.len < r->n) {
     r->at = run->events.len;
     if (r->entries[r->at].seq != r->at + 1)
       return mismatch(run, r->at, "events are missing or out of order");
-    run->errmsg[0] = '\0';
+    art_run_clear_errmsg(run);
     int rc = feed(r);
     if (rc == 0) rc = check(r, r->at);
     if (rc < 0) return rc;
@@ -245,10 +243,7 @@ static int replay_entries(replay *r) {
 
 int art_run_replay_journal(art_run *run, const art_journal *journal) {
   replay r = {run, journal->entries, journal->n, calloc(journal->n + 1, sizeof(json_t *)), true, 0};
-  if (!r.fields) {
-    snprintf(run->errmsg, sizeof run->errmsg, "out of memory");
-    return ART_ENOMEM;
-  }
+  if (!r.fields) return art_run_fail(run, ART_ENOMEM, "out of memory");
   int rc = replay_entries(&r);
   for (size_t i = 0; i < r.n; i++) json_decref(r.fields[i]);
   free(r.fields);
@@ -262,7 +257,7 @@ int art_run_replay(art_run *run, const json_t *events) {
   art_journal_entry *entries = calloc(n + 1, sizeof *entries);
   json_t **objects = calloc(n + 1, sizeof *objects);
   int rc = entries && objects ? 0 : ART_ENOMEM;
-  if (rc < 0) snprintf(run->errmsg, sizeof run->errmsg, "out of memory");
+  if (rc < 0) art_run_fail(run, rc, "out of memory");
   for (size_t i = 0; rc == 0 && i < n; i++) {
     json_t *ev = json_array_get(events, i);
     objects[i] = ev;
