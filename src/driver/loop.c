@@ -60,6 +60,10 @@ struct slot {
   char *cancel_reason;   /* art_loop_cancel's, until acted on */
   bool timed_out;        /* the wall-time budget ran out with an action in flight */
   int64_t deadline_us;   /* the budget's end for the action in flight; 0: none */
+  /* The clock when the last outcome was fed (or the run was started or
+   * synced): the next action starts then, so a step reads the clock once
+   * for each outcome, not again for each action. */
+  int64_t now_us;
   unsigned open_handles;       /* timers initialised: the slot is freed once they are closed */
   uv_timer_t *deadline_timer; /* made for a run with a wall-time budget */
   delay_list *delays;         /* the list its model job's `after` waits in, if any */
@@ -84,6 +88,11 @@ struct art_loop {
   slot *held, **held_end;
   uv_check_t sync_after_io;
   uv_prepare_t sync_before_wait;
+  /* libuv reads its clock once a turn, before the timers, and would reckon
+   * how long to wait for the next timer from that reading: a turn that
+   * drove ten thousand runs for 5 ms would make every timer 5 ms late.  The
+   * clock is read again before the loop waits. */
+  uv_prepare_t clock_before_wait;
   delay_list *delay_lists;        /* one for each delay some job waits now */
   uint64_t delay_joins;
   slot *runs;                     /* every run on the loop */
@@ -329,7 +338,7 @@ static int feed_calls(slot *s, int64_t now) {
 }
 
 static int feed_decision(slot *s, int rc, const art_decision *d, const art_error *err) {
-  int64_t now = art_now_us();
+  int64_t now = s->now_us = art_now_us();
   if (rc == ART_ENOMEM) return ART_ENOMEM;
   int fed = feed_calls(s, now);
   if (fed < 0) return fed;
@@ -426,7 +435,7 @@ static int start_decision(slot *s, const art_action *act) {
 /* ---- tool calls ----------------------------------------------------------------- */
 
 static int feed_result(slot *s, uint32_t call_id, art_tool_result *result) {
-  int64_t now = art_now_us();
+  int64_t now = s->now_us = art_now_us();
   int rc = stopping(s) && result->status == ART_RESULT_ERROR
                ? gave_up(s, now)
                : art_run_feed_tool_result(s->run, call_id, result, now);
@@ -513,13 +522,13 @@ static void interrupt_in_flight(slot *s) {
   }
   delay_leave(s);
   s->state = SLOT_IDLE;
-  go_on(s, gave_up(s, art_now_us()));
+  go_on(s, gave_up(s, s->now_us = art_now_us()));
 }
 
 /* Perform `act`: true while it is in flight or the run is finished, false
  * when its outcome was fed at once (the run goes on). */
 static bool perform(slot *s, const art_action *act) {
-  int rc = arm_deadline(s, art_now_us());
+  int rc = arm_deadline(s, s->now_us);
   if (rc == 0) rc = act->kind == ART_ACT_CALL_TOOL ? start_call(s, act) : start_decision(s, act);
   if (rc > 0) return true;
   disarm_deadline(s);
@@ -530,7 +539,7 @@ static bool perform(slot *s, const art_action *act) {
 /* Actions until one is in flight or held, or the run waits or is done. */
 static void drive(slot *s) {
   for (;;) {
-    int64_t now = art_now_us();
+    int64_t now = s->now_us;
     if (s->cancel_reason && art_run_stop_reason(s->run) == ART_STOP_NONE) {
       finish(s, art_run_cancel(s->run, s->cancel_reason, now));
       return;
@@ -571,6 +580,7 @@ static void hold(slot *s, const art_action *act) {
 static void go_on_held(slot *s) {
   const art_action *act = s->held_act;
   int rc = art_run_sync(s->run);
+  s->now_us = art_now_us();
   if (rc < 0 || !act)
     finish(s, rc);
   else if (s->loop->freeing)
@@ -597,6 +607,7 @@ static void sync_held(art_loop *l) {
 
 static void sync_after_io(uv_check_t *h) { sync_held(h->data); }
 static void sync_before_wait(uv_prepare_t *h) { sync_held(h->data); }
+static void clock_before_wait(uv_prepare_t *h) { uv_update_time(h->loop); }
 
 static void kicked(uv_idle_t *idle) {
   art_loop *l = idle->data;
@@ -609,6 +620,7 @@ static void kicked(uv_idle_t *idle) {
     s->next = l->runs;
     if (l->runs) l->runs->prev = s;
     l->runs = s;
+    s->now_us = art_now_us();
     if (l->freeing)
       finish(s, ART_EINTR);
     else
@@ -632,6 +644,9 @@ int art_loop_new(art_loop **out, const art_loop_options *opts, art_error *err) {
   uv_idle_init(l->uv, &l->kick);
   uv_check_init(l->uv, &l->sync_after_io);
   uv_prepare_init(l->uv, &l->sync_before_wait);
+  uv_prepare_init(l->uv, &l->clock_before_wait);
+  uv_prepare_start(&l->clock_before_wait, clock_before_wait);
+  uv_unref((uv_handle_t *)&l->clock_before_wait); /* it keeps no loop turning */
   l->kick.data = l->sync_after_io.data = l->sync_before_wait.data = l;
   l->starting_end = &l->starting;
   l->held_end = &l->held;
@@ -694,6 +709,7 @@ void art_loop_free(art_loop *l) {
   uv_close((uv_handle_t *)&l->kick, nothing_on_close);
   uv_close((uv_handle_t *)&l->sync_after_io, nothing_on_close);
   uv_close((uv_handle_t *)&l->sync_before_wait, nothing_on_close);
+  uv_close((uv_handle_t *)&l->clock_before_wait, nothing_on_close);
   uv_run(l->uv, UV_RUN_DEFAULT); /* the pool's work ends; the handles close */
   if (l->uv == &l->own) uv_loop_close(&l->own);
   art_release(l->alloc, l);
