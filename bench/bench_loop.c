@@ -51,6 +51,19 @@ static void stopped(void *ud, art_run *run, int rc) {
     stopped_ok++;
 }
 
+/* The runs' records, stored in one transaction, as a program that submits
+ * many runs at once stores them. */
+static void create_runs(art_store *store, char (*ids)[16], int n) {
+  art_run_record *recs = calloc((size_t)n, sizeof *recs);
+  art_error err = {0};
+  if (!recs) die("create", "out of memory");
+  for (int i = 0; i < n; i++)
+    recs[i] =
+        (art_run_record){.run_id = ids[i], .spec_json = (char *)"{}", .created_us = art_now_us()};
+  if (store->vt->create_runs(store, recs, (size_t)n, &err) < 0) die("create", err.message);
+  free(recs);
+}
+
 /* W3 in this process: `n` runs of `spec_text`; `store` NULL keeps the traces
  * in memory.  The wall time in ms. */
 static double w3(const char *name, const char *spec_text, int n, art_store *store) {
@@ -64,20 +77,19 @@ static double w3(const char *name, const char *spec_text, int n, art_store *stor
   art_model **models = calloc((size_t)n, sizeof *models);
   art_loop *loop;
   if (!runs || !models || art_loop_new(&loop, NULL, &err) < 0) die("loop", "out of memory");
+  char(*ids)[16] = calloc((size_t)n, sizeof *ids);
+  if (!ids) die("ids", "out of memory");
   double t0 = now_s();
+  for (int i = 0; i < n; i++) snprintf(ids[i], sizeof ids[i], "w3-%d", i);
+  if (store) create_runs(store, ids, n);
   for (int i = 0; i < n; i++) {
-    char id[32];
-    snprintf(id, sizeof id, "w3-%d", i);
-    art_run_options ro = {.run_id = id};
+    art_run_options ro = {.run_id = ids[i]};
     if (art_model_new(&models[i], spec, &err) < 0 || art_run_new(&runs[i], spec, &ro) < 0)
       die("run", "out of memory");
-    if (store) {
-      art_run_record rec = {.run_id = id, .spec_json = (char *)"{}", .created_us = art_now_us()};
-      art_sink sink;
-      if (store->vt->create_run(store, &rec, &err) < 0) die("create", err.message);
-      if (art_store_sink_batched(&sink, store, &err) < 0 || art_run_add_sink(runs[i], &sink) < 0)
-        die("sink", "out of memory");
-    }
+    art_sink sink;
+    if (store &&
+        (art_store_sink_batched(&sink, store, &err) < 0 || art_run_add_sink(runs[i], &sink) < 0))
+      die("sink", "out of memory");
     if (art_loop_add(loop, runs[i], models[i], stopped, NULL) < 0) die("add", "out of memory");
   }
   if (art_loop_run(loop) < 0) die("loop", "failed");
@@ -93,7 +105,7 @@ static double w3(const char *name, const char *spec_text, int n, art_store *stor
   fflush(stdout);
   art_loop_free(loop);
   for (int i = 0; i < n; i++) art_run_free(runs[i]), art_model_free(models[i]);
-  free(runs), free(models);
+  free(runs), free(models), free(ids);
   art_spec_free(spec);
   return wall * 1e3;
 }

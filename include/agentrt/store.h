@@ -124,13 +124,17 @@ typedef struct art_store_vtable {
    * journals many runs through batched sinks (art_store_sink_batched) commits
    * them all at once. */
   int (*commit)(art_store *s, art_error *err);
+  /* Version 6.  `n` new runs as create_run makes each, all or none, in one
+   * transaction: submitting ten thousand runs costs one commit, not ten
+   * thousand.  ART_EINVAL naming an id that exists (or comes twice). */
+  int (*create_runs)(art_store *s, const art_run_record *records, size_t n, art_error *err);
   /* The run's approvals in the order they were given. */
   int (*list_approvals)(art_store *s, const char *run_id, art_approval_record **out, size_t *n,
                         art_error *err);
   void (*close)(art_store *s);
 } art_store_vtable;
 
-#define ART_STORE_VERSION 5
+#define ART_STORE_VERSION 6
 
 /* Every backend's handle starts with this header. */
 struct art_store {

@@ -51,6 +51,21 @@ static int mem_create(art_store *s, const art_run_record *rec, art_error *err) {
   return 0;
 }
 
+/* One by one, each checked against those before it too; a failure takes
+ * back the runs added before it. */
+static int mem_create_runs(art_store *s, const art_run_record *recs, size_t n, art_error *err) {
+  mem_store *m = (mem_store *)s;
+  size_t before = m->n;
+  for (size_t i = 0; i < n; i++) {
+    int rc = mem_create(s, &recs[i], err);
+    if (rc < 0) {
+      while (m->n > before) run_free(m->runs[--m->n]);
+      return rc;
+    }
+  }
+  return 0;
+}
+
 static int add_approval(mem_run *r, const art_approval_record *a) {
   art_approval_record *grown = realloc(r->approvals, (r->n_approvals + 1) * sizeof *r->approvals);
   if (!grown) return ART_ENOMEM;
@@ -247,6 +262,7 @@ static void mem_close(art_store *s) {
 static const art_store_vtable mem_vtable = {.version = ART_STORE_VERSION,
                                             .name = "memory",
                                             .create_run = mem_create,
+                                            .create_runs = mem_create_runs,
                                             .append = mem_append,
                                             .set_status = mem_set_status,
                                             .get_run = mem_get,

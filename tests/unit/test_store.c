@@ -329,7 +329,37 @@ static void contract_approval_records(opener open) {
   art_store_close(s);
 }
 
+/* Runs created together: all of them, or (an id exists, or comes twice)
+ * none, and the store goes on as before. */
+static void contract_create_runs(opener open) {
+  art_store *s = open();
+  art_error err = {0};
+  art_run_record recs[3] = {record("b1", 1), record("b2", 2), record("b3", 3)};
+  assert_int_equal(s->vt->create_runs(s, recs, 3, &err), 0);
+  append(s, "b2", 1, ART_EV_RUN_STARTED);
+  art_run_record again[2] = {record("b4", 4), record("b2", 5)};
+  assert_int_equal(s->vt->create_runs(s, again, 2, &err), ART_EINVAL);
+  assert_non_null(strstr(err.message, "b2 exists already"));
+  art_run_record twice[3] = {record("b5", 5), record("b6", 6), record("b5", 7)};
+  assert_int_equal(s->vt->create_runs(s, twice, 3, &err), ART_EINVAL);
+  assert_non_null(strstr(err.message, "b5 exists already"));
+  art_run_record *list;
+  size_t n;
+  assert_int_equal(s->vt->list_runs(s, -1, &list, &n, &err), 0);
+  assert_int_equal(n, 3);
+  art_run_records_free(list, n);
+  append(s, "b2", 2, ART_EV_STOP); /* what was appended before is still there */
+  art_run_record got;
+  assert_int_equal(s->vt->get_run(s, "b2", &got, &err), 0);
+  assert_int_equal(got.events, 2);
+  art_run_record_dispose(&got);
+  assert_int_equal(s->vt->create_runs(s, again, 1, &err), 0); /* b4 alone */
+  assert_int_equal(s->vt->create_runs(s, NULL, 0, &err), 0);
+  art_store_close(s);
+}
+
 CONTRACT(runs_and_journals, contract_runs_and_journals)
+CONTRACT(create_runs, contract_create_runs)
 CONTRACT(cancel_requests, contract_cancel_requests)
 CONTRACT(approval_records, contract_approval_records)
 CONTRACT(status_list_prune, contract_status_list_prune)
@@ -397,7 +427,7 @@ static void grouped_events_hold_no_lock(void **state) {
   art_store_close(b);
 }
 
-/* A group is written once it spans 100 ms of the run's time or holds 256
+/* A group is written once it spans 100 ms of the run's time or holds 65,536
  * events, whichever comes first. */
 static void groups_are_written_by_time_and_size(void **state) {
   (void)state;
@@ -418,12 +448,14 @@ static void groups_are_written_by_time_and_size(void **state) {
   assert_int_equal(
       a->vt->append(a, "slow", 3, 1, t0 + 100000, ART_EV_DECISION, "{}", false, NULL, &err), 0);
   assert_int_equal(written(b, "slow"), 3);
-  for (uint32_t seq = 1; seq <= 256; seq++) {
-    assert_int_equal(written(b, "fast"), 0);
+  for (uint32_t seq = 1; seq <= 65536; seq++) {
+    if (seq % 16384 == 0) assert_int_equal(written(b, "fast"), 0);
     assert_int_equal(
-        a->vt->append(a, "fast", seq, seq, t0 + seq, ART_EV_DECISION, "{}", false, NULL, &err), 0);
+        a->vt->append(a, "fast", seq, seq, t0 + seq / 1000, ART_EV_DECISION, "{}", false, NULL,
+                      &err),
+        0);
   }
-  assert_int_equal(written(b, "fast"), 256);
+  assert_int_equal(written(b, "fast"), 65536);
   /* No event comes while a tool runs: asked meanwhile, the store writes
    * what has waited 100 ms, and nothing younger. */
   assert_int_equal(a->vt->append(a, "slow", 4, 2, t0 + 200000, ART_EV_TOOL_CALL, "{}", false,
@@ -695,6 +727,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(runs_and_journals_memory),
       cmocka_unit_test(runs_and_journals_sqlite),
+      cmocka_unit_test(create_runs_memory),
+      cmocka_unit_test(create_runs_sqlite),
       cmocka_unit_test(cancel_requests_memory),
       cmocka_unit_test(cancel_requests_sqlite),
       cmocka_unit_test(approval_records_memory),
