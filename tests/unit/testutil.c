@@ -1,11 +1,13 @@
 #include "testutil.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <uv.h>
 
 static char tmpdir[256];
 
@@ -201,4 +203,111 @@ void tu_alloc_init(tu_alloc *t, long fail_at) {
   memset(t, 0, sizeof *t);
   t->a = (art_allocator){tu_alloc_fn, tu_resize_fn, tu_release_fn, t};
   t->fail_at = fail_at;
+}
+
+/* ---- what a test leaves behind --------------------------------------------------- */
+
+#define BASELINE_MAX 256
+
+typedef struct baseline {
+  int fds[BASELINE_MAX], n_fds;
+  long children[BASELINE_MAX];
+  int n_children;
+} baseline;
+
+static baseline before_test;
+
+static void open_fds(baseline *b) {
+  DIR *d = opendir("/proc/self/fd");
+  b->n_fds = 0;
+  for (struct dirent *e; d && (e = readdir(d));) {
+    int fd = atoi(e->d_name);
+    if (e->d_name[0] != '.' && fd != dirfd(d) && b->n_fds < BASELINE_MAX) b->fds[b->n_fds++] = fd;
+  }
+  if (d) closedir(d);
+}
+
+/* Our children, zombies too, from /proc/PID/stat ("pid (comm) state ppid"). */
+static void child_pids(baseline *b) {
+  DIR *d = opendir("/proc");
+  long self = (long)getpid();
+  b->n_children = 0;
+  for (struct dirent *e; d && (e = readdir(d));) {
+    char path[300], line[512];
+    long pid = atol(e->d_name), ppid = 0;
+    if (pid <= 0) continue;
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) continue;
+    char *close_paren = fgets(line, sizeof line, f) ? strrchr(line, ')') : NULL;
+    fclose(f);
+    if (close_paren && sscanf(close_paren + 1, " %*c %ld", &ppid) == 1 && ppid == self &&
+        b->n_children < BASELINE_MAX)
+      b->children[b->n_children++] = pid;
+  }
+  if (d) closedir(d);
+}
+
+static void take(baseline *b) {
+  open_fds(b);
+  child_pids(b);
+}
+
+static bool same(const baseline *a, const baseline *b) {
+  if (a->n_fds != b->n_fds || a->n_children != b->n_children) return false;
+  for (int i = 0; i < a->n_fds; i++)
+    if (a->fds[i] != b->fds[i]) return false;
+  for (int i = 0; i < a->n_children; i++)
+    if (a->children[i] != b->children[i]) return false;
+  return true;
+}
+
+static void report(const baseline *now) {
+  for (int i = 0; i < now->n_fds; i++) {
+    char path[64], target[256] = "?";
+    snprintf(path, sizeof path, "/proc/self/fd/%d", now->fds[i]);
+    ssize_t n = readlink(path, target, sizeof target - 1);
+    target[n > 0 ? n : 1] = '\0';
+    fprintf(stderr, "  fd %d -> %s\n", now->fds[i], target);
+  }
+  for (int i = 0; i < now->n_children; i++) fprintf(stderr, "  child %ld\n", now->children[i]);
+}
+
+static void no_work(uv_work_t *w) { (void)w; }
+static void no_after(uv_work_t *w, int status) { (void)w, (void)status; }
+
+/* libuv keeps a few descriptors for the process's life once a loop has run
+ * (its signal pipe, a spare fd): made before the first baseline, they are
+ * part of it. */
+static void warm_up_libuv(void) {
+  uv_loop_t loop;
+  uv_work_t work;
+  if (uv_loop_init(&loop) < 0) return;
+  uv_queue_work(&loop, &work, no_work, no_after);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+}
+
+int tu_baseline_take(void **state) {
+  static bool warm;
+  (void)state;
+  if (!warm) warm_up_libuv(), warm = true;
+  take(&before_test);
+  return 0;
+}
+
+int tu_baseline_check(void **state) {
+  (void)state;
+  baseline now;
+  take(&now);
+  for (int waited = 0; !same(&before_test, &now) && waited < 10000; waited += 20) {
+    usleep(20000);
+    take(&now);
+  }
+  if (same(&before_test, &now)) return 0;
+  fprintf(stderr, "the test left the process otherwise than it found it: %d fds and %d children "
+                  "before, now:\n",
+          before_test.n_fds, before_test.n_children);
+  report(&now);
+  return -1;
 }

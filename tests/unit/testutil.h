@@ -49,4 +49,14 @@ typedef struct tu_alloc {
 } tu_alloc;
 void tu_alloc_init(tu_alloc *t, long fail_at);
 
+/* Every test leaves the process as it found it: the same descriptors open
+ * and the same child processes (a killed tool's group reaped, a server shut
+ * down).  The baseline is taken before each test and checked after it (a
+ * child that is going away is given 10 s); a test that leaks fails, naming
+ * what it left.  cmocka_unit_test gets both from here. */
+int tu_baseline_take(void **state);
+int tu_baseline_check(void **state);
+#undef cmocka_unit_test
+#define cmocka_unit_test(f) cmocka_unit_test_setup_teardown(f, tu_baseline_take, tu_baseline_check)
+
 #endif
