@@ -16,7 +16,7 @@
 
 /* 'art1' in the SQLite header's application_id: this file is an agentrt store. */
 #define APPLICATION_ID 0x61727431
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 
 /* Events that need not be durable yet are kept here and written together,
  * whichever runs they belong to: a read-only stretch of a run, or one turn of
@@ -137,6 +137,20 @@ static const struct migration {
      * its last event, one more than that after a stop) */
     {"UPDATE runs SET steps = (SELECT count(*) FROM events"
      " WHERE events.run_id = runs.run_id AND events.type = 'decision')",
+     NULL},
+    /* 5: events in the order they are written (a rowid table) with a unique
+     * index on (run_id, seq), instead of kept in (run_id, seq) order: a commit
+     * for a loop's turn over thousands of runs then appends its rows and
+     * updates the small index, instead of rewriting the pages of every run's
+     * journal (W3_sqlite 670 -> 560 ms) */
+    {"CREATE TABLE events_5(run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"
+     " seq INTEGER NOT NULL, step INTEGER NOT NULL, type TEXT NOT NULL, ts_us INTEGER NOT NULL,"
+     " body TEXT NOT NULL);"
+     "INSERT INTO events_5(run_id, seq, step, type, ts_us, body)"
+     " SELECT run_id, seq, step, type, ts_us, body FROM events ORDER BY run_id, seq;"
+     "DROP TABLE events;"
+     "ALTER TABLE events_5 RENAME TO events;"
+     "CREATE UNIQUE INDEX events_by_run ON events(run_id, seq);",
      NULL}};
 
 /* art_body(event): the body of a whole event as schema 2 stored it, that is
