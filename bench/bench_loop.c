@@ -4,7 +4,11 @@
  *       10 ms loop timer (the scripted model's delay_ms), traces in memory:
  *       wall time from the first add to the last stop, the process's peak RSS,
  *       and steps per second.  Ideal wall time: ~30 ms (three 10 ms waits).
- *   W3_sqlite  the same with every run journaled to one SQLite store.
+ *   W3_sqlite  the same with every run journaled to one SQLite store; and
+ *       W3_sqlite_floor_ms: SQLite alone writing the same rows (runs, events in
+ *       the order they were written, each run's counters once a commit) into a
+ *       new store of the same schema, in commits of the same size, through
+ *       prepared statements: what W3_sqlite cannot go below on this machine.
  *   W3_http  1,000 runs at once, the same 3 steps, each decision from the
  *       openai model against a local chat-completions server (oai_server.h,
  *       started and stopped here) that answers 10 ms after each request,
@@ -20,6 +24,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sqlite3.h>
 
 #include "agentrt.h"
 #include "bench.h"
@@ -110,15 +116,104 @@ static double w3(const char *name, const char *spec_text, int n, art_store *stor
   return wall * 1e3;
 }
 
+static sqlite3 *db_open(const char *path) {
+  sqlite3 *db;
+  if (sqlite3_open(path, &db) != SQLITE_OK ||
+      sqlite3_exec(db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON", NULL, NULL, NULL))
+    die("floor", sqlite3_errmsg(db));
+  return db;
+}
+
+static sqlite3_stmt *db_prepare(sqlite3 *db, const char *sql) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) die("floor", sqlite3_errmsg(db));
+  return st;
+}
+
+static void db_exec(sqlite3 *db, const char *sql) {
+  if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) die("floor", sqlite3_errmsg(db));
+}
+
+static void db_step(sqlite3 *db, sqlite3_stmt *st) {
+  if (sqlite3_step(st) != SQLITE_DONE) die("floor", sqlite3_errmsg(db));
+  sqlite3_reset(st);
+}
+
+static int by_text(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Each run among the group's `n` events once (the ids are freed). */
+static void touch_runs(sqlite3 *dst, sqlite3_stmt *touch, char **ids, int n) {
+  qsort(ids, (size_t)n, sizeof *ids, by_text);
+  for (int i = 0; i < n; i++) {
+    if (i == 0 || strcmp(ids[i], ids[i - 1]) != 0) {
+      sqlite3_bind_text(touch, 1, ids[i], -1, SQLITE_STATIC);
+      db_step(dst, touch);
+    }
+  }
+  for (int i = 0; i < n; i++) free(ids[i]);
+}
+
+/* W3_sqlite_floor_ms: the rows of the store at `from` written again into a
+ * new store at `to`; returns the wall time in ms. */
+static double w3_sqlite_floor(const char *from, const char *to) {
+  enum { GROUP = 65536 };
+  art_store *fresh;
+  art_error err = {0};
+  if (art_store_open_sqlite(&fresh, to, NULL, &err) < 0) die("floor", err.message);
+  art_store_close(fresh); /* the schema */
+  sqlite3 *src = db_open(from), *dst = db_open(to);
+  sqlite3_stmt *runs = db_prepare(src, "SELECT run_id FROM runs"),
+               *events = db_prepare(src, "SELECT run_id, seq, step, type, ts_us, body FROM events"
+                                         " ORDER BY rowid"),
+               *add_run = db_prepare(dst, "INSERT INTO runs(run_id, status, spec_json, created_us,"
+                                          " updated_us) VALUES(?, 0, '{}', 1, 1)"),
+               *add_event = db_prepare(dst, "INSERT INTO events(run_id, seq, step, type, ts_us,"
+                                            " body) VALUES(?,?,?,?,?,?)"),
+               *touch = db_prepare(dst, "UPDATE runs SET events = events + 1 WHERE run_id = ?");
+  char **ids = malloc(GROUP * sizeof *ids);
+  if (!ids) die("floor", "out of memory");
+  double t0 = now_s();
+  db_exec(dst, "BEGIN");
+  while (sqlite3_step(runs) == SQLITE_ROW) {
+    sqlite3_bind_value(add_run, 1, sqlite3_column_value(runs, 0));
+    db_step(dst, add_run);
+  }
+  db_exec(dst, "COMMIT");
+  for (int more = 1, n = 0; more;) {
+    db_exec(dst, "BEGIN");
+    for (n = 0; n < GROUP && (more = sqlite3_step(events) == SQLITE_ROW); n++) {
+      for (int c = 0; c < 6; c++)
+        sqlite3_bind_value(add_event, c + 1, sqlite3_column_value(events, c));
+      db_step(dst, add_event);
+      if (!(ids[n] = strdup((const char *)sqlite3_column_text(events, 0)))) die("floor", "strdup");
+    }
+    touch_runs(dst, touch, ids, n);
+    db_exec(dst, "COMMIT");
+  }
+  double wall = (now_s() - t0) * 1e3;
+  free(ids);
+  sqlite3_finalize(runs), sqlite3_finalize(events), sqlite3_finalize(add_run);
+  sqlite3_finalize(add_event), sqlite3_finalize(touch);
+  sqlite3_close(src), sqlite3_close(dst);
+  return wall;
+}
+
 static void w3_sqlite(void) {
-  char dir[] = "/tmp/agentrt-w3-XXXXXX", path[64];
+  char dir[] = "/tmp/agentrt-w3-XXXXXX", path[64], again[64];
   if (!mkdtemp(dir)) die("mkdtemp", "failed");
   snprintf(path, sizeof path, "%s/w3.db", dir);
+  snprintf(again, sizeof again, "%s/floor.db", dir);
   art_store *store;
   art_error err = {0};
   if (art_store_open_sqlite(&store, path, NULL, &err) < 0) die("store", err.message);
-  w3("W3_sqlite", w3_spec, RUNS, store);
+  double wall = w3("W3_sqlite", w3_spec, RUNS, store);
   art_store_close(store);
+  double floor = w3_sqlite_floor(path, again);
+  printf("W3_sqlite_floor_ms %.1f ms\n", floor);
+  printf("W3_sqlite_vs_floor %.2f x (SQLite alone writing the same rows, in commits as large)\n",
+         wall / floor);
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
   if (system(cmd) != 0) die("cleanup", dir);
