@@ -49,6 +49,9 @@ size_t art_mcp_server_count(const art_mcp_session *s);
 /* The protocol version server i agreed to. */
 const char *art_mcp_server_protocol(const art_mcp_session *s, size_t i);
 const char *art_mcp_server_name(const art_mcp_session *s, size_t i);
+/* The most tools/call requests server i had in flight at once on an event
+ * loop so far (calls of the blocking drivers go one at a time: 0). */
+size_t art_mcp_server_peak_in_flight(const art_mcp_session *s, size_t i);
 
 #ifdef __cplusplus
 }
