@@ -244,8 +244,8 @@ static int mcp_tool_start(void *ud, const art_tool_call *call, art_tool_job *job
   int rc = mcp_loop_request(t->server, job->uv, "tools/call", params, what, call_answered, job);
   if (rc != ART_EINVAL) return rc;
   art_tool_result r = {0};
-  art_tool_result_set(&r, ART_RESULT_ERROR, NULL,
-                      "mcp server \"%s\": in use on another event loop", t->server->name);
+  art_tool_result_set(&r, ART_RESULT_ERROR, NULL, "mcp server \"%s\": in use on another event loop",
+                      t->server->name);
   job->done(job, &r);
   return 0;
 }

@@ -124,8 +124,9 @@ static void finish_request(mcp_server *s, mcp_request *r, int outcome, const art
 }
 
 static void cancel_on_server(mcp_server *s, const mcp_request *r, bool interrupted) {
-  post(s, art_rpc_request(-1, "notifications/cancelled",
-                          mcp_server_cancel_params(s, r->id, interrupted)),
+  post(s,
+       art_rpc_request(-1, "notifications/cancelled",
+                       mcp_server_cancel_params(s, r->id, interrupted)),
        r->what);
 }
 

@@ -123,7 +123,8 @@ static void stderr_suffix(const mcp_server *s, char *buf, size_t size) {
 }
 
 bool mcp_server_read_stderr(mcp_server *s) {
-  return s->proc.err_fd >= 0 && art_tail_read(s->proc.err_fd, s->err_tail, &s->err_len, MCP_ERR_KEEP);
+  return s->proc.err_fd >= 0 &&
+         art_tail_read(s->proc.err_fd, s->err_tail, &s->err_len, MCP_ERR_KEEP);
 }
 
 /* Its stdout ended or its stdin broke: say how it ended, if it did within
@@ -193,8 +194,8 @@ bool mcp_server_queued(const mcp_server *s) { return s->out_off < s->out_len; }
 
 int mcp_server_write_queued(mcp_server *s, const char *what, int reap_ms) {
   while (mcp_server_queued(s)) {
-    ssize_t n = art_write_without_sigpipe(s->proc.in_fd, s->out_buf + s->out_off,
-                                          s->out_len - s->out_off);
+    ssize_t n =
+        art_write_without_sigpipe(s->proc.in_fd, s->out_buf + s->out_off, s->out_len - s->out_off);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) return 0;
     if (n < 0) return server_gone(s, what, reap_ms);
