@@ -172,21 +172,29 @@ static json_int_t tagged_call_id(const json_t *log, const char *tag) {
   return -1;
 }
 
-/* The server was told of one cancellation, of request `id`, with `reason`. */
-static void expect_one_cancel(const char *log_path, const char *tag, const char *reason) {
-  json_t *log = received(log_path);
-  json_int_t id = tagged_call_id(log, tag);
-  size_t i, n = 0;
+/* The params of the notifications/cancelled the log holds, in order. */
+static json_t *cancellations(const json_t *log) {
+  json_t *all = json_array();
+  size_t i;
   const json_t *msg;
   json_array_foreach(log, i, msg) {
     const char *method = json_string_value(json_object_get(msg, "method"));
-    if (!method || strcmp(method, "notifications/cancelled") != 0) continue;
-    n++;
-    const json_t *params = json_object_get(msg, "params");
-    assert_int_equal(json_integer_value(json_object_get(params, "requestId")), id);
-    assert_string_equal(json_string_value(json_object_get(params, "reason")), reason);
+    if (method && strcmp(method, "notifications/cancelled") == 0)
+      json_array_append(all, json_object_get(msg, "params"));
   }
-  assert_int_equal(n, 1);
+  return all;
+}
+
+/* The server was told of one cancellation: of the call tagged `tag`, with
+ * `reason`. */
+static void expect_one_cancel(const char *log_path, const char *tag, const char *reason) {
+  json_t *log = received(log_path), *cancels = cancellations(log);
+  assert_int_equal(json_array_size(cancels), 1);
+  const json_t *params = json_array_get(cancels, 0);
+  assert_int_equal(json_integer_value(json_object_get(params, "requestId")),
+                   tagged_call_id(log, tag));
+  assert_string_equal(json_string_value(json_object_get(params, "reason")), reason);
+  json_decref(cancels);
   json_decref(log);
 }
 
@@ -413,6 +421,53 @@ static void a_timeout_fails_only_its_call(void **state) {
   fleet_close(&f);
 }
 
+/* ---- the session between loops ---------------------------------------------------------- */
+
+static void stop_the_loop(member *m) { art_loop_stop(m->f->loop); }
+
+/* A loop freed while calls are in flight gives them up (the runs are let go,
+ * the server hears of each cancellation) and leaves nothing of the session
+ * on it: the session then serves a run on another loop, and the blocking
+ * driver. */
+static void a_session_moves_to_another_loop(void **state) {
+  (void)state;
+  fleet f;
+  char model[1024], id[32], fake[512], servers[600];
+  const char *log = tu_path("moves.log");
+  remove(log);
+  snprintf(servers, sizeof servers, "[%s]", fake_server(fake, sizeof fake, "fake", log, 60000));
+  fleet_open(&f, servers);
+  for (int i = 0; i < 3; i++) {
+    snprintf(id, sizeof id, "let-go-%d", i);
+    member_add(&f, id,
+               scripted(model, sizeof model, CALL("fake.slow", "{\"ms\": 60000}") ", " DONE));
+  }
+  member *trigger = member_add(&f, "trigger",
+                               "{\"type\": \"scripted\", \"delay_ms\": 10, "
+                               "\"decisions\": [" DONE "]}");
+  trigger->on_stop = stop_the_loop;
+  assert_int_equal(art_loop_run(f.loop), 0);
+  art_loop_free(f.loop);
+  for (int i = 0; i < 3; i++) assert_int_equal(f.m[i].rc, ART_EINTR);
+  art_error err = {0};
+  assert_int_equal(art_loop_new(&f.loop, NULL, &err), 0);
+  member *next =
+      member_add(&f, "next", scripted(model, sizeof model, CALL("fake.t1", "{}") ", " DONE));
+  assert_int_equal(art_loop_run(f.loop), 0);
+  art_loop_free(f.loop);
+  expect(next, ART_STOP_SUCCESS, "answered", "fake.t1 ok: called t1");
+  /* logged before that call: the server reads in order */
+  json_t *got = received(log), *cancels = cancellations(got);
+  assert_int_equal(json_array_size(cancels), 3);
+  json_decref(cancels);
+  json_decref(got);
+  member *alone =
+      member_make(&f, "alone", scripted(model, sizeof model, CALL("fake.t3", "{}") ", " DONE));
+  assert_int_equal(art_run_until_stop(alone->run, alone->model), 0);
+  expect(alone, ART_STOP_SUCCESS, "answered", "fake.t3 ok: called t3");
+  fleet_close(&f);
+}
+
 /* libuv opens descriptors of its own once per process, with the first loop:
  * made here, so that the tests see only their own. */
 static int open_a_first_loop(void **state) {
@@ -431,6 +486,7 @@ int main(void) {
       cmocka_unit_test(a_dying_server_fails_only_the_calls_in_flight),
       cmocka_unit_test(a_cancel_gives_up_only_its_call),
       cmocka_unit_test(a_timeout_fails_only_its_call),
+      cmocka_unit_test(a_session_moves_to_another_loop),
   };
   return cmocka_run_group_tests(tests, open_a_first_loop, NULL);
 }
