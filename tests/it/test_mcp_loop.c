@@ -20,6 +20,7 @@
 #define CALL(name, input) "{\"type\": \"tool\", \"name\": \"" name "\", \"input\": " input "}"
 #define DONE "{\"type\": \"answer\", \"text\": \"done\"}"
 #define LOOKUP CALL("lookup_policy", "{\"task\": \"t\"}")
+#define SLOW CALL("fake.slow", "{\"ms\": 60000}")
 #define MAX_MEMBERS 64
 
 /* ---- a fleet: runs of one spec (one registry, one session) on one loop ------------ */
@@ -44,6 +45,7 @@ struct fleet {
   member m[MAX_MEMBERS];
   size_t n;
   member *victim; /* what an on_stop acts on */
+  char log[512];  /* where the fake server logs what it receives */
 };
 
 /* `servers` is the spec's "mcp_servers" array. */
@@ -207,6 +209,34 @@ static const char *fake_server(char *buf, size_t size, const char *name, const c
   return buf;
 }
 
+/* A fleet of one fake server, "fake", logging what it receives to
+ * tu_path(log_name) (NULL: nowhere) in f->log. */
+static void fleet_open_fake(fleet *f, const char *log_name) {
+  char fake[1024], servers[1100], log[512];
+  snprintf(log, sizeof log, "%s", log_name ? tu_path(log_name) : "");
+  if (log_name) remove(log);
+  snprintf(servers, sizeof servers, "[%s]",
+           fake_server(fake, sizeof fake, "fake", log_name ? log : NULL, 60000));
+  fleet_open(f, servers);
+  snprintf(f->log, sizeof f->log, "%s", log);
+}
+
+/* A run whose model answers after 10 ms, and `on_stop` acts then (the runs
+ * added before it have started their calls). */
+static void add_trigger(fleet *f, void (*on_stop)(member *m)) {
+  member_add(f, "trigger", "{\"type\": \"scripted\", \"delay_ms\": 10, \"decisions\": [" DONE "]}")
+      ->on_stop = on_stop;
+}
+
+/* n runs "PREFIX-i" with the same model. */
+static void add_runs(fleet *f, const char *prefix, int n, const char *model) {
+  char id[64];
+  for (int i = 0; i < n; i++) {
+    snprintf(id, sizeof id, "%s-%d", prefix, i);
+    member_add(f, id, model);
+  }
+}
+
 /* ---- many runs, one server ------------------------------------------------------------ */
 
 /* 50 runs each call server-everything's long-running operation and then echo
@@ -216,7 +246,7 @@ static const char *fake_server(char *buf, size_t size, const char *name, const c
 static void fifty_runs_share_one_server(void **state) {
   (void)state;
   fleet f;
-  char model[1024], id[32], decisions[512];
+  char model[2048], id[32], decisions[512];
   fleet_open(&f,
              "[{\"name\": \"ev\", \"command\": [\"" EVERYTHING_BIN "\"], \"timeout_ms\": 30000}]");
   for (size_t i = 0; i < 50; i++) {
@@ -257,7 +287,7 @@ static void the_loop_gives_the_blocking_drivers_events(void **state) {
   };
   const size_t n_cases = sizeof cases / sizeof *cases, n = 3 * n_cases;
   fleet f;
-  char model[1024], id[32], fake[512], servers[1024];
+  char model[2048], id[32], fake[512], servers[1024];
   snprintf(servers, sizeof servers,
            "[{\"name\": \"ev\", \"command\": [\"" EVERYTHING_BIN "\"], \"timeout_ms\": 30000}, %s]",
            fake_server(fake, sizeof fake, "fake", NULL, 30000));
@@ -303,14 +333,9 @@ static void call_the_dead_server(member *m) {
 static void a_dying_server_fails_only_the_calls_in_flight(void **state) {
   (void)state;
   fleet f;
-  char model[512], id[32], fake[512], servers[600];
-  snprintf(servers, sizeof servers, "[%s]", fake_server(fake, sizeof fake, "fake", NULL, 60000));
-  fleet_open(&f, servers);
-  for (int i = 0; i < 5; i++) {
-    snprintf(id, sizeof id, "slow-%d", i);
-    member_add(&f, id,
-               scripted(model, sizeof model, CALL("fake.slow", "{\"ms\": 60000}") ", " DONE));
-  }
+  char model[512];
+  fleet_open_fake(&f, NULL);
+  add_runs(&f, "slow", 5, scripted(model, sizeof model, SLOW ", " DONE));
   f.victim = &f.m[0];
   f.m[0].on_stop = call_the_dead_server;
   member *before = member_add(
@@ -339,7 +364,7 @@ static void cancel_the_victim(member *m) {
 
 /* Calls that wait until the server hears of a cancellation, as a "model". */
 static const char *waits_for_a_cancel(char *buf, size_t size, const char *server, const char *log) {
-  char decisions[512];
+  char decisions[1024];
   snprintf(decisions, sizeof decisions,
            "{\"type\": \"tool\", \"name\": \"%s.wait-for\", \"input\": {\"path\": \"%s\", "
            "\"method\": \"notifications/cancelled\"}}, " DONE,
@@ -354,23 +379,14 @@ static const char *waits_for_a_cancel(char *buf, size_t size, const char *server
 static void a_cancel_gives_up_only_its_call(void **state) {
   (void)state;
   fleet f;
-  char model[1024], id[32], fake[512], servers[600];
-  const char *log = tu_path("cancel.log");
-  remove(log);
-  snprintf(servers, sizeof servers, "[%s]", fake_server(fake, sizeof fake, "fake", log, 60000));
-  fleet_open(&f, servers);
-  for (int i = 0; i < 4; i++) {
-    snprintf(id, sizeof id, "waits-%d", i);
-    member_add(&f, id, waits_for_a_cancel(model, sizeof model, "fake", log));
-  }
+  char model[2048];
+  fleet_open_fake(&f, "cancel.log");
+  add_runs(&f, "waits", 4, waits_for_a_cancel(model, sizeof model, "fake", f.log));
   f.victim =
       member_add(&f, "victim",
                  scripted(model, sizeof model,
                           CALL("fake.slow", "{\"ms\": 60000, \"tag\": \"victim\"}") ", " DONE));
-  member *trigger = member_add(&f, "trigger",
-                               "{\"type\": \"scripted\", \"delay_ms\": 10, "
-                               "\"decisions\": [" DONE "]}");
-  trigger->on_stop = cancel_the_victim;
+  add_trigger(&f, cancel_the_victim);
   fleet_run(&f);
   expect(f.victim, ART_STOP_CANCELLED, "operator stop", NULL);
   json_t *result = art_run_result_json(f.victim->run);
@@ -380,7 +396,7 @@ static void a_cancel_gives_up_only_its_call(void **state) {
   json_decref(result);
   for (int i = 0; i < 4; i++)
     expect(&f.m[i], ART_STOP_SUCCESS, "answered", "saw notifications/cancelled");
-  expect_one_cancel(log, "victim", "the run is being cancelled");
+  expect_one_cancel(f.log, "victim", "the run is being cancelled");
   assert_true(art_mcp_server_peak_in_flight(f.mcp, 0) >= 5);
   fleet_close(&f);
 }
@@ -392,7 +408,7 @@ static void a_cancel_gives_up_only_its_call(void **state) {
 static void a_timeout_fails_only_its_call(void **state) {
   (void)state;
   fleet f;
-  char model[1024], id[32], quick[512], other[512], servers[1100];
+  char model[2048], quick[512], other[512], servers[1100];
   const char *log = tu_path("timeout.log");
   remove(log);
   snprintf(servers, sizeof servers, "[%s, %s]",
@@ -403,10 +419,7 @@ static void a_timeout_fails_only_its_call(void **state) {
       member_add(&f, "late",
                  scripted(model, sizeof model,
                           CALL("quick.slow", "{\"ms\": 60000, \"tag\": \"late\"}") ", " DONE));
-  for (int i = 0; i < 4; i++) {
-    snprintf(id, sizeof id, "waits-%d", i);
-    member_add(&f, id, waits_for_a_cancel(model, sizeof model, "fake", log));
-  }
+  add_runs(&f, "waits", 4, waits_for_a_cancel(model, sizeof model, "fake", log));
   member *fast =
       member_add(&f, "fast", scripted(model, sizeof model, CALL("quick.t1", "{}") ", " DONE));
   fleet_run(&f);
@@ -432,20 +445,10 @@ static void stop_the_loop(member *m) { art_loop_stop(m->f->loop); }
 static void a_session_moves_to_another_loop(void **state) {
   (void)state;
   fleet f;
-  char model[1024], id[32], fake[512], servers[600];
-  const char *log = tu_path("moves.log");
-  remove(log);
-  snprintf(servers, sizeof servers, "[%s]", fake_server(fake, sizeof fake, "fake", log, 60000));
-  fleet_open(&f, servers);
-  for (int i = 0; i < 3; i++) {
-    snprintf(id, sizeof id, "let-go-%d", i);
-    member_add(&f, id,
-               scripted(model, sizeof model, CALL("fake.slow", "{\"ms\": 60000}") ", " DONE));
-  }
-  member *trigger = member_add(&f, "trigger",
-                               "{\"type\": \"scripted\", \"delay_ms\": 10, "
-                               "\"decisions\": [" DONE "]}");
-  trigger->on_stop = stop_the_loop;
+  char model[2048];
+  fleet_open_fake(&f, "moves.log");
+  add_runs(&f, "let-go", 3, scripted(model, sizeof model, SLOW ", " DONE));
+  add_trigger(&f, stop_the_loop);
   assert_int_equal(art_loop_run(f.loop), 0);
   art_loop_free(f.loop);
   for (int i = 0; i < 3; i++) assert_int_equal(f.m[i].rc, ART_EINTR);
@@ -457,7 +460,7 @@ static void a_session_moves_to_another_loop(void **state) {
   art_loop_free(f.loop);
   expect(next, ART_STOP_SUCCESS, "answered", "fake.t1 ok: called t1");
   /* logged before that call: the server reads in order */
-  json_t *got = received(log), *cancels = cancellations(got);
+  json_t *got = received(f.log), *cancels = cancellations(got);
   assert_int_equal(json_array_size(cancels), 3);
   json_decref(cancels);
   json_decref(got);
