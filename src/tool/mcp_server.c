@@ -162,9 +162,11 @@ int mcp_server_read(mcp_server *s, const char *what, int reap_ms) {
 
 /* Room for n more bytes in the queue, after what was written is dropped. */
 static int reserve_out(mcp_server *s, size_t n) {
-  memmove(s->out_buf, s->out_buf + s->out_off, s->out_len - s->out_off);
-  s->out_len -= s->out_off;
-  s->out_off = 0;
+  if (s->out_off) {
+    memmove(s->out_buf, s->out_buf + s->out_off, s->out_len - s->out_off);
+    s->out_len -= s->out_off;
+    s->out_off = 0;
+  }
   if (s->out_cap - s->out_len >= n) return 0;
   size_t cap = s->out_cap ? s->out_cap : FIRST_OUT_CAP;
   while (cap - s->out_len < n) cap *= 2;
