@@ -48,8 +48,9 @@ struct fleet {
   char log[512];  /* where the fake server logs what it receives */
 };
 
-/* `servers` is the spec's "mcp_servers" array. */
-static void fleet_open(fleet *f, const char *servers) {
+/* `servers` is the spec's "mcp_servers" array; the spec and its session
+ * allocate from `alloc` (NULL: malloc), the runs from malloc. */
+static void fleet_open_with(fleet *f, const char *servers, const art_allocator *alloc) {
   char text[4096];
   art_error err = {0};
   memset(f, 0, sizeof *f);
@@ -58,11 +59,15 @@ static void fleet_open(fleet *f, const char *servers) {
            "{\"goal\": \"use MCP tools\", \"tools\": [\"lookup_policy\"], \"mcp_servers\": %s, "
            "\"model\": {\"type\": \"scripted\", \"decisions\": []}}",
            servers);
-  f->spec = tu_spec(text);
+  art_spec_options spec_opts = {.alloc = alloc};
+  if (art_spec_load(&f->spec, tu_write("fleet.json", text), &spec_opts, &err) < 0)
+    fail_msg("spec: %s", err.message);
   art_mcp_options opts = {.version = ART_MCP_OPTIONS_VERSION, .shutdown_grace_ms = 300};
   if (art_mcp_attach(&f->mcp, f->spec, &opts, &err) < 0) fail_msg("attach: %s", err.message);
   assert_int_equal(art_loop_new(&f->loop, NULL, &err), 0);
 }
+
+static void fleet_open(fleet *f, const char *servers) { fleet_open_with(f, servers, NULL); }
 
 static void member_told(void *ud, art_run *run, int rc) {
   member *m = ud;
@@ -82,7 +87,7 @@ static member *member_make(fleet *f, const char *id, const char *model) {
   *m = (member){.f = f};
   snprintf(text, sizeof text, "{\"goal\": \"g\", \"model\": %s}", model);
   m->script = tu_spec(text);
-  art_run_options opts = {.run_id = id};
+  art_run_options opts = {.alloc = art_default_allocator(), .run_id = id};
   assert_int_equal(art_model_new(&m->model, m->script, &err), 0);
   assert_int_equal(art_run_new(&m->run, f->spec, &opts), 0);
   return m;
@@ -211,14 +216,18 @@ static const char *fake_server(char *buf, size_t size, const char *name, const c
 
 /* A fleet of one fake server, "fake", logging what it receives to
  * tu_path(log_name) (NULL: nowhere) in f->log. */
-static void fleet_open_fake(fleet *f, const char *log_name) {
+static void fleet_open_fake_with(fleet *f, const char *log_name, const art_allocator *alloc) {
   char fake[1024], servers[1100], log[512];
   snprintf(log, sizeof log, "%s", log_name ? tu_path(log_name) : "");
   if (log_name) remove(log);
   snprintf(servers, sizeof servers, "[%s]",
            fake_server(fake, sizeof fake, "fake", log_name ? log : NULL, 60000));
-  fleet_open(f, servers);
+  fleet_open_with(f, servers, alloc);
   snprintf(f->log, sizeof f->log, "%s", log);
+}
+
+static void fleet_open_fake(fleet *f, const char *log_name) {
+  fleet_open_fake_with(f, log_name, NULL);
 }
 
 /* A run whose model answers after 10 ms, and `on_stop` acts then (the runs
@@ -471,6 +480,35 @@ static void a_session_moves_to_another_loop(void **state) {
   fleet_close(&f);
 }
 
+/* ---- allocation failures ---------------------------------------------------------------- */
+
+/* Each allocation the session makes for calls on the loop fails in turn (the
+ * runs allocate from malloc): the runs still stop, tool_failure when their
+ * call could not be made, and the session leaks nothing and leaves no
+ * handle, descriptor or child. */
+static void allocation_failures_on_the_loop(void **state) {
+  (void)state;
+  char model[512];
+  for (long k = 1;; k++) {
+    tu_alloc t;
+    fleet f;
+    tu_alloc_init(&t, 0);
+    fleet_open_fake_with(&f, NULL, &t.a);
+    t.fail_at = t.count + k;
+    add_runs(&f, "run", 3, scripted(model, sizeof model, CALL("fake.t1", "{}") ", " DONE));
+    fleet_run(&f);
+    for (size_t i = 0; i < f.n; i++) {
+      art_stop_reason r = art_run_stop_reason(f.m[i].run);
+      if (r != ART_STOP_SUCCESS && r != ART_STOP_TOOL_FAILURE)
+        fail_msg("allocation %ld failed: %s stopped %s", k, art_run_id(f.m[i].run),
+                 art_stop_reason_name(r));
+    }
+    fleet_close(&f);
+    assert_int_equal(t.live, 0);
+    if (!t.failed) break; /* every allocation of the calls has failed once */
+  }
+}
+
 /* libuv opens descriptors of its own once per process, with the first loop:
  * made here, so that the tests see only their own. */
 static int open_a_first_loop(void **state) {
@@ -490,6 +528,7 @@ int main(void) {
       cmocka_unit_test(a_cancel_gives_up_only_its_call),
       cmocka_unit_test(a_timeout_fails_only_its_call),
       cmocka_unit_test(a_session_moves_to_another_loop),
+      cmocka_unit_test(allocation_failures_on_the_loop),
   };
   return cmocka_run_group_tests(tests, open_a_first_loop, NULL);
 }
