@@ -4,11 +4,13 @@
  * for its next action, performing it, feeding the outcome back), but never
  * waits for one run: while a run's model decides or its tool works, the loop
  * drives the others.  Decisions of models that can start one without blocking
- * (model vtable version 4: `start`) and tools that do not block run on the
- * loop's thread; a model without `start` decides, and a tool that may block
- * (command tools, MCP tools, C tools marked `may_block`) runs, on libuv's
- * thread pool, with an interrupt for cancels and the wall-time budget.  The
- * run itself is only ever touched on the loop's thread.
+ * (model vtable version 4: `start`), tools that can start a call on the loop
+ * (`art_tool_def.start`: MCP tools, whose session serves all the loop's runs
+ * at once, see mcp.h) and tools that do not block run on the loop's thread;
+ * a model without `start` decides, and a tool that may block (command tools,
+ * C tools marked `may_block`) runs, on libuv's thread pool, with an
+ * interrupt for cancels and the wall-time budget.  The run itself is only
+ * ever touched on the loop's thread.
  *
  *   art_loop *loop;
  *   art_loop_new(&loop, NULL, &err);

@@ -1,5 +1,6 @@
 /* MCP servers as registry tools: set-up (initialize, tools/list) and calls
- * (tools/call) over tool/mcp_server.h.  See agentrt/mcp.h. */
+ * (tools/call), blocking over tool/mcp_server.h or started on an event loop
+ * over tool/mcp_loop.h, both mapped to results here.  See agentrt/mcp.h. */
 #include "agentrt/mcp.h"
 
 #include <stdio.h>
@@ -9,11 +10,13 @@
 #include "core/spec_internal.h"
 #include "core/text.h"
 #include "core/version.h"
+#include "tool/mcp_loop.h"
 #include "tool/mcp_server.h"
 
 #define DEFAULT_GRACE_MS 2000
 #define MAX_PAGES 1000
 #define CLIENT_VERSION "0.1.0"
+#define WHAT_SIZE 160
 
 const char *const art_mcp_protocol_versions[] = {"2025-11-25", "2025-06-18", "2025-03-26",
                                                  "2024-11-05", NULL};
@@ -170,32 +173,40 @@ static void map_result(mcp_server *s, const art_rpc_message *m, const char *what
                       json_incref((json_t *)m->result), "%s", text);
 }
 
-/* The server may still be working on it: tell it to stop, and ignore any late
- * answer (its id is never waited for again).  `interrupted`: the run is being
- * cancelled; else the call timed out. */
-static void cancel_call(mcp_server *s, json_int_t id, const char *what, bool interrupted,
+/* How a tools/call exchange ended (MCP_GOT with `m`, MCP_TIMED_OUT,
+ * MCP_INTERRUPTED, or the server down) as the call's result.  A call given
+ * up was cancelled on the server, and a late answer is ignored. */
+static void call_result(mcp_server *s, int outcome, const art_rpc_message *m, const char *what,
                         art_tool_result *r) {
-  char reason[64];
-  if (interrupted)
-    snprintf(reason, sizeof reason, "the run is being cancelled");
-  else
-    snprintf(reason, sizeof reason, "timeout after %d ms", s->timeout_ms);
-  mcp_server_notify(s, "notifications/cancelled",
-                    json_pack("{s:I, s:s}", "requestId", (json_int_t)id, "reason", reason), what);
-  if (interrupted)
+  if (outcome == MCP_GOT)
+    map_result(s, m, what, r);
+  else if (outcome == MCP_INTERRUPTED)
     art_tool_result_set(r, ART_RESULT_ERROR, NULL, "interrupted: the run is being cancelled");
-  else
+  else if (outcome == MCP_TIMED_OUT)
     art_tool_result_set(r, ART_RESULT_ERROR, NULL,
                         "mcp server \"%s\": no answer to %s within %d ms (request cancelled)",
                         s->name, what, s->timeout_ms);
+  else if (outcome == ART_ENOMEM)
+    art_tool_result_set(r, ART_RESULT_ERROR, NULL, "%s", art_strerror(outcome));
+  else
+    art_tool_result_set(r, ART_RESULT_ERROR, NULL, "%s", s->why_down);
 }
 
+static void call_what(const mcp_tool *t, char *what) {
+  snprintf(what, WHAT_SIZE, "tools/call \"%.*s\"", art_utf8_prefix(t->name, 100), t->name);
+}
+
+static json_t *call_params(const mcp_tool *t, const art_tool_call *call) {
+  return json_pack("{s:s, s:O}", "name", t->name, "arguments", (json_t *)call->input);
+}
+
+/* The blocking call: one exchange at a time on the server. */
 static int mcp_tool_call(void *ud, const art_tool_call *call, art_tool_result *r) {
   mcp_tool *t = ud;
   mcp_server *s = t->server;
-  char what[160];
-  snprintf(what, sizeof what, "tools/call \"%.*s\"", art_utf8_prefix(t->name, 100), t->name);
-  json_t *params = json_pack("{s:s, s:O}", "name", t->name, "arguments", (json_t *)call->input);
+  char what[WHAT_SIZE];
+  call_what(t, what);
+  json_t *params = call_params(t, call);
   if (!params) return ART_ENOMEM;
   art_rpc_message m;
   json_int_t id;
@@ -203,13 +214,45 @@ static int mcp_tool_call(void *ud, const art_tool_call *call, art_tool_result *r
   int rc = mcp_server_request(s, "tools/call", params, art_monotonic_ms() + s->timeout_ms,
                               call->interrupt, what, &id, &m);
   if (rc == MCP_TIMED_OUT || rc == MCP_INTERRUPTED)
-    cancel_call(s, id, what, rc == MCP_INTERRUPTED, r);
-  else if (rc >= 0)
-    map_result(s, &m, what, r), art_rpc_message_dispose(&m);
-  else if (rc != ART_ENOMEM)
-    art_tool_result_set(r, ART_RESULT_ERROR, NULL, "%s", s->why_down);
+    mcp_server_notify(s, "notifications/cancelled",
+                      mcp_server_cancel_params(s, id, rc == MCP_INTERRUPTED), what);
+  if (rc != ART_ENOMEM) call_result(s, rc, &m, what, r);
+  if (rc == MCP_GOT) art_rpc_message_dispose(&m);
   pthread_mutex_unlock(&s->lock);
   return rc == ART_ENOMEM ? rc : 0;
+}
+
+/* ---- tools/call on an event loop ------------------------------------------------------ */
+
+static void call_answered(void *ud, int outcome, const art_rpc_message *m) {
+  art_tool_job *job = ud;
+  const mcp_tool *t = job->state;
+  char what[WHAT_SIZE];
+  art_tool_result r = {0};
+  call_what(t, what);
+  call_result(t->server, outcome, m, what, &r);
+  job->done(job, &r);
+}
+
+static int mcp_tool_start(void *ud, const art_tool_call *call, art_tool_job *job) {
+  mcp_tool *t = ud;
+  char what[WHAT_SIZE];
+  call_what(t, what);
+  json_t *params = call_params(t, call);
+  if (!params) return ART_ENOMEM;
+  job->state = t;
+  int rc = mcp_loop_request(t->server, job->uv, "tools/call", params, what, call_answered, job);
+  if (rc != ART_EINVAL) return rc;
+  art_tool_result r = {0};
+  art_tool_result_set(&r, ART_RESULT_ERROR, NULL, "mcp server \"%s\": in use on another event loop",
+                      t->server->name);
+  job->done(job, &r);
+  return 0;
+}
+
+static void mcp_tool_cancel(void *ud, art_tool_job *job) {
+  mcp_tool *t = ud;
+  mcp_loop_abandon(t->server, job);
 }
 
 static void mcp_tool_free(void *ud) {
@@ -275,6 +318,8 @@ static int register_tool(art_spec *spec, mcp_server *s, const art_mcp_server_con
                       .owner = s->name,
                       .fn = mcp_tool_call,
                       .may_block = true,
+                      .start = mcp_tool_start,
+                      .cancel = mcp_tool_cancel,
                       .free_ud = mcp_tool_free};
   side_effect_of(tool, json_object_get(c->tools, name), &def);
   if (!(def.ud = tool_ud_new(s, name))) return art_error_set(err, ART_ENOMEM, "out of memory");
@@ -388,3 +433,6 @@ const char *art_mcp_server_protocol(const art_mcp_session *s, size_t i) {
   return s->servers[i]->protocol;
 }
 const char *art_mcp_server_name(const art_mcp_session *s, size_t i) { return s->servers[i]->name; }
+size_t art_mcp_server_peak_in_flight(const art_mcp_session *s, size_t i) {
+  return s->servers[i]->peak_in_flight;
+}

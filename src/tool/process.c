@@ -394,12 +394,15 @@ const char *art_last_line(const char *text, size_t len, int *line_len) {
   return text + start;
 }
 
-void art_read_tail(int *fd, char *buf, size_t *len, size_t keep) {
+int art_tail_read(int fd, char *buf, size_t *len, size_t keep) {
   char chunk[4096];
-  ssize_t n = read(*fd, chunk, sizeof chunk);
-  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-  if (n <= 0)
-    art_close_fd(fd);
-  else
-    art_keep_tail(buf, len, keep, chunk, (size_t)n);
+  ssize_t n = read(fd, chunk, sizeof chunk);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return 1;
+  if (n <= 0) return 0;
+  art_keep_tail(buf, len, keep, chunk, (size_t)n);
+  return 1;
+}
+
+void art_read_tail(int *fd, char *buf, size_t *len, size_t keep) {
+  if (art_tail_read(*fd, buf, len, keep) == 0) art_close_fd(fd);
 }

@@ -48,8 +48,10 @@ ssize_t art_write_without_sigpipe(int fd, const void *buf, size_t len);
 /* Appends data to the `keep`-byte window buf (holding *len bytes), dropping the
  * oldest bytes: what is kept of a child's stderr. */
 void art_keep_tail(char *buf, size_t *len, size_t keep, const char *data, size_t n);
-/* Reads what *fd has now into that window; closes *fd at its end or on an
- * error (stderr is for diagnostics only). */
+/* Reads what fd has now into that window: 1, or 0 at its end or on an error
+ * (stderr is for diagnostics only: what went wrong does not matter). */
+int art_tail_read(int fd, char *buf, size_t *len, size_t keep);
+/* art_tail_read, and *fd closed at its end or on an error. */
 void art_read_tail(int *fd, char *buf, size_t *len, size_t keep);
 /* The length of text without trailing white space. */
 size_t art_trimmed_len(const char *text, size_t len);

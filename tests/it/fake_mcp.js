@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // A misbehaving (or merely minimal) MCP server for the crash tests, speaking
-// newline-delimited JSON-RPC on stdio.  argv[2] picks how it behaves:
+// newline-delimited JSON-RPC on stdio.  argv[3], when given, is a file every
+// message received is appended to (a JSON line each), so a test can see what
+// the client sent.  argv[2] picks how it behaves:
 //   ok            a well-behaved server whose tools/list comes in three pages
 //   garbage       answers initialize with a line that is not JSON
 //   hang          never answers anything
@@ -8,9 +10,14 @@
 //   old-version   insists on protocol version 2023-01-01
 // Tools of "ok": t1..t5 (t5 without annotations), die (exits 7 mid-call),
 // killself (SIGKILL mid-call), garble (garbage mid-call), ask (sends the
-// client a roots/list request and reports the answer it got).
+// client a roots/list request and reports the answer it got), oops (an
+// isError result), slow {ms} (answers after ms; cancelled, it answers at
+// once anyway: a late answer the client must drop), wait-for {path, method}
+// (answers once the log at path holds a message with that method).
 'use strict';
+const fs = require('fs');
 const mode = process.argv[2] || 'ok';
+const logPath = process.argv[3];
 const send = (msg) => process.stdout.write(JSON.stringify(msg) + '\n');
 const tool = (name, annotations) =>
   Object.assign({name, description: 'fake ' + name,
@@ -19,9 +26,37 @@ const ro = {readOnlyHint: true};
 const pages = [
   [tool('t1', {readOnlyHint: true}), tool('t2', {readOnlyHint: false, destructiveHint: false})],
   [tool('t3', {readOnlyHint: true}), tool('t4', {destructiveHint: true}), tool('t5')],
-  [tool('die', ro), tool('killself', ro), tool('garble', ro), tool('ask', ro)],
+  [tool('die', ro), tool('killself', ro), tool('garble', ro), tool('ask', ro), tool('oops', ro),
+   tool('slow', ro), tool('wait-for', ro)],
 ];
-let pendingAsk = null;
+const asking = new Map(); // id of the server's roots/list -> the ask call waiting for it
+const sleeping = new Map(); // id of a slow call -> its timer
+const answer = (id, text, isError) =>
+  send({jsonrpc: '2.0', id, result: Object.assign({content: [{type: 'text', text}]},
+                                                  isError ? {isError} : {})});
+
+function slow(id, args) {
+  sleeping.set(id, setTimeout(() => {
+    sleeping.delete(id);
+    answer(id, 'slept ' + args.ms + ' ms');
+  }, args.ms));
+}
+
+function waitFor(id, args) {
+  let lines = [];
+  try { lines = fs.readFileSync(args.path, 'utf8').split('\n'); } catch (e) { /* not yet */ }
+  if (lines.some((line) => line && JSON.parse(line).method === args.method))
+    return answer(id, 'saw ' + args.method);
+  setTimeout(() => waitFor(id, args), 10);
+}
+
+function cancelled(msg) {
+  const id = msg.params.requestId;
+  if (!sleeping.has(id)) return;
+  clearTimeout(sleeping.get(id));
+  sleeping.delete(id);
+  answer(id, 'a late answer');
+}
 
 function initialize(msg) {
   if (mode === 'garbage') return process.stdout.write('this is not json\n');
@@ -46,18 +81,24 @@ function call(msg) {
   if (name === 'killself') process.kill(process.pid, 'SIGKILL');
   if (name === 'garble') return process.stdout.write('{"jsonrpc": "2.0", "id": \n');
   if (name === 'ask') {
-    pendingAsk = msg.id;
-    return send({jsonrpc: '2.0', id: 'srv-1', method: 'roots/list', params: {}});
+    asking.set('srv-' + msg.id, msg.id);
+    return send({jsonrpc: '2.0', id: 'srv-' + msg.id, method: 'roots/list', params: {}});
   }
-  send({jsonrpc: '2.0', id: msg.id, result: {content: [{type: 'text', text: 'called ' + name}]}});
+  if (name === 'oops') return answer(msg.id, 'it went wrong', true);
+  if (name === 'slow') return slow(msg.id, msg.params.arguments);
+  if (name === 'wait-for') return waitFor(msg.id, msg.params.arguments);
+  answer(msg.id, 'called ' + name);
 }
 
 function answerAsk(msg) {
   const text = msg.error ? 'client answered error ' + msg.error.code : 'client answered a result';
-  send({jsonrpc: '2.0', id: pendingAsk, result: {content: [{type: 'text', text}]}});
+  const id = asking.get(msg.id);
+  asking.delete(msg.id);
+  answer(id, text);
 }
 
 function handle(msg) {
+  if (logPath) fs.appendFileSync(logPath, JSON.stringify(msg) + '\n');
   if (msg.method === 'initialize') return initialize(msg);
   if (mode === 'hang') return;
   if (msg.method === 'tools/list') {
@@ -67,7 +108,8 @@ function handle(msg) {
     return send({jsonrpc: '2.0', id: msg.id, result});
   }
   if (msg.method === 'tools/call') return call(msg);
-  if (msg.id === 'srv-1') return answerAsk(msg);
+  if (msg.method === 'notifications/cancelled') return cancelled(msg);
+  if (asking.has(msg.id)) return answerAsk(msg);
 }
 
 let buffered = '';

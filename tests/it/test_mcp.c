@@ -4,13 +4,10 @@
  * agents drive every case.  Runs in this process check that every server is
  * reaped and every descriptor closed afterwards. */
 #define _GNU_SOURCE /* asprintf */
-#include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -37,20 +34,6 @@ typedef struct outcome {
   json_t *result; /* art_run_result_json */
 } outcome;
 
-static int count_fds(void) {
-  DIR *d = opendir("/proc/self/fd");
-  int n = 0;
-  assert_non_null(d);
-  while (readdir(d)) n++;
-  closedir(d);
-  return n;
-}
-
-static void assert_no_children(void) {
-  errno = 0;
-  if (waitpid(-1, NULL, WNOHANG) != -1 || errno != ECHILD) fail_msg("a child process is left");
-}
-
 static void assert_contains(const char *text, const char *part) {
   if (!text || !strstr(text, part))
     fail_msg("expected \"%s\" in:\n%s", part, text ? text : "(null)");
@@ -68,7 +51,7 @@ static art_spec *load(const char *text) {
  * CLI does), shut down; the descriptors and children are as they were.
  * `hooks` (may be NULL) are the driver's. */
 static void run_spec_with(const char *text, const art_drive_hooks *hooks, outcome *o) {
-  int fds = count_fds();
+  int fds = tu_count_fds();
   art_spec *spec = load(text);
   art_mcp_session *mcp = NULL;
   art_mcp_options opts = {.version = ART_MCP_OPTIONS_VERSION, .shutdown_grace_ms = 300};
@@ -92,8 +75,8 @@ static void run_spec_with(const char *text, const art_drive_hooks *hooks, outcom
   art_model_free(model);
   art_mcp_session_free(mcp);
   art_spec_free(spec);
-  assert_int_equal(count_fds(), fds);
-  assert_no_children();
+  assert_int_equal(tu_count_fds(), fds);
+  tu_assert_no_children();
 }
 
 static void run_spec(const char *text, outcome *o) { run_spec_with(text, NULL, o); }
@@ -338,12 +321,12 @@ static void test_override_of_a_missing_tool(void **state) {
                 "", ANSWER));
   art_mcp_session *mcp = NULL;
   art_error err = {0};
-  int fds = count_fds();
+  int fds = tu_count_fds();
   assert_int_equal(art_mcp_attach(&mcp, spec, NULL, &err), ART_ESPEC);
   assert_null(mcp);
   assert_contains(err.message, "$.mcp_servers[0].tools.t9: server \"fake\" has no tool \"t9\"");
-  assert_int_equal(count_fds(), fds);
-  assert_no_children();
+  assert_int_equal(tu_count_fds(), fds);
+  tu_assert_no_children();
   art_spec_free(spec);
 }
 

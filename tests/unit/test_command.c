@@ -39,22 +39,6 @@ static void print_tool(const char *text, const char *status, const char *err_lin
   assert_int_equal(call_tool(argv, 5000, "act_1", NULL, r), 0);
 }
 
-static int count_fds(void) {
-  DIR *d = opendir("/proc/self/fd");
-  assert_non_null(d);
-  int n = 0;
-  for (struct dirent *e; (e = readdir(d));) n += e->d_name[0] != '.';
-  closedir(d);
-  return n;
-}
-
-/* Every child this process started has been reaped. */
-static void assert_no_children(void) {
-  errno = 0;
-  assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
-  assert_int_equal(errno, ECHILD);
-}
-
 /* Gone, or a zombie left to an init that may not reap (not our child). */
 static bool process_gone(pid_t pid) {
   char path[64];
@@ -244,7 +228,7 @@ static void test_timeout_kills_the_group(void **state) {
   free(text);
   assert_true(grandchild > 0);
   assert_true(wait_until_gone(grandchild));
-  assert_no_children();
+  tu_assert_no_children();
 }
 
 static void test_timeout_after_pipes_closed(void **state) {
@@ -257,7 +241,7 @@ static void test_timeout_after_pipes_closed(void **state) {
   assert_false(out.exited);
   assert_int_equal(out.term_signal, SIGKILL);
   art_command_output_dispose(NULL, &out);
-  assert_no_children();
+  tu_assert_no_children();
 }
 
 static void test_large_output_before_reading_stdin(void **state) {
@@ -312,7 +296,7 @@ static void test_output_too_large(void **state) {
   assert_non_null(strstr(err.message, "output too large"));
   assert_null(out.out);
   assert_null(out.err);
-  assert_no_children();
+  tu_assert_no_children();
 }
 
 static void test_stderr_keeps_the_tail(void **state) {
@@ -356,7 +340,7 @@ static void test_nonexistent_program(void **state) {
   assert_string_equal(r.message,
                       "cannot run \"agentrt-no-such-program\": No such file or directory");
   art_tool_result_dispose(&r);
-  assert_no_children();
+  tu_assert_no_children();
 }
 
 static void test_bad_arguments(void **state) {
@@ -518,7 +502,7 @@ static void test_child_inherits_no_stray_descriptors(void **state) {
 
 static void test_no_descriptor_leak(void **state) {
   (void)state;
-  int before = count_fds();
+  int before = tu_count_fds();
   const char *ok[] = {TOOLS "print.sh", "{}", NULL};
   const char *fails[] = {TOOLS "print.sh", "", "1", "oops", NULL};
   const char *missing[] = {"agentrt-no-such-program", NULL};
@@ -531,8 +515,8 @@ static void test_no_descriptor_leak(void **state) {
     assert_int_equal(call_tool(missing, 0, NULL, NULL, &r), ART_EIO);
     art_tool_result_dispose(&r);
   }
-  assert_int_equal(count_fds(), before);
-  assert_no_children();
+  assert_int_equal(tu_count_fds(), before);
+  tu_assert_no_children();
 }
 
 static void check_allocation_failures(const char *const *argv) {
@@ -545,7 +529,7 @@ static void check_allocation_failures(const char *const *argv) {
   assert_int_equal(t.live, 0);
   long total = t.count;
   assert_true(total > 5);
-  int fds = count_fds();
+  int fds = tu_count_fds();
   for (long i = 1; i <= total; i++) {
     tu_alloc_init(&t, i);
     int rc = call_tool(argv, 0, "act_1", &t.a, &r);
@@ -555,9 +539,9 @@ static void check_allocation_failures(const char *const *argv) {
     assert_string_equal(r.message, "out of memory");
     art_tool_result_dispose(&r);
     assert_int_equal(t.live, 0);
-    assert_no_children();
+    tu_assert_no_children();
   }
-  assert_int_equal(count_fds(), fds);
+  assert_int_equal(tu_count_fds(), fds);
 }
 
 static void test_allocation_failures(void **state) {

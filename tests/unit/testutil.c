@@ -1,6 +1,7 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -310,4 +311,47 @@ int tu_baseline_check(void **state) {
           before_test.n_fds, before_test.n_children);
   report(&now);
   return -1;
+}
+
+int tu_count_fds(void) {
+  DIR *d = opendir("/proc/self/fd");
+  assert_non_null(d);
+  int n = 0;
+  for (struct dirent *e; (e = readdir(d));) n += e->d_name[0] != '.';
+  closedir(d);
+  return n;
+}
+
+void tu_assert_no_children(void) {
+  errno = 0;
+  if (waitpid(-1, NULL, WNOHANG) != -1 || errno != ECHILD) fail_msg("a child process is left");
+}
+
+static json_t *timeless_trace(const art_run *run) {
+  json_t *result = art_run_result_json(run);
+  json_t *trace = json_incref(json_object_get(result, "trace"));
+  json_decref(result);
+  size_t i;
+  json_t *ev;
+  json_array_foreach(trace, i, ev) {
+    json_object_del(ev, "ts_us");
+    json_object_del(ev, "latency_us");
+  }
+  return trace;
+}
+
+/* The first event where the traces differ is shown (a whole trace would not
+ * fit cmocka's message). */
+void tu_assert_same_events(const art_run *on_loop, const art_run *blocking) {
+  json_t *a = timeless_trace(on_loop), *b = timeless_trace(blocking);
+  for (size_t i = 0; !json_equal(a, b); i++) {
+    json_t *ea = json_array_get(a, i), *eb = json_array_get(b, i);
+    if (ea && eb && json_equal(ea, eb)) continue;
+    char *ta = ea ? json_dumps(ea, JSON_COMPACT) : NULL,
+         *tb = eb ? json_dumps(eb, JSON_COMPACT) : NULL;
+    fail_msg("run %s differs at event %zu:\nloop:     %s\nblocking: %s", art_run_id(on_loop), i,
+             ta ? ta : "(none)", tb ? tb : "(none)");
+  }
+  json_decref(a);
+  json_decref(b);
 }

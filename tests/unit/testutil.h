@@ -38,6 +38,15 @@ int tu_cli_argv(char **out, char **err, const char *const *args);
  * its own, as a shell's foreground job does, so a test can signal the group. */
 int tu_cli_start(const char *const *args, const char *log, int own_group);
 
+/* The descriptors this process has open now. */
+int tu_count_fds(void);
+/* Every child this process started has been reaped. */
+void tu_assert_no_children(void);
+/* The two runs' traces are the same but for what depends on the clock
+ * (ts_us, latency_us): a run driven on the loop and the same run driven by
+ * the blocking driver. */
+void tu_assert_same_events(const art_run *on_loop, const art_run *blocking);
+
 /* An allocator that counts live allocations and fails allocation number
  * `fail_at` (1-based; 0: never). */
 typedef struct tu_alloc {
