@@ -35,6 +35,7 @@ struct art_model_job {
   void (*done)(art_model_job *job, int rc, const art_decision *d, const art_error *err);
   void *state;   /* the model's own, between start and fire */
   void *loop_ud; /* the loop's own */
+  art_proc_gate procs; /* wait here for a slot before starting a child process */
 };
 
 typedef struct art_model_vtable {
