@@ -30,7 +30,7 @@ extern "C" {
 typedef struct art_loop art_loop;
 
 typedef struct art_loop_options {
-  struct uv_loop_s *uv; /* NULL: the loop makes its own (and closes it when freed) */
+  struct uv_loop_s *uv;       /* NULL: the loop makes its own (and closes it when freed) */
   const art_allocator *alloc; /* NULL: malloc; the loop's own memory (not its runs') */
   /* Child processes (command tools, command models) running at once; a call
    * that would start one more waits, holding no process and no descriptor,

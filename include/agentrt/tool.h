@@ -107,8 +107,8 @@ struct art_tool_job {
   /* The result, once, on the loop's thread: the loop takes `result` (its
    * data reference too).  May be called before start returns. */
   void (*done)(art_tool_job *job, art_tool_result *result);
-  void *state;   /* the tool's own, between start and done */
-  void *loop_ud; /* the loop's own */
+  void *state;         /* the tool's own, between start and done */
+  void *loop_ud;       /* the loop's own */
   art_proc_gate procs; /* wait here for a slot before starting a child process */
 };
 

@@ -66,7 +66,7 @@ struct slot {
   slot *held_next;            /* the loop's held runs, while this one is held */
   const art_action *held_act; /* what it goes on to once synced; NULL: it finishes */
   proc_state proc;
-  slot *proc_next;              /* the runs waiting for a process slot, while this one does */
+  slot *proc_next;                /* the runs waiting for a process slot, while this one does */
   void (*proc_granted)(void *ud); /* told once it holds one */
   void *proc_ud;
 };

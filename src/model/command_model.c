@@ -37,7 +37,8 @@ static int take_result(command_model *m, art_tool_result *r, art_decision *out, 
   if (r->status == ART_RESULT_OK)
     snprintf(m->error, sizeof m->error, "model command: stdout is not a decision object");
   else
-    art_format(m->error, sizeof m->error, "model command: %s", r->message[0] ? r->message : "failed");
+    art_format(m->error, sizeof m->error, "model command: %s",
+               r->message[0] ? r->message : "failed");
   m->call.error = m->error;
   return art_error_set(err, ART_EIO, "%s", m->error);
 }
@@ -102,8 +103,14 @@ static int command_start(art_model *base, const art_context *ctx, art_model_job 
   json_t *packet = begin(m, ctx);
   if (!packet) return art_error_set(err, ART_ENOMEM, "out of memory");
   art_tool_call call = {.step = ctx->step, .run_id = ctx->run_id, .input = packet};
-  art_command_start how = {job->uv,        &job->procs,    cfg->argv,    cfg->timeout_ms,
-                           &call,          m->spec->alloc, command_done, job};
+  art_command_start how = {.uv = job->uv,
+                           .gate = &job->procs,
+                           .argv = cfg->argv,
+                           .timeout_ms = cfg->timeout_ms,
+                           .call = &call,
+                           .alloc = m->spec->alloc,
+                           .done = command_done,
+                           .ud = job};
   job->state = m;
   m->running = art_command_tool_start(&how);
   json_decref(packet);
@@ -129,9 +136,9 @@ static void command_free(art_model *base) {
   art_release(m->spec->alloc, m);
 }
 
-static const art_model_vtable command_vtable = {
-    ART_MODEL_VERSION, "command", command_decide, command_free, NULL, command_calls,
-    command_start,     command_cancel};
+static const art_model_vtable command_vtable = {ART_MODEL_VERSION, "command",     command_decide,
+                                                command_free,      NULL,          command_calls,
+                                                command_start,     command_cancel};
 
 int art_command_model_new(art_model **out, const art_spec *spec, art_error *err) {
   command_model *m = art_zalloc(spec->alloc, sizeof *m);

@@ -66,7 +66,8 @@ static int remaining_ms(const child *c) {
 static int no_memory(art_error *err) { return art_error_set(err, ART_ENOMEM, "out of memory"); }
 
 static void feed_stdin(child *c) {
-  ssize_t n = art_write_without_sigpipe(c->proc.in_fd, c->input + c->input_off, c->input_len - c->input_off);
+  ssize_t n = art_write_without_sigpipe(c->proc.in_fd, c->input + c->input_off,
+                                        c->input_len - c->input_off);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
   if (n > 0) c->input_off += (size_t)n;
   /* An error (EPIPE: the child closed stdin or exited) means the child will
@@ -102,7 +103,9 @@ static int drain_stdout(child *c, art_error *err) {
   return 0;
 }
 
-static void drain_stderr(child *c) { art_read_tail(&c->proc.err_fd, c->err, &c->err_len, ERR_KEEP); }
+static void drain_stderr(child *c) {
+  art_read_tail(&c->proc.err_fd, c->err, &c->err_len, ERR_KEEP);
+}
 
 /* Moves input in and output out until the child closes its ends or the
  * deadline passes (c->timed_out). */
@@ -351,7 +354,8 @@ static void map_output(art_command_output *o, int timeout_ms, art_tool_result *r
   const char *line = art_last_line(o->err, o->err_len, &line_len);
   json_t *value;
   if (o->timed_out)
-    art_tool_result_set(r, ART_RESULT_ERROR, json_pack("{s:i}", "timeout_ms", timeout_ms), "timeout");
+    art_tool_result_set(r, ART_RESULT_ERROR, json_pack("{s:i}", "timeout_ms", timeout_ms),
+                        "timeout");
   else if (o->interrupted)
     art_tool_result_set(r, ART_RESULT_ERROR, NULL, "interrupted: the run is being cancelled");
   else if (!o->exited)
@@ -631,8 +635,12 @@ art_command_job *art_command_tool_start(const art_command_start *how) {
     start_failed(how, ART_ENOMEM, &err);
     return NULL;
   }
-  *j = (art_command_job){.argv = how->argv, .timeout_ms = tool_timeout(how->timeout_ms),
-                         .uv = how->uv, .gate = how->gate, .done = how->done, .ud = how->ud};
+  *j = (art_command_job){.argv = how->argv,
+                         .timeout_ms = tool_timeout(how->timeout_ms),
+                         .uv = how->uv,
+                         .gate = how->gate,
+                         .done = how->done,
+                         .ud = how->ud};
   int rc = tool_input_prepare(alloc, how->call, &j->in, &err);
   child_init(&j->c, alloc, how->argv[0], j->in.text, j->in.len, -1);
   if (rc == 0) rc = child_alloc_buffers(&j->c, &err);
@@ -668,9 +676,14 @@ static void command_tool_done(void *ud, int rc, art_tool_result *result, const c
 
 static int command_tool_start(void *ud, const art_tool_call *call, art_tool_job *job) {
   const art_command_tool *c = ud;
-  art_command_start how = {job->uv,        &job->procs, (const char *const *)c->argv,
-                           c->timeout_ms,  call,        c->alloc,
-                           command_tool_done, job};
+  art_command_start how = {.uv = job->uv,
+                           .gate = &job->procs,
+                           .argv = (const char *const *)c->argv,
+                           .timeout_ms = c->timeout_ms,
+                           .call = call,
+                           .alloc = c->alloc,
+                           .done = command_tool_done,
+                           .ud = job};
   job->state = art_command_tool_start(&how);
   return 0; /* the result says why when the command could not be run */
 }

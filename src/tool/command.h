@@ -95,10 +95,10 @@ typedef void (*art_command_done_fn)(void *ud, int rc, art_tool_result *result, c
 
 typedef struct art_command_start {
   struct uv_loop_s *uv;
-  art_proc_gate *gate;     /* NULL: no limit on processes; else one is waited for */
-  const char *const *argv; /* borrowed until the child has started */
-  int timeout_ms;          /* <= 0: 30000 */
-  const art_tool_call *call; /* read before this returns */
+  art_proc_gate *gate;        /* NULL: no limit on processes; else one is waited for */
+  const char *const *argv;    /* borrowed until the child has started */
+  int timeout_ms;             /* <= 0: 30000 */
+  const art_tool_call *call;  /* read before this returns */
   const art_allocator *alloc; /* NULL: the default */
   art_command_done_fn done;
   void *ud;

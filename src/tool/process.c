@@ -289,7 +289,8 @@ static int start_child(art_process *c, const exec_plan *plan, art_error *err) {
   int status_fd = take_fd(&p.status[0]);
   close_pipes(&p); /* the child's ends: only the child may hold them */
   if (c->pid < 0)
-    rc = art_error_set(err, ART_EIO, "cannot start \"%s\": %s", plan->argv[0], strerror(fork_errno));
+    rc =
+        art_error_set(err, ART_EIO, "cannot start \"%s\": %s", plan->argv[0], strerror(fork_errno));
   else
     rc = await_exec(plan->argv[0], status_fd, err);
   close(status_fd);

@@ -96,6 +96,52 @@ art_spec *tu_spec(const char *text) {
   return spec;
 }
 
+void tu_job_new(tu_job *j, const char *spec_text, const char *run_id) {
+  art_error err = {0};
+  memset(j, 0, sizeof *j);
+  j->spec = tu_spec(spec_text);
+  art_run_options opts = {.run_id = run_id};
+  assert_int_equal(art_model_new(&j->model, j->spec, &err), 0);
+  assert_int_equal(art_run_new(&j->run, j->spec, &opts), 0);
+}
+
+void tu_job_free(tu_job *j) {
+  art_run_free(j->run);
+  art_model_free(j->model);
+  art_spec_free(j->spec);
+}
+
+void tu_told(void *ud, art_run *run, int rc) {
+  tu_job *j = ud;
+  assert_ptr_equal(run, j->run);
+  assert_false(j->told);
+  j->told = true;
+  j->rc = rc;
+}
+
+/* A run's trace without what depends on the clock. */
+static json_t *timeless_trace(const art_run *run) {
+  json_t *result = art_run_result_json(run);
+  json_t *trace = json_incref(json_object_get(result, "trace"));
+  json_decref(result);
+  size_t i;
+  json_t *ev;
+  json_array_foreach(trace, i, ev) {
+    json_object_del(ev, "ts_us");
+    json_object_del(ev, "latency_us");
+  }
+  return trace;
+}
+
+void tu_assert_same_trace(const art_run *a, const art_run *b) {
+  json_t *ta = timeless_trace(a), *tb = timeless_trace(b);
+  if (!json_equal(ta, tb)) {
+    char *da = json_dumps(ta, JSON_COMPACT), *db = json_dumps(tb, JSON_COMPACT);
+    fail_msg("run %s differs:\nloop:     %s\nblocking: %s", art_run_id(a), da, db);
+  }
+  json_decref(ta), json_decref(tb);
+}
+
 const art_run_options *tu_run_options(const art_spec *spec) {
   static const art_run_options opts = {.run_id = "run_test"};
   return art_spec_run_id(spec) ? NULL : &opts;

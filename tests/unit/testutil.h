@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include "agentrt/model.h"
 #include "agentrt/run.h"
 
 /* A fresh directory under $TMPDIR for this test process; removed at exit. */
@@ -37,6 +38,24 @@ int tu_cli_argv(char **out, char **err, const char *const *args);
  * tu_path(log) (NULL: /dev/null).  With `own_group` it leads a process group of
  * its own, as a shell's foreground job does, so a test can signal the group. */
 int tu_cli_start(const char *const *args, const char *log, int own_group);
+
+/* A run with its spec and model, driven on an event loop (loop.h) and told
+ * once that it stopped (tu_told). */
+typedef struct tu_job {
+  art_spec *spec;
+  art_model *model;
+  art_run *run;
+  int rc;
+  bool told;
+} tu_job;
+/* The run of tu_spec(spec_text) named `run_id`, with its model. */
+void tu_job_new(tu_job *j, const char *spec_text, const char *run_id);
+void tu_job_free(tu_job *j);
+/* An art_loop_stopped_fn for a tu_job (ud): fails the test when told twice. */
+void tu_told(void *ud, art_run *run, int rc);
+/* Fails the test, showing both, unless the runs' traces are the same but
+ * for what depends on the clock (timestamps, latencies). */
+void tu_assert_same_trace(const art_run *a, const art_run *b);
 
 /* An allocator that counts live allocations and fails allocation number
  * `fail_at` (1-based; 0: never). */
