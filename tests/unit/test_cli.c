@@ -578,8 +578,9 @@ static void test_run_several_specs_at_once(void **state) {
 
 /* A spec whose one tool is a command. */
 #define COMMAND_SPEC                                                                               \
-  SPEC("", "{\"name\": \"probe\", \"side_effect\": \"read\", \"command\": [\"/bin/sh\", "           \
-           "\"-c\", \"cat >/dev/null; echo '{\\\"n\\\": 1}'\"]}",                                    \
+  SPEC("",                                                                                         \
+       "{\"name\": \"probe\", \"side_effect\": \"read\", \"command\": [\"/bin/sh\", "              \
+       "\"-c\", \"cat >/dev/null; echo '{\\\"n\\\": 1}'\"]}",                                      \
        TOOL_CALL("probe", "{}") ", " ANSWER)
 
 /* Two runs with command tools, one child process at a time: both succeed. */
