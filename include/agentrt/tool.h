@@ -173,7 +173,8 @@ art_side_effect_source art_tool_side_effect_source(const art_tool *t);
 bool art_tool_idempotent(const art_tool *t);
 bool art_tool_enabled(const art_tool *t);
 /* Whether a call may wait (command tools, C tools marked may_block): an event
- * loop runs such a call on its thread pool, the others on its own thread. */
+ * loop runs such a call on its thread pool, unless the tool can start it on
+ * the loop (art_tool_can_start); the others on its own thread. */
 bool art_tool_may_block(const art_tool *t);
 /* Whether the tool can start a call on an event loop (art_tool_start). */
 bool art_tool_can_start(const art_tool *t);

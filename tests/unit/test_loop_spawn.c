@@ -85,6 +85,8 @@ static char *tools_json(void) {
       {"echo", "cat", "5000"},
       {"killed", "cat >/dev/null; kill -9 $$", "5000"},
       {"slow", "cat >/dev/null; sleep 5", "150"},
+      /* exits at once, but a grandchild holds the pipes: a timeout */
+      {"orphan", "cat >/dev/null; echo '{\"n\": 2}'; sleep 5 &", "150"},
   };
   static char json[8192];
   size_t at = 0;
@@ -100,17 +102,16 @@ static char *tools_json(void) {
 /* The specs of the differential: scripted models calling each tool, and
  * command models (one that calls a tool first, one that fails). */
 static char **spawn_specs(size_t *n) {
-  static char *specs[16];
+  static char *specs[24];
   const char *tools = tools_json();
   const char *decider =
       script("decider.sh", "cat >/dev/null; if [ \"$AGENTRT_STEP\" = 1 ]; then echo '" CALL(
                                "env") "'; else echo '" ANSWER "'; fi");
   const char *broken = script("broken-model.sh", "cat >/dev/null; echo 'no model' >&2; exit 2");
-  const char *scripted[] = {CALL("ok") "," ANSWER,   CALL("fails"),
-                            CALL("envelope"),        CALL("silent"),
-                            CALL("text") "," ANSWER, CALL("env") "," ANSWER,
-                            CALL("fds") "," ANSWER,  CALL("echo") "," ANSWER,
-                            CALL("killed"),          CALL("slow")};
+  const char *scripted[] = {CALL("ok") "," ANSWER,  CALL("fails"),           CALL("envelope"),
+                            CALL("silent"),         CALL("text") "," ANSWER, CALL("env") "," ANSWER,
+                            CALL("fds") "," ANSWER, CALL("echo") "," ANSWER, CALL("killed"),
+                            CALL("slow"),           CALL("orphan")};
   size_t n_scripted = sizeof scripted / sizeof *scripted;
   char text[16384];
   for (size_t i = 0; i < n_scripted + 2; i++) {
@@ -406,17 +407,14 @@ static void sample_fds(uv_check_t *h) {
  * three pipes; the loop itself a few). */
 static void max_procs_bounds_the_children_at_once(void **state) {
   (void)state;
-  char dir[512], log[512], lock[512];
-  snprintf(dir, sizeof dir, "%s", tu_path("running"));
-  snprintf(log, sizeof log, "%s", tu_path("counts"));
-  snprintf(lock, sizeof lock, "%s", tu_path("count.lock"));
-  mkdir(dir, 0755);
-  remove(log);
+  mkdir(tu_path("running"), 0755);
+  remove(tu_path("counts"));
   char body[4096], tool[4096 + 128], spec[4096 + 512];
   snprintf(body, sizeof body,
            "cat >/dev/null; flock %s sh -c \"mkdir %s/$$; ls %s | wc -l >> %s\"; sleep 0.05; "
            "rmdir %s/$$; echo '{}'",
-           lock, dir, dir, log, dir);
+           tu_path("count.lock"), tu_path("running"), tu_path("running"), tu_path("counts"),
+           tu_path("running"));
   tool_json(tool, sizeof tool, "count", script("count.sh", body), 10000);
   snprintf(spec, sizeof spec,
            "{\"goal\":\"g\",\"tools\":[%s],\"model\":{\"type\":\"scripted\",\"decisions\":[" CALL(
@@ -446,8 +444,8 @@ static void max_procs_bounds_the_children_at_once(void **state) {
     assert_int_equal(art_run_stop_reason(jobs[i].run), ART_STOP_SUCCESS);
     tu_job_free(&jobs[i]);
   }
-  assert_int_equal(tu_count_lines(log), 20);
-  char *counts = tu_read(log);
+  assert_int_equal(tu_count_lines(tu_path("counts")), 20);
+  char *counts = tu_read(tu_path("counts"));
   for (char *line = counts; *line; line = strchr(line, '\n') + 1) {
     int running = atoi(line);
     if (running < 1 || running > 2) fail_msg("%d tools ran at once:\n%s", running, counts);
