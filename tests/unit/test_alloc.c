@@ -100,8 +100,8 @@ static int outcome(const art_run *run, int rc) {
   return art_run_stop_reason(run) == ART_STOP_SUCCESS ? 0 : 1;
 }
 
-/* LOOP_RUNS runs of `text` at once on one loop; the worst outcome. */
-static int loop_runs_of(tu_alloc *t, const char *text) {
+/* `n` runs (up to LOOP_RUNS) of `text` at once on one loop; the worst outcome. */
+static int loop_runs_of(tu_alloc *t, const char *text, int n) {
   json_t *json = json_loads(text, 0, NULL);
   if (!json) return ART_ENOMEM;
   art_spec *spec = NULL;
@@ -114,7 +114,7 @@ static int loop_runs_of(tu_alloc *t, const char *text) {
   art_loop_options lo = {.alloc = &t->a};
   int rc = art_spec_parse(&spec, json, "alloc.json", NULL, &opts, &err);
   if (rc == 0) rc = art_loop_new(&loop, &lo, &err);
-  for (int i = 0; rc == 0 && i < LOOP_RUNS; i++) {
+  for (int i = 0; rc == 0 && i < n; i++) {
     char id[16];
     snprintf(id, sizeof id, "alloc-%d", i);
     art_run_options ro = {.run_id = id};
@@ -136,8 +136,9 @@ static int loop_runs_of(tu_alloc *t, const char *text) {
   return rc < 0 ? rc : worst;
 }
 
-static int loop_runs(tu_alloc *t) { return loop_runs_of(t, spec_text); }
-static int loop_command_runs(tu_alloc *t) { return loop_runs_of(t, command_spec_text); }
+static int loop_runs(tu_alloc *t) { return loop_runs_of(t, spec_text, LOOP_RUNS); }
+/* One run: its two children cost a fork each per attempt, slow under ASan. */
+static int loop_command_runs(tu_alloc *t) { return loop_runs_of(t, command_spec_text, 1); }
 
 static int attempt(tu_alloc *t, long fail_at, int (*pass)(tu_alloc *t)) {
   tu_alloc_init(t, fail_at);
