@@ -115,7 +115,7 @@ static int loop_runs_of(tu_alloc *t, const char *text, int n) {
   int rc = art_spec_parse(&spec, json, "alloc.json", NULL, &opts, &err);
   if (rc == 0) rc = art_loop_new(&loop, &lo, &err);
   for (int i = 0; rc == 0 && i < n; i++) {
-    char id[16];
+    char id[32];
     snprintf(id, sizeof id, "alloc-%d", i);
     art_run_options ro = {.run_id = id};
     if ((rc = art_model_new(&models[i], spec, &err)) == 0 &&
