@@ -54,6 +54,7 @@ typedef struct art_eval_options {
   /* May be NULL: told after each case, on the loop's thread. */
   void (*progress)(void *ud, size_t done, size_t total, size_t failed);
   void *ud;
+  unsigned max_procs; /* the loop's limit on child processes (loop.h; 0: its default) */
 } art_eval_options;
 
 /* art_eval_suite_run with `opts` (NULL: one case at a time): the cases run

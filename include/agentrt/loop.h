@@ -4,12 +4,14 @@
  * for its next action, performing it, feeding the outcome back), but never
  * waits for one run: while a run's model decides or its tool works, the loop
  * drives the others.  Decisions of models that can start one without blocking
- * (model vtable version 4: `start`), tools that can start a call on the loop
- * (`art_tool_def.start`: MCP tools, whose session serves all the loop's runs
- * at once, see mcp.h) and tools that do not block run on the loop's thread;
- * a model without `start` decides, and a tool that may block (command tools,
- * C tools marked `may_block`) runs, on libuv's thread pool, with an
- * interrupt for cancels and the wall-time budget.  The run itself is only
+ * (model vtable version 4: `start`: scripted, openai, command) and tools
+ * that can start a call on the loop (`art_tool_def.start`: command tools;
+ * MCP tools, whose session serves all the loop's runs at once, see mcp.h) or
+ * do not block run on the loop's thread; a model without `start` decides,
+ * and a tool that may block (C tools marked `may_block`) runs, on libuv's
+ * thread pool, with an interrupt for cancels and the wall-time budget.
+ * Child processes started on the loop are limited (max_procs); calls beyond
+ * it wait in line.  The run itself is only
  * ever touched on the loop's thread.
  *
  *   art_loop *loop;
@@ -30,8 +32,12 @@ extern "C" {
 typedef struct art_loop art_loop;
 
 typedef struct art_loop_options {
-  struct uv_loop_s *uv; /* NULL: the loop makes its own (and closes it when freed) */
+  struct uv_loop_s *uv;       /* NULL: the loop makes its own (and closes it when freed) */
   const art_allocator *alloc; /* NULL: malloc; the loop's own memory (not its runs') */
+  /* Child processes (command tools, command models) running at once; a call
+   * that would start one more waits, holding no process and no descriptor,
+   * until one ends.  0: 4 x the number of cores. */
+  unsigned max_procs;
 } art_loop_options;
 
 /* Told once, on the loop's thread, that the loop is done with `run`: it

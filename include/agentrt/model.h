@@ -33,8 +33,9 @@ struct art_model_job {
    * the call), or a negative code and err (-> model_failure).  May be called
    * before start returns. */
   void (*done)(art_model_job *job, int rc, const art_decision *d, const art_error *err);
-  void *state;   /* the model's own, between start and fire */
-  void *loop_ud; /* the loop's own */
+  void *state;         /* the model's own, between start and fire */
+  void *loop_ud;       /* the loop's own */
+  art_proc_gate procs; /* wait here for a slot before starting a child process */
 };
 
 typedef struct art_model_vtable {

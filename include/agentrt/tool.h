@@ -80,6 +80,22 @@ typedef struct art_tool_call {
  * reported to the run as an error result carrying art_strerror(code). */
 typedef int (*art_tool_fn)(void *ud, const art_tool_call *call, art_tool_result *result);
 
+/* An event loop's limit on child processes running at once
+ * (art_loop_options.max_procs), as a job that starts one sees it.  The loop
+ * fills it in; a job holds one slot at most, from before it starts a child
+ * until that child is reaped. */
+typedef struct art_proc_gate art_proc_gate;
+struct art_proc_gate {
+  /* true: the job holds a slot now; false: it waits for one (first come,
+   * first served), and `granted(ud)` is called on the loop's thread, in a
+   * later turn, once it holds one.  NULL: no limit. */
+  bool (*acquire)(art_proc_gate *gate, void (*granted)(void *ud), void *ud);
+  /* Give back the slot held, or stop waiting for one (granted is then not
+   * called); nothing when the job has neither. */
+  void (*release)(art_proc_gate *gate);
+  void *loop_ud; /* the loop's own */
+};
+
 /* A call made on an event loop (art_loop, loop.h) by a tool that can start
  * one without blocking (a child process on non-blocking pipes, a request on
  * a shared MCP session).  The loop fills every member but `state` and keeps
@@ -91,8 +107,9 @@ struct art_tool_job {
   /* The result, once, on the loop's thread: the loop takes `result` (its
    * data reference too).  May be called before start returns. */
   void (*done)(art_tool_job *job, art_tool_result *result);
-  void *state;   /* the tool's own, between start and done */
-  void *loop_ud; /* the loop's own */
+  void *state;         /* the tool's own, between start and done */
+  void *loop_ud;       /* the loop's own */
+  art_proc_gate procs; /* wait here for a slot before starting a child process */
 };
 
 /* Start `call` without blocking: 0 (done will be called), or a negative code
@@ -137,7 +154,8 @@ int art_registry_add(art_registry *reg, const art_tool_def *def, art_error *err)
 
 /* Register `def` (fn, ud and free_ud unset) as an external command: argv
  * (NULL-terminated, copied) run with the call's input on stdin and killed after
- * `timeout_ms` (0: 30000).  ART_EINVAL as art_registry_add, or for an empty
+ * `timeout_ms` (0: 30000).  On an event loop the call starts there (start and
+ * cancel: no thread, pipes watched by the loop, one of its process slots).  ART_EINVAL as art_registry_add, or for an empty
  * argv.  Command tools run processes, so they come with src/tool, not the
  * core. */
 int art_registry_add_command(art_registry *reg, const art_tool_def *def, const char *const *argv,
@@ -155,7 +173,8 @@ art_side_effect_source art_tool_side_effect_source(const art_tool *t);
 bool art_tool_idempotent(const art_tool *t);
 bool art_tool_enabled(const art_tool *t);
 /* Whether a call may wait (command tools, C tools marked may_block): an event
- * loop runs such a call on its thread pool, the others on its own thread. */
+ * loop runs such a call on its thread pool, unless the tool can start it on
+ * the loop (art_tool_can_start); the others on its own thread. */
 bool art_tool_may_block(const art_tool *t);
 /* Whether the tool can start a call on an event loop (art_tool_start). */
 bool art_tool_can_start(const art_tool *t);

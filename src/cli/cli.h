@@ -26,11 +26,13 @@ enum {
   OPT_OUTCOME = 4096,
   OPT_SUITE = 8192, /* --suite FILE, repeatable (up to CLI_MAX_SUITES) */
   OPT_YAML = 16384,
-  OPT_JOBS = 32768 /* --jobs N, 1..CLI_MAX_JOBS */
+  OPT_JOBS = 32768,     /* --jobs N, 1..CLI_MAX_JOBS */
+  OPT_MAX_PROCS = 65536 /* --max-procs N, 1..CLI_MAX_PROCS */
 };
 
 #define CLI_MAX_SUITES 16
 #define CLI_MAX_JOBS 10000
+#define CLI_MAX_PROCS 4096
 
 #define CLI_DEFAULT_STORE "agentrt.db"
 /* cli_parse's `args` for one positional argument or more, up to CLI_MAX_ARGS. */
@@ -51,7 +53,8 @@ typedef struct cli_opts {
   const char *older_than;
   const char *expires;
   const char *outcome;
-  unsigned jobs; /* --jobs, 0 when not given */
+  unsigned jobs;      /* --jobs, 0 when not given */
+  unsigned max_procs; /* --max-procs, 0 when not given (the loop's default) */
   const char *suites[CLI_MAX_SUITES];
   int n_suites;
   const char *args[CLI_MAX_ARGS]; /* positional arguments */

@@ -6,7 +6,8 @@
 #include "cli/cli.h"
 
 static const char usage[] =
-    "usage: agentrt eval SUITE.json [--jobs N] [--junit FILE] [--json] [--outbox FILE]\n"
+    "usage: agentrt eval SUITE.json [--jobs N] [--max-procs N] [--junit FILE] [--json] [--outbox "
+    "FILE]\n"
     "\n"
     "Run every case of an eval suite and check it.  A suite is\n"
     "  {\"name\": \"...\", \"cases\": [{\"name\": \"...\", \"agent\": SPEC or \"spec.json\",\n"
@@ -18,6 +19,8 @@ static const char usage[] =
     "\n"
     "  --jobs N        run up to N cases at once on one event loop (default 16; the\n"
     "                  report and the JUnit file list the cases in the suite's order)\n"
+    "  --max-procs N   at most N child processes (command tools, command models) at\n"
+    "                  once, 1 to 4096 (default 4 x cores)\n"
     "  --junit FILE    write JUnit XML to FILE\n"
     "  --json          print the report as JSON instead of a table\n"
     "  --outbox FILE   where the built-in send_message tool appends\n"
@@ -48,7 +51,7 @@ static void progress_clear(void) {
 
 int cmd_eval(int argc, char **argv) {
   cli_opts o;
-  int rc = cli_parse(argc, argv, OPT_JUNIT | OPT_OUTBOX | OPT_JOBS, 1, usage, &o);
+  int rc = cli_parse(argc, argv, OPT_JUNIT | OPT_OUTBOX | OPT_JOBS | OPT_MAX_PROCS, 1, usage, &o);
   if (rc != 0 || o.help) return rc;
   art_eval_suite *suite;
   art_error err = {0};
@@ -56,7 +59,8 @@ int cmd_eval(int argc, char **argv) {
   if (art_eval_suite_load(&suite, o.args[0], &opts, &err) < 0)
     return cli_error(EXIT_USAGE, cli_err_of(err.code), "%s", err.message);
   bool on_tty = !o.json && isatty(STDOUT_FILENO);
-  art_eval_options eo = {o.jobs ? o.jobs : DEFAULT_JOBS, on_tty ? progress : NULL, NULL};
+  art_eval_options eo = {o.jobs ? o.jobs : DEFAULT_JOBS, on_tty ? progress : NULL, NULL,
+                         o.max_procs};
   json_t *report = art_eval_suite_run_with(suite, &eo, &err);
   if (on_tty) progress_clear();
   if (!report) {

@@ -3,7 +3,8 @@
 #include "cli/cli.h"
 
 static const char usage[] =
-    "usage: agentrt run SPEC.json... [--jobs N] [--store PATH] [--json] [--trace FILE] "
+    "usage: agentrt run SPEC.json... [--jobs N] [--max-procs N] [--store PATH] [--json] [--trace "
+    "FILE] "
     "[--outbox FILE]\n"
     "\n"
     "Run the agent SPEC.json describes until it stops, then print the stop reason,\n"
@@ -21,6 +22,9 @@ static const char usage[] =
     "                  (default 16), one line each in the order given: run id, stop\n"
     "                  reason, steps, spec; with --json one JSON object a line\n"
     "                  (spec, run_id, status, stop_reason, reason, steps, answer)\n"
+    "  --max-procs N   with several specs: at most N child processes (command tools,\n"
+    "                  command models) at once, 1 to 4096 (default 4 x cores); calls\n"
+    "                  beyond it wait their turn\n"
     "\n"
     "The spec's \"model\" says where decisions come from: \"scripted\" (a list),\n"
     "\"openai\" (any OpenAI-compatible chat-completions server: base_url, model,\n"
@@ -39,8 +43,8 @@ static const char usage[] =
 
 int cmd_run(int argc, char **argv) {
   cli_opts o;
-  int rc = cli_parse(argc, argv, OPT_TRACE | OPT_OUTBOX | OPT_STORE | OPT_JOBS, CLI_ARGS_MANY,
-                     usage, &o);
+  int rc = cli_parse(argc, argv, OPT_TRACE | OPT_OUTBOX | OPT_STORE | OPT_JOBS | OPT_MAX_PROCS,
+                     CLI_ARGS_MANY, usage, &o);
   if (rc != 0 || o.help) return rc;
   if (o.n_args > 1 && o.trace)
     return cli_usage_error(usage, "--trace takes one spec (the store keeps every run's trace)");

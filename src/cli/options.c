@@ -12,6 +12,19 @@ static const char *flag_value(int argc, char **argv, int *i, const char *name) {
   return *i + 1 < argc ? argv[++*i] : "";
 }
 
+/* A flag that takes a number from 1 to `max`: 1 when `argv[*i]` is `name`
+ * and its value is such a number, 0 when it is not `name`, -1 when the value
+ * is not. */
+static int number_flag(int argc, char **argv, int *i, const char *name, long max, unsigned *out) {
+  const char *v = flag_value(argc, argv, i, name);
+  if (!v) return 0;
+  char *end;
+  long n = strtol(v, &end, 10);
+  if (!v[0] || *end || n < 1 || n > max) return -1;
+  *out = (unsigned)n;
+  return 1;
+}
+
 static int parse_flag(int argc, char **argv, int *i, unsigned allowed, cli_opts *o) {
   static const struct {
     unsigned bit;
@@ -31,14 +44,13 @@ static int parse_flag(int argc, char **argv, int *i, unsigned allowed, cli_opts 
   if ((allowed & OPT_JSONL) && strcmp(argv[*i], "--jsonl") == 0) return o->jsonl = true, 0;
   if ((allowed & OPT_ALL) && strcmp(argv[*i], "--all") == 0) return o->all = true, 0;
   if ((allowed & OPT_YAML) && strcmp(argv[*i], "--yaml") == 0) return o->yaml = true, 0;
-  const char *jobs = allowed & OPT_JOBS ? flag_value(argc, argv, i, "--jobs") : NULL;
-  if (jobs) {
-    char *end;
-    long n = strtol(jobs, &end, 10);
-    if (!jobs[0] || *end || n < 1 || n > CLI_MAX_JOBS) return -3;
-    o->jobs = (unsigned)n;
-    return 0;
-  }
+  int number =
+      allowed & OPT_JOBS ? number_flag(argc, argv, i, "--jobs", CLI_MAX_JOBS, &o->jobs) : 0;
+  if (number) return number < 0 ? -3 : 0;
+  number = allowed & OPT_MAX_PROCS
+               ? number_flag(argc, argv, i, "--max-procs", CLI_MAX_PROCS, &o->max_procs)
+               : 0;
+  if (number) return number < 0 ? -4 : 0;
   const char *suite = allowed & OPT_SUITE ? flag_value(argc, argv, i, "--suite") : NULL;
   if (suite) {
     if (!suite[0]) return -1;
@@ -74,6 +86,10 @@ int cli_parse(int argc, char **argv, unsigned allowed, int args, const char *usa
       if (rc == -2) return cli_usage_error(usage, "at most %d --suite options", CLI_MAX_SUITES);
       if (rc == -3)
         return cli_usage_error(usage, "--jobs takes a number from 1 to %d", CLI_MAX_JOBS);
+      if (rc == -4)
+        return cli_usage_error(usage,
+                               "--max-procs takes a number from 1 to %d (child processes at once)",
+                               CLI_MAX_PROCS);
       if (rc < 0)
         return cli_usage_error(usage, "bad option \"%s\" (unknown, or missing its value)", a);
     } else if (o->n_args < (args == CLI_ARGS_MANY ? CLI_MAX_ARGS : args)) {

@@ -1,5 +1,5 @@
-/* agentrt run A.json B.json ... [--jobs N]: the specs' runs on one event loop,
- * at most N at once, all journaled in one store through batched sinks (one
+/* agentrt run A.json B.json ... [--jobs N] [--max-procs N]: the specs' runs on
+ * one event loop, at most N at once (and at most --max-procs child processes), all journaled in one store through batched sinks (one
  * transaction for the events of many runs; durable where a single run is).
  * One result line each, in the order the specs were given, each printed as
  * soon as it and the ones before it have stopped. */
@@ -156,7 +156,7 @@ static int load_specs(many *m) {
 
 static int drive_all(many *m) {
   art_error err = {0};
-  art_loop_options lo = {.uv = &m->uv};
+  art_loop_options lo = {.uv = &m->uv, .max_procs = m->o->max_procs};
   if (uv_loop_init(&m->uv) != 0) return cli_error(EXIT_USAGE, CLI_ERR_INTERNAL, "out of memory");
   int rc = art_loop_new(&m->loop, &lo, &err);
   if (rc == 0) {

@@ -272,7 +272,7 @@ static void runner_dispose(suite_runner *r) {
 
 json_t *art_eval_suite_run_with(const art_eval_suite *suite, const art_eval_options *opts,
                                 art_error *err) {
-  static const art_eval_options one_at_a_time = {1, NULL, NULL};
+  static const art_eval_options one_at_a_time = {1, NULL, NULL, 0};
   suite_runner r = {suite, opts ? opts : &one_at_a_time, NULL, NULL, NULL, 0, 0, 0, 0, err};
   size_t n = suite->n_cases, jobs = r.opts->jobs ? r.opts->jobs : 1;
   r.slots = art_zalloc(suite->alloc, (n ? n : 1) * sizeof *r.slots);
@@ -282,7 +282,8 @@ json_t *art_eval_suite_run_with(const art_eval_suite *suite, const art_eval_opti
     art_error_set(err, ART_ENOMEM, "out of memory");
     return NULL;
   }
-  if (art_loop_new(&r.loop, NULL, err) < 0) {
+  art_loop_options lo = {.max_procs = r.opts->max_procs};
+  if (art_loop_new(&r.loop, &lo, err) < 0) {
     runner_dispose(&r);
     return NULL;
   }

@@ -26,6 +26,8 @@
 #include <uv.h>
 
 typedef enum { SLOT_IDLE, SLOT_DECIDING, SLOT_CALLING } slot_state;
+/* Where the action in flight stands with the loop's process slots. */
+typedef enum { PROC_NONE, PROC_WAITING, PROC_HOLDING } proc_state;
 
 typedef struct slot slot;
 typedef struct delay_list delay_list;
@@ -77,6 +79,10 @@ struct slot {
   art_tool_job tool_job;
   slot *held_next;            /* the loop's held runs, while this one is held */
   const art_action *held_act; /* what it goes on to once synced; NULL: it finishes */
+  proc_state proc;
+  slot *proc_next;                /* the runs waiting for a process slot, while this one does */
+  void (*proc_granted)(void *ud); /* told once it holds one */
+  void *proc_ud;
 };
 
 struct art_loop {
@@ -95,6 +101,12 @@ struct art_loop {
   uv_prepare_t clock_before_wait;
   delay_list *delay_lists;        /* one for each delay some job waits now */
   uint64_t delay_joins;
+  /* Process slots: held by actions in flight, and the actions waiting for
+   * one, first come first served; a slot given back is granted on the next
+   * turn (grant), not inside the callback that gave it back. */
+  size_t max_procs, procs_held;
+  slot *proc_waiting, **proc_waiting_end;
+  uv_idle_t grant;
   slot *runs;                     /* every run on the loop */
   slot *starting, **starting_end; /* added, not driven yet: in order, through next */
   size_t n_runs;
@@ -104,6 +116,7 @@ struct art_loop {
 static void drive(slot *s);
 static void hold(slot *s, const art_action *act);
 static void delay_leave(slot *s);
+static void proc_release_slot(slot *s);
 
 /* ---- slots --------------------------------------------------------------------- */
 
@@ -130,6 +143,7 @@ static void slot_closed(uv_handle_t *h) {
 /* The loop is done with the run: it is told, and the slot goes (once its
  * timers have closed). */
 static void finish(slot *s, int rc) {
+  proc_release_slot(s);
   if (art_run_owes_sync(s->run)) {
     if (rc >= 0 && !s->loop->freeing) {
       hold(s, NULL);
@@ -197,6 +211,62 @@ static int arm_deadline(slot *s, int64_t now) {
 static void disarm_deadline(slot *s) {
   if (s->deadline_timer) uv_timer_stop(s->deadline_timer);
 }
+
+/* ---- process slots ---------------------------------------------------------------- */
+
+static void grant_waiting(uv_idle_t *idle) {
+  art_loop *l = idle->data;
+  while (l->proc_waiting && l->procs_held < l->max_procs) {
+    slot *s = l->proc_waiting;
+    if (!(l->proc_waiting = s->proc_next)) l->proc_waiting_end = &l->proc_waiting;
+    s->proc = PROC_HOLDING;
+    l->procs_held++;
+    s->proc_granted(s->proc_ud); /* may give it back, or ask for more, at once */
+  }
+  uv_idle_stop(idle);
+}
+
+static bool proc_acquire(art_proc_gate *g, void (*granted)(void *ud), void *ud) {
+  slot *s = g->loop_ud;
+  art_loop *l = s->loop;
+  if (s->proc == PROC_HOLDING) return true;
+  if (s->proc == PROC_NONE && !l->proc_waiting && l->procs_held < l->max_procs) {
+    s->proc = PROC_HOLDING;
+    l->procs_held++;
+    return true;
+  }
+  s->proc_granted = granted;
+  s->proc_ud = ud;
+  if (s->proc == PROC_WAITING) return false;
+  s->proc = PROC_WAITING;
+  s->proc_next = NULL;
+  *l->proc_waiting_end = s;
+  l->proc_waiting_end = &s->proc_next;
+  return false;
+}
+
+static void stop_waiting(slot *s) {
+  art_loop *l = s->loop;
+  slot **p = &l->proc_waiting;
+  while (*p != s) p = &(*p)->proc_next;
+  if (!(*p = s->proc_next)) l->proc_waiting_end = p;
+}
+
+/* Also the loop's own: whatever a job holds or waits for is given back when
+ * its action ends or is given up. */
+static void proc_release_slot(slot *s) {
+  if (s->proc == PROC_WAITING) stop_waiting(s);
+  if (s->proc == PROC_HOLDING && --s->loop->procs_held < s->loop->max_procs &&
+      s->loop->proc_waiting)
+    uv_idle_start(&s->loop->grant, grant_waiting);
+  s->proc = PROC_NONE;
+}
+
+static void proc_release(art_proc_gate *g) { proc_release_slot(g->loop_ud); }
+
+static art_proc_gate proc_gate(slot *s) { return (art_proc_gate){proc_acquire, proc_release, s}; }
+
+static size_t default_max_procs(void) { return 4 * (size_t)uv_available_parallelism(); }
 
 /* ---- the thread pool ------------------------------------------------------------ */
 
@@ -381,6 +451,7 @@ static void job_done(art_model_job *job, int rc, const art_decision *d, const ar
   slot *s = job->loop_ud;
   if (s->state != SLOT_DECIDING) return; /* given up already */
   delay_leave(s);
+  proc_release_slot(s);
   fed_started(s, feed_decision(s, rc, d, err));
 }
 
@@ -419,7 +490,7 @@ static int start_decision(slot *s, const art_action *act) {
     j->ctx = act->context;
     return to_pool(j, decide_on_pool, decided_on_pool);
   }
-  s->job = (art_model_job){s->loop->uv, job_after, job_done, NULL, s};
+  s->job = (art_model_job){s->loop->uv, job_after, job_done, NULL, s, proc_gate(s)};
   s->in_start = true;
   s->fed_at_start = false;
   art_error err = {0};
@@ -461,6 +532,7 @@ static void called_on_pool(uv_work_t *w, int status) {
 static void tool_job_done(art_tool_job *job, art_tool_result *result) {
   slot *s = job->loop_ud;
   s->tool = NULL;
+  proc_release_slot(s);
   fed_started(s, feed_result(s, s->call.id, result));
 }
 
@@ -470,7 +542,7 @@ static int start_on_loop(slot *s, const art_action *act) {
   s->tool = act->tool;
   s->call = *act->call;
   s->call.interrupt = NULL;
-  s->tool_job = (art_tool_job){s->loop->uv, tool_job_done, NULL, s};
+  s->tool_job = (art_tool_job){s->loop->uv, tool_job_done, NULL, s, proc_gate(s)};
   s->in_start = true;
   s->fed_at_start = false;
   art_tool_result result = {0};
@@ -521,6 +593,7 @@ static void interrupt_in_flight(slot *s) {
     s->model->vt->cancel(s->model, &s->job);
   }
   delay_leave(s);
+  proc_release_slot(s);
   s->state = SLOT_IDLE;
   go_on(s, gave_up(s, s->now_us = art_now_us()));
 }
@@ -642,14 +715,17 @@ int art_loop_new(art_loop **out, const art_loop_options *opts, art_error *err) {
     return art_error_set(err, ART_EIO, "cannot make an event loop");
   }
   uv_idle_init(l->uv, &l->kick);
+  uv_idle_init(l->uv, &l->grant);
   uv_check_init(l->uv, &l->sync_after_io);
   uv_prepare_init(l->uv, &l->sync_before_wait);
   uv_prepare_init(l->uv, &l->clock_before_wait);
   uv_prepare_start(&l->clock_before_wait, clock_before_wait);
   uv_unref((uv_handle_t *)&l->clock_before_wait); /* it keeps no loop turning */
-  l->kick.data = l->sync_after_io.data = l->sync_before_wait.data = l;
+  l->kick.data = l->grant.data = l->sync_after_io.data = l->sync_before_wait.data = l;
   l->starting_end = &l->starting;
   l->held_end = &l->held;
+  l->proc_waiting_end = &l->proc_waiting;
+  l->max_procs = opts && opts->max_procs ? opts->max_procs : default_max_procs();
   *out = l;
   return 0;
 }
@@ -707,6 +783,7 @@ void art_loop_free(art_loop *l) {
   while (l->held) sync_held(l); /* what they wrote is made durable; they are let go */
   while (l->delay_lists) delay_list_close(l->delay_lists);
   uv_close((uv_handle_t *)&l->kick, nothing_on_close);
+  uv_close((uv_handle_t *)&l->grant, nothing_on_close);
   uv_close((uv_handle_t *)&l->sync_after_io, nothing_on_close);
   uv_close((uv_handle_t *)&l->sync_before_wait, nothing_on_close);
   uv_close((uv_handle_t *)&l->clock_before_wait, nothing_on_close);

@@ -15,6 +15,8 @@ typedef struct command_model {
   art_model_call call; /* the last run of the program */
   char outcome[48];    /* what it came to: "command exit 0", ... */
   char error[ART_ERRMSG_SIZE];
+  int64_t started_us;
+  art_command_job *running; /* the decision in flight on an event loop */
 } command_model;
 
 static uint32_t tokens(const json_t *usage, const char *key) {
@@ -35,34 +37,91 @@ static int take_result(command_model *m, art_tool_result *r, art_decision *out, 
   if (r->status == ART_RESULT_OK)
     snprintf(m->error, sizeof m->error, "model command: stdout is not a decision object");
   else
-    art_format(m->error, sizeof m->error, "model command: %s", r->message[0] ? r->message : "failed");
+    art_format(m->error, sizeof m->error, "model command: %s",
+               r->message[0] ? r->message : "failed");
   m->call.error = m->error;
   return art_error_set(err, ART_EIO, "%s", m->error);
+}
+
+/* A decision begins: the last one's state goes; the context packet is what
+ * the program reads (NULL: out of memory). */
+static json_t *begin(command_model *m, const art_context *ctx) {
+  json_decref(m->decision);
+  m->decision = NULL;
+  m->call = (art_model_call){.attempt = 1, .retry_in_ms = -1};
+  m->started_us = art_now_us();
+  return art_context_to_json(ctx);
+}
+
+/* The program ran (rc, result, as art_command_tool_run says): the decision,
+ * or why there is none. */
+static int decided(command_model *m, int rc, art_tool_result *result, art_decision *out,
+                   art_error *err) {
+  m->call.outcome = m->outcome;
+  m->call.ended_us = art_now_us();
+  m->call.latency_us = m->call.ended_us - m->started_us;
+  if (rc == ART_ENOMEM)
+    rc = art_error_set(err, ART_ENOMEM, "out of memory");
+  else
+    rc = take_result(m, result, out, err);
+  art_tool_result_dispose(result);
+  return rc;
 }
 
 static int command_decide(art_model *base, const art_context *ctx, const art_interrupt *interrupt,
                           art_decision *out, art_error *err) {
   command_model *m = (command_model *)base;
   const art_model_config *cfg = &m->spec->model_cfg;
-  json_decref(m->decision);
-  m->decision = NULL;
-  m->call = (art_model_call){.attempt = 1, .retry_in_ms = -1};
-  json_t *packet = art_context_to_json(ctx);
+  json_t *packet = begin(m, ctx);
   if (!packet) return art_error_set(err, ART_ENOMEM, "out of memory");
   art_tool_call call = {
       .step = ctx->step, .run_id = ctx->run_id, .input = packet, .interrupt = interrupt};
   art_tool_result result = {0};
-  int64_t t0 = art_now_us();
   int rc = art_command_tool_run(cfg->argv, cfg->timeout_ms, &call, m->spec->alloc, &result,
                                 m->outcome, sizeof m->outcome);
-  m->call.outcome = m->outcome;
-  m->call.ended_us = art_now_us();
-  m->call.latency_us = m->call.ended_us - t0;
   json_decref(packet);
-  if (rc == ART_ENOMEM) rc = art_error_set(err, ART_ENOMEM, "out of memory");
-  else rc = take_result(m, &result, out, err);
-  art_tool_result_dispose(&result);
-  return rc;
+  return decided(m, rc, &result, out, err);
+}
+
+/* ---- on an event loop: the same program, started there ---- */
+
+static void command_done(void *ud, int rc, art_tool_result *result, const char *ending) {
+  art_model_job *job = ud;
+  command_model *m = job->state;
+  art_decision d;
+  art_error err = {0};
+  m->running = NULL;
+  snprintf(m->outcome, sizeof m->outcome, "%s", ending);
+  rc = decided(m, rc, result, &d, &err);
+  job->done(job, rc, rc == 0 ? &d : NULL, &err);
+}
+
+static int command_start(art_model *base, const art_context *ctx, art_model_job *job,
+                         art_error *err) {
+  command_model *m = (command_model *)base;
+  const art_model_config *cfg = &m->spec->model_cfg;
+  json_t *packet = begin(m, ctx);
+  if (!packet) return art_error_set(err, ART_ENOMEM, "out of memory");
+  art_tool_call call = {.step = ctx->step, .run_id = ctx->run_id, .input = packet};
+  art_command_start how = {.uv = job->uv,
+                           .gate = &job->procs,
+                           .argv = cfg->argv,
+                           .timeout_ms = cfg->timeout_ms,
+                           .call = &call,
+                           .alloc = m->spec->alloc,
+                           .done = command_done,
+                           .ud = job};
+  job->state = m;
+  m->running = art_command_tool_start(&how);
+  json_decref(packet);
+  return 0;
+}
+
+static void command_cancel(art_model *base, art_model_job *job) {
+  command_model *m = (command_model *)base;
+  (void)job;
+  if (m->running) art_command_job_cancel(m->running);
+  m->running = NULL;
 }
 
 static const art_model_call *command_calls(const art_model *base, size_t *n) {
@@ -77,8 +136,9 @@ static void command_free(art_model *base) {
   art_release(m->spec->alloc, m);
 }
 
-static const art_model_vtable command_vtable = {ART_MODEL_VERSION, "command", command_decide,
-                                                command_free, NULL, command_calls, NULL, NULL};
+static const art_model_vtable command_vtable = {ART_MODEL_VERSION, "command",     command_decide,
+                                                command_free,      NULL,          command_calls,
+                                                command_start,     command_cancel};
 
 int art_command_model_new(art_model **out, const art_spec *spec, art_error *err) {
   command_model *m = art_zalloc(spec->alloc, sizeof *m);

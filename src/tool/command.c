@@ -1,5 +1,8 @@
-/* Command tools: a child process (tool/process.h) whose pipes are pumped with
- * poll() under one deadline so that neither side can block the other. */
+/* Command tools: a child process (tool/process.h) whose pipes are pumped
+ * under one deadline so that neither side can block the other: with poll()
+ * in the calling thread (art_command_exec_until), or by an event loop's
+ * watchers (art_command_tool_start).  Both read with the same functions and
+ * map what happened to a result with the same code. */
 
 #include "tool/command.h"
 
@@ -14,6 +17,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "core/alloc.h"
 #include "core/text.h"
@@ -62,7 +66,8 @@ static int remaining_ms(const child *c) {
 static int no_memory(art_error *err) { return art_error_set(err, ART_ENOMEM, "out of memory"); }
 
 static void feed_stdin(child *c) {
-  ssize_t n = art_write_without_sigpipe(c->proc.in_fd, c->input + c->input_off, c->input_len - c->input_off);
+  ssize_t n = art_write_without_sigpipe(c->proc.in_fd, c->input + c->input_off,
+                                        c->input_len - c->input_off);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
   if (n > 0) c->input_off += (size_t)n;
   /* An error (EPIPE: the child closed stdin or exited) means the child will
@@ -98,7 +103,9 @@ static int drain_stdout(child *c, art_error *err) {
   return 0;
 }
 
-static void drain_stderr(child *c) { art_read_tail(&c->proc.err_fd, c->err, &c->err_len, ERR_KEEP); }
+static void drain_stderr(child *c) {
+  art_read_tail(&c->proc.err_fd, c->err, &c->err_len, ERR_KEEP);
+}
 
 /* Moves input in and output out until the child closes its ends or the
  * deadline passes (c->timed_out). */
@@ -123,6 +130,10 @@ static int pump(child *c, art_error *err) {
   return 0;
 }
 
+static int cannot_wait(const child *c, art_error *err) {
+  return art_error_set(err, ART_EIO, "cannot wait for \"%s\": %s", c->name, strerror(errno));
+}
+
 /* Waits for the child to exit, killing its group once the deadline passes: a
  * child can close its pipes and still run on. */
 static int reap(child *c, int *status, art_error *err) {
@@ -137,15 +148,11 @@ static int reap(child *c, int *status, art_error *err) {
     art_process_signal(&c->proc, SIGKILL);
     rc = art_process_wait(&c->proc, -1, status);
   }
-  if (rc < 0)
-    return art_error_set(err, ART_EIO, "cannot wait for \"%s\": %s", c->name, strerror(errno));
-  return 0;
+  return rc < 0 ? cannot_wait(c, err) : 0;
 }
 
-static int finish(child *c, art_command_output *out, art_error *err) {
-  int status = 0;
-  int rc = reap(c, &status, err);
-  if (rc < 0) return rc;
+/* The child reaped with `status`: its ending and its output, which `out` takes. */
+static void take_output(child *c, int status, art_command_output *out) {
   out->timed_out = c->timed_out;
   out->interrupted = c->interrupted && !c->timed_out;
   out->exited = WIFEXITED(status);
@@ -158,7 +165,13 @@ static int finish(child *c, art_command_output *out, art_error *err) {
   out->err = c->err;
   out->err_len = c->err_len;
   c->out = c->err = NULL;
-  return 0;
+}
+
+static int finish(child *c, art_command_output *out, art_error *err) {
+  int status = 0;
+  int rc = reap(c, &status, err);
+  if (rc == 0) take_output(c, status, out);
+  return rc;
 }
 
 static void child_init(child *c, const art_allocator *a, const char *name, const char *input,
@@ -254,9 +267,13 @@ static int tool_env(const art_allocator *a, const art_tool_call *call, char *env
   return 0;
 }
 
-static void free_tool_env(const art_allocator *a, char *env[TOOL_ENV_MAX + 1]) {
-  for (size_t i = 0; i < TOOL_ENV_MAX; i++) art_release(a, env[i]);
-}
+/* What a command tool's child gets besides its argv: the AGENTRT_*
+ * environment and the call's input line. */
+typedef struct tool_input {
+  char *env[TOOL_ENV_MAX + 1];
+  char *text;
+  size_t len;
+} tool_input;
 
 /* Compact JSON and a newline, so that line-reading tools see a whole line.  The
  * buffer is sized first so it can come from our allocator, not jansson's. */
@@ -337,7 +354,8 @@ static void map_output(art_command_output *o, int timeout_ms, art_tool_result *r
   const char *line = art_last_line(o->err, o->err_len, &line_len);
   json_t *value;
   if (o->timed_out)
-    art_tool_result_set(r, ART_RESULT_ERROR, json_pack("{s:i}", "timeout_ms", timeout_ms), "timeout");
+    art_tool_result_set(r, ART_RESULT_ERROR, json_pack("{s:i}", "timeout_ms", timeout_ms),
+                        "timeout");
   else if (o->interrupted)
     art_tool_result_set(r, ART_RESULT_ERROR, NULL, "interrupted: the run is being cancelled");
   else if (!o->exited)
@@ -369,33 +387,272 @@ int art_command_tool_call(const char *const *argv, int timeout_ms, const art_too
   return art_command_tool_run(argv, timeout_ms, call, alloc, result, NULL, 0);
 }
 
+static int tool_input_prepare(const art_allocator *a, const art_tool_call *call, tool_input *in,
+                              art_error *err) {
+  memset(in, 0, sizeof *in);
+  int rc = tool_env(a, call, in->env, err);
+  return rc < 0 ? rc : encode_input(a, call->input, &in->text, &in->len, err);
+}
+
+static void tool_input_dispose(const art_allocator *a, tool_input *in) {
+  for (size_t i = 0; i < TOOL_ENV_MAX; i++) art_release(a, in->env[i]);
+  art_release(a, in->text);
+  memset(in, 0, sizeof *in);
+}
+
+static int tool_timeout(int timeout_ms) { return timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS; }
+
+/* What a command tool's call came to, however it was run: `rc` < 0 (err says
+ * why) when it could not run or its output could not be held, else `out`
+ * (disposed here). */
+static int map_run(int rc, art_command_output *out, const art_error *err, int timeout_ms,
+                   const art_allocator *alloc, art_tool_result *result, char *ending,
+                   size_t ending_size) {
+  if (rc < 0) {
+    if (ending) snprintf(ending, ending_size, "command failed");
+    art_tool_result_set(result, ART_RESULT_ERROR, NULL, "%s", err->message);
+    return rc;
+  }
+  if (ending) describe_ending(out, ending, ending_size);
+  map_output(out, timeout_ms, result);
+  art_command_output_dispose(alloc, out);
+  return 0;
+}
+
 int art_command_tool_run(const char *const *argv, int timeout_ms, const art_tool_call *call,
                          const art_allocator *alloc, art_tool_result *result, char *ending,
                          size_t ending_size) {
   alloc = art_allocator_or_default(alloc);
-  if (timeout_ms <= 0) timeout_ms = DEFAULT_TIMEOUT_MS;
-  char *env[TOOL_ENV_MAX + 1] = {NULL};
-  char *input = NULL;
-  size_t input_len = 0;
+  timeout_ms = tool_timeout(timeout_ms);
+  tool_input in;
   art_error err = {0, ""};
   art_command_output out = {0};
-  int rc = tool_env(alloc, call, env, &err);
-  if (rc == 0) rc = encode_input(alloc, call->input, &input, &input_len, &err);
+  int rc = tool_input_prepare(alloc, call, &in, &err);
   if (rc == 0)
-    rc = art_command_exec_until(argv, (const char *const *)env, input, input_len, timeout_ms,
+    rc = art_command_exec_until(argv, (const char *const *)in.env, in.text, in.len, timeout_ms,
                                 call->interrupt, alloc, &out, &err);
-  free_tool_env(alloc, env);
-  art_release(alloc, input);
-  if (rc < 0) {
-    if (ending) snprintf(ending, ending_size, "command failed");
-    art_tool_result_set(result, ART_RESULT_ERROR, NULL, "%s", err.message);
-    return rc;
-  }
-  if (ending) describe_ending(&out, ending, ending_size);
-  map_output(&out, timeout_ms, result);
-  art_command_output_dispose(alloc, &out);
+  tool_input_dispose(alloc, &in);
+  return map_run(rc, &out, &err, timeout_ms, alloc, result, ending, ending_size);
+}
+
+/* ---- on an event loop ------------------------------------------------------------ */
+
+/* A call on an event loop: the same child, its pipes watched by the loop
+ * instead of poll(), its deadline a loop timer, its exit told by SIGCHLD.
+ * The child is reaped only at the end (a zombie until then, as in the
+ * blocking path), so its group id stays its own for as long as the group may
+ * still have to be killed.  Freed once its last handle has closed. */
+enum { H_STDIN, H_STDOUT, H_STDERR, H_DEADLINE, H_SIGCHLD, H_COUNT };
+
+struct art_command_job {
+  child c;
+  tool_input in;
+  const char *const *argv;
+  int timeout_ms;
+  uv_loop_t *uv;
+  art_proc_gate *gate;
+  art_command_done_fn done;
+  void *ud;
+  uv_poll_t pipes[3]; /* H_STDIN, H_STDOUT, H_STDERR */
+  uv_timer_t deadline;
+  uv_signal_t sigchld;
+  unsigned live; /* handles started and not closing, a bit each */
+  unsigned open; /* handles not closed yet */
+  bool exited;   /* the child has exited (not reaped yet) */
+  bool ending;   /* torn down: freed when the last handle closes */
+};
+
+static uv_handle_t *job_handle(art_command_job *j, int h) {
+  if (h <= H_STDERR) return (uv_handle_t *)&j->pipes[h];
+  return h == H_DEADLINE ? (uv_handle_t *)&j->deadline : (uv_handle_t *)&j->sigchld;
+}
+
+static void job_free(art_command_job *j) { art_release(j->c.alloc, j); }
+
+static void job_handle_closed(uv_handle_t *h) {
+  art_command_job *j = h->data;
+  if (--j->open == 0 && j->ending) job_free(j);
+}
+
+static void close_job_handle(art_command_job *j, int h) {
+  if (!(j->live & (1u << h))) return;
+  j->live &= ~(1u << h);
+  uv_close(job_handle(j, h), job_handle_closed);
+}
+
+/* Closes the handles (before the descriptors they watch), kills and reaps a
+ * child still there, gives back the process slot and frees what is not
+ * handed on; the job itself goes once its handles have closed. */
+static void job_teardown(art_command_job *j) {
+  for (int h = 0; h < H_COUNT; h++) close_job_handle(j, h);
+  child_dispose(&j->c);
+  tool_input_dispose(j->c.alloc, &j->in);
+  if (j->gate) j->gate->release(j->gate);
+  j->ending = true;
+  if (j->open == 0) job_free(j);
+}
+
+/* The end of the call: `rc` < 0 when it failed (err), else the child has
+ * exited or been killed and is reaped here; the result goes to `done`. */
+static void job_end(art_command_job *j, int rc, art_error *err) {
+  art_command_output out = {0};
+  int status = 0;
+  if (rc == 0 && art_process_wait(&j->c.proc, -1, &status) < 0) rc = cannot_wait(&j->c, err);
+  if (rc == 0) take_output(&j->c, status, &out);
+  art_command_done_fn done = j->done;
+  void *ud = j->ud;
+  const art_allocator *alloc = j->c.alloc;
+  int timeout_ms = j->timeout_ms;
+  job_teardown(j);
+  art_tool_result result = {0};
+  char ending[48];
+  rc = map_run(rc, &out, err, timeout_ms, alloc, &result, ending, sizeof ending);
+  done(ud, rc, &result, ending);
+}
+
+/* Done once the child has exited and closed its ends of the pipes (a
+ * grandchild holding them keeps the call going until the deadline). */
+static void end_if_done(art_command_job *j) {
+  const art_process *p = &j->c.proc;
+  if (j->exited && p->in_fd < 0 && p->out_fd < 0 && p->err_fd < 0) job_end(j, 0, NULL);
+}
+
+/* A pipe watched: its watcher goes once the pipe has closed. */
+static void pipe_tended(art_command_job *j, int h, int fd) {
+  if (fd < 0) close_job_handle(j, h);
+  end_if_done(j);
+}
+
+static void stdin_ready(uv_poll_t *h, int status, int events) {
+  art_command_job *j = h->data;
+  (void)events;
+  if (status < 0) /* the reader is gone: as EPIPE */
+    art_close_fd(&j->c.proc.in_fd);
+  else
+    feed_stdin(&j->c);
+  pipe_tended(j, H_STDIN, j->c.proc.in_fd);
+}
+
+static void stdout_ready(uv_poll_t *h, int status, int events) {
+  art_command_job *j = h->data;
+  art_error err = {0, ""};
+  (void)status, (void)events;
+  int rc = drain_stdout(&j->c, &err);
+  if (rc < 0)
+    job_end(j, rc, &err);
+  else
+    pipe_tended(j, H_STDOUT, j->c.proc.out_fd);
+}
+
+static void stderr_ready(uv_poll_t *h, int status, int events) {
+  art_command_job *j = h->data;
+  (void)status, (void)events;
+  drain_stderr(&j->c);
+  pipe_tended(j, H_STDERR, j->c.proc.err_fd);
+}
+
+/* SIGCHLD is for every child of the process: each job asks after its own. */
+static void child_signalled(uv_signal_t *h, int signum) {
+  art_command_job *j = h->data;
+  (void)signum;
+  if (art_process_exited(&j->c.proc) == 0) return; /* ART_EIO: the reap says why */
+  j->exited = true;
+  close_job_handle(j, H_SIGCHLD);
+  end_if_done(j);
+}
+
+/* The whole group is killed (a grandchild too) and the call ends timed out,
+ * with the output so far. */
+static void deadline_passed(uv_timer_t *t) {
+  art_command_job *j = t->data;
+  j->c.timed_out = true;
+  art_process_signal(&j->c.proc, SIGKILL);
+  job_end(j, 0, NULL);
+}
+
+static int init_job_handle(art_command_job *j, int h, int rc) {
+  if (rc < 0) return rc;
+  job_handle(j, h)->data = j;
+  j->live |= 1u << h;
+  j->open++;
   return 0;
 }
+
+static int watch_pipe(art_command_job *j, int h, int fd, int events, uv_poll_cb cb) {
+  if (fd < 0) return 0;
+  int rc = init_job_handle(j, h, uv_poll_init(j->uv, &j->pipes[h], fd));
+  return rc < 0 ? rc : uv_poll_start(&j->pipes[h], events, cb);
+}
+
+/* The loop's watchers for a child just started; the SIGCHLD of a child that
+ * exited before its watcher was there is made up for by asking at once. */
+static int watch_child(art_command_job *j, art_error *err) {
+  art_process *p = &j->c.proc;
+  if (j->c.input_len == 0) art_close_fd(&p->in_fd);
+  int rc = init_job_handle(j, H_DEADLINE, uv_timer_init(j->uv, &j->deadline));
+  if (rc == 0) rc = uv_timer_start(&j->deadline, deadline_passed, (uint64_t)j->timeout_ms, 0);
+  if (rc == 0) rc = init_job_handle(j, H_SIGCHLD, uv_signal_init(j->uv, &j->sigchld));
+  if (rc == 0) rc = uv_signal_start(&j->sigchld, child_signalled, SIGCHLD);
+  if (rc == 0) rc = watch_pipe(j, H_STDIN, p->in_fd, UV_WRITABLE, stdin_ready);
+  if (rc == 0) rc = watch_pipe(j, H_STDOUT, p->out_fd, UV_READABLE, stdout_ready);
+  if (rc == 0) rc = watch_pipe(j, H_STDERR, p->err_fd, UV_READABLE, stderr_ready);
+  if (rc < 0)
+    return art_error_set(err, ART_EIO, "the event loop cannot watch \"%s\": %s", j->c.name,
+                         uv_strerror(rc));
+  j->exited = art_process_exited(p) != 0;
+  return 0;
+}
+
+/* With a process slot held: 0 (the call runs), or it ended at once. */
+static int spawn(art_command_job *j) {
+  art_error err = {0, ""};
+  int rc = art_process_start(&j->c.proc, j->argv, (const char *const *)j->in.env, j->c.alloc, &err);
+  if (rc == 0) rc = watch_child(j, &err);
+  if (rc < 0) {
+    job_end(j, rc, &err);
+    return rc;
+  }
+  end_if_done(j);
+  return 0;
+}
+
+static void slot_granted(void *ud) { spawn(ud); }
+
+/* Could not even be made: the result says why, at once. */
+static void start_failed(const art_command_start *how, int rc, const art_error *err) {
+  art_tool_result result = {0};
+  char ending[48];
+  rc = map_run(rc, NULL, err, tool_timeout(how->timeout_ms), NULL, &result, ending, sizeof ending);
+  how->done(how->ud, rc, &result, ending);
+}
+
+art_command_job *art_command_tool_start(const art_command_start *how) {
+  const art_allocator *alloc = art_allocator_or_default(how->alloc);
+  art_error err = {0, ""};
+  art_command_job *j = art_zalloc(alloc, sizeof *j);
+  if (!j) {
+    art_error_set(&err, ART_ENOMEM, "out of memory");
+    start_failed(how, ART_ENOMEM, &err);
+    return NULL;
+  }
+  *j = (art_command_job){.argv = how->argv,
+                         .timeout_ms = tool_timeout(how->timeout_ms),
+                         .uv = how->uv,
+                         .gate = how->gate,
+                         .done = how->done,
+                         .ud = how->ud};
+  int rc = tool_input_prepare(alloc, how->call, &j->in, &err);
+  child_init(&j->c, alloc, how->argv[0], j->in.text, j->in.len, -1);
+  if (rc == 0) rc = child_alloc_buffers(&j->c, &err);
+  if (rc < 0) {
+    job_end(j, rc, &err);
+    return NULL;
+  }
+  if (j->gate && !j->gate->acquire(j->gate, slot_granted, j)) return j;
+  return spawn(j) < 0 ? NULL : j;
+}
+
+void art_command_job_cancel(art_command_job *j) { job_teardown(j); }
 
 /* ---- command tools in a registry ------------------------------------------------ */
 
@@ -409,6 +666,31 @@ static int command_tool_fn(void *ud, const art_tool_call *call, art_tool_result 
   const art_command_tool *c = ud;
   art_command_tool_call((const char *const *)c->argv, c->timeout_ms, call, c->alloc, result);
   return 0; /* the result says why when the command could not be run */
+}
+
+static void command_tool_done(void *ud, int rc, art_tool_result *result, const char *ending) {
+  art_tool_job *job = ud;
+  (void)rc, (void)ending; /* the result says why */
+  job->done(job, result);
+}
+
+static int command_tool_start(void *ud, const art_tool_call *call, art_tool_job *job) {
+  const art_command_tool *c = ud;
+  art_command_start how = {.uv = job->uv,
+                           .gate = &job->procs,
+                           .argv = (const char *const *)c->argv,
+                           .timeout_ms = c->timeout_ms,
+                           .call = call,
+                           .alloc = c->alloc,
+                           .done = command_tool_done,
+                           .ud = job};
+  job->state = art_command_tool_start(&how);
+  return 0; /* the result says why when the command could not be run */
+}
+
+static void command_tool_cancel(void *ud, art_tool_job *job) {
+  (void)ud;
+  art_command_job_cancel(job->state);
 }
 
 static art_command_tool *command_tool_new(const art_allocator *alloc, const char *const *argv,
@@ -438,6 +720,8 @@ int art_registry_add_command(art_registry *reg, const art_tool_def *def, const c
   art_tool_def with_fn = *def;
   with_fn.fn = command_tool_fn;
   with_fn.may_block = true;
+  with_fn.start = command_tool_start;
+  with_fn.cancel = command_tool_cancel;
   with_fn.ud = c;
   with_fn.free_ud = command_tool_free;
   return art_registry_add(reg, &with_fn, err);

@@ -84,6 +84,33 @@ int art_command_tool_run(const char *const *argv, int timeout_ms, const art_tool
                          const art_allocator *alloc, art_tool_result *result, char *ending,
                          size_t ending_size);
 
+/* A command tool's call on an event loop (libuv), without a thread: the
+ * same child, environment, limits and result as art_command_tool_run, its
+ * pipes watched by the loop, its timeout a loop timer. */
+typedef struct art_command_job art_command_job;
+
+/* Told once, on the loop's thread: rc and `result` as art_command_tool_run
+ * returns and fills them (`done` takes the result), `ending` as it says. */
+typedef void (*art_command_done_fn)(void *ud, int rc, art_tool_result *result, const char *ending);
+
+typedef struct art_command_start {
+  struct uv_loop_s *uv;
+  art_proc_gate *gate;        /* NULL: no limit on processes; else one is waited for */
+  const char *const *argv;    /* borrowed until the child has started */
+  int timeout_ms;             /* <= 0: 30000 */
+  const art_tool_call *call;  /* read before this returns */
+  const art_allocator *alloc; /* NULL: the default */
+  art_command_done_fn done;
+  void *ud;
+} art_command_start;
+
+/* Start the call: the job while it is in flight, or NULL when it has already
+ * ended (it could not start: `done` was called before this returned). */
+art_command_job *art_command_tool_start(const art_command_start *how);
+/* Give up a job in flight: its process group is killed and reaped (or it
+ * stops waiting for a process slot); `done` is not called. */
+void art_command_job_cancel(art_command_job *job);
+
 /* What the registry holds as the user pointer of a tool that
  * art_registry_add_command registered. */
 typedef struct art_command_tool {

@@ -289,7 +289,8 @@ static int start_child(art_process *c, const exec_plan *plan, art_error *err) {
   int status_fd = take_fd(&p.status[0]);
   close_pipes(&p); /* the child's ends: only the child may hold them */
   if (c->pid < 0)
-    rc = art_error_set(err, ART_EIO, "cannot start \"%s\": %s", plan->argv[0], strerror(fork_errno));
+    rc =
+        art_error_set(err, ART_EIO, "cannot start \"%s\": %s", plan->argv[0], strerror(fork_errno));
   else
     rc = await_exec(plan->argv[0], status_fd, err);
   close(status_fd);
@@ -367,6 +368,16 @@ int art_process_wait(art_process *p, int timeout_ms, int *status) {
     nap_ms = nap_ms * 2 > NAP_MAX_MS ? NAP_MAX_MS : nap_ms * 2;
   }
   return 1;
+}
+
+int art_process_exited(const art_process *p) {
+  siginfo_t info;
+  int r;
+  memset(&info, 0, sizeof info);
+  do r = waitid(P_PID, (id_t)p->pid, &info, WEXITED | WNOHANG | WNOWAIT);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) return ART_EIO;
+  return info.si_pid == p->pid ? 1 : 0;
 }
 
 void art_keep_tail(char *buf, size_t *len, size_t keep, const char *data, size_t n) {

@@ -820,7 +820,7 @@ static void a_cancelled_decision_is_never_done(void **state) {
   uv_timer_init(&uv, &timer);
   uv_timer_start(&timer, cancel_now, 100, 0);
   cancel_model = o.model;
-  cancel_job = (art_model_job){&uv, no_after, count_done, NULL, NULL};
+  cancel_job = (art_model_job){.uv = &uv, .after = no_after, .done = count_done};
   art_error err = {0};
   done_calls = 0;
   assert_int_equal(o.model->vt->start(o.model, act->context, &cancel_job, &err), 0);

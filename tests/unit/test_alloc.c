@@ -3,6 +3,7 @@
  * each attempt must end in a clean error or a complete run, with nothing leaked
  * and no crash. */
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "agentrt.h"
@@ -31,6 +32,33 @@ static const char *spec_text =
     "{\"type\":\"tool\",\"name\":\"draft_message\",\"input\":{\"to\":\"a\",\"body\":\"b\"}},"
     "{\"type\":\"tool\",\"name\":\"send_message\",\"input\":{\"to\":\"a\",\"body\":\"b\"}},"
     "{\"type\":\"answer\",\"text\":\"done sk-zz9\"}]}}";
+
+/* A command model that calls a command tool, then answers: two child
+ * processes a run, started on the loop.  The commands are script files: the
+ * spec has no escaped string, which jansson's lexer cannot unescape when an
+ * allocation fails (it asserts). */
+static char command_spec_text[2048];
+
+static const char *script(const char *name, const char *body) {
+  const char *path = tu_write(name, body);
+  assert_int_equal(chmod(path, 0755), 0);
+  return path;
+}
+
+static void write_command_spec(void) {
+  char probe[512];
+  snprintf(probe, sizeof probe, "%s",
+           script("probe.sh", "#!/bin/sh\ncat >/dev/null; echo '{\"n\": 1}'\n"));
+  const char *model =
+      script("model.sh", "#!/bin/sh\ncat >/dev/null\nif [ \"$AGENTRT_STEP\" = 1 ]; then\n"
+                         "  echo '{\"type\":\"tool\",\"name\":\"probe\",\"input\":{}}'\nelse\n"
+                         "  echo '{\"type\":\"answer\",\"text\":\"done\"}'\nfi\n");
+  snprintf(command_spec_text, sizeof command_spec_text,
+           "{\"run_id\":\"alloc\",\"goal\":\"g\",\"max_steps\":3,"
+           "\"tools\":[{\"name\":\"probe\",\"side_effect\":\"read\",\"command\":[\"%s\"]}],"
+           "\"model\":{\"type\":\"command\",\"command\":[\"%s\"]}}",
+           probe, model);
+}
 
 /* One full pass; returns 0 when the run succeeded, negative on a clean error. */
 static int full_run(tu_alloc *t) {
@@ -72,9 +100,9 @@ static int outcome(const art_run *run, int rc) {
   return art_run_stop_reason(run) == ART_STOP_SUCCESS ? 0 : 1;
 }
 
-/* LOOP_RUNS runs of the spec at once on one loop; the worst outcome. */
-static int loop_runs(tu_alloc *t) {
-  json_t *json = json_loads(spec_text, 0, NULL);
+/* `n` runs (up to LOOP_RUNS) of `text` at once on one loop; the worst outcome. */
+static int loop_runs_of(tu_alloc *t, const char *text, int n) {
+  json_t *json = json_loads(text, 0, NULL);
   if (!json) return ART_ENOMEM;
   art_spec *spec = NULL;
   art_loop *loop = NULL;
@@ -86,8 +114,8 @@ static int loop_runs(tu_alloc *t) {
   art_loop_options lo = {.alloc = &t->a};
   int rc = art_spec_parse(&spec, json, "alloc.json", NULL, &opts, &err);
   if (rc == 0) rc = art_loop_new(&loop, &lo, &err);
-  for (int i = 0; rc == 0 && i < LOOP_RUNS; i++) {
-    char id[16];
+  for (int i = 0; rc == 0 && i < n; i++) {
+    char id[32];
     snprintf(id, sizeof id, "alloc-%d", i);
     art_run_options ro = {.run_id = id};
     if ((rc = art_model_new(&models[i], spec, &err)) == 0 &&
@@ -107,6 +135,10 @@ static int loop_runs(tu_alloc *t) {
   json_decref(json);
   return rc < 0 ? rc : worst;
 }
+
+static int loop_runs(tu_alloc *t) { return loop_runs_of(t, spec_text, LOOP_RUNS); }
+/* One run: its two children cost a fork each per attempt, slow under ASan. */
+static int loop_command_runs(tu_alloc *t) { return loop_runs_of(t, command_spec_text, 1); }
 
 static int attempt(tu_alloc *t, long fail_at, int (*pass)(tu_alloc *t)) {
   tu_alloc_init(t, fail_at);
@@ -152,8 +184,18 @@ static void every_allocation_failure_on_a_loop_is_clean(void **state) {
   fail_each_allocation(loop_runs, "three runs on a loop");
 }
 
+/* Command tools and models started on the loop: a failure in one ends its
+ * call cleanly, its child killed and reaped. */
+static void every_allocation_failure_of_commands_on_a_loop_is_clean(void **state) {
+  (void)state;
+  write_command_spec();
+  fail_each_allocation(loop_command_runs, "command tools and models on a loop");
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(every_allocation_failure_is_clean),
-                                     cmocka_unit_test(every_allocation_failure_on_a_loop_is_clean)};
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(every_allocation_failure_is_clean),
+      cmocka_unit_test(every_allocation_failure_on_a_loop_is_clean),
+      cmocka_unit_test(every_allocation_failure_of_commands_on_a_loop_is_clean)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

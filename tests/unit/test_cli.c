@@ -576,6 +576,26 @@ static void test_run_several_specs_at_once(void **state) {
   cli_output_free(&r);
 }
 
+/* A spec whose one tool is a command. */
+#define COMMAND_SPEC                                                                               \
+  SPEC("",                                                                                         \
+       "{\"name\": \"probe\", \"side_effect\": \"read\", \"command\": [\"/bin/sh\", "              \
+       "\"-c\", \"cat >/dev/null; echo '{\\\"n\\\": 1}'\"]}",                                      \
+       TOOL_CALL("probe", "{}") ", " ANSWER)
+
+/* Two runs with command tools, one child process at a time: both succeed. */
+static void test_run_several_one_process_at_a_time(void **state) {
+  (void)state;
+  cli_output r;
+  tu_write("cmd-a.json", COMMAND_SPEC);
+  tu_write("cmd-b.json", COMMAND_SPEC);
+  RUN_CLI(&r, "run", "--jobs", "4", "--max-procs", "1", "cmd-a.json", "cmd-b.json", "--store",
+          "procs.db");
+  assert_exit(&r, 0);
+  assert_in_order(r.out, "success  2 steps  cmd-a.json", "success  2 steps  cmd-b.json");
+  cli_output_free(&r);
+}
+
 /* A mistake in one spec runs none of them; --trace takes one spec. */
 static void test_run_several_refused_whole(void **state) {
   (void)state;
@@ -760,6 +780,10 @@ int main(void) {
                   "--jobs", "0"),
       USAGE_ERROR("run with no jobs", "--jobs takes a number from 1 to 10000", "run", "a.json",
                   "--jobs=0"),
+      USAGE_ERROR("run with no processes", "--max-procs takes a number from 1 to 4096", "run",
+                  "a.json", "--max-procs", "0"),
+      USAGE_ERROR("eval with too many processes", "--max-procs takes a number from 1 to 4096",
+                  "eval", "s.json", "--max-procs=4097"),
       cmocka_unit_test(test_demo_table),
       cmocka_unit_test(test_demo_json),
       cmocka_unit_test(test_demo_trace_file),
@@ -777,6 +801,7 @@ int main(void) {
       cmocka_unit_test(test_run_unwritable_trace),
       cmocka_unit_test(test_run_several_specs_at_once),
       cmocka_unit_test(test_run_several_refused_whole),
+      cmocka_unit_test(test_run_several_one_process_at_a_time),
       cmocka_unit_test(test_eval_failing_case_and_junit),
       cmocka_unit_test(test_eval_all_cases_pass),
       cmocka_unit_test(test_eval_demo_example),

@@ -256,7 +256,7 @@ static void a_suite_reports_the_same_with_any_jobs(void **state) {
   unsigned jobs[2] = {1, 32};
   for (int k = 0; k < 2; k++) {
     progress_seen seen = {0};
-    art_eval_options eo = {jobs[k], count_progress, &seen};
+    art_eval_options eo = {jobs[k], count_progress, &seen, 0};
     json_t *report = art_eval_suite_run_with(suite, &eo, &err);
     assert_non_null(report);
     assert_int_equal(seen.calls, 100);

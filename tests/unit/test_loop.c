@@ -67,36 +67,7 @@ static char **mixed_specs(size_t *n) {
   return specs;
 }
 
-typedef struct job {
-  art_spec *spec;
-  art_model *model;
-  art_run *run;
-  int rc;
-  bool told;
-} job;
-
-static void told(void *ud, art_run *run, int rc) {
-  job *j = ud;
-  assert_ptr_equal(run, j->run);
-  assert_false(j->told);
-  j->told = true;
-  j->rc = rc;
-}
-
-static void job_new(job *j, const char *spec_text, const char *run_id) {
-  art_error err = {0};
-  memset(j, 0, sizeof *j);
-  j->spec = tu_spec(spec_text);
-  art_run_options opts = {.run_id = run_id};
-  assert_int_equal(art_model_new(&j->model, j->spec, &err), 0);
-  assert_int_equal(art_run_new(&j->run, j->spec, &opts), 0);
-}
-
-static void job_free(job *j) {
-  art_run_free(j->run);
-  art_model_free(j->model);
-  art_spec_free(j->spec);
-}
+typedef tu_job job;
 
 /* 500 runs of the mixed specs at once give, run by run, the blocking
  * driver's events and stops. */
@@ -111,8 +82,8 @@ static void the_loop_drives_as_the_blocking_driver_does(void **state) {
   for (size_t i = 0; i < n; i++) {
     char id[32];
     snprintf(id, sizeof id, "r-%zu", i);
-    job_new(&on_loop[i], specs[i % n_specs], id);
-    assert_int_equal(art_loop_add(loop, on_loop[i].run, on_loop[i].model, told, &on_loop[i]), 0);
+    tu_job_new(&on_loop[i], specs[i % n_specs], id);
+    assert_int_equal(art_loop_add(loop, on_loop[i].run, on_loop[i].model, tu_told, &on_loop[i]), 0);
   }
   assert_int_equal(art_loop_runs(loop), n);
   assert_int_equal(art_loop_run(loop), 0);
@@ -124,13 +95,13 @@ static void the_loop_drives_as_the_blocking_driver_does(void **state) {
     snprintf(id, sizeof id, "r-%zu", i);
     seen |= 1u << art_run_stop_reason(on_loop[i].run);
     job alone;
-    job_new(&alone, specs[i % n_specs], id);
+    tu_job_new(&alone, specs[i % n_specs], id);
     assert_int_equal(art_run_until_stop(alone.run, alone.model), 0);
     assert_true(on_loop[i].told);
     assert_int_equal(on_loop[i].rc, 0);
     tu_assert_same_events(on_loop[i].run, alone.run);
-    job_free(&alone);
-    job_free(&on_loop[i]);
+    tu_job_free(&alone);
+    tu_job_free(&on_loop[i]);
   }
   for (art_stop_reason r = ART_STOP_SUCCESS; r <= ART_STOP_MODEL_FAILURE; r++)
     if (!(seen & (1u << r))) fail_msg("no run stopped %s", art_stop_reason_name(r));
@@ -143,7 +114,7 @@ static char order[64][16];
 static size_t n_order;
 
 static void told_in_order(void *ud, art_run *run, int rc) {
-  told(ud, run, rc);
+  tu_told(ud, run, rc);
   snprintf(order[n_order++ % 64], sizeof order[0], "%s", art_run_id(run));
 }
 
@@ -177,11 +148,11 @@ static void a_hanging_tool_delays_no_other_run(void **state) {
   char text[2048];
   job jobs[5];
   snprintf(text, sizeof text, HANG, 700, tu_path("hang.pid"));
-  job_new(&jobs[0], text, "hangs");
+  tu_job_new(&jobs[0], text, "hangs");
   for (int i = 1; i < 5; i++) {
     char id[16];
     snprintf(id, sizeof id, "quick-%d", i);
-    job_new(&jobs[i], QUICK, id);
+    tu_job_new(&jobs[i], QUICK, id);
   }
   art_loop *loop;
   art_error err = {0};
@@ -196,7 +167,7 @@ static void a_hanging_tool_delays_no_other_run(void **state) {
   assert_int_equal(art_run_stop_reason(jobs[0].run), ART_STOP_TOOL_FAILURE);
   assert_string_equal(art_run_stop_detail(jobs[0].run), "timeout");
   for (int i = 1; i < 5; i++) assert_int_equal(art_run_stop_reason(jobs[i].run), ART_STOP_SUCCESS);
-  for (int i = 0; i < 5; i++) job_free(&jobs[i]);
+  for (int i = 0; i < 5; i++) tu_job_free(&jobs[i]);
 }
 
 /* A cancel stops its run, and kills its tool's process group; the others
@@ -219,25 +190,25 @@ static void a_cancel_stops_only_its_run(void **state) {
   job *jobs = calloc(n, sizeof *jobs);
   snprintf(text, sizeof text, HANG, 30000, tu_path("victim.pid"));
   remove(tu_path("victim.pid"));
-  job_new(&jobs[0], text, "victim");
+  tu_job_new(&jobs[0], text, "victim");
   for (size_t i = 1; i < n; i++) {
     char id[16];
     snprintf(id, sizeof id, "other-%zu", i);
-    job_new(&jobs[i], QUICK, id);
+    tu_job_new(&jobs[i], QUICK, id);
   }
   art_loop *loop;
   art_error err = {0};
   assert_int_equal(art_loop_new(&loop, NULL, &err), 0);
   for (size_t i = 0; i < n; i++)
-    assert_int_equal(art_loop_add(loop, jobs[i].run, jobs[i].model, told, &jobs[i]), 0);
+    assert_int_equal(art_loop_add(loop, jobs[i].run, jobs[i].model, tu_told, &jobs[i]), 0);
   /* A run that stops after 200 ms, when the victim's tool runs, cancels the
    * victim from its callback on the loop, as a service would. */
   canceller c = {loop, jobs[0].run};
   job trigger;
-  job_new(&trigger,
-          "{\"goal\":\"g\",\"model\":{\"type\":\"scripted\",\"delay_ms\":200,"
-          "\"decisions\":[" ANSWER "]}}",
-          "trigger");
+  tu_job_new(&trigger,
+             "{\"goal\":\"g\",\"model\":{\"type\":\"scripted\",\"delay_ms\":200,"
+             "\"decisions\":[" ANSWER "]}}",
+             "trigger");
   assert_int_equal(art_loop_add(loop, trigger.run, trigger.model, cancel_victim, &c), 0);
   assert_int_equal(art_loop_run(loop), 0);
   art_loop_free(loop);
@@ -250,8 +221,8 @@ static void a_cancel_stops_only_its_run(void **state) {
     assert_true(jobs[i].told);
     assert_int_equal(art_run_stop_reason(jobs[i].run), ART_STOP_SUCCESS);
   }
-  for (size_t i = 0; i < n; i++) job_free(&jobs[i]);
-  job_free(&trigger);
+  for (size_t i = 0; i < n; i++) tu_job_free(&jobs[i]);
+  tu_job_free(&trigger);
   free(jobs);
 }
 
@@ -282,7 +253,7 @@ static void decision_delays_end_in_order(void **state) {
              "\"decisions\":[" ANSWER "]}}",
              delays[i % 3]);
     snprintf(id, sizeof id, "%d-%d", delays[i % 3], i);
-    job_new(&jobs[i], text, id);
+    tu_job_new(&jobs[i], text, id);
     assert_int_equal(art_loop_add(loop, jobs[i].run, jobs[i].model, told_and_cancel, &jobs[i]),
                      0);
   }
@@ -296,7 +267,7 @@ static void decision_delays_end_in_order(void **state) {
   assert_int_equal(art_run_stop_reason(jobs[4].run), ART_STOP_CANCELLED);
   for (int i = 0; i < 10; i++) {
     if (i != 4) assert_int_equal(art_run_stop_reason(jobs[i].run), ART_STOP_SUCCESS);
-    job_free(&jobs[i]);
+    tu_job_free(&jobs[i]);
   }
 }
 
@@ -304,14 +275,14 @@ static void decision_delays_end_in_order(void **state) {
 static void the_wall_time_budget_interrupts_a_decision(void **state) {
   (void)state;
   job j;
-  job_new(&j,
-          "{\"goal\":\"g\",\"max_wall_time_ms\":50,\"model\":{\"type\":\"scripted\","
-          "\"delay_ms\":5000,\"decisions\":[" ANSWER "]}}",
-          "slow-model");
+  tu_job_new(&j,
+             "{\"goal\":\"g\",\"max_wall_time_ms\":50,\"model\":{\"type\":\"scripted\","
+             "\"delay_ms\":5000,\"decisions\":[" ANSWER "]}}",
+             "slow-model");
   art_loop *loop;
   art_error err = {0};
   assert_int_equal(art_loop_new(&loop, NULL, &err), 0);
-  assert_int_equal(art_loop_add(loop, j.run, j.model, told, &j), 0);
+  assert_int_equal(art_loop_add(loop, j.run, j.model, tu_told, &j), 0);
   assert_int_equal(art_loop_run(loop), 0);
   art_loop_free(loop);
   /* Not the answer 5 s later: the decision was given up, none recorded. */
@@ -319,7 +290,7 @@ static void the_wall_time_budget_interrupts_a_decision(void **state) {
   assert_string_equal(art_run_stop_detail(j.run), "wall_time");
   for (size_t i = 0; i < art_run_event_count(j.run); i++)
     assert_int_not_equal(art_run_event(j.run, i)->type, ART_EV_DECISION);
-  job_free(&j);
+  tu_job_free(&j);
 }
 
 /* Freeing a loop with runs in flight lets go of them: told ART_EINTR, not
@@ -327,14 +298,14 @@ static void the_wall_time_budget_interrupts_a_decision(void **state) {
 static void freeing_the_loop_lets_go(void **state) {
   (void)state;
   job j;
-  job_new(&j,
-          "{\"goal\":\"g\",\"tools\":[\"lookup_policy\"],\"model\":{\"type\":\"scripted\","
-          "\"delay_ms\":5000,\"decisions\":[" LOOKUP "," ANSWER "]}}",
-          "let-go");
+  tu_job_new(&j,
+             "{\"goal\":\"g\",\"tools\":[\"lookup_policy\"],\"model\":{\"type\":\"scripted\","
+             "\"delay_ms\":5000,\"decisions\":[" LOOKUP "," ANSWER "]}}",
+             "let-go");
   art_loop *loop;
   art_error err = {0};
   assert_int_equal(art_loop_new(&loop, NULL, &err), 0);
-  assert_int_equal(art_loop_add(loop, j.run, j.model, told, &j), 0);
+  assert_int_equal(art_loop_add(loop, j.run, j.model, tu_told, &j), 0);
   assert_int_equal(art_loop_cancel(loop, NULL, NULL), ART_ENOTFOUND);
   art_loop_free(loop);
   assert_true(j.told);
@@ -342,7 +313,7 @@ static void freeing_the_loop_lets_go(void **state) {
   assert_int_equal(art_run_stop_reason(j.run), ART_STOP_NONE);
   assert_int_equal(art_run_until_stop(j.run, j.model), 0);
   assert_int_equal(art_run_stop_reason(j.run), ART_STOP_SUCCESS);
-  job_free(&j);
+  tu_job_free(&j);
 }
 
 /* A C tool that starts its call on the loop: it answers after 20 ms on a
@@ -458,14 +429,14 @@ static void a_tool_started_on_the_loop(void **state) {
     char id[32];
     snprintf(id, sizeof id, "t-%zu", i);
     job_with_timed(&jobs[i], cases[i % 3], id, &on_loop);
-    assert_int_equal(art_loop_add(loop, jobs[i].run, jobs[i].model, told, &jobs[i]), 0);
+    assert_int_equal(art_loop_add(loop, jobs[i].run, jobs[i].model, tu_told, &jobs[i]), 0);
   }
   canceller c = {loop, jobs[3].run}; /* a run whose first call takes 20 ms */
   job trigger;
-  job_new(&trigger,
-          "{\"goal\":\"g\",\"model\":{\"type\":\"scripted\",\"delay_ms\":10,"
-          "\"decisions\":[" ANSWER "]}}",
-          "trigger");
+  tu_job_new(&trigger,
+             "{\"goal\":\"g\",\"model\":{\"type\":\"scripted\",\"delay_ms\":10,"
+             "\"decisions\":[" ANSWER "]}}",
+             "trigger");
   assert_int_equal(art_loop_add(loop, trigger.run, trigger.model, cancel_victim, &c), 0);
   assert_int_equal(art_loop_run(loop), 0);
   art_loop_free(loop);
@@ -480,12 +451,12 @@ static void a_tool_started_on_the_loop(void **state) {
     job_with_timed(&alone, cases[i % 3], art_run_id(jobs[i].run), &alone_tool);
     assert_int_equal(art_run_until_stop(alone.run, alone.model), 0);
     tu_assert_same_events(jobs[i].run, alone.run);
-    job_free(&alone);
+    tu_job_free(&alone);
   }
   assert_int_equal(alone_tool.started, 0); /* the blocking driver calls fn */
   assert_int_equal(art_run_stop_reason(jobs[2].run), ART_STOP_TOOL_FAILURE);
-  for (size_t i = 0; i < n; i++) job_free(&jobs[i]);
-  job_free(&trigger);
+  for (size_t i = 0; i < n; i++) tu_job_free(&jobs[i]);
+  tu_job_free(&trigger);
   free(jobs);
 }
 
@@ -525,7 +496,7 @@ typedef struct stored_job {
 /* Told that a run stopped: its stop is already in the store. */
 static void told_stored(void *ud, art_run *run, int rc) {
   stored_job *s = ud;
-  told(&s->j, run, rc);
+  tu_told(&s->j, run, rc);
   art_journal j = stored_journal(s->w->other, art_run_id(run));
   assert_int_equal(j.n, art_run_event_count(run));
   assert_int_equal(j.entries[j.n - 1].type, ART_EV_STOP);
@@ -546,7 +517,7 @@ static void stored_job_new(stored_job *s, art_store *store, witness *w, size_t i
   snprintf(id, sizeof id, "b-%zu", i);
   s->w = w;
   art_error err = {0};
-  job_new(&s->j, text, id);
+  tu_job_new(&s->j, text, id);
   art_tool_def def = {.name = "witness", .side_effect = ART_SIDE_DRAFT, .fn = witness_fn, .ud = w};
   assert_int_equal(art_registry_add(art_spec_registry(s->j.spec), &def, &err), 0);
   art_run_record rec = {.run_id = id, .spec_json = (char *)"{}", .created_us = 1};
@@ -589,7 +560,7 @@ static void batched_sinks_are_durable_where_it_matters(void **state) {
     assert_int_equal(w.other->vt->get_run(w.other, art_run_id(jobs[i].j.run), &rec, &err), 0);
     assert_int_equal(rec.steps, art_run_steps(jobs[i].j.run));
     art_run_record_dispose(&rec);
-    job_free(&jobs[i].j);
+    tu_job_free(&jobs[i].j);
   }
   free(jobs);
   art_store_close(w.other);

@@ -99,6 +99,29 @@ art_spec *tu_spec(const char *text) {
   return spec;
 }
 
+void tu_job_new(tu_job *j, const char *spec_text, const char *run_id) {
+  art_error err = {0};
+  memset(j, 0, sizeof *j);
+  j->spec = tu_spec(spec_text);
+  art_run_options opts = {.run_id = run_id};
+  assert_int_equal(art_model_new(&j->model, j->spec, &err), 0);
+  assert_int_equal(art_run_new(&j->run, j->spec, &opts), 0);
+}
+
+void tu_job_free(tu_job *j) {
+  art_run_free(j->run);
+  art_model_free(j->model);
+  art_spec_free(j->spec);
+}
+
+void tu_told(void *ud, art_run *run, int rc) {
+  tu_job *j = ud;
+  assert_ptr_equal(run, j->run);
+  assert_false(j->told);
+  j->told = true;
+  j->rc = rc;
+}
+
 const art_run_options *tu_run_options(const art_spec *spec) {
   static const art_run_options opts = {.run_id = "run_test"};
   return art_spec_run_id(spec) ? NULL : &opts;

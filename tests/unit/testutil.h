@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include "agentrt/model.h"
 #include "agentrt/run.h"
 
 /* A fresh directory under $TMPDIR for this test process; removed at exit. */
@@ -46,6 +47,20 @@ void tu_assert_no_children(void);
  * (ts_us, latency_us): a run driven on the loop and the same run driven by
  * the blocking driver. */
 void tu_assert_same_events(const art_run *on_loop, const art_run *blocking);
+/* A run with its spec and model, driven on an event loop (loop.h) and told
+ * once that it stopped (tu_told). */
+typedef struct tu_job {
+  art_spec *spec;
+  art_model *model;
+  art_run *run;
+  int rc;
+  bool told;
+} tu_job;
+/* The run of tu_spec(spec_text) named `run_id`, with its model. */
+void tu_job_new(tu_job *j, const char *spec_text, const char *run_id);
+void tu_job_free(tu_job *j);
+/* An art_loop_stopped_fn for a tu_job (ud): fails the test when told twice. */
+void tu_told(void *ud, art_run *run, int rc);
 
 /* An allocator that counts live allocations and fails allocation number
  * `fail_at` (1-based; 0: never). */
