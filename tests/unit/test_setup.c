@@ -46,8 +46,24 @@ static char *shell(const char *what, const char *fmt, ...) {
   return out;
 }
 
-/* The README's example, compiled with `pkg-config --cflags --libs agentrt`
- * from the prefix it was installed to, runs the demo spec. */
+/* The first C block of the README's section `heading`, compiled against the
+ * library installed at `prefix` as `app`, run in the source tree: its
+ * output. */
+static char *readme_example(const char *heading, const char *prefix, const char *app) {
+  free(shell("the README's C example",
+             "awk '/^## %s/{f=1} f&&/^```c$/{c=1;next} c&&/^```$/{exit} c' "
+             "'%s/README.md' >'%s.c' && test -s '%s.c'",
+             heading, SRC, app, app));
+  free(shell("compiling it against the installed library",
+             "export PKG_CONFIG_PATH=$(dirname $(find '%s' -name agentrt.pc)) && "
+             "cc -Wall -Werror '%s.c' -o '%s' $(pkg-config --cflags --libs agentrt)",
+             prefix, app, app));
+  return shell("the example", "cd '%s' && '%s'", SRC, app);
+}
+
+/* The README's examples, compiled with `pkg-config --cflags --libs agentrt`
+ * from the prefix it was installed to, run the demo spec: once, and 10,000
+ * times on the event loop. */
 static void make_install_gives_a_library_the_readme_example_builds_against(void **state) {
   (void)state;
   char prefix[512], build[512], app[512];
@@ -61,17 +77,13 @@ static void make_install_gives_a_library_the_readme_example_builds_against(void 
              "got=$(PKG_CONFIG_PATH=${pc%%/*} pkg-config --variable=prefix agentrt) && "
              "echo \"prefix=$got\" && test \"$got\" = '%s'",
              prefix, prefix));
-  free(shell("the README's C example",
-             "awk '/^## The C API in one example/{f=1} f&&/^```c$/{c=1;next} c&&/^```$/{exit} c' "
-             "'%s/README.md' >'%s.c' && test -s '%s.c'",
-             SRC, app, app));
-  free(shell("compiling it against the installed library",
-             "export PKG_CONFIG_PATH=$(dirname $(find '%s' -name agentrt.pc)) && "
-             "cc -Wall -Werror '%s.c' -o '%s' $(pkg-config --cflags --libs agentrt)",
-             prefix, app, app));
-  char *out = shell("the example", "cd '%s' && '%s'", SRC, app);
+  char *out = readme_example("The C API in one example", prefix, app);
   if (!strstr(out, "\"type\":\"run_started\"") || !strstr(out, "\nsuccess: answered\n"))
     fail_msg("the example printed:\n%s", out);
+  free(out);
+  out = readme_example("Many runs at once: the event loop", prefix, app);
+  if (strcmp(out, "10000 of 10000 runs answered\n") != 0)
+    fail_msg("the loop example printed:\n%s", out);
   free(out);
 }
 
