@@ -4,14 +4,12 @@
  * group; art_loop_options.max_procs bounds the children at once, and runs
  * waiting for one hold no descriptor; a cancel takes a waiting run out of
  * line.  Every test leaves the descriptors and children it found. */
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -21,35 +19,6 @@
 
 #define ANSWER "{\"type\":\"answer\",\"text\":\"done\"}"
 #define CALL(name) "{\"type\":\"tool\",\"name\":\"" name "\",\"input\":{}}"
-
-/* ---- descriptors and children --------------------------------------------------- */
-
-static int open_fds(void) {
-  DIR *d = opendir("/proc/self/fd");
-  assert_non_null(d);
-  int n = 0;
-  while (readdir(d)) n++;
-  closedir(d);
-  return n;
-}
-
-static int baseline_fds;
-
-static int note_baseline(void **state) {
-  (void)state;
-  baseline_fds = open_fds();
-  return 0;
-}
-
-/* The test left no descriptor open and no child behind (reaped or not). */
-static int back_to_baseline(void **state) {
-  (void)state;
-  assert_int_equal(open_fds(), baseline_fds);
-  errno = 0;
-  assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
-  assert_int_equal(errno, ECHILD);
-  return 0;
-}
 
 /* ---- the scripts the tools and models run ----------------------------------------- */
 
@@ -397,7 +366,7 @@ typedef struct fd_sampler {
 
 static void sample_fds(uv_check_t *h) {
   fd_sampler *s = h->data;
-  int n = open_fds();
+  int n = tu_count_fds();
   if (n > s->most) s->most = n;
 }
 
@@ -424,7 +393,7 @@ static void max_procs_bounds_the_children_at_once(void **state) {
   uv_loop_t uv;
   assert_int_equal(uv_loop_init(&uv), 0);
   art_loop *loop = new_loop(&uv, 2);
-  fd_sampler sampler = {.most = open_fds()};
+  fd_sampler sampler = {.most = tu_count_fds()};
   uv_check_init(&uv, &sampler.check);
   sampler.check.data = &sampler;
   uv_check_start(&sampler.check, sample_fds);
@@ -454,32 +423,13 @@ static void max_procs_bounds_the_children_at_once(void **state) {
   assert_true(sampler.most - before <= 2 * 3 + 4);
 }
 
-/* Before the first test: libuv's process-wide signal pipe is made once, by
- * the first loop that watches a signal; it is not a test's to give back. */
-static int warm_up(void **state) {
-  (void)state;
-  char spec[1024];
-  quick_spec(spec, sizeof spec);
-  tu_job j;
-  tu_job_new(&j, spec, "warm-up");
-  art_loop *loop = new_loop(NULL, 0);
-  add(loop, &j, tu_told, &j);
-  assert_int_equal(art_loop_run(loop), 0);
-  art_loop_free(loop);
-  assert_int_equal(art_run_stop_reason(j.run), ART_STOP_SUCCESS);
-  tu_job_free(&j);
-  return 0;
-}
-
-#define TEST(f) cmocka_unit_test_setup_teardown(f, note_baseline, back_to_baseline)
-
 int main(void) {
   const struct CMUnitTest tests[] = {
-      TEST(many_command_runs_give_the_blocking_drivers_events),
-      TEST(a_hanging_command_delays_no_other_run),
-      TEST(a_cancel_kills_only_its_runs_group),
-      TEST(a_cancel_takes_a_waiting_run_out_of_line),
-      TEST(max_procs_bounds_the_children_at_once),
+      cmocka_unit_test(many_command_runs_give_the_blocking_drivers_events),
+      cmocka_unit_test(a_hanging_command_delays_no_other_run),
+      cmocka_unit_test(a_cancel_kills_only_its_runs_group),
+      cmocka_unit_test(a_cancel_takes_a_waiting_run_out_of_line),
+      cmocka_unit_test(max_procs_bounds_the_children_at_once),
   };
-  return cmocka_run_group_tests(tests, warm_up, NULL);
+  return cmocka_run_group_tests(tests, NULL, NULL);
 }
