@@ -67,7 +67,7 @@ void art_command_output_dispose(const art_allocator *alloc, art_command_output *
  * The environment gets AGENTRT_RUN_ID, AGENTRT_TOOL, AGENTRT_STEP and
  * AGENTRT_ACTION_ID (each left out when NULL).  `timeout_ms` <= 0: 30000.
  *
- * Error results say: "timeout after N ms", "killed by signal N", "exit status N"
+ * Error results say: "timeout" (data: {"timeout_ms": N}), "killed by signal N", "exit status N"
  * (+ ": " and the last line of stderr, if any), "no output on stdout",
  * "bad result envelope: ...".  Returns 0 whenever the command ran; a negative
  * code from art_command_exec when it could not be run or its output could not be

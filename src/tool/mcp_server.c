@@ -244,6 +244,8 @@ int mcp_server_notify(mcp_server *s, const char *method, json_t *params_take, co
 /* ---- messages in ----------------------------------------------------------------- */
 
 json_t *mcp_server_answer(const art_rpc_message *request) {
+  if (strcmp(request->method, "ping") == 0) /* the spec's liveness check: an empty result */
+    return json_pack("{s:s, s:O, s:{}}", "jsonrpc", "2.0", "id", request->id, "result");
   char text[160];
   snprintf(text, sizeof text, "Method not found: %s", request->method);
   return art_rpc_error_response(request->id, ART_RPC_METHOD_NOT_FOUND, text);

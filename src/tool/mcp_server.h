@@ -101,8 +101,9 @@ int mcp_server_queue(mcp_server *s, json_t *msg_take);
  * ART_EIO (its stdin broke: down, waiting up to `reap_ms` to say how). */
 int mcp_server_write_queued(mcp_server *s, const char *what, int reap_ms);
 bool mcp_server_queued(const mcp_server *s);
-/* What agentrt answers a request from the server: it offers no client
- * features (sampling, roots, elicitation), so "method not found". */
+/* What agentrt answers a request from the server: an empty result to a
+ * ping; it offers no client features (sampling, roots, elicitation), so
+ * "method not found" to the others. */
 json_t *mcp_server_answer(const art_rpc_message *request);
 /* The params of notifications/cancelled for request `id`: the run is being
  * cancelled (`interrupted`), or the call ran past timeout_ms. */

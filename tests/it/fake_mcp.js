@@ -26,8 +26,8 @@ const ro = {readOnlyHint: true};
 const pages = [
   [tool('t1', {readOnlyHint: true}), tool('t2', {readOnlyHint: false, destructiveHint: false})],
   [tool('t3', {readOnlyHint: true}), tool('t4', {destructiveHint: true}), tool('t5')],
-  [tool('die', ro), tool('killself', ro), tool('garble', ro), tool('ask', ro), tool('oops', ro),
-   tool('slow', ro), tool('wait-for', ro)],
+  [tool('die', ro), tool('killself', ro), tool('garble', ro), tool('ask', ro), tool('ping', ro),
+   tool('oops', ro), tool('slow', ro), tool('wait-for', ro)],
 ];
 const asking = new Map(); // id of the server's roots/list -> the ask call waiting for it
 const sleeping = new Map(); // id of a slow call -> its timer
@@ -80,9 +80,10 @@ function call(msg) {
   }
   if (name === 'killself') process.kill(process.pid, 'SIGKILL');
   if (name === 'garble') return process.stdout.write('{"jsonrpc": "2.0", "id": \n');
-  if (name === 'ask') {
+  if (name === 'ask' || name === 'ping') {
     asking.set('srv-' + msg.id, msg.id);
-    return send({jsonrpc: '2.0', id: 'srv-' + msg.id, method: 'roots/list', params: {}});
+    const method = name === 'ask' ? 'roots/list' : 'ping';
+    return send({jsonrpc: '2.0', id: 'srv-' + msg.id, method, params: {}});
   }
   if (name === 'oops') return answer(msg.id, 'it went wrong', true);
   if (name === 'slow') return slow(msg.id, msg.params.arguments);
@@ -91,7 +92,8 @@ function call(msg) {
 }
 
 function answerAsk(msg) {
-  const text = msg.error ? 'client answered error ' + msg.error.code : 'client answered a result';
+  const text = msg.error ? 'client answered error ' + msg.error.code
+                         : 'client answered a result: ' + JSON.stringify(msg.result);
   const id = asking.get(msg.id);
   asking.delete(msg.id);
   answer(id, text);

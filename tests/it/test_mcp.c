@@ -252,6 +252,18 @@ static void test_server_request_answered_method_not_found(void **state) {
   json_decref(o.result);
 }
 
+/* A server's ping gets the empty result the MCP spec asks for. */
+static void test_server_ping_answered(void **state) {
+  (void)state;
+  outcome o;
+  run_spec(SPEC(SERVER("fake", FAKE("ok"), ""), "", TOOL("fake.ping", "{}") ", " ANSWER), &o);
+  expect_stop(&o, ART_STOP_SUCCESS, "answered");
+  char *obs = observations_text(&o);
+  assert_contains(obs, "client answered a result: {}");
+  free(obs);
+  json_decref(o.result);
+}
+
 static void check_failure(const char *text, const char *detail_part) {
   outcome o;
   run_spec(text, &o);
@@ -506,6 +518,7 @@ int main(void) {
       cmocka_unit_test(test_everything_cancel_during_a_call),
       cmocka_unit_test(test_pagination_and_defaults),
       cmocka_unit_test(test_server_request_answered_method_not_found),
+      cmocka_unit_test(test_server_ping_answered),
       cmocka_unit_test(test_server_dies_mid_call),
       cmocka_unit_test(test_server_killed_mid_call),
       cmocka_unit_test(test_garbage_mid_call),
