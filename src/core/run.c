@@ -29,6 +29,7 @@ int art_run_failf(art_run *run, int code, const char *fmt, ...) {
   va_start(ap, fmt);
   art_vformat(run->errmsg, ART_ERRMSG_SIZE, fmt, ap);
   va_end(ap);
+  run->errmsg_lost = false;
   return code;
 }
 

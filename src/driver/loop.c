@@ -366,6 +366,8 @@ static int delay_join(slot *s, uint64_t ms) {
   delay_list *d = delay_list_for(s->loop, ms);
   if (!d) return ART_ENOMEM;
   if (!d->head && uv_timer_start(&d->timer, delay_list_fired, ms, 0) < 0) return ART_EIO;
+  /* From the turn's clock, as libuv's own timers (and Node's) count: a job
+   * that waits late in a long turn is due that much sooner. */
   s->due_ms = uv_now(s->loop->uv) + ms;
   s->join_no = ++s->loop->delay_joins;
   s->delays = d;

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
@@ -438,11 +439,13 @@ int art_command_tool_run(const char *const *argv, int timeout_ms, const art_tool
 /* ---- on an event loop ------------------------------------------------------------ */
 
 /* A call on an event loop: the same child, its pipes watched by the loop
- * instead of poll(), its deadline a loop timer, its exit told by SIGCHLD.
+ * instead of poll(), its deadline a loop timer, its exit told by a pidfd
+ * (readable once the child has exited: no SIGCHLD handler is taken from the
+ * program, and no job asks after the others' children).
  * The child is reaped only at the end (a zombie until then, as in the
  * blocking path), so its group id stays its own for as long as the group may
  * still have to be killed.  Freed once its last handle has closed. */
-enum { H_STDIN, H_STDOUT, H_STDERR, H_DEADLINE, H_SIGCHLD, H_COUNT };
+enum { H_STDIN, H_STDOUT, H_STDERR, H_EXIT, H_DEADLINE, H_COUNT };
 
 struct art_command_job {
   child c;
@@ -453,9 +456,9 @@ struct art_command_job {
   art_proc_gate *gate;
   art_command_done_fn done;
   void *ud;
-  uv_poll_t pipes[3]; /* H_STDIN, H_STDOUT, H_STDERR */
+  uv_poll_t pipes[4]; /* H_STDIN, H_STDOUT, H_STDERR, H_EXIT (the pidfd) */
   uv_timer_t deadline;
-  uv_signal_t sigchld;
+  int pidfd;     /* -1: none; closed once its watcher is */
   unsigned live; /* handles started and not closing, a bit each */
   unsigned open; /* handles not closed yet */
   bool exited;   /* the child has exited (not reaped yet) */
@@ -463,11 +466,13 @@ struct art_command_job {
 };
 
 static uv_handle_t *job_handle(art_command_job *j, int h) {
-  if (h <= H_STDERR) return (uv_handle_t *)&j->pipes[h];
-  return h == H_DEADLINE ? (uv_handle_t *)&j->deadline : (uv_handle_t *)&j->sigchld;
+  return h == H_DEADLINE ? (uv_handle_t *)&j->deadline : (uv_handle_t *)&j->pipes[h];
 }
 
-static void job_free(art_command_job *j) { art_release(j->c.alloc, j); }
+static void job_free(art_command_job *j) {
+  art_close_fd(&j->pidfd);
+  art_release(j->c.alloc, j);
+}
 
 static void job_handle_closed(uv_handle_t *h) {
   art_command_job *j = h->data;
@@ -496,7 +501,9 @@ static void job_teardown(art_command_job *j) {
  * exited or been killed and is reaped here; the result goes to `done`. */
 static void job_end(art_command_job *j, int rc, art_error *err) {
   art_command_output out = {0};
+  art_error none = {0, ""};
   int status = 0;
+  if (!err) err = &none;
   if (rc == 0 && art_process_wait(&j->c.proc, -1, &status) < 0) rc = cannot_wait(&j->c, err);
   if (rc == 0) take_output(&j->c, status, &out);
   art_command_done_fn done = j->done;
@@ -551,13 +558,13 @@ static void stderr_ready(uv_poll_t *h, int status, int events) {
   pipe_tended(j, H_STDERR, j->c.proc.err_fd);
 }
 
-/* SIGCHLD is for every child of the process: each job asks after its own. */
-static void child_signalled(uv_signal_t *h, int signum) {
+/* The pidfd is readable: the child has exited (the reap at the end says
+ * how, or why it cannot). */
+static void child_exited(uv_poll_t *h, int status, int events) {
   art_command_job *j = h->data;
-  (void)signum;
-  if (art_process_exited(&j->c.proc) == 0) return; /* ART_EIO: the reap says why */
+  (void)status, (void)events;
   j->exited = true;
-  close_job_handle(j, H_SIGCHLD);
+  close_job_handle(j, H_EXIT);
   end_if_done(j);
 }
 
@@ -584,22 +591,21 @@ static int watch_pipe(art_command_job *j, int h, int fd, int events, uv_poll_cb 
   return rc < 0 ? rc : uv_poll_start(&j->pipes[h], events, cb);
 }
 
-/* The loop's watchers for a child just started; the SIGCHLD of a child that
- * exited before its watcher was there is made up for by asking at once. */
+/* The loop's watchers for a child just started (a pidfd is readable for a
+ * child that exited before it was watched, too). */
 static int watch_child(art_command_job *j, art_error *err) {
   art_process *p = &j->c.proc;
   if (j->c.input_len == 0) art_close_fd(&p->in_fd);
   int rc = init_job_handle(j, H_DEADLINE, uv_timer_init(j->uv, &j->deadline));
   if (rc == 0) rc = uv_timer_start(&j->deadline, deadline_passed, (uint64_t)j->timeout_ms, 0);
-  if (rc == 0) rc = init_job_handle(j, H_SIGCHLD, uv_signal_init(j->uv, &j->sigchld));
-  if (rc == 0) rc = uv_signal_start(&j->sigchld, child_signalled, SIGCHLD);
+  if (rc == 0 && (j->pidfd = pidfd_open(p->pid, 0)) < 0) rc = uv_translate_sys_error(errno);
+  if (rc == 0) rc = watch_pipe(j, H_EXIT, j->pidfd, UV_READABLE, child_exited);
   if (rc == 0) rc = watch_pipe(j, H_STDIN, p->in_fd, UV_WRITABLE, stdin_ready);
   if (rc == 0) rc = watch_pipe(j, H_STDOUT, p->out_fd, UV_READABLE, stdout_ready);
   if (rc == 0) rc = watch_pipe(j, H_STDERR, p->err_fd, UV_READABLE, stderr_ready);
   if (rc < 0)
     return art_error_set(err, ART_EIO, "the event loop cannot watch \"%s\": %s", j->c.name,
                          uv_strerror(rc));
-  j->exited = art_process_exited(p) != 0;
   return 0;
 }
 
@@ -635,7 +641,8 @@ art_command_job *art_command_tool_start(const art_command_start *how) {
     start_failed(how, ART_ENOMEM, &err);
     return NULL;
   }
-  *j = (art_command_job){.argv = how->argv,
+  *j = (art_command_job){.pidfd = -1,
+                         .argv = how->argv,
                          .timeout_ms = tool_timeout(how->timeout_ms),
                          .uv = how->uv,
                          .gate = how->gate,

@@ -13,8 +13,9 @@
 #include "core/alloc.h"
 
 /* A server whose stdout ended has as good as exited (its pipes close as it
- * exits): the loop waits this long at most to say how it ended. */
-#define REAP_MS 200
+ * exits): the loop, which every run shares, waits this long at most to say
+ * how it ended, then kills it. */
+#define REAP_MS 20
 #define WHAT_SIZE 200
 
 typedef struct mcp_request {

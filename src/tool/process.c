@@ -370,16 +370,6 @@ int art_process_wait(art_process *p, int timeout_ms, int *status) {
   return 1;
 }
 
-int art_process_exited(const art_process *p) {
-  siginfo_t info;
-  int r;
-  memset(&info, 0, sizeof info);
-  do r = waitid(P_PID, (id_t)p->pid, &info, WEXITED | WNOHANG | WNOWAIT);
-  while (r < 0 && errno == EINTR);
-  if (r < 0) return ART_EIO;
-  return info.si_pid == p->pid ? 1 : 0;
-}
-
 void art_keep_tail(char *buf, size_t *len, size_t keep, const char *data, size_t n) {
   if (n >= keep) {
     memcpy(buf, data + n - keep, keep);

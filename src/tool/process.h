@@ -41,12 +41,6 @@ void art_process_signal(const art_process *p, int sig);
  * it still runs, ART_EIO when it cannot be waited for (SIGCHLD ignored). */
 int art_process_wait(art_process *p, int timeout_ms, int *status);
 
-/* Whether the child has exited, without reaping it (waitid WNOWAIT): until
- * it is reaped its pid, and so its group id, cannot be reused, so the group
- * can still be killed safely.  1 exited, 0 still runs, ART_EIO when it cannot
- * be waited for. */
-int art_process_exited(const art_process *p);
-
 /* write() that never raises SIGPIPE in the caller: SIGPIPE is held off for the
  * calling thread only, and the one this write raises is consumed. */
 ssize_t art_write_without_sigpipe(int fd, const void *buf, size_t len);
