@@ -10,12 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "agentrt.h"
 #include "agentrt/loop.h"
 #include "testutil.h"
+#include "tool/command.h"
 
 #define ANSWER "{\"type\":\"answer\",\"text\":\"done\"}"
 #define CALL(name) "{\"type\":\"tool\",\"name\":\"" name "\",\"input\":{}}"
@@ -424,6 +426,45 @@ static void max_procs_bounds_the_children_at_once(void **state) {
   assert_true(sampler.most - before <= 2 * 3 + 4);
 }
 
+/* A program with a reaper of its own (waitpid(-1)) takes the child from the
+ * job: the call ends with an error result saying it cannot wait for it. */
+typedef struct reaped_elsewhere {
+  int rc;
+  art_tool_result result;
+  bool done;
+} reaped_elsewhere;
+
+static void reaped_done(void *ud, int rc, art_tool_result *result, const char *ending) {
+  reaped_elsewhere *r = ud;
+  (void)ending;
+  r->rc = rc;
+  r->result = *result;
+  r->done = true;
+}
+
+static void a_child_reaped_elsewhere_ends_its_call(void **state) {
+  (void)state;
+  const char *argv[] = {"/bin/sh", "-c", "exit 0", NULL};
+  json_t *input = json_object();
+  art_tool_call call = {.id = 1, .step = 1, .run_id = "r", .tool = "t", .input = input};
+  uv_loop_t uv;
+  assert_int_equal(uv_loop_init(&uv), 0);
+  reaped_elsewhere r = {0};
+  art_command_start how = {
+      .uv = &uv, .argv = argv, .timeout_ms = 5000, .call = &call, .done = reaped_done, .ud = &r};
+  assert_non_null(art_command_tool_start(&how));
+  int status;
+  assert_true(waitpid(-1, &status, 0) > 0); /* the program's own reaper */
+  assert_int_equal(uv_run(&uv, UV_RUN_DEFAULT), 0);
+  assert_true(r.done);
+  assert_int_equal(r.result.status, ART_RESULT_ERROR);
+  if (!strstr(r.result.message, "cannot wait for"))
+    fail_msg("the result says: %s", r.result.message);
+  art_tool_result_dispose(&r.result);
+  assert_int_equal(uv_loop_close(&uv), 0);
+  json_decref(input);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(many_command_runs_give_the_blocking_drivers_events),
@@ -431,6 +472,7 @@ int main(void) {
       cmocka_unit_test(a_cancel_kills_only_its_runs_group),
       cmocka_unit_test(a_cancel_takes_a_waiting_run_out_of_line),
       cmocka_unit_test(max_procs_bounds_the_children_at_once),
+      cmocka_unit_test(a_child_reaped_elsewhere_ends_its_call),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
