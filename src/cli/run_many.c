@@ -41,7 +41,7 @@ static json_t *result_line(const run_slot *s, const char *spec_path) {
   json_t *line =
       r ? json_pack("{s:s, s:O, s:s, s:O, s:O, s:O, s:O}", "spec", spec_path, "run_id",
                     json_object_get(r, "run_id"), "status",
-                    art_run_status_name(cli_status_of(s->p.run)), "stop_reason",
+                    art_run_status_name(art_durable_status_of(s->p.run)), "stop_reason",
                     json_object_get(r, "stop_reason"), "reason", json_object_get(r, "reason"),
                     "steps", json_object_get(r, "steps"), "answer", json_object_get(r, "answer"))
         : NULL;
@@ -83,7 +83,7 @@ static void start_next(many *m);
 
 static void finish(run_slot *s, int rc) {
   many *m = s->m;
-  rc = cli_prepared_close(&s->p, m->o, m->store, rc);
+  rc = cli_prepared_close(&s->p, m->o, rc);
   s->exit = rc ? rc : cli_exit_code(art_run_stop_reason(s->p.run));
   s->done = true;
   print_ready(m);
@@ -95,7 +95,7 @@ static void stopped(void *ud, art_run *run, int rc) {
   s->m->in_flight--;
   if (rc == ART_EINTR) {
     s->done = true; /* let go at a signal: recorded ready, said once by cli_run_many */
-    cli_prepared_close(&s->p, s->m->o, s->m->store, 0);
+    cli_prepared_close(&s->p, s->m->o, 0);
     return;
   }
   if (rc < 0)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agentrt.h"
+#include "agentrt/durable.h"
 #include "agentrt/store.h"
 #include "testutil.h"
 
@@ -91,8 +92,9 @@ static size_t count_decisions(const art_journal *journal) {
   return n;
 }
 
-/* `agentrt resume`, by hand: rebuild, then an interrupted non-idempotent call
- * stops outcome_unknown, anything else is driven to its stop. */
+/* `agentrt resume`, by hand: rebuild, then the outcome-unknown rule
+ * (durable.h): an interrupted non-idempotent call stops outcome_unknown,
+ * anything else is driven to its stop. */
 static art_stop_reason recover(const char *db, const char *log) {
   art_store *store;
   art_error err = {0};
@@ -110,12 +112,9 @@ static art_stop_reason recover(const char *db, const char *log) {
   if (art_run_replay_journal(run, &journal) < 0)
     fail_msg("journal of %zu events: %s", journal.n, art_run_errmsg(run));
   art_model_resume_after(model, count_decisions(&journal));
-  const art_action *act;
-  if (art_run_call_interrupted(run) && art_run_next(run, art_now_us(), &act) == 0 &&
-      !art_tool_idempotent(act->tool))
-    assert_int_equal(art_run_feed_outcome_unknown(run, art_now_us()), 0);
-  else
-    assert_int_equal(art_run_until_stop(run, model), 0);
+  bool settled;
+  assert_int_equal(art_durable_settle_interrupted(run, art_now_us(), &settled), 0);
+  if (!settled) assert_int_equal(art_run_until_stop(run, model), 0);
   art_stop_reason stop = art_run_stop_reason(run);
   art_journal_dispose(&journal);
   art_run_free(run);
