@@ -36,7 +36,8 @@ typedef struct art_lease {
   char *run_id;     /* the lease's own copy */
   char owner[ART_HOLDER_SIZE];
   int64_t ttl_us;
-  int64_t renewed_us; /* when it was taken or last renewed */
+  int64_t renewed_us;  /* when it was taken or last renewed */
+  uint64_t generation; /* the lease's fencing generation: every write carries it */
 } art_lease;
 
 /* Take `run_id` in `store` for `owner` until now + ttl (ttl 0:
@@ -44,7 +45,9 @@ typedef struct art_lease {
  * ART_ESTATE when a live holder has it; *l is then empty. */
 int art_lease_claim(art_lease *l, art_store *store, const char *run_id, const char *owner,
                     int64_t now_us, int64_t ttl_us, art_error *err);
-/* Extend the lease to now + ttl, at most every ttl / 3 (0 at once otherwise). */
+/* Extend the lease to now + ttl, at most every ttl / 3 (0 at once otherwise).
+ * ART_EFENCED when another holder took the run over meanwhile: the caller
+ * must stop driving it. */
 int art_lease_renew(art_lease *l, int64_t now_us, art_error *err);
 /* Let go of the run and free what *l holds (a zeroed or released lease:
  * nothing to do). */
@@ -89,13 +92,14 @@ typedef struct art_durable {
 
 /* Open `run_id` from `store` (named `store_name` in messages): its record and
  * spec, its MCP servers, its run rebuilt by replaying its journal, its model
- * resumed after the decisions taken, its journal sink on.  The caller holds
- * the lease to drive it (reading needs none).  ART_ESPEC: the spec is wrong
+ * resumed after the decisions taken, its journal sink on, writing as `lease`
+ * (the caller's on the run, to drive it; NULL only to read it: the sink then
+ * writes as the record's holder, and any write of a holder since is refused).  ART_ESPEC: the spec is wrong
  * for this process (an MCP override for a tool its server lacks); ART_EIO:
  * the store holds a spec or journal that does not rebuild; else the store's
  * code.  *d is empty after a failure. */
-int art_durable_open(art_durable *d, art_store *store, const char *run_id, const char *store_name,
-                     art_error *err);
+int art_durable_open(art_durable *d, art_store *store, const char *run_id, const art_lease *lease,
+                     const char *store_name, art_error *err);
 void art_durable_dispose(art_durable *d);
 
 /* Renewing a lease and watching for a cancel while a run is driven: `hooks`

@@ -210,8 +210,10 @@ int cli_persist_new(art_store *store, const art_spec *spec, art_run *run, bool b
                     art_lease *lease);
 /* Where the run stands, into its record; the lease is let go. */
 int cli_record_status(art_lease *lease, const art_run *run);
-/* art_durable_open: 0, or the exit code having said why. */
-int cli_rebuild(art_store *store, const char *store_path, const char *run_id, art_durable *d);
+/* art_durable_open (as `lease`'s holder; NULL: to read): 0, or the exit code
+ * having said why. */
+int cli_rebuild(art_store *store, const char *store_path, const char *run_id,
+                const art_lease *lease, art_durable *d);
 /* The hooks that let Ctrl-C and SIGTERM make a driver let go of its run
  * (signals.c). */
 const art_drive_hooks *cli_signal_hooks(void);

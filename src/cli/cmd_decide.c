@@ -56,7 +56,7 @@ static int with_run(const cli_opts *o, decide_fn fn) {
   if (rc != 0) return rc;
   const char *run_id = o->args[0];
   if ((rc = cli_claim(store, run_id, &lease)) == 0) {
-    if ((rc = cli_rebuild(store, o->store, run_id, &d)) == 0) {
+    if ((rc = cli_rebuild(store, o->store, run_id, &lease, &d)) == 0) {
       rc = fn(o, &d, &lease);
       int kept = cli_record_status(&lease, d.run);
       if (rc == 0) rc = kept;
@@ -70,11 +70,16 @@ static int with_run(const cli_opts *o, decide_fn fn) {
   return rc;
 }
 
+/* Whether a feed failed because the store did not take its event. */
+static bool unrecorded(int rc) {
+  return rc == ART_ENOMEM || rc == ART_EIO || rc == ART_EBUSY || rc == ART_EFENCED;
+}
+
 /* The run did not take it (rc from art_run_feed_*): exit 1, or 2 when it could
  * not be recorded. */
 static int refused(const art_durable *d, int rc) {
-  return cli_error(rc == ART_ENOMEM || rc == ART_EIO ? EXIT_USAGE : EXIT_STOPPED, cli_err_of(rc),
-                   "run %s: %s", art_run_id(d->run), art_run_errmsg(d->run));
+  return cli_error(unrecorded(rc) ? EXIT_USAGE : EXIT_STOPPED, cli_err_of(rc), "run %s: %s",
+                   art_run_id(d->run), art_run_errmsg(d->run));
 }
 
 /* What was decided: `line` for people; with --json {"run_id", "action_id",

@@ -148,7 +148,7 @@ static json_t *approvals_json(art_store *store, const char *run_id) {
 
 static int show(const cli_opts *o, art_store *store, bool trace) {
   art_durable d;
-  int rc = cli_rebuild(store, o->store, o->args[1], &d);
+  int rc = cli_rebuild(store, o->store, o->args[1], NULL, &d);
   if (rc != 0) return rc;
   json_t *approvals = trace ? NULL : approvals_json(store, o->args[1]);
   if (trace && (o->jsonl || o->json))

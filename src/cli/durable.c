@@ -32,7 +32,7 @@ int cli_persist_new(art_store *store, const art_spec *spec, art_run *run, bool b
   char owner[ART_HOLDER_SIZE];
   art_holder_name(owner, sizeof owner, NULL);
   int rc = art_durable_create(lease, store, spec, run, owner, batched, &err);
-  if (rc == ART_EINVAL)
+  if (rc == ART_EEXIST)
     return cli_error(EXIT_USAGE, CLI_ERR_STATE,
                      "run %s is in the store already (give the spec another run_id, or leave it "
                      "out)",
@@ -48,9 +48,10 @@ int cli_record_status(art_lease *lease, const art_run *run) {
   return rc < 0 ? cli_store_error(&err) : 0;
 }
 
-int cli_rebuild(art_store *store, const char *store_path, const char *run_id, art_durable *d) {
+int cli_rebuild(art_store *store, const char *store_path, const char *run_id,
+                const art_lease *lease, art_durable *d) {
   art_error err = {0};
-  int rc = art_durable_open(d, store, run_id, store_path, &err);
+  int rc = art_durable_open(d, store, run_id, lease, store_path, &err);
   if (rc == ART_ESPEC) return cli_error(EXIT_USAGE, CLI_ERR_SPEC, "%s", err.message);
   return rc < 0 ? cli_store_error(&err) : 0;
 }

@@ -28,23 +28,27 @@ static bool holder_died(const char *owner) {
 }
 
 /* Take over a dead holder's lease: claim as of when it runs out, then renew. */
-static int take_over(const art_lease *l, int64_t now_us, art_error *err) {
+static int take_over(art_lease *l, int64_t now_us, art_error *err) {
   art_store *store = l->store;
   art_run_record rec;
   if (store->vt->get_run(store, l->run_id, &rec, err) < 0) return err->code;
   int rc = holder_died(rec.lease_owner)
-               ? store->vt->claim(store, l->run_id, l->owner, rec.lease_until_us, l->ttl_us, err)
+               ? store->vt->claim(store, l->run_id, l->owner, rec.lease_until_us, l->ttl_us,
+                                  &l->generation, err)
                : ART_ESTATE;
   art_run_record_dispose(&rec);
-  if (rc == 0) rc = store->vt->claim(store, l->run_id, l->owner, now_us, l->ttl_us, err);
+  if (rc == 0)
+    rc = store->vt->claim(store, l->run_id, l->owner, now_us, l->ttl_us, &l->generation, err);
   return rc;
 }
 
 /* A lease not taken yet: who would hold what. */
 static int lease_init(art_lease *l, art_store *store, const char *run_id, const char *owner,
                       int64_t now_us, int64_t ttl_us, art_error *err) {
-  *l = (art_lease){
-      .store = store, .ttl_us = ttl_us ? ttl_us : ART_LEASE_TTL_US, .renewed_us = now_us};
+  *l = (art_lease){.store = store,
+                   .ttl_us = ttl_us ? ttl_us : ART_LEASE_TTL_US,
+                   .renewed_us = now_us,
+                   .generation = 1}; /* a new run's (create_run); a claim says otherwise */
   snprintf(l->owner, sizeof l->owner, "%s", owner);
   if (!(l->run_id = strdup(run_id))) return art_error_set(err, ART_ENOMEM, "out of memory");
   return 0;
@@ -59,21 +63,31 @@ int art_lease_claim(art_lease *l, art_store *store, const char *run_id, const ch
                     int64_t now_us, int64_t ttl_us, art_error *err) {
   int rc = lease_init(l, store, run_id, owner, now_us, ttl_us, err);
   if (rc < 0) return rc;
-  rc = store->vt->claim(store, run_id, owner, now_us, l->ttl_us, err);
+  rc = store->vt->claim(store, run_id, owner, now_us, l->ttl_us, &l->generation, err);
   if (rc == ART_ESTATE) rc = take_over(l, now_us, err);
   if (rc < 0) lease_dispose(l);
   return rc;
 }
 
+/* A renewal that comes back with another generation took the run anew after
+ * another holder had it: that lease is let go again, and this holder is
+ * fenced. */
 int art_lease_renew(art_lease *l, int64_t now_us, art_error *err) {
   if (now_us - l->renewed_us <= l->ttl_us / 3) return 0;
-  int rc = l->store->vt->claim(l->store, l->run_id, l->owner, now_us, l->ttl_us, err);
+  uint64_t generation = l->generation;
+  int rc = l->store->vt->claim(l->store, l->run_id, l->owner, now_us, l->ttl_us, &generation, err);
+  if (rc == 0 && generation != l->generation) {
+    l->store->vt->release(l->store, l->run_id, generation, err);
+    return art_error_set(err, ART_EFENCED, "run %s was taken over by another holder", l->run_id);
+  }
+  if (rc == ART_ESTATE)
+    return art_error_set(err, ART_EFENCED, "run %s is held by another holder", l->run_id);
   if (rc == 0) l->renewed_us = now_us;
   return rc;
 }
 
 int art_lease_release(art_lease *l, art_error *err) {
-  int rc = l->run_id ? l->store->vt->release(l->store, l->run_id, l->owner, err) : 0;
+  int rc = l->run_id ? l->store->vt->release(l->store, l->run_id, l->generation, err) : 0;
   lease_dispose(l);
   return rc;
 }
@@ -125,8 +139,8 @@ int art_durable_create(art_lease *lease, art_store *store, const art_spec *spec,
   if (rc == 0) rc = create_record(lease, spec, run, err);
   art_sink sink;
   if (rc == 0)
-    rc =
-        batched ? art_store_sink_batched(&sink, store, err) : art_store_sink_new(&sink, store, err);
+    rc = batched ? art_store_sink_batched(&sink, store, lease->generation, err)
+                 : art_store_sink_new(&sink, store, lease->generation, err);
   if (rc == 0 && art_run_add_sink(run, &sink) < 0)
     rc = art_error_set(err, ART_ENOMEM, "out of memory");
   if (rc < 0) lease_dispose(lease);
@@ -134,16 +148,16 @@ int art_durable_create(art_lease *lease, art_store *store, const art_spec *spec,
 }
 
 int art_durable_mark_running(const art_lease *lease, art_error *err) {
-  return lease->store->vt->set_status(lease->store, lease->run_id, ART_RUN_RUNNING, NULL, NULL,
-                                      art_now_us(), err);
+  return lease->store->vt->set_status(lease->store, lease->run_id, lease->generation,
+                                      ART_RUN_RUNNING, NULL, NULL, art_now_us(), err);
 }
 
 int art_durable_record_status(const art_lease *lease, const art_run *run, art_error *err) {
   bool stopped = art_run_stop_reason(run) != ART_STOP_NONE;
-  return lease->store->vt->set_status(lease->store, art_run_id(run), art_durable_status_of(run),
-                                      stopped ? art_stop_reason_name(art_run_stop_reason(run))
-                                              : NULL,
-                                      art_run_stop_detail(run), art_now_us(), err);
+  return lease->store->vt->set_status(
+      lease->store, art_run_id(run), lease->generation, art_durable_status_of(run),
+      stopped ? art_stop_reason_name(art_run_stop_reason(run)) : NULL, art_run_stop_detail(run),
+      art_now_us(), err);
 }
 
 /* ---- opening a run from its journal ------------------------------------------ */
@@ -179,14 +193,14 @@ static int attach_servers(art_durable *d, art_error *err) {
   return art_error_set(err, rc, "%s", why.message);
 }
 
-/* The model and the run, with its journal sink. */
-static int make_run(art_durable *d, const char *run_id, art_error *err) {
+/* The model and the run, with its journal sink writing as `generation`. */
+static int make_run(art_durable *d, const char *run_id, uint64_t generation, art_error *err) {
   art_run_options opts = {.run_id = run_id};
   art_sink sink;
   if (art_model_new(&d->model, d->spec, err) < 0) return err->code;
   if (art_run_new(&d->run, d->spec, &opts) < 0)
     return art_error_set(err, ART_ENOMEM, "out of memory");
-  if (art_store_sink_new(&sink, d->store, err) < 0) return err->code;
+  if (art_store_sink_new(&sink, d->store, generation, err) < 0) return err->code;
   if (art_run_add_sink(d->run, &sink) < 0) return art_error_set(err, ART_ENOMEM, "out of memory");
   return 0;
 }
@@ -202,13 +216,14 @@ static int replay(art_durable *d, const char *run_id, art_error *err) {
   return rc;
 }
 
-int art_durable_open(art_durable *d, art_store *store, const char *run_id, const char *store_name,
-                     art_error *err) {
+int art_durable_open(art_durable *d, art_store *store, const char *run_id, const art_lease *lease,
+                     const char *store_name, art_error *err) {
   *d = (art_durable){.store = store};
   int rc = store->vt->get_run(store, run_id, &d->record, err);
   if (rc == 0) rc = load_spec(d, store_name, err);
   if (rc == 0) rc = attach_servers(d, err);
-  if (rc == 0) rc = make_run(d, run_id, err);
+  if (rc == 0)
+    rc = make_run(d, run_id, lease ? lease->generation : d->record.lease_generation, err);
   if (rc == 0) rc = replay(d, run_id, err);
   if (rc < 0) art_durable_dispose(d);
   return rc;

@@ -78,7 +78,7 @@ static void child(const char *db, const char *log, uint32_t kill_at, int ready) 
   art_run *run;
   art_sink journal, die = {ART_SINK_VERSION, killer, NULL, &kill_at, NULL};
   if (store->vt->create_run(store, &rec, &err) < 0 || art_model_new(&model, spec, &err) < 0 ||
-      art_run_new(&run, spec, NULL) < 0 || art_store_sink_new(&journal, store, &err) < 0 ||
+      art_run_new(&run, spec, NULL) < 0 || art_store_sink_new(&journal, store, 0, &err) < 0 ||
       art_run_add_sink(run, &journal) < 0 || art_run_add_sink(run, &die) < 0 ||
       write(ready, "r", 1) != 1)
     _exit(2);
@@ -107,7 +107,7 @@ static art_stop_reason recover(const char *db, const char *log) {
   art_sink sink;
   assert_int_equal(art_model_new(&model, spec, &err), 0);
   assert_int_equal(art_run_new(&run, spec, NULL), 0);
-  assert_int_equal(art_store_sink_new(&sink, store, &err), 0);
+  assert_int_equal(art_store_sink_new(&sink, store, 0, &err), 0);
   assert_int_equal(art_run_add_sink(run, &sink), 0);
   if (art_run_replay_journal(run, &journal) < 0)
     fail_msg("journal of %zu events: %s", journal.n, art_run_errmsg(run));

@@ -537,8 +537,8 @@ static void a_run_held_elsewhere_is_not_driven_twice(void **state) {
   art_store *store;
   art_error e;
   assert_int_equal(art_store_open_sqlite(&store, tu_path("runs.db"), NULL, &e), 0);
-  assert_int_equal(store->vt->claim(store, "r-held", "other-host:1", art_now_us(), 60000000, &e),
-                   0);
+  assert_int_equal(
+      store->vt->claim(store, "r-held", "other-host:1", art_now_us(), 60000000, NULL, &e), 0);
   art_store_close(store);
   assert_int_equal(tu_cli(&out, &err, "resume", "r-held", STORE, NULL), 2);
   assert_non_null(strstr(err, "being driven by another process"));

@@ -61,7 +61,8 @@ static void pause_reopen_continue(backend b) {
   art_lease lease;
   art_durable d;
   assert_int_equal(art_lease_claim(&lease, store, "r-reopen", "second", art_now_us(), 0, &err), 0);
-  if (art_durable_open(&d, store, "r-reopen", "test store", &err) < 0) fail_msg("%s", err.message);
+  if (art_durable_open(&d, store, "r-reopen", &lease, "test store", &err) < 0)
+    fail_msg("%s", err.message);
   assert_int_equal(art_durable_status_of(d.run), ART_RUN_PAUSED);
   art_approval a = {pending_action(d.run), true, "reviewer", NULL, 0};
   assert_int_equal(art_run_feed_approval(d.run, &a, art_now_us()), 0);
@@ -103,7 +104,7 @@ static void a_missing_run_is_not_found(void **state) {
   art_store *store = open_store(MEMORY, NULL);
   art_error err = {0};
   art_durable d;
-  assert_int_equal(art_durable_open(&d, store, "r-none", "test store", &err), ART_ENOTFOUND);
+  assert_int_equal(art_durable_open(&d, store, "r-none", NULL, "test store", &err), ART_ENOTFOUND);
   assert_null(d.run);
   art_store_close(store);
 }
