@@ -3,7 +3,11 @@
  * resume`, the worker and the service share this one implementation.
  *
  * A lease (art_lease) is a holder's claim on one run until a time it renews
- * while it drives.  A durable run (art_durable) is a run rebuilt from its
+ * while it drives (a heartbeat, at most every ttl / 3).  Another holder takes
+ * the run over only once the lease has run out, whichever host it is on, and
+ * the take-over is fenced: the lease's generation grows, and the store
+ * refuses every write of the old holder (ART_EFENCED), which then drops the
+ * run.  A durable run (art_durable) is a run rebuilt from its
  * store: its record, its spec, its MCP servers, its model where its journal
  * left it, and the run itself with its journal sink on.  Ownership: the
  * store is borrowed by both and must outlive them; everything else in them is
@@ -23,7 +27,7 @@ extern "C" {
 #endif
 
 /* How long a lease lasts unless renewed: a holder that stops renewing (it
- * died, or lost its host) lets go of its run this long after. */
+ * died, hangs, or lost its host) lets go of its run this long after. */
 #define ART_LEASE_TTL_US (60LL * 1000000)
 /* The size of a holder's name: "host:pid", or "host:pid:worker". */
 #define ART_HOLDER_SIZE 192
@@ -40,9 +44,10 @@ typedef struct art_lease {
   uint64_t generation; /* the lease's fencing generation: every write carries it */
 } art_lease;
 
-/* Take `run_id` in `store` for `owner` until now + ttl (ttl 0:
- * ART_LEASE_TTL_US), taking over a holder on this host that has died.
- * ART_ESTATE when a live holder has it; *l is then empty. */
+/* Take `run_id` in `store` for `owner` (art_holder_name) until now + ttl
+ * (ttl 0: ART_LEASE_TTL_US): a run nobody holds, or whose holder's lease has
+ * run out (a take-over: the generation grows).  ART_ESTATE when another
+ * holder's lease has not run out; *l is then empty. */
 int art_lease_claim(art_lease *l, art_store *store, const char *run_id, const char *owner,
                     int64_t now_us, int64_t ttl_us, art_error *err);
 /* Extend the lease to now + ttl, at most every ttl / 3 (0 at once otherwise).
@@ -53,14 +58,9 @@ int art_lease_renew(art_lease *l, int64_t now_us, art_error *err);
  * nothing to do). */
 int art_lease_release(art_lease *l, art_error *err);
 
-/* Who holds a record's run: nobody, a live holder, a process on this host that
- * died, or one whose lease ran out (it stopped renewing it). */
-typedef enum {
-  ART_HOLDER_NONE,
-  ART_HOLDER_ALIVE,
-  ART_HOLDER_DIED,
-  ART_HOLDER_EXPIRED
-} art_holder_state;
+/* Who holds a record's run: nobody, a holder whose lease runs, or one whose
+ * lease ran out (it stopped renewing it: the run is free to take over). */
+typedef enum { ART_HOLDER_NONE, ART_HOLDER_ALIVE, ART_HOLDER_EXPIRED } art_holder_state;
 
 art_holder_state art_holder_of(const art_run_record *r, int64_t now_us);
 /* Where a run stands by its own state: ready (not stopped: whoever drove it
@@ -71,10 +71,11 @@ art_run_status art_durable_status_of(const art_run *run);
 art_run_status art_durable_status_now(const art_run_record *r, int64_t now_us);
 
 /* A new run in the store for `run` of `spec`, held by `owner` from the start
- * (*lease), with its journal sink added to the run (batched: for a driver
- * that syncs, art_store_sink_batched).  ART_EINVAL when the id is taken. */
+ * (*lease, generation 1, for ttl_us; 0: ART_LEASE_TTL_US), with its journal
+ * sink added to the run (batched: for a driver that syncs,
+ * art_store_sink_batched).  ART_EEXIST when the id is taken. */
 int art_durable_create(art_lease *lease, art_store *store, const art_spec *spec, art_run *run,
-                       const char *owner, bool batched, art_error *err);
+                       const char *owner, int64_t ttl_us, bool batched, art_error *err);
 /* The record says running: the lease's holder drives the run. */
 int art_durable_mark_running(const art_lease *lease, art_error *err);
 /* Where the run stands, into its record. */
@@ -105,17 +106,26 @@ void art_durable_dispose(art_durable *d);
 /* Renewing a lease and watching for a cancel while a run is driven: `hooks`
  * for art_run_drive ask the store at every step boundary (and while a call
  * runs) for a cancel asked from another process, renew the lease, and commit
- * the events the store holds back once they have waited.  `outer` (may be
- * NULL) adds the caller's own let_go and child_group. */
+ * the events the store holds back once they have waited.  A renewal that
+ * finds the run taken over lets go of it at once.  `outer` (may be NULL)
+ * adds the caller's own let_go and child_group. */
 typedef struct art_durable_watch {
   art_lease *lease; /* borrowed */
   const art_drive_hooks *outer;
   char *reason; /* the cancel asked for, once seen */
+  bool fenced;  /* the lease was taken over */
 } art_durable_watch;
 
 void art_durable_watch_init(art_durable_watch *w, art_lease *lease, const art_drive_hooks *outer,
                             art_drive_hooks *hooks);
 void art_durable_watch_dispose(art_durable_watch *w);
+
+/* art_run_drive under a watch on `lease`: the run's journal sink must write as
+ * the lease's generation.  ART_EFENCED: the run was taken over (a renewal or
+ * a write was refused): this holder has stopped driving it, and must not
+ * touch it again.  ART_EINTR: let go (outer->let_go). */
+int art_durable_drive(art_run *run, art_model *model, art_lease *lease,
+                      const art_drive_hooks *outer);
 
 /* The outcome-unknown rule, for a run rebuilt after its driver stopped: a call
  * handed out without a recorded result runs again only when its tool is
@@ -126,9 +136,8 @@ int art_durable_settle_interrupted(art_run *run, int64_t now_us, bool *settled);
 
 /* Continue a ready run the lease's holder opened: it is marked running; a run
  * whose MCP servers failed stops tool_failure; the outcome-unknown rule;
- * otherwise it is driven to its next stop, watched (`outer` may be NULL).
- * ART_EINTR: let go (outer->let_go); other failures say why in
- * art_run_errmsg, or in err for the store. */
+ * otherwise art_durable_drive to its next stop (`outer` may be NULL).
+ * ART_EINTR: let go; ART_EFENCED: taken over; the reason is in err. */
 int art_durable_continue(art_durable *d, art_lease *lease, const art_drive_hooks *outer,
                          art_error *err);
 

@@ -201,8 +201,11 @@ int cmd_review(int argc, char **argv);
  * it does not (only `run` does: a typo in --store is not a new store). */
 int cli_store_open(const cli_opts *o, art_store **out);
 int cli_store_create(const cli_opts *o, art_store **out);
+/* How long this process's leases last: AGENTRT_LEASE_MS (a positive number
+ * of milliseconds) or 0, the default (ART_LEASE_TTL_US). */
+int64_t cli_lease_ttl(void);
 /* Hold the run for this process (*lease): 0, or the exit code having said
- * why (a live process holds it, the store failed). */
+ * why (a holder whose lease has not run out has it, the store failed). */
 int cli_claim(art_store *store, const char *run_id, art_lease *lease);
 /* A new run's record, held by this process from the start (*lease), and its
  * journal sink: 0, or the exit code having said why. */

@@ -218,7 +218,7 @@ static int cancel_or_ask(const cli_opts *o) {
   char owner[ART_HOLDER_SIZE];
   art_lease lease;
   art_holder_name(owner, sizeof owner, NULL);
-  int held = art_lease_claim(&lease, store, run_id, owner, art_now_us(), 0, &err);
+  int held = art_lease_claim(&lease, store, run_id, owner, art_now_us(), cli_lease_ttl(), &err);
   if (held == 0) art_lease_release(&lease, &err);
   char line[300];
   snprintf(line, sizeof line,

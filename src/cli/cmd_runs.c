@@ -53,9 +53,9 @@ static json_t *holder_json(const art_run_record *r, int64_t now) {
                    (json_int_t)r->lease_until_us);
 }
 
-/* "host:pid", "host:pid (died)", "host:pid (lease ran out)" or "-". */
+/* "host:pid", "host:pid (lease ran out)" or "-". */
 static void holder_text(char *buf, size_t size, const art_run_record *r, int64_t now) {
-  static const char *const how[] = {"", "", " (died)", " (lease ran out)"};
+  static const char *const how[] = {"", "", " (lease ran out)"};
   snprintf(buf, size, "%s%s", r->lease_owner ? r->lease_owner : "-", how[art_holder_of(r, now)]);
 }
 

@@ -15,15 +15,36 @@ static int open_store(const cli_opts *o, bool create, art_store **out) {
 int cli_store_open(const cli_opts *o, art_store **out) { return open_store(o, false, out); }
 int cli_store_create(const cli_opts *o, art_store **out) { return open_store(o, true, out); }
 
+int64_t cli_lease_ttl(void) {
+  const char *ms = getenv("AGENTRT_LEASE_MS");
+  char *end = NULL;
+  long long n = ms ? strtoll(ms, &end, 10) : 0;
+  return n > 0 && end && !*end ? (int64_t)n * 1000 : 0;
+}
+
+/* Who holds the run, and for how long yet, in words. */
+static void holder_of(art_store *store, const char *run_id, char *buf, size_t size) {
+  art_run_record r;
+  art_error err = {0};
+  snprintf(buf, size, "another process");
+  if (store->vt->get_run(store, run_id, &r, &err) < 0) return;
+  if (r.lease_owner)
+    snprintf(buf, size, "%s, whose lease runs out in %lld s unless it renews it", r.lease_owner,
+             (long long)((r.lease_until_us - art_now_us()) / 1000000 + 1));
+  art_run_record_dispose(&r);
+}
+
 int cli_claim(art_store *store, const char *run_id, art_lease *lease) {
   art_error err = {0};
-  char owner[ART_HOLDER_SIZE];
+  char owner[ART_HOLDER_SIZE], holder[ART_HOLDER_SIZE + 64];
   art_holder_name(owner, sizeof owner, NULL);
-  if (art_lease_claim(lease, store, run_id, owner, art_now_us(), 0, &err) == 0) return 0;
-  if (err.code == ART_ESTATE)
-    return cli_error(EXIT_USAGE, CLI_ERR_STATE,
-                     "run %s is being driven by another process; try again when it stops", run_id);
-  return cli_store_error(&err);
+  if (art_lease_claim(lease, store, run_id, owner, art_now_us(), cli_lease_ttl(), &err) == 0)
+    return 0;
+  if (err.code != ART_ESTATE) return cli_store_error(&err);
+  holder_of(store, run_id, holder, sizeof holder);
+  return cli_error(EXIT_USAGE, CLI_ERR_STATE,
+                   "run %s is being driven by another process (%s); try again when it stops",
+                   run_id, holder);
 }
 
 int cli_persist_new(art_store *store, const art_spec *spec, art_run *run, bool batched,
@@ -31,7 +52,7 @@ int cli_persist_new(art_store *store, const art_spec *spec, art_run *run, bool b
   art_error err = {0};
   char owner[ART_HOLDER_SIZE];
   art_holder_name(owner, sizeof owner, NULL);
-  int rc = art_durable_create(lease, store, spec, run, owner, batched, &err);
+  int rc = art_durable_create(lease, store, spec, run, owner, cli_lease_ttl(), batched, &err);
   if (rc == ART_EEXIST)
     return cli_error(EXIT_USAGE, CLI_ERR_STATE,
                      "run %s is in the store already (give the spec another run_id, or leave it "

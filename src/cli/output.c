@@ -223,20 +223,20 @@ static int let_go(const art_run *run, const char *store_path) {
 
 int cli_drive_failed(const art_run *run, int rc, const art_error *err, const char *store_path) {
   if (rc == ART_EINTR && store_path) return let_go(run, store_path);
+  if (rc == ART_EFENCED)
+    return cli_error(EXIT_USAGE, CLI_ERR_STATE,
+                     "run %s was taken over by another process (this one's lease ran out): it "
+                     "stopped driving it at step %u",
+                     art_run_id(run), art_run_steps(run));
   if (err && err->message[0]) return cli_error(EXIT_USAGE, CLI_ERR_INTERNAL, "%s", err->message);
   return cli_error(EXIT_USAGE, CLI_ERR_INTERNAL, "run %s failed: %s", art_run_id(run),
                    art_run_errmsg(run));
 }
 
 int cli_drive(art_run *run, art_model *model, art_lease *lease, const char *store_path) {
-  art_durable_watch watch;
-  art_drive_hooks hooks;
-  if (lease) {
-    cli_signals_catch();
-    art_durable_watch_init(&watch, lease, cli_signal_hooks(), &hooks);
-  }
-  int rc = art_run_drive(run, model, lease ? &hooks : NULL);
-  if (lease) art_durable_watch_dispose(&watch);
+  if (lease) cli_signals_catch();
+  int rc = lease ? art_durable_drive(run, model, lease, cli_signal_hooks())
+                 : art_run_drive(run, model, NULL);
   return rc == 0 ? 0 : cli_drive_failed(run, rc, NULL, lease ? store_path : NULL);
 }
 

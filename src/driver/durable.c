@@ -3,8 +3,8 @@
  * sees a cancel while a run is driven. */
 #include "agentrt/durable.h"
 
-#include <errno.h>
-#include <signal.h>
+#include "core/run_internal.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,32 +14,6 @@ void art_holder_name(char *buf, size_t size, const char *worker) {
   char host[64] = "?";
   gethostname(host, sizeof host - 1);
   snprintf(buf, size, "%s:%ld%s%s", host, (long)getpid(), worker ? ":" : "", worker ? worker : "");
-}
-
-/* Whether `owner` ("host:pid") is a process on this host that has died: its
- * lease need not run out before another process takes the run. */
-static bool holder_died(const char *owner) {
-  char host[64] = "?";
-  gethostname(host, sizeof host - 1);
-  size_t n = strlen(host);
-  if (!owner || strncmp(owner, host, n) != 0 || owner[n] != ':') return false;
-  long pid = strtol(owner + n + 1, NULL, 10);
-  return pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
-}
-
-/* Take over a dead holder's lease: claim as of when it runs out, then renew. */
-static int take_over(art_lease *l, int64_t now_us, art_error *err) {
-  art_store *store = l->store;
-  art_run_record rec;
-  if (store->vt->get_run(store, l->run_id, &rec, err) < 0) return err->code;
-  int rc = holder_died(rec.lease_owner)
-               ? store->vt->claim(store, l->run_id, l->owner, rec.lease_until_us, l->ttl_us,
-                                  &l->generation, err)
-               : ART_ESTATE;
-  art_run_record_dispose(&rec);
-  if (rc == 0)
-    rc = store->vt->claim(store, l->run_id, l->owner, now_us, l->ttl_us, &l->generation, err);
-  return rc;
 }
 
 /* A lease not taken yet: who would hold what. */
@@ -64,7 +38,6 @@ int art_lease_claim(art_lease *l, art_store *store, const char *run_id, const ch
   int rc = lease_init(l, store, run_id, owner, now_us, ttl_us, err);
   if (rc < 0) return rc;
   rc = store->vt->claim(store, run_id, owner, now_us, l->ttl_us, &l->generation, err);
-  if (rc == ART_ESTATE) rc = take_over(l, now_us, err);
   if (rc < 0) lease_dispose(l);
   return rc;
 }
@@ -94,7 +67,6 @@ int art_lease_release(art_lease *l, art_error *err) {
 
 art_holder_state art_holder_of(const art_run_record *r, int64_t now_us) {
   if (!r->lease_owner) return ART_HOLDER_NONE;
-  if (holder_died(r->lease_owner)) return ART_HOLDER_DIED;
   return r->lease_until_us <= now_us ? ART_HOLDER_EXPIRED : ART_HOLDER_ALIVE;
 }
 
@@ -134,8 +106,8 @@ static int create_record(const art_lease *l, const art_spec *spec, art_run *run,
 }
 
 int art_durable_create(art_lease *lease, art_store *store, const art_spec *spec, art_run *run,
-                       const char *owner, bool batched, art_error *err) {
-  int rc = lease_init(lease, store, art_run_id(run), owner, art_now_us(), 0, err);
+                       const char *owner, int64_t ttl_us, bool batched, art_error *err) {
+  int rc = lease_init(lease, store, art_run_id(run), owner, art_now_us(), ttl_us, err);
   if (rc == 0) rc = create_record(lease, spec, run, err);
   art_sink sink;
   if (rc == 0)
@@ -240,12 +212,13 @@ void art_durable_dispose(art_durable *d) {
 
 /* ---- driving ------------------------------------------------------------------ */
 
+/* The heartbeat: a holder found taken over lets go of the run at once. */
 static const char *watch_cancel_reason(void *ud) {
   art_durable_watch *w = ud;
   art_lease *l = w->lease;
   art_error err = {0};
   int64_t now = art_now_us();
-  art_lease_renew(l, now, &err);
+  if (art_lease_renew(l, now, &err) == ART_EFENCED) w->fenced = true;
   /* A failure to write now is the next append's to report. */
   l->store->vt->commit_waiting(l->store, now, &err);
   if (!w->reason && l->store->vt->cancel_requested(l->store, l->run_id, &w->reason, &err) < 0)
@@ -254,8 +227,9 @@ static const char *watch_cancel_reason(void *ud) {
 }
 
 static bool watch_let_go(void *ud) {
-  const art_drive_hooks *outer = ((art_durable_watch *)ud)->outer;
-  return outer && outer->let_go && outer->let_go(outer->ud);
+  const art_durable_watch *w = ud;
+  const art_drive_hooks *outer = w->outer;
+  return w->fenced || (outer && outer->let_go && outer->let_go(outer->ud));
 }
 
 static void watch_child_group(void *ud, long pgid) {
@@ -265,7 +239,7 @@ static void watch_child_group(void *ud, long pgid) {
 
 void art_durable_watch_init(art_durable_watch *w, art_lease *lease, const art_drive_hooks *outer,
                             art_drive_hooks *hooks) {
-  *w = (art_durable_watch){lease, outer, NULL};
+  *w = (art_durable_watch){lease, outer, NULL, false};
   *hooks = (art_drive_hooks){watch_cancel_reason, w, watch_let_go, watch_child_group};
 }
 
@@ -291,11 +265,14 @@ static int stop_tools_failed(art_durable *d, art_error *err) {
   return art_error_set(err, ART_ESTATE, "run %s: %s", art_run_id(d->run), d->mcp_failure);
 }
 
-static int drive_watched(art_durable *d, art_lease *lease, const art_drive_hooks *outer) {
+int art_durable_drive(art_run *run, art_model *model, art_lease *lease,
+                      const art_drive_hooks *outer) {
   art_durable_watch watch;
   art_drive_hooks hooks;
   art_durable_watch_init(&watch, lease, outer, &hooks);
-  int rc = art_run_drive(d->run, d->model, &hooks);
+  int rc = art_run_drive(run, model, &hooks);
+  if (rc == ART_EINTR && watch.fenced)
+    rc = art_run_fail(run, ART_EFENCED, "the run was taken over by another holder");
   art_durable_watch_dispose(&watch);
   return rc;
 }
@@ -307,7 +284,7 @@ int art_durable_continue(art_durable *d, art_lease *lease, const art_drive_hooks
   if (d->mcp_failure[0]) return stop_tools_failed(d, err);
   bool settled;
   rc = art_durable_settle_interrupted(d->run, art_now_us(), &settled);
-  if (rc == 0 && !settled) rc = drive_watched(d, lease, outer);
+  if (rc == 0 && !settled) rc = art_durable_drive(d->run, d->model, lease, outer);
   if (rc < 0 && rc != ART_EINTR)
     art_error_set(err, rc, "run %s failed: %s", art_run_id(d->run), art_run_errmsg(d->run));
   return rc;
