@@ -253,8 +253,9 @@ static const char resume_usage[] =
     "       agentrt resume --all [--store PATH] [--json]\n"
     "\n"
     "Continue a run from where its journal stops: after an approval, a denial or\n"
-    "an answer, or after the process driving it died.  A call that was handed out\n"
-    "but has no recorded result runs again only if its tool is idempotent (with the\n"
+    "an answer, or after the process driving it died (once its lease has run out:\n"
+    "60 s, or AGENTRT_LEASE_MS of that process).  A call that was handed out but\n"
+    "has no recorded result runs again only if its tool is idempotent (with the\n"
     "same action id); otherwise the run stops blocked with detail outcome_unknown,\n"
     "for an operator, and nothing is repeated.  --all resumes every run that is\n"
     "ready: approved or answered since it paused, or interrupted.\n";
