@@ -94,7 +94,7 @@ static double w3(const char *name, const char *spec_text, int n, art_store *stor
       die("run", "out of memory");
     art_sink sink;
     if (store &&
-        (art_store_sink_batched(&sink, store, &err) < 0 || art_run_add_sink(runs[i], &sink) < 0))
+        (art_store_sink_batched(&sink, store, 0, &err) < 0 || art_run_add_sink(runs[i], &sink) < 0))
       die("sink", "out of memory");
     if (art_loop_add(loop, runs[i], models[i], stopped, NULL) < 0) die("add", "out of memory");
   }

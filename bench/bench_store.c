@@ -45,7 +45,7 @@ static void journaled_run(art_store *store, int tools, const char *run_id, doubl
   art_model_new(&model, spec, &err);
   art_run_new(&run, spec, NULL);
   art_sink sink;
-  if (art_store_sink_new(&sink, store, &err) < 0 || art_run_add_sink(run, &sink) < 0)
+  if (art_store_sink_new(&sink, store, 0, &err) < 0 || art_run_add_sink(run, &sink) < 0)
     die("sink", "out of memory");
   int64_t now = art_now_us();
   unsigned decides = 0;

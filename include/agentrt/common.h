@@ -17,14 +17,20 @@ extern "C" {
 
 enum {
   ART_OK = 0,
-  ART_ENOMEM = -1,   /* an allocation failed */
-  ART_EINVAL = -2,   /* bad argument or bad input data */
-  ART_ESPEC = -3,    /* the agent spec or suite file is wrong */
-  ART_ESTATE = -4,   /* the call does not fit the run's current state */
-  ART_EIO = -5,      /* reading or writing a file, pipe or process failed */
+  ART_ENOMEM = -1,    /* an allocation failed */
+  ART_EINVAL = -2,    /* bad argument or bad input data */
+  ART_ESPEC = -3,     /* the agent spec or suite file is wrong */
+  ART_ESTATE = -4,    /* the call does not fit the run's current state */
+  ART_EIO = -5,       /* reading or writing a file, pipe or process failed */
   ART_ENOTFOUND = -6, /* a named thing does not exist */
-  ART_EINTR = -7      /* a driver let go of a run it was asked to: the run is not
+  ART_EINTR = -7,     /* a driver let go of a run it was asked to: the run is not
                          stopped, and goes on when driven again */
+  ART_EFENCED = -8,   /* a store refused a write from a holder whose lease on the run
+                         was taken over (its generation is no longer the run's): the
+                         holder must stop driving the run */
+  ART_EEXIST = -9,    /* a thing to be made exists already (a run id in a store) */
+  ART_EBUSY = -10     /* a store is locked by another process for longer than the
+                         handle waits: try again later */
 };
 
 #define ART_ERRMSG_SIZE 512

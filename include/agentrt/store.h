@@ -6,7 +6,14 @@
  * and its approvals: who decided which exact action, when, and why.  Backends are
  * versioned vtables (memory, SQLite; PostgreSQL later) and all pass the same
  * contract tests.  Every function returns 0 or a negative ART_E* code with the
- * reason in err. */
+ * reason in err.
+ *
+ * Leases are fenced: each run has a lease generation, a number that grows
+ * each time a new holder claims the run.  A holder writes with the generation
+ * its claim returned, and a store refuses (ART_EFENCED) a write whose
+ * generation is no longer the run's, in the same transaction as the write:
+ * a holder whose lease ran out and was taken over cannot add to the journal
+ * of the run its successor drives, whatever it still believes. */
 #ifndef AGENTRT_STORE_H
 #define AGENTRT_STORE_H
 
@@ -44,7 +51,9 @@ typedef struct art_run_record {
   char *lease_owner; /* who holds the run, NULL when nobody; create_run takes a
                         record's lease with it, so a new run is never unheld */
   int64_t lease_until_us;
-  char *cancel_reason; /* a cancel asked for from outside, NULL when none */
+  uint64_t lease_generation; /* grows with each new holder: 1 for a run created held,
+                                0 for one created unheld (create_run sets it) */
+  char *cancel_reason;       /* a cancel asked for from outside, NULL when none */
 } art_run_record;
 
 void art_run_record_dispose(art_run_record *r);
@@ -78,7 +87,8 @@ typedef struct art_store_vtable {
   int version; /* ART_STORE_VERSION */
   const char *name;
   /* A new run with no events, held by r->lease_owner when set (one
-   * statement: no other process can take it first); ART_EINVAL when the id
+   * statement: no other process can take it first), at lease generation 1
+   * (0 when unheld; r->lease_generation is ignored); ART_EEXIST when the id
    * exists. */
   int (*create_run)(art_store *s, const art_run_record *r, art_error *err);
   /* Append event `seq` (must be the journal length + 1) with its body (JSON
@@ -88,11 +98,20 @@ typedef struct art_store_vtable {
    * backend may group it with the events that follow (a crash then loses at
    * most those, never a durable one, and never half an event).  No lock is
    * held between appends.  `approval` (NULL for other events) is stored with
-   * its event, in the same transaction. */
-  int (*append)(art_store *s, const char *run_id, uint32_t seq, uint32_t step, int64_t ts_us,
-                art_event_type type, const char *body, bool durable,
+   * its event, in the same transaction.
+   * Version 7: `generation` is the appending holder's (from claim, or 1 after
+   * create_run).  ART_EFENCED when it is not the run's lease generation, and
+   * nothing of the event is written: checked in the transaction that writes
+   * the event, so an event held back is refused when its group is written if
+   * the run was claimed by another holder meanwhile (the run's events in the
+   * group are dropped, the other runs' written); the run's next append, or
+   * commit naming it, is then ART_EFENCED. */
+  int (*append)(art_store *s, const char *run_id, uint64_t generation, uint32_t seq, uint32_t step,
+                int64_t ts_us, art_event_type type, const char *body, bool durable,
                 const art_approval_record *approval, art_error *err);
-  int (*set_status)(art_store *s, const char *run_id, art_run_status status,
+  /* Version 7: ART_EFENCED, nothing changed, when `generation` is not the
+   * run's lease generation. */
+  int (*set_status)(art_store *s, const char *run_id, uint64_t generation, art_run_status status,
                     const char *stop_reason, const char *detail, int64_t now_us, art_error *err);
   /* ART_ENOTFOUND when there is no such run. */
   int (*get_run)(art_store *s, const char *run_id, art_run_record *out, art_error *err);
@@ -100,11 +119,18 @@ typedef struct art_store_vtable {
   int (*load_journal)(art_store *s, const char *run_id, art_journal *out, art_error *err);
   /* Records, newest first; status < 0: every status.  *out is an array of n. */
   int (*list_runs)(art_store *s, int status, art_run_record **out, size_t *n, art_error *err);
-  /* Take the run for `owner` until now + ttl; ART_ESTATE when another owner's
-   * lease has not expired. */
+  /* Take the run for `owner` until now + ttl, atomically; ART_ESTATE when
+   * another owner's lease has not expired (lease_until_us > now_us).
+   * Version 7: *generation (may be NULL) is the lease's generation: one more
+   * than the run's when the run was unheld or held by another owner (whose
+   * lease expired), the same when `owner` holds it already (a renewal).  A
+   * renewer whose generation comes back changed was taken over meanwhile. */
   int (*claim)(art_store *s, const char *run_id, const char *owner, int64_t now_us, int64_t ttl_us,
-               art_error *err);
-  int (*release)(art_store *s, const char *run_id, const char *owner, art_error *err);
+               uint64_t *generation, art_error *err);
+  /* Let go of the run: nobody holds it (the generation stays).  Version 7:
+   * ART_EFENCED, nothing changed, when `generation` is not the run's lease
+   * generation (a stale holder cannot release its successor's lease). */
+  int (*release)(art_store *s, const char *run_id, uint64_t generation, art_error *err);
   /* Delete finished and cancelled runs last updated before `before_us`, with
    * their journals and approvals.  *run_ids (n of them, in no particular
    * order; art_run_ids_free) names the runs deleted. */
@@ -122,11 +148,14 @@ typedef struct art_store_vtable {
   int (*commit_waiting)(art_store *s, int64_t now_us, art_error *err);
   /* Version 5.  Write every event a backend holds back, now: a driver that
    * journals many runs through batched sinks (art_store_sink_batched) commits
-   * them all at once. */
-  int (*commit)(art_store *s, art_error *err);
+   * them all at once.  Version 7: then, when `run_id` is not NULL,
+   * ART_EFENCED when events of that run appended with `generation` were
+   * refused (its lease generation is no longer `generation`); a fenced run
+   * does not make the commit fail for the others. */
+  int (*commit)(art_store *s, const char *run_id, uint64_t generation, art_error *err);
   /* Version 6.  `n` new runs as create_run makes each, all or none, in one
    * transaction: submitting ten thousand runs costs one commit, not ten
-   * thousand.  ART_EINVAL naming an id that exists (or comes twice). */
+   * thousand.  ART_EEXIST naming an id that exists (or comes twice). */
   int (*create_runs)(art_store *s, const art_run_record *records, size_t n, art_error *err);
   /* The run's approvals in the order they were given. */
   int (*list_approvals)(art_store *s, const char *run_id, art_approval_record **out, size_t *n,
@@ -134,7 +163,7 @@ typedef struct art_store_vtable {
   void (*close)(art_store *s);
 } art_store_vtable;
 
-#define ART_STORE_VERSION 6
+#define ART_STORE_VERSION 7
 
 /* Every backend's handle starts with this header. */
 struct art_store {
@@ -145,7 +174,7 @@ struct art_store {
 int art_store_open_memory(art_store **out, art_error *err);
 
 /* How long a handle waits for another process's write lock before it gives
- * up with "store X is locked by another process" (ART_EIO). */
+ * up with "store X is locked by another process" (ART_EBUSY). */
 #define ART_SQLITE_LOCK_TIMEOUT_MS 5000
 
 typedef struct art_sqlite_options {
@@ -167,19 +196,20 @@ int art_store_open_sqlite(art_store **out, const char *path, const art_sqlite_op
 void art_store_close(art_store *s);
 
 /* A sink that appends every event to its run's journal in `store` (the run
- * must exist there).  Events are made durable where it matters: a draft or
+ * must exist there), as the holder of lease generation `generation` (a
+ * refused append, ART_EFENCED, fails the run: its holder drops it).  Events are made durable where it matters: a draft or
  * write tool_call (the intent, before the tool runs), its tool_result, approvals,
  * human answers and stops; read-only stretches are written in groups.  This is
  * where a store joins a run: ART_EINVAL when its vtable's version is not
  * ART_STORE_VERSION (a backend built against another store.h). */
-int art_store_sink_new(art_sink *out, art_store *store, art_error *err);
+int art_store_sink_new(art_sink *out, art_store *store, uint64_t generation, art_error *err);
 
 /* The same, for a driver that syncs its runs (art_run_sync; art_loop does, once
  * a turn for all its runs): an event that must be durable is held back with
  * the events of every other run, and written when the run is synced, before
  * the driver goes on to what follows it.  One commit then makes a whole turn
  * of thousands of runs durable. */
-int art_store_sink_batched(art_sink *out, art_store *store, art_error *err);
+int art_store_sink_batched(art_sink *out, art_store *store, uint64_t generation, art_error *err);
 
 #ifdef __cplusplus
 }

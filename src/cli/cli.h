@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include "agentrt.h"
+#include "agentrt/durable.h"
 #include "agentrt/store.h"
 
 /* Exit codes. */
@@ -83,7 +84,7 @@ typedef struct cli_prepared {
   art_run *run;
   art_mcp_session *mcp;
   FILE *trace;
-  bool stored; /* its record is in the store, to be updated when it stops */
+  art_lease lease; /* its record is in the store (lease.run_id set), held by this process */
 } cli_prepared;
 /* 0, or the exit code having said why (p->run may then be NULL).  A run
  * whose MCP servers could not be set up is stopped tool_failure already. */
@@ -91,7 +92,7 @@ int cli_run_prepare(art_spec *spec, const cli_opts *o, art_store *store, bool ba
                     cli_prepared *p);
 /* Once driven: records where the run stands and closes the trace file;
  * returns `rc`, or the exit code of what failed then. */
-int cli_prepared_close(cli_prepared *p, const cli_opts *o, art_store *store, int rc);
+int cli_prepared_close(cli_prepared *p, const cli_opts *o, int rc);
 void cli_prepared_dispose(cli_prepared *p);
 /* agentrt run A.json B.json ...: the specs on one event loop (run_many.c). */
 int cli_run_many(const cli_opts *o);
@@ -105,11 +106,14 @@ int cli_mcp_attach(art_spec *spec, art_mcp_session **session, char *why, size_t 
 int cli_mcp_list_tools(art_spec *spec, art_mcp_session **session);
 /* Stops a run that has not asked for a decision yet: its tools are missing. */
 int cli_stop_tools_failed(art_run *run, const char *why);
-/* Drive to the next stop (messages on failure).  With a store (at
- * `store_path`), Ctrl-C and SIGTERM let go of the run: it is left ready (the
- * call in flight stopped, as a cancel stops it), and the exit code is 128 +
- * the signal. */
-int cli_drive(art_run *run, art_model *model, art_store *store, const char *store_path);
+/* Drive to the next stop (messages on failure).  With a lease on the run in
+ * a store (at `store_path`), the lease is renewed, a cancel asked from
+ * elsewhere is seen, and Ctrl-C and SIGTERM let go of the run: it is left
+ * ready (the call in flight stopped, as a cancel stops it), and the exit code
+ * is 128 + the signal. */
+int cli_drive(art_run *run, art_model *model, art_lease *lease, const char *store_path);
+/* The same for a failure of art_run_drive or art_durable_continue (rc). */
+int cli_drive_failed(const art_run *run, int rc, const art_error *err, const char *store_path);
 
 /* signals.c: Ctrl-C and SIGTERM while a run is driven.  The first is noted
  * (the driver lets go at once); a second ends agentrt at once, after killing
@@ -190,55 +194,32 @@ int cli_load_suites(const cli_opts *o, art_eval_suite **suites);
 void cli_free_suites(const cli_opts *o, art_eval_suite **suites);
 int cmd_review(int argc, char **argv);
 
-/* durable.c */
-typedef struct cli_durable {
-  art_store *store;
-  art_run_record record;
-  art_spec *spec;
-  art_mcp_session *mcp; /* NULL when the servers could not be set up */
-  char mcp_failure[ART_ERRMSG_SIZE];
-  art_model *model;
-  art_run *run;
-} cli_durable;
+/* durable.c: the CLI's side of durable runs (agentrt/durable.h): messages
+ * and exit codes. */
 
 /* The store --store names, which must exist; cli_store_create makes it when
  * it does not (only `run` does: a typo in --store is not a new store). */
 int cli_store_open(const cli_opts *o, art_store **out);
 int cli_store_create(const cli_opts *o, art_store **out);
-/* Hold the run (taking over the lease of a holder that died): 0, ART_ESTATE
- * when a live process holds it.  cli_claim says why on stderr (exit code). */
-int cli_try_claim(art_store *store, const char *run_id, art_error *err);
-int cli_claim(art_store *store, const char *run_id);
-void cli_release(art_store *store, const char *run_id);
-int cli_persist_new(art_store *store, const art_spec *spec, art_run *run, bool batched);
-/* Where a run stands by its own state: ready (not stopped: whoever drove it
- * has let go), paused, finished or cancelled. */
-art_run_status cli_status_of(const art_run *run);
-/* Who holds a record's run: nobody, a live process, one that died on this
- * host, or one whose lease ran out (elsewhere: it stopped renewing it). */
-typedef enum { CLI_HOLDER_NONE, CLI_HOLDER_ALIVE, CLI_HOLDER_DIED, CLI_HOLDER_EXPIRED } cli_holder;
-cli_holder cli_holder_of(const art_run_record *r, int64_t now_us);
-/* Where a record's run stands now: marked running but without a live
- * holder, it is ready (interrupted: the next driver continues it). */
-art_run_status cli_status_now(const art_run_record *r, int64_t now_us);
-/* The record says running: this process drives the run (it holds it). */
-int cli_mark_running(art_store *store, const art_run *run);
-int cli_record_status(art_store *store, const art_run *run);
-int cli_rebuild(art_store *store, const char *store_path, const char *run_id, cli_durable *d);
-void cli_durable_dispose(cli_durable *d);
-
-/* Watching a run that is being driven: its lease is renewed, and a cancel
- * asked for by another process (agentrt cancel) is seen at the next step
- * boundary, or within 100 ms while a command tool runs. */
-typedef struct cli_watch {
-  art_store *store;
-  const char *run_id;
-  int64_t renewed_us;
-  char *reason;
-} cli_watch;
-
-void cli_watch_init(cli_watch *w, art_store *store, const char *run_id, art_drive_hooks *hooks);
-void cli_watch_dispose(cli_watch *w);
+/* How long this process's leases last: AGENTRT_LEASE_MS (a positive number
+ * of milliseconds) or 0, the default (ART_LEASE_TTL_US). */
+int64_t cli_lease_ttl(void);
+/* Hold the run for this process (*lease): 0, or the exit code having said
+ * why (a holder whose lease has not run out has it, the store failed). */
+int cli_claim(art_store *store, const char *run_id, art_lease *lease);
+/* A new run's record, held by this process from the start (*lease), and its
+ * journal sink: 0, or the exit code having said why. */
+int cli_persist_new(art_store *store, const art_spec *spec, art_run *run, bool batched,
+                    art_lease *lease);
+/* Where the run stands, into its record; the lease is let go. */
+int cli_record_status(art_lease *lease, const art_run *run);
+/* art_durable_open (as `lease`'s holder; NULL: to read): 0, or the exit code
+ * having said why. */
+int cli_rebuild(art_store *store, const char *store_path, const char *run_id,
+                const art_lease *lease, art_durable *d);
+/* The hooks that let Ctrl-C and SIGTERM make a driver let go of its run
+ * (signals.c). */
+const art_drive_hooks *cli_signal_hooks(void);
 
 const char *cli_demo_spec(void);
 const char *cli_demo_suite(void);

@@ -44,34 +44,42 @@ static const char cancel_usage[] =
     "that process cancels it at its next step boundary, or within 100 ms while a\n"
     "command tool runs (the tool's process group is killed).\n";
 
-typedef int (*decide_fn)(const cli_opts *o, cli_durable *d);
+/* What a command does to the run it holds (*lease). */
+typedef int (*decide_fn)(const cli_opts *o, art_durable *d, art_lease *lease);
 
 /* Open the store, hold the run, rebuild it, let `fn` decide, keep the result. */
 static int with_run(const cli_opts *o, decide_fn fn) {
   art_store *store;
-  cli_durable d;
+  art_lease lease;
+  art_durable d;
   int rc = cli_store_open(o, &store);
   if (rc != 0) return rc;
   const char *run_id = o->args[0];
-  if ((rc = cli_claim(store, run_id)) == 0) {
-    if ((rc = cli_rebuild(store, o->store, run_id, &d)) == 0) {
-      rc = fn(o, &d);
-      int kept = cli_record_status(store, d.run);
+  if ((rc = cli_claim(store, run_id, &lease)) == 0) {
+    if ((rc = cli_rebuild(store, o->store, run_id, &lease, &d)) == 0) {
+      rc = fn(o, &d, &lease);
+      int kept = cli_record_status(&lease, d.run);
       if (rc == 0) rc = kept;
-      cli_durable_dispose(&d);
+      art_durable_dispose(&d);
     } else {
-      cli_release(store, run_id);
+      art_error ignored = {0};
+      art_lease_release(&lease, &ignored);
     }
   }
   art_store_close(store);
   return rc;
 }
 
+/* Whether a feed failed because the store did not take its event. */
+static bool unrecorded(int rc) {
+  return rc == ART_ENOMEM || rc == ART_EIO || rc == ART_EBUSY || rc == ART_EFENCED;
+}
+
 /* The run did not take it (rc from art_run_feed_*): exit 1, or 2 when it could
  * not be recorded. */
-static int refused(const cli_durable *d, int rc) {
-  return cli_error(rc == ART_ENOMEM || rc == ART_EIO ? EXIT_USAGE : EXIT_STOPPED, cli_err_of(rc),
-                   "run %s: %s", art_run_id(d->run), art_run_errmsg(d->run));
+static int refused(const art_durable *d, int rc) {
+  return cli_error(unrecorded(rc) ? EXIT_USAGE : EXIT_STOPPED, cli_err_of(rc), "run %s: %s",
+                   art_run_id(d->run), art_run_errmsg(d->run));
 }
 
 /* What was decided: `line` for people; with --json {"run_id", "action_id",
@@ -90,7 +98,7 @@ static int said(const cli_opts *o, const char *run_id, const char *action_id, co
 static int decided(const cli_opts *o, const art_run *run, const char *action_id,
                    const char *decision, const char *line) {
   art_stop_reason r = art_run_stop_reason(run);
-  return said(o, art_run_id(run), action_id, decision, cli_status_of(run),
+  return said(o, art_run_id(run), action_id, decision, art_durable_status_of(run),
               r == ART_STOP_NONE ? NULL : art_stop_reason_name(r), line);
 }
 
@@ -101,7 +109,7 @@ static void continue_with(char *buf, size_t size, const cli_opts *o, const art_r
   snprintf(buf, size, "; continue with: agentrt resume %s%s", art_run_id(run), flag);
 }
 
-static int decide(const cli_opts *o, cli_durable *d, bool approved) {
+static int decide(const cli_opts *o, art_durable *d, bool approved) {
   int64_t now = art_now_us(), expires = 0;
   if (o->expires && (expires = cli_parse_age(o->expires)) <= 0)
     return cli_error(EXIT_USAGE, CLI_ERR_USAGE,
@@ -118,8 +126,14 @@ static int decide(const cli_opts *o, cli_durable *d, bool approved) {
   return decided(o, d->run, o->args[1], approved ? "approved" : "denied", line);
 }
 
-static int approve(const cli_opts *o, cli_durable *d) { return decide(o, d, true); }
-static int deny(const cli_opts *o, cli_durable *d) { return decide(o, d, false); }
+static int approve(const cli_opts *o, art_durable *d, art_lease *lease) {
+  (void)lease;
+  return decide(o, d, true);
+}
+static int deny(const cli_opts *o, art_durable *d, art_lease *lease) {
+  (void)lease;
+  return decide(o, d, false);
+}
 
 static const char *outcome_unknown_action(const art_run *run) {
   const art_event *stop = art_run_event(run, art_run_event_count(run) - 1);
@@ -129,17 +143,18 @@ static const char *outcome_unknown_action(const art_run *run) {
   return unknown ? stop->u.stop.action_id : NULL;
 }
 
-static int resolved(const cli_opts *o, cli_durable *d, const art_resolution *r) {
+static int resolved(const cli_opts *o, art_durable *d, const art_resolution *r) {
   int rc = art_run_resolve(d->run, r, art_now_us());
   if (rc < 0) return refused(d, rc);
   char line[600], next[400] = "";
-  if (cli_status_of(d->run) == ART_RUN_READY) continue_with(next, sizeof next, o, d->run);
+  if (art_durable_status_of(d->run) == ART_RUN_READY) continue_with(next, sizeof next, o, d->run);
   snprintf(line, sizeof line, "resolved %s of run %s: %s%s", r->action_id, art_run_id(d->run),
            art_resolve_kind_name(r->kind), next);
   return decided(o, d->run, r->action_id, "resolved", line);
 }
 
-static int resolve(const cli_opts *o, cli_durable *d) {
+static int resolve(const cli_opts *o, art_durable *d, art_lease *lease) {
+  (void)lease;
   art_resolution r = {o->args[1], ART_RESOLVE_DONE, o->reviewer, o->reason};
   if (!o->outcome) return cli_usage_error(resolve_usage, "--outcome is required");
   if (art_resolve_kind_parse(o->outcome, &r.kind) < 0)
@@ -148,7 +163,8 @@ static int resolve(const cli_opts *o, cli_durable *d) {
   return resolved(o, d, &r);
 }
 
-static int answer(const cli_opts *o, cli_durable *d) {
+static int answer(const cli_opts *o, art_durable *d, art_lease *lease) {
+  (void)lease;
   const char *unknown = outcome_unknown_action(d->run);
   if (unknown) {
     art_resolution r = {unknown, ART_RESOLVE_DONE, "operator", o->args[1]};
@@ -162,7 +178,8 @@ static int answer(const cli_opts *o, cli_durable *d) {
   return decided(o, d->run, NULL, "answered", line);
 }
 
-static int cancel(const cli_opts *o, cli_durable *d) {
+static int cancel(const cli_opts *o, art_durable *d, art_lease *lease) {
+  (void)lease;
   int rc = art_run_cancel(d->run, o->reason, art_now_us());
   if (rc < 0) return refused(d, rc);
   char line[300];
@@ -198,8 +215,11 @@ static int cancel_or_ask(const cli_opts *o) {
   int rc = cli_store_open(o, &store);
   if (rc != 0) return rc;
   const char *run_id = o->args[0];
-  int held = cli_try_claim(store, run_id, &err);
-  if (held == 0) cli_release(store, run_id);
+  char owner[ART_HOLDER_SIZE];
+  art_lease lease;
+  art_holder_name(owner, sizeof owner, NULL);
+  int held = art_lease_claim(&lease, store, run_id, owner, art_now_us(), cli_lease_ttl(), &err);
+  if (held == 0) art_lease_release(&lease, &err);
   char line[300];
   snprintf(line, sizeof line,
            "cancel requested: run %s is being driven by another process, which stops it "
@@ -233,31 +253,26 @@ static const char resume_usage[] =
     "       agentrt resume --all [--store PATH] [--json]\n"
     "\n"
     "Continue a run from where its journal stops: after an approval, a denial or\n"
-    "an answer, or after the process driving it died.  A call that was handed out\n"
-    "but has no recorded result runs again only if its tool is idempotent (with the\n"
+    "an answer, or after the process driving it died (once its lease has run out:\n"
+    "60 s, or AGENTRT_LEASE_MS of that process).  A call that was handed out but\n"
+    "has no recorded result runs again only if its tool is idempotent (with the\n"
     "same action id); otherwise the run stops blocked with detail outcome_unknown,\n"
     "for an operator, and nothing is repeated.  --all resumes every run that is\n"
     "ready: approved or answered since it paused, or interrupted.\n";
 
-static int resume(const cli_opts *o, cli_durable *d) {
-  if (cli_status_of(d->run) != ART_RUN_READY)
-    return cli_error(cli_status_of(d->run) == ART_RUN_PAUSED ? EXIT_PAUSED : EXIT_STOPPED,
+static int resume(const cli_opts *o, art_durable *d, art_lease *lease) {
+  if (art_durable_status_of(d->run) != ART_RUN_READY)
+    return cli_error(art_durable_status_of(d->run) == ART_RUN_PAUSED ? EXIT_PAUSED : EXIT_STOPPED,
                      CLI_ERR_STATE, "run %s is %s (%s): nothing to resume", art_run_id(d->run),
-                     art_run_status_name(cli_status_of(d->run)), art_run_stop_detail(d->run));
-  const art_action *act;
-  int marked = cli_mark_running(d->store, d->run);
-  if (marked != 0) return marked;
-  if (d->mcp_failure[0]) {
-    int rc = cli_stop_tools_failed(d->run, d->mcp_failure);
-    if (rc != 0) return rc;
-  } else if (art_run_call_interrupted(d->run) && art_run_next(d->run, art_now_us(), &act) == 0 &&
-             !art_tool_idempotent(act->tool)) {
-    if (art_run_feed_outcome_unknown(d->run, art_now_us()) < 0) return refused(d, ART_EIO);
-  } else {
-    int rc = cli_drive(d->run, d->model, d->store, o->store);
-    if (rc != 0) return rc;
-  }
-  int rc = cli_report(d->run, o, NULL, o->store, NULL, NULL);
+                     art_run_status_name(art_durable_status_of(d->run)),
+                     art_run_stop_detail(d->run));
+  art_error err = {0};
+  cli_signals_catch();
+  int rc = art_durable_continue(d, lease, cli_signal_hooks(), &err);
+  if (rc < 0 && d->mcp_failure[0] && rc != ART_EINTR)
+    return cli_error(EXIT_USAGE, CLI_ERR_TOOLS, "%s", err.message);
+  if (rc < 0) return cli_drive_failed(d->run, rc, &err, o->store);
+  rc = cli_report(d->run, o, NULL, o->store, NULL, NULL);
   return rc ? rc : cli_exit_code(art_run_stop_reason(d->run));
 }
 
@@ -277,7 +292,7 @@ static int resume_all(cli_opts *o) {
   cli_capture_json(each);
   int64_t now = art_now_us();
   for (size_t i = 0; rc == 0 && i < n && !cli_signal_caught(); i++) {
-    if (cli_status_now(&runs[i], now) != ART_RUN_READY) continue;
+    if (art_durable_status_now(&runs[i], now) != ART_RUN_READY) continue;
     o->args[0] = runs[i].run_id;
     int one = with_run(o, resume);
     if (one == EXIT_USAGE || (one > worst && worst != EXIT_USAGE)) worst = one;

@@ -49,14 +49,14 @@ static int prune(const cli_opts *o, art_store *store) {
 static json_t *holder_json(const art_run_record *r, int64_t now) {
   if (!r->lease_owner) return json_null();
   return json_pack("{s:s, s:b, s:I}", "owner", r->lease_owner, "alive",
-                   cli_holder_of(r, now) == CLI_HOLDER_ALIVE, "lease_until_us",
+                   art_holder_of(r, now) == ART_HOLDER_ALIVE, "lease_until_us",
                    (json_int_t)r->lease_until_us);
 }
 
-/* "host:pid", "host:pid (died)", "host:pid (lease ran out)" or "-". */
+/* "host:pid", "host:pid (lease ran out)" or "-". */
 static void holder_text(char *buf, size_t size, const art_run_record *r, int64_t now) {
-  static const char *const how[] = {"", "", " (died)", " (lease ran out)"};
-  snprintf(buf, size, "%s%s", r->lease_owner ? r->lease_owner : "-", how[cli_holder_of(r, now)]);
+  static const char *const how[] = {"", "", " (lease ran out)"};
+  snprintf(buf, size, "%s%s", r->lease_owner ? r->lease_owner : "-", how[art_holder_of(r, now)]);
 }
 
 static void list_one(json_t *arr, const art_run_record *r, art_run_status status, int64_t now) {
@@ -91,7 +91,7 @@ static int list(const cli_opts *o, art_store *store) {
   if (!o->json)
     printf("%-28s %-10s %-18s %5s  %s\n", "run", "status", "stop_reason", "steps", "holder");
   for (size_t i = 0; i < n; i++) {
-    art_run_status now_status = cli_status_now(&runs[i], now);
+    art_run_status now_status = art_durable_status_now(&runs[i], now);
     if (!o->status || now_status == status) list_one(arr, &runs[i], now_status, now);
   }
   art_run_records_free(runs, n);
@@ -147,8 +147,8 @@ static json_t *approvals_json(art_store *store, const char *run_id) {
 }
 
 static int show(const cli_opts *o, art_store *store, bool trace) {
-  cli_durable d;
-  int rc = cli_rebuild(store, o->store, o->args[1], &d);
+  art_durable d;
+  int rc = cli_rebuild(store, o->store, o->args[1], NULL, &d);
   if (rc != 0) return rc;
   json_t *approvals = trace ? NULL : approvals_json(store, o->args[1]);
   if (trace && (o->jsonl || o->json))
@@ -158,7 +158,7 @@ static int show(const cli_opts *o, art_store *store, bool trace) {
   else
     rc = cli_report(d.run, o, NULL, o->store, approvals, &d.record);
   json_decref(approvals);
-  cli_durable_dispose(&d);
+  art_durable_dispose(&d);
   return rc;
 }
 

@@ -84,6 +84,9 @@ cli_err cli_err_of(int art_code) {
   case ART_ESTATE: return CLI_ERR_STATE;
   case ART_EIO: return CLI_ERR_IO;
   case ART_ENOTFOUND: return CLI_ERR_NOT_FOUND;
+  case ART_EFENCED:
+  case ART_EEXIST: return CLI_ERR_STATE;
+  case ART_EBUSY: return CLI_ERR_STORE;
   default: return CLI_ERR_INTERNAL;
   }
 }

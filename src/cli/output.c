@@ -221,26 +221,30 @@ static int let_go(const art_run *run, const char *store_path) {
                    art_run_steps(run), art_run_id(run), flag);
 }
 
-int cli_drive(art_run *run, art_model *model, art_store *store, const char *store_path) {
-  cli_watch watch;
-  art_drive_hooks hooks;
-  if (store) {
-    cli_signals_catch();
-    cli_watch_init(&watch, store, art_run_id(run), &hooks);
-  }
-  int rc = art_run_drive(run, model, store ? &hooks : NULL);
-  if (store) cli_watch_dispose(&watch);
-  if (rc == 0) return 0;
-  if (rc == ART_EINTR && store) return let_go(run, store_path);
+int cli_drive_failed(const art_run *run, int rc, const art_error *err, const char *store_path) {
+  if (rc == ART_EINTR && store_path) return let_go(run, store_path);
+  if (rc == ART_EFENCED)
+    return cli_error(EXIT_USAGE, CLI_ERR_STATE,
+                     "run %s was taken over by another process (this one's lease ran out): it "
+                     "stopped driving it at step %u",
+                     art_run_id(run), art_run_steps(run));
+  if (err && err->message[0]) return cli_error(EXIT_USAGE, CLI_ERR_INTERNAL, "%s", err->message);
   return cli_error(EXIT_USAGE, CLI_ERR_INTERNAL, "run %s failed: %s", art_run_id(run),
                    art_run_errmsg(run));
+}
+
+int cli_drive(art_run *run, art_model *model, art_lease *lease, const char *store_path) {
+  if (lease) cli_signals_catch();
+  int rc = lease ? art_durable_drive(run, model, lease, cli_signal_hooks())
+                 : art_run_drive(run, model, NULL);
+  return rc == 0 ? 0 : cli_drive_failed(run, rc, NULL, lease ? store_path : NULL);
 }
 
 /* What a paused run waits for, from its trace: {action_id, kind, tool, input,
  * question}; a key that does not apply is null. */
 static json_t *pending_json(const art_run *run) {
   const art_event *stop = art_run_event(run, art_run_event_count(run) - 1);
-  if (cli_status_of(run) != ART_RUN_PAUSED || !stop || stop->type != ART_EV_STOP)
+  if (art_durable_status_of(run) != ART_RUN_PAUSED || !stop || stop->type != ART_EV_STOP)
     return json_null();
   const art_event *decision = last_decision(run);
   const json_t *input = decision ? decision->u.decision.input : NULL;
@@ -292,11 +296,12 @@ static void print_approvals(const json_t *approvals) {
 
 int cli_report(const art_run *run, const cli_opts *o, json_t *eval, const char *store,
                json_t *approvals, const art_run_record *record) {
-  art_run_status status = record ? cli_status_now(record, art_now_us()) : cli_status_of(run);
+  art_run_status status =
+      record ? art_durable_status_now(record, art_now_us()) : art_durable_status_of(run);
   if (!o->json) {
     print_run(run, status);
     print_approvals(approvals);
-    if (store && cli_status_of(run) == ART_RUN_PAUSED) print_next_steps(run, store);
+    if (store && art_durable_status_of(run) == ART_RUN_PAUSED) print_next_steps(run, store);
     if (eval) {
       printf("\neval:\n");
       cli_print_eval_table(eval);
@@ -349,7 +354,7 @@ static int start(art_spec *spec, const cli_opts *o, art_store *store, bool batch
   /* Everything that can fail is set up before the run is stored: a run in
    * the store is one that ran, or can. */
   int rc = open_trace(p->run, o->trace, &p->trace);
-  return rc || !store ? rc : cli_persist_new(store, spec, p->run, batched);
+  return rc || !store ? rc : cli_persist_new(store, spec, p->run, batched, &p->lease);
 }
 
 /* A spec mistake found only once the servers speak (an override for a tool a
@@ -368,24 +373,24 @@ int cli_run_prepare(art_spec *spec, const cli_opts *o, art_store *store, bool ba
   int attached = attach_servers(spec, &p->mcp, why, sizeof why);
   if (attached == EXIT_USAGE) return EXIT_USAGE;
   int rc = start(spec, o, store, batched, p);
-  p->stored = rc == 0 && store;
   return rc == 0 && attached < 0 ? cli_stop_tools_failed(p->run, why) : rc;
 }
 
-int cli_prepared_close(cli_prepared *p, const cli_opts *o, art_store *store, int rc) {
-  if (p->stored) { /* whatever happened: where the run stands, and nobody holds it */
-    int kept = cli_record_status(store, p->run);
+int cli_prepared_close(cli_prepared *p, const cli_opts *o, int rc) {
+  if (p->lease.run_id) { /* whatever happened: where the run stands, and nobody holds it */
+    int kept = cli_record_status(&p->lease, p->run);
     if (rc == 0) rc = kept;
   }
   if (p->trace && fclose(p->trace) != 0 && rc == 0)
     rc = cli_error(EXIT_USAGE, CLI_ERR_IO, "cannot write trace file %s: %s", o->trace,
                    strerror(errno));
-  p->stored = false;
   p->trace = NULL;
   return rc;
 }
 
 void cli_prepared_dispose(cli_prepared *p) {
+  art_error ignored = {0};
+  art_lease_release(&p->lease, &ignored);
   art_run_free(p->run);
   art_model_free(p->model);
   art_mcp_session_free(p->mcp);
@@ -397,8 +402,8 @@ int cli_run_spec(art_spec *spec, const cli_opts *o, json_t *eval_case, art_store
   json_t *eval = NULL;
   int rc = cli_run_prepare(spec, o, store, false, &p);
   if (rc == 0 && art_run_stop_reason(p.run) == ART_STOP_NONE)
-    rc = cli_drive(p.run, p.model, store, o->store);
-  rc = cli_prepared_close(&p, o, store, rc);
+    rc = cli_drive(p.run, p.model, store ? &p.lease : NULL, o->store);
+  rc = cli_prepared_close(&p, o, rc);
   if (rc == 0 && eval_case)
     eval = eval_run(p.run, json_string_value(json_object_get(eval_case, "name")),
                     json_object_get(eval_case, "expect"));

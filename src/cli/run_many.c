@@ -12,7 +12,8 @@
 
 #define DEFAULT_JOBS 16
 /* How often the loop looks for a Ctrl-C and for cancels asked from other
- * processes (`agentrt cancel RUN`). */
+ * processes (`agentrt cancel RUN`), and renews the runs' leases (each at most
+ * every third of a lease). */
 #define WATCH_MS 200
 
 typedef struct many many;
@@ -41,7 +42,7 @@ static json_t *result_line(const run_slot *s, const char *spec_path) {
   json_t *line =
       r ? json_pack("{s:s, s:O, s:s, s:O, s:O, s:O, s:O}", "spec", spec_path, "run_id",
                     json_object_get(r, "run_id"), "status",
-                    art_run_status_name(cli_status_of(s->p.run)), "stop_reason",
+                    art_run_status_name(art_durable_status_of(s->p.run)), "stop_reason",
                     json_object_get(r, "stop_reason"), "reason", json_object_get(r, "reason"),
                     "steps", json_object_get(r, "steps"), "answer", json_object_get(r, "answer"))
         : NULL;
@@ -83,7 +84,7 @@ static void start_next(many *m);
 
 static void finish(run_slot *s, int rc) {
   many *m = s->m;
-  rc = cli_prepared_close(&s->p, m->o, m->store, rc);
+  rc = cli_prepared_close(&s->p, m->o, rc);
   s->exit = rc ? rc : cli_exit_code(art_run_stop_reason(s->p.run));
   s->done = true;
   print_ready(m);
@@ -95,12 +96,10 @@ static void stopped(void *ud, art_run *run, int rc) {
   s->m->in_flight--;
   if (rc == ART_EINTR) {
     s->done = true; /* let go at a signal: recorded ready, said once by cli_run_many */
-    cli_prepared_close(&s->p, s->m->o, s->m->store, 0);
+    cli_prepared_close(&s->p, s->m->o, 0);
     return;
   }
-  if (rc < 0)
-    rc = cli_error(EXIT_USAGE, CLI_ERR_INTERNAL, "run %s failed: %s", art_run_id(run),
-                   art_run_errmsg(run));
+  if (rc < 0) rc = cli_drive_failed(run, rc, NULL, NULL);
   finish(s, rc);
 }
 
@@ -124,23 +123,31 @@ static void start_next(many *m) {
   }
 }
 
-/* A Ctrl-C lets go of every run; a cancel asked from elsewhere stops its run. */
+/* A run in flight: its lease renewed (the heartbeat; one taken over is
+ * stopped, and its writes are refused), and a cancel asked from elsewhere
+ * seen. */
+static void watch_one(many *m, run_slot *s, int64_t now) {
+  char *reason = NULL;
+  art_error err = {0};
+  if (art_lease_renew(&s->p.lease, now, &err) == ART_EFENCED)
+    art_loop_cancel(m->loop, s->p.run, err.message);
+  else if (m->store->vt->cancel_requested(m->store, art_run_id(s->p.run), &reason, &err) == 0 &&
+           reason)
+    art_loop_cancel(m->loop, s->p.run, reason);
+  free(reason);
+}
+
+/* A Ctrl-C lets go of every run; each run in flight is watched. */
 static void watch(uv_timer_t *t) {
   many *m = t->data;
   if (cli_signal_caught()) {
     art_loop_stop(m->loop);
     return;
   }
-  for (size_t i = 0; i < m->next; i++) {
-    run_slot *s = &m->slots[i];
-    char *reason = NULL;
-    art_error err = {0};
-    if (!s->done && s->p.run &&
-        m->store->vt->cancel_requested(m->store, art_run_id(s->p.run), &reason, &err) == 0 &&
-        reason)
-      art_loop_cancel(m->loop, s->p.run, reason);
-    free(reason);
-  }
+  int64_t now = art_now_us();
+  for (size_t i = 0; i < m->next; i++)
+    if (!m->slots[i].done && m->slots[i].p.run && m->slots[i].p.lease.run_id)
+      watch_one(m, &m->slots[i], now);
 }
 
 /* Every spec is read before anything runs: a mistake in one runs none. */

@@ -33,3 +33,18 @@ void cli_signals_catch(void) {
 int cli_signal_caught(void) { return caught; }
 
 void cli_signals_child_group(long pgid) { child_group = pgid > 0 ? (sig_atomic_t)pgid : 0; }
+
+static bool let_go(void *ud) {
+  (void)ud;
+  return caught != 0;
+}
+
+static void tell_child_group(void *ud, long pgid) {
+  (void)ud;
+  cli_signals_child_group(pgid);
+}
+
+const art_drive_hooks *cli_signal_hooks(void) {
+  static const art_drive_hooks hooks = {NULL, NULL, let_go, tell_child_group};
+  return &hooks;
+}

@@ -34,6 +34,9 @@ const char *art_strerror(int code) {
   case ART_EIO: return "ART_EIO";
   case ART_ENOTFOUND: return "ART_ENOTFOUND";
   case ART_EINTR: return "ART_EINTR";
+  case ART_EFENCED: return "ART_EFENCED";
+  case ART_EEXIST: return "ART_EEXIST";
+  case ART_EBUSY: return "ART_EBUSY";
   default: return "ART_E?";
   }
 }

@@ -14,7 +14,8 @@ typedef struct art_known_run {
   bool known;   /* seq and ts_us are the run's last event, steps its decisions */
   uint32_t seq, steps;
   int64_t ts_us;
-  bool in_group; /* it has events in the group */
+  uint64_t generation; /* the run's lease generation, as the handle last saw it */
+  bool in_group;       /* it has events in the group */
 } art_known_run;
 
 typedef struct art_known_runs {

@@ -34,7 +34,7 @@ static void run_free(mem_run *r) {
 static int mem_create(art_store *s, const art_run_record *rec, art_error *err) {
   mem_store *m = (mem_store *)s;
   if (find(m, rec->run_id))
-    return art_error_set(err, ART_EINVAL, "run %s exists already", rec->run_id);
+    return art_error_set(err, ART_EEXIST, "run %s exists already", rec->run_id);
   if (m->n == m->cap) {
     size_t cap = m->cap ? m->cap * 2 : 8;
     mem_run **runs = realloc(m->runs, cap * sizeof *runs);
@@ -47,6 +47,7 @@ static int mem_create(art_store *s, const art_run_record *rec, art_error *err) {
     return art_error_set(err, ART_ENOMEM, "out of memory");
   }
   r->record.events = r->record.steps = 0;
+  r->record.lease_generation = rec->lease_owner ? 1 : 0;
   m->runs[m->n++] = r;
   return 0;
 }
@@ -75,12 +76,26 @@ static int add_approval(mem_run *r, const art_approval_record *a) {
   return 0;
 }
 
-static int mem_append(art_store *s, const char *run_id, uint32_t seq, uint32_t step, int64_t ts_us,
-                      art_event_type type, const char *body, bool durable,
-                      const art_approval_record *approval, art_error *err) {
-  (void)durable;
-  mem_run *r = find((mem_store *)s, run_id);
+/* The run held at `generation`: ART_ENOTFOUND, ART_EFENCED, or 0 and *out. */
+static int held_run(mem_store *m, const char *run_id, uint64_t generation, mem_run **out,
+                    art_error *err) {
+  mem_run *r = find(m, run_id);
   if (!r) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
+  if (r->record.lease_generation != generation)
+    return art_error_set(
+        err, ART_EFENCED, "run %s: lease generation %llu was taken over (the run's is %llu)",
+        run_id, (unsigned long long)generation, (unsigned long long)r->record.lease_generation);
+  *out = r;
+  return 0;
+}
+
+static int mem_append(art_store *s, const char *run_id, uint64_t generation, uint32_t seq,
+                      uint32_t step, int64_t ts_us, art_event_type type, const char *body,
+                      bool durable, const art_approval_record *approval, art_error *err) {
+  (void)durable;
+  mem_run *r = NULL;
+  int rc = held_run((mem_store *)s, run_id, generation, &r, err);
+  if (rc < 0) return rc;
   if (seq != r->record.events + 1)
     return art_error_set(err, ART_ESTATE, "run %s: event %u does not follow event %u", run_id, seq,
                          r->record.events);
@@ -103,11 +118,12 @@ static int mem_append(art_store *s, const char *run_id, uint32_t seq, uint32_t s
   return 0;
 }
 
-static int mem_set_status(art_store *s, const char *run_id, art_run_status status,
-                          const char *stop_reason, const char *detail, int64_t now_us,
-                          art_error *err) {
-  mem_run *r = find((mem_store *)s, run_id);
-  if (!r) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
+static int mem_set_status(art_store *s, const char *run_id, uint64_t generation,
+                          art_run_status status, const char *stop_reason, const char *detail,
+                          int64_t now_us, art_error *err) {
+  mem_run *r = NULL;
+  int rc = held_run((mem_store *)s, run_id, generation, &r, err);
+  if (rc < 0) return rc;
   char *reason = stop_reason ? strdup(stop_reason) : NULL, *why = detail ? strdup(detail) : NULL;
   if ((stop_reason && !reason) || (detail && !why)) {
     free(reason), free(why);
@@ -156,7 +172,7 @@ static int mem_list(art_store *s, int status, art_run_record **out, size_t *n, a
 }
 
 static int mem_claim(art_store *s, const char *run_id, const char *owner, int64_t now_us,
-                     int64_t ttl_us, art_error *err) {
+                     int64_t ttl_us, uint64_t *generation, art_error *err) {
   mem_run *r = find((mem_store *)s, run_id);
   if (!r) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
   art_run_record *rec = &r->record;
@@ -164,20 +180,21 @@ static int mem_claim(art_store *s, const char *run_id, const char *owner, int64_
     return art_error_set(err, ART_ESTATE, "run %s is held by %s", run_id, rec->lease_owner);
   char *copy = strdup(owner);
   if (!copy) return art_error_set(err, ART_ENOMEM, "out of memory");
+  rec->lease_generation += !rec->lease_owner || strcmp(rec->lease_owner, owner) != 0;
   free(rec->lease_owner);
   rec->lease_owner = copy;
   rec->lease_until_us = now_us + ttl_us;
+  if (generation) *generation = rec->lease_generation;
   return 0;
 }
 
-static int mem_release(art_store *s, const char *run_id, const char *owner, art_error *err) {
-  mem_run *r = find((mem_store *)s, run_id);
-  if (!r) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
-  if (r->record.lease_owner && strcmp(r->record.lease_owner, owner) == 0) {
-    free(r->record.lease_owner);
-    r->record.lease_owner = NULL;
-    r->record.lease_until_us = 0;
-  }
+static int mem_release(art_store *s, const char *run_id, uint64_t generation, art_error *err) {
+  mem_run *r = NULL;
+  int rc = held_run((mem_store *)s, run_id, generation, &r, err);
+  if (rc < 0) return rc;
+  free(r->record.lease_owner);
+  r->record.lease_owner = NULL;
+  r->record.lease_until_us = 0;
   return 0;
 }
 
@@ -219,15 +236,15 @@ static int mem_request_cancel(art_store *s, const char *run_id, const char *reas
   return 0;
 }
 
-/* Every append is seen at once: nothing waits. */
-static int mem_commit(art_store *s, art_error *err) {
-  (void)s, (void)err;
+/* Every append is seen at once: nothing waits, and a refused one was said. */
+static int mem_commit(art_store *s, const char *run_id, uint64_t generation, art_error *err) {
+  (void)s, (void)run_id, (void)generation, (void)err;
   return 0;
 }
 
 static int mem_commit_waiting(art_store *s, int64_t now_us, art_error *err) {
   (void)now_us;
-  return mem_commit(s, err);
+  return mem_commit(s, NULL, 0, err);
 }
 
 static int mem_cancel_requested(art_store *s, const char *run_id, char **reason, art_error *err) {

@@ -16,7 +16,7 @@
 
 /* 'art1' in the SQLite header's application_id: this file is an agentrt store. */
 #define APPLICATION_ID 0x61727431
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 
 /* Events that need not be durable yet are kept here and written together,
  * whichever runs they belong to: a read-only stretch of a run, or one turn of
@@ -59,13 +59,14 @@ typedef struct sql_store {
   int group_cap; /* of both */
   char *text;
   size_t text_len, text_cap;
+  int n_fenced; /* runs of the group being written that were fenced */
   art_known_runs known;
 } sql_store;
 
 static int db_error(sql_store *q, art_error *err, const char *what) {
   int code = sqlite3_errcode(q->db);
   if (code == SQLITE_BUSY)
-    return art_error_set(err, ART_EIO,
+    return art_error_set(err, ART_EBUSY,
                          "%s: store %s is locked by another process (gave up after %d ms)", what,
                          q->path, q->lock_timeout_ms);
   if (code == SQLITE_READONLY)
@@ -151,7 +152,10 @@ static const struct migration {
      "DROP TABLE events;"
      "ALTER TABLE events_5 RENAME TO events;"
      "CREATE UNIQUE INDEX events_by_run ON events(run_id, seq);",
-     NULL}};
+     NULL},
+    /* 6: fenced leases: the lease's generation grows with each new holder,
+     * and a write carries its holder's */
+    {"ALTER TABLE runs ADD COLUMN lease_generation INTEGER NOT NULL DEFAULT 0", NULL}};
 
 /* art_body(event): the body of a whole event as schema 2 stored it, that is
  * the event without the members the columns and the run id give. */
@@ -243,9 +247,10 @@ static int prepare(sql_store *q, art_error *err) {
                          "INSERT INTO events(run_id, seq, step, type, ts_us, body)"
                          " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
                          -1, SQLITE_PREPARE_PERSISTENT, &q->append_event, NULL) != SQLITE_OK ||
-      sqlite3_prepare_v3(
-          q->db, "UPDATE runs SET events = ?2, steps = ?3, updated_us = ?4 WHERE run_id = ?1", -1,
-          SQLITE_PREPARE_PERSISTENT, &q->touch_run, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v3(q->db,
+                         "UPDATE runs SET events = ?2, steps = ?3, updated_us = ?4"
+                         " WHERE run_id = ?1 AND lease_generation = ?5",
+                         -1, SQLITE_PREPARE_PERSISTENT, &q->touch_run, NULL) != SQLITE_OK ||
       sqlite3_prepare_v3(
           q->db,
           "INSERT INTO approvals(run_id, event_seq, action_id, tool, input_sha256,"
@@ -284,7 +289,8 @@ static int start_op(sql_store *q, const char *sql, sqlite3_stmt **st, const char
 
 #define INSERT_RUN                                                                                 \
   "INSERT INTO runs(run_id, status, stop_reason, detail, spec_json, spec_dir,"                     \
-  " created_us, updated_us, lease_owner, lease_until_us) VALUES(?,?,?,?,?,?,?,?,?,?)"
+  " created_us, updated_us, lease_owner, lease_until_us, lease_generation)"                        \
+  " VALUES(?,?,?,?,?,?,?,?,?,?,?)"
 
 /* Insert r with st (INSERT_RUN), and know it has no events. */
 static int insert_run(sql_store *q, sqlite3_stmt *st, const art_run_record *r, art_error *err) {
@@ -298,13 +304,14 @@ static int insert_run(sql_store *q, sqlite3_stmt *st, const art_run_record *r, a
   sqlite3_bind_int64(st, 8, r->created_us);
   bind_text(st, 9, r->lease_owner);
   sqlite3_bind_int64(st, 10, r->lease_owner ? r->lease_until_us : 0);
+  sqlite3_bind_int64(st, 11, r->lease_owner ? 1 : 0);
   int rc = sqlite3_step(st);
   sqlite3_reset(st);
   if (rc == SQLITE_CONSTRAINT)
-    return art_error_set(err, ART_EINVAL, "run %s exists already", r->run_id);
+    return art_error_set(err, ART_EEXIST, "run %s exists already", r->run_id);
   if (rc != SQLITE_DONE) return db_error(q, err, "create run");
   art_known_run *k = art_known_put(&q->known, r->run_id); /* NULL: looked up later */
-  if (k) k->known = true, k->seq = 0, k->steps = 0;
+  if (k) k->known = true, k->seq = 0, k->steps = 0, k->generation = r->lease_owner ? 1 : 0;
   return 0;
 }
 
@@ -345,19 +352,20 @@ static int run_exists(sql_store *q, const char *run_id) {
   return found;
 }
 
-/* What the database holds of run_id: the seq of its last event (0: none) and
- * its steps into k; false when there is no such run. */
+/* What the database holds of run_id: the seq of its last event (0: none), its
+ * steps and its lease generation into k; false when there is no such run. */
 static bool stored_counters(sql_store *q, const char *run_id, art_known_run *k) {
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(q->db,
                          "SELECT (SELECT coalesce(max(seq), 0) FROM events WHERE run_id = ?1),"
-                         " steps FROM runs WHERE run_id = ?1",
+                         " steps, lease_generation FROM runs WHERE run_id = ?1",
                          -1, &st, NULL) != SQLITE_OK)
     return false;
   bind_text(st, 1, run_id);
   bool found = sqlite3_step(st) == SQLITE_ROW;
   if (found) k->seq = (uint32_t)sqlite3_column_int64(st, 0);
   if (found) k->steps = (uint32_t)sqlite3_column_int64(st, 1);
+  if (found) k->generation = (uint64_t)sqlite3_column_int64(st, 2);
   sqlite3_finalize(st);
   return found;
 }
@@ -392,14 +400,20 @@ static int insert_event(sql_store *q, const grouped_event *e, art_error *err) {
   return rc;
 }
 
-/* A run's counters follow its last event: written once per group. */
-static int update_counters(sql_store *q, const art_known_run *k, art_error *err) {
+/* A run's counters follow its last event: written once per group, and only
+ * while the generation its events were appended with is the run's.  A run
+ * taken over meanwhile is fenced: its events are not written, and the handle
+ * looks it up again (its next append sees the new generation). */
+static int update_counters(sql_store *q, art_known_run *k, art_error *err) {
   sqlite3_stmt *up = q->touch_run;
   bind_text(up, 1, k->run_id);
   sqlite3_bind_int64(up, 2, k->seq);
   sqlite3_bind_int64(up, 3, k->steps);
   sqlite3_bind_int64(up, 4, k->ts_us);
-  return run_stmt(q, up, "append event", err);
+  sqlite3_bind_int64(up, 5, (sqlite3_int64)k->generation);
+  int rc = run_stmt(q, up, "append event", err);
+  if (rc == 0 && sqlite3_changes(q->db) == 0) k->known = false, q->n_fenced++;
+  return rc;
 }
 
 static int insert_approval(sql_store *q, const art_approval_record *a, art_error *err) {
@@ -419,12 +433,20 @@ static int insert_approval(sql_store *q, const art_approval_record *a, art_error
   return run_stmt(q, st, "record approval", err);
 }
 
+/* Whether the group's events of run_id are to be dropped: its run was fenced. */
+static bool fenced(const sql_store *q, const char *run_id) {
+  return q->n_fenced && !art_known_find(&q->known, run_id)->known;
+}
+
+/* The runs' counters first: they say which runs are fenced. */
 static int write_group(sql_store *q, const art_approval_record *approval, art_error *err) {
   int rc = 0;
-  for (int i = 0; rc == 0 && i < q->n_pending; i++) rc = insert_event(q, &q->pending[i], err);
+  q->n_fenced = 0;
   for (int i = 0; rc == 0 && i < q->n_touched; i++)
     rc = update_counters(q, art_known_find(&q->known, q->touched[i]), err);
-  if (rc == 0 && approval) rc = insert_approval(q, approval, err);
+  for (int i = 0; rc == 0 && i < q->n_pending; i++)
+    if (!fenced(q, q->pending[i].run_id)) rc = insert_event(q, &q->pending[i], err);
+  if (rc == 0 && approval && !fenced(q, approval->run_id)) rc = insert_approval(q, approval, err);
   return rc;
 }
 
@@ -468,9 +490,24 @@ static int group_event(sql_store *q, art_known_run *k, uint32_t seq, uint32_t st
 }
 
 /* The event joins the group; a durable one (or a full group) is written at once. */
-static int sql_append(art_store *s, const char *run_id, uint32_t seq, uint32_t step, int64_t ts_us,
-                      art_event_type type, const char *body, bool durable,
-                      const art_approval_record *approval, art_error *err) {
+static int refuse_fenced(const char *run_id, uint64_t generation, art_error *err) {
+  return art_error_set(err, ART_EFENCED, "run %s: lease generation %llu was taken over", run_id,
+                       (unsigned long long)generation);
+}
+
+/* After the group was written: whether run_id's events in it were refused. */
+static int fenced_after(sql_store *q, const char *run_id, uint64_t generation, art_error *err) {
+  const art_known_run *k = art_known_find(&q->known, run_id);
+  if (k && k->known) return 0;
+  art_known_run *now = NULL;
+  int rc = known_run(q, run_id, &now, err);
+  if (rc < 0) return rc;
+  return now->generation == generation ? 0 : refuse_fenced(run_id, generation, err);
+}
+
+static int sql_append(art_store *s, const char *run_id, uint64_t generation, uint32_t seq,
+                      uint32_t step, int64_t ts_us, art_event_type type, const char *body,
+                      bool durable, const art_approval_record *approval, art_error *err) {
   sql_store *q = (sql_store *)s;
   if (strlen(run_id) > RUN_ID_MAX)
     return art_error_set(err, ART_EINVAL, "run id %.*s... is too long for a store",
@@ -480,14 +517,16 @@ static int sql_append(art_store *s, const char *run_id, uint32_t seq, uint32_t s
   art_known_run *k = NULL;
   int rc = known_run(q, run_id, &k, err);
   if (rc < 0) return rc;
+  if (generation != k->generation) return refuse_fenced(run_id, generation, err);
   if (seq != k->seq + 1)
     return art_error_set(err, ART_ESTATE, "run %s: event %u does not follow the journal", run_id,
                          seq);
   if ((rc = group_event(q, k, seq, step, ts_us, type, body, err)) < 0) return rc;
-  if (durable || approval || q->n_pending == GROUP_EVENTS ||
-      ts_us - q->pending[0].ts_us >= GROUP_SPAN_US)
-    return flush_with(q, approval, err);
-  return 0;
+  if (!durable && !approval && q->n_pending < GROUP_EVENTS &&
+      ts_us - q->pending[0].ts_us < GROUP_SPAN_US)
+    return 0;
+  rc = flush_with(q, approval, err);
+  return rc < 0 ? rc : fenced_after(q, run_id, generation, err);
 }
 
 static int changed_one(sql_store *q, sqlite3_stmt *st, const char *run_id, const char *what,
@@ -498,15 +537,22 @@ static int changed_one(sql_store *q, sqlite3_stmt *st, const char *run_id, const
   return sqlite3_changes(q->db) == 1 ? 0 : art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
 }
 
-static int sql_set_status(art_store *s, const char *run_id, art_run_status status,
-                          const char *stop_reason, const char *detail, int64_t now_us,
-                          art_error *err) {
+/* changed_one for a statement that changes the run only at `generation`. */
+static int changed_held(sql_store *q, sqlite3_stmt *st, const char *run_id, uint64_t generation,
+                        const char *what, art_error *err) {
+  int rc = changed_one(q, st, run_id, what, err);
+  return rc == ART_ENOTFOUND && run_exists(q, run_id) ? refuse_fenced(run_id, generation, err) : rc;
+}
+
+static int sql_set_status(art_store *s, const char *run_id, uint64_t generation,
+                          art_run_status status, const char *stop_reason, const char *detail,
+                          int64_t now_us, art_error *err) {
   sql_store *q = (sql_store *)s;
   sqlite3_stmt *st;
   int started =
       start_op(q,
                "UPDATE runs SET status = ?2, stop_reason = ?3, detail = ?4, updated_us = ?5"
-               " WHERE run_id = ?1",
+               " WHERE run_id = ?1 AND lease_generation = ?6",
                &st, "set status", err);
   if (started < 0) return started;
   bind_text(st, 1, run_id);
@@ -514,7 +560,8 @@ static int sql_set_status(art_store *s, const char *run_id, art_run_status statu
   bind_text(st, 3, stop_reason);
   bind_text(st, 4, detail);
   sqlite3_bind_int64(st, 5, now_us);
-  return changed_one(q, st, run_id, "set status", err);
+  sqlite3_bind_int64(st, 6, (sqlite3_int64)generation);
+  return changed_held(q, st, run_id, generation, "set status", err);
 }
 
 static char *column_text(sqlite3_stmt *st, int i, bool *oom) {
@@ -527,7 +574,7 @@ static char *column_text(sqlite3_stmt *st, int i, bool *oom) {
 #define RECORD_COLUMNS                                                                             \
   "run_id, status, stop_reason, detail, spec_json, spec_dir, steps, events, created_us, "          \
   "updated_us,"                                                                                    \
-  " lease_owner, lease_until_us, cancel_reason"
+  " lease_owner, lease_until_us, cancel_reason, lease_generation"
 
 static int read_record(sqlite3_stmt *st, art_run_record *r) {
   bool oom = false;
@@ -543,7 +590,8 @@ static int read_record(sqlite3_stmt *st, art_run_record *r) {
                         .updated_us = sqlite3_column_int64(st, 9),
                         .lease_owner = column_text(st, 10, &oom),
                         .lease_until_us = sqlite3_column_int64(st, 11),
-                        .cancel_reason = column_text(st, 12, &oom)};
+                        .cancel_reason = column_text(st, 12, &oom),
+                        .lease_generation = (uint64_t)sqlite3_column_int64(st, 13)};
   if (!oom) return 0;
   art_run_record_dispose(r);
   return ART_ENOMEM;
@@ -633,14 +681,18 @@ static int sql_list(art_store *s, int status, art_run_record **out, size_t *n, a
                           : db_error(q, err, "list runs");
 }
 
+/* One statement: the lease and its generation (one more for a new holder)
+ * change together, and the generation comes back with them. */
 static int sql_claim(art_store *s, const char *run_id, const char *owner, int64_t now_us,
-                     int64_t ttl_us, art_error *err) {
+                     int64_t ttl_us, uint64_t *generation, art_error *err) {
   sql_store *q = (sql_store *)s;
   sqlite3_stmt *st;
   int started =
       start_op(q,
-               "UPDATE runs SET lease_owner = ?2, lease_until_us = ?3 + ?4 WHERE run_id = ?1"
-               " AND (lease_owner IS NULL OR lease_owner = ?2 OR lease_until_us <= ?3)",
+               "UPDATE runs SET lease_generation = lease_generation + (lease_owner IS NOT ?2),"
+               " lease_owner = ?2, lease_until_us = ?3 + ?4 WHERE run_id = ?1"
+               " AND (lease_owner IS NULL OR lease_owner = ?2 OR lease_until_us <= ?3)"
+               " RETURNING lease_generation",
                &st, "claim run", err);
   if (started < 0) return started;
   bind_text(st, 1, run_id);
@@ -650,24 +702,27 @@ static int sql_claim(art_store *s, const char *run_id, const char *owner, int64_
   /* Another process may have driven the run since this one last did. */
   art_known_run *k = art_known_find(&q->known, run_id);
   if (k) k->known = false;
-  int rc = changed_one(q, st, run_id, "claim run", err);
-  if (rc == ART_ENOTFOUND && run_exists(q, run_id))
-    return art_error_set(err, ART_ESTATE, "run %s is held by another process", run_id);
-  return rc;
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW && generation) *generation = (uint64_t)sqlite3_column_int64(st, 0);
+  if (rc == SQLITE_ROW) rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return db_error(q, err, "claim run");
+  if (sqlite3_changes(q->db) == 1) return 0;
+  if (!run_exists(q, run_id)) return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
+  return art_error_set(err, ART_ESTATE, "run %s is held by another process", run_id);
 }
 
-static int sql_release(art_store *s, const char *run_id, const char *owner, art_error *err) {
+static int sql_release(art_store *s, const char *run_id, uint64_t generation, art_error *err) {
   sql_store *q = (sql_store *)s;
   sqlite3_stmt *st;
   int started = start_op(q,
                          "UPDATE runs SET lease_owner = NULL, lease_until_us = 0"
-                         " WHERE run_id = ?1 AND lease_owner = ?2",
+                         " WHERE run_id = ?1 AND lease_generation = ?2",
                          &st, "release run", err);
   if (started < 0) return started;
   bind_text(st, 1, run_id);
-  bind_text(st, 2, owner);
-  int rc = changed_one(q, st, run_id, "release run", err);
-  return rc == ART_ENOTFOUND && run_exists(q, run_id) ? 0 : rc;
+  sqlite3_bind_int64(st, 2, (sqlite3_int64)generation);
+  return changed_held(q, st, run_id, generation, "release run", err);
 }
 
 /* One statement deletes the runs and names them, so no run changes in between;
@@ -727,7 +782,11 @@ static int sql_request_cancel(art_store *s, const char *run_id, const char *reas
   return rc;
 }
 
-static int sql_commit(art_store *s, art_error *err) { return flush((sql_store *)s, err); }
+static int sql_commit(art_store *s, const char *run_id, uint64_t generation, art_error *err) {
+  sql_store *q = (sql_store *)s;
+  int rc = flush(q, err);
+  return rc < 0 || !run_id ? rc : fenced_after(q, run_id, generation, err);
+}
 
 static int sql_commit_waiting(art_store *s, int64_t now_us, art_error *err) {
   sql_store *q = (sql_store *)s;

@@ -71,6 +71,8 @@ void art_store_close(art_store *s) {
  * side effect or a person: its result, approvals, human answers, stops. */
 typedef struct journal {
   art_store *store;
+  uint64_t generation;    /* the holder's lease generation: what it writes with */
+  const char *run_id;     /* the run's (set at its first event), for sync */
   bool batched;           /* durable events wait for sync (art_store_sink_batched) */
   bool owes;              /* one of them is waiting */
   bool after_side_effect; /* the last tool_call was a draft or a write */
@@ -117,8 +119,10 @@ static int journal_write(void *ud, const art_run *run, const art_event *ev) {
   if (is_approval) approval = approval_record(run, ev);
   bool durable = must_be_durable(j, ev);
   bool held = durable && j->batched && !is_approval;
-  int rc = j->store->vt->append(j->store, art_run_id(run), ev->seq, ev->step, ev->ts_us, ev->type,
-                                j->text.s, durable && !held, is_approval ? &approval : NULL, &err);
+  j->run_id = art_run_id(run);
+  int rc = j->store->vt->append(j->store, j->run_id, j->generation, ev->seq, ev->step, ev->ts_us,
+                                ev->type, j->text.s, durable && !held,
+                                is_approval ? &approval : NULL, &err);
   if (rc < 0 || !held) return rc;
   j->owes = true;
   return ART_SINK_HELD;
@@ -127,7 +131,7 @@ static int journal_write(void *ud, const art_run *run, const art_event *ev) {
 static int journal_sync(void *ud) {
   journal *j = ud;
   art_error err = {0};
-  int rc = j->owes ? j->store->vt->commit(j->store, &err) : 0;
+  int rc = j->owes ? j->store->vt->commit(j->store, j->run_id, j->generation, &err) : 0;
   if (rc == 0) j->owes = false;
   return rc;
 }
@@ -138,23 +142,25 @@ static void journal_close(void *ud) {
   free(j);
 }
 
-static int journal_sink(art_sink *out, art_store *store, bool batched, art_error *err) {
+static int journal_sink(art_sink *out, art_store *store, uint64_t generation, bool batched,
+                        art_error *err) {
   int rc = art_version_check("store", store->vt->version, ART_STORE_VERSION, err);
   if (rc < 0) return rc;
   journal *j = calloc(1, sizeof *j);
   if (!j) return art_error_set(err, ART_ENOMEM, "out of memory");
   j->store = store;
   j->batched = batched;
+  j->generation = generation;
   *out = (art_sink){ART_SINK_VERSION, journal_write, journal_close, j, journal_sync};
   return 0;
 }
 
-int art_store_sink_new(art_sink *out, art_store *store, art_error *err) {
-  return journal_sink(out, store, false, err);
+int art_store_sink_new(art_sink *out, art_store *store, uint64_t generation, art_error *err) {
+  return journal_sink(out, store, generation, false, err);
 }
 
-int art_store_sink_batched(art_sink *out, art_store *store, art_error *err) {
-  return journal_sink(out, store, true, err);
+int art_store_sink_batched(art_sink *out, art_store *store, uint64_t generation, art_error *err) {
+  return journal_sink(out, store, generation, true, err);
 }
 
 static int copy_text(char **to, const char *from) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agentrt.h"
+#include "agentrt/durable.h"
 #include "agentrt/store.h"
 #include "testutil.h"
 
@@ -77,7 +78,7 @@ static void child(const char *db, const char *log, uint32_t kill_at, int ready) 
   art_run *run;
   art_sink journal, die = {ART_SINK_VERSION, killer, NULL, &kill_at, NULL};
   if (store->vt->create_run(store, &rec, &err) < 0 || art_model_new(&model, spec, &err) < 0 ||
-      art_run_new(&run, spec, NULL) < 0 || art_store_sink_new(&journal, store, &err) < 0 ||
+      art_run_new(&run, spec, NULL) < 0 || art_store_sink_new(&journal, store, 0, &err) < 0 ||
       art_run_add_sink(run, &journal) < 0 || art_run_add_sink(run, &die) < 0 ||
       write(ready, "r", 1) != 1)
     _exit(2);
@@ -91,8 +92,9 @@ static size_t count_decisions(const art_journal *journal) {
   return n;
 }
 
-/* `agentrt resume`, by hand: rebuild, then an interrupted non-idempotent call
- * stops outcome_unknown, anything else is driven to its stop. */
+/* `agentrt resume`, by hand: rebuild, then the outcome-unknown rule
+ * (durable.h): an interrupted non-idempotent call stops outcome_unknown,
+ * anything else is driven to its stop. */
 static art_stop_reason recover(const char *db, const char *log) {
   art_store *store;
   art_error err = {0};
@@ -105,17 +107,14 @@ static art_stop_reason recover(const char *db, const char *log) {
   art_sink sink;
   assert_int_equal(art_model_new(&model, spec, &err), 0);
   assert_int_equal(art_run_new(&run, spec, NULL), 0);
-  assert_int_equal(art_store_sink_new(&sink, store, &err), 0);
+  assert_int_equal(art_store_sink_new(&sink, store, 0, &err), 0);
   assert_int_equal(art_run_add_sink(run, &sink), 0);
   if (art_run_replay_journal(run, &journal) < 0)
     fail_msg("journal of %zu events: %s", journal.n, art_run_errmsg(run));
   art_model_resume_after(model, count_decisions(&journal));
-  const art_action *act;
-  if (art_run_call_interrupted(run) && art_run_next(run, art_now_us(), &act) == 0 &&
-      !art_tool_idempotent(act->tool))
-    assert_int_equal(art_run_feed_outcome_unknown(run, art_now_us()), 0);
-  else
-    assert_int_equal(art_run_until_stop(run, model), 0);
+  bool settled;
+  assert_int_equal(art_durable_settle_interrupted(run, art_now_us(), &settled), 0);
+  if (!settled) assert_int_equal(art_run_until_stop(run, model), 0);
   art_stop_reason stop = art_run_stop_reason(run);
   art_journal_dispose(&journal);
   art_run_free(run);

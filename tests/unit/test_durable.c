@@ -322,6 +322,19 @@ static pid_t start_cli(const char *const *args) {
 
 static pid_t start_run(const char *path) { return start_cli((const char *[]){"run", path, NULL}); }
 
+/* Once the killed holder's lease has run out, the run is ready (asked again
+ * for a while). */
+static void wait_until_ready(const char *run_id) {
+  for (int i = 0; i < 200; i++) {
+    json_t *shown = show(run_id);
+    bool ready = strcmp(json_string_value(json_object_get(shown, "status")), "ready") == 0;
+    json_decref(shown);
+    if (ready) return;
+    usleep(20000);
+  }
+  fail_msg("run %s is not ready", run_id);
+}
+
 static void crash_in_a_call(bool idempotent, const char *run_id) {
   char tools[512], log[64], *out;
   chmod(slow_writer(), 0755);
@@ -338,13 +351,16 @@ static void crash_in_a_call(bool idempotent, const char *run_id) {
            run_id, tools);
   char name[64];
   snprintf(name, sizeof name, "%s.json", run_id);
+  setenv("AGENTRT_LEASE_MS", "300", 1); /* a short lease, for the take-over */
   pid_t pid = start_run(tu_write(name, text));
+  unsetenv("AGENTRT_LEASE_MS");
   for (int i = 0; i < 500 && tu_count_lines(tu_path(log)) < 1; i++) usleep(10000);
   assert_int_equal(tu_count_lines(tu_path(log)), 1); /* the tool acted ... */
   kill(pid, SIGKILL);                                /* ... and the process died */
   int status;
   waitpid(pid, &status, 0);
   assert_true(WIFSIGNALED(status));
+  wait_until_ready(run_id);
   char *err;
   int rc = tu_cli(&out, &err, "resume", run_id, STORE, NULL);
   free(err);
@@ -537,8 +553,8 @@ static void a_run_held_elsewhere_is_not_driven_twice(void **state) {
   art_store *store;
   art_error e;
   assert_int_equal(art_store_open_sqlite(&store, tu_path("runs.db"), NULL, &e), 0);
-  assert_int_equal(store->vt->claim(store, "r-held", "other-host:1", art_now_us(), 60000000, &e),
-                   0);
+  assert_int_equal(
+      store->vt->claim(store, "r-held", "other-host:1", art_now_us(), 60000000, NULL, &e), 0);
   art_store_close(store);
   assert_int_equal(tu_cli(&out, &err, "resume", "r-held", STORE, NULL), 2);
   assert_non_null(strstr(err, "being driven by another process"));

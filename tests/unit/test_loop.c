@@ -254,8 +254,7 @@ static void decision_delays_end_in_order(void **state) {
              delays[i % 3]);
     snprintf(id, sizeof id, "%d-%d", delays[i % 3], i);
     tu_job_new(&jobs[i], text, id);
-    assert_int_equal(art_loop_add(loop, jobs[i].run, jobs[i].model, told_and_cancel, &jobs[i]),
-                     0);
+    assert_int_equal(art_loop_add(loop, jobs[i].run, jobs[i].model, told_and_cancel, &jobs[i]), 0);
   }
   delay_canceller = (canceller){loop, jobs[4].run};
   assert_int_equal(art_loop_run(loop), 0);
@@ -523,7 +522,7 @@ static void stored_job_new(stored_job *s, art_store *store, witness *w, size_t i
   art_run_record rec = {.run_id = id, .spec_json = (char *)"{}", .created_us = 1};
   assert_int_equal(store->vt->create_run(store, &rec, &err), 0);
   art_sink sink;
-  assert_int_equal(art_store_sink_batched(&sink, store, &err), 0);
+  assert_int_equal(art_store_sink_batched(&sink, store, 0, &err), 0);
   assert_int_equal(art_run_add_sink(s->j.run, &sink), 0);
 }
 

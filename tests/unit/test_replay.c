@@ -78,7 +78,7 @@ static void record(recording *rec, const char *spec_text, bool deny, int cancel_
   assert_int_equal(store->vt->create_run(store, &(art_run_record){.run_id = "rp"}, &err), 0);
   assert_int_equal(art_model_new(&model, rec->spec, &err), 0);
   assert_int_equal(art_run_new(&run, rec->spec, NULL), 0);
-  assert_int_equal(art_store_sink_new(&sink, store, &err), 0);
+  assert_int_equal(art_store_sink_new(&sink, store, 0, &err), 0);
   assert_int_equal(art_run_add_sink(run, &sink), 0);
   rec->states = json_array();
   int64_t now = 1000;
@@ -280,7 +280,8 @@ static void replays_questions_failures_and_stops(void **state) {
   check_scenario(SPEC("{\"type\":\"answer\",\"text\":\"\"}", ""), false, -1);
   /* a decision of no known type, which only a model can make */
   check_scenario("{\"run_id\":\"rp\",\"goal\":\"g\",\"model\":{\"type\":\"command\",\"command\":"
-                 "[\"" AGENTRT_SOURCE_DIR "/tests/unit/tools/print.sh\",\"{\\\"type\\\":\\\"bogus\\\"}\"]}}",
+                 "[\"" AGENTRT_SOURCE_DIR
+                 "/tests/unit/tools/print.sh\",\"{\\\"type\\\":\\\"bogus\\\"}\"]}}",
                  false, -1);
   check_scenario(SPEC("{\"type\":\"tool\",\"name\":\"nope\",\"input\":{}}", ""), false, -1);
   check_scenario(SPEC(LOOKUP "," LOOKUP "," ANSWER, ""), false, 3); /* cancelled mid-run */

@@ -40,7 +40,7 @@ static void append(art_store *s, const char *id, uint32_t seq, art_event_type ty
   char body[32];
   art_error err = {0};
   snprintf(body, sizeof body, "{\"n\":%u}", seq);
-  if (s->vt->append(s, id, seq, seq / 2, 1000 + seq, type, body, seq % 2, NULL, &err) < 0)
+  if (s->vt->append(s, id, 0, seq, seq / 2, 1000 + seq, type, body, seq % 2, NULL, &err) < 0)
     fail_msg("%s", err.message);
 }
 
@@ -51,14 +51,14 @@ static void contract_runs_and_journals(opener open) {
   art_error err = {0};
   art_run_record r1 = record("r1", 10), got;
   assert_int_equal(s->vt->create_run(s, &r1, &err), 0);
-  assert_int_equal(s->vt->create_run(s, &r1, &err), ART_EINVAL);
+  assert_int_equal(s->vt->create_run(s, &r1, &err), ART_EEXIST);
   assert_non_null(strstr(err.message, "exists already"));
   for (uint32_t seq = 1; seq <= 5; seq++) append(s, "r1", seq, ART_EV_DECISION);
-  assert_int_equal(s->vt->append(s, "r1", 7, 3, 1, ART_EV_STOP, "{}", true, NULL, &err),
+  assert_int_equal(s->vt->append(s, "r1", 0, 7, 3, 1, ART_EV_STOP, "{}", true, NULL, &err),
                    ART_ESTATE); /* a gap */
-  assert_int_equal(s->vt->append(s, "r1", 5, 3, 1, ART_EV_STOP, "{}", true, NULL, &err),
+  assert_int_equal(s->vt->append(s, "r1", 0, 5, 3, 1, ART_EV_STOP, "{}", true, NULL, &err),
                    ART_ESTATE); /* a repeat */
-  assert_int_equal(s->vt->append(s, "nope", 1, 0, 1, ART_EV_STOP, "{}", true, NULL, &err),
+  assert_int_equal(s->vt->append(s, "nope", 0, 1, 0, 1, ART_EV_STOP, "{}", true, NULL, &err),
                    ART_ENOTFOUND);
   assert_int_equal(s->vt->get_run(s, "r1", &got, &err), 0);
   assert_string_equal(got.run_id, "r1");
@@ -84,7 +84,7 @@ static void contract_runs_and_journals(opener open) {
     assert_int_equal(e->body_len, strlen(body));
   }
   art_journal_dispose(&journal);
-  assert_int_equal(s->vt->append(s, "r1", 6, 3, 1, (art_event_type)99, "{}", true, NULL, &err),
+  assert_int_equal(s->vt->append(s, "r1", 0, 6, 3, 1, (art_event_type)99, "{}", true, NULL, &err),
                    ART_EINVAL);
   assert_non_null(strstr(err.message, "no event type 99"));
   assert_int_equal(s->vt->get_run(s, "nope", &got, &err), ART_ENOTFOUND);
@@ -102,12 +102,13 @@ static void contract_status_list_prune(opener open) {
     assert_int_equal(s->vt->create_run(s, &r, &err), 0);
   }
   append(s, "a", 1, ART_EV_RUN_STARTED); /* its events go when it goes */
-  assert_int_equal(s->vt->set_status(s, "a", ART_RUN_FINISHED, "success", "answered", 200, &err),
+  assert_int_equal(s->vt->set_status(s, "a", 0, ART_RUN_FINISHED, "success", "answered", 200, &err),
                    0);
-  assert_int_equal(s->vt->set_status(s, "b", ART_RUN_PAUSED, "approval_required", "why", 200, &err),
+  assert_int_equal(
+      s->vt->set_status(s, "b", 0, ART_RUN_PAUSED, "approval_required", "why", 200, &err), 0);
+  assert_int_equal(s->vt->set_status(s, "c", 0, ART_RUN_CANCELLED, "cancelled", "op", 900, &err),
                    0);
-  assert_int_equal(s->vt->set_status(s, "c", ART_RUN_CANCELLED, "cancelled", "op", 900, &err), 0);
-  assert_int_equal(s->vt->set_status(s, "zz", ART_RUN_CANCELLED, NULL, NULL, 1, &err),
+  assert_int_equal(s->vt->set_status(s, "zz", 0, ART_RUN_CANCELLED, NULL, NULL, 1, &err),
                    ART_ENOTFOUND);
   art_run_record *list;
   size_t n;
@@ -153,7 +154,7 @@ static void contract_prune_names_what_it_deletes(opener open) {
     art_run_record r = record(ids[i], 10 + i);
     assert_int_equal(s->vt->create_run(s, &r, &err), 0);
     art_run_status status = i == 2 ? ART_RUN_PAUSED : i % 2 ? ART_RUN_CANCELLED : ART_RUN_FINISHED;
-    assert_int_equal(s->vt->set_status(s, ids[i], status, "x", "y", 50, &err), 0);
+    assert_int_equal(s->vt->set_status(s, ids[i], 0, status, "x", "y", 50, &err), 0);
   }
   char **pruned;
   size_t n;
@@ -177,24 +178,30 @@ static void contract_leases(opener open) {
   art_error err = {0};
   art_run_record r = record("r", 1);
   assert_int_equal(s->vt->create_run(s, &r, &err), 0);
-  assert_int_equal(s->vt->claim(s, "r", "p1", 1000, 500, &err), 0);
-  assert_int_equal(s->vt->claim(s, "r", "p1", 1100, 500, &err), 0); /* renewing */
-  assert_int_equal(s->vt->claim(s, "r", "p2", 1200, 500, &err), ART_ESTATE);
+  uint64_t gen = 0;
+  assert_int_equal(s->vt->claim(s, "r", "p1", 1000, 500, &gen, &err), 0);
+  assert_int_equal(gen, 1);                                               /* created unheld: 0 */
+  assert_int_equal(s->vt->claim(s, "r", "p1", 1100, 500, &gen, &err), 0); /* renewing */
+  assert_int_equal(gen, 1);
+  assert_int_equal(s->vt->claim(s, "r", "p2", 1200, 500, &gen, &err), ART_ESTATE);
   assert_non_null(strstr(err.message, "held by"));
-  assert_int_equal(s->vt->claim(s, "r", "p2", 1700, 500, &err), 0); /* p1's lease ran out */
-  assert_int_equal(s->vt->release(s, "r", "p1", &err), 0);          /* not p1's any more: no-op */
-  assert_int_equal(s->vt->claim(s, "r", "p1", 1800, 500, &err), ART_ESTATE);
-  assert_int_equal(s->vt->release(s, "r", "p2", &err), 0);
-  assert_int_equal(s->vt->claim(s, "r", "p1", 1800, 500, &err), 0);
-  assert_int_equal(s->vt->claim(s, "nope", "p1", 1800, 500, &err), ART_ENOTFOUND);
+  assert_int_equal(s->vt->claim(s, "r", "p2", 1700, 500, &gen, &err), 0); /* p1's ran out */
+  assert_int_equal(gen, 2);
+  assert_int_equal(s->vt->release(s, "r", 1, &err), ART_EFENCED); /* not p1's any more */
+  assert_int_equal(s->vt->claim(s, "r", "p1", 1800, 500, NULL, &err), ART_ESTATE);
+  assert_int_equal(s->vt->release(s, "r", 2, &err), 0);
+  assert_int_equal(s->vt->claim(s, "r", "p1", 1800, 500, &gen, &err), 0);
+  assert_int_equal(gen, 3);
+  assert_int_equal(s->vt->claim(s, "nope", "p1", 1800, 500, NULL, &err), ART_ENOTFOUND);
   /* A run created with a lease is held from the first moment. */
   art_run_record held = record("held", 2), got;
   held.lease_owner = (char *)"p1", held.lease_until_us = 2000;
   assert_int_equal(s->vt->create_run(s, &held, &err), 0);
-  assert_int_equal(s->vt->claim(s, "held", "p2", 1900, 500, &err), ART_ESTATE);
+  assert_int_equal(s->vt->claim(s, "held", "p2", 1900, 500, NULL, &err), ART_ESTATE);
   assert_int_equal(s->vt->get_run(s, "held", &got, &err), 0);
   assert_string_equal(got.lease_owner, "p1");
   assert_int_equal(got.lease_until_us, 2000);
+  assert_int_equal(got.lease_generation, 1);
   art_run_record_dispose(&got);
   art_store_close(s);
 }
@@ -214,7 +221,7 @@ static void contract_journal_sink_and_replay(opener open) {
   assert_int_equal(art_model_new(&model, spec, &err), 0);
   assert_int_equal(art_run_new(&run, spec, NULL), 0);
   art_sink sink;
-  assert_int_equal(art_store_sink_new(&sink, s, &err), 0);
+  assert_int_equal(art_store_sink_new(&sink, s, 0, &err), 0);
   assert_int_equal(art_run_add_sink(run, &sink), 0);
   assert_int_equal(art_run_until_stop(run, model), 0);
   art_journal journal;
@@ -245,6 +252,49 @@ static void contract_journal_sink_and_replay(opener open) {
     fn(open_sqlite);                                                                               \
   }
 
+/* Append as the holder of lease generation `generation`: 0 or a negative code. */
+static int append_as(art_store *s, const char *run_id, uint64_t generation, uint32_t seq,
+                     bool durable) {
+  art_error err = {0};
+  return s->vt->append(s, run_id, generation, seq, seq, seq, ART_EV_DECISION, "{}", durable, NULL,
+                       &err);
+}
+
+/* A holder whose lease was taken over writes nothing more: not an event
+ * (durable or not), not a status, not a release. */
+static void contract_fencing(opener open) {
+  art_store *s = open();
+  art_error err = {0};
+  art_run_record r = record("f", 1), got;
+  r.lease_owner = (char *)"p1", r.lease_until_us = 1000;
+  assert_int_equal(s->vt->create_run(s, &r, &err), 0);
+  assert_int_equal(append_as(s, "f", 1, 1, true), 0);
+  uint64_t gen = 0;
+  assert_int_equal(s->vt->claim(s, "f", "p2", 1000, 500, &gen, &err), 0); /* p1's ran out */
+  assert_int_equal(gen, 2);
+  assert_int_equal(append_as(s, "f", 1, 2, true), ART_EFENCED);
+  assert_int_equal(append_as(s, "f", 1, 2, false), ART_EFENCED);
+  assert_int_equal(s->vt->set_status(s, "f", 1, ART_RUN_FINISHED, "success", NULL, 9, &err),
+                   ART_EFENCED);
+  assert_int_equal(s->vt->release(s, "f", 1, &err), ART_EFENCED);
+  assert_int_equal(s->vt->commit(s, "f", 1, &err), 0); /* nothing held back was refused */
+  assert_int_equal(s->vt->get_run(s, "f", &got, &err), 0);
+  assert_int_equal(got.events, 1);
+  assert_int_equal(got.status, ART_RUN_RUNNING);
+  assert_string_equal(got.lease_owner, "p2");
+  assert_int_equal(got.lease_generation, 2);
+  art_run_record_dispose(&got);
+  art_journal journal;
+  assert_int_equal(s->vt->load_journal(s, "f", &journal, &err), 0);
+  assert_int_equal(journal.n, 1);
+  art_journal_dispose(&journal);
+  assert_int_equal(append_as(s, "f", 2, 2, true), 0);
+  assert_int_equal(s->vt->release(s, "f", 2, &err), 0);
+  assert_int_equal(s->vt->claim(s, "f", "p1", 1100, 500, &gen, &err), 0);
+  assert_int_equal(gen, 3);
+  art_store_close(s);
+}
+
 static void contract_cancel_requests(opener open) {
   art_store *s = open();
   art_error err = {0};
@@ -268,7 +318,7 @@ static void contract_cancel_requests(opener open) {
   assert_int_equal(s->vt->get_run(s, "c1", &got, &err), 0);
   assert_string_equal(got.cancel_reason, "cancelled");
   art_run_record_dispose(&got);
-  assert_int_equal(s->vt->set_status(s, "c1", ART_RUN_FINISHED, "success", NULL, 2, &err), 0);
+  assert_int_equal(s->vt->set_status(s, "c1", 0, ART_RUN_FINISHED, "success", NULL, 2, &err), 0);
   assert_int_equal(s->vt->request_cancel(s, "c1", "late", &err), ART_ESTATE);
   assert_non_null(strstr(err.message, "ended already"));
   assert_int_equal(s->vt->request_cancel(s, "nope", "x", &err), ART_ENOTFOUND);
@@ -301,10 +351,10 @@ static void contract_approval_records(opener open) {
                                    .reviewer = (char *)"ops",
                                    .decided_at_us = 50,
                                    .event_seq = 3}};
-  assert_int_equal(s->vt->append(s, "a1", 2, 1, 20, ART_EV_APPROVAL, "{}", true, &given[0], &err),
-                   0);
-  assert_int_equal(s->vt->append(s, "a1", 3, 1, 50, ART_EV_APPROVAL, "{}", true, &given[1], &err),
-                   0);
+  assert_int_equal(
+      s->vt->append(s, "a1", 0, 2, 1, 20, ART_EV_APPROVAL, "{}", true, &given[0], &err), 0);
+  assert_int_equal(
+      s->vt->append(s, "a1", 0, 3, 1, 50, ART_EV_APPROVAL, "{}", true, &given[1], &err), 0);
   art_approval_record *got;
   size_t n;
   assert_int_equal(s->vt->list_approvals(s, "a1", &got, &n, &err), 0);
@@ -338,10 +388,10 @@ static void contract_create_runs(opener open) {
   assert_int_equal(s->vt->create_runs(s, recs, 3, &err), 0);
   append(s, "b2", 1, ART_EV_RUN_STARTED);
   art_run_record again[2] = {record("b4", 4), record("b2", 5)};
-  assert_int_equal(s->vt->create_runs(s, again, 2, &err), ART_EINVAL);
+  assert_int_equal(s->vt->create_runs(s, again, 2, &err), ART_EEXIST);
   assert_non_null(strstr(err.message, "b2 exists already"));
   art_run_record twice[3] = {record("b5", 5), record("b6", 6), record("b5", 7)};
-  assert_int_equal(s->vt->create_runs(s, twice, 3, &err), ART_EINVAL);
+  assert_int_equal(s->vt->create_runs(s, twice, 3, &err), ART_EEXIST);
   assert_non_null(strstr(err.message, "b5 exists already"));
   art_run_record *list;
   size_t n;
@@ -365,6 +415,7 @@ CONTRACT(approval_records, contract_approval_records)
 CONTRACT(status_list_prune, contract_status_list_prune)
 CONTRACT(prune_names_what_it_deletes, contract_prune_names_what_it_deletes)
 CONTRACT(leases, contract_leases)
+CONTRACT(fencing, contract_fencing)
 CONTRACT(journal_sink_and_replay, contract_journal_sink_and_replay)
 
 /* ---- SQLite files --------------------------------------------------------------- */
@@ -406,22 +457,29 @@ static uint32_t written(art_store *other, const char *run_id) {
   return n;
 }
 
+/* Two handles on one file, as two processes have. */
+static void open_two(const char *name, art_store **a, art_store **b) {
+  art_error err = {0};
+  const char *path = tu_path(name);
+  assert_int_equal(art_store_open_sqlite(a, path, NULL, &err), 0);
+  assert_int_equal(art_store_open_sqlite(b, path, NULL, &err), 0);
+}
+
 /* Events grouped in one handle do not lock the file: another process's handle
  * writes meanwhile, and the grouped events arrive whole when they are written. */
 static void grouped_events_hold_no_lock(void **state) {
   (void)state;
   art_store *a, *b;
   art_error err = {0};
-  const char *path = tu_path("group.db");
-  assert_int_equal(art_store_open_sqlite(&a, path, NULL, &err), 0);
-  assert_int_equal(art_store_open_sqlite(&b, path, NULL, &err), 0);
+  open_two("group.db", &a, &b);
   art_run_record r1 = record("g1", 1), r2 = record("g2", 2);
   assert_int_equal(a->vt->create_run(a, &r1, &err), 0);
   assert_int_equal(b->vt->create_run(b, &r2, &err), 0);
-  assert_int_equal(a->vt->append(a, "g1", 1, 0, 1, ART_EV_RUN_STARTED, "{}", false, NULL, &err), 0);
+  assert_int_equal(a->vt->append(a, "g1", 0, 1, 0, 1, ART_EV_RUN_STARTED, "{}", false, NULL, &err),
+                   0);
   assert_int_equal(b->vt->request_cancel(b, "g2", "x", &err), 0); /* not blocked by a */
   assert_int_equal(written(b, "g1"), 0);
-  assert_int_equal(a->vt->append(a, "g1", 2, 1, 2, ART_EV_STOP, "{}", true, NULL, &err), 0);
+  assert_int_equal(a->vt->append(a, "g1", 0, 2, 1, 2, ART_EV_STOP, "{}", true, NULL, &err), 0);
   assert_int_equal(written(b, "g1"), 2);
   art_store_close(a);
   art_store_close(b);
@@ -433,34 +491,30 @@ static void groups_are_written_by_time_and_size(void **state) {
   (void)state;
   art_store *a, *b;
   art_error err = {0};
-  const char *path = tu_path("groups.db");
-  assert_int_equal(art_store_open_sqlite(&a, path, NULL, &err), 0);
-  assert_int_equal(art_store_open_sqlite(&b, path, NULL, &err), 0);
+  open_two("groups.db", &a, &b);
   art_run_record slow = record("slow", 1), fast = record("fast", 2);
   assert_int_equal(a->vt->create_run(a, &slow, &err), 0);
   assert_int_equal(a->vt->create_run(a, &fast, &err), 0);
   int64_t t0 = 1000000;
-  assert_int_equal(a->vt->append(a, "slow", 1, 0, t0, ART_EV_RUN_STARTED, "{}", false, NULL, &err),
-                   0);
   assert_int_equal(
-      a->vt->append(a, "slow", 2, 1, t0 + 99999, ART_EV_DECISION, "{}", false, NULL, &err), 0);
+      a->vt->append(a, "slow", 0, 1, 0, t0, ART_EV_RUN_STARTED, "{}", false, NULL, &err), 0);
+  assert_int_equal(
+      a->vt->append(a, "slow", 0, 2, 1, t0 + 99999, ART_EV_DECISION, "{}", false, NULL, &err), 0);
   assert_int_equal(written(b, "slow"), 0);
   assert_int_equal(
-      a->vt->append(a, "slow", 3, 1, t0 + 100000, ART_EV_DECISION, "{}", false, NULL, &err), 0);
+      a->vt->append(a, "slow", 0, 3, 1, t0 + 100000, ART_EV_DECISION, "{}", false, NULL, &err), 0);
   assert_int_equal(written(b, "slow"), 3);
   for (uint32_t seq = 1; seq <= 65536; seq++) {
     if (seq % 16384 == 0) assert_int_equal(written(b, "fast"), 0);
-    assert_int_equal(
-        a->vt->append(a, "fast", seq, seq, t0 + seq / 1000, ART_EV_DECISION, "{}", false, NULL,
-                      &err),
-        0);
+    assert_int_equal(a->vt->append(a, "fast", 0, seq, seq, t0 + seq / 1000, ART_EV_DECISION, "{}",
+                                   false, NULL, &err),
+                     0);
   }
   assert_int_equal(written(b, "fast"), 65536);
   /* No event comes while a tool runs: asked meanwhile, the store writes
    * what has waited 100 ms, and nothing younger. */
-  assert_int_equal(a->vt->append(a, "slow", 4, 2, t0 + 200000, ART_EV_TOOL_CALL, "{}", false,
-                                 NULL, &err),
-                   0);
+  assert_int_equal(
+      a->vt->append(a, "slow", 0, 4, 2, t0 + 200000, ART_EV_TOOL_CALL, "{}", false, NULL, &err), 0);
   assert_int_equal(a->vt->commit_waiting(a, t0 + 299999, &err), 0);
   assert_int_equal(written(b, "slow"), 3);
   assert_int_equal(a->vt->commit_waiting(a, t0 + 300000, &err), 0);
@@ -470,9 +524,7 @@ static void groups_are_written_by_time_and_size(void **state) {
 }
 
 static void append_ok(art_store *s, const char *run_id, uint32_t seq, bool durable) {
-  art_error err = {0};
-  assert_int_equal(
-      s->vt->append(s, run_id, seq, seq, seq, ART_EV_DECISION, "{}", durable, NULL, &err), 0);
+  assert_int_equal(append_as(s, run_id, 0, seq, durable), 0);
 }
 
 /* A group holds the events of many runs: interleaved appends cost no commit
@@ -482,9 +534,7 @@ static void a_group_holds_many_runs(void **state) {
   (void)state;
   art_store *a, *b;
   art_error err = {0};
-  const char *path = tu_path("many.db");
-  assert_int_equal(art_store_open_sqlite(&a, path, NULL, &err), 0);
-  assert_int_equal(art_store_open_sqlite(&b, path, NULL, &err), 0);
+  open_two("many.db", &a, &b);
   const char *ids[] = {"m1", "m2", "m3"};
   for (int i = 0; i < 3; i++) {
     art_run_record r = record(ids[i], i + 1);
@@ -494,7 +544,7 @@ static void a_group_holds_many_runs(void **state) {
     for (int i = 0; i < 3; i++)
       if (seq <= (uint32_t)i + 1) append_ok(a, ids[i], seq, false);
   for (int i = 0; i < 3; i++) assert_int_equal(written(b, ids[i]), 0);
-  assert_int_equal(a->vt->append(a, "m1", 3, 3, 3, ART_EV_DECISION, "{}", false, NULL, &err),
+  assert_int_equal(a->vt->append(a, "m1", 0, 3, 3, 3, ART_EV_DECISION, "{}", false, NULL, &err),
                    ART_ESTATE); /* m1 has 1 event: 3 does not follow it */
   append_ok(a, "m1", 2, true);
   assert_int_equal(written(b, "m1"), 2);
@@ -502,14 +552,14 @@ static void a_group_holds_many_runs(void **state) {
   assert_int_equal(written(b, "m3"), 3);
   append_ok(a, "m2", 3, false);
   append_ok(a, "m3", 4, false);
-  assert_int_equal(a->vt->commit(a, &err), 0);
+  assert_int_equal(a->vt->commit(a, NULL, 0, &err), 0);
   assert_int_equal(written(b, "m2"), 3);
   assert_int_equal(written(b, "m3"), 4);
   art_run_record got;
   assert_int_equal(b->vt->get_run(b, "m3", &got, &err), 0);
   assert_int_equal(got.steps, 4);
   art_run_record_dispose(&got);
-  assert_int_equal(a->vt->commit(a, &err), 0); /* nothing left: nothing to do */
+  assert_int_equal(a->vt->commit(a, NULL, 0, &err), 0); /* nothing left: nothing to do */
   art_store_close(a);
   art_store_close(b);
 }
@@ -520,19 +570,65 @@ static void a_claim_forgets_what_another_process_wrote(void **state) {
   (void)state;
   art_store *a, *b;
   art_error err = {0};
-  const char *path = tu_path("claim.db");
-  assert_int_equal(art_store_open_sqlite(&a, path, NULL, &err), 0);
-  assert_int_equal(art_store_open_sqlite(&b, path, NULL, &err), 0);
+  open_two("claim.db", &a, &b);
   art_run_record r = record("c1", 1);
   assert_int_equal(a->vt->create_run(a, &r, &err), 0);
   append_ok(a, "c1", 1, true);
   append_ok(b, "c1", 2, true);
   append_ok(b, "c1", 3, true);
-  assert_int_equal(a->vt->claim(a, "c1", "a", 10, 1000, &err), 0);
-  append_ok(a, "c1", 4, true);
+  uint64_t gen = 0;
+  assert_int_equal(a->vt->claim(a, "c1", "a", 10, 1000, &gen, &err), 0);
+  assert_int_equal(append_as(a, "c1", gen, 4, true), 0);
   assert_int_equal(written(b, "c1"), 4);
   art_store_close(a);
   art_store_close(b);
+}
+
+/* Events held back in one handle's group are fenced when the group is
+ * written: another handle took the run over meanwhile and wrote its own
+ * event; the old holder's are dropped, the other runs' in the group written. */
+static void a_taken_over_run_is_dropped_from_the_group(void **state) {
+  (void)state;
+  art_store *a, *b;
+  art_error err = {0};
+  open_two("fenced.db", &a, &b);
+  art_run_record t1 = record("t1", 1), t2 = record("t2", 2);
+  t1.lease_owner = (char *)"a", t1.lease_until_us = 1000;
+  assert_int_equal(a->vt->create_run(a, &t1, &err), 0);
+  assert_int_equal(a->vt->create_run(a, &t2, &err), 0);
+  assert_int_equal(append_as(a, "t1", 1, 1, false), 0);
+  assert_int_equal(append_as(a, "t2", 0, 1, false), 0);
+  uint64_t gen = 0;
+  assert_int_equal(b->vt->claim(b, "t1", "b", 1000, 500, &gen, &err), 0);
+  assert_int_equal(append_as(b, "t1", gen, 1, true), 0);
+  assert_int_equal(a->vt->commit(a, "t1", 1, &err), ART_EFENCED);
+  assert_int_equal(written(b, "t2"), 1);
+  assert_int_equal(written(b, "t1"), 1);
+  assert_int_equal(append_as(a, "t1", 1, 2, false), ART_EFENCED);
+  assert_int_equal(append_as(b, "t1", gen, 2, true), 0);
+  art_store_close(a);
+  art_store_close(b);
+}
+
+/* Another process holding the write lock longer than a handle waits is
+ * ART_EBUSY (try again), told apart from a store that fails. */
+static void a_locked_store_is_busy(void **state) {
+  (void)state;
+  art_store *a;
+  sqlite3 *other;
+  art_error err = {0};
+  const char *path = tu_path("busy.db");
+  art_sqlite_options opts = {.lock_timeout_ms = 20};
+  assert_int_equal(art_store_open_sqlite(&a, path, &opts, &err), 0);
+  assert_int_equal(sqlite3_open(path, &other), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+  art_run_record r = record("b1", 1);
+  assert_int_equal(a->vt->create_run(a, &r, &err), ART_EBUSY);
+  assert_non_null(strstr(err.message, "locked by another process"));
+  assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(a->vt->create_run(a, &r, &err), 0);
+  sqlite3_close(other);
+  art_store_close(a);
 }
 
 /* A store written by the first schema opens in this build, its runs intact. */
@@ -700,7 +796,7 @@ static void foreign_and_newer_files_are_refused_untouched(void **state) {
   assert_int_equal(art_store_open_sqlite(&s, newer, NULL, &err), 0);
   art_store_close(s);
   make_db(newer, "PRAGMA user_version=99");
-  refuse(newer, "written by a newer agentrt (store schema 99, this build knows 5)");
+  refuse(newer, "written by a newer agentrt (store schema 99, this build knows 6)");
 }
 
 /* A backend built against another store.h is refused where it joins a run. */
@@ -714,7 +810,7 @@ static void a_store_of_another_version_is_refused(void **state) {
   const art_store_vtable *own = s->vt;
   s->vt = &older;
   art_sink sink;
-  assert_int_equal(art_store_sink_new(&sink, s, &err), ART_EINVAL);
+  assert_int_equal(art_store_sink_new(&sink, s, 0, &err), ART_EINVAL);
   char want[128];
   snprintf(want, sizeof want, "store version %d is not supported (expected %d)",
            ART_STORE_VERSION - 1, ART_STORE_VERSION);
@@ -745,6 +841,10 @@ int main(void) {
       cmocka_unit_test(prune_names_what_it_deletes_sqlite),
       cmocka_unit_test(leases_memory),
       cmocka_unit_test(leases_sqlite),
+      cmocka_unit_test(fencing_memory),
+      cmocka_unit_test(fencing_sqlite),
+      cmocka_unit_test(a_taken_over_run_is_dropped_from_the_group),
+      cmocka_unit_test(a_locked_store_is_busy),
       cmocka_unit_test(journal_sink_and_replay_memory),
       cmocka_unit_test(journal_sink_and_replay_sqlite),
       cmocka_unit_test(a_store_outlives_its_process),

@@ -1,0 +1,147 @@
+/* Durable runs: a run kept in a store (store.h), driven by whoever holds its
+ * lease, rebuilt from its journal by whoever drives it next.  `agentrt
+ * resume`, the worker and the service share this one implementation.
+ *
+ * A lease (art_lease) is a holder's claim on one run until a time it renews
+ * while it drives (a heartbeat, at most every ttl / 3).  Another holder takes
+ * the run over only once the lease has run out, whichever host it is on, and
+ * the take-over is fenced: the lease's generation grows, and the store
+ * refuses every write of the old holder (ART_EFENCED), which then drops the
+ * run.  A durable run (art_durable) is a run rebuilt from its
+ * store: its record, its spec, its MCP servers, its model where its journal
+ * left it, and the run itself with its journal sink on.  Ownership: the
+ * store is borrowed by both and must outlive them; everything else in them is
+ * theirs (art_lease_release, art_durable_dispose).  Functions return 0 or a
+ * negative ART_E* code with the reason in err. */
+#ifndef AGENTRT_DURABLE_H
+#define AGENTRT_DURABLE_H
+
+#include <stdbool.h>
+#include "agentrt/mcp.h"
+#include "agentrt/model.h"
+#include "agentrt/run.h"
+#include "agentrt/store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* How long a lease lasts unless renewed: a holder that stops renewing (it
+ * died, hangs, or lost its host) lets go of its run this long after. */
+#define ART_LEASE_TTL_US (60LL * 1000000)
+/* The size of a holder's name: "host:pid", or "host:pid:worker". */
+#define ART_HOLDER_SIZE 192
+
+/* This process's name as a holder, with `worker` (may be NULL) after it. */
+void art_holder_name(char *buf, size_t size, const char *worker);
+
+typedef struct art_lease {
+  art_store *store; /* borrowed */
+  char *run_id;     /* the lease's own copy */
+  char owner[ART_HOLDER_SIZE];
+  int64_t ttl_us;
+  int64_t renewed_us;  /* when it was taken or last renewed */
+  uint64_t generation; /* the lease's fencing generation: every write carries it */
+} art_lease;
+
+/* Take `run_id` in `store` for `owner` (art_holder_name) until now + ttl
+ * (ttl 0: ART_LEASE_TTL_US): a run nobody holds, or whose holder's lease has
+ * run out (a take-over: the generation grows).  ART_ESTATE when another
+ * holder's lease has not run out; *l is then empty. */
+int art_lease_claim(art_lease *l, art_store *store, const char *run_id, const char *owner,
+                    int64_t now_us, int64_t ttl_us, art_error *err);
+/* Extend the lease to now + ttl, at most every ttl / 3 (0 at once otherwise).
+ * ART_EFENCED when another holder took the run over meanwhile: the caller
+ * must stop driving it. */
+int art_lease_renew(art_lease *l, int64_t now_us, art_error *err);
+/* Let go of the run and free what *l holds (a zeroed or released lease:
+ * nothing to do). */
+int art_lease_release(art_lease *l, art_error *err);
+
+/* Who holds a record's run: nobody, a holder whose lease runs, or one whose
+ * lease ran out (it stopped renewing it: the run is free to take over). */
+typedef enum { ART_HOLDER_NONE, ART_HOLDER_ALIVE, ART_HOLDER_EXPIRED } art_holder_state;
+
+art_holder_state art_holder_of(const art_run_record *r, int64_t now_us);
+/* Where a run stands by its own state: ready (not stopped: whoever drove it
+ * has let go), paused, finished or cancelled. */
+art_run_status art_durable_status_of(const art_run *run);
+/* Where a record's run stands now: marked running without a live holder, it
+ * is ready (interrupted: the next driver continues it). */
+art_run_status art_durable_status_now(const art_run_record *r, int64_t now_us);
+
+/* A new run in the store for `run` of `spec`, held by `owner` from the start
+ * (*lease, generation 1, for ttl_us; 0: ART_LEASE_TTL_US), with its journal
+ * sink added to the run (batched: for a driver that syncs,
+ * art_store_sink_batched).  ART_EEXIST when the id is taken. */
+int art_durable_create(art_lease *lease, art_store *store, const art_spec *spec, art_run *run,
+                       const char *owner, int64_t ttl_us, bool batched, art_error *err);
+/* The record says running: the lease's holder drives the run. */
+int art_durable_mark_running(const art_lease *lease, art_error *err);
+/* Where the run stands, into its record. */
+int art_durable_record_status(const art_lease *lease, const art_run *run, art_error *err);
+
+typedef struct art_durable {
+  art_store *store;      /* borrowed */
+  art_run_record record; /* as the store had it when the run was opened */
+  art_spec *spec;
+  art_mcp_session *mcp;              /* NULL when the servers could not be set up ... */
+  char mcp_failure[ART_ERRMSG_SIZE]; /* ... and why (art_durable_continue stops the run) */
+  art_model *model;
+  art_run *run;
+} art_durable;
+
+/* Open `run_id` from `store` (named `store_name` in messages): its record and
+ * spec, its MCP servers, its run rebuilt by replaying its journal, its model
+ * resumed after the decisions taken, its journal sink on, writing as `lease`
+ * (the caller's on the run, to drive it; NULL only to read it: the sink then
+ * writes as the record's holder, and any write of a holder since is refused).  ART_ESPEC: the spec is wrong
+ * for this process (an MCP override for a tool its server lacks); ART_EIO:
+ * the store holds a spec or journal that does not rebuild; else the store's
+ * code.  *d is empty after a failure. */
+int art_durable_open(art_durable *d, art_store *store, const char *run_id, const art_lease *lease,
+                     const char *store_name, art_error *err);
+void art_durable_dispose(art_durable *d);
+
+/* Renewing a lease and watching for a cancel while a run is driven: `hooks`
+ * for art_run_drive ask the store at every step boundary (and while a call
+ * runs) for a cancel asked from another process, renew the lease, and commit
+ * the events the store holds back once they have waited.  A renewal that
+ * finds the run taken over lets go of it at once.  `outer` (may be NULL)
+ * adds the caller's own let_go and child_group. */
+typedef struct art_durable_watch {
+  art_lease *lease; /* borrowed */
+  const art_drive_hooks *outer;
+  char *reason; /* the cancel asked for, once seen */
+  bool fenced;  /* the lease was taken over */
+} art_durable_watch;
+
+void art_durable_watch_init(art_durable_watch *w, art_lease *lease, const art_drive_hooks *outer,
+                            art_drive_hooks *hooks);
+void art_durable_watch_dispose(art_durable_watch *w);
+
+/* art_run_drive under a watch on `lease`: the run's journal sink must write as
+ * the lease's generation.  ART_EFENCED: the run was taken over (a renewal or
+ * a write was refused): this holder has stopped driving it, and must not
+ * touch it again.  ART_EINTR: let go (outer->let_go). */
+int art_durable_drive(art_run *run, art_model *model, art_lease *lease,
+                      const art_drive_hooks *outer);
+
+/* The outcome-unknown rule, for a run rebuilt after its driver stopped: a call
+ * handed out without a recorded result runs again only when its tool is
+ * idempotent (with the same idempotency key); a non-idempotent one stops the
+ * run blocked (detail outcome_unknown), for an operator.  *settled: the run
+ * stopped so, and is not to be driven. */
+int art_durable_settle_interrupted(art_run *run, int64_t now_us, bool *settled);
+
+/* Continue a ready run the lease's holder opened: it is marked running; a run
+ * whose MCP servers failed stops tool_failure; the outcome-unknown rule;
+ * otherwise art_durable_drive to its next stop (`outer` may be NULL).
+ * ART_EINTR: let go; ART_EFENCED: taken over; the reason is in err. */
+int art_durable_continue(art_durable *d, art_lease *lease, const art_drive_hooks *outer,
+                         art_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
