@@ -1,5 +1,5 @@
-/* Stores: one contract, every backend (memory, SQLite) passes it; then what
- * only a file can get wrong. */
+/* Stores: one contract, every backend (memory, SQLite, PostgreSQL) passes it;
+ * then what only a file, or only a server, can get wrong. */
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
@@ -25,6 +25,20 @@ static art_store *open_sqlite(void) {
   art_error err = {0};
   snprintf(name, sizeof name, "contract-%d.db", sqlite_count++);
   if (art_store_open_sqlite(&s, tu_path(name), NULL, &err) < 0) fail_msg("%s", err.message);
+  return s;
+}
+
+static int pg_schema_count;
+
+/* A fresh schema in the database the group setup made. */
+static art_store *open_postgres(void) {
+  char schema[64];
+  art_store *s;
+  art_error err = {0};
+  snprintf(schema, sizeof schema, "contract_%d", pg_schema_count++);
+  art_postgres_options opts = {.schema = schema};
+  if (art_store_open_postgres(&s, tu_pg_url("store_tests"), &opts, &err) < 0)
+    fail_msg("%s", err.message);
   return s;
 }
 
@@ -243,6 +257,10 @@ static void contract_journal_sink_and_replay(opener open) {
   static void name##_sqlite(void **state) {                                                        \
     (void)state;                                                                                   \
     fn(open_sqlite);                                                                               \
+  }                                                                                                \
+  static void name##_postgres(void **state) {                                                      \
+    (void)state;                                                                                   \
+    fn(open_postgres);                                                                             \
   }
 
 static void contract_cancel_requests(opener open) {
@@ -723,16 +741,27 @@ static void a_store_of_another_version_is_refused(void **state) {
   art_store_close(s);
 }
 
+/* Before the per-test baselines: the server outlives every test. */
+static int start_postgres(void **state) {
+  (void)state;
+  tu_pg_database("store_tests");
+  return 0;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(runs_and_journals_memory),
       cmocka_unit_test(runs_and_journals_sqlite),
+      cmocka_unit_test(runs_and_journals_postgres),
       cmocka_unit_test(create_runs_memory),
       cmocka_unit_test(create_runs_sqlite),
+      cmocka_unit_test(create_runs_postgres),
       cmocka_unit_test(cancel_requests_memory),
       cmocka_unit_test(cancel_requests_sqlite),
+      cmocka_unit_test(cancel_requests_postgres),
       cmocka_unit_test(approval_records_memory),
       cmocka_unit_test(approval_records_sqlite),
+      cmocka_unit_test(approval_records_postgres),
       cmocka_unit_test(grouped_events_hold_no_lock),
       cmocka_unit_test(groups_are_written_by_time_and_size),
       cmocka_unit_test(a_group_holds_many_runs),
@@ -741,15 +770,19 @@ int main(void) {
       cmocka_unit_test(schema_2_journals_are_migrated_and_resume),
       cmocka_unit_test(status_list_prune_memory),
       cmocka_unit_test(status_list_prune_sqlite),
+      cmocka_unit_test(status_list_prune_postgres),
       cmocka_unit_test(prune_names_what_it_deletes_memory),
       cmocka_unit_test(prune_names_what_it_deletes_sqlite),
+      cmocka_unit_test(prune_names_what_it_deletes_postgres),
       cmocka_unit_test(leases_memory),
       cmocka_unit_test(leases_sqlite),
+      cmocka_unit_test(leases_postgres),
       cmocka_unit_test(journal_sink_and_replay_memory),
       cmocka_unit_test(journal_sink_and_replay_sqlite),
+      cmocka_unit_test(journal_sink_and_replay_postgres),
       cmocka_unit_test(a_store_outlives_its_process),
       cmocka_unit_test(foreign_and_newer_files_are_refused_untouched),
       cmocka_unit_test(a_store_of_another_version_is_refused),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return cmocka_run_group_tests(tests, start_postgres, NULL);
 }

@@ -1,0 +1,84 @@
+#include "store/event_group.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/text.h"
+
+int art_append_check(const char *run_id, art_event_type type, art_error *err) {
+  if (strlen(run_id) > ART_RUN_ID_MAX)
+    return art_error_set(err, ART_EINVAL, "run id %.*s... is too long for a store",
+                         art_utf8_prefix(run_id, 40), run_id);
+  if (!art_event_type_known(type))
+    return art_error_set(err, ART_EINVAL, "run %s: no event type %d", run_id, (int)type);
+  return 0;
+}
+
+int art_append_follows(const art_known_run *k, const char *run_id, uint32_t seq, art_error *err) {
+  if (seq == k->seq + 1) return 0;
+  return art_error_set(err, ART_ESTATE, "run %s: event %u does not follow the journal", run_id,
+                       seq);
+}
+
+/* A copy of `s` at the end of the group's buffer; its offset, or -1. */
+static int64_t keep_text(art_event_group *g, const char *s) {
+  size_t n = strlen(s) + 1;
+  if (g->text_len + n > g->text_cap) {
+    size_t cap = g->text_cap ? g->text_cap : 4096;
+    while (cap < g->text_len + n) cap *= 2;
+    char *grown = realloc(g->text, cap);
+    if (!grown) return -1;
+    g->text = grown, g->text_cap = cap;
+  }
+  memcpy(g->text + g->text_len, s, n);
+  g->text_len += n;
+  return (int64_t)(g->text_len - n);
+}
+
+/* Room for one more event (and run) in the group: 0, or -1. */
+static int group_room(art_event_group *g) {
+  if (g->n_pending < g->cap) return 0;
+  int cap = g->cap ? 2 * g->cap : 256;
+  art_grouped_event *pending = realloc(g->pending, (size_t)cap * sizeof *pending);
+  if (pending) g->pending = pending;
+  const char **touched = pending ? realloc(g->touched, (size_t)cap * sizeof *touched) : NULL;
+  if (touched) g->touched = touched, g->cap = cap;
+  return touched ? 0 : -1;
+}
+
+int art_group_add(art_event_group *g, art_known_run *k, uint32_t seq, uint32_t step,
+                  int64_t ts_us, art_event_type type, const char *body, art_error *err) {
+  int64_t body_at = group_room(g) < 0 ? -1 : keep_text(g, body);
+  if (body_at < 0) return art_error_set(err, ART_ENOMEM, "out of memory");
+  if (!k->in_group) g->touched[g->n_touched++] = k->run_id;
+  k->in_group = true;
+  g->pending[g->n_pending++] =
+      (art_grouped_event){k->run_id, seq, step, ts_us, type, (size_t)body_at};
+  k->seq = seq, k->ts_us = ts_us;
+  k->steps += type == ART_EV_DECISION; /* a step is a decision taken */
+  return 0;
+}
+
+bool art_group_due(const art_event_group *g, int max_events, int64_t span_us, int64_t now_us) {
+  return g->n_pending && (g->n_pending >= max_events || now_us - g->pending[0].ts_us >= span_us);
+}
+
+const char *art_group_body(const art_event_group *g, const art_grouped_event *e) {
+  return g->text + e->body;
+}
+
+void art_group_done(art_event_group *g, art_known_runs *known, int rc) {
+  if (rc < 0) art_known_clear(known);
+  for (int i = 0; rc == 0 && i < g->n_touched; i++)
+    art_known_find(known, g->touched[i])->in_group = false;
+  if (known->n > ART_KNOWN_RUNS_MAX) art_known_clear(known);
+  g->n_pending = g->n_touched = 0;
+  g->text_len = 0;
+}
+
+void art_group_dispose(art_event_group *g) {
+  free(g->pending);
+  free(g->touched);
+  free(g->text);
+  *g = (art_event_group){0};
+}
