@@ -13,11 +13,15 @@
 /* A lease outlives no process by long: a crashed holder's run is free again. */
 #define LEASE_US (60LL * 1000000)
 
+/* Only `run` makes a SQLite file: a typo in --store is not a new store.  A
+ * PostgreSQL database must exist; its schema is made on first use. */
 static int open_store(const cli_opts *o, bool create, art_store **out) {
   art_error err = {0};
-  art_sqlite_options opts = {.must_exist = !create};
-  if (art_store_open_sqlite(out, o->store, &opts, &err) == 0) return 0;
-  return cli_error(EXIT_USAGE, CLI_ERR_STORE, "%s", err.message);
+  art_sqlite_options must_exist = {.must_exist = true};
+  int rc = create || art_store_url_is_postgres(o->store)
+               ? art_store_open_url(out, o->store, &err)
+               : art_store_open_sqlite(out, o->store, &must_exist, &err);
+  return rc == 0 ? 0 : cli_error(EXIT_USAGE, CLI_ERR_STORE, "%s", err.message);
 }
 
 int cli_store_open(const cli_opts *o, art_store **out) { return open_store(o, false, out); }
@@ -159,9 +163,10 @@ static size_t decisions_in(const art_journal *journal) {
 static int load_spec(const art_run_record *rec, const char *store_path, art_spec **spec) {
   json_error_t jerr;
   art_error err = {0};
-  char name[256];
+  char name[256], where[200];
   json_t *json = json_loads(rec->spec_json, 0, &jerr);
-  snprintf(name, sizeof name, "%s: run %s: spec", store_path, rec->run_id);
+  art_store_url_redact(where, sizeof where, store_path);
+  snprintf(name, sizeof name, "%s: run %s: spec", where, rec->run_id);
   int rc = json ? art_spec_parse(spec, json, name, rec->spec_dir, NULL, &err)
                 : art_error_set(&err, ART_ESPEC, "%s: not JSON", name);
   json_decref(json);

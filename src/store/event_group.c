@@ -5,7 +5,7 @@
 
 #include "core/text.h"
 
-int art_append_check(const char *run_id, art_event_type type, art_error *err) {
+static int append_check(const char *run_id, art_event_type type, art_error *err) {
   if (strlen(run_id) > ART_RUN_ID_MAX)
     return art_error_set(err, ART_EINVAL, "run id %.*s... is too long for a store",
                          art_utf8_prefix(run_id, 40), run_id);
@@ -14,7 +14,8 @@ int art_append_check(const char *run_id, art_event_type type, art_error *err) {
   return 0;
 }
 
-int art_append_follows(const art_known_run *k, const char *run_id, uint32_t seq, art_error *err) {
+static int append_follows(const art_known_run *k, const char *run_id, uint32_t seq,
+                          art_error *err) {
   if (seq == k->seq + 1) return 0;
   return art_error_set(err, ART_ESTATE, "run %s: event %u does not follow the journal", run_id,
                        seq);
@@ -46,17 +47,41 @@ static int group_room(art_event_group *g) {
   return touched ? 0 : -1;
 }
 
-int art_group_add(art_event_group *g, art_known_run *k, uint32_t seq, uint32_t step,
-                  int64_t ts_us, art_event_type type, const char *body, art_error *err) {
-  int64_t body_at = group_room(g) < 0 ? -1 : keep_text(g, body);
+static int group_add(art_event_group *g, art_known_run *k, const art_journal_entry *e,
+                     art_error *err) {
+  int64_t body_at = group_room(g) < 0 ? -1 : keep_text(g, e->body);
   if (body_at < 0) return art_error_set(err, ART_ENOMEM, "out of memory");
   if (!k->in_group) g->touched[g->n_touched++] = k->run_id;
   k->in_group = true;
   g->pending[g->n_pending++] =
-      (art_grouped_event){k->run_id, seq, step, ts_us, type, (size_t)body_at};
-  k->seq = seq, k->ts_us = ts_us;
-  k->steps += type == ART_EV_DECISION; /* a step is a decision taken */
+      (art_grouped_event){k->run_id, e->seq, e->step, e->ts_us, e->type, (size_t)body_at};
+  k->seq = e->seq, k->ts_us = e->ts_us;
+  k->steps += e->type == ART_EV_DECISION; /* a step is a decision taken */
   return 0;
+}
+
+/* What the handle knows of run_id's last event, asking the database the first
+ * time. */
+static int known_run(art_known_runs *known, art_stored_counters stored, void *store,
+                     const char *run_id, art_known_run **out, art_error *err) {
+  art_known_run *k = art_known_put(known, run_id);
+  if (!k) return art_error_set(err, ART_ENOMEM, "out of memory");
+  if (!k->known) {
+    int rc = stored(store, run_id, k, err);
+    if (rc < 0) return rc;
+    k->known = true;
+  }
+  *out = k;
+  return 0;
+}
+
+int art_group_append(art_event_group *g, art_known_runs *known, art_stored_counters stored,
+                     void *store, const char *run_id, const art_journal_entry *e, art_error *err) {
+  art_known_run *k = NULL;
+  int rc = append_check(run_id, e->type, err);
+  if (rc == 0) rc = known_run(known, stored, store, run_id, &k, err);
+  if (rc == 0) rc = append_follows(k, run_id, e->seq, err);
+  return rc < 0 ? rc : group_add(g, k, e, err);
 }
 
 bool art_group_due(const art_event_group *g, int max_events, int64_t span_us, int64_t now_us) {

@@ -36,16 +36,19 @@ typedef struct art_event_group {
   size_t text_len, text_cap;
 } art_event_group;
 
-/* What every append checks before it asks the database: the run id fits, the
- * event type is one agentrt knows. */
-int art_append_check(const char *run_id, art_event_type type, art_error *err);
-/* ART_ESTATE unless event `seq` follows the run's last one (k). */
-int art_append_follows(const art_known_run *k, const char *run_id, uint32_t seq, art_error *err);
+/* A backend's answer to what its database holds of a run: the seq of its last
+ * event (0: none) and its steps into k; ART_ENOTFOUND when there is no such
+ * run, or another negative code, with a message. */
+typedef int (*art_stored_counters)(void *store, const char *run_id, art_known_run *k,
+                                   art_error *err);
 
-/* The event joins the group (its run k too, the first time), and k follows
- * it; ART_ENOMEM. */
-int art_group_add(art_event_group *g, art_known_run *k, uint32_t seq, uint32_t step,
-                  int64_t ts_us, art_event_type type, const char *body, art_error *err);
+/* What every append does before it writes: the run id must fit and the event
+ * type be one agentrt knows (ART_EINVAL), the run exist (ART_ENOTFOUND; the
+ * handle asks `stored` the first time it meets the run) and e->seq follow its
+ * last event (ART_ESTATE); then the event (its body e->body) joins the group
+ * (its run too, the first time).  ART_ENOMEM. */
+int art_group_append(art_event_group *g, art_known_runs *known, art_stored_counters stored,
+                     void *store, const char *run_id, const art_journal_entry *e, art_error *err);
 /* Whether the group must be written now: it holds max_events events, or its
  * oldest is span_us older than now_us. */
 bool art_group_due(const art_event_group *g, int max_events, int64_t span_us, int64_t now_us);

@@ -277,9 +277,9 @@ static int flush_with(pg_store *p, const art_approval_record *approval, art_erro
 
 static int flush(pg_store *p, art_error *err) { return flush_with(p, NULL, err); }
 
-/* What the database holds of run_id: the seq of its last event (0: none) and
- * its steps into k; ART_ENOTFOUND when there is no such run. */
-static int stored_counters(pg_store *p, const char *run_id, art_known_run *k, art_error *err) {
+/* What the database holds of run_id (art_stored_counters). */
+static int stored_counters(void *store, const char *run_id, art_known_run *k, art_error *err) {
+  pg_store *p = store;
   pg_args a = {0};
   arg_text(&a, run_id);
   PGresult *res;
@@ -288,35 +288,18 @@ static int stored_counters(pg_store *p, const char *run_id, art_known_run *k, ar
                      " FROM runs WHERE run_id = $1",
                      &a, &res, "append event", err);
   if (rc < 0) return rc;
-  if (PQntuples(res) == 1) k->seq = (uint32_t)int_at(res, 0, 0), k->steps = (uint32_t)int_at(res, 0, 1);
-  rc = PQntuples(res) == 1 ? 0 : art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
+  bool found = PQntuples(res) == 1;
+  if (found) k->seq = (uint32_t)int_at(res, 0, 0), k->steps = (uint32_t)int_at(res, 0, 1);
   PQclear(res);
-  return rc;
-}
-
-/* What the handle knows of run_id's last event, asking the database the first
- * time. */
-static int known_run(pg_store *p, const char *run_id, art_known_run **out, art_error *err) {
-  art_known_run *k = art_known_put(&p->known, run_id);
-  if (!k) return art_error_set(err, ART_ENOMEM, "out of memory");
-  if (!k->known) {
-    int rc = stored_counters(p, run_id, k, err);
-    if (rc < 0) return rc;
-    k->known = true;
-  }
-  *out = k;
-  return 0;
+  return found ? 0 : art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
 }
 
 static int pg_append(art_store *s, const char *run_id, uint32_t seq, uint32_t step, int64_t ts_us,
                      art_event_type type, const char *body, bool durable,
                      const art_approval_record *approval, art_error *err) {
   pg_store *p = (pg_store *)s;
-  art_known_run *k = NULL;
-  int rc = art_append_check(run_id, type, err);
-  if (rc == 0) rc = known_run(p, run_id, &k, err);
-  if (rc == 0) rc = art_append_follows(k, run_id, seq, err);
-  if (rc == 0) rc = art_group_add(&p->group, k, seq, step, ts_us, type, body, err);
+  art_journal_entry e = {.seq = seq, .step = step, .ts_us = ts_us, .type = type, .body = body};
+  int rc = art_group_append(&p->group, &p->known, stored_counters, p, run_id, &e, err);
   if (rc < 0) return rc;
   if (durable || approval || art_group_due(&p->group, GROUP_EVENTS, GROUP_SPAN_US, ts_us))
     return flush_with(p, approval, err);
@@ -466,6 +449,35 @@ static int read_record(const PGresult *res, int row, art_run_record *r) {
   return ART_ENOMEM;
 }
 
+/* How the rows of a query become an array of records. */
+typedef struct row_kind {
+  size_t size;
+  int (*read)(const PGresult *res, int row, void *record);
+  void (*free)(void *records, size_t n);
+} row_kind;
+
+/* Every row of res (cleared) into *out, an array of *n records. */
+static int read_rows(PGresult *res, const row_kind *kind, void **out, size_t *n, art_error *err) {
+  size_t rows = (size_t)PQntuples(res), count = 0;
+  char *list = rows ? calloc(rows, kind->size) : NULL;
+  int rc = rows && !list ? ART_ENOMEM : 0;
+  for (; rc == 0 && count < rows; count++)
+    rc = kind->read(res, (int)count, list + count * kind->size);
+  PQclear(res);
+  if (rc == 0) {
+    *out = list, *n = rows;
+    return 0;
+  }
+  kind->free(list, count);
+  return art_error_set(err, ART_ENOMEM, "out of memory");
+}
+
+static int read_record_row(const PGresult *res, int row, void *r) {
+  return read_record(res, row, r);
+}
+static void free_records(void *list, size_t n) { art_run_records_free(list, n); }
+static const row_kind record_rows = {sizeof(art_run_record), read_record_row, free_records};
+
 /* Commit the group, then run a query. */
 static int query_after_flush(pg_store *p, const char *sql, pg_args *a, PGresult **res,
                              const char *what, art_error *err) {
@@ -537,18 +549,7 @@ static int pg_list(art_store *s, int status, art_run_record **out, size_t *n, ar
                              "SELECT " RECORD_COLUMNS " FROM runs WHERE $1::int < 0 OR status = $1"
                              " ORDER BY created_us DESC, run_id",
                              &a, &res, "list runs", err);
-  if (rc < 0) return rc;
-  size_t rows = (size_t)PQntuples(res), count = 0;
-  art_run_record *list = rows ? calloc(rows, sizeof *list) : NULL;
-  if (rows && !list) rc = ART_ENOMEM;
-  for (; rc == 0 && count < rows; count++) rc = read_record(res, (int)count, &list[count]);
-  PQclear(res);
-  if (rc == 0) {
-    *out = list, *n = rows;
-    return 0;
-  }
-  art_run_records_free(list, count);
-  return art_error_set(err, ART_ENOMEM, "out of memory");
+  return rc < 0 ? rc : read_rows(res, &record_rows, (void **)out, n, err);
 }
 
 static int pg_claim(art_store *s, const char *run_id, const char *owner, int64_t now_us,
@@ -657,6 +658,13 @@ static int read_approval(const PGresult *res, int row, art_approval_record *ap) 
   return oom ? ART_ENOMEM : 0;
 }
 
+static int read_approval_row(const PGresult *res, int row, void *a) {
+  return read_approval(res, row, a);
+}
+static void free_approvals(void *list, size_t n) { art_approval_records_free(list, n); }
+static const row_kind approval_rows = {sizeof(art_approval_record), read_approval_row,
+                                       free_approvals};
+
 static int pg_list_approvals(art_store *s, const char *run_id, art_approval_record **out,
                              size_t *n, art_error *err) {
   pg_store *p = (pg_store *)s;
@@ -671,18 +679,7 @@ static int pg_list_approvals(art_store *s, const char *run_id, art_approval_reco
                  " requested_at_us, reviewer, decision, reason, decided_at_us, expires_at_us"
                  " FROM approvals WHERE run_id = $1 ORDER BY event_seq",
                  &a, &res, "list approvals", err);
-  if (rc < 0) return rc;
-  size_t rows = (size_t)PQntuples(res), count = 0;
-  art_approval_record *list = rows ? calloc(rows, sizeof *list) : NULL;
-  if (rows && !list) rc = ART_ENOMEM;
-  for (; rc == 0 && count < rows; count++) rc = read_approval(res, (int)count, &list[count]);
-  PQclear(res);
-  if (rc == 0) {
-    *out = list, *n = rows;
-    return 0;
-  }
-  art_approval_records_free(list, count);
-  return art_error_set(err, ART_ENOMEM, "out of memory");
+  return rc < 0 ? rc : read_rows(res, &approval_rows, (void **)out, n, err);
 }
 
 static void pg_close(art_store *s) {

@@ -319,33 +319,21 @@ static int run_exists(sql_store *q, const char *run_id) {
 
 /* What the database holds of run_id: the seq of its last event (0: none) and
  * its steps into k; false when there is no such run. */
-static bool stored_counters(sql_store *q, const char *run_id, art_known_run *k) {
+static int stored_counters(void *store, const char *run_id, art_known_run *k, art_error *err) {
+  sql_store *q = store;
   sqlite3_stmt *st;
+  bool found = false;
   if (sqlite3_prepare_v2(q->db,
                          "SELECT (SELECT coalesce(max(seq), 0) FROM events WHERE run_id = ?1),"
                          " steps FROM runs WHERE run_id = ?1",
-                         -1, &st, NULL) != SQLITE_OK)
-    return false;
-  bind_text(st, 1, run_id);
-  bool found = sqlite3_step(st) == SQLITE_ROW;
-  if (found) k->seq = (uint32_t)sqlite3_column_int64(st, 0);
-  if (found) k->steps = (uint32_t)sqlite3_column_int64(st, 1);
-  sqlite3_finalize(st);
-  return found;
-}
-
-/* What the handle knows of run_id's last event, asking the database the first
- * time: the entry, or a negative code. */
-static int known_run(sql_store *q, const char *run_id, art_known_run **out, art_error *err) {
-  art_known_run *k = art_known_put(&q->known, run_id);
-  if (!k) return art_error_set(err, ART_ENOMEM, "out of memory");
-  if (!k->known) {
-    if (!stored_counters(q, run_id, k))
-      return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
-    k->known = true;
+                         -1, &st, NULL) == SQLITE_OK) {
+    bind_text(st, 1, run_id);
+    found = sqlite3_step(st) == SQLITE_ROW;
+    if (found) k->seq = (uint32_t)sqlite3_column_int64(st, 0);
+    if (found) k->steps = (uint32_t)sqlite3_column_int64(st, 1);
+    sqlite3_finalize(st);
   }
-  *out = k;
-  return 0;
+  return found ? 0 : art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
 }
 
 static int insert_event(sql_store *q, const art_grouped_event *e, art_error *err) {
@@ -406,11 +394,8 @@ static int sql_append(art_store *s, const char *run_id, uint32_t seq, uint32_t s
                       art_event_type type, const char *body, bool durable,
                       const art_approval_record *approval, art_error *err) {
   sql_store *q = (sql_store *)s;
-  art_known_run *k = NULL;
-  int rc = art_append_check(run_id, type, err);
-  if (rc == 0) rc = known_run(q, run_id, &k, err);
-  if (rc == 0) rc = art_append_follows(k, run_id, seq, err);
-  if (rc == 0) rc = art_group_add(&q->group, k, seq, step, ts_us, type, body, err);
+  art_journal_entry e = {.seq = seq, .step = step, .ts_us = ts_us, .type = type, .body = body};
+  int rc = art_group_append(&q->group, &q->known, stored_counters, q, run_id, &e, err);
   if (rc < 0) return rc;
   if (durable || approval || art_group_due(&q->group, GROUP_EVENTS, GROUP_SPAN_US, ts_us))
     return flush_with(q, approval, err);

@@ -84,6 +84,8 @@ const char *tu_pg_database(const char *name);
 /* The URL of database `db` on that server as the superuser (a static
  * rotating buffer). */
 const char *tu_pg_url(const char *db);
+/* The same as another role: userinfo is "ROLE" or "ROLE:PASSWORD". */
+const char *tu_pg_url_as(const char *db, const char *userinfo);
 /* Run `sql` in the database `url` names; an error fails the test. */
 void tu_pg_exec(const char *url, const char *sql);
 /* The role pg_hba.conf asks a scram-sha-256 password of. */

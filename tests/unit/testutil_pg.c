@@ -76,13 +76,15 @@ static void start_server(void) {
   if (as_postgres(cmd) != 0) die("pg_ctl start failed");
 }
 
-const char *tu_pg_url(const char *db) {
+const char *tu_pg_url_as(const char *db, const char *userinfo) {
   static char bufs[4][512];
   static int next;
   char *b = bufs[next++ % 4];
-  snprintf(b, sizeof bufs[0], "postgresql:///%s?host=%s&user=postgres", db, pg_dir);
+  snprintf(b, sizeof bufs[0], "postgresql://%s@/%s?host=%s", userinfo, db, pg_dir);
   return b;
 }
+
+const char *tu_pg_url(const char *db) { return tu_pg_url_as(db, "postgres"); }
 
 void tu_pg_exec(const char *url, const char *sql) {
   PGconn *c = PQconnectdb(url);
