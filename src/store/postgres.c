@@ -20,9 +20,9 @@
 #define SCHEMA_VERSION 1
 /* The advisory lock migrations take: 'art1' and the schema's hash. */
 #define MIGRATION_LOCK 0x61727431
-/* A group is one statement: 6 parameters an event, 4 a run, 12 an approval,
- * within PostgreSQL's 65,535. */
-enum { GROUP_EVENTS = 4096 };
+/* As in the SQLite store: a loop's turn over thousands of runs is best one
+ * commit. */
+enum { GROUP_EVENTS = 65536 };
 #define GROUP_SPAN_US 100000
 #define SQLSTATE_UNIQUE "23505"
 
@@ -38,8 +38,9 @@ typedef struct pg_store {
 /* ---- statements and their parameters -------------------------------------------- */
 
 /* Parameters kept in one buffer, each NUL-terminated (SIZE_MAX: NULL), and a
- * statement's text being built. */
+ * statement's text being built, or the name of a prepared one. */
 typedef struct pg_args {
+  const char *prepared;
   char *text;
   size_t len, cap;
   size_t *at;
@@ -127,17 +128,21 @@ static bool sqlstate_is(const PGresult *res, const char *state) {
   return s && strcmp(s, state) == 0;
 }
 
-/* Run a's statement (its text, or `sql`) with a's parameters; without
- * parameters, `sql` may be several statements. */
+/* Run a's statement (prepared, its text, or `sql`) with a's parameters;
+ * without parameters, `sql` may be several statements. */
 static PGresult *run_sql(pg_store *p, const char *sql, const pg_args *a) {
   if (!a->n) return PQexec(p->conn, sql ? sql : a->sql);
-  const char **values = a->n ? malloc((size_t)a->n * sizeof *values) : NULL;
-  if (a->n && !values) return NULL;
+  const char **values = malloc((size_t)a->n * sizeof *values);
+  if (!values) return NULL;
   for (int i = 0; i < a->n; i++) values[i] = a->at[i] == SIZE_MAX ? NULL : a->text + a->at[i];
-  PGresult *res = PQexecParams(p->conn, sql ? sql : a->sql, a->n, NULL, values, NULL, NULL, 0);
+  PGresult *res =
+      a->prepared
+          ? PQexecPrepared(p->conn, a->prepared, a->n, values, NULL, NULL, 0)
+          : PQexecParams(p->conn, sql ? sql : a->sql, a->n, NULL, values, NULL, NULL, 0);
   free(values);
   return res;
 }
+
 
 /* Run a statement that returns nothing to read: 0, or an error naming `what`;
  * *changed (may be NULL) is how many rows it changed. */
@@ -199,33 +204,72 @@ static bool conflicting_key(const PGresult *res, char *buf, size_t size) {
   return true;
 }
 
-static void group_events_sql(pg_store *p, pg_args *a) {
-  const art_event_group *g = &p->group;
-  sql_put(a, "WITH e AS (INSERT INTO events(run_id, seq, step, type, ts_us, body) VALUES ");
-  for (int i = 0; i < g->n_pending; i++) {
-    const art_grouped_event *e = &g->pending[i];
-    char row[256];
-    int k = a->n;
-    snprintf(row, sizeof row, "%s($%d, $%d::bigint, $%d::bigint, $%d, $%d::bigint, $%d)",
-             i ? ", " : "", k + 1, k + 2, k + 3, k + 4, k + 5, k + 6);
-    sql_put(a, row);
-    arg_text(a, e->run_id), arg_int(a, e->seq), arg_int(a, e->step);
-    arg_text(a, art_event_type_name(e->type)), arg_int(a, e->ts_us);
-    arg_text(a, art_group_body(g, e));
-  }
-  sql_put(a, ")");
+/* A group is written by one prepared statement whatever its size: each column
+ * is one parameter, an array literal ({"a","b"}) the server unnests. */
+enum { EV_RUN, EV_SEQ, EV_STEP, EV_TYPE, EV_TS, EV_BODY, RUN_ID, RUN_EVENTS, RUN_STEPS, RUN_TS,
+       GROUP_COLUMNS };
+#define WRITE_EVENTS                                                                               \
+  "WITH e AS (INSERT INTO events(run_id, seq, step, type, ts_us, body) SELECT * FROM"              \
+  " unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::text[]))"
+#define WRITE_COUNTERS                                                                             \
+  " UPDATE runs SET events = v.events, steps = v.steps, updated_us = v.updated_us FROM"           \
+  " unnest($7::text[], $8::bigint[], $9::bigint[], $10::bigint[])"                                \
+  " AS v(run_id, events, steps, updated_us) WHERE runs.run_id = v.run_id"
+#define WRITE_APPROVAL                                                                             \
+  ", a AS (INSERT INTO approvals(run_id, event_seq, action_id, tool, input_sha256,"               \
+  " requested_by, requested_at_us, reviewer, decision, reason, decided_at_us, expires_at_us)"     \
+  " VALUES ($11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22))"
+
+typedef struct pg_text {
+  char *s;
+  size_t len, cap;
+  bool oom;
+} pg_text;
+
+static void text_put(pg_text *t, const char *s, size_t n) {
+  if (!t->oom && !reserve(&t->s, &t->cap, t->len + n + 1)) t->oom = true;
+  if (t->oom) return;
+  memcpy(t->s + t->len, s, n);
+  t->s[t->len += n] = '\0';
 }
 
-static void group_approval_sql(pg_args *a, const art_approval_record *ap) {
-  char sql[400];
-  int k = a->n;
-  snprintf(sql, sizeof sql,
-           ", a AS (INSERT INTO approvals(run_id, event_seq, action_id, tool, input_sha256,"
-           " requested_by, requested_at_us, reviewer, decision, reason, decided_at_us,"
-           " expires_at_us) VALUES ($%d, $%d::bigint, $%d, $%d, $%d, $%d, $%d::bigint, $%d, $%d,"
-           " $%d, $%d::bigint, $%d::bigint))",
-           k + 1, k + 2, k + 3, k + 4, k + 5, k + 6, k + 7, k + 8, k + 9, k + 10, k + 11, k + 12);
-  sql_put(a, sql);
+static void array_next(pg_text *t) { text_put(t, t->len ? "," : "{", 1); }
+
+/* An element in quotes, its quotes and backslashes escaped. */
+static void array_str(pg_text *t, const char *s) {
+  array_next(t);
+  text_put(t, "\"", 1);
+  while (*s) {
+    size_t plain = strcspn(s, "\"\\");
+    text_put(t, s, plain);
+    s += plain;
+    if (*s) text_put(t, (const char[]){'\\', *s++}, 2);
+  }
+  text_put(t, "\"", 1);
+}
+
+static void array_int(pg_text *t, int64_t v) {
+  char num[24];
+  array_next(t);
+  text_put(t, num, (size_t)snprintf(num, sizeof num, "%" PRId64, v));
+}
+
+static void group_columns(pg_store *p, pg_text *cols) {
+  const art_event_group *g = &p->group;
+  for (int i = 0; i < g->n_pending; i++) {
+    const art_grouped_event *e = &g->pending[i];
+    array_str(&cols[EV_RUN], e->run_id), array_int(&cols[EV_SEQ], e->seq);
+    array_int(&cols[EV_STEP], e->step), array_str(&cols[EV_TYPE], art_event_type_name(e->type));
+    array_int(&cols[EV_TS], e->ts_us), array_str(&cols[EV_BODY], art_group_body(g, e));
+  }
+  for (int i = 0; i < g->n_touched; i++) { /* a run's counters follow its last event */
+    const art_known_run *k = art_known_find(&p->known, g->touched[i]);
+    array_str(&cols[RUN_ID], k->run_id), array_int(&cols[RUN_EVENTS], k->seq);
+    array_int(&cols[RUN_STEPS], k->steps), array_int(&cols[RUN_TS], k->ts_us);
+  }
+}
+
+static void approval_args(pg_args *a, const art_approval_record *ap) {
   arg_text(a, ap->run_id), arg_int(a, ap->event_seq), arg_text(a, ap->action_id);
   arg_text(a, ap->tool), arg_text(a, ap->input_sha256), arg_text(a, ap->requested_by);
   arg_int(a, ap->requested_at_us), arg_text(a, ap->reviewer);
@@ -233,21 +277,18 @@ static void group_approval_sql(pg_args *a, const art_approval_record *ap) {
   arg_int(a, ap->decided_at_us), arg_int(a, ap->expires_at_us);
 }
 
-/* A run's counters follow its last event. */
-static void group_counters_sql(pg_store *p, pg_args *a) {
-  const art_event_group *g = &p->group;
-  sql_put(a, " UPDATE runs SET events = v.events, steps = v.steps, updated_us = v.updated_us"
-             " FROM (VALUES ");
-  for (int i = 0; i < g->n_touched; i++) {
-    const art_known_run *k = art_known_find(&p->known, g->touched[i]);
-    char row[256];
-    int n = a->n;
-    snprintf(row, sizeof row, "%s($%d, $%d::bigint, $%d::bigint, $%d::bigint)", i ? ", " : "",
-             n + 1, n + 2, n + 3, n + 4);
-    sql_put(a, row);
-    arg_text(a, k->run_id), arg_int(a, k->seq), arg_int(a, k->steps), arg_int(a, k->ts_us);
+/* The group's statement and its parameters into a. */
+static void group_args(pg_store *p, const art_approval_record *approval, pg_args *a) {
+  pg_text cols[GROUP_COLUMNS] = {{0}};
+  group_columns(p, cols);
+  a->prepared = approval ? "write_group_approval" : "write_group";
+  for (int c = 0; c < GROUP_COLUMNS; c++) {
+    text_put(&cols[c], "}", 1);
+    a->oom |= cols[c].oom;
+    arg_text(a, cols[c].s);
+    free(cols[c].s);
   }
-  sql_put(a, ") AS v(run_id, events, steps, updated_us) WHERE runs.run_id = v.run_id");
+  if (approval) approval_args(a, approval);
 }
 
 /* Write the group, and `approval` (may be NULL) with it, in one statement.  On
@@ -255,19 +296,14 @@ static void group_counters_sql(pg_store *p, pg_args *a) {
 static int flush_with(pg_store *p, const art_approval_record *approval, art_error *err) {
   if (!p->group.n_pending) return 0;
   pg_args a = {0};
-  group_events_sql(p, &a);
-  if (approval) group_approval_sql(&a, approval);
-  group_counters_sql(p, &a);
+  group_args(p, approval, &a);
   const art_grouped_event *first = &p->group.pending[0];
-  char run_id[ART_RUN_ID_MAX + 1];
-  snprintf(run_id, sizeof run_id, "%s", first->run_id);
-  uint32_t seq = first->seq;
   PGresult *res = a.oom ? NULL : run_sql(p, NULL, &a);
   int rc = a.oom ? art_error_set(err, ART_ENOMEM, "out of memory") : 0;
   if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
     rc = sqlstate_is(res, SQLSTATE_UNIQUE)
-             ? art_error_set(err, ART_ESTATE, "run %s: event %u is in the journal already", run_id,
-                             seq)
+             ? art_error_set(err, ART_ESTATE, "run %s: event %u is in the journal already",
+                             first->run_id, first->seq)
              : pg_error(p, res, "commit events", err);
   PQclear(res);
   args_dispose(&a);
@@ -280,13 +316,10 @@ static int flush(pg_store *p, art_error *err) { return flush_with(p, NULL, err);
 /* What the database holds of run_id (art_stored_counters). */
 static int stored_counters(void *store, const char *run_id, art_known_run *k, art_error *err) {
   pg_store *p = store;
-  pg_args a = {0};
+  pg_args a = {.prepared = "stored_counters"};
   arg_text(&a, run_id);
   PGresult *res;
-  int rc = run_query(p,
-                     "SELECT (SELECT coalesce(max(seq), 0) FROM events WHERE run_id = $1), steps"
-                     " FROM runs WHERE run_id = $1",
-                     &a, &res, "append event", err);
+  int rc = run_query(p, NULL, &a, &res, "append event", err);
   if (rc < 0) return rc;
   bool found = PQntuples(res) == 1;
   if (found) k->seq = (uint32_t)int_at(res, 0, 0), k->steps = (uint32_t)int_at(res, 0, 1);
@@ -595,12 +628,11 @@ static int pg_request_cancel(art_store *s, const char *run_id, const char *reaso
 /* No flush first: a step's grouped events need not be written to read this. */
 static int pg_cancel_requested(art_store *s, const char *run_id, char **reason, art_error *err) {
   pg_store *p = (pg_store *)s;
-  pg_args a = {0};
+  pg_args a = {.prepared = "cancel_requested"};
   arg_text(&a, run_id);
   PGresult *res;
   *reason = NULL;
-  int rc = run_query(p, "SELECT cancel_reason FROM runs WHERE run_id = $1", &a, &res,
-                     "cancel request", err);
+  int rc = run_query(p, NULL, &a, &res, "cancel request", err);
   if (rc < 0) return rc;
   bool oom = false;
   if (PQntuples(res) == 0)
@@ -844,6 +876,28 @@ static int use_schema(pg_store *p, const art_postgres_options *opts, art_error *
   return exec(p, sql, "open store", err);
 }
 
+/* What is asked at every step, and the group's statement, are prepared once a
+ * connection: planned once, a small query costs a quarter of the round trip. */
+static const struct statement {
+  const char *name, *sql;
+} statements[] = {
+    {"cancel_requested", "SELECT cancel_reason FROM runs WHERE run_id = $1"},
+    {"stored_counters", "SELECT (SELECT coalesce(max(seq), 0) FROM events WHERE run_id = $1),"
+                        " steps FROM runs WHERE run_id = $1"},
+    {"write_group", WRITE_EVENTS WRITE_COUNTERS},
+    {"write_group_approval", WRITE_EVENTS WRITE_APPROVAL WRITE_COUNTERS},
+};
+
+static int prepare(pg_store *p, art_error *err) {
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && i < sizeof statements / sizeof *statements; i++) {
+    PGresult *res = PQprepare(p->conn, statements[i].name, statements[i].sql, 0, NULL);
+    rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : pg_error(p, res, "open store", err);
+    PQclear(res);
+  }
+  return rc;
+}
+
 static int connect_to(pg_store *p, const char *conninfo, art_error *err) {
   art_store_url_redact(p->where, sizeof p->where, conninfo);
   p->conn = PQconnectdb(conninfo);
@@ -865,6 +919,7 @@ int art_store_open_postgres(art_store **out, const char *conninfo,
   if (rc == 0) rc = use_schema(p, opts, err);
   if (rc == 0) rc = check_identity(p, &id, err);
   if (rc == 0) rc = migrate(p, &id, err);
+  if (rc == 0) rc = prepare(p, err);
   if (rc < 0) {
     pg_close(&p->base);
     return rc;

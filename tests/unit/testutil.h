@@ -88,7 +88,7 @@ const char *tu_pg_url(const char *db);
 const char *tu_pg_url_as(const char *db, const char *userinfo);
 /* Run `sql` in the database `url` names; an error fails the test. */
 void tu_pg_exec(const char *url, const char *sql);
-/* The role pg_hba.conf asks a scram-sha-256 password of. */
+/* The role pg_hba.conf asks a scram-sha-256 password of (scripts/pg-throwaway). */
 #define TU_PG_PASSWORD_ROLE "agentrt_pw"
 
 /* Every test leaves the process as it found it: the same descriptors open
