@@ -166,7 +166,7 @@ int art_store_open_sqlite(art_store **out, const char *path, const art_sqlite_op
 
 typedef struct art_postgres_options {
   const char *schema; /* where the store's tables are: NULL is "agentrt" (a name of
-                         letters, digits and _, at most 63 bytes) */
+                         lower-case letters, digits and _, at most 56 bytes) */
 } art_postgres_options;
 
 /* A PostgreSQL store in the database `conninfo` names (a libpq connection
@@ -179,8 +179,8 @@ typedef struct art_postgres_options {
  * untouched.  A server that cannot be reached, a login that is refused, or a
  * database where the schema cannot be made is ART_EIO with a message naming
  * the store (its URL without the password) and saying which. */
-int art_store_open_postgres(art_store **out, const char *conninfo,
-                            const art_postgres_options *opts, art_error *err);
+int art_store_open_postgres(art_store **out, const char *conninfo, const art_postgres_options *opts,
+                            art_error *err);
 
 /* Whether `where` names a PostgreSQL store: a postgresql:// or postgres:// URL. */
 bool art_store_url_is_postgres(const char *where);

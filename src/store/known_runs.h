@@ -15,6 +15,8 @@ typedef struct art_known_run {
   uint32_t seq, steps;
   int64_t ts_us;
   bool in_group; /* it has events in the group */
+  bool watched;  /* its cancel request was read, none was made, and the handle is told
+                    of new ones (PostgreSQL: LISTEN): no need to read it again */
 } art_known_run;
 
 typedef struct art_known_runs {

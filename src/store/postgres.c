@@ -24,13 +24,17 @@
  * commit. */
 enum { GROUP_EVENTS = 65536 };
 #define GROUP_SPAN_US 100000
+/* Its cancel channel, "SCHEMA.cancel", is a name too: at most 63 bytes. */
+enum { SCHEMA_NAME_MAX = 56 };
 #define SQLSTATE_UNIQUE "23505"
+#define SQLSTATE_NO_DATA "P0002"
 
 typedef struct pg_store {
   art_store base;
   PGconn *conn;
   char where[512]; /* the conninfo without its password, for messages */
   char schema[64];
+  char cancels[80]; /* the channel cancels are announced on: "SCHEMA.cancel" */
   art_event_group group;
   art_known_runs known;
 } pg_store;
@@ -136,13 +140,11 @@ static PGresult *run_sql(pg_store *p, const char *sql, const pg_args *a) {
   if (!values) return NULL;
   for (int i = 0; i < a->n; i++) values[i] = a->at[i] == SIZE_MAX ? NULL : a->text + a->at[i];
   PGresult *res =
-      a->prepared
-          ? PQexecPrepared(p->conn, a->prepared, a->n, values, NULL, NULL, 0)
-          : PQexecParams(p->conn, sql ? sql : a->sql, a->n, NULL, values, NULL, NULL, 0);
+      a->prepared ? PQexecPrepared(p->conn, a->prepared, a->n, values, NULL, NULL, 0)
+                  : PQexecParams(p->conn, sql ? sql : a->sql, a->n, NULL, values, NULL, NULL, 0);
   free(values);
   return res;
 }
-
 
 /* Run a statement that returns nothing to read: 0, or an error naming `what`;
  * *changed (may be NULL) is how many rows it changed. */
@@ -155,7 +157,8 @@ static int run_command(pg_store *p, const char *sql, pg_args *a, long *changed, 
   PGresult *res = run_sql(p, sql, a);
   args_dispose(a);
   int status = PQresultStatus(res);
-  int rc = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK ? 0 : pg_error(p, res, what, err);
+  int rc =
+      status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK ? 0 : pg_error(p, res, what, err);
   if (rc == 0 && changed) *changed = strtol(PQcmdTuples(res), NULL, 10);
   PQclear(res);
   return rc;
@@ -206,18 +209,25 @@ static bool conflicting_key(const PGresult *res, char *buf, size_t size) {
 
 /* A group is written by one prepared statement whatever its size: each column
  * is one parameter, an array literal ({"a","b"}) the server unnests. */
-enum { EV_RUN, EV_SEQ, EV_STEP, EV_TYPE, EV_TS, EV_BODY, RUN_ID, RUN_EVENTS, RUN_STEPS, RUN_TS,
-       GROUP_COLUMNS };
-#define WRITE_EVENTS                                                                               \
-  "WITH e AS (INSERT INTO events(run_id, seq, step, type, ts_us, body) SELECT * FROM"              \
-  " unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::text[]))"
-#define WRITE_COUNTERS                                                                             \
-  " UPDATE runs SET events = v.events, steps = v.steps, updated_us = v.updated_us FROM"           \
-  " unnest($7::text[], $8::bigint[], $9::bigint[], $10::bigint[])"                                \
-  " AS v(run_id, events, steps, updated_us) WHERE runs.run_id = v.run_id"
+enum {
+  EV_RUN,
+  EV_SEQ,
+  EV_STEP,
+  EV_TYPE,
+  EV_TS,
+  EV_BODY,
+  RUN_ID,
+  RUN_EVENTS,
+  RUN_STEPS,
+  RUN_TS,
+  GROUP_COLUMNS
+};
+#define WRITE_GROUP                                                                                \
+  " SELECT write_group($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[],"          \
+  " $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[])"
 #define WRITE_APPROVAL                                                                             \
-  ", a AS (INSERT INTO approvals(run_id, event_seq, action_id, tool, input_sha256,"               \
-  " requested_by, requested_at_us, reviewer, decision, reason, decided_at_us, expires_at_us)"     \
+  "WITH a AS (INSERT INTO approvals(run_id, event_seq, action_id, tool, input_sha256,"             \
+  " requested_by, requested_at_us, reviewer, decision, reason, decided_at_us, expires_at_us)"      \
   " VALUES ($11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22))"
 
 typedef struct pg_text {
@@ -300,10 +310,12 @@ static int flush_with(pg_store *p, const art_approval_record *approval, art_erro
   const art_grouped_event *first = &p->group.pending[0];
   PGresult *res = a.oom ? NULL : run_sql(p, NULL, &a);
   int rc = a.oom ? art_error_set(err, ART_ENOMEM, "out of memory") : 0;
-  if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
+  if (rc == 0 && PQresultStatus(res) != PGRES_TUPLES_OK)
     rc = sqlstate_is(res, SQLSTATE_UNIQUE)
              ? art_error_set(err, ART_ESTATE, "run %s: event %u is in the journal already",
                              first->run_id, first->seq)
+         : sqlstate_is(res, SQLSTATE_NO_DATA)
+             ? art_error_set(err, ART_ENOTFOUND, "no run %s (deleted meanwhile)", first->run_id)
              : pg_error(p, res, "commit events", err);
   PQclear(res);
   args_dispose(&a);
@@ -386,7 +398,8 @@ static int insert_runs(pg_store *p, const art_run_record *recs, size_t n, const 
   bool oom = a.oom;
   args_dispose(&a);
   if (oom) return art_error_set(err, ART_ENOMEM, "out of memory");
-  if (PQresultStatus(res) != PGRES_COMMAND_OK) return create_failed(p, res, recs[0].run_id, what, err);
+  if (PQresultStatus(res) != PGRES_COMMAND_OK)
+    return create_failed(p, res, recs[0].run_id, what, err);
   PQclear(res);
   for (size_t i = 0; i < n; i++) {
     art_known_run *k = art_known_put(&p->known, recs[i].run_id); /* NULL: looked up later */
@@ -411,8 +424,8 @@ static int pg_create_runs(art_store *s, const art_run_record *recs, size_t n, ar
   if (rc < 0 || n == 0) return rc;
   if ((rc = exec(p, "BEGIN", "create runs", err)) < 0) return rc;
   for (size_t i = 0; rc == 0 && i < n; i += RUNS_PER_INSERT)
-    rc = insert_runs(p, recs + i, n - i < RUNS_PER_INSERT ? n - i : RUNS_PER_INSERT,
-                     "create runs", err);
+    rc = insert_runs(p, recs + i, n - i < RUNS_PER_INSERT ? n - i : RUNS_PER_INSERT, "create runs",
+                     err);
   if (rc == 0) rc = exec(p, "COMMIT", "create runs", err);
   if (rc < 0) {
     exec(p, "ROLLBACK", "create runs", NULL);
@@ -440,8 +453,10 @@ static int change_run(pg_store *p, const char *sql, pg_args *a, const char *run_
                       int when_unchanged, const char *what, art_error *err) {
   long changed = 0;
   int rc = flush(p, err);
-  if (rc == 0) rc = run_command(p, sql, a, &changed, what, err);
-  else args_dispose(a);
+  if (rc == 0)
+    rc = run_command(p, sql, a, &changed, what, err);
+  else
+    args_dispose(a);
   if (rc < 0 || changed == 1) return rc;
   return missing_or(p, run_id, when_unchanged, err);
 }
@@ -598,9 +613,9 @@ static int pg_claim(art_store *s, const char *run_id, const char *owner, int64_t
                       " WHERE run_id = $1 AND (lease_owner IS NULL OR lease_owner = $2"
                       " OR lease_until_us <= $3::bigint)",
                       &a, run_id, ART_ESTATE, "claim run", err);
-  return rc == ART_ESTATE ? art_error_set(err, ART_ESTATE, "run %s is held by another process",
-                                          run_id)
-                          : rc;
+  return rc == ART_ESTATE
+             ? art_error_set(err, ART_ESTATE, "run %s is held by another process", run_id)
+             : rc;
 }
 
 static int pg_release(art_store *s, const char *run_id, const char *owner, art_error *err) {
@@ -612,26 +627,37 @@ static int pg_release(art_store *s, const char *run_id, const char *owner, art_e
                     &a, run_id, 0, "release run", err);
 }
 
-static int pg_request_cancel(art_store *s, const char *run_id, const char *reason,
-                             art_error *err) {
+static int pg_request_cancel(art_store *s, const char *run_id, const char *reason, art_error *err) {
   pg_args a = {0};
   arg_text(&a, run_id), arg_text(&a, reason && reason[0] ? reason : "cancelled");
   arg_int(&a, ART_RUN_FINISHED), arg_int(&a, ART_RUN_CANCELLED);
-  int rc = change_run((pg_store *)s,
-                      "UPDATE runs SET cancel_reason = $2 WHERE run_id = $1"
-                      " AND status NOT IN ($3::int, $4::int)",
+  pg_store *p = (pg_store *)s;
+  arg_text(&a, p->cancels);
+  int rc = change_run(p,
+                      "WITH u AS (UPDATE runs SET cancel_reason = $2 WHERE run_id = $1"
+                      " AND status NOT IN ($3::int, $4::int) RETURNING run_id)"
+                      " SELECT pg_notify($5, run_id) FROM u",
                       &a, run_id, ART_ESTATE, "cancel run", err);
-  return rc == ART_ESTATE ? art_error_set(err, ART_ESTATE, "run %s has ended already", run_id)
-                          : rc;
+  return rc == ART_ESTATE ? art_error_set(err, ART_ESTATE, "run %s has ended already", run_id) : rc;
 }
 
-/* No flush first: a step's grouped events need not be written to read this. */
-static int pg_cancel_requested(art_store *s, const char *run_id, char **reason, art_error *err) {
-  pg_store *p = (pg_store *)s;
+/* The cancels announced since the last look (each a notification naming its
+ * run): those runs' requests are read again. */
+static int take_notices(pg_store *p, art_error *err) {
+  if (!PQconsumeInput(p->conn)) return pg_error(p, NULL, "cancel request", err);
+  PGnotify *n;
+  while ((n = PQnotifies(p->conn)) != NULL) {
+    art_known_run *k = art_known_find(&p->known, n->extra);
+    if (k) k->watched = false;
+    PQfreemem(n);
+  }
+  return 0;
+}
+
+static int read_cancel(pg_store *p, const char *run_id, char **reason, art_error *err) {
   pg_args a = {.prepared = "cancel_requested"};
   arg_text(&a, run_id);
   PGresult *res;
-  *reason = NULL;
   int rc = run_query(p, NULL, &a, &res, "cancel request", err);
   if (rc < 0) return rc;
   bool oom = false;
@@ -641,6 +667,22 @@ static int pg_cancel_requested(art_store *s, const char *run_id, char **reason, 
     rc = art_error_set(err, ART_ENOMEM, "out of memory");
   PQclear(res);
   return rc;
+}
+
+/* Asked at every step, answered without a round trip: the handle listens for
+ * cancels (request_cancel announces each), so a run's request is read once,
+ * and again only when one is announced.  No flush first: a step's grouped
+ * events need not be written to read this. */
+static int pg_cancel_requested(art_store *s, const char *run_id, char **reason, art_error *err) {
+  pg_store *p = (pg_store *)s;
+  *reason = NULL;
+  int rc = take_notices(p, err);
+  art_known_run *k = art_known_find(&p->known, run_id);
+  if (rc < 0 || (k && k->watched)) return rc;
+  if ((rc = read_cancel(p, run_id, reason, err)) < 0) return rc;
+  k = *reason ? NULL : art_known_put(&p->known, run_id); /* NULL: read again next time */
+  if (k) k->watched = true;
+  return 0;
 }
 
 /* One statement deletes the runs and names them, in a transaction, so that
@@ -658,8 +700,9 @@ static int pg_prune(art_store *s, int64_t before_us, char ***run_ids, size_t *n,
   }
   PGresult *res;
   rc = run_query(p,
-                 "DELETE FROM runs WHERE status IN ($1::int, $2::int) AND updated_us < $3::bigint"
-                 " RETURNING run_id",
+                 "WITH d AS (DELETE FROM runs WHERE status IN ($1::int, $2::int)"
+                 " AND updated_us < $3::bigint RETURNING run_id), e AS (DELETE FROM events"
+                 " WHERE run_id IN (SELECT run_id FROM d)) SELECT run_id FROM d",
                  &a, &res, "prune", err);
   for (int i = 0; rc == 0 && i < PQntuples(res); i++)
     if (art_run_ids_add(run_ids, n, PQgetvalue(res, i, 0)) < 0)
@@ -697,8 +740,8 @@ static void free_approvals(void *list, size_t n) { art_approval_records_free(lis
 static const row_kind approval_rows = {sizeof(art_approval_record), read_approval_row,
                                        free_approvals};
 
-static int pg_list_approvals(art_store *s, const char *run_id, art_approval_record **out,
-                             size_t *n, art_error *err) {
+static int pg_list_approvals(art_store *s, const char *run_id, art_approval_record **out, size_t *n,
+                             art_error *err) {
   pg_store *p = (pg_store *)s;
   int rc = flush(p, err);
   if (rc == 0) rc = missing_or(p, run_id, 0, err);
@@ -753,9 +796,24 @@ static const char *const migrations[SCHEMA_VERSION] = {
     " events bigint NOT NULL DEFAULT 0, created_us bigint NOT NULL, updated_us bigint NOT NULL,"
     " lease_owner text, lease_until_us bigint NOT NULL DEFAULT 0, cancel_reason text);"
     "CREATE INDEX runs_by_status ON runs(status, updated_us);"
-    "CREATE TABLE events(run_id text NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"
-    " seq bigint NOT NULL, step bigint NOT NULL, type text NOT NULL, ts_us bigint NOT NULL,"
-    " body text NOT NULL, PRIMARY KEY(run_id, seq));"
+    /* No foreign key: write_group checks a group's runs once, where a key would
+     * check every row (half of what a journaled step cost); prune deletes a
+     * run's events with it. */
+    "CREATE TABLE events(run_id text NOT NULL, seq bigint NOT NULL, step bigint NOT NULL,"
+    " type text NOT NULL, ts_us bigint NOT NULL, body text NOT NULL, PRIMARY KEY(run_id, seq));"
+    "CREATE FUNCTION write_group(ev_run text[], ev_seq bigint[], ev_step bigint[],"
+    " ev_type text[], ev_ts bigint[], ev_body text[], run_ids text[], run_events bigint[],"
+    " run_steps bigint[], run_ts bigint[]) RETURNS void LANGUAGE plpgsql AS $$"
+    " DECLARE n bigint; BEGIN"
+    " UPDATE runs SET events = v.events, steps = v.steps, updated_us = v.updated_us"
+    " FROM unnest(run_ids, run_events, run_steps, run_ts) AS v(run_id, events, steps, updated_us)"
+    " WHERE runs.run_id = v.run_id;"
+    " GET DIAGNOSTICS n = ROW_COUNT;"
+    " IF n <> cardinality(run_ids) THEN"
+    " RAISE EXCEPTION 'a run of the group is gone' USING ERRCODE = 'no_data_found'; END IF;"
+    " INSERT INTO events(run_id, seq, step, type, ts_us, body)"
+    " SELECT * FROM unnest(ev_run, ev_seq, ev_step, ev_type, ev_ts, ev_body);"
+    " END $$;"
     "CREATE TABLE approvals(run_id text NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"
     " event_seq bigint NOT NULL, action_id text NOT NULL, tool text, input_sha256 text NOT NULL,"
     " requested_by text, requested_at_us bigint NOT NULL, reviewer text NOT NULL,"
@@ -791,11 +849,12 @@ static int check_identity(pg_store *p, identity *id, art_error *err) {
   pg_args a = {0};
   arg_text(&a, p->schema);
   PGresult *res;
-  int rc = run_query(p,
-                     "SELECT EXISTS(SELECT 1 FROM pg_namespace WHERE nspname = $1),"
-                     " (SELECT count(*) FROM pg_tables WHERE schemaname = $1),"
-                     " EXISTS(SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = 'meta')",
-                     &a, &res, "open store", err);
+  int rc =
+      run_query(p,
+                "SELECT EXISTS(SELECT 1 FROM pg_namespace WHERE nspname = $1),"
+                " (SELECT count(*) FROM pg_tables WHERE schemaname = $1),"
+                " EXISTS(SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = 'meta')",
+                &a, &res, "open store", err);
   if (rc < 0) return rc;
   *id = (identity){.schema_exists = PQgetvalue(res, 0, 0)[0] == 't',
                    .tables = strtol(PQgetvalue(res, 0, 1), NULL, 10),
@@ -866,13 +925,14 @@ static int migrate(pg_store *p, const identity *seen, art_error *err) {
 static int use_schema(pg_store *p, const art_postgres_options *opts, art_error *err) {
   const char *schema = opts && opts->schema ? opts->schema : "agentrt";
   size_t n = strlen(schema);
-  if (n == 0 || n >= sizeof p->schema || strspn(schema, "abcdefghijklmnopqrstuvwxyz0123456789_") != n)
+  if (n == 0 || n > SCHEMA_NAME_MAX || strspn(schema, "abcdefghijklmnopqrstuvwxyz0123456789_") != n)
     return art_error_set(err, ART_EINVAL,
-                         "store schema name %s: lower-case letters, digits and _ only, at most 63",
-                         schema);
+                         "store schema name %s: lower-case letters, digits and _ only, at most %d",
+                         schema, SCHEMA_NAME_MAX);
   memcpy(p->schema, schema, n + 1);
-  char sql[128];
-  snprintf(sql, sizeof sql, "SET search_path TO \"%s\"", schema);
+  snprintf(p->cancels, sizeof p->cancels, "%s.cancel", schema);
+  char sql[256];
+  snprintf(sql, sizeof sql, "SET search_path TO \"%s\"; LISTEN \"%s\"", schema, p->cancels);
   return exec(p, sql, "open store", err);
 }
 
@@ -884,8 +944,8 @@ static const struct statement {
     {"cancel_requested", "SELECT cancel_reason FROM runs WHERE run_id = $1"},
     {"stored_counters", "SELECT (SELECT coalesce(max(seq), 0) FROM events WHERE run_id = $1),"
                         " steps FROM runs WHERE run_id = $1"},
-    {"write_group", WRITE_EVENTS WRITE_COUNTERS},
-    {"write_group_approval", WRITE_EVENTS WRITE_APPROVAL WRITE_COUNTERS},
+    {"write_group", WRITE_GROUP},
+    {"write_group_approval", WRITE_APPROVAL WRITE_GROUP},
 };
 
 static int prepare(pg_store *p, art_error *err) {
@@ -908,8 +968,8 @@ static int connect_to(pg_store *p, const char *conninfo, art_error *err) {
   return art_error_set(err, ART_EIO, "cannot connect to store %s: %s", p->where, msg);
 }
 
-int art_store_open_postgres(art_store **out, const char *conninfo,
-                            const art_postgres_options *opts, art_error *err) {
+int art_store_open_postgres(art_store **out, const char *conninfo, const art_postgres_options *opts,
+                            art_error *err) {
   pg_store *p = calloc(1, sizeof *p);
   if (!p) return art_error_set(err, ART_ENOMEM, "out of memory");
   p->base.vt = &pg_vtable;

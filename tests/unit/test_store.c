@@ -801,8 +801,8 @@ static void handles_share_a_database(void **state) {
   art_error err = {0};
   art_run_record r = record("shared", 1), got;
   assert_int_equal(a->vt->create_run(a, &r, &err), 0);
-  assert_int_equal(a->vt->append(a, "shared", 1, 0, 10, ART_EV_RUN_STARTED, "{}", false, NULL, &err),
-                   0);
+  assert_int_equal(
+      a->vt->append(a, "shared", 1, 0, 10, ART_EV_RUN_STARTED, "{}", false, NULL, &err), 0);
   assert_int_equal(b->vt->get_run(b, "shared", &got, &err), 0);
   assert_int_equal(got.events, 0);
   art_run_record_dispose(&got);
@@ -817,6 +817,40 @@ static void handles_share_a_database(void **state) {
   assert_int_equal(a->vt->append(a, "shared", 3, 1, 30, ART_EV_STOP, "{}", true, NULL, &err), 0);
   art_store_close(a);
   art_store_close(b);
+}
+
+/* The driving handle reads a run's cancel request once and is told of new
+ * ones: a cancel from another handle reaches it without being asked for. */
+static void a_cancel_from_another_handle_arrives(void **state) {
+  (void)state;
+  const char *url = tu_pg_database("cancels");
+  art_store *driver = open_url(url), *canceller = open_url(url);
+  art_error err = {0};
+  art_run_record r = record("to-cancel", 1), other = record("other", 2);
+  assert_int_equal(driver->vt->create_run(driver, &r, &err), 0);
+  assert_int_equal(driver->vt->create_run(driver, &other, &err), 0);
+  char *reason = NULL;
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(driver->vt->cancel_requested(driver, "to-cancel", &reason, &err), 0);
+    assert_null(reason);
+  }
+  assert_int_equal(canceller->vt->request_cancel(canceller, "to-cancel", "stop it", &err), 0);
+  /* The announcement comes as soon as the server passes it on. */
+  for (int tries = 0; !reason && tries < 5000; tries++) {
+    assert_int_equal(driver->vt->cancel_requested(driver, "to-cancel", &reason, &err), 0);
+    if (!reason) usleep(1000);
+  }
+  assert_non_null(reason);
+  assert_string_equal(reason, "stop it");
+  free(reason);
+  assert_int_equal(driver->vt->cancel_requested(driver, "to-cancel", &reason, &err), 0);
+  assert_string_equal(reason, "stop it"); /* and it stays */
+  free(reason);
+  assert_int_equal(driver->vt->cancel_requested(driver, "other", &reason, &err), 0);
+  assert_null(reason);
+  assert_int_equal(driver->vt->cancel_requested(driver, "nope", &reason, &err), ART_ENOTFOUND);
+  art_store_close(driver);
+  art_store_close(canceller);
 }
 
 static void expect_eio(const char *where, const char *want, const char *secret) {
@@ -964,6 +998,7 @@ int main(void) {
       cmocka_unit_test(foreign_and_newer_schemas_are_refused_untouched),
       cmocka_unit_test(first_openers_do_not_race),
       cmocka_unit_test(handles_share_a_database),
+      cmocka_unit_test(a_cancel_from_another_handle_arrives),
       cmocka_unit_test(unreachable_servers_and_wrong_urls_say_so),
       cmocka_unit_test(a_wrong_password_is_refused),
       cmocka_unit_test(a_role_that_may_only_connect_is_told_why),
