@@ -801,6 +801,12 @@ static void test_postgres_store_errors_name_the_store(void **state) {
   assert_null(strstr(r.err, "wr0ng"));
   cli_output_free(&r);
   tu_write("pg-read.json", READ_SPEC);
+  RUN_CLI(&r, "readiness", "pg-read.json", "--store",
+          "postgresql://agentrt:s3cret@db.example/runs");
+  assert_contains(r.out, "PostgreSQL store postgresql://agentrt@db.example/runs (agentrt makes");
+  assert_contains(r.out, "the journal in PostgreSQL store postgresql://agentrt@db.example/runs");
+  assert_null(strstr(r.out, "s3cret"));
+  cli_output_free(&r);
   RUN_CLI(&r, "run", "pg-read.json", "--store", tu_pg_url_as("cli_denied", "agentrt_connect"));
   assert_file_refused(&r, "cannot create the agentrt schema agentrt in store postgresql://"
                           "agentrt_connect@/cli_denied");
