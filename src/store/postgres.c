@@ -3,8 +3,9 @@
  * says whose they are and which schema version they have; migrations run under
  * a transaction-scoped advisory lock, so concurrent first openers do not race.
  * Events are grouped as the SQLite store groups them, and a group is written
- * by one statement (its events, its runs' counters and an approval), which is
- * one round trip and one commit. */
+ * by one prepared statement (its events, its runs' counters and an approval)
+ * whose parameters are arrays, which is one round trip and one commit however
+ * many runs and events it holds. */
 #include <ctype.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
@@ -41,8 +42,8 @@ typedef struct pg_store {
 
 /* ---- statements and their parameters -------------------------------------------- */
 
-/* Parameters kept in one buffer, each NUL-terminated (SIZE_MAX: NULL), and a
- * statement's text being built, or the name of a prepared one. */
+/* Parameters kept in one buffer, each NUL-terminated (SIZE_MAX: NULL), and
+ * the name of the prepared statement they are for, if any. */
 typedef struct pg_args {
   const char *prepared;
   char *text;
@@ -50,8 +51,6 @@ typedef struct pg_args {
   size_t *at;
   int n, n_cap;
   bool oom;
-  char *sql;
-  size_t sql_len, sql_cap;
 } pg_args;
 
 static bool reserve(char **buf, size_t *cap, size_t need) {
@@ -63,12 +62,47 @@ static bool reserve(char **buf, size_t *cap, size_t need) {
   return grown != NULL;
 }
 
-static void sql_put(pg_args *a, const char *s) {
-  size_t n = strlen(s);
-  if (!a->oom && !reserve(&a->sql, &a->sql_cap, a->sql_len + n + 1)) a->oom = true;
-  if (a->oom) return;
-  memcpy(a->sql + a->sql_len, s, n + 1);
-  a->sql_len += n;
+typedef struct pg_text {
+  char *s;
+  size_t len, cap;
+  bool oom;
+} pg_text;
+
+static void text_put(pg_text *t, const char *s, size_t n) {
+  if (!t->oom && !reserve(&t->s, &t->cap, t->len + n + 1)) t->oom = true;
+  if (t->oom) return;
+  memcpy(t->s + t->len, s, n);
+  t->s[t->len += n] = '\0';
+}
+
+static void array_next(pg_text *t) { text_put(t, t->len ? "," : "{", 1); }
+
+/* An element in quotes, its quotes and backslashes escaped. */
+static void array_str(pg_text *t, const char *s) {
+  array_next(t);
+  text_put(t, "\"", 1);
+  while (*s) {
+    size_t plain = strcspn(s, "\"\\");
+    text_put(t, s, plain);
+    s += plain;
+    if (*s) text_put(t, (const char[]){'\\', *s++}, 2);
+  }
+  text_put(t, "\"", 1);
+}
+
+static void array_int(pg_text *t, int64_t v) {
+  char num[24];
+  array_next(t);
+  text_put(t, num, (size_t)snprintf(num, sizeof num, "%" PRId64, v));
+}
+
+static void array_opt(pg_text *t, const char *s) {
+  if (s) {
+    array_str(t, s);
+    return;
+  }
+  array_next(t);
+  text_put(t, "NULL", 4);
 }
 
 static void arg_text(pg_args *a, const char *s) {
@@ -100,7 +134,6 @@ static void arg_int(pg_args *a, int64_t v) {
 static void args_dispose(pg_args *a) {
   free(a->text);
   free(a->at);
-  free(a->sql);
   memset(a, 0, sizeof *a);
 }
 
@@ -132,16 +165,15 @@ static bool sqlstate_is(const PGresult *res, const char *state) {
   return s && strcmp(s, state) == 0;
 }
 
-/* Run a's statement (prepared, its text, or `sql`) with a's parameters;
- * without parameters, `sql` may be several statements. */
+/* Run `sql` (or a's prepared statement) with a's parameters; without
+ * parameters, `sql` may be several statements. */
 static PGresult *run_sql(pg_store *p, const char *sql, const pg_args *a) {
-  if (!a->n) return PQexec(p->conn, sql ? sql : a->sql);
+  if (!a->n) return PQexec(p->conn, sql);
   const char **values = malloc((size_t)a->n * sizeof *values);
   if (!values) return NULL;
   for (int i = 0; i < a->n; i++) values[i] = a->at[i] == SIZE_MAX ? NULL : a->text + a->at[i];
-  PGresult *res =
-      a->prepared ? PQexecPrepared(p->conn, a->prepared, a->n, values, NULL, NULL, 0)
-                  : PQexecParams(p->conn, sql ? sql : a->sql, a->n, NULL, values, NULL, NULL, 0);
+  PGresult *res = a->prepared ? PQexecPrepared(p->conn, a->prepared, a->n, values, NULL, NULL, 0)
+                              : PQexecParams(p->conn, sql, a->n, NULL, values, NULL, NULL, 0);
   free(values);
   return res;
 }
@@ -230,38 +262,14 @@ enum {
   " requested_by, requested_at_us, reviewer, decision, reason, decided_at_us, expires_at_us)"      \
   " VALUES ($11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22))"
 
-typedef struct pg_text {
-  char *s;
-  size_t len, cap;
-  bool oom;
-} pg_text;
-
-static void text_put(pg_text *t, const char *s, size_t n) {
-  if (!t->oom && !reserve(&t->s, &t->cap, t->len + n + 1)) t->oom = true;
-  if (t->oom) return;
-  memcpy(t->s + t->len, s, n);
-  t->s[t->len += n] = '\0';
-}
-
-static void array_next(pg_text *t) { text_put(t, t->len ? "," : "{", 1); }
-
-/* An element in quotes, its quotes and backslashes escaped. */
-static void array_str(pg_text *t, const char *s) {
-  array_next(t);
-  text_put(t, "\"", 1);
-  while (*s) {
-    size_t plain = strcspn(s, "\"\\");
-    text_put(t, s, plain);
-    s += plain;
-    if (*s) text_put(t, (const char[]){'\\', *s++}, 2);
+/* Each of n columns, an array, into a parameter of a. */
+static void columns_args(pg_text *cols, int n, pg_args *a) {
+  for (int c = 0; c < n; c++) {
+    text_put(&cols[c], cols[c].len ? "}" : "{}", cols[c].len ? 1 : 2);
+    a->oom |= cols[c].oom;
+    arg_text(a, cols[c].s);
+    free(cols[c].s);
   }
-  text_put(t, "\"", 1);
-}
-
-static void array_int(pg_text *t, int64_t v) {
-  char num[24];
-  array_next(t);
-  text_put(t, num, (size_t)snprintf(num, sizeof num, "%" PRId64, v));
 }
 
 static void group_columns(pg_store *p, pg_text *cols) {
@@ -292,12 +300,7 @@ static void group_args(pg_store *p, const art_approval_record *approval, pg_args
   pg_text cols[GROUP_COLUMNS] = {{0}};
   group_columns(p, cols);
   a->prepared = approval ? "write_group_approval" : "write_group";
-  for (int c = 0; c < GROUP_COLUMNS; c++) {
-    text_put(&cols[c], "}", 1);
-    a->oom |= cols[c].oom;
-    arg_text(a, cols[c].s);
-    free(cols[c].s);
-  }
+  columns_args(cols, GROUP_COLUMNS, a);
   if (approval) approval_args(a, approval);
 }
 
@@ -375,26 +378,47 @@ static int create_failed(pg_store *p, PGresult *res, const char *run_id, const c
   return rc;
 }
 
-/* Insert recs[0..n) with one statement; the handle knows they have no events. */
-static int insert_runs(pg_store *p, const art_run_record *recs, size_t n, const char *what,
-                       art_error *err) {
-  pg_args a = {0};
-  sql_put(&a, "INSERT INTO runs(run_id, status, stop_reason, detail, spec_json, spec_dir,"
-              " created_us, updated_us, lease_owner, lease_until_us) VALUES ");
+/* Runs are inserted as groups are written: one statement, each column an
+ * array. */
+enum {
+  RUN_ID_COL,
+  STATUS,
+  STOP_REASON,
+  DETAIL,
+  SPEC_JSON,
+  SPEC_DIR,
+  CREATED,
+  LEASE_OWNER,
+  LEASE_UNTIL,
+  RUN_COLUMNS
+};
+#define INSERT_RUNS                                                                                \
+  "INSERT INTO runs(run_id, status, stop_reason, detail, spec_json, spec_dir, created_us,"         \
+  " updated_us, lease_owner, lease_until_us) SELECT r, s, sr, d, j, sd, c, c, lo, lu FROM"         \
+  " unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],"   \
+  " $8::text[], $9::bigint[]) AS x(r, s, sr, d, j, sd, c, lo, lu)"
+
+static void run_columns(const art_run_record *recs, size_t n, pg_text *cols) {
   for (size_t i = 0; i < n; i++) {
     const art_run_record *r = &recs[i];
-    char row[256];
-    int k = a.n;
-    snprintf(row, sizeof row,
-             "%s($%d, $%d::int, $%d, $%d, $%d, $%d, $%d::bigint, $%d::bigint, $%d, $%d::bigint)",
-             i ? ", " : "", k + 1, k + 2, k + 3, k + 4, k + 5, k + 6, k + 7, k + 8, k + 9, k + 10);
-    sql_put(&a, row);
-    arg_text(&a, r->run_id), arg_int(&a, r->status), arg_text(&a, r->stop_reason);
-    arg_text(&a, r->detail), arg_text(&a, r->spec_json ? r->spec_json : "{}");
-    arg_text(&a, r->spec_dir), arg_int(&a, r->created_us), arg_int(&a, r->created_us);
-    arg_text(&a, r->lease_owner), arg_int(&a, r->lease_owner ? r->lease_until_us : 0);
+    array_str(&cols[RUN_ID_COL], r->run_id), array_int(&cols[STATUS], r->status);
+    array_opt(&cols[STOP_REASON], r->stop_reason), array_opt(&cols[DETAIL], r->detail);
+    array_str(&cols[SPEC_JSON], r->spec_json ? r->spec_json : "{}");
+    array_opt(&cols[SPEC_DIR], r->spec_dir), array_int(&cols[CREATED], r->created_us);
+    array_opt(&cols[LEASE_OWNER], r->lease_owner);
+    array_int(&cols[LEASE_UNTIL], r->lease_owner ? r->lease_until_us : 0);
   }
-  PGresult *res = a.oom ? NULL : run_sql(p, NULL, &a);
+}
+
+/* Insert recs[0..n) with one statement (all or none); the handle knows they
+ * have no events. */
+static int insert_runs(pg_store *p, const art_run_record *recs, size_t n, const char *what,
+                       art_error *err) {
+  pg_text cols[RUN_COLUMNS] = {{0}};
+  pg_args a = {0};
+  run_columns(recs, n, cols);
+  columns_args(cols, RUN_COLUMNS, &a);
+  PGresult *res = a.oom ? NULL : run_sql(p, INSERT_RUNS, &a);
   bool oom = a.oom;
   args_dispose(&a);
   if (oom) return art_error_set(err, ART_ENOMEM, "out of memory");
@@ -414,23 +438,12 @@ static int pg_create(art_store *s, const art_run_record *r, art_error *err) {
   return rc < 0 ? rc : insert_runs(p, r, 1, "create run", err);
 }
 
-/* Rows a statement may insert: 10 parameters each. */
-enum { RUNS_PER_INSERT = 1000 };
-
-/* One transaction; on a failure the handle forgets every run. */
+/* One statement, so all or none; on a failure the handle forgets every run. */
 static int pg_create_runs(art_store *s, const art_run_record *recs, size_t n, art_error *err) {
   pg_store *p = (pg_store *)s;
   int rc = flush(p, err);
-  if (rc < 0 || n == 0) return rc;
-  if ((rc = exec(p, "BEGIN", "create runs", err)) < 0) return rc;
-  for (size_t i = 0; rc == 0 && i < n; i += RUNS_PER_INSERT)
-    rc = insert_runs(p, recs + i, n - i < RUNS_PER_INSERT ? n - i : RUNS_PER_INSERT, "create runs",
-                     err);
-  if (rc == 0) rc = exec(p, "COMMIT", "create runs", err);
-  if (rc < 0) {
-    exec(p, "ROLLBACK", "create runs", NULL);
-    art_known_clear(&p->known);
-  }
+  if (rc == 0 && n) rc = insert_runs(p, recs, n, "create runs", err);
+  if (rc < 0) art_known_clear(&p->known);
   return rc;
 }
 
