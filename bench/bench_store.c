@@ -2,6 +2,10 @@
  *   W2 journaled: the 1,001-step run with every event appended to a SQLite
  *   store (WAL; synchronous NORMAL and FULL), µs per step overall and over
  *   steps 0-99 and 900-999.
+ *   PG_W2_us_per_step: the same run journaled to a PostgreSQL store on a
+ *   throwaway local server (scripts/pg-throwaway; unix socket, fsync and
+ *   synchronous_commit on), and PG_W2_vs_sqlite its ratio to the SQLite
+ *   figure with synchronous NORMAL.
  *   resume_10k_steps_ms: load a 10,000-step run's journal from its SQLite
  *   store and replay it. */
 #include <stdio.h>
@@ -99,9 +103,9 @@ static void remove_store(art_store *store, const char *path) {
   snprintf(side, sizeof side, "%s-shm", path), unlink(side);
 }
 
-static void bench_w2(const char *label, bool full) {
-  char path[32];
-  art_store *store = temp_store(path, full);
+/* Five W2 runs journaled in `store`: µs per step overall, and over steps
+ * 0-99 and 900-999 into first100 and last100. */
+static double w2_us_per_step(art_store *store, double *first100, double *last100) {
   const int runs = 5;
   double total = 0, first = 0, last = 0, marks[4];
   for (int i = 0; i < runs; i++) {
@@ -113,12 +117,50 @@ static void bench_w2(const char *label, bool full) {
     first += marks[1] - marks[0];
     last += marks[3] - marks[2];
   }
-  printf("W2_sqlite_%s_us_per_step %.2f us\n", label, total / runs / 1001 * 1e6);
+  *first100 = first / runs / 100 * 1e6;
+  *last100 = last / runs / 100 * 1e6;
+  return total / runs / 1001 * 1e6;
+}
+
+static double bench_w2(const char *label, bool full) {
+  char path[32];
+  double first, last;
+  art_store *store = temp_store(path, full);
+  double us = w2_us_per_step(store, &first, &last);
+  printf("W2_sqlite_%s_us_per_step %.2f us\n", label, us);
   if (!full) {
-    printf("W2_sqlite_first100_us_per_step %.2f us\n", first / runs / 100 * 1e6);
-    printf("W2_sqlite_last100_us_per_step %.2f us\n", last / runs / 100 * 1e6);
+    printf("W2_sqlite_first100_us_per_step %.2f us\n", first);
+    printf("W2_sqlite_last100_us_per_step %.2f us\n", last);
   }
   remove_store(store, path);
+  return us;
+}
+
+static int pg_throwaway(const char *what, const char *dir) {
+  char cmd[512];
+  snprintf(cmd, sizeof cmd,
+           "'%s/scripts/pg-throwaway' %s '%s' fsync=on synchronous_commit=on >/dev/null",
+           AGENTRT_SOURCE_DIR, what, dir);
+  return system(cmd);
+}
+
+/* W2 on a PostgreSQL server of its own that keeps what it commits. */
+static void bench_w2_postgres(double sqlite_us) {
+  char dir[] = "/tmp/agentrt-bench-pg-XXXXXX", url[128];
+  if (!mkdtemp(dir)) die("mkdtemp", dir);
+  if (pg_throwaway("start", dir) != 0) die("PostgreSQL server", "did not start");
+  snprintf(url, sizeof url, "postgresql://postgres@/postgres?host=%s", dir);
+  art_store *store;
+  art_error err = {0};
+  double first, last, us = 0;
+  if (art_store_open_url(&store, url, &err) == 0) {
+    us = w2_us_per_step(store, &first, &last);
+    art_store_close(store);
+  }
+  pg_throwaway("stop", dir);
+  if (!us) die("store", err.message);
+  printf("PG_W2_us_per_step %.2f us\n", us);
+  printf("PG_W2_vs_sqlite %.2f x\n", us / sqlite_us);
 }
 
 /* As `agentrt resume` does it: the journal read from the SQLite file, then
@@ -150,8 +192,9 @@ static void bench_resume(void) {
 }
 
 int main(void) {
-  bench_w2("normal", false);
+  double sqlite_us = bench_w2("normal", false);
   bench_w2("full", true);
+  bench_w2_postgres(sqlite_us);
   bench_resume();
   return 0;
 }

@@ -4,7 +4,7 @@
  * times, a lease, a cancel request), its journal: the run's events, one row
  * per event, append-only, so a step costs O(step) however long the run is,
  * and its approvals: who decided which exact action, when, and why.  Backends are
- * versioned vtables (memory, SQLite; PostgreSQL later) and all pass the same
+ * versioned vtables (memory, SQLite, PostgreSQL) and all pass the same
  * contract tests.  Every function returns 0 or a negative ART_E* code with the
  * reason in err.
  *
@@ -192,6 +192,34 @@ typedef struct art_sqlite_options {
  * store this process cannot write is ART_EIO with a message saying so. */
 int art_store_open_sqlite(art_store **out, const char *path, const art_sqlite_options *opts,
                           art_error *err);
+
+typedef struct art_postgres_options {
+  const char *schema; /* where the store's tables are: NULL is "agentrt" (a name of
+                         lower-case letters, digits and _, at most 56 bytes) */
+} art_postgres_options;
+
+/* A PostgreSQL store in the database `conninfo` names (a libpq connection
+ * string: postgresql://user@host/db or "host=... dbname=..."), its tables made
+ * on first use in the schema "agentrt" or opts->schema (several processes may do that at once:
+ * one does, the others find it done).  One thread at a time uses a handle;
+ * any number of processes on any number of machines share the database.  A
+ * database whose schema holds tables that are not an agentrt
+ * store's, or one written by a newer agentrt, is ART_ESPEC and is left
+ * untouched.  A server that cannot be reached, a login that is refused, or a
+ * database where the schema cannot be made is ART_EIO with a message naming
+ * the store (its URL without the password) and saying which. */
+int art_store_open_postgres(art_store **out, const char *conninfo, const art_postgres_options *opts,
+                            art_error *err);
+
+/* Whether `where` names a PostgreSQL store: a postgresql:// or postgres:// URL. */
+bool art_store_url_is_postgres(const char *where);
+/* The store `where` names: a postgresql:// or postgres:// URL opens PostgreSQL
+ * (art_store_open_postgres), anything else is the path of a SQLite store
+ * (art_store_open_sqlite), created when missing. */
+int art_store_open_url(art_store **out, const char *where, art_error *err);
+/* `where` as it may be shown: a URL's password (user:PASSWORD@, password=...)
+ * left out.  Written into buf (size bytes, truncated to fit). */
+void art_store_url_redact(char *buf, size_t size, const char *where);
 
 void art_store_close(art_store *s);
 

@@ -46,8 +46,8 @@ typedef struct cli_opts {
   const char *trace;
   const char *outbox;
   const char *junit;
-  const char *store; /* CLI_DEFAULT_STORE unless --store */
-  bool store_given;  /* --store was given */
+  const char *store; /* --store, else AGENTRT_STORE, else CLI_DEFAULT_STORE */
+  bool store_given;  /* --store was given, or AGENTRT_STORE */
   const char *status;
   const char *reviewer;
   const char *reason;

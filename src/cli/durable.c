@@ -5,11 +5,15 @@
 
 #include "cli/cli.h"
 
+/* Only `run` makes a SQLite file: a typo in --store is not a new store.  A
+ * PostgreSQL database must exist; its schema is made on first use. */
 static int open_store(const cli_opts *o, bool create, art_store **out) {
   art_error err = {0};
-  art_sqlite_options opts = {.must_exist = !create};
-  if (art_store_open_sqlite(out, o->store, &opts, &err) == 0) return 0;
-  return cli_error(EXIT_USAGE, CLI_ERR_STORE, "%s", err.message);
+  art_sqlite_options must_exist = {.must_exist = true};
+  int rc = create || art_store_url_is_postgres(o->store)
+               ? art_store_open_url(out, o->store, &err)
+               : art_store_open_sqlite(out, o->store, &must_exist, &err);
+  return rc == 0 ? 0 : cli_error(EXIT_USAGE, CLI_ERR_STORE, "%s", err.message);
 }
 
 int cli_store_open(const cli_opts *o, art_store **out) { return open_store(o, false, out); }

@@ -72,7 +72,9 @@ static int parse_flag(int argc, char **argv, int *i, unsigned allowed, cli_opts 
 
 int cli_parse(int argc, char **argv, unsigned allowed, int args, const char *usage, cli_opts *o) {
   memset(o, 0, sizeof *o);
-  o->store = CLI_DEFAULT_STORE;
+  const char *env = getenv("AGENTRT_STORE");
+  o->store_given = env && env[0];
+  o->store = o->store_given ? env : CLI_DEFAULT_STORE;
   cli_set_json(cli_args_ask_json(argc, argv));
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];

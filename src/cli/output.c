@@ -206,7 +206,9 @@ static int open_trace(art_run *run, const char *path, FILE **f) {
 
 void cli_store_flag(char *buf, size_t size, const char *store) {
   bool other = strcmp(store, CLI_DEFAULT_STORE) != 0;
-  snprintf(buf, size, "%s%s", other ? " --store " : "", other ? store : "");
+  char shown[256];
+  art_store_url_redact(shown, sizeof shown, store);
+  snprintf(buf, size, "%s%s", other ? " --store " : "", other ? shown : "");
 }
 
 /* What agentrt says when a signal made it let go of a run. */

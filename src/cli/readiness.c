@@ -124,6 +124,16 @@ static const char *store_path(const char *store) {
   return strncmp(store, "sqlite:", 7) == 0 ? store + 7 : store;
 }
 
+/* "SQLite store PATH" or "PostgreSQL store URL" (without its password). */
+static void store_name(const char *store, char *buf, size_t size) {
+  char shown[512];
+  art_store_url_redact(shown, sizeof shown, store);
+  if (art_store_url_is_postgres(store))
+    snprintf(buf, size, "PostgreSQL store %s", shown);
+  else
+    snprintf(buf, size, "SQLite store %s", store_path(shown));
+}
+
 static void sqlite_state(builder *b, const char *path) {
   struct stat st;
   if (stat(path, &st) == 0) {
@@ -158,6 +168,11 @@ static void state_section(builder *b) {
     gap(b, true,
         "no durable checkpoints: the memory store loses every run, its journal and its "
         "approvals when the process ends; a paused run cannot be resumed");
+  } else if (art_store_url_is_postgres(store)) {
+    char name[600];
+    store_name(store, name, sizeof name);
+    owner(b, "%s (agentrt makes its schema on first use): one journal row per event, a lease per run",
+          name);
   } else {
     sqlite_state(b, store_path(store));
   }
@@ -379,8 +394,11 @@ static char *sinks(builder *b) {
   list_add(&l, "the run's trace in memory");
   if (store_is_memory(b->in->store))
     list_add(&l, "the memory store's journal");
-  else
-    list_add(&l, "the journal in SQLite store %s", store_path(b->in->store));
+  else {
+    char name[600];
+    store_name(b->in->store, name, sizeof name);
+    list_add(&l, "the journal in %s", name);
+  }
   if (b->in->trace_file) list_add(&l, "JSONL file %s", b->in->trace_file);
   return closed(b, &l);
 }

@@ -145,9 +145,10 @@ static size_t decisions_in(const art_journal *journal) {
 static int load_spec(art_durable *d, const char *store_name, art_error *err) {
   json_error_t jerr;
   art_error why = {0};
-  char name[256];
+  char name[256], where[200];
   json_t *json = json_loads(d->record.spec_json, 0, &jerr);
-  snprintf(name, sizeof name, "%s: run %s: spec", store_name, d->record.run_id);
+  art_store_url_redact(where, sizeof where, store_name); /* no password in a message */
+  snprintf(name, sizeof name, "%s: run %s: spec", where, d->record.run_id);
   int rc = json ? art_spec_parse(&d->spec, json, name, d->record.spec_dir, NULL, &why)
                 : art_error_set(&why, ART_EIO, "%s: not JSON", name);
   json_decref(json);

@@ -16,6 +16,8 @@ typedef struct art_known_run {
   int64_t ts_us;
   uint64_t generation; /* the run's lease generation, as the handle last saw it */
   bool in_group;       /* it has events in the group */
+  bool watched;        /* its cancel request was read, none was made, and the handle is told
+                          of new ones (PostgreSQL: LISTEN): no need to read it again */
 } art_known_run;
 
 typedef struct art_known_runs {

@@ -10,8 +10,7 @@
 #include <sys/stat.h>
 
 #include "agentrt/store.h"
-#include "core/text.h"
-#include "store/known_runs.h"
+#include "store/event_group.h"
 #include "store/store_internal.h"
 
 /* 'art1' in the SQLite header's application_id: this file is an agentrt store. */
@@ -29,19 +28,8 @@
  * turn over 10,000 runs is tens of thousands of events, and each commit
  * rewrites the pages it touches, so a turn is best one commit (W3_sqlite: 256
  * events a group took 1.4 s, a group a turn 0.9 s). */
-enum { GROUP_EVENTS = 65536, RUN_ID_MAX = 127 };
+enum { GROUP_EVENTS = 65536 };
 #define GROUP_SPAN_US 100000
-/* A handle that has appended to more runs than this forgets them all (when
- * its group is empty) and looks each up again. */
-#define KNOWN_RUNS_MAX 100000
-
-typedef struct grouped_event {
-  const char *run_id; /* its run's entry's (in q->known) */
-  uint32_t seq, step;
-  int64_t ts_us;
-  art_event_type type;
-  size_t body; /* offset of its NUL-terminated text in the group's buffer */
-} grouped_event;
 
 typedef struct sql_store {
   art_store base;
@@ -49,17 +37,8 @@ typedef struct sql_store {
   char *path; /* for messages */
   int lock_timeout_ms;
   sqlite3_stmt *append_event, *touch_run, *add_approval, *get_cancel;
-  /* The group: events not written yet, and the runs they belong to. */
-  grouped_event *pending;
-  int n_pending;
-  /* The group's runs, each once, by their entries' ids (entries move when the
-   * table grows; their ids do not). */
-  const char **touched;
-  int n_touched;
-  int group_cap; /* of both */
-  char *text;
-  size_t text_len, text_cap;
-  int n_fenced; /* runs of the group being written that were fenced */
+  art_event_group group; /* events not written yet, and the runs they belong to */
+  int n_fenced;          /* runs of the group being written that were fenced */
   art_known_runs known;
 } sql_store;
 
@@ -85,20 +64,13 @@ static int write_group(sql_store *q, const art_approval_record *approval, art_er
 /* Write the group, and `approval` (may be NULL) with it, in one transaction.
  * On failure the group is lost, as a crash would lose it. */
 static int flush_with(sql_store *q, const art_approval_record *approval, art_error *err) {
-  if (!q->n_pending) return 0;
+  if (!q->group.n_pending) return 0;
   int rc = exec(q, "BEGIN IMMEDIATE", err);
   if (rc == 0) rc = write_group(q, approval, err);
   if (rc == 0 && sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
     rc = db_error(q, err, "commit events");
-  if (rc < 0) {
-    sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
-    art_known_clear(&q->known);
-  }
-  for (int i = 0; rc == 0 && i < q->n_touched; i++)
-    art_known_find(&q->known, q->touched[i])->in_group = false;
-  if (q->known.n > KNOWN_RUNS_MAX) art_known_clear(&q->known);
-  q->n_pending = q->n_touched = 0;
-  q->text_len = 0;
+  if (rc < 0) sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+  art_group_done(&q->group, &q->known, rc);
   return rc;
 }
 
@@ -353,38 +325,27 @@ static int run_exists(sql_store *q, const char *run_id) {
 }
 
 /* What the database holds of run_id: the seq of its last event (0: none), its
- * steps and its lease generation into k; false when there is no such run. */
-static bool stored_counters(sql_store *q, const char *run_id, art_known_run *k) {
+ * steps and its lease generation into k; ART_ENOTFOUND when there is no such
+ * run. */
+static int stored_counters(void *store, const char *run_id, art_known_run *k, art_error *err) {
+  sql_store *q = store;
   sqlite3_stmt *st;
+  bool found = false;
   if (sqlite3_prepare_v2(q->db,
                          "SELECT (SELECT coalesce(max(seq), 0) FROM events WHERE run_id = ?1),"
                          " steps, lease_generation FROM runs WHERE run_id = ?1",
-                         -1, &st, NULL) != SQLITE_OK)
-    return false;
-  bind_text(st, 1, run_id);
-  bool found = sqlite3_step(st) == SQLITE_ROW;
-  if (found) k->seq = (uint32_t)sqlite3_column_int64(st, 0);
-  if (found) k->steps = (uint32_t)sqlite3_column_int64(st, 1);
-  if (found) k->generation = (uint64_t)sqlite3_column_int64(st, 2);
-  sqlite3_finalize(st);
-  return found;
-}
-
-/* What the handle knows of run_id's last event, asking the database the first
- * time: the entry, or a negative code. */
-static int known_run(sql_store *q, const char *run_id, art_known_run **out, art_error *err) {
-  art_known_run *k = art_known_put(&q->known, run_id);
-  if (!k) return art_error_set(err, ART_ENOMEM, "out of memory");
-  if (!k->known) {
-    if (!stored_counters(q, run_id, k))
-      return art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
-    k->known = true;
+                         -1, &st, NULL) == SQLITE_OK) {
+    bind_text(st, 1, run_id);
+    found = sqlite3_step(st) == SQLITE_ROW;
+    if (found) k->seq = (uint32_t)sqlite3_column_int64(st, 0);
+    if (found) k->steps = (uint32_t)sqlite3_column_int64(st, 1);
+    if (found) k->generation = (uint64_t)sqlite3_column_int64(st, 2);
+    sqlite3_finalize(st);
   }
-  *out = k;
-  return 0;
+  return found ? 0 : art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
 }
 
-static int insert_event(sql_store *q, const grouped_event *e, art_error *err) {
+static int insert_event(sql_store *q, const art_grouped_event *e, art_error *err) {
   sqlite3_stmt *ins = q->append_event;
   const char *run_id = e->run_id;
   bind_text(ins, 1, run_id);
@@ -392,7 +353,7 @@ static int insert_event(sql_store *q, const grouped_event *e, art_error *err) {
   sqlite3_bind_int64(ins, 3, e->step);
   bind_text(ins, 4, art_event_type_name(e->type));
   sqlite3_bind_int64(ins, 5, e->ts_us);
-  bind_text(ins, 6, q->text + e->body);
+  bind_text(ins, 6, art_group_body(&q->group, e));
   int rc = run_stmt(q, ins, "append event", err);
   if (rc < 0 && sqlite3_errcode(q->db) == SQLITE_CONSTRAINT) /* another process wrote it */
     return art_error_set(err, ART_ESTATE, "run %s: event %u is in the journal already", run_id,
@@ -441,89 +402,31 @@ static bool fenced(const sql_store *q, const char *run_id) {
 /* The runs' counters first: they say which runs are fenced. */
 static int write_group(sql_store *q, const art_approval_record *approval, art_error *err) {
   int rc = 0;
+  const art_event_group *g = &q->group;
   q->n_fenced = 0;
-  for (int i = 0; rc == 0 && i < q->n_touched; i++)
-    rc = update_counters(q, art_known_find(&q->known, q->touched[i]), err);
-  for (int i = 0; rc == 0 && i < q->n_pending; i++)
-    if (!fenced(q, q->pending[i].run_id)) rc = insert_event(q, &q->pending[i], err);
+  for (int i = 0; rc == 0 && i < g->n_touched; i++)
+    rc = update_counters(q, art_known_find(&q->known, g->touched[i]), err);
+  for (int i = 0; rc == 0 && i < g->n_pending; i++)
+    if (!fenced(q, g->pending[i].run_id)) rc = insert_event(q, &g->pending[i], err);
   if (rc == 0 && approval && !fenced(q, approval->run_id)) rc = insert_approval(q, approval, err);
   return rc;
 }
 
-/* A copy of `s` at the end of the group's buffer; its offset, or -1. */
-static int64_t keep_text(sql_store *q, const char *s) {
-  size_t n = strlen(s) + 1;
-  if (q->text_len + n > q->text_cap) {
-    size_t cap = q->text_cap ? q->text_cap : 4096;
-    while (cap < q->text_len + n) cap *= 2;
-    char *grown = realloc(q->text, cap);
-    if (!grown) return -1;
-    q->text = grown, q->text_cap = cap;
-  }
-  memcpy(q->text + q->text_len, s, n);
-  q->text_len += n;
-  return (int64_t)(q->text_len - n);
-}
-
-/* Room for one more event (and run) in the group: 0, or -1. */
-static int group_room(sql_store *q) {
-  if (q->n_pending < q->group_cap) return 0;
-  int cap = q->group_cap ? 2 * q->group_cap : 256;
-  grouped_event *pending = realloc(q->pending, (size_t)cap * sizeof *pending);
-  if (pending) q->pending = pending;
-  const char **touched = pending ? realloc(q->touched, (size_t)cap * sizeof *touched) : NULL;
-  if (touched) q->touched = touched, q->group_cap = cap;
-  return touched ? 0 : -1;
-}
-
-/* The event joins the group (its run too, the first time). */
-static int group_event(sql_store *q, art_known_run *k, uint32_t seq, uint32_t step, int64_t ts_us,
-                       art_event_type type, const char *body, art_error *err) {
-  int64_t body_at = group_room(q) < 0 ? -1 : keep_text(q, body);
-  if (body_at < 0) return art_error_set(err, ART_ENOMEM, "out of memory");
-  if (!k->in_group) q->touched[q->n_touched++] = k->run_id;
-  k->in_group = true;
-  q->pending[q->n_pending++] = (grouped_event){k->run_id, seq, step, ts_us, type, (size_t)body_at};
-  k->seq = seq, k->ts_us = ts_us;
-  k->steps += type == ART_EV_DECISION; /* a step is a decision taken */
-  return 0;
-}
-
-/* The event joins the group; a durable one (or a full group) is written at once. */
-static int refuse_fenced(const char *run_id, uint64_t generation, art_error *err) {
-  return art_error_set(err, ART_EFENCED, "run %s: lease generation %llu was taken over", run_id,
-                       (unsigned long long)generation);
-}
-
 /* After the group was written: whether run_id's events in it were refused. */
 static int fenced_after(sql_store *q, const char *run_id, uint64_t generation, art_error *err) {
-  const art_known_run *k = art_known_find(&q->known, run_id);
-  if (k && k->known) return 0;
-  art_known_run *now = NULL;
-  int rc = known_run(q, run_id, &now, err);
-  if (rc < 0) return rc;
-  return now->generation == generation ? 0 : refuse_fenced(run_id, generation, err);
+  return art_group_fenced_after(&q->known, stored_counters, q, run_id, generation, err);
 }
 
+/* The event joins the group; a durable one (or a full group) is written at
+ * once, and then says whether its run's events were refused. */
 static int sql_append(art_store *s, const char *run_id, uint64_t generation, uint32_t seq,
                       uint32_t step, int64_t ts_us, art_event_type type, const char *body,
                       bool durable, const art_approval_record *approval, art_error *err) {
   sql_store *q = (sql_store *)s;
-  if (strlen(run_id) > RUN_ID_MAX)
-    return art_error_set(err, ART_EINVAL, "run id %.*s... is too long for a store",
-                         art_utf8_prefix(run_id, 40), run_id);
-  if (!art_event_type_known(type))
-    return art_error_set(err, ART_EINVAL, "run %s: no event type %d", run_id, (int)type);
-  art_known_run *k = NULL;
-  int rc = known_run(q, run_id, &k, err);
+  art_journal_entry e = {.seq = seq, .step = step, .ts_us = ts_us, .type = type, .body = body};
+  int rc = art_group_append(&q->group, &q->known, stored_counters, q, run_id, generation, &e, err);
   if (rc < 0) return rc;
-  if (generation != k->generation) return refuse_fenced(run_id, generation, err);
-  if (seq != k->seq + 1)
-    return art_error_set(err, ART_ESTATE, "run %s: event %u does not follow the journal", run_id,
-                         seq);
-  if ((rc = group_event(q, k, seq, step, ts_us, type, body, err)) < 0) return rc;
-  if (!durable && !approval && q->n_pending < GROUP_EVENTS &&
-      ts_us - q->pending[0].ts_us < GROUP_SPAN_US)
+  if (!durable && !approval && !art_group_due(&q->group, GROUP_EVENTS, GROUP_SPAN_US, ts_us))
     return 0;
   rc = flush_with(q, approval, err);
   return rc < 0 ? rc : fenced_after(q, run_id, generation, err);
@@ -541,7 +444,9 @@ static int changed_one(sql_store *q, sqlite3_stmt *st, const char *run_id, const
 static int changed_held(sql_store *q, sqlite3_stmt *st, const char *run_id, uint64_t generation,
                         const char *what, art_error *err) {
   int rc = changed_one(q, st, run_id, what, err);
-  return rc == ART_ENOTFOUND && run_exists(q, run_id) ? refuse_fenced(run_id, generation, err) : rc;
+  return rc == ART_ENOTFOUND && run_exists(q, run_id)
+             ? art_group_refuse_fenced(run_id, generation, err)
+             : rc;
 }
 
 static int sql_set_status(art_store *s, const char *run_id, uint64_t generation,
@@ -790,8 +695,7 @@ static int sql_commit(art_store *s, const char *run_id, uint64_t generation, art
 
 static int sql_commit_waiting(art_store *s, int64_t now_us, art_error *err) {
   sql_store *q = (sql_store *)s;
-  bool waited = q->n_pending && now_us - q->pending[0].ts_us >= GROUP_SPAN_US;
-  return waited ? flush(q, err) : 0;
+  return art_group_due(&q->group, INT_MAX, GROUP_SPAN_US, now_us) ? flush(q, err) : 0;
 }
 
 /* No flush first: a step's grouped events need not be written to read this. */
@@ -867,9 +771,7 @@ static void sql_close(art_store *s) {
   sqlite3_finalize(q->add_approval);
   sqlite3_finalize(q->get_cancel);
   sqlite3_close(q->db);
-  free(q->pending);
-  free(q->touched);
-  free(q->text);
+  art_group_dispose(&q->group);
   free(q->path);
   free(q);
 }

@@ -205,3 +205,58 @@ void art_run_records_free(art_run_record *list, size_t n) {
 bool art_status_is_final(art_run_status s) {
   return s == ART_RUN_FINISHED || s == ART_RUN_CANCELLED;
 }
+
+bool art_store_url_is_postgres(const char *where) {
+  return strncmp(where, "postgresql://", 13) == 0 || strncmp(where, "postgres://", 11) == 0;
+}
+
+int art_store_open_url(art_store **out, const char *where, art_error *err) {
+  if (art_store_url_is_postgres(where)) return art_store_open_postgres(out, where, NULL, err);
+  return art_store_open_sqlite(out, where, NULL, err);
+}
+
+/* The end of a `password=` value starting at v: a quoted one ends after its
+ * closing quote, any other at a space or an '&'. */
+static const char *password_end(const char *v) {
+  if (*v != '\'') return v + strcspn(v, " &");
+  for (v++; *v && *v != '\''; v++)
+    if (*v == '\\' && v[1]) v++;
+  return *v ? v + 1 : v;
+}
+
+/* Leaves out every `password=...` (a URL's query parameter, a conninfo
+ * keyword) with the separator before it. */
+static void drop_password_params(char *s) {
+  for (char *at = s; (at = strstr(at, "password=")) != NULL;) {
+    bool starts = at == s || strchr("?& \t", at[-1]);
+    if (!starts) {
+      at++;
+      continue;
+    }
+    char *end = (char *)password_end(at + 9);
+    char *from = at > s && strchr("& \t", at[-1]) ? at - 1 : at;
+    if (from == at && (*end == '&' || *end == ' ')) end++;
+    memmove(from, end, strlen(end) + 1);
+    at = from;
+  }
+}
+
+/* Leaves out a URL's user:PASSWORD@. */
+static void drop_userinfo_password(char *s) {
+  char *host = strstr(s, "://");
+  if (!host) return;
+  host += 3;
+  size_t authority = strcspn(host, "/?");
+  char *at = NULL;
+  for (char *c = host; c < host + authority; c++)
+    if (*c == '@') at = c;
+  char *colon = at ? memchr(host, ':', (size_t)(at - host)) : NULL;
+  if (colon) memmove(colon, at, strlen(at) + 1);
+}
+
+void art_store_url_redact(char *buf, size_t size, const char *where) {
+  if (!size) return;
+  snprintf(buf, size, "%s", where);
+  drop_userinfo_password(buf);
+  drop_password_params(buf);
+}

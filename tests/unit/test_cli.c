@@ -762,9 +762,70 @@ static void test_suite_error_case(void **state) {
     }                                                                                              \
   }
 
+/* ---- a PostgreSQL store ------------------------------------------------------------ */
+
+/* --store URL, or AGENTRT_STORE when --store is not given, names the store. */
+static void test_postgres_store_by_flag_and_environment(void **state) {
+  (void)state;
+  cli_output r;
+  char url[600];
+  snprintf(url, sizeof url, "%s", tu_pg_database("cli_runs"));
+  tu_write("pg-send.json", SEND_SPEC);
+  RUN_CLI(&r, "run", "pg-send.json", "--store", url);
+  assert_exit(&r, 3);
+  assert_contains(r.out, url); /* how to carry on names the store */
+  cli_output_free(&r);
+  setenv("AGENTRT_STORE", url, 1);
+  RUN_CLI(&r, "runs", "list");
+  assert_exit(&r, 0);
+  assert_contains(r.out, "paused");
+  cli_output_free(&r);
+  RUN_CLI(&r, "runs", "list", "--store", "not-there.db"); /* --store wins */
+  assert_file_refused(&r, "no store at not-there.db");
+  cli_output_free(&r);
+  unsetenv("AGENTRT_STORE");
+  assert_no_file("agentrt.db");
+}
+
+/* Each refusal exits 2 and names the store, without its password. */
+static void test_postgres_store_errors_name_the_store(void **state) {
+  (void)state;
+  cli_output r;
+  RUN_CLI(&r, "runs", "list", "--store", "postgresql://agentrt:s3cret@/nodb?host=/nonexistent");
+  assert_file_refused(&r, "cannot connect to store postgresql://agentrt@/nodb?host=/nonexistent");
+  assert_null(strstr(r.err, "s3cret"));
+  cli_output_free(&r);
+  tu_pg_database("cli_denied");
+  RUN_CLI(&r, "runs", "list", "--store", tu_pg_url_as("cli_denied", TU_PG_PASSWORD_ROLE ":wr0ng"));
+  assert_file_refused(&r, "password authentication failed");
+  assert_null(strstr(r.err, "wr0ng"));
+  cli_output_free(&r);
+  tu_write("pg-read.json", READ_SPEC);
+  RUN_CLI(&r, "readiness", "pg-read.json", "--store",
+          "postgresql://agentrt:s3cret@db.example/runs");
+  assert_contains(r.out, "PostgreSQL store postgresql://agentrt@db.example/runs (agentrt makes");
+  assert_contains(r.out, "the journal in PostgreSQL store postgresql://agentrt@db.example/runs");
+  assert_null(strstr(r.out, "s3cret"));
+  cli_output_free(&r);
+  RUN_CLI(&r, "run", "pg-read.json", "--store", tu_pg_url_as("cli_denied", "agentrt_connect"));
+  assert_file_refused(&r, "cannot create the agentrt schema agentrt in store postgresql://"
+                          "agentrt_connect@/cli_denied");
+  cli_output_free(&r);
+}
+
+/* Before the per-test baselines: the server outlives every test. */
+static int start_postgres(void **state) {
+  (void)state;
+  tu_pg_exec(tu_pg_start(), "CREATE ROLE agentrt_connect LOGIN;"
+                            " CREATE ROLE " TU_PG_PASSWORD_ROLE " LOGIN PASSWORD 'right'");
+  return 0;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_help_lists_commands),
+      cmocka_unit_test(test_postgres_store_by_flag_and_environment),
+      cmocka_unit_test(test_postgres_store_errors_name_the_store),
       cmocka_unit_test(test_subcommand_help),
       cmocka_unit_test(test_readme_has_the_eval_usage),
       cmocka_unit_test(test_version),
@@ -837,5 +898,5 @@ int main(void) {
       SUITE_ERROR("agent path that does not exist",
                   SUITE(CASE("a", "\"missing-agent.json\"", "{}")), NULL, "/missing-agent.json: "),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return cmocka_run_group_tests(tests, start_postgres, NULL);
 }

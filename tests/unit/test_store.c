@@ -1,8 +1,10 @@
-/* Stores: one contract, every backend (memory, SQLite) passes it; then what
- * only a file can get wrong. */
+/* Stores: one contract, every backend (memory, SQLite, PostgreSQL) passes it;
+ * then what only a file, or only a server, can get wrong. */
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "agentrt.h"
 #include "agentrt/store.h"
@@ -25,6 +27,27 @@ static art_store *open_sqlite(void) {
   art_error err = {0};
   snprintf(name, sizeof name, "contract-%d.db", sqlite_count++);
   if (art_store_open_sqlite(&s, tu_path(name), NULL, &err) < 0) fail_msg("%s", err.message);
+  return s;
+}
+
+static int pg_schema_count;
+
+/* A fresh schema in the database the group setup made. */
+static art_store *open_postgres(void) {
+  char schema[64];
+  art_store *s;
+  art_error err = {0};
+  snprintf(schema, sizeof schema, "contract_%d", pg_schema_count++);
+  art_postgres_options opts = {.schema = schema};
+  if (art_store_open_postgres(&s, tu_pg_url("store_tests"), &opts, &err) < 0)
+    fail_msg("%s", err.message);
+  return s;
+}
+
+static art_store *open_url(const char *where) {
+  art_store *s;
+  art_error err = {0};
+  if (art_store_open_url(&s, where, &err) < 0) fail_msg("%s", err.message);
   return s;
 }
 
@@ -250,6 +273,10 @@ static void contract_journal_sink_and_replay(opener open) {
   static void name##_sqlite(void **state) {                                                        \
     (void)state;                                                                                   \
     fn(open_sqlite);                                                                               \
+  }                                                                                                \
+  static void name##_postgres(void **state) {                                                      \
+    (void)state;                                                                                   \
+    fn(open_postgres);                                                                             \
   }
 
 /* Append as the holder of lease generation `generation`: 0 or a negative code. */
@@ -799,6 +826,222 @@ static void foreign_and_newer_files_are_refused_untouched(void **state) {
   refuse(newer, "written by a newer agentrt (store schema 99, this build knows 6)");
 }
 
+/* ---- PostgreSQL databases ------------------------------------------------------- */
+
+/* A store whose schema is not ours is refused, with a message, untouched. */
+static void pg_refuse(const char *url, const char *want) {
+  art_store *s = NULL;
+  art_error err = {0};
+  assert_int_equal(art_store_open_postgres(&s, url, NULL, &err), ART_ESPEC);
+  assert_null(s);
+  if (!strstr(err.message, want)) fail_msg("\"%s\" lacks \"%s\"", err.message, want);
+}
+
+static void foreign_and_newer_schemas_are_refused_untouched(void **state) {
+  (void)state;
+  const char *foreign = tu_pg_database("foreign");
+  tu_pg_exec(foreign, "CREATE SCHEMA agentrt; CREATE TABLE agentrt.photos(id int);"
+                      " INSERT INTO agentrt.photos VALUES (1)");
+  pg_refuse(foreign, "is not an agentrt store (schema agentrt holds tables of something else)");
+  tu_pg_exec(foreign, "DO $$BEGIN IF (SELECT count(*) FROM agentrt.photos) <> 1 OR (SELECT"
+                      " count(*) FROM pg_tables WHERE schemaname = 'agentrt') <> 1 THEN"
+                      " RAISE 'the schema was touched'; END IF; END$$");
+  const char *newer = tu_pg_database("newer");
+  art_store *s;
+  art_error err = {0};
+  assert_int_equal(art_store_open_postgres(&s, newer, NULL, &err), 0);
+  art_store_close(s);
+  tu_pg_exec(newer, "UPDATE agentrt.meta SET value = '99' WHERE key = 'schema_version'");
+  pg_refuse(newer, "written by a newer agentrt (store schema 99, this build knows 1)");
+}
+
+/* Processes that open a new database at once: one makes the schema, the others
+ * wait for its advisory lock and find it made. */
+static void first_openers_do_not_race(void **state) {
+  (void)state;
+  enum { KIDS = 4 };
+  const char *url = tu_pg_database("race");
+  pid_t kids[KIDS];
+  for (int i = 0; i < KIDS; i++) {
+    if ((kids[i] = fork()) != 0) continue;
+    art_store *s;
+    art_error err = {0};
+    char id[16];
+    snprintf(id, sizeof id, "kid-%d", i);
+    art_run_record r = record(id, i);
+    int rc = art_store_open_postgres(&s, url, NULL, &err);
+    if (rc == 0) rc = s->vt->create_run(s, &r, &err), art_store_close(s);
+    if (rc < 0) fprintf(stderr, "%s\n", err.message);
+    _exit(rc < 0);
+  }
+  for (int i = 0; i < KIDS; i++) {
+    int status;
+    assert_int_equal(waitpid(kids[i], &status, 0), kids[i]);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  art_store *s = open_url(url);
+  art_run_record *list;
+  size_t n;
+  art_error err = {0};
+  assert_int_equal(s->vt->list_runs(s, -1, &list, &n, &err), 0);
+  assert_int_equal(n, KIDS);
+  art_run_records_free(list, n);
+  art_store_close(s);
+}
+
+/* Another handle sees a group once it is written, not before; a lease taken
+ * over from another handle fences that handle's writes. */
+static void handles_share_a_database(void **state) {
+  (void)state;
+  const char *url = tu_pg_database("shared");
+  art_store *a = open_url(url), *b = open_url(url);
+  art_error err = {0};
+  art_run_record r = record("shared", 1), got;
+  assert_int_equal(a->vt->create_run(a, &r, &err), 0);
+  assert_int_equal(
+      a->vt->append(a, "shared", 0, 1, 0, 10, ART_EV_RUN_STARTED, "{}", false, NULL, &err), 0);
+  assert_int_equal(b->vt->get_run(b, "shared", &got, &err), 0);
+  assert_int_equal(got.events, 0);
+  art_run_record_dispose(&got);
+  assert_int_equal(a->vt->commit_waiting(a, 10 + 100000, &err), 0);
+  assert_int_equal(b->vt->get_run(b, "shared", &got, &err), 0);
+  assert_int_equal(got.events, 1);
+  art_run_record_dispose(&got);
+  uint64_t gen_b = 0, gen_a = 0;
+  assert_int_equal(b->vt->claim(b, "shared", "b", 20, 1000, &gen_b, &err), 0);
+  assert_int_equal(gen_b, 1);
+  assert_int_equal(
+      b->vt->append(b, "shared", gen_b, 2, 1, 30, ART_EV_DECISION, "{}", true, NULL, &err), 0);
+  assert_int_equal(a->vt->claim(a, "shared", "a", 40, 1000, &gen_a, &err), ART_ESTATE);
+  assert_int_equal(a->vt->claim(a, "shared", "a", 2000, 1000, &gen_a, &err), 0);
+  assert_int_equal(gen_a, 2);
+  assert_int_equal( /* b was slow, not dead: held back or not, its writes are refused */
+      b->vt->append(b, "shared", gen_b, 3, 1, 30, ART_EV_DECISION, "{}", false, NULL, &err), 0);
+  assert_int_equal(b->vt->commit(b, "shared", gen_b, &err), ART_EFENCED);
+  assert_int_equal(
+      b->vt->append(b, "shared", gen_b, 3, 1, 30, ART_EV_STOP, "{}", true, NULL, &err),
+      ART_EFENCED);
+  assert_int_equal(
+      a->vt->append(a, "shared", gen_a, 3, 1, 30, ART_EV_STOP, "{}", true, NULL, &err), 0);
+  assert_int_equal(b->vt->get_run(b, "shared", &got, &err), 0);
+  assert_int_equal(got.events, 3);
+  art_run_record_dispose(&got);
+  art_store_close(a);
+  art_store_close(b);
+}
+
+/* The driving handle reads a run's cancel request once and is told of new
+ * ones: a cancel from another handle reaches it without being asked for. */
+static void a_cancel_from_another_handle_arrives(void **state) {
+  (void)state;
+  const char *url = tu_pg_database("cancels");
+  art_store *driver = open_url(url), *canceller = open_url(url);
+  art_error err = {0};
+  art_run_record r = record("to-cancel", 1), other = record("other", 2);
+  assert_int_equal(driver->vt->create_run(driver, &r, &err), 0);
+  assert_int_equal(driver->vt->create_run(driver, &other, &err), 0);
+  char *reason = NULL;
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(driver->vt->cancel_requested(driver, "to-cancel", &reason, &err), 0);
+    assert_null(reason);
+  }
+  assert_int_equal(canceller->vt->request_cancel(canceller, "to-cancel", "stop it", &err), 0);
+  /* The announcement comes as soon as the server passes it on. */
+  for (int tries = 0; !reason && tries < 5000; tries++) {
+    assert_int_equal(driver->vt->cancel_requested(driver, "to-cancel", &reason, &err), 0);
+    if (!reason) usleep(1000);
+  }
+  assert_non_null(reason);
+  assert_string_equal(reason, "stop it");
+  free(reason);
+  assert_int_equal(driver->vt->cancel_requested(driver, "to-cancel", &reason, &err), 0);
+  assert_string_equal(reason, "stop it"); /* and it stays */
+  free(reason);
+  assert_int_equal(driver->vt->cancel_requested(driver, "other", &reason, &err), 0);
+  assert_null(reason);
+  assert_int_equal(driver->vt->cancel_requested(driver, "nope", &reason, &err), ART_ENOTFOUND);
+  art_store_close(driver);
+  art_store_close(canceller);
+}
+
+static void expect_eio(const char *where, const char *want, const char *secret) {
+  art_store *s = NULL;
+  art_error err = {0};
+  assert_int_equal(art_store_open_url(&s, where, &err), ART_EIO);
+  assert_null(s);
+  if (!strstr(err.message, want)) fail_msg("\"%s\" lacks \"%s\"", err.message, want);
+  if (secret && strstr(err.message, secret)) fail_msg("\"%s\" shows \"%s\"", err.message, secret);
+}
+
+static void unreachable_servers_and_wrong_urls_say_so(void **state) {
+  (void)state;
+  expect_eio("postgresql://agentrt:s3cret@/nodb?host=/nonexistent",
+             "cannot connect to store postgresql://agentrt@/nodb?host=/nonexistent: ", "s3cret");
+  expect_eio("postgres://agentrt@/db?nosuchoption=1&password=s3cret",
+             "cannot connect to store postgres://agentrt@/db?nosuchoption=1: invalid URI query"
+             " parameter",
+             "s3cret");
+  char url[600];
+  snprintf(url, sizeof url, "%s", tu_pg_url("no_such_db"));
+  expect_eio(url, "database \"no_such_db\" does not exist", NULL);
+}
+
+static void a_wrong_password_is_refused(void **state) {
+  (void)state;
+  const char *db = tu_pg_database("passwords");
+  tu_pg_exec(db, "GRANT CREATE ON DATABASE passwords TO " TU_PG_PASSWORD_ROLE);
+  expect_eio(tu_pg_url_as("passwords", TU_PG_PASSWORD_ROLE ":wr0ng"),
+             "password authentication failed for user \"" TU_PG_PASSWORD_ROLE "\"", "wr0ng");
+  expect_eio(tu_pg_url_as("passwords", TU_PG_PASSWORD_ROLE), "no password supplied", NULL);
+  art_store_close(open_url(tu_pg_url_as("passwords", TU_PG_PASSWORD_ROLE ":right")));
+}
+
+/* A role that may connect and no more: the schema is not made, not half made. */
+static void a_role_that_may_only_connect_is_told_why(void **state) {
+  (void)state;
+  const char *db = tu_pg_database("connect_only");
+  char want[600];
+  snprintf(want, sizeof want,
+           "cannot create the agentrt schema agentrt in store %s: permission denied for database"
+           " connect_only",
+           tu_pg_url_as("connect_only", "agentrt_connect"));
+  expect_eio(tu_pg_url_as("connect_only", "agentrt_connect"), want, NULL);
+  tu_pg_exec(db, "DO $$BEGIN IF EXISTS(SELECT 1 FROM pg_namespace WHERE nspname = 'agentrt')"
+                 " THEN RAISE 'half made'; END IF; END$$");
+}
+
+static void shown(const char *where, const char *want) {
+  char buf[256];
+  art_store_url_redact(buf, sizeof buf, where);
+  assert_string_equal(buf, want);
+}
+
+static void store_urls_are_shown_without_passwords(void **state) {
+  (void)state;
+  shown("postgresql://u:s3cret@db.example:5432/runs?sslmode=require",
+        "postgresql://u@db.example:5432/runs?sslmode=require");
+  shown("postgres://u:s3cret@h/db?password=x&sslmode=disable", "postgres://u@h/db?sslmode=disable");
+  shown("postgresql:///db?host=/tmp&password=x", "postgresql:///db?host=/tmp");
+  shown("host=/tmp dbname=db password='se cr\\'et' user=u", "host=/tmp dbname=db user=u");
+  shown("password=x host=h", "host=h");
+  shown("postgresql://u@h/db", "postgresql://u@h/db");
+  shown("./agentrt.db", "./agentrt.db");
+  assert_true(art_store_url_is_postgres("postgres://h/db"));
+  assert_true(art_store_url_is_postgres("postgresql:///db"));
+  assert_false(art_store_url_is_postgres("postgresql.db"));
+}
+
+/* Anything but a PostgreSQL URL is a SQLite store's path. */
+static void urls_name_the_backend(void **state) {
+  (void)state;
+  art_store *s = open_url(tu_path("by-url.db"));
+  assert_string_equal(s->vt->name, "sqlite");
+  art_store_close(s);
+  s = open_url(tu_pg_database("by_url"));
+  assert_string_equal(s->vt->name, "postgres");
+  art_store_close(s);
+}
+
 /* A backend built against another store.h is refused where it joins a run. */
 static void a_store_of_another_version_is_refused(void **state) {
   (void)state;
@@ -819,16 +1062,29 @@ static void a_store_of_another_version_is_refused(void **state) {
   art_store_close(s);
 }
 
+/* Before the per-test baselines: the server outlives every test. */
+static int start_postgres(void **state) {
+  (void)state;
+  tu_pg_database("store_tests");
+  tu_pg_exec(tu_pg_start(), "CREATE ROLE agentrt_connect LOGIN;"
+                            " CREATE ROLE " TU_PG_PASSWORD_ROLE " LOGIN PASSWORD 'right'");
+  return 0;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(runs_and_journals_memory),
       cmocka_unit_test(runs_and_journals_sqlite),
+      cmocka_unit_test(runs_and_journals_postgres),
       cmocka_unit_test(create_runs_memory),
       cmocka_unit_test(create_runs_sqlite),
+      cmocka_unit_test(create_runs_postgres),
       cmocka_unit_test(cancel_requests_memory),
       cmocka_unit_test(cancel_requests_sqlite),
+      cmocka_unit_test(cancel_requests_postgres),
       cmocka_unit_test(approval_records_memory),
       cmocka_unit_test(approval_records_sqlite),
+      cmocka_unit_test(approval_records_postgres),
       cmocka_unit_test(grouped_events_hold_no_lock),
       cmocka_unit_test(groups_are_written_by_time_and_size),
       cmocka_unit_test(a_group_holds_many_runs),
@@ -837,19 +1093,33 @@ int main(void) {
       cmocka_unit_test(schema_2_journals_are_migrated_and_resume),
       cmocka_unit_test(status_list_prune_memory),
       cmocka_unit_test(status_list_prune_sqlite),
+      cmocka_unit_test(status_list_prune_postgres),
       cmocka_unit_test(prune_names_what_it_deletes_memory),
       cmocka_unit_test(prune_names_what_it_deletes_sqlite),
+      cmocka_unit_test(prune_names_what_it_deletes_postgres),
       cmocka_unit_test(leases_memory),
       cmocka_unit_test(leases_sqlite),
       cmocka_unit_test(fencing_memory),
       cmocka_unit_test(fencing_sqlite),
       cmocka_unit_test(a_taken_over_run_is_dropped_from_the_group),
       cmocka_unit_test(a_locked_store_is_busy),
+      cmocka_unit_test(leases_postgres),
+      cmocka_unit_test(fencing_postgres),
       cmocka_unit_test(journal_sink_and_replay_memory),
       cmocka_unit_test(journal_sink_and_replay_sqlite),
+      cmocka_unit_test(journal_sink_and_replay_postgres),
       cmocka_unit_test(a_store_outlives_its_process),
       cmocka_unit_test(foreign_and_newer_files_are_refused_untouched),
       cmocka_unit_test(a_store_of_another_version_is_refused),
+      cmocka_unit_test(foreign_and_newer_schemas_are_refused_untouched),
+      cmocka_unit_test(first_openers_do_not_race),
+      cmocka_unit_test(handles_share_a_database),
+      cmocka_unit_test(a_cancel_from_another_handle_arrives),
+      cmocka_unit_test(unreachable_servers_and_wrong_urls_say_so),
+      cmocka_unit_test(a_wrong_password_is_refused),
+      cmocka_unit_test(a_role_that_may_only_connect_is_told_why),
+      cmocka_unit_test(store_urls_are_shown_without_passwords),
+      cmocka_unit_test(urls_name_the_backend),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return cmocka_run_group_tests(tests, start_postgres, NULL);
 }

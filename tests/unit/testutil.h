@@ -73,6 +73,24 @@ typedef struct tu_alloc {
 } tu_alloc;
 void tu_alloc_init(tu_alloc *t, long fail_at);
 
+/* A throwaway PostgreSQL 15 server for this test process (testutil_pg.c),
+ * started by the first call (from a group setup, before the per-test
+ * baseline), stopped and removed at exit; unix socket only, no fsync.  The
+ * URL of its "postgres" database (superuser, no password). */
+const char *tu_pg_start(void);
+void tu_pg_stop(void);
+/* A new empty database `name` on that server (starting it); its URL. */
+const char *tu_pg_database(const char *name);
+/* The URL of database `db` on that server as the superuser (a static
+ * rotating buffer). */
+const char *tu_pg_url(const char *db);
+/* The same as another role: userinfo is "ROLE" or "ROLE:PASSWORD". */
+const char *tu_pg_url_as(const char *db, const char *userinfo);
+/* Run `sql` in the database `url` names; an error fails the test. */
+void tu_pg_exec(const char *url, const char *sql);
+/* The role pg_hba.conf asks a scram-sha-256 password of (scripts/pg-throwaway). */
+#define TU_PG_PASSWORD_ROLE "agentrt_pw"
+
 /* Every test leaves the process as it found it: the same descriptors open
  * and the same child processes (a killed tool's group reaped, a server shut
  * down).  The baseline is taken before each test and checked after it (a

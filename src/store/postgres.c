@@ -1,0 +1,1068 @@
+/* The PostgreSQL store: many workers on many machines share one database.  The
+ * tables live in a schema of their own ("agentrt"), beside a meta table that
+ * says whose they are and which schema version they have; migrations run under
+ * a transaction-scoped advisory lock, so concurrent first openers do not race.
+ * Events are grouped as the SQLite store groups them, and a group is written
+ * by one prepared statement (its events, its runs' counters and an approval)
+ * whose parameters are arrays, which is one round trip and one commit however
+ * many runs and events it holds. */
+#include <ctype.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agentrt/store.h"
+#include "store/event_group.h"
+#include "store/store_internal.h"
+
+#define APPLICATION_ID "agentrt"
+#define SCHEMA_VERSION 1
+/* The advisory lock migrations take: 'art1' and the schema's hash. */
+#define MIGRATION_LOCK 0x61727431
+/* As in the SQLite store: a loop's turn over thousands of runs is best one
+ * commit. */
+enum { GROUP_EVENTS = 65536 };
+#define GROUP_SPAN_US 100000
+/* Its cancel channel, "SCHEMA.cancel", is a name too: at most 63 bytes. */
+enum { SCHEMA_NAME_MAX = 56 };
+#define SQLSTATE_UNIQUE "23505"
+#define SQLSTATE_NO_DATA "P0002"
+
+typedef struct pg_store {
+  art_store base;
+  PGconn *conn;
+  char where[512]; /* the conninfo without its password, for messages */
+  char schema[64];
+  char cancels[80]; /* the channel cancels are announced on: "SCHEMA.cancel" */
+  art_event_group group;
+  art_known_runs known;
+} pg_store;
+
+/* ---- statements and their parameters -------------------------------------------- */
+
+/* Parameters kept in one buffer, each NUL-terminated (SIZE_MAX: NULL), and
+ * the name of the prepared statement they are for, if any. */
+typedef struct pg_args {
+  const char *prepared;
+  char *text;
+  size_t len, cap;
+  size_t *at;
+  int n, n_cap;
+  bool oom;
+} pg_args;
+
+static bool reserve(char **buf, size_t *cap, size_t need) {
+  if (need <= *cap) return true;
+  size_t cap2 = *cap ? *cap : 256;
+  while (cap2 < need) cap2 *= 2;
+  char *grown = realloc(*buf, cap2);
+  if (grown) *buf = grown, *cap = cap2;
+  return grown != NULL;
+}
+
+typedef struct pg_text {
+  char *s;
+  size_t len, cap;
+  bool oom;
+} pg_text;
+
+static void text_put(pg_text *t, const char *s, size_t n) {
+  if (!t->oom && !reserve(&t->s, &t->cap, t->len + n + 1)) t->oom = true;
+  if (t->oom) return;
+  memcpy(t->s + t->len, s, n);
+  t->s[t->len += n] = '\0';
+}
+
+static void array_next(pg_text *t) { text_put(t, t->len ? "," : "{", 1); }
+
+/* An element in quotes, its quotes and backslashes escaped. */
+static void array_str(pg_text *t, const char *s) {
+  array_next(t);
+  text_put(t, "\"", 1);
+  while (*s) {
+    size_t plain = strcspn(s, "\"\\");
+    text_put(t, s, plain);
+    s += plain;
+    if (*s) text_put(t, (const char[]){'\\', *s++}, 2);
+  }
+  text_put(t, "\"", 1);
+}
+
+static void array_int(pg_text *t, int64_t v) {
+  char num[24];
+  array_next(t);
+  text_put(t, num, (size_t)snprintf(num, sizeof num, "%" PRId64, v));
+}
+
+static void array_opt(pg_text *t, const char *s) {
+  if (s) {
+    array_str(t, s);
+    return;
+  }
+  array_next(t);
+  text_put(t, "NULL", 4);
+}
+
+static void arg_text(pg_args *a, const char *s) {
+  if (a->oom) return;
+  if (a->n == a->n_cap) {
+    int cap = a->n_cap ? 2 * a->n_cap : 16;
+    size_t *grown = realloc(a->at, (size_t)cap * sizeof *grown);
+    if (!grown) {
+      a->oom = true;
+      return;
+    }
+    a->at = grown, a->n_cap = cap;
+  }
+  size_t n = s ? strlen(s) + 1 : 0;
+  if (s && !reserve(&a->text, &a->cap, a->len + n)) {
+    a->oom = true;
+    return;
+  }
+  a->at[a->n++] = s ? a->len : SIZE_MAX;
+  if (s) memcpy(a->text + a->len, s, n), a->len += n;
+}
+
+static void arg_int(pg_args *a, int64_t v) {
+  char num[24];
+  snprintf(num, sizeof num, "%" PRId64, v);
+  arg_text(a, num);
+}
+
+static void args_dispose(pg_args *a) {
+  free(a->text);
+  free(a->at);
+  memset(a, 0, sizeof *a);
+}
+
+static void one_line(char *s) {
+  size_t n = strlen(s);
+  while (n && isspace((unsigned char)s[n - 1])) s[--n] = '\0';
+  for (char *c = s; *c; c++)
+    if (*c == '\n' || *c == '\t') *c = ' ';
+}
+
+/* The server's (or libpq's) words for what went wrong, on one line. */
+static void pg_message(pg_store *p, const PGresult *res, char *buf, size_t size) {
+  const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+  snprintf(buf, size, "%s", m ? m : PQerrorMessage(p->conn));
+  one_line(buf);
+}
+
+static int pg_error(pg_store *p, const PGresult *res, const char *what, art_error *err) {
+  char msg[400];
+  pg_message(p, res, msg, sizeof msg);
+  if (PQstatus(p->conn) == CONNECTION_BAD)
+    return art_error_set(err, ART_EIO, "%s: lost the connection to store %s (%s)", what, p->where,
+                         msg);
+  return art_error_set(err, ART_EIO, "%s: store %s: %s", what, p->where, msg);
+}
+
+static bool sqlstate_is(const PGresult *res, const char *state) {
+  const char *s = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+  return s && strcmp(s, state) == 0;
+}
+
+/* Run `sql` (or a's prepared statement) with a's parameters; without
+ * parameters, `sql` may be several statements. */
+static PGresult *run_sql(pg_store *p, const char *sql, const pg_args *a) {
+  if (!a->n) return PQexec(p->conn, sql);
+  const char **values = malloc((size_t)a->n * sizeof *values);
+  if (!values) return NULL;
+  for (int i = 0; i < a->n; i++) values[i] = a->at[i] == SIZE_MAX ? NULL : a->text + a->at[i];
+  PGresult *res = a->prepared ? PQexecPrepared(p->conn, a->prepared, a->n, values, NULL, NULL, 0)
+                              : PQexecParams(p->conn, sql, a->n, NULL, values, NULL, NULL, 0);
+  free(values);
+  return res;
+}
+
+/* Run a statement that returns nothing to read: 0, or an error naming `what`;
+ * *changed (may be NULL) is how many rows it changed. */
+static int run_command(pg_store *p, const char *sql, pg_args *a, long *changed, const char *what,
+                       art_error *err) {
+  if (a->oom) {
+    args_dispose(a);
+    return art_error_set(err, ART_ENOMEM, "out of memory");
+  }
+  PGresult *res = run_sql(p, sql, a);
+  args_dispose(a);
+  int status = PQresultStatus(res);
+  int rc =
+      status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK ? 0 : pg_error(p, res, what, err);
+  if (rc == 0 && changed) *changed = strtol(PQcmdTuples(res), NULL, 10);
+  PQclear(res);
+  return rc;
+}
+
+static int exec(pg_store *p, const char *sql, const char *what, art_error *err) {
+  pg_args none = {0};
+  return run_command(p, sql, &none, NULL, what, err);
+}
+
+/* Run a query: its rows in *res (PQclear), or an error naming `what`. */
+static int run_query(pg_store *p, const char *sql, pg_args *a, PGresult **res, const char *what,
+                     art_error *err) {
+  *res = a->oom ? NULL : run_sql(p, sql, a);
+  bool oom = a->oom;
+  args_dispose(a);
+  if (oom) return art_error_set(err, ART_ENOMEM, "out of memory");
+  if (PQresultStatus(*res) == PGRES_TUPLES_OK) return 0;
+  int rc = pg_error(p, *res, what, err);
+  PQclear(*res);
+  *res = NULL;
+  return rc;
+}
+
+static char *text_at(const PGresult *res, int row, int col, bool *oom) {
+  if (PQgetisnull(res, row, col)) return NULL;
+  char *copy = strdup(PQgetvalue(res, row, col));
+  if (!copy) *oom = true;
+  return copy;
+}
+
+static int64_t int_at(const PGresult *res, int row, int col) {
+  return strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+/* ---- the group ----------------------------------------------------------------- */
+
+/* The run named in a unique violation's detail ("Key (run_id)=(x) already
+ * exists."), into buf; false when the server did not say. */
+static bool conflicting_key(const PGresult *res, char *buf, size_t size) {
+  const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+  const char *from = detail ? strstr(detail, ")=(") : NULL;
+  const char *to = from ? strstr(from, ") already exists") : NULL;
+  if (!to) return false;
+  snprintf(buf, size, "%.*s", (int)(to - from - 3), from + 3);
+  return true;
+}
+
+/* A group is written by one prepared statement whatever its size: each column
+ * is one parameter, an array literal ({"a","b"}) the server unnests. */
+enum {
+  EV_RUN,
+  EV_SEQ,
+  EV_STEP,
+  EV_TYPE,
+  EV_TS,
+  EV_BODY,
+  RUN_ID,
+  RUN_EVENTS,
+  RUN_STEPS,
+  RUN_TS,
+  RUN_GEN,
+  GROUP_COLUMNS
+};
+/* Its rows: the runs whose events were refused (their lease was taken over).
+ * $12, NULL or a JSON object of approvals' columns, is the approval that
+ * comes with the group's last event: written only when its run is. */
+#define WRITE_GROUP                                                                                \
+  "SELECT fenced FROM write_group($1::text[], $2::bigint[], $3::bigint[], $4::text[],"             \
+  " $5::bigint[], $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[],"              \
+  " $11::bigint[], $12::jsonb) AS w(fenced)"
+
+/* Each of n columns, an array, into a parameter of a. */
+static void columns_args(pg_text *cols, int n, pg_args *a) {
+  for (int c = 0; c < n; c++) {
+    text_put(&cols[c], cols[c].len ? "}" : "{}", cols[c].len ? 1 : 2);
+    a->oom |= cols[c].oom;
+    arg_text(a, cols[c].s);
+    free(cols[c].s);
+  }
+}
+
+static void group_columns(pg_store *p, pg_text *cols) {
+  const art_event_group *g = &p->group;
+  for (int i = 0; i < g->n_pending; i++) {
+    const art_grouped_event *e = &g->pending[i];
+    array_str(&cols[EV_RUN], e->run_id), array_int(&cols[EV_SEQ], e->seq);
+    array_int(&cols[EV_STEP], e->step), array_str(&cols[EV_TYPE], art_event_type_name(e->type));
+    array_int(&cols[EV_TS], e->ts_us), array_str(&cols[EV_BODY], art_group_body(g, e));
+  }
+  for (int i = 0; i < g->n_touched; i++) { /* a run's counters follow its last event */
+    const art_known_run *k = art_known_find(&p->known, g->touched[i]);
+    array_str(&cols[RUN_ID], k->run_id), array_int(&cols[RUN_EVENTS], k->seq);
+    array_int(&cols[RUN_STEPS], k->steps), array_int(&cols[RUN_TS], k->ts_us);
+    array_int(&cols[RUN_GEN], (int64_t)k->generation);
+  }
+}
+
+/* The approval as the JSON object write_group makes its row of (NULL: none). */
+static void approval_arg(pg_args *a, const art_approval_record *ap) {
+  json_t *row =
+      ap ? json_pack("{s:s, s:I, s:s, s:s?, s:s, s:s?, s:I, s:s, s:s, s:s?, s:I, s:I}", "run_id",
+                     ap->run_id, "event_seq", (json_int_t)ap->event_seq, "action_id", ap->action_id,
+                     "tool", ap->tool, "input_sha256", ap->input_sha256, "requested_by",
+                     ap->requested_by, "requested_at_us", (json_int_t)ap->requested_at_us,
+                     "reviewer", ap->reviewer, "decision", ap->approved ? "approved" : "denied",
+                     "reason", ap->reason, "decided_at_us", (json_int_t)ap->decided_at_us,
+                     "expires_at_us", (json_int_t)ap->expires_at_us)
+         : NULL;
+  char *text = row ? json_dumps(row, JSON_COMPACT) : NULL;
+  a->oom |= ap && !text;
+  arg_text(a, text);
+  free(text);
+  json_decref(row);
+}
+
+/* The group's statement and its parameters into a. */
+static void group_args(pg_store *p, const art_approval_record *approval, pg_args *a) {
+  pg_text cols[GROUP_COLUMNS] = {{0}};
+  group_columns(p, cols);
+  a->prepared = "write_group";
+  columns_args(cols, GROUP_COLUMNS, a);
+  approval_arg(a, approval);
+}
+
+/* The runs write_group refused are forgotten: their next append, or the
+ * check after this write, learns their new generation. */
+static void forget_fenced(pg_store *p, const PGresult *res) {
+  for (int i = 0; i < PQntuples(res); i++) {
+    art_known_run *k = art_known_find(&p->known, PQgetvalue(res, i, 0));
+    if (k) k->known = false;
+  }
+}
+
+/* Write the group, and `approval` (may be NULL) with it, in one statement.
+ * On failure the group is lost, as a crash would lose it. */
+static int flush_with(pg_store *p, const art_approval_record *approval, art_error *err) {
+  if (!p->group.n_pending) return 0;
+  pg_args a = {0};
+  group_args(p, approval, &a);
+  const art_grouped_event *first = &p->group.pending[0];
+  PGresult *res = a.oom ? NULL : run_sql(p, NULL, &a);
+  int rc = a.oom ? art_error_set(err, ART_ENOMEM, "out of memory") : 0;
+  if (rc == 0 && PQresultStatus(res) != PGRES_TUPLES_OK)
+    rc = sqlstate_is(res, SQLSTATE_UNIQUE)
+             ? art_error_set(err, ART_ESTATE, "run %s: event %u is in the journal already",
+                             first->run_id, first->seq)
+         : sqlstate_is(res, SQLSTATE_NO_DATA)
+             ? art_error_set(err, ART_ENOTFOUND, "no run %s (deleted meanwhile)", first->run_id)
+             : pg_error(p, res, "commit events", err);
+  if (rc == 0) forget_fenced(p, res);
+  PQclear(res);
+  args_dispose(&a);
+  art_group_done(&p->group, &p->known, rc);
+  return rc;
+}
+
+static int flush(pg_store *p, art_error *err) { return flush_with(p, NULL, err); }
+
+/* What the database holds of run_id (art_stored_counters). */
+static int stored_counters(void *store, const char *run_id, art_known_run *k, art_error *err) {
+  pg_store *p = store;
+  pg_args a = {.prepared = "stored_counters"};
+  arg_text(&a, run_id);
+  PGresult *res;
+  int rc = run_query(p, NULL, &a, &res, "append event", err);
+  if (rc < 0) return rc;
+  bool found = PQntuples(res) == 1;
+  if (found) k->seq = (uint32_t)int_at(res, 0, 0), k->steps = (uint32_t)int_at(res, 0, 1);
+  if (found) k->generation = (uint64_t)int_at(res, 0, 2);
+  PQclear(res);
+  return found ? 0 : art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
+}
+
+/* After the group was written: whether run_id's events in it were refused. */
+static int fenced_after(pg_store *p, const char *run_id, uint64_t generation, art_error *err) {
+  return art_group_fenced_after(&p->known, stored_counters, p, run_id, generation, err);
+}
+
+static int pg_append(art_store *s, const char *run_id, uint64_t generation, uint32_t seq,
+                     uint32_t step, int64_t ts_us, art_event_type type, const char *body,
+                     bool durable, const art_approval_record *approval, art_error *err) {
+  pg_store *p = (pg_store *)s;
+  art_journal_entry e = {.seq = seq, .step = step, .ts_us = ts_us, .type = type, .body = body};
+  int rc = art_group_append(&p->group, &p->known, stored_counters, p, run_id, generation, &e, err);
+  if (rc < 0) return rc;
+  if (!durable && !approval && !art_group_due(&p->group, GROUP_EVENTS, GROUP_SPAN_US, ts_us))
+    return 0;
+  rc = flush_with(p, approval, err);
+  return rc < 0 ? rc : fenced_after(p, run_id, generation, err);
+}
+
+static int pg_commit(art_store *s, const char *run_id, uint64_t generation, art_error *err) {
+  pg_store *p = (pg_store *)s;
+  int rc = flush(p, err);
+  return rc < 0 || !run_id ? rc : fenced_after(p, run_id, generation, err);
+}
+
+static int pg_commit_waiting(art_store *s, int64_t now_us, art_error *err) {
+  pg_store *p = (pg_store *)s;
+  return art_group_due(&p->group, GROUP_EVENTS + 1, GROUP_SPAN_US, now_us) ? flush(p, err) : 0;
+}
+
+/* ---- runs ---------------------------------------------------------------------- */
+
+/* A run creation's failure: an id that exists (named), or the server's words. */
+static int create_failed(pg_store *p, PGresult *res, const char *run_id, const char *what,
+                         art_error *err) {
+  char id[ART_RUN_ID_MAX + 1];
+  int rc;
+  if (!sqlstate_is(res, SQLSTATE_UNIQUE))
+    rc = pg_error(p, res, what, err);
+  else if (conflicting_key(res, id, sizeof id))
+    rc = art_error_set(err, ART_EEXIST, "run %s exists already", id);
+  else
+    rc = art_error_set(err, ART_EEXIST, "run %s (or another of them) exists already", run_id);
+  PQclear(res);
+  return rc;
+}
+
+/* Runs are inserted as groups are written: one statement, each column an
+ * array. */
+enum {
+  RUN_ID_COL,
+  STATUS,
+  STOP_REASON,
+  DETAIL,
+  SPEC_JSON,
+  SPEC_DIR,
+  CREATED,
+  LEASE_OWNER,
+  LEASE_UNTIL,
+  RUN_COLUMNS
+};
+/* A run created held is at lease generation 1, one created unheld at 0. */
+#define INSERT_RUNS                                                                                \
+  "INSERT INTO runs(run_id, status, stop_reason, detail, spec_json, spec_dir, created_us,"         \
+  " updated_us, lease_owner, lease_until_us, lease_generation)"                                    \
+  " SELECT r, s, sr, d, j, sd, c, c, lo, lu, (lo IS NOT NULL)::int FROM"                           \
+  " unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],"   \
+  " $8::text[], $9::bigint[]) AS x(r, s, sr, d, j, sd, c, lo, lu)"
+
+static void run_columns(const art_run_record *recs, size_t n, pg_text *cols) {
+  for (size_t i = 0; i < n; i++) {
+    const art_run_record *r = &recs[i];
+    array_str(&cols[RUN_ID_COL], r->run_id), array_int(&cols[STATUS], r->status);
+    array_opt(&cols[STOP_REASON], r->stop_reason), array_opt(&cols[DETAIL], r->detail);
+    array_str(&cols[SPEC_JSON], r->spec_json ? r->spec_json : "{}");
+    array_opt(&cols[SPEC_DIR], r->spec_dir), array_int(&cols[CREATED], r->created_us);
+    array_opt(&cols[LEASE_OWNER], r->lease_owner);
+    array_int(&cols[LEASE_UNTIL], r->lease_owner ? r->lease_until_us : 0);
+  }
+}
+
+/* Insert recs[0..n) with one statement (all or none); the handle knows they
+ * have no events. */
+static int insert_runs(pg_store *p, const art_run_record *recs, size_t n, const char *what,
+                       art_error *err) {
+  pg_text cols[RUN_COLUMNS] = {{0}};
+  pg_args a = {0};
+  run_columns(recs, n, cols);
+  columns_args(cols, RUN_COLUMNS, &a);
+  PGresult *res = a.oom ? NULL : run_sql(p, INSERT_RUNS, &a);
+  bool oom = a.oom;
+  args_dispose(&a);
+  if (oom) return art_error_set(err, ART_ENOMEM, "out of memory");
+  if (PQresultStatus(res) != PGRES_COMMAND_OK)
+    return create_failed(p, res, recs[0].run_id, what, err);
+  PQclear(res);
+  for (size_t i = 0; i < n; i++) {
+    art_known_run *k = art_known_put(&p->known, recs[i].run_id); /* NULL: looked up later */
+    if (k) k->known = true, k->seq = 0, k->steps = 0, k->generation = recs[i].lease_owner ? 1 : 0;
+  }
+  return 0;
+}
+
+static int pg_create(art_store *s, const art_run_record *r, art_error *err) {
+  pg_store *p = (pg_store *)s;
+  int rc = flush(p, err);
+  return rc < 0 ? rc : insert_runs(p, r, 1, "create run", err);
+}
+
+/* One statement, so all or none; on a failure the handle forgets every run. */
+static int pg_create_runs(art_store *s, const art_run_record *recs, size_t n, art_error *err) {
+  pg_store *p = (pg_store *)s;
+  int rc = flush(p, err);
+  if (rc == 0 && n) rc = insert_runs(p, recs, n, "create runs", err);
+  if (rc < 0) art_known_clear(&p->known);
+  return rc;
+}
+
+/* ART_ENOTFOUND for a run that does not exist, else `otherwise`. */
+static int missing_or(pg_store *p, const char *run_id, int otherwise, art_error *err) {
+  pg_args a = {0};
+  arg_text(&a, run_id);
+  PGresult *res;
+  int rc = run_query(p, "SELECT 1 FROM runs WHERE run_id = $1", &a, &res, "look up run", err);
+  if (rc < 0) return rc;
+  bool found = PQntuples(res) == 1;
+  PQclear(res);
+  return found ? otherwise : art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
+}
+
+/* Commit the group, then run a statement about run_id that changes one row:
+ * ART_ENOTFOUND when it changed none and there is no such run, else
+ * `when_unchanged` (with its message set by the caller's err when < 0). */
+static int change_run(pg_store *p, const char *sql, pg_args *a, const char *run_id,
+                      int when_unchanged, const char *what, art_error *err) {
+  long changed = 0;
+  int rc = flush(p, err);
+  if (rc == 0)
+    rc = run_command(p, sql, a, &changed, what, err);
+  else
+    args_dispose(a);
+  if (rc < 0 || changed == 1) return rc;
+  return missing_or(p, run_id, when_unchanged, err);
+}
+
+/* change_run for a statement that changes the run only at `generation`: a
+ * run that exists but was not changed was taken over. */
+static int change_held(pg_store *p, const char *sql, pg_args *a, const char *run_id,
+                       uint64_t generation, const char *what, art_error *err) {
+  int rc = change_run(p, sql, a, run_id, ART_EFENCED, what, err);
+  return rc == ART_EFENCED ? art_group_refuse_fenced(run_id, generation, err) : rc;
+}
+
+static int pg_set_status(art_store *s, const char *run_id, uint64_t generation,
+                         art_run_status status, const char *stop_reason, const char *detail,
+                         int64_t now_us, art_error *err) {
+  pg_args a = {0};
+  arg_text(&a, run_id), arg_int(&a, status), arg_text(&a, stop_reason), arg_text(&a, detail);
+  arg_int(&a, now_us), arg_int(&a, (int64_t)generation);
+  return change_held((pg_store *)s,
+                     "UPDATE runs SET status = $2, stop_reason = $3, detail = $4, updated_us = $5"
+                     " WHERE run_id = $1 AND lease_generation = $6",
+                     &a, run_id, generation, "set status", err);
+}
+
+#define RECORD_COLUMNS                                                                             \
+  "run_id, status, stop_reason, detail, spec_json, spec_dir, steps, events, created_us,"           \
+  " updated_us, lease_owner, lease_until_us, cancel_reason, lease_generation"
+
+static int read_record(const PGresult *res, int row, art_run_record *r) {
+  bool oom = false;
+  *r = (art_run_record){.run_id = text_at(res, row, 0, &oom),
+                        .status = (art_run_status)int_at(res, row, 1),
+                        .stop_reason = text_at(res, row, 2, &oom),
+                        .detail = text_at(res, row, 3, &oom),
+                        .spec_json = text_at(res, row, 4, &oom),
+                        .spec_dir = text_at(res, row, 5, &oom),
+                        .steps = (uint32_t)int_at(res, row, 6),
+                        .events = (uint32_t)int_at(res, row, 7),
+                        .created_us = int_at(res, row, 8),
+                        .updated_us = int_at(res, row, 9),
+                        .lease_owner = text_at(res, row, 10, &oom),
+                        .lease_until_us = int_at(res, row, 11),
+                        .cancel_reason = text_at(res, row, 12, &oom),
+                        .lease_generation = (uint64_t)int_at(res, row, 13)};
+  if (!oom) return 0;
+  art_run_record_dispose(r);
+  return ART_ENOMEM;
+}
+
+/* How the rows of a query become an array of records. */
+typedef struct row_kind {
+  size_t size;
+  int (*read)(const PGresult *res, int row, void *record);
+  void (*free)(void *records, size_t n);
+} row_kind;
+
+/* Every row of res (cleared) into *out, an array of *n records. */
+static int read_rows(PGresult *res, const row_kind *kind, void **out, size_t *n, art_error *err) {
+  size_t rows = (size_t)PQntuples(res), count = 0;
+  char *list = rows ? calloc(rows, kind->size) : NULL;
+  int rc = rows && !list ? ART_ENOMEM : 0;
+  for (; rc == 0 && count < rows; count++)
+    rc = kind->read(res, (int)count, list + count * kind->size);
+  PQclear(res);
+  if (rc == 0) {
+    *out = list, *n = rows;
+    return 0;
+  }
+  kind->free(list, count);
+  return art_error_set(err, ART_ENOMEM, "out of memory");
+}
+
+static int read_record_row(const PGresult *res, int row, void *r) {
+  return read_record(res, row, r);
+}
+static void free_records(void *list, size_t n) { art_run_records_free(list, n); }
+static const row_kind record_rows = {sizeof(art_run_record), read_record_row, free_records};
+
+/* Commit the group, then run a query. */
+static int query_after_flush(pg_store *p, const char *sql, pg_args *a, PGresult **res,
+                             const char *what, art_error *err) {
+  int rc = flush(p, err);
+  if (rc == 0) return run_query(p, sql, a, res, what, err);
+  args_dispose(a);
+  return rc;
+}
+
+static int pg_get(art_store *s, const char *run_id, art_run_record *out, art_error *err) {
+  pg_store *p = (pg_store *)s;
+  pg_args a = {0};
+  arg_text(&a, run_id);
+  PGresult *res;
+  int rc = query_after_flush(p, "SELECT " RECORD_COLUMNS " FROM runs WHERE run_id = $1", &a, &res,
+                             "get run", err);
+  if (rc < 0) return rc;
+  if (PQntuples(res) == 0)
+    rc = art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
+  else if (read_record(res, 0, out) < 0)
+    rc = art_error_set(err, ART_ENOMEM, "out of memory");
+  PQclear(res);
+  return rc;
+}
+
+/* Rows straight into the journal: bodies are copied, not parsed.  The first
+ * column is NULL in the one row of a run without events. */
+static int read_journal(const PGresult *res, const char *run_id, art_journal *out, art_error *err) {
+  for (int i = 0; i < PQntuples(res) && !PQgetisnull(res, i, 0); i++) {
+    art_journal_entry e = {.seq = (uint32_t)int_at(res, i, 0),
+                           .step = (uint32_t)int_at(res, i, 1),
+                           .ts_us = int_at(res, i, 3),
+                           .body = PQgetvalue(res, i, 4),
+                           .body_len = (size_t)PQgetlength(res, i, 4)};
+    const char *type = PQgetvalue(res, i, 2);
+    if (art_event_type_parse(type, &e.type) < 0)
+      return art_error_set(err, ART_EIO, "run %s: journal event %u is damaged (type %s)", run_id,
+                           e.seq, type);
+    if (art_journal_add(out, &e) < 0) return art_error_set(err, ART_ENOMEM, "out of memory");
+  }
+  return 0;
+}
+
+static int pg_load(art_store *s, const char *run_id, art_journal *out, art_error *err) {
+  pg_store *p = (pg_store *)s;
+  *out = (art_journal){0};
+  pg_args a = {0};
+  arg_text(&a, run_id);
+  PGresult *res;
+  int rc = query_after_flush(p,
+                             "SELECT e.seq, e.step, e.type, e.ts_us, e.body FROM runs r"
+                             " LEFT JOIN events e ON e.run_id = r.run_id WHERE r.run_id = $1"
+                             " ORDER BY e.seq",
+                             &a, &res, "load journal", err);
+  if (rc < 0) return rc;
+  rc = PQntuples(res) == 0 ? art_error_set(err, ART_ENOTFOUND, "no run %s", run_id)
+                           : read_journal(res, run_id, out, err);
+  PQclear(res);
+  if (rc < 0) art_journal_dispose(out);
+  return rc;
+}
+
+static int pg_list(art_store *s, int status, art_run_record **out, size_t *n, art_error *err) {
+  pg_store *p = (pg_store *)s;
+  pg_args a = {0};
+  arg_int(&a, status);
+  PGresult *res;
+  int rc = query_after_flush(p,
+                             "SELECT " RECORD_COLUMNS " FROM runs WHERE $1::int < 0 OR status = $1"
+                             " ORDER BY created_us DESC, run_id",
+                             &a, &res, "list runs", err);
+  return rc < 0 ? rc : read_rows(res, &record_rows, (void **)out, n, err);
+}
+
+/* The generation goes up for a new holder and stays for a renewal. */
+static int pg_claim(art_store *s, const char *run_id, const char *owner, int64_t now_us,
+                    int64_t ttl_us, uint64_t *generation, art_error *err) {
+  pg_store *p = (pg_store *)s;
+  /* Another process may have driven the run since this one last did. */
+  art_known_run *k = art_known_find(&p->known, run_id);
+  if (k) k->known = false;
+  int rc = flush(p, err);
+  if (rc < 0) return rc;
+  pg_args a = {0};
+  arg_text(&a, run_id), arg_text(&a, owner), arg_int(&a, now_us), arg_int(&a, ttl_us);
+  PGresult *res;
+  rc = run_query(p,
+                 "UPDATE runs SET lease_generation = lease_generation"
+                 " + (lease_owner IS DISTINCT FROM $2)::int, lease_owner = $2,"
+                 " lease_until_us = $3::bigint + $4::bigint WHERE run_id = $1"
+                 " AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until_us <= $3::bigint)"
+                 " RETURNING lease_generation",
+                 &a, &res, "claim run", err);
+  if (rc < 0) return rc;
+  bool claimed = PQntuples(res) == 1;
+  if (claimed && generation) *generation = (uint64_t)int_at(res, 0, 0);
+  PQclear(res);
+  if (claimed) return 0;
+  rc = missing_or(p, run_id, ART_ESTATE, err);
+  return rc == ART_ESTATE
+             ? art_error_set(err, ART_ESTATE, "run %s is held by another process", run_id)
+             : rc;
+}
+
+static int pg_release(art_store *s, const char *run_id, uint64_t generation, art_error *err) {
+  pg_args a = {0};
+  arg_text(&a, run_id), arg_int(&a, (int64_t)generation);
+  return change_held((pg_store *)s,
+                     "UPDATE runs SET lease_owner = NULL, lease_until_us = 0"
+                     " WHERE run_id = $1 AND lease_generation = $2",
+                     &a, run_id, generation, "release run", err);
+}
+
+static int pg_request_cancel(art_store *s, const char *run_id, const char *reason, art_error *err) {
+  pg_args a = {0};
+  arg_text(&a, run_id), arg_text(&a, reason && reason[0] ? reason : "cancelled");
+  arg_int(&a, ART_RUN_FINISHED), arg_int(&a, ART_RUN_CANCELLED);
+  pg_store *p = (pg_store *)s;
+  arg_text(&a, p->cancels);
+  int rc = change_run(p,
+                      "WITH u AS (UPDATE runs SET cancel_reason = $2 WHERE run_id = $1"
+                      " AND status NOT IN ($3::int, $4::int) RETURNING run_id)"
+                      " SELECT pg_notify($5, run_id) FROM u",
+                      &a, run_id, ART_ESTATE, "cancel run", err);
+  return rc == ART_ESTATE ? art_error_set(err, ART_ESTATE, "run %s has ended already", run_id) : rc;
+}
+
+/* The cancels announced since the last look (each a notification naming its
+ * run): those runs' requests are read again. */
+static int take_notices(pg_store *p, art_error *err) {
+  if (!PQconsumeInput(p->conn)) return pg_error(p, NULL, "cancel request", err);
+  PGnotify *n;
+  while ((n = PQnotifies(p->conn)) != NULL) {
+    art_known_run *k = art_known_find(&p->known, n->extra);
+    if (k) k->watched = false;
+    PQfreemem(n);
+  }
+  return 0;
+}
+
+static int read_cancel(pg_store *p, const char *run_id, char **reason, art_error *err) {
+  pg_args a = {.prepared = "cancel_requested"};
+  arg_text(&a, run_id);
+  PGresult *res;
+  int rc = run_query(p, NULL, &a, &res, "cancel request", err);
+  if (rc < 0) return rc;
+  bool oom = false;
+  if (PQntuples(res) == 0)
+    rc = art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
+  else if ((*reason = text_at(res, 0, 0, &oom)), oom)
+    rc = art_error_set(err, ART_ENOMEM, "out of memory");
+  PQclear(res);
+  return rc;
+}
+
+/* Asked at every step, answered without a round trip: the handle listens for
+ * cancels (request_cancel announces each), so a run's request is read once,
+ * and again only when one is announced.  No flush first: a step's grouped
+ * events need not be written to read this. */
+static int pg_cancel_requested(art_store *s, const char *run_id, char **reason, art_error *err) {
+  pg_store *p = (pg_store *)s;
+  *reason = NULL;
+  int rc = take_notices(p, err);
+  art_known_run *k = art_known_find(&p->known, run_id);
+  if (rc < 0 || (k && k->watched)) return rc;
+  if ((rc = read_cancel(p, run_id, reason, err)) < 0) return rc;
+  k = *reason ? NULL : art_known_put(&p->known, run_id); /* NULL: read again next time */
+  if (k) k->watched = true;
+  return 0;
+}
+
+/* One statement deletes the runs and names them, in a transaction, so that
+ * running out of memory deletes nothing. */
+static int pg_prune(art_store *s, int64_t before_us, char ***run_ids, size_t *n, art_error *err) {
+  pg_store *p = (pg_store *)s;
+  *run_ids = NULL, *n = 0;
+  pg_args a = {0};
+  arg_int(&a, ART_RUN_FINISHED), arg_int(&a, ART_RUN_CANCELLED), arg_int(&a, before_us);
+  int rc = flush(p, err);
+  if (rc == 0) rc = exec(p, "BEGIN", "prune", err);
+  if (rc < 0) {
+    args_dispose(&a);
+    return rc;
+  }
+  PGresult *res;
+  rc = run_query(p,
+                 "WITH d AS (DELETE FROM runs WHERE status IN ($1::int, $2::int)"
+                 " AND updated_us < $3::bigint RETURNING run_id), e AS (DELETE FROM events"
+                 " WHERE run_id IN (SELECT run_id FROM d)) SELECT run_id FROM d",
+                 &a, &res, "prune", err);
+  for (int i = 0; rc == 0 && i < PQntuples(res); i++)
+    if (art_run_ids_add(run_ids, n, PQgetvalue(res, i, 0)) < 0)
+      rc = art_error_set(err, ART_ENOMEM, "out of memory");
+  PQclear(res);
+  art_known_clear(&p->known); /* the runs deleted are no longer known */
+  if (rc == 0 && (rc = exec(p, "COMMIT", "prune", err)) == 0) return 0;
+  exec(p, "ROLLBACK", "prune", NULL);
+  art_run_ids_free(*run_ids, *n);
+  *run_ids = NULL, *n = 0;
+  return rc;
+}
+
+static int read_approval(const PGresult *res, int row, art_approval_record *ap) {
+  bool oom = false;
+  *ap = (art_approval_record){.run_id = text_at(res, row, 0, &oom),
+                              .event_seq = (uint32_t)int_at(res, row, 1),
+                              .action_id = text_at(res, row, 2, &oom),
+                              .tool = text_at(res, row, 3, &oom),
+                              .input_sha256 = text_at(res, row, 4, &oom),
+                              .requested_by = text_at(res, row, 5, &oom),
+                              .requested_at_us = int_at(res, row, 6),
+                              .reviewer = text_at(res, row, 7, &oom),
+                              .approved = strcmp(PQgetvalue(res, row, 8), "approved") == 0,
+                              .reason = text_at(res, row, 9, &oom),
+                              .decided_at_us = int_at(res, row, 10),
+                              .expires_at_us = int_at(res, row, 11)};
+  return oom ? ART_ENOMEM : 0;
+}
+
+static int read_approval_row(const PGresult *res, int row, void *a) {
+  return read_approval(res, row, a);
+}
+static void free_approvals(void *list, size_t n) { art_approval_records_free(list, n); }
+static const row_kind approval_rows = {sizeof(art_approval_record), read_approval_row,
+                                       free_approvals};
+
+static int pg_list_approvals(art_store *s, const char *run_id, art_approval_record **out, size_t *n,
+                             art_error *err) {
+  pg_store *p = (pg_store *)s;
+  int rc = flush(p, err);
+  if (rc == 0) rc = missing_or(p, run_id, 0, err);
+  if (rc < 0) return rc;
+  pg_args a = {0};
+  arg_text(&a, run_id);
+  PGresult *res;
+  rc = run_query(p,
+                 "SELECT run_id, event_seq, action_id, tool, input_sha256, requested_by,"
+                 " requested_at_us, reviewer, decision, reason, decided_at_us, expires_at_us"
+                 " FROM approvals WHERE run_id = $1 ORDER BY event_seq",
+                 &a, &res, "list approvals", err);
+  return rc < 0 ? rc : read_rows(res, &approval_rows, (void **)out, n, err);
+}
+
+static void pg_close(art_store *s) {
+  pg_store *p = (pg_store *)s;
+  if (p->conn && PQstatus(p->conn) == CONNECTION_OK) flush(p, NULL);
+  art_known_clear(&p->known);
+  art_group_dispose(&p->group);
+  PQfinish(p->conn);
+  free(p);
+}
+
+static const art_store_vtable pg_vtable = {.version = ART_STORE_VERSION,
+                                           .name = "postgres",
+                                           .create_run = pg_create,
+                                           .create_runs = pg_create_runs,
+                                           .append = pg_append,
+                                           .set_status = pg_set_status,
+                                           .get_run = pg_get,
+                                           .load_journal = pg_load,
+                                           .list_runs = pg_list,
+                                           .claim = pg_claim,
+                                           .release = pg_release,
+                                           .prune = pg_prune,
+                                           .request_cancel = pg_request_cancel,
+                                           .cancel_requested = pg_cancel_requested,
+                                           .commit = pg_commit,
+                                           .commit_waiting = pg_commit_waiting,
+                                           .list_approvals = pg_list_approvals,
+                                           .close = pg_close};
+
+/* ---- opening: identity, migrations ---------------------------------------------- */
+
+/* Schema version v + 1 is made from v by migrations[v]. */
+static const char *const migrations[SCHEMA_VERSION] = {
+    /* 1: runs, their journals and approvals */
+    "CREATE TABLE meta(key text PRIMARY KEY, value text NOT NULL);"
+    "CREATE TABLE runs(run_id text PRIMARY KEY, status integer NOT NULL, stop_reason text,"
+    " detail text, spec_json text NOT NULL, spec_dir text, steps bigint NOT NULL DEFAULT 0,"
+    " events bigint NOT NULL DEFAULT 0, created_us bigint NOT NULL, updated_us bigint NOT NULL,"
+    " lease_owner text, lease_until_us bigint NOT NULL DEFAULT 0, cancel_reason text,"
+    " lease_generation bigint NOT NULL DEFAULT 0);"
+    "CREATE INDEX runs_by_status ON runs(status, updated_us);"
+    /* No foreign key: write_group checks a group's runs once, where a key would
+     * check every row (half of what a journaled step cost); prune deletes a
+     * run's events with it. */
+    "CREATE TABLE events(run_id text NOT NULL, seq bigint NOT NULL, step bigint NOT NULL,"
+    " type text NOT NULL, ts_us bigint NOT NULL, body text NOT NULL, PRIMARY KEY(run_id, seq));"
+    /* A group's runs are written only at the lease generation their events
+     * were appended with: a run taken over meanwhile is fenced, its events
+     * dropped and its id returned; the others are written. */
+    "CREATE FUNCTION write_group(ev_run text[], ev_seq bigint[], ev_step bigint[],"
+    " ev_type text[], ev_ts bigint[], ev_body text[], run_ids text[], run_events bigint[],"
+    " run_steps bigint[], run_ts bigint[], run_gen bigint[], approval jsonb) RETURNS SETOF text"
+    " LANGUAGE plpgsql AS $$ DECLARE kept text[]; BEGIN"
+    " WITH u AS (UPDATE runs SET events = v.events, steps = v.steps, updated_us = v.updated_us"
+    " FROM unnest(run_ids, run_events, run_steps, run_ts, run_gen)"
+    " AS v(run_id, events, steps, updated_us, gen)"
+    " WHERE runs.run_id = v.run_id AND runs.lease_generation = v.gen RETURNING runs.run_id)"
+    " SELECT coalesce(array_agg(u.run_id), '{}') INTO kept FROM u;"
+    " IF cardinality(kept) < cardinality(run_ids) AND EXISTS (SELECT 1 FROM unnest(run_ids)"
+    " AS g(id) WHERE NOT EXISTS (SELECT 1 FROM runs WHERE runs.run_id = g.id)) THEN"
+    " RAISE EXCEPTION 'a run of the group is gone' USING ERRCODE = 'no_data_found'; END IF;"
+    " INSERT INTO events(run_id, seq, step, type, ts_us, body)"
+    " SELECT * FROM unnest(ev_run, ev_seq, ev_step, ev_type, ev_ts, ev_body) AS e(r)"
+    " WHERE cardinality(kept) = cardinality(run_ids) OR e.r = ANY(kept);"
+    " IF approval IS NOT NULL AND approval->>'run_id' = ANY(kept) THEN"
+    " INSERT INTO approvals SELECT * FROM jsonb_populate_record(NULL::approvals, approval);"
+    " END IF;"
+    " RETURN QUERY SELECT g.id FROM unnest(run_ids) AS g(id) WHERE NOT (g.id = ANY(kept));"
+    " END $$;"
+    "CREATE TABLE approvals(run_id text NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,"
+    " event_seq bigint NOT NULL, action_id text NOT NULL, tool text, input_sha256 text NOT NULL,"
+    " requested_by text, requested_at_us bigint NOT NULL, reviewer text NOT NULL,"
+    " decision text NOT NULL CHECK(decision IN ('approved', 'denied')), reason text,"
+    " decided_at_us bigint NOT NULL, expires_at_us bigint NOT NULL,"
+    " PRIMARY KEY(run_id, event_seq));"};
+
+/* What the database holds in the store's schema. */
+typedef struct identity {
+  bool schema_exists;
+  long tables;
+  bool has_meta;
+  char app[32];
+  int version;
+} identity;
+
+static int read_meta(pg_store *p, identity *id, art_error *err) {
+  pg_args a = {0};
+  PGresult *res;
+  int rc = run_query(p,
+                     "SELECT max(value) FILTER (WHERE key = 'application_id'),"
+                     " max(value) FILTER (WHERE key = 'schema_version') FROM meta",
+                     &a, &res, "open store", err);
+  if (rc < 0) return rc;
+  snprintf(id->app, sizeof id->app, "%s", PQgetvalue(res, 0, 0));
+  id->version = (int)strtol(PQgetvalue(res, 0, 1), NULL, 10);
+  PQclear(res);
+  return 0;
+}
+
+/* Read-only checks first: a schema that is not ours is left as it was. */
+static int check_identity(pg_store *p, identity *id, art_error *err) {
+  pg_args a = {0};
+  arg_text(&a, p->schema);
+  PGresult *res;
+  int rc =
+      run_query(p,
+                "SELECT EXISTS(SELECT 1 FROM pg_namespace WHERE nspname = $1),"
+                " (SELECT count(*) FROM pg_tables WHERE schemaname = $1),"
+                " EXISTS(SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = 'meta')",
+                &a, &res, "open store", err);
+  if (rc < 0) return rc;
+  *id = (identity){.schema_exists = PQgetvalue(res, 0, 0)[0] == 't',
+                   .tables = strtol(PQgetvalue(res, 0, 1), NULL, 10),
+                   .has_meta = PQgetvalue(res, 0, 2)[0] == 't'};
+  PQclear(res);
+  if (id->has_meta && (rc = read_meta(p, id, err)) < 0) return rc;
+  if (id->tables && strcmp(id->app, APPLICATION_ID) != 0)
+    return art_error_set(err, ART_ESPEC,
+                         "store %s is not an agentrt store (schema %s holds tables of something"
+                         " else)",
+                         p->where, p->schema);
+  if (id->version > SCHEMA_VERSION)
+    return art_error_set(err, ART_ESPEC,
+                         "store %s was written by a newer agentrt (store schema %d, this build"
+                         " knows %d)",
+                         p->where, id->version, SCHEMA_VERSION);
+  return 0;
+}
+
+static int create_schema(pg_store *p, art_error *err) {
+  char sql[128];
+  snprintf(sql, sizeof sql, "CREATE SCHEMA \"%s\"", p->schema);
+  PGresult *res = PQexec(p->conn, sql);
+  int rc = 0;
+  if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+    char msg[300];
+    pg_message(p, res, msg, sizeof msg);
+    rc = art_error_set(err, ART_EIO,
+                       "cannot create the agentrt schema %s in store %s: %s (a role that may"
+                       " create schemas in the database opens it once to make it)",
+                       p->schema, p->where, msg);
+  }
+  PQclear(res);
+  return rc;
+}
+
+static int write_migrations(pg_store *p, const identity *id, art_error *err) {
+  int rc = id->schema_exists ? 0 : create_schema(p, err);
+  for (int v = id->version; rc == 0 && v < SCHEMA_VERSION; v++)
+    rc = exec(p, migrations[v], "migrate store", err);
+  pg_args a = {0};
+  arg_text(&a, APPLICATION_ID), arg_int(&a, SCHEMA_VERSION);
+  return rc < 0 ? (args_dispose(&a), rc)
+                : run_command(p,
+                              "INSERT INTO meta(key, value) VALUES ('application_id', $1),"
+                              " ('schema_version', $2) ON CONFLICT (key) DO UPDATE"
+                              " SET value = excluded.value",
+                              &a, NULL, "migrate store", err);
+}
+
+/* Under the advisory lock, look again: another process may have migrated
+ * meanwhile. */
+static int migrate(pg_store *p, const identity *seen, art_error *err) {
+  if (seen->version == SCHEMA_VERSION) return 0;
+  char lock[160];
+  snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%d, hashtext('%s'))", MIGRATION_LOCK,
+           p->schema);
+  identity now;
+  int rc = exec(p, "BEGIN", "migrate store", err);
+  if (rc == 0) rc = exec(p, lock, "migrate store", err);
+  if (rc == 0) rc = check_identity(p, &now, err);
+  if (rc == 0 && now.version < SCHEMA_VERSION) rc = write_migrations(p, &now, err);
+  if (rc == 0) return exec(p, "COMMIT", "migrate store", err);
+  exec(p, "ROLLBACK", "migrate store", NULL);
+  return rc;
+}
+
+static int use_schema(pg_store *p, const art_postgres_options *opts, art_error *err) {
+  const char *schema = opts && opts->schema ? opts->schema : "agentrt";
+  size_t n = strlen(schema);
+  if (n == 0 || n > SCHEMA_NAME_MAX || strspn(schema, "abcdefghijklmnopqrstuvwxyz0123456789_") != n)
+    return art_error_set(err, ART_EINVAL,
+                         "store schema name %s: lower-case letters, digits and _ only, at most %d",
+                         schema, SCHEMA_NAME_MAX);
+  memcpy(p->schema, schema, n + 1);
+  snprintf(p->cancels, sizeof p->cancels, "%s.cancel", schema);
+  char sql[256];
+  snprintf(sql, sizeof sql, "SET search_path TO \"%s\"; LISTEN \"%s\"", schema, p->cancels);
+  return exec(p, sql, "open store", err);
+}
+
+/* What is asked at every step, and the group's statement, are prepared once a
+ * connection: planned once, a small query costs a quarter of the round trip. */
+static const struct statement {
+  const char *name, *sql;
+} statements[] = {
+    {"cancel_requested", "SELECT cancel_reason FROM runs WHERE run_id = $1"},
+    {"stored_counters", "SELECT (SELECT coalesce(max(seq), 0) FROM events WHERE run_id = $1),"
+                        " steps, lease_generation FROM runs WHERE run_id = $1"},
+    {"write_group", WRITE_GROUP},
+};
+
+static int prepare(pg_store *p, art_error *err) {
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && i < sizeof statements / sizeof *statements; i++) {
+    PGresult *res = PQprepare(p->conn, statements[i].name, statements[i].sql, 0, NULL);
+    rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : pg_error(p, res, "open store", err);
+    PQclear(res);
+  }
+  return rc;
+}
+
+static int connect_to(pg_store *p, const char *conninfo, art_error *err) {
+  art_store_url_redact(p->where, sizeof p->where, conninfo);
+  p->conn = PQconnectdb(conninfo);
+  if (!p->conn) return art_error_set(err, ART_ENOMEM, "out of memory");
+  if (PQstatus(p->conn) == CONNECTION_OK) return 0;
+  char msg[400];
+  pg_message(p, NULL, msg, sizeof msg);
+  return art_error_set(err, ART_EIO, "cannot connect to store %s: %s", p->where, msg);
+}
+
+int art_store_open_postgres(art_store **out, const char *conninfo, const art_postgres_options *opts,
+                            art_error *err) {
+  pg_store *p = calloc(1, sizeof *p);
+  if (!p) return art_error_set(err, ART_ENOMEM, "out of memory");
+  p->base.vt = &pg_vtable;
+  identity id;
+  int rc = connect_to(p, conninfo, err);
+  if (rc == 0) rc = exec(p, "SET client_min_messages TO warning", "open store", err);
+  if (rc == 0) rc = use_schema(p, opts, err);
+  if (rc == 0) rc = check_identity(p, &id, err);
+  if (rc == 0) rc = migrate(p, &id, err);
+  if (rc == 0) rc = prepare(p, err);
+  if (rc < 0) {
+    pg_close(&p->base);
+    return rc;
+  }
+  *out = &p->base;
+  return 0;
+}
