@@ -1,6 +1,7 @@
 # The two commands of the README: `make demo` and `make test`.  Both bootstrap
-# the machine first (only what is missing): `make demo`, `make install` and
-# `make bench` what building needs, `make test` what the tests need too.
+# the machine first (only what is missing): `make demo` and `make install`
+# what building needs, `make bench` that and a PostgreSQL server, `make test`
+# what the tests need too.
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 FUZZ_RUNS ?= 20000
@@ -9,13 +10,16 @@ FUZZ_FLAGS ?=
 PREFIX ?= /usr/local
 RELEASE_DIR ?= build-release
 
-.PHONY: all bootstrap-build bootstrap-test build release demo install test check-layers \
+.PHONY: all bootstrap-build bootstrap-bench bootstrap-test build release demo install test check-layers \
 	test-normal test-asan fuzz bench clean
 
 all: build
 
 bootstrap-build:
 	@scripts/bootstrap build
+
+bootstrap-bench:
+	@scripts/bootstrap bench
 
 bootstrap-test:
 	@scripts/bootstrap test
@@ -77,7 +81,7 @@ fuzz: bootstrap-test
 	  echo "fuzz_$$name: $$(grep -o 'Done [0-9]* runs' build-fuzz/$$name.log || echo done) in $$(( $$(date +%s) - start )) s"; \
 	done
 
-bench: bootstrap-build
+bench: bootstrap-bench
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DAGENTRT_TESTS=OFF -DAGENTRT_BENCH=ON >/dev/null
 	@cmake --build build-bench -j $(JOBS) >/dev/null
 	@for b in build-bench/bench_*; do $$b || exit 1; done

@@ -143,6 +143,9 @@ static void the_demo_installs_what_building_needs_and_the_tests_the_rest(void **
   plan = shell("make -n test-normal", "make -n -C '%s' test-normal", SRC);
   assert_has(plan, "scripts/bootstrap test", true);
   free(plan);
+  plan = shell("make -n bench", "make -n -C '%s' bench", SRC); /* it starts a PostgreSQL */
+  assert_has(plan, "scripts/bootstrap bench", true);
+  free(plan);
 }
 
 /* The README's tour makes a store in the working directory: git leaves it be. */
