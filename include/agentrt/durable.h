@@ -58,6 +58,15 @@ int art_lease_renew(art_lease *l, int64_t now_us, art_error *err);
  * nothing to do). */
 int art_lease_release(art_lease *l, art_error *err);
 
+/* Take the oldest ready run of `queues` (NULL-terminated; NULL: every queue)
+ * for `owner` until now + ttl (0: ART_LEASE_TTL_US), at a new generation
+ * (store.h, lease_ready): *l holds it, or is empty (l->run_id NULL) when no
+ * run is ready.  The run is then driven with art_durable_open and
+ * art_durable_continue, as a claimed one is; a queued run has no journal
+ * yet, and starts from its spec. */
+int art_lease_ready(art_lease *l, art_store *store, const char *const *queues, const char *owner,
+                    int64_t now_us, int64_t ttl_us, art_error *err);
+
 /* Who holds a record's run: nobody, a holder whose lease runs, or one whose
  * lease ran out (it stopped renewing it: the run is free to take over). */
 typedef enum { ART_HOLDER_NONE, ART_HOLDER_ALIVE, ART_HOLDER_EXPIRED } art_holder_state;
@@ -76,6 +85,12 @@ art_run_status art_durable_status_now(const art_run_record *r, int64_t now_us);
  * art_store_sink_batched).  ART_EEXIST when the id is taken. */
 int art_durable_create(art_lease *lease, art_store *store, const art_spec *spec, art_run *run,
                        const char *owner, int64_t ttl_us, bool batched, art_error *err);
+/* A queued run of `spec` named `run_id` in `queue` (NULL: the default queue),
+ * held by nobody, with no journal: a worker (art_lease_ready) starts it.  The
+ * spec is stored as art_durable_create stores it.  ART_EEXIST when the id is
+ * taken. */
+int art_durable_submit(art_store *store, const art_spec *spec, const char *run_id,
+                       const char *queue, int64_t now_us, art_error *err);
 /* The record says running: the lease's holder drives the run. */
 int art_durable_mark_running(const art_lease *lease, art_error *err);
 /* Where the run stands, into its record. */

@@ -30,8 +30,9 @@ typedef enum {
   ART_RUN_PAUSED,    /* waiting for an approval, a human answer or an operator */
   ART_RUN_FINISHED,  /* stopped for good */
   ART_RUN_CANCELLED, /* stopped for good, by a cancel */
-  ART_RUN_READY      /* not stopped and nobody drives it: decided since it paused, or
+  ART_RUN_READY,     /* not stopped and nobody drives it: decided since it paused, or
                         interrupted; the next driver to claim it continues it */
+  ART_RUN_QUEUED     /* submitted, not started: a worker (lease_ready) starts it */
 } art_run_status;
 
 const char *art_run_status_name(art_run_status s);
@@ -54,7 +55,11 @@ typedef struct art_run_record {
   uint64_t lease_generation; /* grows with each new holder: 1 for a run created held,
                                 0 for one created unheld (create_run sets it) */
   char *cancel_reason;       /* a cancel asked for from outside, NULL when none */
+  char *queue;               /* version 8: the queue workers take it from; NULL is "default" */
 } art_run_record;
+
+/* The queue a run is in when its record names none. */
+#define ART_QUEUE_DEFAULT "default"
 
 void art_run_record_dispose(art_run_record *r);
 /* Frees what list_runs returned. */
@@ -161,9 +166,21 @@ typedef struct art_store_vtable {
   int (*list_approvals)(art_store *s, const char *run_id, art_approval_record **out, size_t *n,
                         art_error *err);
   void (*close)(art_store *s);
+  /* Version 8.  Take up to `max` ready runs of `queues` (a NULL-terminated
+   * array of names; NULL: every queue) for `owner` until now + ttl, each at a
+   * new lease generation (one more than the run's), oldest first (created_us,
+   * then run_id), and return their records as leased, into *out (an array of
+   * *n; art_run_records_free).  Ready: queued; or ready or running, and
+   * nobody holds it or its holder's lease has run out (lease_until_us <=
+   * now_us: it died or let go without releasing).  Paused, finished and
+   * cancelled runs are never taken.  Atomic against every other caller, in
+   * this process or another: each run is taken by one caller only, and taken
+   * again only once that lease has run out. */
+  int (*lease_ready)(art_store *s, const char *const *queues, const char *owner, int64_t now_us,
+                     int64_t ttl_us, size_t max, art_run_record **out, size_t *n, art_error *err);
 } art_store_vtable;
 
-#define ART_STORE_VERSION 7
+#define ART_STORE_VERSION 8
 
 /* Every backend's handle starts with this header. */
 struct art_store {

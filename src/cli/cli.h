@@ -27,11 +27,16 @@ enum {
   OPT_OUTCOME = 4096,
   OPT_SUITE = 8192, /* --suite FILE, repeatable (up to CLI_MAX_SUITES) */
   OPT_YAML = 16384,
-  OPT_JOBS = 32768,     /* --jobs N, 1..CLI_MAX_JOBS */
-  OPT_MAX_PROCS = 65536 /* --max-procs N, 1..CLI_MAX_PROCS */
+  OPT_JOBS = 32768,      /* --jobs N, 1..CLI_MAX_JOBS */
+  OPT_MAX_PROCS = 65536, /* --max-procs N, 1..CLI_MAX_PROCS */
+  OPT_QUEUE = 1 << 17,   /* --queue NAME, repeatable (up to CLI_MAX_QUEUES) */
+  OPT_DRAIN = 1 << 18,
+  OPT_LEASE = 1 << 19, /* --lease AGE */
+  OPT_RUN_ID = 1 << 20
 };
 
 #define CLI_MAX_SUITES 16
+#define CLI_MAX_QUEUES 16
 #define CLI_MAX_JOBS 10000
 #define CLI_MAX_PROCS 4096
 
@@ -41,7 +46,7 @@ enum {
 #define CLI_MAX_ARGS 1024
 
 typedef struct cli_opts {
-  bool json, jsonl, all, yaml;
+  bool json, jsonl, all, yaml, drain;
   bool help;
   const char *trace;
   const char *outbox;
@@ -54,6 +59,10 @@ typedef struct cli_opts {
   const char *older_than;
   const char *expires;
   const char *outcome;
+  const char *lease;                      /* --lease AGE */
+  const char *run_id;                     /* --run-id ID */
+  const char *queues[CLI_MAX_QUEUES + 1]; /* NULL-terminated */
+  int n_queues;
   unsigned jobs;      /* --jobs, 0 when not given */
   unsigned max_procs; /* --max-procs, 0 when not given (the loop's default) */
   const char *suites[CLI_MAX_SUITES];
@@ -193,6 +202,8 @@ int cmd_readiness(int argc, char **argv);
 int cli_load_suites(const cli_opts *o, art_eval_suite **suites);
 void cli_free_suites(const cli_opts *o, art_eval_suite **suites);
 int cmd_review(int argc, char **argv);
+int cmd_submit(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
 
 /* durable.c: the CLI's side of durable runs (agentrt/durable.h): messages
  * and exit codes. */
@@ -211,6 +222,8 @@ int cli_claim(art_store *store, const char *run_id, art_lease *lease);
  * journal sink: 0, or the exit code having said why. */
 int cli_persist_new(art_store *store, const art_spec *spec, art_run *run, bool batched,
                     art_lease *lease);
+/* "run ID is in the store already": exit 2. */
+int cli_run_exists(const char *run_id);
 /* Where the run stands, into its record; the lease is let go. */
 int cli_record_status(art_lease *lease, const art_run *run);
 /* art_durable_open (as `lease`'s holder; NULL: to read): 0, or the exit code

@@ -51,17 +51,20 @@ int cli_claim(art_store *store, const char *run_id, art_lease *lease) {
                    run_id, holder);
 }
 
+int cli_run_exists(const char *run_id) {
+  return cli_error(EXIT_USAGE, CLI_ERR_STATE,
+                   "run %s is in the store already (give the spec another run_id, or leave it "
+                   "out)",
+                   run_id);
+}
+
 int cli_persist_new(art_store *store, const art_spec *spec, art_run *run, bool batched,
                     art_lease *lease) {
   art_error err = {0};
   char owner[ART_HOLDER_SIZE];
   art_holder_name(owner, sizeof owner, NULL);
   int rc = art_durable_create(lease, store, spec, run, owner, cli_lease_ttl(), batched, &err);
-  if (rc == ART_EEXIST)
-    return cli_error(EXIT_USAGE, CLI_ERR_STATE,
-                     "run %s is in the store already (give the spec another run_id, or leave it "
-                     "out)",
-                     art_run_id(run));
+  if (rc == ART_EEXIST) return cli_run_exists(art_run_id(run));
   if (rc == ART_ESPEC) return cli_error(EXIT_USAGE, cli_err_of(rc), "%s", err.message);
   return rc < 0 ? cli_store_error(&err) : 0;
 }

@@ -25,6 +25,19 @@ static int number_flag(int argc, char **argv, int *i, const char *name, long max
   return 1;
 }
 
+/* A flag that may come up to `max` times, its values into list[*n]: 1 when
+ * argv[*i] is `name` with a value, 0 when it is not `name`, -1 when its
+ * value is missing, -2 when it came too often. */
+static int repeated_flag(int argc, char **argv, int *i, const char *name, const char **list, int *n,
+                         int max) {
+  const char *v = flag_value(argc, argv, i, name);
+  if (!v) return 0;
+  if (!v[0]) return -1;
+  if (*n == max) return -2;
+  list[(*n)++] = v;
+  return 1;
+}
+
 static int parse_flag(int argc, char **argv, int *i, unsigned allowed, cli_opts *o) {
   static const struct {
     unsigned bit;
@@ -39,11 +52,14 @@ static int parse_flag(int argc, char **argv, int *i, unsigned allowed, cli_opts 
                 {OPT_REASON, "--reason", offsetof(cli_opts, reason)},
                 {OPT_OLDER_THAN, "--older-than", offsetof(cli_opts, older_than)},
                 {OPT_EXPIRES, "--expires", offsetof(cli_opts, expires)},
-                {OPT_OUTCOME, "--outcome", offsetof(cli_opts, outcome)}};
+                {OPT_OUTCOME, "--outcome", offsetof(cli_opts, outcome)},
+                {OPT_LEASE, "--lease", offsetof(cli_opts, lease)},
+                {OPT_RUN_ID, "--run-id", offsetof(cli_opts, run_id)}};
   if (strcmp(argv[*i], "--json") == 0) return o->json = true, 0;
   if ((allowed & OPT_JSONL) && strcmp(argv[*i], "--jsonl") == 0) return o->jsonl = true, 0;
   if ((allowed & OPT_ALL) && strcmp(argv[*i], "--all") == 0) return o->all = true, 0;
   if ((allowed & OPT_YAML) && strcmp(argv[*i], "--yaml") == 0) return o->yaml = true, 0;
+  if ((allowed & OPT_DRAIN) && strcmp(argv[*i], "--drain") == 0) return o->drain = true, 0;
   int number =
       allowed & OPT_JOBS ? number_flag(argc, argv, i, "--jobs", CLI_MAX_JOBS, &o->jobs) : 0;
   if (number) return number < 0 ? -3 : 0;
@@ -51,13 +67,12 @@ static int parse_flag(int argc, char **argv, int *i, unsigned allowed, cli_opts 
                ? number_flag(argc, argv, i, "--max-procs", CLI_MAX_PROCS, &o->max_procs)
                : 0;
   if (number) return number < 0 ? -4 : 0;
-  const char *suite = allowed & OPT_SUITE ? flag_value(argc, argv, i, "--suite") : NULL;
-  if (suite) {
-    if (!suite[0]) return -1;
-    if (o->n_suites == CLI_MAX_SUITES) return -2;
-    o->suites[o->n_suites++] = suite;
-    return 0;
-  }
+  int repeated = allowed & OPT_SUITE ? repeated_flag(argc, argv, i, "--suite", o->suites,
+                                                     &o->n_suites, CLI_MAX_SUITES)
+                                     : 0;
+  if (!repeated && (allowed & OPT_QUEUE))
+    repeated = repeated_flag(argc, argv, i, "--queue", o->queues, &o->n_queues, CLI_MAX_QUEUES);
+  if (repeated) return repeated < 0 ? repeated : 0;
   for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) {
     if (!(allowed & valued[k].bit)) continue;
     const char *v = flag_value(argc, argv, i, valued[k].name);
@@ -85,7 +100,9 @@ int cli_parse(int argc, char **argv, unsigned allowed, int args, const char *usa
     }
     if (a[0] == '-' && a[1]) {
       int rc = parse_flag(argc, argv, &i, allowed, o);
-      if (rc == -2) return cli_usage_error(usage, "at most %d --suite options", CLI_MAX_SUITES);
+      if (rc == -2)
+        return cli_usage_error(usage, "at most %d %s options", CLI_MAX_SUITES,
+                               strncmp(a, "--queue", 7) == 0 ? "--queue" : "--suite");
       if (rc == -3)
         return cli_usage_error(usage, "--jobs takes a number from 1 to %d", CLI_MAX_JOBS);
       if (rc == -4)

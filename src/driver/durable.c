@@ -85,23 +85,51 @@ art_run_status art_durable_status_now(const art_run_record *r, int64_t now_us) {
   return orphaned ? ART_RUN_READY : r->status;
 }
 
-/* The run's record as create_run takes it, held by l->owner. */
-static int create_record(const art_lease *l, const art_spec *spec, art_run *run, art_error *err) {
+/* A new run in the store: `rec` with the spec as it is stored (redacted). */
+static int create_with_spec(art_store *store, art_run_record *rec, const art_spec *spec,
+                            art_error *err) {
   json_t *stored;
   int rc = art_spec_stored_json(spec, &stored, err);
   if (rc < 0) return rc;
   char *spec_json = json_dumps(stored, JSON_COMPACT);
   json_decref(stored);
+  rec->spec_json = spec_json;
+  rec->spec_dir = (char *)art_spec_base_dir(spec);
+  rc = spec_json ? store->vt->create_run(store, rec, err)
+                 : art_error_set(err, ART_ENOMEM, "out of memory");
+  free(spec_json);
+  return rc;
+}
+
+/* The run's record as create_run takes it, held by l->owner. */
+static int create_record(const art_lease *l, const art_spec *spec, art_run *run, art_error *err) {
   art_run_record rec = {.run_id = (char *)art_run_id(run),
                         .status = ART_RUN_RUNNING,
-                        .spec_json = spec_json,
-                        .spec_dir = (char *)art_spec_base_dir(spec),
                         .created_us = l->renewed_us,
                         .lease_owner = (char *)l->owner,
                         .lease_until_us = l->renewed_us + l->ttl_us};
-  rc = spec_json ? l->store->vt->create_run(l->store, &rec, err)
-                 : art_error_set(err, ART_ENOMEM, "out of memory");
-  free(spec_json);
+  return create_with_spec(l->store, &rec, spec, err);
+}
+
+int art_durable_submit(art_store *store, const art_spec *spec, const char *run_id,
+                       const char *queue, int64_t now_us, art_error *err) {
+  art_run_record rec = {.run_id = (char *)run_id,
+                        .status = ART_RUN_QUEUED,
+                        .created_us = now_us,
+                        .queue = (char *)queue};
+  return create_with_spec(store, &rec, spec, err);
+}
+
+int art_lease_ready(art_lease *l, art_store *store, const char *const *queues, const char *owner,
+                    int64_t now_us, int64_t ttl_us, art_error *err) {
+  art_run_record *got = NULL;
+  size_t n = 0;
+  *l = (art_lease){0};
+  int64_t ttl = ttl_us ? ttl_us : ART_LEASE_TTL_US;
+  int rc = store->vt->lease_ready(store, queues, owner, now_us, ttl, 1, &got, &n, err);
+  if (rc == 0 && n == 1) rc = lease_init(l, store, got[0].run_id, owner, now_us, ttl, err);
+  if (rc == 0 && n == 1) l->generation = got[0].lease_generation;
+  if (rc == 0) art_run_records_free(got, n);
   return rc;
 }
 

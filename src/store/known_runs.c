@@ -3,6 +3,8 @@
  * table when it grows past what a handle should remember. */
 #include "store/known_runs.h"
 
+#include "store/store_internal.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,4 +51,14 @@ void art_known_clear(art_known_runs *k) {
   for (size_t i = 0; i < k->cap; i++) free(k->slots[i].run_id);
   free(k->slots);
   *k = (art_known_runs){0};
+}
+
+static int oldest_first(const void *a, const void *b) { return art_record_older(a, b); }
+
+void art_known_leased(art_known_runs *k, struct art_run_record *list, size_t n) {
+  if (n > 1) qsort(list, n, sizeof *list, oldest_first);
+  for (size_t i = 0; i < n; i++) {
+    art_known_run *run = art_known_find(k, list[i].run_id);
+    if (run) run->known = false;
+  }
 }

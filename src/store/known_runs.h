@@ -29,6 +29,10 @@ typedef struct art_known_runs {
 art_known_run *art_known_find(const art_known_runs *k, const char *run_id);
 /* The run's entry, added (not known yet) when missing; NULL when out of memory. */
 art_known_run *art_known_put(art_known_runs *k, const char *run_id);
+struct art_run_record;
+/* What lease_ready took: put oldest first (created_us, then run_id), and
+ * forgotten (another process may have driven them since). */
+void art_known_leased(art_known_runs *k, struct art_run_record *list, size_t n);
 /* Forget every run (the handle may no longer be the only writer). */
 void art_known_clear(art_known_runs *k);
 

@@ -269,6 +269,45 @@ static int mem_list_approvals(art_store *s, const char *run_id, art_approval_rec
   return 0;
 }
 
+static int oldest_first(const void *a, const void *b) {
+  return art_record_older(&(*(mem_run *const *)a)->record, &(*(mem_run *const *)b)->record);
+}
+
+/* A new lease on r for `owner`, and a copy of its record as leased. */
+static int lease_one(mem_run *r, const char *owner, int64_t until_us, art_run_record *out) {
+  char *copy = strdup(owner);
+  if (!copy) return ART_ENOMEM;
+  free(r->record.lease_owner);
+  r->record.lease_owner = copy;
+  r->record.lease_until_us = until_us;
+  r->record.lease_generation++;
+  return art_record_copy(out, &r->record);
+}
+
+static int mem_lease_ready(art_store *s, const char *const *queues, const char *owner,
+                           int64_t now_us, int64_t ttl_us, size_t max, art_run_record **out,
+                           size_t *n, art_error *err) {
+  mem_store *m = (mem_store *)s;
+  mem_run **ready = calloc(m->n ? m->n : 1, sizeof *ready);
+  art_run_record *list = calloc(max ? max : 1, sizeof *list);
+  size_t found = 0, taken = 0;
+  int rc = ready && list ? 0 : ART_ENOMEM;
+  for (size_t i = 0; rc == 0 && i < m->n; i++)
+    if (art_record_ready(&m->runs[i]->record, now_us) &&
+        art_queue_matches(queues, m->runs[i]->record.queue))
+      ready[found++] = m->runs[i];
+  if (rc == 0) qsort(ready, found, sizeof *ready, oldest_first);
+  for (; rc == 0 && taken < found && taken < max; taken++)
+    rc = lease_one(ready[taken], owner, now_us + ttl_us, &list[taken]);
+  free(ready);
+  if (rc == 0) {
+    *out = list, *n = taken;
+    return 0;
+  }
+  art_run_records_free(list, taken); /* the one that failed is empty */
+  return art_error_set(err, ART_ENOMEM, "out of memory");
+}
+
 static void mem_close(art_store *s) {
   mem_store *m = (mem_store *)s;
   for (size_t i = 0; i < m->n; i++) run_free(m->runs[i]);
@@ -293,7 +332,8 @@ static const art_store_vtable mem_vtable = {.version = ART_STORE_VERSION,
                                             .commit = mem_commit,
                                             .commit_waiting = mem_commit_waiting,
                                             .list_approvals = mem_list_approvals,
-                                            .close = mem_close};
+                                            .close = mem_close,
+                                            .lease_ready = mem_lease_ready};
 
 int art_store_open_memory(art_store **out, art_error *err) {
   mem_store *m = calloc(1, sizeof *m);

@@ -18,7 +18,7 @@
 #include "store/store_internal.h"
 
 #define APPLICATION_ID "agentrt"
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 /* The advisory lock migrations take: 'art1' and the schema's hash. */
 #define MIGRATION_LOCK 0x61727431
 /* As in the SQLite store: a loop's turn over thousands of runs is best one
@@ -423,15 +423,16 @@ enum {
   CREATED,
   LEASE_OWNER,
   LEASE_UNTIL,
+  QUEUE,
   RUN_COLUMNS
 };
 /* A run created held is at lease generation 1, one created unheld at 0. */
 #define INSERT_RUNS                                                                                \
   "INSERT INTO runs(run_id, status, stop_reason, detail, spec_json, spec_dir, created_us,"         \
-  " updated_us, lease_owner, lease_until_us, lease_generation)"                                    \
-  " SELECT r, s, sr, d, j, sd, c, c, lo, lu, (lo IS NOT NULL)::int FROM"                           \
+  " updated_us, lease_owner, lease_until_us, lease_generation, queue)"                             \
+  " SELECT r, s, sr, d, j, sd, c, c, lo, lu, (lo IS NOT NULL)::int, qu FROM"                       \
   " unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],"   \
-  " $8::text[], $9::bigint[]) AS x(r, s, sr, d, j, sd, c, lo, lu)"
+  " $8::text[], $9::bigint[], $10::text[]) AS x(r, s, sr, d, j, sd, c, lo, lu, qu)"
 
 static void run_columns(const art_run_record *recs, size_t n, pg_text *cols) {
   for (size_t i = 0; i < n; i++) {
@@ -442,6 +443,7 @@ static void run_columns(const art_run_record *recs, size_t n, pg_text *cols) {
     array_opt(&cols[SPEC_DIR], r->spec_dir), array_int(&cols[CREATED], r->created_us);
     array_opt(&cols[LEASE_OWNER], r->lease_owner);
     array_int(&cols[LEASE_UNTIL], r->lease_owner ? r->lease_until_us : 0);
+    array_str(&cols[QUEUE], r->queue ? r->queue : ART_QUEUE_DEFAULT);
   }
 }
 
@@ -531,7 +533,7 @@ static int pg_set_status(art_store *s, const char *run_id, uint64_t generation,
 
 #define RECORD_COLUMNS                                                                             \
   "run_id, status, stop_reason, detail, spec_json, spec_dir, steps, events, created_us,"           \
-  " updated_us, lease_owner, lease_until_us, cancel_reason, lease_generation"
+  " updated_us, lease_owner, lease_until_us, cancel_reason, lease_generation, queue"
 
 static int read_record(const PGresult *res, int row, art_run_record *r) {
   bool oom = false;
@@ -548,7 +550,8 @@ static int read_record(const PGresult *res, int row, art_run_record *r) {
                         .lease_owner = text_at(res, row, 10, &oom),
                         .lease_until_us = int_at(res, row, 11),
                         .cancel_reason = text_at(res, row, 12, &oom),
-                        .lease_generation = (uint64_t)int_at(res, row, 13)};
+                        .lease_generation = (uint64_t)int_at(res, row, 13),
+                        .queue = text_at(res, row, 14, &oom)};
   if (!oom) return 0;
   art_run_record_dispose(r);
   return ART_ENOMEM;
@@ -685,6 +688,45 @@ static int pg_claim(art_store *s, const char *run_id, const char *owner, int64_t
   return rc == ART_ESTATE
              ? art_error_set(err, ART_ESTATE, "run %s is held by another process", run_id)
              : rc;
+}
+
+/* The queues as an array literal (NULL: every queue). */
+static void queues_arg(pg_args *a, const char *const *queues) {
+  if (!queues) {
+    arg_text(a, NULL);
+    return;
+  }
+  pg_text t = {0};
+  for (size_t i = 0; queues[i]; i++) array_str(&t, queues[i]);
+  columns_args(&t, 1, a);
+}
+
+/* One statement: the runs are chosen and locked (skipping those another
+ * caller has locked: it takes them), then leased. */
+#define LEASE_READY                                                                                \
+  "WITH c AS (SELECT run_id AS ready_id FROM runs WHERE status = ANY($4::int[])"                   \
+  " AND (lease_owner IS NULL OR lease_until_us <= $2::bigint)"                                     \
+  " AND ($5::text[] IS NULL OR queue = ANY($5::text[])) ORDER BY created_us, run_id"               \
+  " LIMIT $6::bigint FOR UPDATE SKIP LOCKED) UPDATE runs SET lease_owner = $1,"                    \
+  " lease_until_us = $2::bigint + $3::bigint, lease_generation = lease_generation + 1"             \
+  " FROM c WHERE runs.run_id = c.ready_id RETURNING " RECORD_COLUMNS
+
+static int pg_lease_ready(art_store *s, const char *const *queues, const char *owner,
+                          int64_t now_us, int64_t ttl_us, size_t max, art_run_record **out,
+                          size_t *n, art_error *err) {
+  pg_store *p = (pg_store *)s;
+  pg_args a = {0};
+  char statuses[64];
+  snprintf(statuses, sizeof statuses, "{%d,%d,%d}", ART_RUN_QUEUED, ART_RUN_READY, ART_RUN_RUNNING);
+  arg_text(&a, owner), arg_int(&a, now_us), arg_int(&a, ttl_us), arg_text(&a, statuses);
+  queues_arg(&a, queues);
+  arg_int(&a, max > INT64_MAX ? INT64_MAX : (int64_t)max);
+  PGresult *res;
+  int rc = query_after_flush(p, LEASE_READY, &a, &res, "lease ready runs", err);
+  if (rc == 0) rc = read_rows(res, &record_rows, (void **)out, n, err);
+  if (rc < 0) return rc;
+  art_known_leased(&p->known, *out, *n);
+  return 0;
 }
 
 static int pg_release(art_store *s, const char *run_id, uint64_t generation, art_error *err) {
@@ -852,7 +894,8 @@ static const art_store_vtable pg_vtable = {.version = ART_STORE_VERSION,
                                            .commit = pg_commit,
                                            .commit_waiting = pg_commit_waiting,
                                            .list_approvals = pg_list_approvals,
-                                           .close = pg_close};
+                                           .close = pg_close,
+                                           .lease_ready = pg_lease_ready};
 
 /* ---- opening: identity, migrations ---------------------------------------------- */
 
@@ -899,7 +942,10 @@ static const char *const migrations[SCHEMA_VERSION] = {
     " requested_by text, requested_at_us bigint NOT NULL, reviewer text NOT NULL,"
     " decision text NOT NULL CHECK(decision IN ('approved', 'denied')), reason text,"
     " decided_at_us bigint NOT NULL, expires_at_us bigint NOT NULL,"
-    " PRIMARY KEY(run_id, event_seq));"};
+    " PRIMARY KEY(run_id, event_seq));",
+    /* 2: queues: workers take the ready runs of theirs, oldest first */
+    "ALTER TABLE runs ADD COLUMN queue text NOT NULL DEFAULT 'default';"
+    "CREATE INDEX runs_by_queue ON runs(queue, status, created_us);"};
 
 /* What the database holds in the store's schema. */
 typedef struct identity {

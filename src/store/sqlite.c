@@ -15,7 +15,7 @@
 
 /* 'art1' in the SQLite header's application_id: this file is an agentrt store. */
 #define APPLICATION_ID 0x61727431
-#define SCHEMA_VERSION 6
+#define SCHEMA_VERSION 7
 
 /* Events that need not be durable yet are kept here and written together,
  * whichever runs they belong to: a read-only stretch of a run, or one turn of
@@ -127,7 +127,11 @@ static const struct migration {
      NULL},
     /* 6: fenced leases: the lease's generation grows with each new holder,
      * and a write carries its holder's */
-    {"ALTER TABLE runs ADD COLUMN lease_generation INTEGER NOT NULL DEFAULT 0", NULL}};
+    {"ALTER TABLE runs ADD COLUMN lease_generation INTEGER NOT NULL DEFAULT 0", NULL},
+    /* 7: queues: workers take the ready runs of theirs, oldest first */
+    {"ALTER TABLE runs ADD COLUMN queue TEXT NOT NULL DEFAULT 'default';"
+     "CREATE INDEX runs_by_queue ON runs(queue, status, created_us);",
+     NULL}};
 
 /* art_body(event): the body of a whole event as schema 2 stored it, that is
  * the event without the members the columns and the run id give. */
@@ -261,8 +265,8 @@ static int start_op(sql_store *q, const char *sql, sqlite3_stmt **st, const char
 
 #define INSERT_RUN                                                                                 \
   "INSERT INTO runs(run_id, status, stop_reason, detail, spec_json, spec_dir,"                     \
-  " created_us, updated_us, lease_owner, lease_until_us, lease_generation)"                        \
-  " VALUES(?,?,?,?,?,?,?,?,?,?,?)"
+  " created_us, updated_us, lease_owner, lease_until_us, lease_generation, queue)"                 \
+  " VALUES(?,?,?,?,?,?,?,?,?,?,?,?)"
 
 /* Insert r with st (INSERT_RUN), and know it has no events. */
 static int insert_run(sql_store *q, sqlite3_stmt *st, const art_run_record *r, art_error *err) {
@@ -277,6 +281,7 @@ static int insert_run(sql_store *q, sqlite3_stmt *st, const art_run_record *r, a
   bind_text(st, 9, r->lease_owner);
   sqlite3_bind_int64(st, 10, r->lease_owner ? r->lease_until_us : 0);
   sqlite3_bind_int64(st, 11, r->lease_owner ? 1 : 0);
+  bind_text(st, 12, r->queue ? r->queue : ART_QUEUE_DEFAULT);
   int rc = sqlite3_step(st);
   sqlite3_reset(st);
   if (rc == SQLITE_CONSTRAINT)
@@ -479,7 +484,7 @@ static char *column_text(sqlite3_stmt *st, int i, bool *oom) {
 #define RECORD_COLUMNS                                                                             \
   "run_id, status, stop_reason, detail, spec_json, spec_dir, steps, events, created_us, "          \
   "updated_us,"                                                                                    \
-  " lease_owner, lease_until_us, cancel_reason, lease_generation"
+  " lease_owner, lease_until_us, cancel_reason, lease_generation, queue"
 
 static int read_record(sqlite3_stmt *st, art_run_record *r) {
   bool oom = false;
@@ -496,7 +501,8 @@ static int read_record(sqlite3_stmt *st, art_run_record *r) {
                         .lease_owner = column_text(st, 10, &oom),
                         .lease_until_us = sqlite3_column_int64(st, 11),
                         .cancel_reason = column_text(st, 12, &oom),
-                        .lease_generation = (uint64_t)sqlite3_column_int64(st, 13)};
+                        .lease_generation = (uint64_t)sqlite3_column_int64(st, 13),
+                        .queue = column_text(st, 14, &oom)};
   if (!oom) return 0;
   art_run_record_dispose(r);
   return ART_ENOMEM;
@@ -555,15 +561,10 @@ static int sql_load(art_store *s, const char *run_id, art_journal *out, art_erro
   return rc;
 }
 
-static int sql_list(art_store *s, int status, art_run_record **out, size_t *n, art_error *err) {
-  sql_store *q = (sql_store *)s;
-  sqlite3_stmt *st;
-  int started = start_op(q,
-                         "SELECT " RECORD_COLUMNS " FROM runs WHERE ?1 < 0 OR status = ?1"
-                         " ORDER BY created_us DESC, run_id",
-                         &st, "list runs", err);
-  if (started < 0) return started;
-  sqlite3_bind_int(st, 1, status);
+/* Every row st returns, as records, into *out (an array of *n); st is
+ * finalized. */
+static int read_records(sql_store *q, sqlite3_stmt *st, art_run_record **out, size_t *n,
+                        const char *what, art_error *err) {
   art_run_record *list = NULL;
   size_t count = 0, cap = 0;
   int rc;
@@ -583,7 +584,77 @@ static int sql_list(art_store *s, int status, art_run_record **out, size_t *n, a
   }
   art_run_records_free(list, count);
   return rc == SQLITE_ROW ? art_error_set(err, ART_ENOMEM, "out of memory")
-                          : db_error(q, err, "list runs");
+                          : db_error(q, err, what);
+}
+
+static int sql_list(art_store *s, int status, art_run_record **out, size_t *n, art_error *err) {
+  sql_store *q = (sql_store *)s;
+  sqlite3_stmt *st;
+  int started = start_op(q,
+                         "SELECT " RECORD_COLUMNS " FROM runs WHERE ?1 < 0 OR status = ?1"
+                         " ORDER BY created_us DESC, run_id",
+                         &st, "list runs", err);
+  if (started < 0) return started;
+  sqlite3_bind_int(st, 1, status);
+  return read_records(q, st, out, n, "list runs", err);
+}
+
+/* The queues as a JSON array for json_each (NULL: every queue). */
+static char *queues_json(const char *const *queues, bool *oom) {
+  if (!queues) return NULL;
+  json_t *arr = json_array();
+  for (size_t i = 0; arr && queues[i]; i++)
+    if (json_array_append_new(arr, json_string(queues[i])) < 0) json_decref(arr), arr = NULL;
+  char *text = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+  json_decref(arr);
+  *oom = !text;
+  return text;
+}
+
+#define LEASE_READY                                                                                \
+  "UPDATE runs SET lease_owner = ?1, lease_until_us = ?2 + ?3,"                                    \
+  " lease_generation = lease_generation + 1 WHERE run_id IN (SELECT run_id FROM runs"              \
+  " WHERE status IN (?4, ?5, ?6) AND (lease_owner IS NULL OR lease_until_us <= ?2)"                \
+  " AND (?7 IS NULL OR queue IN (SELECT value FROM json_each(?7)))"                                \
+  " ORDER BY created_us, run_id LIMIT ?8) RETURNING " RECORD_COLUMNS
+
+static void bind_lease_ready(sqlite3_stmt *st, const char *owner, int64_t now_us, int64_t ttl_us,
+                             const char *queues, size_t max) {
+  bind_text(st, 1, owner);
+  sqlite3_bind_int64(st, 2, now_us);
+  sqlite3_bind_int64(st, 3, ttl_us);
+  sqlite3_bind_int(st, 4, ART_RUN_QUEUED);
+  sqlite3_bind_int(st, 5, ART_RUN_READY);
+  sqlite3_bind_int(st, 6, ART_RUN_RUNNING);
+  bind_text(st, 7, queues);
+  sqlite3_bind_int64(st, 8, (sqlite3_int64)(max > INT64_MAX ? INT64_MAX : max));
+}
+
+/* One statement in one write transaction: no other caller sees a run
+ * between its selection and its lease. */
+static int sql_lease_ready(art_store *s, const char *const *queues, const char *owner,
+                           int64_t now_us, int64_t ttl_us, size_t max, art_run_record **out,
+                           size_t *n, art_error *err) {
+  sql_store *q = (sql_store *)s;
+  sqlite3_stmt *st;
+  bool oom = false;
+  char *names = queues_json(queues, &oom);
+  int rc = oom ? art_error_set(err, ART_ENOMEM, "out of memory")
+               : start_op(q, LEASE_READY, &st, "lease ready runs", err);
+  if (rc == 0 && (rc = exec(q, "BEGIN IMMEDIATE", err)) < 0) sqlite3_finalize(st);
+  if (rc == 0) {
+    bind_lease_ready(st, owner, now_us, ttl_us, names, max);
+    rc = read_records(q, st, out, n, "lease ready runs", err);
+  }
+  if (rc == 0 && sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    rc = db_error(q, err, "lease ready runs");
+    art_run_records_free(*out, *n);
+  }
+  if (rc < 0 && sqlite3_get_autocommit(q->db) == 0)
+    sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+  if (rc == 0) art_known_leased(&q->known, *out, *n);
+  free(names);
+  return rc;
 }
 
 /* One statement: the lease and its generation (one more for a new holder)
@@ -793,7 +864,8 @@ static const art_store_vtable sql_vtable = {.version = ART_STORE_VERSION,
                                             .commit = sql_commit,
                                             .commit_waiting = sql_commit_waiting,
                                             .list_approvals = sql_list_approvals,
-                                            .close = sql_close};
+                                            .close = sql_close,
+                                            .lease_ready = sql_lease_ready};
 
 /* Whether the journal mode is WAL after `sql` (a journal_mode pragma). */
 static bool journal_is_wal(sql_store *q, const char *sql) {

@@ -10,9 +10,10 @@
 #include "core/version.h"
 #include "store/store_internal.h"
 
-static const char *const status_names[] = {"running", "paused", "finished", "cancelled", "ready"};
-static const art_names run_status_names = {status_names, 5,
-                                           "running, ready, paused, finished, cancelled"};
+static const char *const status_names[] = {"running",   "paused", "finished",
+                                           "cancelled", "ready",  "queued"};
+static const art_names run_status_names = {status_names, 6,
+                                           "queued, running, ready, paused, finished, cancelled"};
 
 const char *art_run_status_name(art_run_status s) {
   return art_names_name(&run_status_names, (int)s);
@@ -33,6 +34,7 @@ void art_run_record_dispose(art_run_record *r) {
   free(r->spec_dir);
   free(r->lease_owner);
   free(r->cancel_reason);
+  free(r->queue);
   memset(r, 0, sizeof *r);
 }
 
@@ -170,13 +172,14 @@ static int copy_text(char **to, const char *from) {
 int art_record_copy(art_run_record *to, const art_run_record *from) {
   *to = *from;
   to->run_id = to->stop_reason = to->detail = to->spec_json = to->spec_dir = to->lease_owner =
-      to->cancel_reason = NULL;
+      to->cancel_reason = to->queue = NULL;
   if (copy_text(&to->run_id, from->run_id) < 0 ||
       copy_text(&to->cancel_reason, from->cancel_reason) < 0 ||
       copy_text(&to->stop_reason, from->stop_reason) < 0 ||
       copy_text(&to->detail, from->detail) < 0 || copy_text(&to->spec_json, from->spec_json) < 0 ||
       copy_text(&to->spec_dir, from->spec_dir) < 0 ||
-      copy_text(&to->lease_owner, from->lease_owner) < 0) {
+      copy_text(&to->lease_owner, from->lease_owner) < 0 ||
+      copy_text(&to->queue, from->queue) < 0) {
     art_run_record_dispose(to);
     return ART_ENOMEM;
   }
@@ -200,6 +203,24 @@ int art_approval_record_copy(art_approval_record *to, const art_approval_record 
 void art_run_records_free(art_run_record *list, size_t n) {
   for (size_t i = 0; i < n; i++) art_run_record_dispose(&list[i]);
   free(list);
+}
+
+bool art_queue_matches(const char *const *queues, const char *queue) {
+  if (!queues) return true;
+  for (size_t i = 0; queues[i]; i++)
+    if (strcmp(queues[i], queue ? queue : ART_QUEUE_DEFAULT) == 0) return true;
+  return false;
+}
+
+int art_record_older(const art_run_record *a, const art_run_record *b) {
+  if (a->created_us != b->created_us) return a->created_us < b->created_us ? -1 : 1;
+  return strcmp(a->run_id, b->run_id);
+}
+
+bool art_record_ready(const art_run_record *r, int64_t now_us) {
+  bool free_to_take = !r->lease_owner || r->lease_until_us <= now_us;
+  return free_to_take && (r->status == ART_RUN_QUEUED || r->status == ART_RUN_READY ||
+                          r->status == ART_RUN_RUNNING);
 }
 
 bool art_status_is_final(art_run_status s) {

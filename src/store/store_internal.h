@@ -12,5 +12,12 @@ int art_approval_record_copy(art_approval_record *to, const art_approval_record 
 int art_run_ids_add(char ***run_ids, size_t *n, const char *run_id);
 /* Finished and cancelled runs never run again. */
 bool art_status_is_final(art_run_status s);
+/* Whether a run in `queue` (NULL: the default queue) is in one of `queues`
+ * (NULL-terminated; NULL: every queue). */
+bool art_queue_matches(const char *const *queues, const char *queue);
+/* Oldest first: created_us, then run_id (a qsort order, <0, 0, >0). */
+int art_record_older(const art_run_record *a, const art_run_record *b);
+/* Whether a run is ready for lease_ready at now_us (store.h). */
+bool art_record_ready(const art_run_record *r, int64_t now_us);
 
 #endif

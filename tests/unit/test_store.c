@@ -445,6 +445,150 @@ CONTRACT(leases, contract_leases)
 CONTRACT(fencing, contract_fencing)
 CONTRACT(journal_sink_and_replay, contract_journal_sink_and_replay)
 
+/* ---- the queue ----------------------------------------------------------------- */
+
+static art_run_record with_status(const char *id, int64_t created, art_run_status status,
+                                  const char *queue) {
+  art_run_record r = record(id, created);
+  r.status = status, r.queue = (char *)queue;
+  return r;
+}
+
+/* lease_ready for `owner` at `now` (a lease of 100 µs): the ids taken, in
+ * order, as "a,b,c"; each record is checked to be `owner`'s. */
+static void leased(art_store *s, const char *const *queues, const char *owner, int64_t now,
+                   size_t max, const char *want) {
+  art_error err = {0};
+  art_run_record *got = NULL;
+  size_t n = 0;
+  char ids[256] = "";
+  if (s->vt->lease_ready(s, queues, owner, now, 100, max, &got, &n, &err) < 0)
+    fail_msg("%s", err.message);
+  for (size_t i = 0; i < n; i++) {
+    assert_string_equal(got[i].lease_owner, owner);
+    assert_int_equal(got[i].lease_until_us, now + 100);
+    snprintf(ids + strlen(ids), sizeof ids - strlen(ids), "%s%s", i ? "," : "", got[i].run_id);
+  }
+  art_run_records_free(got, n);
+  assert_string_equal(ids, want);
+}
+
+static uint64_t generation_of(art_store *s, const char *run_id) {
+  art_run_record got;
+  art_error err = {0};
+  assert_int_equal(s->vt->get_run(s, run_id, &got, &err), 0);
+  uint64_t generation = got.lease_generation;
+  art_run_record_dispose(&got);
+  return generation;
+}
+
+/* Ready runs are taken oldest first, `max` at a time, each by one caller
+ * until its lease runs out; paused and ended runs never; queues filter. */
+static void contract_lease_ready(opener open) {
+  art_store *s = open();
+  art_error err = {0};
+  art_run_record runs[] = {
+      with_status("m1", 5, ART_RUN_QUEUED, "mail"), with_status("p1", 1, ART_RUN_PAUSED, NULL),
+      with_status("f1", 2, ART_RUN_FINISHED, NULL), with_status("q3", 30, ART_RUN_QUEUED, NULL),
+      with_status("q1", 10, ART_RUN_QUEUED, NULL),  with_status("q2", 20, ART_RUN_QUEUED, NULL),
+      with_status("rd", 35, ART_RUN_READY, NULL),   with_status("r1", 40, ART_RUN_RUNNING, NULL)};
+  runs[7].lease_owner = (char *)"dead", runs[7].lease_until_us = 2000;
+  assert_int_equal(s->vt->create_runs(s, runs, 8, &err), 0);
+  const char *const defaults[] = {ART_QUEUE_DEFAULT, NULL}, *const mail[] = {"mail", NULL};
+  leased(s, defaults, "w1", 1000, 2, "q1,q2");
+  assert_int_equal(generation_of(s, "q1"), 1);
+  leased(s, NULL, "w2", 1050, 10, "m1,q3,rd"); /* q1, q2 and r1 are held */
+  leased(s, mail, "w3", 1060, 10, "");
+  leased(s, NULL, "w3", 1060, 10, "");
+  art_run_record got;
+  assert_int_equal(s->vt->get_run(s, "m1", &got, &err), 0);
+  assert_string_equal(got.queue, "mail");
+  assert_string_equal(got.lease_owner, "w2");
+  art_run_record_dispose(&got);
+  /* Every lease has run out: all are taken again, at a new generation. */
+  leased(s, NULL, "w4", 5000, 10, "m1,q1,q2,q3,rd,r1");
+  assert_int_equal(generation_of(s, "r1"), 2);
+  assert_int_equal(generation_of(s, "q1"), 2);
+  assert_int_equal(s->vt->set_status(s, "r1", 1, ART_RUN_FINISHED, "success", NULL, 5001, &err),
+                   ART_EFENCED); /* the dead holder's */
+  assert_int_equal(s->vt->set_status(s, "r1", 2, ART_RUN_FINISHED, "success", NULL, 5001, &err), 0);
+  assert_int_equal(s->vt->release(s, "q1", 2, &err), 0);
+  assert_int_equal(s->vt->set_status(s, "q2", 2, ART_RUN_PAUSED, "blocked", NULL, 5001, &err), 0);
+  assert_int_equal(s->vt->release(s, "q2", 2, &err), 0);
+  leased(s, NULL, "w5", 5010, 10, "q1"); /* released: taken at once; paused, finished: never */
+  art_store_close(s);
+}
+
+CONTRACT(lease_ready, contract_lease_ready)
+
+enum { RACE_RUNS = 120, RACE_WORKERS = 4 };
+
+/* A worker process: leases up to 3 runs at a time until none is ready,
+ * writing each id it took to its own file; exits 0, or 1 on an error. */
+static void race_worker(const char *where, int worker) {
+  art_store *s;
+  art_error err = {0};
+  char name[32], owner[32];
+  snprintf(name, sizeof name, "race-%d.txt", worker);
+  snprintf(owner, sizeof owner, "worker-%d", worker);
+  FILE *f = fopen(tu_path(name), "w");
+  if (!f || art_store_open_url(&s, where, &err) < 0) _exit(1);
+  for (;;) {
+    art_run_record *got;
+    size_t n;
+    if (s->vt->lease_ready(s, NULL, owner, art_now_us(), 3600000000LL, 3, &got, &n, &err) < 0)
+      _exit(1);
+    for (size_t i = 0; i < n; i++) fprintf(f, "%s\n", got[i].run_id);
+    art_run_records_free(got, n);
+    if (n == 0) break;
+  }
+  art_store_close(s);
+  _exit(fclose(f) == 0 ? 0 : 1);
+}
+
+/* Several processes lease from one store at once: every run is taken by
+ * exactly one of them. */
+static void race_for_runs(const char *where) {
+  art_store *s = open_url(where);
+  art_error err = {0};
+  art_run_record runs[RACE_RUNS];
+  char ids[RACE_RUNS][16];
+  for (int i = 0; i < RACE_RUNS; i++) {
+    snprintf(ids[i], sizeof ids[i], "race-%03d", i);
+    runs[i] = with_status(ids[i], i, ART_RUN_QUEUED, NULL);
+  }
+  assert_int_equal(s->vt->create_runs(s, runs, RACE_RUNS, &err), 0);
+  art_store_close(s);
+  pid_t pids[RACE_WORKERS];
+  for (int w = 0; w < RACE_WORKERS; w++)
+    if ((pids[w] = fork()) == 0) race_worker(where, w);
+  int taken[RACE_RUNS] = {0}, status;
+  for (int w = 0; w < RACE_WORKERS; w++) {
+    assert_int_equal(waitpid(pids[w], &status, 0), pids[w]);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  for (int w = 0; w < RACE_WORKERS; w++) {
+    char name[32], line[32];
+    snprintf(name, sizeof name, "race-%d.txt", w);
+    FILE *f = fopen(tu_path(name), "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f)) taken[atoi(line + 5)]++;
+    fclose(f);
+  }
+  for (int i = 0; i < RACE_RUNS; i++)
+    if (taken[i] != 1) fail_msg("run %s was leased %d times", ids[i], taken[i]);
+}
+
+static void sqlite_workers_lease_each_run_once(void **state) {
+  (void)state;
+  race_for_runs(tu_path("race.db"));
+}
+
+static void postgres_workers_lease_each_run_once(void **state) {
+  (void)state;
+  race_for_runs(tu_pg_database("lease_race"));
+}
+
 /* ---- SQLite files --------------------------------------------------------------- */
 
 static void a_store_outlives_its_process(void **state) {
@@ -823,7 +967,7 @@ static void foreign_and_newer_files_are_refused_untouched(void **state) {
   assert_int_equal(art_store_open_sqlite(&s, newer, NULL, &err), 0);
   art_store_close(s);
   make_db(newer, "PRAGMA user_version=99");
-  refuse(newer, "written by a newer agentrt (store schema 99, this build knows 6)");
+  refuse(newer, "written by a newer agentrt (store schema 99, this build knows 7)");
 }
 
 /* ---- PostgreSQL databases ------------------------------------------------------- */
@@ -852,7 +996,7 @@ static void foreign_and_newer_schemas_are_refused_untouched(void **state) {
   assert_int_equal(art_store_open_postgres(&s, newer, NULL, &err), 0);
   art_store_close(s);
   tu_pg_exec(newer, "UPDATE agentrt.meta SET value = '99' WHERE key = 'schema_version'");
-  pg_refuse(newer, "written by a newer agentrt (store schema 99, this build knows 1)");
+  pg_refuse(newer, "written by a newer agentrt (store schema 99, this build knows 2)");
 }
 
 /* Processes that open a new database at once: one makes the schema, the others
@@ -915,14 +1059,15 @@ static void handles_share_a_database(void **state) {
   assert_int_equal(a->vt->claim(a, "shared", "a", 40, 1000, &gen_a, &err), ART_ESTATE);
   assert_int_equal(a->vt->claim(a, "shared", "a", 2000, 1000, &gen_a, &err), 0);
   assert_int_equal(gen_a, 2);
-  assert_int_equal( /* b was slow, not dead: held back or not, its writes are refused */
-      b->vt->append(b, "shared", gen_b, 3, 1, 30, ART_EV_DECISION, "{}", false, NULL, &err), 0);
+  assert_int_equal(/* b was slow, not dead: held back or not, its writes are refused */
+                   b->vt->append(b, "shared", gen_b, 3, 1, 30, ART_EV_DECISION, "{}", false, NULL,
+                                 &err),
+                   0);
   assert_int_equal(b->vt->commit(b, "shared", gen_b, &err), ART_EFENCED);
-  assert_int_equal(
-      b->vt->append(b, "shared", gen_b, 3, 1, 30, ART_EV_STOP, "{}", true, NULL, &err),
-      ART_EFENCED);
-  assert_int_equal(
-      a->vt->append(a, "shared", gen_a, 3, 1, 30, ART_EV_STOP, "{}", true, NULL, &err), 0);
+  assert_int_equal(b->vt->append(b, "shared", gen_b, 3, 1, 30, ART_EV_STOP, "{}", true, NULL, &err),
+                   ART_EFENCED);
+  assert_int_equal(a->vt->append(a, "shared", gen_a, 3, 1, 30, ART_EV_STOP, "{}", true, NULL, &err),
+                   0);
   assert_int_equal(b->vt->get_run(b, "shared", &got, &err), 0);
   assert_int_equal(got.events, 3);
   art_run_record_dispose(&got);
@@ -1105,6 +1250,11 @@ int main(void) {
       cmocka_unit_test(a_locked_store_is_busy),
       cmocka_unit_test(leases_postgres),
       cmocka_unit_test(fencing_postgres),
+      cmocka_unit_test(lease_ready_memory),
+      cmocka_unit_test(lease_ready_sqlite),
+      cmocka_unit_test(lease_ready_postgres),
+      cmocka_unit_test(sqlite_workers_lease_each_run_once),
+      cmocka_unit_test(postgres_workers_lease_each_run_once),
       cmocka_unit_test(journal_sink_and_replay_memory),
       cmocka_unit_test(journal_sink_and_replay_sqlite),
       cmocka_unit_test(journal_sink_and_replay_postgres),
