@@ -12,8 +12,9 @@ static const char usage[] =
     "\n"
     "The runs kept in a store (default ./agentrt.db).\n"
     "  list    every run, newest first: id, status, stop reason, steps, holder\n"
-    "          (--status running|ready|paused|finished|cancelled keeps one status;\n"
-    "          running: a live process drives it, ready: nobody does, resume it)\n"
+    "          (--status queued|running|ready|paused|finished|cancelled keeps one\n"
+    "          status; queued: submitted, a worker will start it; running: a live\n"
+    "          process drives it; ready: nobody does, resume it or let a worker)\n"
     "  show    one run as `agentrt run` printed it (--json: the result object plus\n"
     "          status and pending)\n"
     "  trace   its journal as a table, as JSON lines with --jsonl, or as one JSON\n"
@@ -80,7 +81,7 @@ static int list(const cli_opts *o, art_store *store) {
   art_run_status status;
   if (o->status && art_run_status_parse(o->status, &status) < 0)
     return cli_error(EXIT_USAGE, CLI_ERR_USAGE,
-                     "unknown status \"%s\" (running, ready, paused, finished, cancelled)",
+                     "unknown status \"%s\" (queued, running, ready, paused, finished, cancelled)",
                      o->status);
   art_run_record *runs;
   size_t n;
