@@ -100,15 +100,14 @@ static int worked(const cli_opts *o, const art_run *run) {
 
 /* Drive the run *lease holds to its next stop, record where it stands and
  * let go of it.  A run taken over meanwhile is dropped (another worker
- * drives it); a signal leaves it ready. */
+ * drives it); a signal leaves it ready.  A run that cannot be rebuilt (its
+ * stored spec no longer parses, say) is said and kept until its lease runs
+ * out: were it let go, every worker would take it again at once. */
 static int drive_leased(const cli_opts *o, art_store *store, art_lease *lease) {
   art_durable d;
   art_error err = {0}, ignored = {0};
   int rc = cli_rebuild(store, o->store, lease->run_id, lease, &d);
-  if (rc != 0) {
-    art_lease_release(lease, &ignored);
-    return rc;
-  }
+  if (rc != 0) return rc;
   rc = art_durable_continue(&d, lease, cli_signal_hooks(), &err);
   if (rc == ART_EFENCED) {
     fprintf(stderr, "agentrt worker: %s\n", err.message);
@@ -139,21 +138,24 @@ static int work(const cli_opts *o, int64_t ttl_us) {
   art_holder_name(owner, sizeof owner, "worker");
   int rc = cli_store_open(o, &store);
   const char *const *queues = o->n_queues ? o->queues : NULL;
+  int failed = 0; /* a run of its own failed: said, and the worker goes on with the others */
   cli_signals_catch();
   while (rc == 0 && !cli_signal_caught()) {
     art_lease lease;
     art_error err = {0};
+    int ran = 0;
     if (art_lease_ready(&lease, store, queues, owner, art_now_us(), ttl_us, &err) < 0)
       rc = cli_store_error(&err);
     else if (lease.run_id)
-      rc = drive_leased(o, store, &lease);
+      ran = drive_leased(o, store, &lease);
     else if (o->drain)
       break;
     else
       wait_a_second();
+    if (ran != 0) failed = ran;
   }
   art_store_close(store);
-  return rc;
+  return rc ? rc : failed;
 }
 
 int cmd_worker(int argc, char **argv) {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <sqlite3.h>
 
 #include "agentrt.h"
 #include "testutil.h"
@@ -209,6 +210,35 @@ static void a_dead_workers_run_is_taken_over(const char *store) {
   free(out);
 }
 
+/* A run that cannot be rebuilt (its stored spec broken behind agentrt's
+ * back) stops no worker: the others are driven, the worker says which run
+ * failed and exits 2 once drained, and the broken run is not taken again at
+ * once by the next worker (it stays held until its lease runs out). */
+static void a_broken_run_stops_no_worker(const char *store,
+                                         void (*exec)(const char *, const char *),
+                                         const char *runs_table) {
+  submit_n(store, logging_spec(), 5);
+  char sql[160];
+  snprintf(sql, sizeof sql, "UPDATE %s SET spec_json = '{' WHERE run_id = 'q000'", runs_table);
+  exec(store, sql);
+  assert_int_equal(cli(NULL, store, (const char *[]){"worker", "--drain", NULL}), 2);
+  assert_int_equal(tu_count_lines(tu_path("calls.log")), 4);
+  for (int i = 1; i < 5; i++) {
+    char id[32];
+    snprintf(id, sizeof id, "q%03d", i);
+    assert_status(store, id, "finished");
+  }
+  assert_int_equal(cli(NULL, store, (const char *[]){"worker", "--drain", NULL}), 0);
+  assert_status(store, "q000", "queued"); /* not started, held by the first worker's lease */
+}
+
+static void sqlite_exec(const char *store, const char *sql) {
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(tu_path(store), &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+}
+
 /* ---- on SQLite and on PostgreSQL -------------------------------------------------- */
 
 static int store_count;
@@ -245,6 +275,16 @@ ON_BOTH(two_workers_share_the_queue)
 ON_BOTH(a_paused_run_waits_for_its_approval)
 ON_BOTH(a_dead_workers_run_is_taken_over)
 
+static void a_broken_run_stops_no_worker_sqlite(void **state) {
+  (void)state;
+  a_broken_run_stops_no_worker(sqlite_store(), sqlite_exec, "runs");
+}
+
+static void a_broken_run_stops_no_worker_postgres(void **state) {
+  (void)state;
+  a_broken_run_stops_no_worker(postgres_store(), tu_pg_exec, "agentrt.runs");
+}
+
 static int start_postgres(void **state) {
   (void)state;
   tu_pg_start();
@@ -263,6 +303,8 @@ int main(void) {
       cmocka_unit_test(a_paused_run_waits_for_its_approval_postgres),
       cmocka_unit_test(a_dead_workers_run_is_taken_over_sqlite),
       cmocka_unit_test(a_dead_workers_run_is_taken_over_postgres),
+      cmocka_unit_test(a_broken_run_stops_no_worker_sqlite),
+      cmocka_unit_test(a_broken_run_stops_no_worker_postgres),
   };
   return cmocka_run_group_tests(tests, start_postgres, NULL);
 }
