@@ -11,7 +11,8 @@ static const char usage[] =
     "       agentrt runs prune --older-than AGE [--store PATH] [--json]\n"
     "\n"
     "The runs kept in a store (default ./agentrt.db).\n"
-    "  list    every run, newest first: id, status, stop reason, steps, holder\n"
+    "  list    every run, newest first: id, status, stop reason, steps, queue,\n"
+    "          holder (with its lease's time left)\n"
     "          (--status queued|running|ready|paused|finished|cancelled keeps one\n"
     "          status; queued: submitted, a worker will start it; running: a live\n"
     "          process drives it; ready: nobody does, resume it or let a worker)\n"
@@ -54,25 +55,37 @@ static json_t *holder_json(const art_run_record *r, int64_t now) {
                    (json_int_t)r->lease_until_us);
 }
 
-/* "host:pid", "host:pid (lease ran out)" or "-". */
+/* "host:pid (lease 42 s left)", "host:pid (lease ran out)" or "-". */
 static void holder_text(char *buf, size_t size, const art_run_record *r, int64_t now) {
-  static const char *const how[] = {"", "", " (lease ran out)"};
-  snprintf(buf, size, "%s%s", r->lease_owner ? r->lease_owner : "-", how[art_holder_of(r, now)]);
+  if (!r->lease_owner) {
+    snprintf(buf, size, "-");
+    return;
+  }
+  if (art_holder_of(r, now) != ART_HOLDER_ALIVE) {
+    snprintf(buf, size, "%s (lease ran out)", r->lease_owner);
+    return;
+  }
+  snprintf(buf, size, "%s (lease %lld s left)", r->lease_owner,
+           (long long)((r->lease_until_us - now + 999999) / 1000000));
+}
+
+static const char *queue_of(const art_run_record *r) {
+  return r->queue ? r->queue : ART_QUEUE_DEFAULT;
 }
 
 static void list_one(json_t *arr, const art_run_record *r, art_run_status status, int64_t now) {
   if (arr) {
-    json_array_append_new(arr, json_pack("{s:s, s:s, s:s?, s:s?, s:i, s:I, s:o}", "run_id",
+    json_array_append_new(arr, json_pack("{s:s, s:s, s:s?, s:s?, s:i, s:s, s:I, s:o}", "run_id",
                                          r->run_id, "status", art_run_status_name(status),
                                          "stop_reason", r->stop_reason, "reason", r->detail,
-                                         "steps", r->steps, "updated_us", (json_int_t)r->updated_us,
-                                         "holder", holder_json(r, now)));
+                                         "steps", r->steps, "queue", queue_of(r), "updated_us",
+                                         (json_int_t)r->updated_us, "holder", holder_json(r, now)));
     return;
   }
   char holder[160];
   holder_text(holder, sizeof holder, r, now);
-  printf("%-28s %-10s %-18s %5u  %s\n", r->run_id, art_run_status_name(status),
-         r->stop_reason ? r->stop_reason : "-", r->steps, holder);
+  printf("%-28s %-10s %-18s %5u  %-10s %s\n", r->run_id, art_run_status_name(status),
+         r->stop_reason ? r->stop_reason : "-", r->steps, queue_of(r), holder);
 }
 
 /* Statuses are as of now: a run whose holder is gone is ready, whatever its
@@ -90,7 +103,8 @@ static int list(const cli_opts *o, art_store *store) {
   int64_t now = art_now_us();
   json_t *arr = o->json ? json_array() : NULL;
   if (!o->json)
-    printf("%-28s %-10s %-18s %5s  %s\n", "run", "status", "stop_reason", "steps", "holder");
+    printf("%-28s %-10s %-18s %5s  %-10s %s\n", "run", "status", "stop_reason", "steps", "queue",
+           "holder");
   for (size_t i = 0; i < n; i++) {
     art_run_status now_status = art_durable_status_now(&runs[i], now);
     if (!o->status || now_status == status) list_one(arr, &runs[i], now_status, now);
