@@ -55,8 +55,8 @@ static void submit_n(const char *store, const char *spec, int n) {
   }
 }
 
-/* The status the store gives run_id, as `runs list --json` shows it. */
-static char *status_of(const char *store, const char *run_id) {
+/* A member of run_id's object in `runs list --json` (NULL: no such run). */
+static char *field_of(const char *store, const char *run_id, const char *member) {
   char *out = NULL;
   assert_int_equal(cli(&out, store, (const char *[]){"runs", "list", "--json", NULL}), 0);
   json_t *runs = json_loads(out, 0, NULL), *r;
@@ -64,11 +64,15 @@ static char *status_of(const char *store, const char *run_id) {
   char *status = NULL;
   json_array_foreach(runs, i, r) {
     if (strcmp(json_string_value(json_object_get(r, "run_id")), run_id) == 0)
-      status = strdup(json_string_value(json_object_get(r, "status")));
+      status = strdup(json_string_value(json_object_get(r, member)));
   }
   json_decref(runs);
   free(out);
   return status;
+}
+
+static char *status_of(const char *store, const char *run_id) {
+  return field_of(store, run_id, "status");
 }
 
 static void assert_status(const char *store, const char *run_id, const char *want) {
@@ -95,6 +99,12 @@ static void submit_stores_a_queued_run(const char *store) {
   assert_null(status_of(store, "b"));
   assert_int_equal(cli(NULL, store, (const char *[]){"submit", spec, "--run-id", "d", NULL}), 0);
   assert_int_equal(cli(NULL, store, (const char *[]){"submit", spec, "--run-id", "d", NULL}), 2);
+  assert_int_equal(
+      cli(NULL, store, (const char *[]){"submit", spec, "--run-id", "m", "--queue", "mail", NULL}),
+      0);
+  char *queue = field_of(store, "m", "queue");
+  assert_string_equal(queue, "mail");
+  free(queue);
   assert_int_equal(tu_count_lines(tu_path("calls.log")), 0); /* nothing ran */
 }
 
