@@ -57,6 +57,10 @@ int art_lease_renew(art_lease *l, int64_t now_us, art_error *err);
 /* Let go of the run and free what *l holds (a zeroed or released lease:
  * nothing to do). */
 int art_lease_release(art_lease *l, art_error *err);
+/* Forget the lease without letting go of the run in the store: it stays held
+ * until the lease runs out (a run this holder cannot drive is not taken
+ * again at once by every other holder). */
+void art_lease_abandon(art_lease *l);
 
 /* Take the oldest ready run of `queues` (NULL-terminated; NULL: every queue)
  * for `owner` until now + ttl (0: ART_LEASE_TTL_US), at a new generation

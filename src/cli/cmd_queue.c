@@ -107,7 +107,10 @@ static int drive_leased(const cli_opts *o, art_store *store, art_lease *lease) {
   art_durable d;
   art_error err = {0}, ignored = {0};
   int rc = cli_rebuild(store, o->store, lease->run_id, lease, &d);
-  if (rc != 0) return rc;
+  if (rc != 0) {
+    art_lease_abandon(lease);
+    return rc;
+  }
   rc = art_durable_continue(&d, lease, cli_signal_hooks(), &err);
   if (rc == ART_EFENCED) {
     fprintf(stderr, "agentrt worker: %s\n", err.message);

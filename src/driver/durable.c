@@ -59,6 +59,8 @@ int art_lease_renew(art_lease *l, int64_t now_us, art_error *err) {
   return rc;
 }
 
+void art_lease_abandon(art_lease *l) { lease_dispose(l); }
+
 int art_lease_release(art_lease *l, art_error *err) {
   int rc = l->run_id ? l->store->vt->release(l->store, l->run_id, l->generation, err) : 0;
   lease_dispose(l);
