@@ -178,9 +178,17 @@ typedef struct art_store_vtable {
    * again only once that lease has run out. */
   int (*lease_ready)(art_store *s, const char *const *queues, const char *owner, int64_t now_us,
                      int64_t ttl_us, size_t max, art_run_record **out, size_t *n, art_error *err);
+  /* Version 9.  Wait at most timeout_ms for word that a run may have become
+   * ready (submitted, released, decided by a person) in this process or
+   * another: 1 when told (look with lease_ready), 0 when the time ran out.
+   * The first call only starts listening and returns 1, so that nothing made
+   * ready between a caller's last look and its wait is missed.  A lease that
+   * runs out is not announced: waiters look again at their timeout.  NULL
+   * when the backend is told nothing (memory, SQLite): callers poll. */
+  int (*wait_ready)(art_store *s, int timeout_ms, art_error *err);
 } art_store_vtable;
 
-#define ART_STORE_VERSION 8
+#define ART_STORE_VERSION 9
 
 /* Every backend's handle starts with this header. */
 struct art_store {

@@ -32,7 +32,8 @@ enum {
   OPT_QUEUE = 1 << 17,   /* --queue NAME, repeatable (up to CLI_MAX_QUEUES) */
   OPT_DRAIN = 1 << 18,
   OPT_LEASE = 1 << 19, /* --lease AGE */
-  OPT_RUN_ID = 1 << 20
+  OPT_RUN_ID = 1 << 20,
+  OPT_POLL = 1 << 21 /* --poll AGE */
 };
 
 #define CLI_MAX_SUITES 16
@@ -60,6 +61,7 @@ typedef struct cli_opts {
   const char *expires;
   const char *outcome;
   const char *lease;                      /* --lease AGE */
+  const char *poll;                       /* --poll AGE */
   const char *run_id;                     /* --run-id ID */
   const char *queues[CLI_MAX_QUEUES + 1]; /* NULL-terminated */
   int n_queues;

@@ -18,7 +18,8 @@ static const char submit_usage[] =
     "  --store PATH    the SQLite store (created when missing) or a postgresql:// URL\n";
 
 static const char worker_usage[] =
-    "usage: agentrt worker [--queue NAME]... [--drain] [--lease AGE] [--store PATH] [--json]\n"
+    "usage: agentrt worker [--queue NAME]... [--drain] [--lease AGE] [--poll AGE]\n"
+    "                      [--store PATH] [--json]\n"
     "\n"
     "Take ready runs from the store, one at a time, and drive each to its next\n"
     "stop, printing one line a run (--json: one JSON object a line: run_id, status,\n"
@@ -28,7 +29,10 @@ static const char worker_usage[] =
     "two workers, on any machines, drive one run.\n"
     "\n"
     "  --queue NAME    take runs of this queue only (repeatable; default: every queue)\n"
-    "  --drain         exit once no run is ready (default: look again every second)\n"
+    "  --drain         exit once no run is ready (default: wait for one)\n"
+    "  --poll AGE      how often an idle worker looks for ready runs (default: 5s\n"
+    "                  with PostgreSQL, which tells waiting workers at once when a\n"
+    "                  run is submitted, decided or let go; 1s with SQLite)\n"
     "  --lease AGE     how long a lease lasts unless renewed (default 60s; e.g. 30s,\n"
     "                  2m): a worker that dies lets go of its run this long after,\n"
     "                  and another worker takes it over (a write tool call without a\n"
@@ -129,13 +133,18 @@ static int drive_leased(const cli_opts *o, art_store *store, art_lease *lease) {
   return rc;
 }
 
-/* A second, or less when a signal comes. */
-static void wait_a_second(void) {
-  struct timespec second = {1, 0};
-  nanosleep(&second, NULL);
+/* Until the store says a run may be ready, or poll_ms pass (a store that
+ * says nothing: poll_ms, or less when a signal comes). */
+static int wait_for_ready(art_store *store, int64_t poll_ms) {
+  art_error err = {0};
+  if (store->vt->wait_ready)
+    return store->vt->wait_ready(store, (int)poll_ms, &err) < 0 ? cli_store_error(&err) : 0;
+  struct timespec nap = {poll_ms / 1000, (long)(poll_ms % 1000) * 1000000};
+  nanosleep(&nap, NULL);
+  return 0;
 }
 
-static int work(const cli_opts *o, int64_t ttl_us) {
+static int work(const cli_opts *o, int64_t ttl_us, int64_t poll_ms) {
   art_store *store;
   char owner[ART_HOLDER_SIZE];
   art_holder_name(owner, sizeof owner, "worker");
@@ -154,7 +163,7 @@ static int work(const cli_opts *o, int64_t ttl_us) {
     else if (o->drain)
       break;
     else
-      wait_a_second();
+      rc = wait_for_ready(store, poll_ms ? poll_ms : store->vt->wait_ready ? 5000 : 1000);
     if (ran != 0) failed = ran;
   }
   art_store_close(store);
@@ -163,13 +172,17 @@ static int work(const cli_opts *o, int64_t ttl_us) {
 
 int cmd_worker(int argc, char **argv) {
   cli_opts o;
-  int rc =
-      cli_parse(argc, argv, OPT_STORE | OPT_QUEUE | OPT_DRAIN | OPT_LEASE, 0, worker_usage, &o);
+  int rc = cli_parse(argc, argv, OPT_STORE | OPT_QUEUE | OPT_DRAIN | OPT_LEASE | OPT_POLL, 0,
+                     worker_usage, &o);
   if (rc != 0 || o.help) return rc;
   int64_t ttl = o.lease ? cli_parse_age(o.lease) : cli_lease_ttl();
   if (ttl <= 0 && o.lease)
     return cli_error(EXIT_USAGE, CLI_ERR_USAGE,
                      "--lease needs a positive age such as 30s, 2m or 1h, not \"%s\"", o.lease);
+  int64_t poll_us = o.poll ? cli_parse_age(o.poll) : 0;
+  if (poll_us <= 0 && o.poll)
+    return cli_error(EXIT_USAGE, CLI_ERR_USAGE,
+                     "--poll needs a positive age such as 5s, 30s or 1m, not \"%s\"", o.poll);
   if (o.json) cli_set_json_lines(true);
-  return work(&o, ttl);
+  return work(&o, ttl, poll_us / 1000);
 }

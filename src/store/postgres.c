@@ -7,8 +7,10 @@
  * whose parameters are arrays, which is one round trip and one commit however
  * many runs and events it holds. */
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +20,7 @@
 #include "store/store_internal.h"
 
 #define APPLICATION_ID "agentrt"
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 /* The advisory lock migrations take: 'art1' and the schema's hash. */
 #define MIGRATION_LOCK 0x61727431
 /* As in the SQLite store: a loop's turn over thousands of runs is best one
@@ -36,6 +38,9 @@ typedef struct pg_store {
   char where[512]; /* the conninfo without its password, for messages */
   char schema[64];
   char cancels[80]; /* the channel cancels are announced on: "SCHEMA.cancel" */
+  char readies[80]; /* and runs made ready (a trigger on runs): "SCHEMA.ready" */
+  bool listening_ready;
+  bool told_ready; /* a run was made ready since wait_ready last said so */
   art_event_group group;
   art_known_runs known;
 } pg_store;
@@ -758,11 +763,40 @@ static int take_notices(pg_store *p, art_error *err) {
   if (!PQconsumeInput(p->conn)) return pg_error(p, NULL, "cancel request", err);
   PGnotify *n;
   while ((n = PQnotifies(p->conn)) != NULL) {
-    art_known_run *k = art_known_find(&p->known, n->extra);
+    art_known_run *k =
+        strcmp(n->relname, p->cancels) == 0 ? art_known_find(&p->known, n->extra) : NULL;
     if (k) k->watched = false;
+    p->told_ready |= strcmp(n->relname, p->readies) == 0;
     PQfreemem(n);
   }
   return 0;
+}
+
+/* The server's socket readable within timeout_ms: 1, or 0. */
+static int socket_readable(pg_store *p, int timeout_ms) {
+  struct pollfd fd = {.fd = PQsocket(p->conn), .events = POLLIN};
+  int r;
+  do r = poll(&fd, 1, timeout_ms);
+  while (r < 0 && errno == EINTR && (timeout_ms = 0, true));
+  return r > 0;
+}
+
+static int pg_wait_ready(art_store *s, int timeout_ms, art_error *err) {
+  pg_store *p = (pg_store *)s;
+  if (!p->listening_ready) {
+    char sql[128];
+    snprintf(sql, sizeof sql, "LISTEN \"%s\"", p->readies);
+    int rc = exec(p, sql, "wait for ready runs", err);
+    if (rc < 0) return rc;
+    p->listening_ready = true;
+    return 1;
+  }
+  int rc = take_notices(p, err);
+  if (rc == 0 && !p->told_ready && socket_readable(p, timeout_ms)) rc = take_notices(p, err);
+  if (rc < 0) return rc;
+  bool told = p->told_ready;
+  p->told_ready = false;
+  return told ? 1 : 0;
 }
 
 static int read_cancel(pg_store *p, const char *run_id, char **reason, art_error *err) {
@@ -895,9 +929,14 @@ static const art_store_vtable pg_vtable = {.version = ART_STORE_VERSION,
                                            .commit_waiting = pg_commit_waiting,
                                            .list_approvals = pg_list_approvals,
                                            .close = pg_close,
-                                           .lease_ready = pg_lease_ready};
+                                           .lease_ready = pg_lease_ready,
+                                           .wait_ready = pg_wait_ready};
 
 /* ---- opening: identity, migrations ---------------------------------------------- */
+
+/* The runs_ready trigger (migration 3) names these statuses by number. */
+_Static_assert(ART_RUN_RUNNING == 0 && ART_RUN_READY == 4 && ART_RUN_QUEUED == 5,
+               "run statuses are stored by number");
 
 /* Schema version v + 1 is made from v by migrations[v]. */
 static const char *const migrations[SCHEMA_VERSION] = {
@@ -945,7 +984,14 @@ static const char *const migrations[SCHEMA_VERSION] = {
     " PRIMARY KEY(run_id, event_seq));",
     /* 2: queues: workers take the ready runs of theirs, oldest first */
     "ALTER TABLE runs ADD COLUMN queue text NOT NULL DEFAULT 'default';"
-    "CREATE INDEX runs_by_queue ON runs(queue, status, created_us);"};
+    "CREATE INDEX runs_by_queue ON runs(queue, status, created_us);",
+    /* 3: runs made ready announced to waiting workers (wait_ready): a run
+     * nobody holds that is running (its holder let go), ready or queued */
+    "CREATE FUNCTION notify_ready() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " PERFORM pg_notify(TG_TABLE_SCHEMA || '.ready', ''); RETURN NULL; END $$;"
+    "CREATE TRIGGER runs_ready AFTER INSERT OR UPDATE OF status, lease_owner ON runs"
+    " FOR EACH ROW WHEN (NEW.lease_owner IS NULL AND NEW.status IN (0, 4, 5))"
+    " EXECUTE FUNCTION notify_ready();"};
 
 /* What the database holds in the store's schema. */
 typedef struct identity {
@@ -1057,6 +1103,7 @@ static int use_schema(pg_store *p, const art_postgres_options *opts, art_error *
                          schema, SCHEMA_NAME_MAX);
   memcpy(p->schema, schema, n + 1);
   snprintf(p->cancels, sizeof p->cancels, "%s.cancel", schema);
+  snprintf(p->readies, sizeof p->readies, "%s.ready", schema);
   char sql[256];
   snprintf(sql, sizeof sql, "SET search_path TO \"%s\"; LISTEN \"%s\"", schema, p->cancels);
   return exec(p, sql, "open store", err);

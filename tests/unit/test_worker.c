@@ -143,14 +143,15 @@ static void two_workers_share_the_queue(const char *store) {
   assert_each_ran_once(store, 100);
 }
 
-static void a_paused_run_waits_for_its_approval(const char *store) {
+static void write_send_spec(void) {
   tu_write("send.json", "{\"goal\":\"g\",\"run_id\":\"p\",\"tools\":[\"send_message\"],"
                         "\"model\":{\"type\":\"scripted\",\"decisions\":["
                         "{\"type\":\"tool\",\"name\":\"send_message\",\"input\":"
                         "{\"to\":\"a@example.com\",\"body\":\"hi\"}}," ANSWER "]}}");
-  assert_int_equal(cli(NULL, store, (const char *[]){"submit", "send.json", NULL}), 0);
-  assert_int_equal(cli(NULL, store, (const char *[]){"worker", "--drain", NULL}), 0);
-  assert_status(store, "p", "paused");
+}
+
+/* Approve run p's pending action as ops. */
+static void approve_p(const char *store) {
   char *out = NULL;
   assert_int_equal(cli(&out, store, (const char *[]){"runs", "show", "p", "--json", NULL}), 0);
   json_t *shown = json_loads(out, 0, NULL);
@@ -161,9 +162,48 @@ static void a_paused_run_waits_for_its_approval(const char *store) {
       cli(NULL, store, (const char *[]){"approve", "p", action, "--reviewer", "ops", NULL}), 0);
   json_decref(shown);
   free(out);
+}
+
+static void a_paused_run_waits_for_its_approval(const char *store) {
+  write_send_spec();
+  assert_int_equal(cli(NULL, store, (const char *[]){"submit", "send.json", NULL}), 0);
+  assert_int_equal(cli(NULL, store, (const char *[]){"worker", "--drain", NULL}), 0);
+  assert_status(store, "p", "paused");
+  approve_p(store);
   assert_status(store, "p", "ready");
   assert_int_equal(cli(NULL, store, (const char *[]){"worker", "--drain", NULL}), 0);
   assert_status(store, "p", "finished");
+}
+
+static void wait_for_status(const char *store, const char *run_id, const char *want) {
+  for (int i = 0; i < 1500; i++) {
+    char *status = status_of(store, run_id);
+    bool there = status && strcmp(status, want) == 0;
+    free(status);
+    if (there) return;
+    usleep(20000);
+  }
+  fail_msg("run %s never became %s", run_id, want);
+}
+
+/* A worker that waits (polling once an hour) is woken by PostgreSQL when
+ * another process approves a paused run, and finishes it; SIGTERM then ends
+ * it with 0. */
+static void an_approval_wakes_a_waiting_worker(void **state) {
+  (void)state;
+  unlink(tu_path("calls.log"));
+  const char *store = tu_pg_database("wake");
+  write_send_spec();
+  const char *argv[] = {"worker", "--poll", "1h", "--store", store, NULL};
+  pid_t worker = tu_cli_start(argv, "waiting-worker.log", 0);
+  assert_int_equal(cli(NULL, store, (const char *[]){"submit", "send.json", NULL}), 0);
+  wait_for_status(store, "p", "paused"); /* the submit woke it too */
+  approve_p(store);
+  wait_for_status(store, "p", "finished");
+  kill(worker, SIGTERM);
+  int status;
+  assert_int_equal(waitpid(worker, &status, 0), worker);
+  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 /* The file's text once it exists (a bounded wait). */
@@ -315,6 +355,7 @@ int main(void) {
       cmocka_unit_test(a_dead_workers_run_is_taken_over_postgres),
       cmocka_unit_test(a_broken_run_stops_no_worker_sqlite),
       cmocka_unit_test(a_broken_run_stops_no_worker_postgres),
+      cmocka_unit_test(an_approval_wakes_a_waiting_worker),
   };
   return cmocka_run_group_tests(tests, start_postgres, NULL);
 }
