@@ -881,12 +881,20 @@ static bool journal_is_wal(sql_store *q, const char *sql) {
  * store open in WAL mode holds a shared lock for as long as it does: a process
  * that found a new file in the old mode must look again while it waits (another
  * process may have switched it meanwhile), not wait for a lock that stays. */
+/* Whether the file is in WAL mode now.  It is read first: a handle that
+ * opened it before another process switched it keeps the old mode until it
+ * reads again, and would wait for a lock that WAL readers never give up. */
+static bool file_is_wal(sql_store *q) {
+  sqlite3_exec(q->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+  return journal_is_wal(q, "PRAGMA journal_mode");
+}
+
 static int use_wal(sql_store *q, art_error *err) {
   enum { SLICE_MS = 10 };
   sqlite3_busy_timeout(q->db, SLICE_MS);
   bool wal = false;
   for (int waited = 0; !wal && waited < q->lock_timeout_ms; waited += SLICE_MS)
-    wal = journal_is_wal(q, "PRAGMA journal_mode") || journal_is_wal(q, "PRAGMA journal_mode=WAL");
+    wal = file_is_wal(q) || journal_is_wal(q, "PRAGMA journal_mode=WAL");
   sqlite3_busy_timeout(q->db, q->lock_timeout_ms);
   return wal ? 0 : db_error(q, err, "switch the store to WAL");
 }
