@@ -56,6 +56,10 @@ typedef struct art_run_record {
                                 0 for one created unheld (create_run sets it) */
   char *cancel_reason;       /* a cancel asked for from outside, NULL when none */
   char *queue;               /* version 8: the queue workers take it from; NULL is "default" */
+  char *tenant;              /* version 10: the spec's actor.tenant, NULL when it names none */
+  int64_t lease_renewed_us;  /* version 10: when the holder took its lease or last renewed it
+                                (its heartbeat); 0 while nobody holds the run.  create_run
+                                sets it to created_us for a run created held */
 } art_run_record;
 
 /* The queue a run is in when its record names none. */
@@ -83,6 +87,21 @@ typedef struct art_approval_record {
 } art_approval_record;
 
 void art_approval_records_free(art_approval_record *list, size_t n);
+
+/* Version 10: how many runs of one queue, or of one tenant, may be held at
+ * once (lease_ready honours it).  The numbers are what stores keep. */
+typedef enum { ART_LIMIT_QUEUE, ART_LIMIT_TENANT } art_limit_kind;
+
+const char *art_limit_kind_name(art_limit_kind kind); /* "queue", "tenant" */
+
+typedef struct art_limit {
+  art_limit_kind kind;
+  char *name;           /* the queue's or the tenant's; the limit's own copy */
+  uint32_t max_running; /* at most this many of its runs held at once (> 0) */
+} art_limit;
+
+/* Frees what list_limits returned. */
+void art_limits_free(art_limit *list, size_t n);
 /* Frees what prune returned. */
 void art_run_ids_free(char **run_ids, size_t n);
 
@@ -129,10 +148,12 @@ typedef struct art_store_vtable {
    * Version 7: *generation (may be NULL) is the lease's generation: one more
    * than the run's when the run was unheld or held by another owner (whose
    * lease expired), the same when `owner` holds it already (a renewal).  A
-   * renewer whose generation comes back changed was taken over meanwhile. */
+   * renewer whose generation comes back changed was taken over meanwhile.
+   * Version 10: lease_renewed_us becomes now_us (the holder's heartbeat). */
   int (*claim)(art_store *s, const char *run_id, const char *owner, int64_t now_us, int64_t ttl_us,
                uint64_t *generation, art_error *err);
-  /* Let go of the run: nobody holds it (the generation stays).  Version 7:
+  /* Let go of the run: nobody holds it (the generation stays; lease_owner
+   * NULL, lease_until_us and lease_renewed_us 0).  Version 7:
    * ART_EFENCED, nothing changed, when `generation` is not the run's lease
    * generation (a stale holder cannot release its successor's lease). */
   int (*release)(art_store *s, const char *run_id, uint64_t generation, art_error *err);
@@ -175,20 +196,41 @@ typedef struct art_store_vtable {
    * now_us: it died or let go without releasing).  Paused, finished and
    * cancelled runs are never taken.  Atomic against every other caller, in
    * this process or another: each run is taken by one caller only, and taken
-   * again only once that lease has run out. */
+   * again only once that lease has run out.
+   * Version 10: a run is not taken when that would make more runs of its
+   * queue, or of its tenant, held at once than their limit (set_limit).
+   * Held: lease_owner set and lease_until_us > now_us, whoever holds it and
+   * whatever its status (a run an operator resumed counts too).  A run that
+   * does not fit is skipped, and younger ones of other queues and tenants are
+   * still taken.  Atomic in the same way: no two callers fill one slot.  The
+   * record's lease_renewed_us is now_us. */
   int (*lease_ready)(art_store *s, const char *const *queues, const char *owner, int64_t now_us,
                      int64_t ttl_us, size_t max, art_run_record **out, size_t *n, art_error *err);
   /* Version 9.  Wait at most timeout_ms for word that a run may have become
-   * ready (submitted, released, decided by a person) in this process or
+   * ready (submitted, released, decided by a person; version 10: a run of a
+   * limited queue or tenant let go, which frees a slot) in this process or
    * another: 1 when told (look with lease_ready), 0 when the time ran out.
    * The first call only starts listening and returns 1, so that nothing made
    * ready between a caller's last look and its wait is missed.  A lease that
    * runs out is not announced: waiters look again at their timeout.  NULL
    * when the backend is told nothing (memory, SQLite): callers poll. */
   int (*wait_ready)(art_store *s, int timeout_ms, art_error *err);
+  /* Version 10.  At most `max_running` runs of the queue (ART_LIMIT_QUEUE:
+   * `name` as in art_run_record.queue, "default" for the default queue) or of
+   * the tenant (ART_LIMIT_TENANT: actor.tenant) `name` held at once by the
+   * runs lease_ready hands out, across every process; 0 removes the limit.
+   * A limit set below what is held now takes no lease back: lease_ready
+   * takes none of its runs until fewer are held.  claim is not limited (an
+   * operator resuming a named run, a holder renewing its lease), though the
+   * runs it holds count.  ART_EINVAL for an empty name or an unknown kind. */
+  int (*set_limit)(art_store *s, art_limit_kind kind, const char *name, uint32_t max_running,
+                   art_error *err);
+  /* Version 10.  Every limit set, queues first, then tenants, each kind by
+   * name, into *out (an array of *n; art_limits_free). */
+  int (*list_limits)(art_store *s, art_limit **out, size_t *n, art_error *err);
 } art_store_vtable;
 
-#define ART_STORE_VERSION 9
+#define ART_STORE_VERSION 10
 
 /* Every backend's handle starts with this header. */
 struct art_store {

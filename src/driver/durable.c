@@ -87,7 +87,8 @@ art_run_status art_durable_status_now(const art_run_record *r, int64_t now_us) {
   return orphaned ? ART_RUN_READY : r->status;
 }
 
-/* A new run in the store: `rec` with the spec as it is stored (redacted). */
+/* A new run in the store: `rec` with the spec as it is stored (redacted),
+ * and the spec's tenant. */
 static int create_with_spec(art_store *store, art_run_record *rec, const art_spec *spec,
                             art_error *err) {
   json_t *stored;
@@ -97,6 +98,7 @@ static int create_with_spec(art_store *store, art_run_record *rec, const art_spe
   json_decref(stored);
   rec->spec_json = spec_json;
   rec->spec_dir = (char *)art_spec_base_dir(spec);
+  rec->tenant = (char *)art_spec_tenant(spec); /* what tenant limits count */
   rc = spec_json ? store->vt->create_run(store, rec, err)
                  : art_error_set(err, ART_ENOMEM, "out of memory");
   free(spec_json);

@@ -16,6 +16,8 @@ typedef struct mem_store {
   art_store base;
   mem_run **runs; /* in creation order */
   size_t n, cap;
+  art_limit *limits; /* as list_limits returns them: queues, then tenants, by name */
+  size_t n_limits;
 } mem_store;
 
 static mem_run *find(mem_store *m, const char *run_id) {
@@ -48,6 +50,7 @@ static int mem_create(art_store *s, const art_run_record *rec, art_error *err) {
   }
   r->record.events = r->record.steps = 0;
   r->record.lease_generation = rec->lease_owner ? 1 : 0;
+  r->record.lease_renewed_us = rec->lease_owner ? rec->created_us : 0;
   m->runs[m->n++] = r;
   return 0;
 }
@@ -184,6 +187,7 @@ static int mem_claim(art_store *s, const char *run_id, const char *owner, int64_
   free(rec->lease_owner);
   rec->lease_owner = copy;
   rec->lease_until_us = now_us + ttl_us;
+  rec->lease_renewed_us = now_us;
   if (generation) *generation = rec->lease_generation;
   return 0;
 }
@@ -194,7 +198,7 @@ static int mem_release(art_store *s, const char *run_id, uint64_t generation, ar
   if (rc < 0) return rc;
   free(r->record.lease_owner);
   r->record.lease_owner = NULL;
-  r->record.lease_until_us = 0;
+  r->record.lease_until_us = r->record.lease_renewed_us = 0;
   return 0;
 }
 
@@ -274,32 +278,61 @@ static int oldest_first(const void *a, const void *b) {
 }
 
 /* A new lease on r for `owner`, and a copy of its record as leased. */
-static int lease_one(mem_run *r, const char *owner, int64_t until_us, art_run_record *out) {
+static int lease_one(mem_run *r, const char *owner, int64_t now_us, int64_t ttl_us,
+                     art_run_record *out) {
   char *copy = strdup(owner);
   if (!copy) return ART_ENOMEM;
   free(r->record.lease_owner);
   r->record.lease_owner = copy;
-  r->record.lease_until_us = until_us;
+  r->record.lease_until_us = now_us + ttl_us;
+  r->record.lease_renewed_us = now_us;
   r->record.lease_generation++;
   return art_record_copy(out, &r->record);
 }
 
+/* The runs held at now_us, counted against the store's limits. */
+static int count_held(const mem_store *m, int64_t now_us, art_limit_tally *t) {
+  if (art_tally_init(t, m->limits, m->n_limits) < 0) return ART_ENOMEM;
+  for (size_t i = 0; i < m->n; i++) {
+    const art_run_record *r = &m->runs[i]->record;
+    if (r->lease_owner && r->lease_until_us > now_us) art_tally_add(t, r->queue, r->tenant, 1);
+  }
+  return 0;
+}
+
+/* The ready runs of `queues`, oldest first, into *ready (an array of *found). */
+static int ready_runs(const mem_store *m, const char *const *queues, int64_t now_us,
+                      mem_run ***ready, size_t *found) {
+  *found = 0;
+  if (!(*ready = calloc(m->n ? m->n : 1, sizeof **ready))) return ART_ENOMEM;
+  for (size_t i = 0; i < m->n; i++)
+    if (art_record_ready(&m->runs[i]->record, now_us) &&
+        art_queue_matches(queues, m->runs[i]->record.queue))
+      (*ready)[(*found)++] = m->runs[i];
+  qsort(*ready, *found, sizeof **ready, oldest_first);
+  return 0;
+}
+
+/* Oldest first, each that fits within its queue's and its tenant's limits. */
 static int mem_lease_ready(art_store *s, const char *const *queues, const char *owner,
                            int64_t now_us, int64_t ttl_us, size_t max, art_run_record **out,
                            size_t *n, art_error *err) {
   mem_store *m = (mem_store *)s;
-  mem_run **ready = calloc(m->n ? m->n : 1, sizeof *ready);
+  mem_run **ready = NULL;
   art_run_record *list = calloc(max ? max : 1, sizeof *list);
+  art_limit_tally tally = {0};
   size_t found = 0, taken = 0;
-  int rc = ready && list ? 0 : ART_ENOMEM;
-  for (size_t i = 0; rc == 0 && i < m->n; i++)
-    if (art_record_ready(&m->runs[i]->record, now_us) &&
-        art_queue_matches(queues, m->runs[i]->record.queue))
-      ready[found++] = m->runs[i];
-  if (rc == 0) qsort(ready, found, sizeof *ready, oldest_first);
-  for (; rc == 0 && taken < found && taken < max; taken++)
-    rc = lease_one(ready[taken], owner, now_us + ttl_us, &list[taken]);
+  int rc = list ? count_held(m, now_us, &tally) : ART_ENOMEM;
+  if (rc == 0) rc = ready_runs(m, queues, now_us, &ready, &found);
+  for (size_t i = 0; rc == 0 && i < found && taken < max; i++) {
+    const art_run_record *r = &ready[i]->record;
+    if (!art_tally_fits(&tally, r->queue, r->tenant)) continue;
+    art_tally_add(&tally, r->queue, r->tenant, 1);
+    rc = lease_one(ready[i], owner, now_us, ttl_us, &list[taken]);
+    if (rc == 0) taken++;
+  }
   free(ready);
+  art_tally_dispose(&tally);
   if (rc == 0) {
     *out = list, *n = taken;
     return 0;
@@ -308,10 +341,56 @@ static int mem_lease_ready(art_store *s, const char *const *queues, const char *
   return art_error_set(err, ART_ENOMEM, "out of memory");
 }
 
+/* Queues before tenants, each kind by name: the order list_limits keeps. */
+static int limit_order(const art_limit *a, art_limit_kind kind, const char *name) {
+  if (a->kind != kind) return a->kind < kind ? -1 : 1;
+  return strcmp(a->name, name);
+}
+
+static int mem_set_limit(art_store *s, art_limit_kind kind, const char *name, uint32_t max_running,
+                         art_error *err) {
+  mem_store *m = (mem_store *)s;
+  int rc = art_limit_check(kind, name, err);
+  if (rc < 0) return rc;
+  size_t at = 0;
+  while (at < m->n_limits && limit_order(&m->limits[at], kind, name) < 0) at++;
+  bool exists = at < m->n_limits && limit_order(&m->limits[at], kind, name) == 0;
+  if (exists && max_running) {
+    m->limits[at].max_running = max_running;
+  } else if (exists) {
+    free(m->limits[at].name);
+    memmove(&m->limits[at], &m->limits[at + 1], (--m->n_limits - at) * sizeof *m->limits);
+  } else if (max_running) {
+    art_limit *grown = realloc(m->limits, (m->n_limits + 1) * sizeof *grown);
+    char *copy = grown ? strdup(name) : NULL;
+    if (grown) m->limits = grown;
+    if (!copy) return art_error_set(err, ART_ENOMEM, "out of memory");
+    memmove(&m->limits[at + 1], &m->limits[at], (m->n_limits++ - at) * sizeof *m->limits);
+    m->limits[at] = (art_limit){kind, copy, max_running};
+  }
+  return 0;
+}
+
+static int mem_list_limits(art_store *s, art_limit **out, size_t *n, art_error *err) {
+  mem_store *m = (mem_store *)s;
+  art_limit *list = calloc(m->n_limits ? m->n_limits : 1, sizeof *list);
+  if (!list) return art_error_set(err, ART_ENOMEM, "out of memory");
+  for (size_t i = 0; i < m->n_limits; i++) {
+    list[i] = m->limits[i];
+    if (!(list[i].name = strdup(m->limits[i].name))) {
+      art_limits_free(list, i);
+      return art_error_set(err, ART_ENOMEM, "out of memory");
+    }
+  }
+  *out = list, *n = m->n_limits;
+  return 0;
+}
+
 static void mem_close(art_store *s) {
   mem_store *m = (mem_store *)s;
   for (size_t i = 0; i < m->n; i++) run_free(m->runs[i]);
   free(m->runs);
+  art_limits_free(m->limits, m->n_limits);
   free(m);
 }
 
@@ -333,7 +412,9 @@ static const art_store_vtable mem_vtable = {.version = ART_STORE_VERSION,
                                             .commit_waiting = mem_commit_waiting,
                                             .list_approvals = mem_list_approvals,
                                             .close = mem_close,
-                                            .lease_ready = mem_lease_ready};
+                                            .lease_ready = mem_lease_ready,
+                                            .set_limit = mem_set_limit,
+                                            .list_limits = mem_list_limits};
 
 int art_store_open_memory(art_store **out, art_error *err) {
   mem_store *m = calloc(1, sizeof *m);

@@ -20,9 +20,11 @@
 #include "store/store_internal.h"
 
 #define APPLICATION_ID "agentrt"
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 /* The advisory lock migrations take: 'art1' and the schema's hash. */
 #define MIGRATION_LOCK 0x61727431
+/* The one set_limit takes alone and lease_ready shared: 'artl' and the hash. */
+#define LIMITS_LOCK 0x6172746c
 /* As in the SQLite store: a loop's turn over thousands of runs is best one
  * commit. */
 enum { GROUP_EVENTS = 65536 };
@@ -37,8 +39,10 @@ typedef struct pg_store {
   PGconn *conn;
   char where[512]; /* the conninfo without its password, for messages */
   char schema[64];
-  char cancels[80]; /* the channel cancels are announced on: "SCHEMA.cancel" */
-  char readies[80]; /* and runs made ready (a trigger on runs): "SCHEMA.ready" */
+  char cancels[80];             /* the channel cancels are announced on: "SCHEMA.cancel" */
+  char readies[80];             /* and runs made ready (a trigger on runs): "SCHEMA.ready" */
+  char lock_limits_shared[128]; /* LIMITS_LOCK for the schema, as lease_ready takes it */
+  char lock_limits_alone[128];  /* and as set_limit does */
   bool listening_ready;
   bool told_ready; /* a run was made ready since wait_ready last said so */
   art_event_group group;
@@ -429,15 +433,18 @@ enum {
   LEASE_OWNER,
   LEASE_UNTIL,
   QUEUE,
+  TENANT,
   RUN_COLUMNS
 };
 /* A run created held is at lease generation 1, one created unheld at 0. */
 #define INSERT_RUNS                                                                                \
   "INSERT INTO runs(run_id, status, stop_reason, detail, spec_json, spec_dir, created_us,"         \
-  " updated_us, lease_owner, lease_until_us, lease_generation, queue)"                             \
-  " SELECT r, s, sr, d, j, sd, c, c, lo, lu, (lo IS NOT NULL)::int, qu FROM"                       \
+  " updated_us, lease_owner, lease_until_us, lease_generation, queue, tenant, lease_renewed_us)"   \
+  " SELECT r, s, sr, d, j, sd, c, c, lo, lu, (lo IS NOT NULL)::int, qu, te,"                       \
+  " CASE WHEN lo IS NULL THEN 0 ELSE c END FROM"                                                   \
   " unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],"   \
-  " $8::text[], $9::bigint[], $10::text[]) AS x(r, s, sr, d, j, sd, c, lo, lu, qu)"
+  " $8::text[], $9::bigint[], $10::text[], $11::text[])"                                           \
+  " AS x(r, s, sr, d, j, sd, c, lo, lu, qu, te)"
 
 static void run_columns(const art_run_record *recs, size_t n, pg_text *cols) {
   for (size_t i = 0; i < n; i++) {
@@ -449,6 +456,7 @@ static void run_columns(const art_run_record *recs, size_t n, pg_text *cols) {
     array_opt(&cols[LEASE_OWNER], r->lease_owner);
     array_int(&cols[LEASE_UNTIL], r->lease_owner ? r->lease_until_us : 0);
     array_str(&cols[QUEUE], r->queue ? r->queue : ART_QUEUE_DEFAULT);
+    array_opt(&cols[TENANT], r->tenant);
   }
 }
 
@@ -538,7 +546,8 @@ static int pg_set_status(art_store *s, const char *run_id, uint64_t generation,
 
 #define RECORD_COLUMNS                                                                             \
   "run_id, status, stop_reason, detail, spec_json, spec_dir, steps, events, created_us,"           \
-  " updated_us, lease_owner, lease_until_us, cancel_reason, lease_generation, queue"
+  " updated_us, lease_owner, lease_until_us, cancel_reason, lease_generation, queue, tenant,"      \
+  " lease_renewed_us"
 
 static int read_record(const PGresult *res, int row, art_run_record *r) {
   bool oom = false;
@@ -556,7 +565,9 @@ static int read_record(const PGresult *res, int row, art_run_record *r) {
                         .lease_until_us = int_at(res, row, 11),
                         .cancel_reason = text_at(res, row, 12, &oom),
                         .lease_generation = (uint64_t)int_at(res, row, 13),
-                        .queue = text_at(res, row, 14, &oom)};
+                        .queue = text_at(res, row, 14, &oom),
+                        .tenant = text_at(res, row, 15, &oom),
+                        .lease_renewed_us = int_at(res, row, 16)};
   if (!oom) return 0;
   art_run_record_dispose(r);
   return ART_ENOMEM;
@@ -680,7 +691,8 @@ static int pg_claim(art_store *s, const char *run_id, const char *owner, int64_t
   rc = run_query(p,
                  "UPDATE runs SET lease_generation = lease_generation"
                  " + (lease_owner IS DISTINCT FROM $2)::int, lease_owner = $2,"
-                 " lease_until_us = $3::bigint + $4::bigint WHERE run_id = $1"
+                 " lease_until_us = $3::bigint + $4::bigint, lease_renewed_us = $3::bigint"
+                 " WHERE run_id = $1"
                  " AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until_us <= $3::bigint)"
                  " RETURNING lease_generation",
                  &a, &res, "claim run", err);
@@ -706,39 +718,179 @@ static void queues_arg(pg_args *a, const char *const *queues) {
   columns_args(&t, 1, a);
 }
 
-/* One statement: the runs are chosen and locked (skipping those another
- * caller has locked: it takes them), then leased. */
+/* One statement: the oldest ready runs of the queues $5 (NULL: every queue)
+ * but those of the full queues $7 and tenants $8, up to $6 of them, are
+ * chosen and locked (skipping those another caller has locked: it takes
+ * them), then leased. */
 #define LEASE_READY                                                                                \
   "WITH c AS (SELECT run_id AS ready_id FROM runs WHERE status = ANY($4::int[])"                   \
   " AND (lease_owner IS NULL OR lease_until_us <= $2::bigint)"                                     \
-  " AND ($5::text[] IS NULL OR queue = ANY($5::text[])) ORDER BY created_us, run_id"               \
+  " AND ($5::text[] IS NULL OR queue = ANY($5::text[])) AND queue <> ALL($7::text[])"              \
+  " AND (tenant IS NULL OR tenant <> ALL($8::text[])) ORDER BY created_us, run_id"                 \
   " LIMIT $6::bigint FOR UPDATE SKIP LOCKED) UPDATE runs SET lease_owner = $1,"                    \
-  " lease_until_us = $2::bigint + $3::bigint, lease_generation = lease_generation + 1"             \
-  " FROM c WHERE runs.run_id = c.ready_id RETURNING " RECORD_COLUMNS
+  " lease_until_us = $2::bigint + $3::bigint, lease_renewed_us = $2::bigint,"                      \
+  " lease_generation = lease_generation + 1 FROM c WHERE runs.run_id = c.ready_id"                 \
+  " RETURNING " RECORD_COLUMNS
 
+/* What a lease_ready takes, and for whom. */
+typedef struct lease_pass {
+  pg_store *p;
+  const char *const *queues;
+  const char *owner;
+  int64_t now_us, ttl_us;
+} lease_pass;
+
+static int take_ready(void *ctx, const char *const *full_queues, const char *const *full_tenants,
+                      size_t limit, art_run_record **got, size_t *k, art_error *err) {
+  const lease_pass *l = ctx;
+  pg_args a = {0};
+  char statuses[64];
+  snprintf(statuses, sizeof statuses, "{%d,%d,%d}", ART_RUN_QUEUED, ART_RUN_READY, ART_RUN_RUNNING);
+  arg_text(&a, l->owner), arg_int(&a, l->now_us), arg_int(&a, l->ttl_us), arg_text(&a, statuses);
+  queues_arg(&a, l->queues);
+  arg_int(&a, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+  queues_arg(&a, full_queues), queues_arg(&a, full_tenants);
+  PGresult *res;
+  int rc = run_query(l->p, LEASE_READY, &a, &res, "lease ready runs", err);
+  return rc < 0 ? rc : read_rows(res, &record_rows, (void **)got, k, err);
+}
+
+static int read_limit(const PGresult *res, int row, void *limit) {
+  art_limit *l = limit;
+  bool oom = false;
+  /* The table's CHECK allows these two kinds only. */
+  l->kind = strcmp(PQgetvalue(res, row, 0), "tenant") == 0 ? ART_LIMIT_TENANT : ART_LIMIT_QUEUE;
+  l->max_running = (uint32_t)int_at(res, row, 2);
+  l->name = text_at(res, row, 1, &oom);
+  return oom ? ART_ENOMEM : 0;
+}
+static void free_limits(void *list, size_t n) { art_limits_free(list, n); }
+static const row_kind limit_rows = {sizeof(art_limit), read_limit, free_limits};
+
+/* The limits that bind the runs of `queues` (every tenant's, and the
+ * queues'), queues first, then tenants, each by name, locked in that order
+ * until the transaction ends: every lease_ready locks them in the same
+ * order, so two never wait for each other. */
+static int lock_limits(pg_store *p, const char *const *queues, art_limit **out, size_t *n,
+                       art_error *err) {
+  pg_args a = {0};
+  queues_arg(&a, queues);
+  PGresult *res;
+  int rc = run_query(p,
+                     "SELECT kind, name, max_running FROM limits WHERE kind = 'tenant'"
+                     " OR $1::text[] IS NULL OR name = ANY($1::text[]) ORDER BY kind, name"
+                     " FOR UPDATE",
+                     &a, &res, "lease ready runs", err);
+  return rc < 0 ? rc : read_rows(res, &limit_rows, (void **)out, n, err);
+}
+
+/* How many runs are held at now_us, by queue and tenant, into t. */
+static int count_held(pg_store *p, int64_t now_us, art_limit_tally *t, art_error *err) {
+  pg_args a = {0};
+  arg_int(&a, now_us);
+  PGresult *res;
+  int rc = run_query(p,
+                     "SELECT queue, tenant, count(*) FROM runs WHERE lease_owner IS NOT NULL"
+                     " AND lease_until_us > $1::bigint GROUP BY queue, tenant",
+                     &a, &res, "lease ready runs", err);
+  if (rc < 0) return rc;
+  for (int i = 0; i < PQntuples(res); i++)
+    art_tally_add(t, PQgetvalue(res, i, 0), PQgetisnull(res, i, 1) ? NULL : PQgetvalue(res, i, 1),
+                  (uint32_t)int_at(res, i, 2));
+  PQclear(res);
+  return 0;
+}
+
+/* In the transaction: the limits locked, then the runs held counted, then
+ * the runs taken. */
+static int lease_in_transaction(lease_pass *l, size_t max, art_run_record **out, size_t *n,
+                                art_error *err) {
+  art_limit *limits = NULL;
+  size_t n_limits = 0;
+  art_limit_tally tally = {0};
+  int rc = lock_limits(l->p, l->queues, &limits, &n_limits, err);
+  if (rc == 0 && art_tally_init(&tally, limits, n_limits) < 0)
+    rc = art_error_set(err, ART_ENOMEM, "out of memory");
+  if (rc == 0 && n_limits) rc = count_held(l->p, l->now_us, &tally, err);
+  if (rc == 0) rc = art_lease_within(&tally, max, take_ready, l, out, n, err);
+  art_tally_dispose(&tally);
+  art_limits_free(limits, n_limits);
+  return rc;
+}
+
+/* Why no two callers, in any processes, fill one slot of a limit: every run
+ * a limit binds is leased only by a transaction that holds the limit's row
+ * lock (lock_limits) until it commits, and counts the runs held only after
+ * it has that lock, in a statement of its own.  In READ COMMITTED each
+ * statement reads a snapshot taken when it starts, so that count sees every
+ * lease committed by the transactions that held the lock before: the leases
+ * of one limit's runs are made one transaction after another, each knowing
+ * all the ones before.  A limit set meanwhile is covered by LIMITS_LOCK:
+ * set_limit holds it alone until it commits and every lease_ready holds it
+ * shared before it looks for limits, so a lease_ready either commits before
+ * the limit exists or sees it.  The runs themselves are still taken FOR
+ * UPDATE SKIP LOCKED: callers whose runs no limit binds do not wait for each
+ * other, and each run is taken once. */
 static int pg_lease_ready(art_store *s, const char *const *queues, const char *owner,
                           int64_t now_us, int64_t ttl_us, size_t max, art_run_record **out,
                           size_t *n, art_error *err) {
   pg_store *p = (pg_store *)s;
+  lease_pass pass = {p, queues, owner, now_us, ttl_us};
+  char begin[200];
+  snprintf(begin, sizeof begin, "BEGIN; %s", p->lock_limits_shared);
+  int rc = flush(p, err);
+  if (rc == 0) rc = exec(p, begin, "lease ready runs", err);
+  if (rc == 0) rc = lease_in_transaction(&pass, max, out, n, err);
+  if (rc == 0 && (rc = exec(p, "COMMIT", "lease ready runs", err)) < 0)
+    art_run_records_free(*out, *n);
+  if (rc < 0) exec(p, "ROLLBACK", "lease ready runs", NULL);
+  if (rc == 0) art_known_leased(&p->known, *out, *n);
+  return rc;
+}
+
+/* Alone under LIMITS_LOCK (see pg_lease_ready); waiting workers are told,
+ * as a limit raised or removed may let them take runs. */
+static int pg_set_limit(art_store *s, art_limit_kind kind, const char *name, uint32_t max_running,
+                        art_error *err) {
+  pg_store *p = (pg_store *)s;
+  char begin[200];
+  snprintf(begin, sizeof begin, "BEGIN; %s", p->lock_limits_alone);
+  int rc = art_limit_check(kind, name, err);
+  if (rc == 0) rc = flush(p, err);
+  if (rc == 0) rc = exec(p, begin, "set limit", err);
   pg_args a = {0};
-  char statuses[64];
-  snprintf(statuses, sizeof statuses, "{%d,%d,%d}", ART_RUN_QUEUED, ART_RUN_READY, ART_RUN_RUNNING);
-  arg_text(&a, owner), arg_int(&a, now_us), arg_int(&a, ttl_us), arg_text(&a, statuses);
-  queues_arg(&a, queues);
-  arg_int(&a, max > INT64_MAX ? INT64_MAX : (int64_t)max);
+  arg_text(&a, p->readies), arg_text(&a, art_limit_kind_name(kind)), arg_text(&a, name);
+  if (max_running) arg_int(&a, max_running);
+  if (rc == 0)
+    rc = run_command(p,
+                     max_running ? "WITH u AS (INSERT INTO limits(kind, name, max_running)"
+                                   " VALUES ($2, $3, $4::int) ON CONFLICT (kind, name) DO UPDATE"
+                                   " SET max_running = excluded.max_running)"
+                                   " SELECT pg_notify($1, '')"
+                                 : "WITH d AS (DELETE FROM limits WHERE kind = $2 AND name = $3)"
+                                   " SELECT pg_notify($1, '')",
+                     &a, NULL, "set limit", err);
+  else
+    args_dispose(&a);
+  if (rc == 0) return exec(p, "COMMIT", "set limit", err);
+  exec(p, "ROLLBACK", "set limit", NULL);
+  return rc;
+}
+
+static int pg_list_limits(art_store *s, art_limit **out, size_t *n, art_error *err) {
+  pg_store *p = (pg_store *)s;
+  pg_args a = {0};
   PGresult *res;
-  int rc = query_after_flush(p, LEASE_READY, &a, &res, "lease ready runs", err);
-  if (rc == 0) rc = read_rows(res, &record_rows, (void **)out, n, err);
-  if (rc < 0) return rc;
-  art_known_leased(&p->known, *out, *n);
-  return 0;
+  int rc = query_after_flush(p, "SELECT kind, name, max_running FROM limits ORDER BY kind, name",
+                             &a, &res, "list limits", err);
+  return rc < 0 ? rc : read_rows(res, &limit_rows, (void **)out, n, err);
 }
 
 static int pg_release(art_store *s, const char *run_id, uint64_t generation, art_error *err) {
   pg_args a = {0};
   arg_text(&a, run_id), arg_int(&a, (int64_t)generation);
   return change_held((pg_store *)s,
-                     "UPDATE runs SET lease_owner = NULL, lease_until_us = 0"
+                     "UPDATE runs SET lease_owner = NULL, lease_until_us = 0, lease_renewed_us = 0"
                      " WHERE run_id = $1 AND lease_generation = $2",
                      &a, run_id, generation, "release run", err);
 }
@@ -930,7 +1082,9 @@ static const art_store_vtable pg_vtable = {.version = ART_STORE_VERSION,
                                            .list_approvals = pg_list_approvals,
                                            .close = pg_close,
                                            .lease_ready = pg_lease_ready,
-                                           .wait_ready = pg_wait_ready};
+                                           .wait_ready = pg_wait_ready,
+                                           .set_limit = pg_set_limit,
+                                           .list_limits = pg_list_limits};
 
 /* ---- opening: identity, migrations ---------------------------------------------- */
 
@@ -991,7 +1145,30 @@ static const char *const migrations[SCHEMA_VERSION] = {
     " PERFORM pg_notify(TG_TABLE_SCHEMA || '.ready', ''); RETURN NULL; END $$;"
     "CREATE TRIGGER runs_ready AFTER INSERT OR UPDATE OF status, lease_owner ON runs"
     " FOR EACH ROW WHEN (NEW.lease_owner IS NULL AND NEW.status IN (0, 4, 5))"
-    " EXECUTE FUNCTION notify_ready();"};
+    " EXECUTE FUNCTION notify_ready();",
+    /* 4: limits on the runs held at once, per queue and per tenant (a run's
+     * tenant is its spec's actor.tenant, read from the specs of the runs
+     * there are); the heartbeat; live leases found without a scan; a run of
+     * a limited queue or tenant let go for good frees a slot, which waiting
+     * workers are told of */
+    "ALTER TABLE runs ADD COLUMN tenant text,"
+    " ADD COLUMN lease_renewed_us bigint NOT NULL DEFAULT 0;"
+    "DO $$ DECLARE r record; BEGIN"
+    " FOR r IN SELECT run_id, spec_json FROM runs WHERE spec_json LIKE '%\"tenant\"%' LOOP"
+    " BEGIN UPDATE runs SET tenant = r.spec_json::jsonb #>> '{actor,tenant}'"
+    " WHERE run_id = r.run_id; EXCEPTION WHEN data_exception THEN NULL; END; END LOOP; END $$;"
+    "CREATE INDEX runs_held ON runs(lease_until_us) WHERE lease_owner IS NOT NULL;"
+    "CREATE TABLE limits(kind text NOT NULL CHECK(kind IN ('queue', 'tenant')),"
+    " name text NOT NULL, max_running integer NOT NULL CHECK(max_running > 0),"
+    " PRIMARY KEY(kind, name));"
+    "CREATE FUNCTION notify_slot_freed() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " IF EXISTS (SELECT 1 FROM limits WHERE (kind = 'queue' AND name = NEW.queue)"
+    " OR (kind = 'tenant' AND name = NEW.tenant)) THEN"
+    " PERFORM pg_notify(TG_TABLE_SCHEMA || '.ready', ''); END IF; RETURN NULL; END $$"
+    " SET search_path FROM CURRENT;"
+    "CREATE TRIGGER runs_slot_freed AFTER UPDATE OF lease_owner ON runs FOR EACH ROW"
+    " WHEN (OLD.lease_owner IS NOT NULL AND NEW.lease_owner IS NULL"
+    " AND NEW.status NOT IN (0, 4, 5)) EXECUTE FUNCTION notify_slot_freed();"};
 
 /* What the database holds in the store's schema. */
 typedef struct identity {
@@ -1104,6 +1281,10 @@ static int use_schema(pg_store *p, const art_postgres_options *opts, art_error *
   memcpy(p->schema, schema, n + 1);
   snprintf(p->cancels, sizeof p->cancels, "%s.cancel", schema);
   snprintf(p->readies, sizeof p->readies, "%s.ready", schema);
+  snprintf(p->lock_limits_shared, sizeof p->lock_limits_shared,
+           "SELECT pg_advisory_xact_lock_shared(%d, hashtext('%s'))", LIMITS_LOCK, schema);
+  snprintf(p->lock_limits_alone, sizeof p->lock_limits_alone,
+           "SELECT pg_advisory_xact_lock(%d, hashtext('%s'))", LIMITS_LOCK, schema);
   char sql[256];
   snprintf(sql, sizeof sql, "SET search_path TO \"%s\"; LISTEN \"%s\"", schema, p->cancels);
   return exec(p, sql, "open store", err);

@@ -15,7 +15,7 @@
 
 /* 'art1' in the SQLite header's application_id: this file is an agentrt store. */
 #define APPLICATION_ID 0x61727431
-#define SCHEMA_VERSION 7
+#define SCHEMA_VERSION 8
 
 /* Events that need not be durable yet are kept here and written together,
  * whichever runs they belong to: a read-only stretch of a run, or one turn of
@@ -131,6 +131,18 @@ static const struct migration {
     /* 7: queues: workers take the ready runs of theirs, oldest first */
     {"ALTER TABLE runs ADD COLUMN queue TEXT NOT NULL DEFAULT 'default';"
      "CREATE INDEX runs_by_queue ON runs(queue, status, created_us);",
+     NULL},
+    /* 8: limits on the runs held at once, per queue and per tenant (a run's
+     * tenant is its spec's actor.tenant, read from the specs of the runs
+     * there are); the heartbeat; live leases found without a scan */
+    {"ALTER TABLE runs ADD COLUMN tenant TEXT;"
+     "ALTER TABLE runs ADD COLUMN lease_renewed_us INTEGER NOT NULL DEFAULT 0;"
+     "UPDATE runs SET tenant = json_extract(spec_json, '$.actor.tenant')"
+     " WHERE json_valid(spec_json) AND json_type(spec_json, '$.actor.tenant') = 'text';"
+     "CREATE INDEX runs_held ON runs(lease_until_us) WHERE lease_owner IS NOT NULL;"
+     "CREATE TABLE limits(kind TEXT NOT NULL CHECK(kind IN ('queue', 'tenant')),"
+     " name TEXT NOT NULL, max_running INTEGER NOT NULL CHECK(max_running > 0),"
+     " PRIMARY KEY(kind, name)) WITHOUT ROWID;",
      NULL}};
 
 /* art_body(event): the body of a whole event as schema 2 stored it, that is
@@ -265,8 +277,8 @@ static int start_op(sql_store *q, const char *sql, sqlite3_stmt **st, const char
 
 #define INSERT_RUN                                                                                 \
   "INSERT INTO runs(run_id, status, stop_reason, detail, spec_json, spec_dir,"                     \
-  " created_us, updated_us, lease_owner, lease_until_us, lease_generation, queue)"                 \
-  " VALUES(?,?,?,?,?,?,?,?,?,?,?,?)"
+  " created_us, updated_us, lease_owner, lease_until_us, lease_generation, queue, tenant,"         \
+  " lease_renewed_us) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 
 /* Insert r with st (INSERT_RUN), and know it has no events. */
 static int insert_run(sql_store *q, sqlite3_stmt *st, const art_run_record *r, art_error *err) {
@@ -282,6 +294,8 @@ static int insert_run(sql_store *q, sqlite3_stmt *st, const art_run_record *r, a
   sqlite3_bind_int64(st, 10, r->lease_owner ? r->lease_until_us : 0);
   sqlite3_bind_int64(st, 11, r->lease_owner ? 1 : 0);
   bind_text(st, 12, r->queue ? r->queue : ART_QUEUE_DEFAULT);
+  bind_text(st, 13, r->tenant);
+  sqlite3_bind_int64(st, 14, r->lease_owner ? r->created_us : 0);
   int rc = sqlite3_step(st);
   sqlite3_reset(st);
   if (rc == SQLITE_CONSTRAINT)
@@ -482,9 +496,9 @@ static char *column_text(sqlite3_stmt *st, int i, bool *oom) {
 }
 
 #define RECORD_COLUMNS                                                                             \
-  "run_id, status, stop_reason, detail, spec_json, spec_dir, steps, events, created_us, "          \
-  "updated_us,"                                                                                    \
-  " lease_owner, lease_until_us, cancel_reason, lease_generation, queue"
+  "run_id, status, stop_reason, detail, spec_json, spec_dir, steps, events, created_us,"           \
+  " updated_us, lease_owner, lease_until_us, cancel_reason, lease_generation, queue, tenant,"      \
+  " lease_renewed_us"
 
 static int read_record(sqlite3_stmt *st, art_run_record *r) {
   bool oom = false;
@@ -502,7 +516,9 @@ static int read_record(sqlite3_stmt *st, art_run_record *r) {
                         .lease_until_us = sqlite3_column_int64(st, 11),
                         .cancel_reason = column_text(st, 12, &oom),
                         .lease_generation = (uint64_t)sqlite3_column_int64(st, 13),
-                        .queue = column_text(st, 14, &oom)};
+                        .queue = column_text(st, 14, &oom),
+                        .tenant = column_text(st, 15, &oom),
+                        .lease_renewed_us = sqlite3_column_int64(st, 16)};
   if (!oom) return 0;
   art_run_record_dispose(r);
   return ART_ENOMEM;
@@ -611,41 +627,130 @@ static char *queues_json(const char *const *queues, bool *oom) {
   return text;
 }
 
+/* The oldest ready runs of the queues ?7 (NULL: every queue) but those of
+ * the full queues ?9 and tenants ?10, up to ?8 of them, leased. */
 #define LEASE_READY                                                                                \
-  "UPDATE runs SET lease_owner = ?1, lease_until_us = ?2 + ?3,"                                    \
+  "UPDATE runs SET lease_owner = ?1, lease_until_us = ?2 + ?3, lease_renewed_us = ?2,"             \
   " lease_generation = lease_generation + 1 WHERE run_id IN (SELECT run_id FROM runs"              \
   " WHERE status IN (?4, ?5, ?6) AND (lease_owner IS NULL OR lease_until_us <= ?2)"                \
   " AND (?7 IS NULL OR queue IN (SELECT value FROM json_each(?7)))"                                \
+  " AND queue NOT IN (SELECT value FROM json_each(?9))"                                            \
+  " AND (tenant IS NULL OR tenant NOT IN (SELECT value FROM json_each(?10)))"                      \
   " ORDER BY created_us, run_id LIMIT ?8) RETURNING " RECORD_COLUMNS
 
-static void bind_lease_ready(sqlite3_stmt *st, const char *owner, int64_t now_us, int64_t ttl_us,
-                             const char *queues, size_t max) {
-  bind_text(st, 1, owner);
-  sqlite3_bind_int64(st, 2, now_us);
-  sqlite3_bind_int64(st, 3, ttl_us);
-  sqlite3_bind_int(st, 4, ART_RUN_QUEUED);
-  sqlite3_bind_int(st, 5, ART_RUN_READY);
-  sqlite3_bind_int(st, 6, ART_RUN_RUNNING);
-  bind_text(st, 7, queues);
-  sqlite3_bind_int64(st, 8, (sqlite3_int64)(max > INT64_MAX ? INT64_MAX : max));
+/* What a lease_ready takes, and for whom. */
+typedef struct lease_pass {
+  sql_store *q;
+  const char *owner;
+  int64_t now_us, ttl_us;
+  const char *queues; /* JSON, NULL: every queue */
+} lease_pass;
+
+static int take_ready(void *ctx, const char *const *full_queues, const char *const *full_tenants,
+                      size_t limit, art_run_record **got, size_t *k, art_error *err) {
+  const lease_pass *p = ctx;
+  sqlite3_stmt *st;
+  bool oom = false;
+  char *queues_full = queues_json(full_queues, &oom),
+       *tenants_full = queues_json(full_tenants, &oom);
+  int rc = oom ? art_error_set(err, ART_ENOMEM, "out of memory") : 0;
+  if (rc == 0 && sqlite3_prepare_v2(p->q->db, LEASE_READY, -1, &st, NULL) != SQLITE_OK)
+    rc = db_error(p->q, err, "lease ready runs");
+  if (rc == 0) {
+    bind_text(st, 1, p->owner);
+    sqlite3_bind_int64(st, 2, p->now_us);
+    sqlite3_bind_int64(st, 3, p->ttl_us);
+    sqlite3_bind_int(st, 4, ART_RUN_QUEUED);
+    sqlite3_bind_int(st, 5, ART_RUN_READY);
+    sqlite3_bind_int(st, 6, ART_RUN_RUNNING);
+    bind_text(st, 7, p->queues);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64)(limit > INT64_MAX ? INT64_MAX : limit));
+    bind_text(st, 9, queues_full);
+    bind_text(st, 10, tenants_full);
+    rc = read_records(p->q, st, got, k, "lease ready runs", err);
+  }
+  free(queues_full), free(tenants_full);
+  return rc;
 }
 
-/* One statement in one write transaction: no other caller sees a run
- * between its selection and its lease. */
+static int read_limit(sqlite3_stmt *st, art_limit *l) {
+  bool oom = false;
+  if (art_limit_kind_parse((const char *)sqlite3_column_text(st, 0), &l->kind) < 0) return ART_EIO;
+  l->max_running = (uint32_t)sqlite3_column_int64(st, 2);
+  l->name = column_text(st, 1, &oom);
+  return oom ? ART_ENOMEM : 0;
+}
+
+/* Every limit, queues first, then tenants, each kind by name. */
+static int read_limits(sql_store *q, art_limit **out, size_t *n, art_error *err) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(q->db, "SELECT kind, name, max_running FROM limits ORDER BY kind, name",
+                         -1, &st, NULL) != SQLITE_OK)
+    return db_error(q, err, "read limits");
+  art_limit *list = NULL;
+  size_t count = 0;
+  int rc = SQLITE_ERROR, bad = 0;
+  while (bad == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    art_limit *grown = realloc(list, (count + 1) * sizeof *list);
+    if (grown) list = grown;
+    bad = !grown ? ART_ENOMEM : read_limit(st, &list[count]);
+    if (bad == 0) count++;
+  }
+  sqlite3_finalize(st);
+  if (bad == 0 && rc == SQLITE_DONE) {
+    *out = list, *n = count;
+    return 0;
+  }
+  art_limits_free(list, count);
+  if (bad == ART_ENOMEM) return art_error_set(err, ART_ENOMEM, "out of memory");
+  if (bad < 0) return art_error_set(err, ART_EIO, "store %s: a limit is damaged", q->path);
+  return db_error(q, err, "read limits");
+}
+
+/* How many runs are held at now_us, by queue and tenant, into t. */
+static int count_held(sql_store *q, int64_t now_us, art_limit_tally *t, art_error *err) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(q->db,
+                         "SELECT queue, tenant, count(*) FROM runs WHERE lease_owner IS NOT NULL"
+                         " AND lease_until_us > ?1 GROUP BY queue, tenant",
+                         -1, &st, NULL) != SQLITE_OK)
+    return db_error(q, err, "count held runs");
+  sqlite3_bind_int64(st, 1, now_us);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    art_tally_add(t, (const char *)sqlite3_column_text(st, 0),
+                  (const char *)sqlite3_column_text(st, 1), (uint32_t)sqlite3_column_int64(st, 2));
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? 0 : db_error(q, err, "count held runs");
+}
+
+/* In the write transaction: the limits, the runs held, then the runs taken. */
+static int lease_in_transaction(lease_pass *p, size_t max, art_run_record **out, size_t *n,
+                                art_error *err) {
+  art_limit *limits = NULL;
+  size_t n_limits = 0;
+  art_limit_tally tally = {0};
+  int rc = read_limits(p->q, &limits, &n_limits, err);
+  if (rc == 0 && art_tally_init(&tally, limits, n_limits) < 0)
+    rc = art_error_set(err, ART_ENOMEM, "out of memory");
+  if (rc == 0 && n_limits) rc = count_held(p->q, p->now_us, &tally, err);
+  if (rc == 0) rc = art_lease_within(&tally, max, take_ready, p, out, n, err);
+  art_tally_dispose(&tally);
+  art_limits_free(limits, n_limits);
+  return rc;
+}
+
+/* One write transaction: no other caller sees a run between its selection
+ * and its lease, nor the runs held between their count and a lease. */
 static int sql_lease_ready(art_store *s, const char *const *queues, const char *owner,
                            int64_t now_us, int64_t ttl_us, size_t max, art_run_record **out,
                            size_t *n, art_error *err) {
   sql_store *q = (sql_store *)s;
-  sqlite3_stmt *st;
   bool oom = false;
-  char *names = queues_json(queues, &oom);
-  int rc = oom ? art_error_set(err, ART_ENOMEM, "out of memory")
-               : start_op(q, LEASE_READY, &st, "lease ready runs", err);
-  if (rc == 0 && (rc = exec(q, "BEGIN IMMEDIATE", err)) < 0) sqlite3_finalize(st);
-  if (rc == 0) {
-    bind_lease_ready(st, owner, now_us, ttl_us, names, max);
-    rc = read_records(q, st, out, n, "lease ready runs", err);
-  }
+  lease_pass pass = {q, owner, now_us, ttl_us, queues_json(queues, &oom)};
+  int rc = oom ? art_error_set(err, ART_ENOMEM, "out of memory") : flush(q, err);
+  if (rc == 0) rc = exec(q, "BEGIN IMMEDIATE", err);
+  if (rc == 0) rc = lease_in_transaction(&pass, max, out, n, err);
   if (rc == 0 && sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
     rc = db_error(q, err, "lease ready runs");
     art_run_records_free(*out, *n);
@@ -653,8 +758,34 @@ static int sql_lease_ready(art_store *s, const char *const *queues, const char *
   if (rc < 0 && sqlite3_get_autocommit(q->db) == 0)
     sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
   if (rc == 0) art_known_leased(&q->known, *out, *n);
-  free(names);
+  free((char *)pass.queues);
   return rc;
+}
+
+static int sql_set_limit(art_store *s, art_limit_kind kind, const char *name, uint32_t max_running,
+                         art_error *err) {
+  sql_store *q = (sql_store *)s;
+  sqlite3_stmt *st;
+  int rc = art_limit_check(kind, name, err);
+  if (rc == 0)
+    rc = start_op(q,
+                  max_running ? "INSERT INTO limits(kind, name, max_running) VALUES(?1, ?2, ?3)"
+                                " ON CONFLICT(kind, name) DO UPDATE SET max_running = ?3"
+                              : "DELETE FROM limits WHERE kind = ?1 AND name = ?2",
+                  &st, "set limit", err);
+  if (rc < 0) return rc;
+  bind_text(st, 1, art_limit_kind_name(kind));
+  bind_text(st, 2, name);
+  if (max_running) sqlite3_bind_int64(st, 3, max_running);
+  rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE ? 0 : db_error(q, err, "set limit");
+}
+
+static int sql_list_limits(art_store *s, art_limit **out, size_t *n, art_error *err) {
+  sql_store *q = (sql_store *)s;
+  int rc = flush(q, err);
+  return rc < 0 ? rc : read_limits(q, out, n, err);
 }
 
 /* One statement: the lease and its generation (one more for a new holder)
@@ -663,13 +794,13 @@ static int sql_claim(art_store *s, const char *run_id, const char *owner, int64_
                      int64_t ttl_us, uint64_t *generation, art_error *err) {
   sql_store *q = (sql_store *)s;
   sqlite3_stmt *st;
-  int started =
-      start_op(q,
-               "UPDATE runs SET lease_generation = lease_generation + (lease_owner IS NOT ?2),"
-               " lease_owner = ?2, lease_until_us = ?3 + ?4 WHERE run_id = ?1"
-               " AND (lease_owner IS NULL OR lease_owner = ?2 OR lease_until_us <= ?3)"
-               " RETURNING lease_generation",
-               &st, "claim run", err);
+  int started = start_op(
+      q,
+      "UPDATE runs SET lease_generation = lease_generation + (lease_owner IS NOT ?2),"
+      " lease_owner = ?2, lease_until_us = ?3 + ?4, lease_renewed_us = ?3 WHERE run_id = ?1"
+      " AND (lease_owner IS NULL OR lease_owner = ?2 OR lease_until_us <= ?3)"
+      " RETURNING lease_generation",
+      &st, "claim run", err);
   if (started < 0) return started;
   bind_text(st, 1, run_id);
   bind_text(st, 2, owner);
@@ -692,8 +823,8 @@ static int sql_release(art_store *s, const char *run_id, uint64_t generation, ar
   sql_store *q = (sql_store *)s;
   sqlite3_stmt *st;
   int started = start_op(q,
-                         "UPDATE runs SET lease_owner = NULL, lease_until_us = 0"
-                         " WHERE run_id = ?1 AND lease_generation = ?2",
+                         "UPDATE runs SET lease_owner = NULL, lease_until_us = 0,"
+                         " lease_renewed_us = 0 WHERE run_id = ?1 AND lease_generation = ?2",
                          &st, "release run", err);
   if (started < 0) return started;
   bind_text(st, 1, run_id);
@@ -865,7 +996,9 @@ static const art_store_vtable sql_vtable = {.version = ART_STORE_VERSION,
                                             .commit_waiting = sql_commit_waiting,
                                             .list_approvals = sql_list_approvals,
                                             .close = sql_close,
-                                            .lease_ready = sql_lease_ready};
+                                            .lease_ready = sql_lease_ready,
+                                            .set_limit = sql_set_limit,
+                                            .list_limits = sql_list_limits};
 
 /* Whether the journal mode is WAL after `sql` (a journal_mode pragma). */
 static bool journal_is_wal(sql_store *q, const char *sql) {

@@ -35,6 +35,7 @@ void art_run_record_dispose(art_run_record *r) {
   free(r->lease_owner);
   free(r->cancel_reason);
   free(r->queue);
+  free(r->tenant);
   memset(r, 0, sizeof *r);
 }
 
@@ -172,14 +173,14 @@ static int copy_text(char **to, const char *from) {
 int art_record_copy(art_run_record *to, const art_run_record *from) {
   *to = *from;
   to->run_id = to->stop_reason = to->detail = to->spec_json = to->spec_dir = to->lease_owner =
-      to->cancel_reason = to->queue = NULL;
+      to->cancel_reason = to->queue = to->tenant = NULL;
   if (copy_text(&to->run_id, from->run_id) < 0 ||
       copy_text(&to->cancel_reason, from->cancel_reason) < 0 ||
       copy_text(&to->stop_reason, from->stop_reason) < 0 ||
       copy_text(&to->detail, from->detail) < 0 || copy_text(&to->spec_json, from->spec_json) < 0 ||
       copy_text(&to->spec_dir, from->spec_dir) < 0 ||
       copy_text(&to->lease_owner, from->lease_owner) < 0 ||
-      copy_text(&to->queue, from->queue) < 0) {
+      copy_text(&to->queue, from->queue) < 0 || copy_text(&to->tenant, from->tenant) < 0) {
     art_run_record_dispose(to);
     return ART_ENOMEM;
   }
@@ -221,6 +222,105 @@ bool art_record_ready(const art_run_record *r, int64_t now_us) {
   bool free_to_take = !r->lease_owner || r->lease_until_us <= now_us;
   return free_to_take && (r->status == ART_RUN_QUEUED || r->status == ART_RUN_READY ||
                           r->status == ART_RUN_RUNNING);
+}
+
+const char *art_limit_kind_name(art_limit_kind kind) {
+  return kind == ART_LIMIT_QUEUE ? "queue" : kind == ART_LIMIT_TENANT ? "tenant" : "?";
+}
+
+int art_limit_kind_parse(const char *name, art_limit_kind *out) {
+  if (strcmp(name, "queue") == 0) return *out = ART_LIMIT_QUEUE, 0;
+  if (strcmp(name, "tenant") == 0) return *out = ART_LIMIT_TENANT, 0;
+  return ART_EINVAL;
+}
+
+void art_limits_free(art_limit *list, size_t n) {
+  for (size_t i = 0; i < n; i++) free(list[i].name);
+  free(list);
+}
+
+int art_limit_check(art_limit_kind kind, const char *name, art_error *err) {
+  if (kind != ART_LIMIT_QUEUE && kind != ART_LIMIT_TENANT)
+    return art_error_set(err, ART_EINVAL, "no limit kind %d (queue or tenant)", (int)kind);
+  if (!name || !name[0])
+    return art_error_set(err, ART_EINVAL, "a %s limit needs the %s's name",
+                         art_limit_kind_name(kind), art_limit_kind_name(kind));
+  return 0;
+}
+
+int art_tally_init(art_limit_tally *t, const art_limit *limits, size_t n) {
+  *t = (art_limit_tally){limits, n, calloc(n ? n : 1, sizeof *t->held)};
+  return t->held ? 0 : ART_ENOMEM;
+}
+
+/* Whether limit l binds a run of queue and tenant. */
+static bool limit_binds(const art_limit *l, const char *queue, const char *tenant) {
+  if (l->kind == ART_LIMIT_QUEUE) return strcmp(l->name, queue ? queue : ART_QUEUE_DEFAULT) == 0;
+  return tenant && strcmp(l->name, tenant) == 0;
+}
+
+void art_tally_add(art_limit_tally *t, const char *queue, const char *tenant, uint32_t count) {
+  for (size_t i = 0; i < t->n; i++)
+    if (limit_binds(&t->limits[i], queue, tenant)) t->held[i] += count;
+}
+
+bool art_tally_fits(const art_limit_tally *t, const char *queue, const char *tenant) {
+  for (size_t i = 0; i < t->n; i++)
+    if (limit_binds(&t->limits[i], queue, tenant) && t->held[i] >= t->limits[i].max_running)
+      return false;
+  return true;
+}
+
+int art_tally_full(const art_limit_tally *t, art_limit_kind kind, const char ***names) {
+  size_t n = 0;
+  if (!(*names = calloc(t->n + 1, sizeof **names))) return ART_ENOMEM;
+  for (size_t i = 0; i < t->n; i++)
+    if (t->limits[i].kind == kind && t->held[i] >= t->limits[i].max_running)
+      (*names)[n++] = t->limits[i].name;
+  return 0;
+}
+
+void art_tally_dispose(art_limit_tally *t) {
+  free(t->held);
+  *t = (art_limit_tally){0};
+}
+
+int art_records_join(art_run_record **list, size_t *n, art_run_record *more, size_t k) {
+  art_run_record *grown = k ? realloc(*list, (*n + k) * sizeof *grown) : *list;
+  if (k && !grown) {
+    art_run_records_free(more, k);
+    return ART_ENOMEM;
+  }
+  if (k) memcpy(grown + *n, more, k * sizeof *more);
+  free(more);
+  *list = grown, *n += k;
+  return 0;
+}
+
+int art_lease_within(art_limit_tally *t, size_t max, art_take_ready take, void *ctx,
+                     art_run_record **out, size_t *n, art_error *err) {
+  int rc = 0;
+  bool more = true;
+  *out = NULL, *n = 0;
+  while (rc == 0 && more && *n < max) {
+    const char **full_queues = NULL, **full_tenants = NULL;
+    art_run_record *got = NULL;
+    size_t k = 0;
+    if (art_tally_full(t, ART_LIMIT_QUEUE, &full_queues) < 0 ||
+        art_tally_full(t, ART_LIMIT_TENANT, &full_tenants) < 0)
+      rc = art_error_set(err, ART_ENOMEM, "out of memory");
+    if (rc == 0) rc = take(ctx, full_queues, full_tenants, t->n ? 1 : max, &got, &k, err);
+    free(full_queues), free(full_tenants);
+    for (size_t i = 0; rc == 0 && i < k; i++) art_tally_add(t, got[i].queue, got[i].tenant, 1);
+    more = k && t->n;
+    if (rc == 0 && art_records_join(out, n, got, k) < 0)
+      rc = art_error_set(err, ART_ENOMEM, "out of memory");
+  }
+  if (rc < 0) {
+    art_run_records_free(*out, *n);
+    *out = NULL, *n = 0;
+  }
+  return rc;
 }
 
 bool art_status_is_final(art_run_status s) {

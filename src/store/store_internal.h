@@ -20,4 +20,50 @@ int art_record_older(const art_run_record *a, const art_run_record *b);
 /* Whether a run is ready for lease_ready at now_us (store.h). */
 bool art_record_ready(const art_run_record *r, int64_t now_us);
 
+/* "queue" or "tenant" into *out; ART_EINVAL for anything else. */
+int art_limit_kind_parse(const char *name, art_limit_kind *out);
+/* What set_limit checks first: a known kind and a name (ART_EINVAL). */
+int art_limit_check(art_limit_kind kind, const char *name, art_error *err);
+
+/* The limits a lease_ready honours, with how many runs each binds are held
+ * now: counted before it takes a run, and added to as it takes them.  The
+ * limits are borrowed. */
+typedef struct art_limit_tally {
+  const art_limit *limits;
+  size_t n;
+  uint32_t *held; /* held[i]: the runs limits[i] binds held now */
+} art_limit_tally;
+
+/* ART_ENOMEM, or 0 with nothing held yet. */
+int art_tally_init(art_limit_tally *t, const art_limit *limits, size_t n);
+/* `count` more runs of `queue` (NULL: the default queue) and `tenant` (may
+ * be NULL) are held. */
+void art_tally_add(art_limit_tally *t, const char *queue, const char *tenant, uint32_t count);
+/* Whether one more run of queue and tenant stays within every limit. */
+bool art_tally_fits(const art_limit_tally *t, const char *queue, const char *tenant);
+/* The names of `kind` whose limit is reached, as a NULL-terminated array
+ * into *names (its strings are the limits'; free the array): a SQL backend
+ * leaves their runs out of the next one it takes.  ART_ENOMEM. */
+int art_tally_full(const art_limit_tally *t, art_limit_kind kind, const char ***names);
+void art_tally_dispose(art_limit_tally *t);
+
+/* The k records of `more` (an array, freed) added to the *n of *list: 0, or
+ * ART_ENOMEM having freed `more` (*list is left as it was). */
+int art_records_join(art_run_record **list, size_t *n, art_run_record *more, size_t k);
+
+/* How a SQL backend takes ready runs for lease_ready, in its transaction:
+ * up to `limit` of the oldest ready runs, but for those of the queues and
+ * tenants in full_queues and full_tenants (NULL-terminated), into *got (an
+ * array of *k). */
+typedef int (*art_take_ready)(void *ctx, const char *const *full_queues,
+                              const char *const *full_tenants, size_t limit, art_run_record **got,
+                              size_t *k, art_error *err);
+/* Up to `max` ready runs taken with `take`, within the limits of t (the runs
+ * held counted already, and added to as runs are taken), into *out (an
+ * array of *n).  While limits count, runs are taken one at a time, each
+ * leaving out the queues and tenants the ones before it filled; without,
+ * all at once. */
+int art_lease_within(art_limit_tally *t, size_t max, art_take_ready take, void *ctx,
+                     art_run_record **out, size_t *n, art_error *err);
+
 #endif

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -521,6 +523,155 @@ static void contract_lease_ready(opener open) {
 
 CONTRACT(lease_ready, contract_lease_ready)
 
+/* ---- limits -------------------------------------------------------------------- */
+
+static void set_limit(art_store *s, art_limit_kind kind, const char *name, uint32_t max) {
+  art_error err = {0};
+  if (s->vt->set_limit(s, kind, name, max, &err) < 0) fail_msg("%s", err.message);
+}
+
+/* The store's limits as "queue:mail=2,tenant:acme=1". */
+static void assert_limits(art_store *s, const char *want) {
+  art_limit *list;
+  size_t n;
+  art_error err = {0};
+  char got[256] = "";
+  if (s->vt->list_limits(s, &list, &n, &err) < 0) fail_msg("%s", err.message);
+  for (size_t i = 0; i < n; i++)
+    snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s:%s=%u", i ? "," : "",
+             art_limit_kind_name(list[i].kind), list[i].name, list[i].max_running);
+  art_limits_free(list, n);
+  assert_string_equal(got, want);
+}
+
+/* Limits are set, changed, removed (0) and read back in their order. */
+static void contract_limits_are_kept(opener open) {
+  art_store *s = open();
+  art_error err = {0};
+  assert_limits(s, "");
+  set_limit(s, ART_LIMIT_TENANT, "acme", 1);
+  set_limit(s, ART_LIMIT_QUEUE, "mail", 2);
+  set_limit(s, ART_LIMIT_QUEUE, "default", 5);
+  set_limit(s, ART_LIMIT_QUEUE, "mail", 3);
+  assert_limits(s, "queue:default=5,queue:mail=3,tenant:acme=1");
+  set_limit(s, ART_LIMIT_QUEUE, "mail", 0);
+  set_limit(s, ART_LIMIT_QUEUE, "never-limited", 0);
+  assert_limits(s, "queue:default=5,tenant:acme=1");
+  assert_int_equal(s->vt->set_limit(s, ART_LIMIT_QUEUE, "", 1, &err), ART_EINVAL);
+  assert_non_null(strstr(err.message, "a queue limit needs the queue's name"));
+  assert_int_equal(s->vt->set_limit(s, (art_limit_kind)7, "x", 1, &err), ART_EINVAL);
+  assert_limits(s, "queue:default=5,tenant:acme=1");
+  art_store_close(s);
+}
+
+static void release_ok(art_store *s, const char *run_id) {
+  art_error err = {0};
+  if (s->vt->release(s, run_id, generation_of(s, run_id), &err) < 0) fail_msg("%s", err.message);
+}
+
+/* The run's holder finishes it and lets it go. */
+static void finish(art_store *s, const char *run_id) {
+  art_error err = {0};
+  uint64_t generation = generation_of(s, run_id);
+  if (s->vt->set_status(s, run_id, generation, ART_RUN_FINISHED, "success", NULL, 1, &err) < 0)
+    fail_msg("%s", err.message);
+  release_ok(s, run_id);
+}
+
+/* A queue's limit: its runs past the limit are skipped, other queues' taken;
+ * a slot is freed by a release, by a lease that runs out, and by removing
+ * the limit. */
+static void contract_queue_limits(opener open) {
+  art_store *s = open();
+  art_error err = {0};
+  art_run_record runs[] = {
+      with_status("m1", 1, ART_RUN_QUEUED, "mail"), with_status("m2", 2, ART_RUN_QUEUED, "mail"),
+      with_status("m3", 3, ART_RUN_QUEUED, "mail"), with_status("m4", 4, ART_RUN_QUEUED, "mail"),
+      with_status("o1", 5, ART_RUN_QUEUED, NULL)};
+  assert_int_equal(s->vt->create_runs(s, runs, 5, &err), 0);
+  set_limit(s, ART_LIMIT_QUEUE, "mail", 2);
+  leased(s, NULL, "w1", 1000, 10, "m1,m2,o1"); /* m3, m4 skipped: o1 is not held up */
+  leased(s, NULL, "w2", 1010, 10, "");
+  finish(s, "m1");
+  leased(s, NULL, "w2", 1020, 1, "m3");
+  leased(s, NULL, "w3", 1100, 10, "m2,o1"); /* w1's leases ran out at 1100: m2's slot too */
+  leased(s, NULL, "w3", 1101, 10, "");
+  set_limit(s, ART_LIMIT_QUEUE, "mail", 0);
+  leased(s, NULL, "w4", 1102, 10, "m4");
+  art_store_close(s);
+}
+
+static art_run_record of_tenant(const char *id, int64_t created, const char *queue,
+                                const char *tenant) {
+  art_run_record r = with_status(id, created, ART_RUN_QUEUED, queue);
+  r.tenant = (char *)tenant;
+  return r;
+}
+
+/* A tenant's limit holds across queues, beside a queue's; runs without a
+ * tenant, and other tenants', are not held up. */
+static void contract_tenant_limits(opener open) {
+  art_store *s = open();
+  art_error err = {0};
+  art_run_record runs[] = {of_tenant("a1", 1, NULL, "acme"), of_tenant("a2", 2, "mail", "acme"),
+                           of_tenant("a3", 3, NULL, "acme"), of_tenant("b1", 4, "mail", "beta"),
+                           of_tenant("n1", 5, "mail", NULL), of_tenant("b2", 6, NULL, "beta")};
+  assert_int_equal(s->vt->create_runs(s, runs, 6, &err), 0);
+  art_run_record got;
+  assert_int_equal(s->vt->get_run(s, "a2", &got, &err), 0);
+  assert_string_equal(got.tenant, "acme");
+  art_run_record_dispose(&got);
+  assert_int_equal(s->vt->get_run(s, "n1", &got, &err), 0);
+  assert_null(got.tenant);
+  art_run_record_dispose(&got);
+  set_limit(s, ART_LIMIT_TENANT, "acme", 1);
+  set_limit(s, ART_LIMIT_QUEUE, "mail", 2);
+  leased(s, NULL, "w1", 1000, 10, "a1,b1,n1,b2"); /* a2, a3: acme's; n1 fills mail */
+  finish(s, "a1");
+  finish(s, "b1");
+  leased(s, NULL, "w2", 1010, 10, "a2"); /* mail: n1 and a2 */
+  finish(s, "a2");
+  leased(s, NULL, "w2", 1020, 10, "a3");
+  art_store_close(s);
+}
+
+/* When the holder took or last renewed its lease: a run's heartbeat. */
+static void contract_heartbeats(opener open) {
+  art_store *s = open();
+  art_error err = {0};
+  art_run_record held = record("h1", 50), queued = with_status("h2", 60, ART_RUN_QUEUED, NULL), got;
+  held.lease_owner = (char *)"p1", held.lease_until_us = 5000;
+  assert_int_equal(s->vt->create_run(s, &held, &err), 0);
+  assert_int_equal(s->vt->create_run(s, &queued, &err), 0);
+  assert_int_equal(s->vt->get_run(s, "h1", &got, &err), 0);
+  assert_int_equal(got.lease_renewed_us, 50);
+  art_run_record_dispose(&got);
+  assert_int_equal(s->vt->claim(s, "h1", "p1", 700, 5000, NULL, &err), 0);
+  assert_int_equal(s->vt->get_run(s, "h1", &got, &err), 0);
+  assert_int_equal(got.lease_renewed_us, 700);
+  art_run_record_dispose(&got);
+  release_ok(s, "h1");
+  assert_int_equal(s->vt->get_run(s, "h1", &got, &err), 0);
+  assert_int_equal(got.lease_renewed_us, 0);
+  art_run_record_dispose(&got);
+  art_run_record *list;
+  size_t n;
+  assert_int_equal(s->vt->lease_ready(s, NULL, "w", 900, 100, 1, &list, &n, &err), 0);
+  assert_int_equal(n, 1);
+  assert_string_equal(list[0].run_id, "h1");
+  assert_int_equal(list[0].lease_renewed_us, 900);
+  art_run_records_free(list, n);
+  assert_int_equal(s->vt->get_run(s, "h2", &got, &err), 0);
+  assert_int_equal(got.lease_renewed_us, 0);
+  art_run_record_dispose(&got);
+  art_store_close(s);
+}
+
+CONTRACT(limits_are_kept, contract_limits_are_kept)
+CONTRACT(queue_limits, contract_queue_limits)
+CONTRACT(tenant_limits, contract_tenant_limits)
+CONTRACT(heartbeats, contract_heartbeats)
+
 enum { RACE_RUNS = 120, RACE_WORKERS = 4 };
 
 /* A worker process: leases up to 3 runs at a time until none is ready,
@@ -587,6 +738,112 @@ static void sqlite_workers_lease_each_run_once(void **state) {
 static void postgres_workers_lease_each_run_once(void **state) {
   (void)state;
   race_for_runs(tu_pg_database("lease_race"));
+}
+
+enum { HOLD_RUNS = 48, HOLD_WORKERS = 4, QUEUE_LIMIT = 2, TENANT_LIMIT = 1 };
+
+/* What the workers of held_within_limits say, in memory they share: how many
+ * runs of the limited queue and of the limited tenant they hold now, the
+ * most that ever were, and how many runs they finished.  A worker counts a
+ * run once lease_ready has returned it and stops counting it before it
+ * releases it, so its counts are never more than the store's: a count past
+ * a limit is a limit the store broke. */
+typedef struct held_counts {
+  atomic_int queue, tenant, queue_most, tenant_most, finished;
+} held_counts;
+
+static void count_in(atomic_int *now, atomic_int *most) {
+  int n = atomic_fetch_add(now, 1) + 1, seen = atomic_load(most);
+  while (n > seen && !atomic_compare_exchange_weak(most, &seen, n)) {}
+}
+
+/* +1 or -1 to the counts a run of queue and tenant is under. */
+static void count_run(held_counts *c, const art_run_record *r, int by) {
+  bool limited = strcmp(r->queue, "limited") == 0, acme = r->tenant && !strcmp(r->tenant, "acme");
+  if (by > 0 && limited) count_in(&c->queue, &c->queue_most);
+  if (by > 0 && acme) count_in(&c->tenant, &c->tenant_most);
+  if (by < 0 && limited) atomic_fetch_sub(&c->queue, 1);
+  if (by < 0 && acme) atomic_fetch_sub(&c->tenant, 1);
+}
+
+/* Take up to two runs, hold them 2 ms, finish and release them; until every
+ * run is finished (30 s at most: exit 1), or a store error (exit 1). */
+static void limited_worker(const char *where, int worker, held_counts *c) {
+  art_store *s;
+  art_error err = {0};
+  char owner[32];
+  snprintf(owner, sizeof owner, "worker-%d", worker);
+  if (art_store_open_url(&s, where, &err) < 0) _exit(1);
+  int64_t give_up = art_now_us() + 30000000;
+  while (atomic_load(&c->finished) < HOLD_RUNS && art_now_us() < give_up) {
+    art_run_record *got;
+    size_t n;
+    if (s->vt->lease_ready(s, NULL, owner, art_now_us(), 3600000000LL, 2, &got, &n, &err) < 0)
+      _exit(1);
+    for (size_t i = 0; i < n; i++) count_run(c, &got[i], +1);
+    usleep(n ? 2000 : 200);
+    for (size_t i = 0; i < n; i++) {
+      count_run(c, &got[i], -1);
+      uint64_t gen = got[i].lease_generation;
+      if (s->vt->set_status(s, got[i].run_id, gen, ART_RUN_FINISHED, "success", NULL, 1, &err) <
+              0 ||
+          s->vt->release(s, got[i].run_id, gen, &err) < 0)
+        _exit(1);
+      atomic_fetch_add(&c->finished, 1);
+    }
+    art_run_records_free(got, n);
+  }
+  art_store_close(s);
+  _exit(atomic_load(&c->finished) == HOLD_RUNS ? 0 : 1);
+}
+
+/* Four processes lease runs of a queue limited to 2, a third of them of a
+ * tenant limited to 1, other runs beside them: never more held than a
+ * limit, and every run finished once. */
+static void held_within_limits(const char *where) {
+  art_store *s = open_url(where);
+  art_error err = {0};
+  art_run_record runs[HOLD_RUNS];
+  char ids[HOLD_RUNS][16];
+  for (int i = 0; i < HOLD_RUNS; i++) {
+    snprintf(ids[i], sizeof ids[i], "held-%02d", i);
+    runs[i] = of_tenant(ids[i], i, i % 3 == 2 ? "open" : "limited", i % 2 ? "acme" : NULL);
+  }
+  assert_int_equal(s->vt->create_runs(s, runs, HOLD_RUNS, &err), 0);
+  set_limit(s, ART_LIMIT_QUEUE, "limited", QUEUE_LIMIT);
+  set_limit(s, ART_LIMIT_TENANT, "acme", TENANT_LIMIT);
+  held_counts *c = mmap(NULL, sizeof *c, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  assert_true(c != MAP_FAILED);
+  *c = (held_counts){0};
+  pid_t pids[HOLD_WORKERS];
+  for (int w = 0; w < HOLD_WORKERS; w++)
+    if ((pids[w] = fork()) == 0) limited_worker(where, w, c);
+  for (int w = 0; w < HOLD_WORKERS; w++) {
+    int status;
+    assert_int_equal(waitpid(pids[w], &status, 0), pids[w]);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  int queue_most = c->queue_most, tenant_most = c->tenant_most;
+  munmap(c, sizeof *c);
+  if (queue_most > QUEUE_LIMIT || tenant_most > TENANT_LIMIT)
+    fail_msg("held at once: %d of queue limited (limit %d), %d of tenant acme (limit %d)",
+             queue_most, QUEUE_LIMIT, tenant_most, TENANT_LIMIT);
+  art_run_record *list;
+  size_t n;
+  assert_int_equal(s->vt->list_runs(s, ART_RUN_FINISHED, &list, &n, &err), 0);
+  assert_int_equal(n, HOLD_RUNS);
+  art_run_records_free(list, n);
+  art_store_close(s);
+}
+
+static void sqlite_workers_hold_within_limits(void **state) {
+  (void)state;
+  held_within_limits(tu_path("limits.db"));
+}
+
+static void postgres_workers_hold_within_limits(void **state) {
+  (void)state;
+  held_within_limits(tu_pg_database("limits_race"));
 }
 
 /* ---- SQLite files --------------------------------------------------------------- */
@@ -967,7 +1224,58 @@ static void foreign_and_newer_files_are_refused_untouched(void **state) {
   assert_int_equal(art_store_open_sqlite(&s, newer, NULL, &err), 0);
   art_store_close(s);
   make_db(newer, "PRAGMA user_version=99");
-  refuse(newer, "written by a newer agentrt (store schema 99, this build knows 7)");
+  refuse(newer, "written by a newer agentrt (store schema 99, this build knows 8)");
+}
+
+/* Runs of a store of the schema before limits: their tenants are read from
+ * their specs when the store is migrated (a spec that is not JSON has none),
+ * and limits can be set. */
+static void runs_of_the_last_schema_get_their_tenant(const char *where,
+                                                     void (*downgrade)(const char *where)) {
+  art_store *s = open_url(where);
+  art_error err = {0};
+  art_run_record runs[3] = {record("acme-run", 1), record("broken", 2), record("none", 3)};
+  runs[0].spec_json = (char *)"{\"goal\":\"g\",\"actor\":{\"id\":\"u\",\"tenant\":\"acme\"}}";
+  runs[1].spec_json = (char *)"{\"actor\":{\"tenant\":";
+  assert_int_equal(s->vt->create_runs(s, runs, 3, &err), 0);
+  art_store_close(s);
+  downgrade(where);
+  s = open_url(where);
+  const char *want[3] = {"acme", NULL, NULL};
+  for (int i = 0; i < 3; i++) {
+    art_run_record got;
+    assert_int_equal(s->vt->get_run(s, runs[i].run_id, &got, &err), 0);
+    if (want[i])
+      assert_string_equal(got.tenant, want[i]);
+    else
+      assert_null(got.tenant);
+    art_run_record_dispose(&got);
+  }
+  set_limit(s, ART_LIMIT_TENANT, "acme", 1);
+  assert_limits(s, "tenant:acme=1");
+  art_store_close(s);
+}
+
+static void sqlite_to_schema_7(const char *path) {
+  make_db(path, "DROP TABLE limits; DROP INDEX runs_held; ALTER TABLE runs DROP COLUMN tenant;"
+                " ALTER TABLE runs DROP COLUMN lease_renewed_us; PRAGMA user_version=7");
+}
+
+static void postgres_to_schema_3(const char *url) {
+  tu_pg_exec(url, "SET search_path TO agentrt; DROP TRIGGER runs_slot_freed ON runs;"
+                  " DROP FUNCTION notify_slot_freed; DROP TABLE limits; DROP INDEX runs_held;"
+                  " ALTER TABLE runs DROP COLUMN tenant, DROP COLUMN lease_renewed_us;"
+                  " UPDATE meta SET value = '3' WHERE key = 'schema_version'");
+}
+
+static void schema_7_files_are_migrated(void **state) {
+  (void)state;
+  runs_of_the_last_schema_get_their_tenant(tu_path("v7.db"), sqlite_to_schema_7);
+}
+
+static void schema_3_databases_are_migrated(void **state) {
+  (void)state;
+  runs_of_the_last_schema_get_their_tenant(tu_pg_database("v3"), postgres_to_schema_3);
 }
 
 /* ---- PostgreSQL databases ------------------------------------------------------- */
@@ -996,7 +1304,7 @@ static void foreign_and_newer_schemas_are_refused_untouched(void **state) {
   assert_int_equal(art_store_open_postgres(&s, newer, NULL, &err), 0);
   art_store_close(s);
   tu_pg_exec(newer, "UPDATE agentrt.meta SET value = '99' WHERE key = 'schema_version'");
-  pg_refuse(newer, "written by a newer agentrt (store schema 99, this build knows 3)");
+  pg_refuse(newer, "written by a newer agentrt (store schema 99, this build knows 4)");
 }
 
 /* Processes that open a new database at once: one makes the schema, the others
@@ -1236,6 +1544,8 @@ int main(void) {
       cmocka_unit_test(a_claim_forgets_what_another_process_wrote),
       cmocka_unit_test(schema_1_files_are_migrated),
       cmocka_unit_test(schema_2_journals_are_migrated_and_resume),
+      cmocka_unit_test(schema_7_files_are_migrated),
+      cmocka_unit_test(schema_3_databases_are_migrated),
       cmocka_unit_test(status_list_prune_memory),
       cmocka_unit_test(status_list_prune_sqlite),
       cmocka_unit_test(status_list_prune_postgres),
@@ -1253,8 +1563,22 @@ int main(void) {
       cmocka_unit_test(lease_ready_memory),
       cmocka_unit_test(lease_ready_sqlite),
       cmocka_unit_test(lease_ready_postgres),
+      cmocka_unit_test(limits_are_kept_memory),
+      cmocka_unit_test(limits_are_kept_sqlite),
+      cmocka_unit_test(limits_are_kept_postgres),
+      cmocka_unit_test(queue_limits_memory),
+      cmocka_unit_test(queue_limits_sqlite),
+      cmocka_unit_test(queue_limits_postgres),
+      cmocka_unit_test(tenant_limits_memory),
+      cmocka_unit_test(tenant_limits_sqlite),
+      cmocka_unit_test(tenant_limits_postgres),
+      cmocka_unit_test(heartbeats_memory),
+      cmocka_unit_test(heartbeats_sqlite),
+      cmocka_unit_test(heartbeats_postgres),
       cmocka_unit_test(sqlite_workers_lease_each_run_once),
       cmocka_unit_test(postgres_workers_lease_each_run_once),
+      cmocka_unit_test(sqlite_workers_hold_within_limits),
+      cmocka_unit_test(postgres_workers_hold_within_limits),
       cmocka_unit_test(journal_sink_and_replay_memory),
       cmocka_unit_test(journal_sink_and_replay_sqlite),
       cmocka_unit_test(journal_sink_and_replay_postgres),
