@@ -33,7 +33,8 @@ enum {
   OPT_DRAIN = 1 << 18,
   OPT_LEASE = 1 << 19, /* --lease AGE */
   OPT_RUN_ID = 1 << 20,
-  OPT_POLL = 1 << 21 /* --poll AGE */
+  OPT_POLL = 1 << 21,       /* --poll AGE */
+  OPT_MAX_RUNNING = 1 << 22 /* --max-running N */
 };
 
 #define CLI_MAX_SUITES 16
@@ -63,6 +64,7 @@ typedef struct cli_opts {
   const char *lease;                      /* --lease AGE */
   const char *poll;                       /* --poll AGE */
   const char *run_id;                     /* --run-id ID */
+  const char *max_running;                /* --max-running N, checked by its command */
   const char *queues[CLI_MAX_QUEUES + 1]; /* NULL-terminated */
   int n_queues;
   unsigned jobs;      /* --jobs, 0 when not given */
@@ -206,6 +208,8 @@ void cli_free_suites(const cli_opts *o, art_eval_suite **suites);
 int cmd_review(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
+int cmd_queue(int argc, char **argv);
+int cmd_tenant(int argc, char **argv);
 
 /* durable.c: the CLI's side of durable runs (agentrt/durable.h): messages
  * and exit codes. */

@@ -12,7 +12,8 @@ static const char usage[] =
     "\n"
     "The runs kept in a store (default ./agentrt.db).\n"
     "  list    every run, newest first: id, status, stop reason, steps, queue,\n"
-    "          holder (with its lease's time left)\n"
+    "          holder (how long ago it last renewed its lease, its heartbeat, and\n"
+    "          the lease's time left; --json: tenant and heartbeat_age_ms too)\n"
     "          (--status queued|running|ready|paused|finished|cancelled keeps one\n"
     "          status; queued: submitted, a worker will start it; running: a live\n"
     "          process drives it; ready: nobody does, resume it or let a worker)\n"
@@ -55,18 +56,28 @@ static json_t *holder_json(const art_run_record *r, int64_t now) {
                    (json_int_t)r->lease_until_us);
 }
 
-/* "host:pid (lease 42 s left)", "host:pid (lease ran out)" or "-". */
+/* How long ago the run's holder took or renewed its lease, in ms; -1 when
+ * nobody holds it (or a store of before version 10 did not say). */
+static int64_t heartbeat_age_ms(const art_run_record *r, int64_t now) {
+  if (!r->lease_owner || !r->lease_renewed_us) return -1;
+  return now > r->lease_renewed_us ? (now - r->lease_renewed_us) / 1000 : 0;
+}
+
+/* "host:pid (lease 42 s left, heartbeat 3 s ago)", "host:pid (lease ran
+ * out, heartbeat 75 s ago)" or "-". */
 static void holder_text(char *buf, size_t size, const art_run_record *r, int64_t now) {
   if (!r->lease_owner) {
     snprintf(buf, size, "-");
     return;
   }
-  if (art_holder_of(r, now) != ART_HOLDER_ALIVE) {
-    snprintf(buf, size, "%s (lease ran out)", r->lease_owner);
-    return;
-  }
-  snprintf(buf, size, "%s (lease %lld s left)", r->lease_owner,
-           (long long)((r->lease_until_us - now + 999999) / 1000000));
+  char lease[48] = "lease ran out", heartbeat[48] = "";
+  int64_t age = heartbeat_age_ms(r, now);
+  if (art_holder_of(r, now) == ART_HOLDER_ALIVE)
+    snprintf(lease, sizeof lease, "lease %lld s left",
+             (long long)((r->lease_until_us - now + 999999) / 1000000));
+  if (age >= 0)
+    snprintf(heartbeat, sizeof heartbeat, ", heartbeat %lld s ago", (long long)age / 1000);
+  snprintf(buf, size, "%s (%s%s)", r->lease_owner, lease, heartbeat);
 }
 
 static const char *queue_of(const art_run_record *r) {
@@ -75,14 +86,17 @@ static const char *queue_of(const art_run_record *r) {
 
 static void list_one(json_t *arr, const art_run_record *r, art_run_status status, int64_t now) {
   if (arr) {
-    json_array_append_new(arr, json_pack("{s:s, s:s, s:s?, s:s?, s:i, s:s, s:I, s:o}", "run_id",
-                                         r->run_id, "status", art_run_status_name(status),
+    int64_t age = heartbeat_age_ms(r, now);
+    json_array_append_new(arr, json_pack("{s:s, s:s, s:s?, s:s?, s:i, s:s, s:s?, s:I, s:o, s:o}",
+                                         "run_id", r->run_id, "status", art_run_status_name(status),
                                          "stop_reason", r->stop_reason, "reason", r->detail,
-                                         "steps", r->steps, "queue", queue_of(r), "updated_us",
-                                         (json_int_t)r->updated_us, "holder", holder_json(r, now)));
+                                         "steps", r->steps, "queue", queue_of(r), "tenant",
+                                         r->tenant, "updated_us", (json_int_t)r->updated_us,
+                                         "holder", holder_json(r, now), "heartbeat_age_ms",
+                                         age < 0 ? json_null() : json_integer(age)));
     return;
   }
-  char holder[160];
+  char holder[ART_HOLDER_SIZE + 64];
   holder_text(holder, sizeof holder, r, now);
   printf("%-28s %-10s %-18s %5u  %-10s %s\n", r->run_id, art_run_status_name(status),
          r->stop_reason ? r->stop_reason : "-", r->steps, queue_of(r), holder);

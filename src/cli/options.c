@@ -55,7 +55,8 @@ static int parse_flag(int argc, char **argv, int *i, unsigned allowed, cli_opts 
                 {OPT_OUTCOME, "--outcome", offsetof(cli_opts, outcome)},
                 {OPT_LEASE, "--lease", offsetof(cli_opts, lease)},
                 {OPT_POLL, "--poll", offsetof(cli_opts, poll)},
-                {OPT_RUN_ID, "--run-id", offsetof(cli_opts, run_id)}};
+                {OPT_RUN_ID, "--run-id", offsetof(cli_opts, run_id)},
+                {OPT_MAX_RUNNING, "--max-running", offsetof(cli_opts, max_running)}};
   if (strcmp(argv[*i], "--json") == 0) return o->json = true, 0;
   if ((allowed & OPT_JSONL) && strcmp(argv[*i], "--jsonl") == 0) return o->jsonl = true, 0;
   if ((allowed & OPT_ALL) && strcmp(argv[*i], "--all") == 0) return o->all = true, 0;

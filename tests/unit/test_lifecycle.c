@@ -305,7 +305,7 @@ static void a_holder_whose_lease_ran_out_is_seen(void **state) {
   assert_string_equal(json_string_value(json_object_get(r, "status")), "ready");
   assert_true(json_is_false(json_object_get(json_object_get(r, "holder"), "alive")));
   json_decref(r);
-  assert_cli(0, "(lease ran out)", (const char *[]){"runs", "list", STORE, NULL});
+  assert_cli(0, "(lease ran out, heartbeat ", (const char *[]){"runs", "list", STORE, NULL});
   char *pid_text = tu_read(tu_path("calls.log"));
   kill((pid_t)atoi(pid_text), SIGKILL); /* the orphaned tool */
   free(pid_text);
