@@ -784,10 +784,12 @@ static int lock_limits(pg_store *p, const char *const *queues, art_limit **out, 
   return rc < 0 ? rc : read_rows(res, &limit_rows, (void **)out, n, err);
 }
 
-/* How many runs are held at now_us, by queue and tenant, into t. */
-static int count_held(pg_store *p, int64_t now_us, art_limit_tally *t, art_error *err) {
+/* How many runs are held now, by queue and tenant, into t. */
+static int count_held(void *ctx, art_limit_tally *t, art_error *err) {
+  const lease_pass *l = ctx;
+  pg_store *p = l->p;
   pg_args a = {0};
-  arg_int(&a, now_us);
+  arg_int(&a, l->now_us);
   PGresult *res;
   int rc = run_query(p,
                      "SELECT queue, tenant, count(*) FROM runs WHERE lease_owner IS NOT NULL"
@@ -801,22 +803,12 @@ static int count_held(pg_store *p, int64_t now_us, art_limit_tally *t, art_error
   return 0;
 }
 
-/* In the transaction: the limits locked, then the runs held counted, then
- * the runs taken. */
-static int lease_in_transaction(lease_pass *l, size_t max, art_run_record **out, size_t *n,
-                                art_error *err) {
-  art_limit *limits = NULL;
-  size_t n_limits = 0;
-  art_limit_tally tally = {0};
-  int rc = lock_limits(l->p, l->queues, &limits, &n_limits, err);
-  if (rc == 0 && art_tally_init(&tally, limits, n_limits) < 0)
-    rc = art_error_set(err, ART_ENOMEM, "out of memory");
-  if (rc == 0 && n_limits) rc = count_held(l->p, l->now_us, &tally, err);
-  if (rc == 0) rc = art_lease_within(&tally, max, take_ready, l, out, n, err);
-  art_tally_dispose(&tally);
-  art_limits_free(limits, n_limits);
-  return rc;
+static int limits_of(void *ctx, art_limit **out, size_t *n, art_error *err) {
+  const lease_pass *l = ctx;
+  return lock_limits(l->p, l->queues, out, n, err);
 }
+
+static const art_lease_ops lease_ops = {limits_of, count_held, take_ready};
 
 /* Why no two callers, in any processes, fill one slot of a limit: every run
  * a limit binds is leased only by a transaction that holds the limit's row
@@ -840,7 +832,7 @@ static int pg_lease_ready(art_store *s, const char *const *queues, const char *o
   snprintf(begin, sizeof begin, "BEGIN; %s", p->lock_limits_shared);
   int rc = flush(p, err);
   if (rc == 0) rc = exec(p, begin, "lease ready runs", err);
-  if (rc == 0) rc = lease_in_transaction(&pass, max, out, n, err);
+  if (rc == 0) rc = art_lease_within_limits(&lease_ops, &pass, max, out, n, err);
   if (rc == 0 && (rc = exec(p, "COMMIT", "lease ready runs", err)) < 0)
     art_run_records_free(*out, *n);
   if (rc < 0) exec(p, "ROLLBACK", "lease ready runs", NULL);

@@ -707,15 +707,17 @@ static int read_limits(sql_store *q, art_limit **out, size_t *n, art_error *err)
   return db_error(q, err, "read limits");
 }
 
-/* How many runs are held at now_us, by queue and tenant, into t. */
-static int count_held(sql_store *q, int64_t now_us, art_limit_tally *t, art_error *err) {
+/* How many runs are held now, by queue and tenant, into t. */
+static int count_held(void *ctx, art_limit_tally *t, art_error *err) {
+  const lease_pass *p = ctx;
+  sql_store *q = p->q;
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(q->db,
                          "SELECT queue, tenant, count(*) FROM runs WHERE lease_owner IS NOT NULL"
                          " AND lease_until_us > ?1 GROUP BY queue, tenant",
                          -1, &st, NULL) != SQLITE_OK)
     return db_error(q, err, "count held runs");
-  sqlite3_bind_int64(st, 1, now_us);
+  sqlite3_bind_int64(st, 1, p->now_us);
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW)
     art_tally_add(t, (const char *)sqlite3_column_text(st, 0),
@@ -724,21 +726,11 @@ static int count_held(sql_store *q, int64_t now_us, art_limit_tally *t, art_erro
   return rc == SQLITE_DONE ? 0 : db_error(q, err, "count held runs");
 }
 
-/* In the write transaction: the limits, the runs held, then the runs taken. */
-static int lease_in_transaction(lease_pass *p, size_t max, art_run_record **out, size_t *n,
-                                art_error *err) {
-  art_limit *limits = NULL;
-  size_t n_limits = 0;
-  art_limit_tally tally = {0};
-  int rc = read_limits(p->q, &limits, &n_limits, err);
-  if (rc == 0 && art_tally_init(&tally, limits, n_limits) < 0)
-    rc = art_error_set(err, ART_ENOMEM, "out of memory");
-  if (rc == 0 && n_limits) rc = count_held(p->q, p->now_us, &tally, err);
-  if (rc == 0) rc = art_lease_within(&tally, max, take_ready, p, out, n, err);
-  art_tally_dispose(&tally);
-  art_limits_free(limits, n_limits);
-  return rc;
+static int limits_of(void *ctx, art_limit **out, size_t *n, art_error *err) {
+  return read_limits(((lease_pass *)ctx)->q, out, n, err);
 }
+
+static const art_lease_ops lease_ops = {limits_of, count_held, take_ready};
 
 /* One write transaction: no other caller sees a run between its selection
  * and its lease, nor the runs held between their count and a lease. */
@@ -750,7 +742,7 @@ static int sql_lease_ready(art_store *s, const char *const *queues, const char *
   lease_pass pass = {q, owner, now_us, ttl_us, queues_json(queues, &oom)};
   int rc = oom ? art_error_set(err, ART_ENOMEM, "out of memory") : flush(q, err);
   if (rc == 0) rc = exec(q, "BEGIN IMMEDIATE", err);
-  if (rc == 0) rc = lease_in_transaction(&pass, max, out, n, err);
+  if (rc == 0) rc = art_lease_within_limits(&lease_ops, &pass, max, out, n, err);
   if (rc == 0 && sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
     rc = db_error(q, err, "lease ready runs");
     art_run_records_free(*out, *n);

@@ -297,11 +297,12 @@ int art_records_join(art_run_record **list, size_t *n, art_run_record *more, siz
   return 0;
 }
 
-int art_lease_within(art_limit_tally *t, size_t max, art_take_ready take, void *ctx,
-                     art_run_record **out, size_t *n, art_error *err) {
+/* Runs taken with ops->take, within the limits of t (added to as runs are
+ * taken). */
+static int lease_within(art_limit_tally *t, size_t max, const art_lease_ops *ops, void *ctx,
+                        art_run_record **out, size_t *n, art_error *err) {
   int rc = 0;
   bool more = true;
-  *out = NULL, *n = 0;
   while (rc == 0 && more && *n < max) {
     const char **full_queues = NULL, **full_tenants = NULL;
     art_run_record *got = NULL;
@@ -309,13 +310,29 @@ int art_lease_within(art_limit_tally *t, size_t max, art_take_ready take, void *
     if (art_tally_full(t, ART_LIMIT_QUEUE, &full_queues) < 0 ||
         art_tally_full(t, ART_LIMIT_TENANT, &full_tenants) < 0)
       rc = art_error_set(err, ART_ENOMEM, "out of memory");
-    if (rc == 0) rc = take(ctx, full_queues, full_tenants, t->n ? 1 : max, &got, &k, err);
+    if (rc == 0) rc = ops->take(ctx, full_queues, full_tenants, t->n ? 1 : max, &got, &k, err);
     free(full_queues), free(full_tenants);
     for (size_t i = 0; rc == 0 && i < k; i++) art_tally_add(t, got[i].queue, got[i].tenant, 1);
     more = k && t->n;
     if (rc == 0 && art_records_join(out, n, got, k) < 0)
       rc = art_error_set(err, ART_ENOMEM, "out of memory");
   }
+  return rc;
+}
+
+int art_lease_within_limits(const art_lease_ops *ops, void *ctx, size_t max, art_run_record **out,
+                            size_t *n, art_error *err) {
+  art_limit *limits = NULL;
+  size_t n_limits = 0;
+  art_limit_tally tally = {0};
+  *out = NULL, *n = 0;
+  int rc = ops->limits(ctx, &limits, &n_limits, err);
+  if (rc == 0 && art_tally_init(&tally, limits, n_limits) < 0)
+    rc = art_error_set(err, ART_ENOMEM, "out of memory");
+  if (rc == 0 && n_limits) rc = ops->count_held(ctx, &tally, err);
+  if (rc == 0) rc = lease_within(&tally, max, ops, ctx, out, n, err);
+  art_tally_dispose(&tally);
+  art_limits_free(limits, n_limits);
   if (rc < 0) {
     art_run_records_free(*out, *n);
     *out = NULL, *n = 0;

@@ -51,19 +51,25 @@ void art_tally_dispose(art_limit_tally *t);
  * ART_ENOMEM having freed `more` (*list is left as it was). */
 int art_records_join(art_run_record **list, size_t *n, art_run_record *more, size_t k);
 
-/* How a SQL backend takes ready runs for lease_ready, in its transaction:
- * up to `limit` of the oldest ready runs, but for those of the queues and
- * tenants in full_queues and full_tenants (NULL-terminated), into *got (an
+/* What a SQL backend's lease_ready does in its transaction, with `ctx`:
+ * `limits`: the limits that bind the runs it may take, in *out (an array of
+ * *n; art_limits_free), locked where other callers could change what they
+ * count; `count_held`: the runs held now, added to t; `take`: up to `limit`
+ * of the oldest ready runs, but for those of the queues and tenants in
+ * full_queues and full_tenants (NULL-terminated), leased, into *got (an
  * array of *k). */
-typedef int (*art_take_ready)(void *ctx, const char *const *full_queues,
-                              const char *const *full_tenants, size_t limit, art_run_record **got,
-                              size_t *k, art_error *err);
-/* Up to `max` ready runs taken with `take`, within the limits of t (the runs
- * held counted already, and added to as runs are taken), into *out (an
- * array of *n).  While limits count, runs are taken one at a time, each
- * leaving out the queues and tenants the ones before it filled; without,
- * all at once. */
-int art_lease_within(art_limit_tally *t, size_t max, art_take_ready take, void *ctx,
-                     art_run_record **out, size_t *n, art_error *err);
+typedef struct art_lease_ops {
+  int (*limits)(void *ctx, art_limit **out, size_t *n, art_error *err);
+  int (*count_held)(void *ctx, art_limit_tally *t, art_error *err);
+  int (*take)(void *ctx, const char *const *full_queues, const char *const *full_tenants,
+              size_t limit, art_run_record **got, size_t *k, art_error *err);
+} art_lease_ops;
+
+/* Up to `max` ready runs leased within the limits, into *out (an array of
+ * *n): the limits read, the runs held counted (when there are limits), then
+ * while limits count the runs taken one at a time, each leaving out the
+ * queues and tenants the ones before it filled; without, all at once. */
+int art_lease_within_limits(const art_lease_ops *ops, void *ctx, size_t max, art_run_record **out,
+                            size_t *n, art_error *err);
 
 #endif
