@@ -177,7 +177,14 @@ typedef struct art_store_vtable {
    * them all at once.  Version 7: then, when `run_id` is not NULL,
    * ART_EFENCED when events of that run appended with `generation` were
    * refused (its lease generation is no longer `generation`); a fenced run
-   * does not make the commit fail for the others. */
+   * does not make the commit fail for the others.  Version 10: a write of
+   * held-back events that fails (the store locked too long, the connection
+   * lost) writes none of them, whichever runs they belong to, and fails the
+   * operation that wrote; each of those runs is then told at its holder's
+   * next commit naming it, or next append (ART_EIO, once, for the events
+   * appended at `generation`): its journal may end before the events it
+   * held back, and the run must be rebuilt from the journal (a holder that
+   * takes it anew starts there and is told nothing). */
   int (*commit)(art_store *s, const char *run_id, uint64_t generation, art_error *err);
   /* Version 6.  `n` new runs as create_run makes each, all or none, in one
    * transaction: submitting ten thousand runs costs one commit, not ten
@@ -212,7 +219,9 @@ typedef struct art_store_vtable {
    * another: 1 when told (look with lease_ready), 0 when the time ran out.
    * The first call only starts listening and returns 1, so that nothing made
    * ready between a caller's last look and its wait is missed.  A lease that
-   * runs out is not announced: waiters look again at their timeout.  NULL
+   * runs out is not announced: waiters look again at their timeout.  A
+   * connection lost while waiting is made again at once and says 1 (what was
+   * announced meanwhile was missed).  NULL
    * when the backend is told nothing (memory, SQLite): callers poll. */
   int (*wait_ready)(art_store *s, int timeout_ms, art_error *err);
   /* Version 10.  At most `max_running` runs of the queue (ART_LIMIT_QUEUE:
@@ -274,7 +283,17 @@ typedef struct art_postgres_options {
  * store's, or one written by a newer agentrt, is ART_ESPEC and is left
  * untouched.  A server that cannot be reached, a login that is refused, or a
  * database where the schema cannot be made is ART_EIO with a message naming
- * the store (its URL without the password) and saying which. */
+ * the store (its URL without the password) and saying which.
+ *
+ * A connection lost (the server restarted, the network cut it) fails the
+ * operation that finds it so, with ART_EIO and "lost the connection to store
+ * X".  What that operation wrote is written whole or not at all (one
+ * transaction), and only the store can say which: a run's holder rebuilds the
+ * run from its journal (see commit).  The next operation connects again first
+ * (for about 2 s at most, else ART_EIO "cannot connect again", and the one
+ * after tries again), sets the session up again, LISTENs again and forgets
+ * what the handle knew of runs (where their journals end, their cancel
+ * requests: read again). */
 int art_store_open_postgres(art_store **out, const char *conninfo, const art_postgres_options *opts,
                             art_error *err);
 

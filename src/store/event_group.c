@@ -1,5 +1,6 @@
 #include "store/event_group.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,12 +79,26 @@ int art_group_known_run(art_known_runs *known, art_stored_counters stored, void 
   return 0;
 }
 
-int art_group_fenced_after(art_known_runs *known, art_stored_counters stored, void *store,
-                           const char *run_id, uint64_t generation, art_error *err) {
+/* ART_EIO, once, when events the holder of `generation` appended to run_id
+ * were lost by a group's failed write. */
+static int lost_before(art_event_group *g, art_known_runs *known, const char *run_id,
+                       uint64_t generation, art_error *err) {
+  art_known_run *k = art_known_find(known, run_id);
+  if (!k || !k->lost || k->lost_generation != generation) return 0;
+  k->lost = false;
+  return art_error_set(err, ART_EIO,
+                       "run %s: events it held back may not have been written (%s): rebuild"
+                       " the run from its journal",
+                       run_id, g->failure);
+}
+
+int art_group_written(art_event_group *g, art_known_runs *known, art_stored_counters stored,
+                      void *store, const char *run_id, uint64_t generation, art_error *err) {
+  int rc = lost_before(g, known, run_id, generation, err);
   const art_known_run *k = art_known_find(known, run_id);
-  if (k && k->known) return 0;
+  if (rc < 0 || (k && k->known)) return rc;
   art_known_run *now = NULL;
-  int rc = art_group_known_run(known, stored, store, run_id, &now, err);
+  rc = art_group_known_run(known, stored, store, run_id, &now, err);
   if (rc < 0) return rc;
   return now->generation == generation ? 0 : art_group_refuse_fenced(run_id, generation, err);
 }
@@ -93,6 +108,7 @@ int art_group_append(art_event_group *g, art_known_runs *known, art_stored_count
                      const art_journal_entry *e, art_error *err) {
   art_known_run *k = NULL;
   int rc = append_check(run_id, e->type, err);
+  if (rc == 0) rc = lost_before(g, known, run_id, generation, err);
   if (rc == 0) rc = art_group_known_run(known, stored, store, run_id, &k, err);
   if (rc == 0 && generation != k->generation) rc = art_group_refuse_fenced(run_id, generation, err);
   if (rc == 0) rc = append_follows(k, run_id, e->seq, err);
@@ -107,11 +123,18 @@ const char *art_group_body(const art_event_group *g, const art_grouped_event *e)
   return g->text + e->body;
 }
 
-void art_group_done(art_event_group *g, art_known_runs *known, int rc) {
-  if (rc < 0) art_known_clear(known);
-  for (int i = 0; rc == 0 && i < g->n_touched; i++)
-    art_known_find(known, g->touched[i])->in_group = false;
-  if (known->n > ART_KNOWN_RUNS_MAX) art_known_clear(known);
+void art_group_done(art_event_group *g, art_known_runs *known, int rc, const art_error *err) {
+  for (int i = 0; i < g->n_touched; i++) {
+    art_known_run *k = art_known_find(known, g->touched[i]);
+    k->in_group = false;
+    if (rc < 0) k->lost = true, k->lost_generation = k->generation;
+  }
+  if (rc < 0) {
+    snprintf(g->failure, sizeof g->failure, "%s", err ? err->message : "the store failed");
+    art_known_forget(known);
+  } else if (known->n > ART_KNOWN_RUNS_MAX) {
+    art_known_clear(known);
+  }
   g->n_pending = g->n_touched = 0;
   g->text_len = 0;
 }

@@ -47,6 +47,10 @@ art_known_run *art_known_put(art_known_runs *k, const char *run_id) {
   return e;
 }
 
+void art_known_forget(art_known_runs *k) {
+  for (size_t i = 0; i < k->cap; i++) k->slots[i].known = k->slots[i].watched = false;
+}
+
 void art_known_clear(art_known_runs *k) {
   for (size_t i = 0; i < k->cap; i++) free(k->slots[i].run_id);
   free(k->slots);

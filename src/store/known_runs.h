@@ -18,6 +18,9 @@ typedef struct art_known_run {
   bool in_group;       /* it has events in the group */
   bool watched;        /* its cancel request was read, none was made, and the handle is told
                           of new ones (PostgreSQL: LISTEN): no need to read it again */
+  bool lost;           /* events it appended at lost_generation were held back in a group
+                          whose write failed: not written, and not said to its holder yet */
+  uint64_t lost_generation;
 } art_known_run;
 
 typedef struct art_known_runs {
@@ -33,7 +36,11 @@ struct art_run_record;
 /* What lease_ready took: put oldest first (created_us, then run_id), and
  * forgotten (another process may have driven them since). */
 void art_known_leased(art_known_runs *k, struct art_run_record *list, size_t n);
-/* Forget every run (the handle may no longer be the only writer). */
+/* Forget what the handle knows of every run: its last event and lease
+ * generation (asked again), whether its cancel request is watched (read
+ * again); runs whose events were lost stay marked. */
+void art_known_forget(art_known_runs *k);
+/* Forget every run, lost ones too, and free the table (a handle closing). */
 void art_known_clear(art_known_runs *k);
 
 #endif

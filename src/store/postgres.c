@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agentrt/store.h"
 #include "store/event_group.h"
@@ -43,6 +44,7 @@ typedef struct pg_store {
   char readies[80];             /* and runs made ready (a trigger on runs): "SCHEMA.ready" */
   char lock_limits_shared[128]; /* LIMITS_LOCK for the schema, as lease_ready takes it */
   char lock_limits_alone[128];  /* and as set_limit does */
+  bool session_ok;              /* the connection is set up for the store (connected) */
   bool listening_ready;
   bool told_ready; /* a run was made ready since wait_ready last said so */
   art_event_group group;
@@ -160,13 +162,26 @@ static void pg_message(pg_store *p, const PGresult *res, char *buf, size_t size)
   one_line(buf);
 }
 
+/* Whether the connection is lost: libpq says so, it was found so, or a
+ * statement failed without a word from the server (no SQLSTATE: the server
+ * closed the connection, or it was cut; libpq does not always mark the
+ * connection bad then). */
+static bool connection_lost(pg_store *p, const PGresult *res) {
+  return PQstatus(p->conn) != CONNECTION_OK || !p->session_ok ||
+         (res && !PQresultErrorField(res, PG_DIAG_SQLSTATE));
+}
+
+/* A connection lost is made again by the next operation (connected). */
 static int pg_error(pg_store *p, const PGresult *res, const char *what, art_error *err) {
   char msg[400];
   pg_message(p, res, msg, sizeof msg);
-  if (PQstatus(p->conn) == CONNECTION_BAD)
-    return art_error_set(err, ART_EIO, "%s: lost the connection to store %s (%s)", what, p->where,
-                         msg);
-  return art_error_set(err, ART_EIO, "%s: store %s: %s", what, p->where, msg);
+  if (!connection_lost(p, res))
+    return art_error_set(err, ART_EIO, "%s: store %s: %s", what, p->where, msg);
+  p->session_ok = false;
+  return art_error_set(err, ART_EIO,
+                       "%s: lost the connection to store %s (%s); the next operation connects"
+                       " again",
+                       what, p->where, msg);
 }
 
 static bool sqlstate_is(const PGresult *res, const char *state) {
@@ -221,6 +236,49 @@ static int run_query(pg_store *p, const char *sql, pg_args *a, PGresult **res, c
   int rc = pg_error(p, *res, what, err);
   PQclear(*res);
   *res = NULL;
+  return rc;
+}
+
+/* ---- the connection ------------------------------------------------------------ */
+
+static int start_session(pg_store *p, art_error *err);
+
+/* The pauses before each attempt to connect again: about 2 s in all, long
+ * enough for a server that restarts, short enough to fail fast. */
+static const int reconnect_pause_ms[] = {0, 100, 200, 300, 500, 800};
+
+static void pause_ms(int ms) {
+  struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000};
+  while (nanosleep(&t, &t) < 0 && errno == EINTR) {}
+}
+
+/* What every operation starts with.  A connection found lost (a statement
+ * failed, and libpq says CONNECTION_BAD) fails the operation that found it;
+ * the next one connects again here, before its first statement and never in
+ * the middle of one, so nothing a failed operation left uncommitted is redone
+ * behind its caller's back.  The session is set up again (start_session), and
+ * what the handle knew is forgotten: notifications sent while it was away were
+ * missed, so each run's cancel request and counters are read again, and a
+ * waiter is told to look again (wait_ready says 1 once).  Runs whose events a
+ * failed write lost stay marked (art_group_written). */
+static int connected(pg_store *p, art_error *err) {
+  if (PQstatus(p->conn) == CONNECTION_OK && p->session_ok) return 0;
+  for (size_t i = 0; i < sizeof reconnect_pause_ms / sizeof *reconnect_pause_ms; i++) {
+    pause_ms(reconnect_pause_ms[i]);
+    PQreset(p->conn);
+    if (PQstatus(p->conn) == CONNECTION_OK) break;
+  }
+  if (PQstatus(p->conn) != CONNECTION_OK) {
+    char msg[400];
+    pg_message(p, NULL, msg, sizeof msg);
+    return art_error_set(err, ART_EIO,
+                         "lost the connection to store %s and cannot connect again: %s", p->where,
+                         msg);
+  }
+  int rc = start_session(p, err);
+  p->session_ok = rc == 0;
+  art_known_forget(&p->known);
+  p->told_ready = p->listening_ready;
   return rc;
 }
 
@@ -337,12 +395,13 @@ static void forget_fenced(pg_store *p, const PGresult *res) {
 /* Write the group, and `approval` (may be NULL) with it, in one statement.
  * On failure the group is lost, as a crash would lose it. */
 static int flush_with(pg_store *p, const art_approval_record *approval, art_error *err) {
-  if (!p->group.n_pending) return 0;
+  int rc = connected(p, err);
+  if (rc < 0 || !p->group.n_pending) return rc;
   pg_args a = {0};
   group_args(p, approval, &a);
   const art_grouped_event *first = &p->group.pending[0];
   PGresult *res = a.oom ? NULL : run_sql(p, NULL, &a);
-  int rc = a.oom ? art_error_set(err, ART_ENOMEM, "out of memory") : 0;
+  rc = a.oom ? art_error_set(err, ART_ENOMEM, "out of memory") : 0;
   if (rc == 0 && PQresultStatus(res) != PGRES_TUPLES_OK)
     rc = sqlstate_is(res, SQLSTATE_UNIQUE)
              ? art_error_set(err, ART_ESTATE, "run %s: event %u is in the journal already",
@@ -353,7 +412,7 @@ static int flush_with(pg_store *p, const art_approval_record *approval, art_erro
   if (rc == 0) forget_fenced(p, res);
   PQclear(res);
   args_dispose(&a);
-  art_group_done(&p->group, &p->known, rc);
+  art_group_done(&p->group, &p->known, rc, err);
   return rc;
 }
 
@@ -374,9 +433,10 @@ static int stored_counters(void *store, const char *run_id, art_known_run *k, ar
   return found ? 0 : art_error_set(err, ART_ENOTFOUND, "no run %s", run_id);
 }
 
-/* After the group was written: whether run_id's events in it were refused. */
-static int fenced_after(pg_store *p, const char *run_id, uint64_t generation, art_error *err) {
-  return art_group_fenced_after(&p->known, stored_counters, p, run_id, generation, err);
+/* After the group was written: whether run_id's events were all written
+ * (art_group_written). */
+static int run_written(pg_store *p, const char *run_id, uint64_t generation, art_error *err) {
+  return art_group_written(&p->group, &p->known, stored_counters, p, run_id, generation, err);
 }
 
 static int pg_append(art_store *s, const char *run_id, uint64_t generation, uint32_t seq,
@@ -384,18 +444,20 @@ static int pg_append(art_store *s, const char *run_id, uint64_t generation, uint
                      bool durable, const art_approval_record *approval, art_error *err) {
   pg_store *p = (pg_store *)s;
   art_journal_entry e = {.seq = seq, .step = step, .ts_us = ts_us, .type = type, .body = body};
-  int rc = art_group_append(&p->group, &p->known, stored_counters, p, run_id, generation, &e, err);
+  int rc = connected(p, err);
+  if (rc == 0)
+    rc = art_group_append(&p->group, &p->known, stored_counters, p, run_id, generation, &e, err);
   if (rc < 0) return rc;
   if (!durable && !approval && !art_group_due(&p->group, GROUP_EVENTS, GROUP_SPAN_US, ts_us))
     return 0;
   rc = flush_with(p, approval, err);
-  return rc < 0 ? rc : fenced_after(p, run_id, generation, err);
+  return rc < 0 ? rc : run_written(p, run_id, generation, err);
 }
 
 static int pg_commit(art_store *s, const char *run_id, uint64_t generation, art_error *err) {
   pg_store *p = (pg_store *)s;
   int rc = flush(p, err);
-  return rc < 0 || !run_id ? rc : fenced_after(p, run_id, generation, err);
+  return rc < 0 || !run_id ? rc : run_written(p, run_id, generation, err);
 }
 
 static int pg_commit_waiting(art_store *s, int64_t now_us, art_error *err) {
@@ -493,7 +555,7 @@ static int pg_create_runs(art_store *s, const art_run_record *recs, size_t n, ar
   pg_store *p = (pg_store *)s;
   int rc = flush(p, err);
   if (rc == 0 && n) rc = insert_runs(p, recs, n, "create runs", err);
-  if (rc < 0) art_known_clear(&p->known);
+  if (rc < 0) art_known_forget(&p->known);
   return rc;
 }
 
@@ -904,7 +966,10 @@ static int pg_request_cancel(art_store *s, const char *run_id, const char *reaso
 /* The cancels announced since the last look (each a notification naming its
  * run): those runs' requests are read again. */
 static int take_notices(pg_store *p, art_error *err) {
-  if (!PQconsumeInput(p->conn)) return pg_error(p, NULL, "cancel request", err);
+  if (!PQconsumeInput(p->conn)) { /* it reads what the server sent: nothing comes of a lost one */
+    p->session_ok = false;
+    return pg_error(p, NULL, "cancel request", err);
+  }
   PGnotify *n;
   while ((n = PQnotifies(p->conn)) != NULL) {
     art_known_run *k =
@@ -925,18 +990,22 @@ static int socket_readable(pg_store *p, int timeout_ms) {
   return r > 0;
 }
 
+/* A connection lost while waiting is made again at once: what was announced
+ * meanwhile was missed, so the waiter is told to look (1). */
 static int pg_wait_ready(art_store *s, int timeout_ms, art_error *err) {
   pg_store *p = (pg_store *)s;
+  int rc = connected(p, err);
+  if (rc < 0) return rc;
   if (!p->listening_ready) {
     char sql[128];
     snprintf(sql, sizeof sql, "LISTEN \"%s\"", p->readies);
-    int rc = exec(p, sql, "wait for ready runs", err);
-    if (rc < 0) return rc;
+    if ((rc = exec(p, sql, "wait for ready runs", err)) < 0) return rc;
     p->listening_ready = true;
     return 1;
   }
-  int rc = take_notices(p, err);
+  rc = take_notices(p, err);
   if (rc == 0 && !p->told_ready && socket_readable(p, timeout_ms)) rc = take_notices(p, err);
+  if (rc < 0 && !p->session_ok) rc = connected(p, err);
   if (rc < 0) return rc;
   bool told = p->told_ready;
   p->told_ready = false;
@@ -965,7 +1034,8 @@ static int read_cancel(pg_store *p, const char *run_id, char **reason, art_error
 static int pg_cancel_requested(art_store *s, const char *run_id, char **reason, art_error *err) {
   pg_store *p = (pg_store *)s;
   *reason = NULL;
-  int rc = take_notices(p, err);
+  int rc = connected(p, err);
+  if (rc == 0) rc = take_notices(p, err);
   art_known_run *k = art_known_find(&p->known, run_id);
   if (rc < 0 || (k && k->watched)) return rc;
   if ((rc = read_cancel(p, run_id, reason, err)) < 0) return rc;
@@ -997,7 +1067,7 @@ static int pg_prune(art_store *s, int64_t before_us, char ***run_ids, size_t *n,
     if (art_run_ids_add(run_ids, n, PQgetvalue(res, i, 0)) < 0)
       rc = art_error_set(err, ART_ENOMEM, "out of memory");
   PQclear(res);
-  art_known_clear(&p->known); /* the runs deleted are no longer known */
+  art_known_forget(&p->known); /* the runs deleted are no longer known */
   if (rc == 0 && (rc = exec(p, "COMMIT", "prune", err)) == 0) return 0;
   exec(p, "ROLLBACK", "prune", NULL);
   art_run_ids_free(*run_ids, *n);
@@ -1048,7 +1118,7 @@ static int pg_list_approvals(art_store *s, const char *run_id, art_approval_reco
 
 static void pg_close(art_store *s) {
   pg_store *p = (pg_store *)s;
-  if (p->conn && PQstatus(p->conn) == CONNECTION_OK) flush(p, NULL);
+  if (p->conn && p->session_ok && PQstatus(p->conn) == CONNECTION_OK) flush(p, NULL);
   art_known_clear(&p->known);
   art_group_dispose(&p->group);
   PQfinish(p->conn);
@@ -1263,7 +1333,9 @@ static int migrate(pg_store *p, const identity *seen, art_error *err) {
   return rc;
 }
 
-static int use_schema(pg_store *p, const art_postgres_options *opts, art_error *err) {
+/* The store's schema (opts->schema, or "agentrt"), and the names that
+ * derive from it. */
+static int name_schema(pg_store *p, const art_postgres_options *opts, art_error *err) {
   const char *schema = opts && opts->schema ? opts->schema : "agentrt";
   size_t n = strlen(schema);
   if (n == 0 || n > SCHEMA_NAME_MAX || strspn(schema, "abcdefghijklmnopqrstuvwxyz0123456789_") != n)
@@ -1277,8 +1349,17 @@ static int use_schema(pg_store *p, const art_postgres_options *opts, art_error *
            "SELECT pg_advisory_xact_lock_shared(%d, hashtext('%s'))", LIMITS_LOCK, schema);
   snprintf(p->lock_limits_alone, sizeof p->lock_limits_alone,
            "SELECT pg_advisory_xact_lock(%d, hashtext('%s'))", LIMITS_LOCK, schema);
-  char sql[256];
-  snprintf(sql, sizeof sql, "SET search_path TO \"%s\"; LISTEN \"%s\"", schema, p->cancels);
+  return 0;
+}
+
+/* The settings of a new connection, and its LISTENs: cancels always, runs
+ * made ready once a waiter has asked (wait_ready). */
+static int session_settings(pg_store *p, art_error *err) {
+  char sql[320];
+  int n = snprintf(sql, sizeof sql,
+                   "SET client_min_messages TO warning; SET search_path TO \"%s\"; LISTEN \"%s\"",
+                   p->schema, p->cancels);
+  if (p->listening_ready) snprintf(sql + n, sizeof sql - (size_t)n, "; LISTEN \"%s\"", p->readies);
   return exec(p, sql, "open store", err);
 }
 
@@ -1303,10 +1384,22 @@ static int prepare(pg_store *p, art_error *err) {
   return rc;
 }
 
+/* A connection made again: set up as the first one was (the schema is made). */
+static int start_session(pg_store *p, art_error *err) {
+  int rc = session_settings(p, err);
+  return rc < 0 ? rc : prepare(p, err);
+}
+
+/* The server's notices (a warning that it shuts down, say) are not printed:
+ * a library does not write to stderr, and what fails is said by the
+ * operation that fails. */
+static void ignore_notice(void *ud, const char *message) { (void)ud, (void)message; }
+
 static int connect_to(pg_store *p, const char *conninfo, art_error *err) {
   art_store_url_redact(p->where, sizeof p->where, conninfo);
   p->conn = PQconnectdb(conninfo);
   if (!p->conn) return art_error_set(err, ART_ENOMEM, "out of memory");
+  PQsetNoticeProcessor(p->conn, ignore_notice, NULL); /* kept by PQreset */
   if (PQstatus(p->conn) == CONNECTION_OK) return 0;
   char msg[400];
   pg_message(p, NULL, msg, sizeof msg);
@@ -1319,12 +1412,13 @@ int art_store_open_postgres(art_store **out, const char *conninfo, const art_pos
   if (!p) return art_error_set(err, ART_ENOMEM, "out of memory");
   p->base.vt = &pg_vtable;
   identity id;
-  int rc = connect_to(p, conninfo, err);
-  if (rc == 0) rc = exec(p, "SET client_min_messages TO warning", "open store", err);
-  if (rc == 0) rc = use_schema(p, opts, err);
+  int rc = name_schema(p, opts, err);
+  if (rc == 0) rc = connect_to(p, conninfo, err);
+  if (rc == 0) rc = session_settings(p, err);
   if (rc == 0) rc = check_identity(p, &id, err);
   if (rc == 0) rc = migrate(p, &id, err);
   if (rc == 0) rc = prepare(p, err);
+  p->session_ok = rc == 0;
   if (rc < 0) {
     pg_close(&p->base);
     return rc;

@@ -70,7 +70,7 @@ static int flush_with(sql_store *q, const art_approval_record *approval, art_err
   if (rc == 0 && sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
     rc = db_error(q, err, "commit events");
   if (rc < 0) sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
-  art_group_done(&q->group, &q->known, rc);
+  art_group_done(&q->group, &q->known, rc, err);
   return rc;
 }
 
@@ -328,7 +328,7 @@ static int sql_create_runs(art_store *s, const art_run_record *recs, size_t n, a
     rc = db_error(q, err, "create runs");
   if (rc < 0) {
     sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
-    art_known_clear(&q->known);
+    art_known_forget(&q->known);
   }
   return rc;
 }
@@ -431,9 +431,10 @@ static int write_group(sql_store *q, const art_approval_record *approval, art_er
   return rc;
 }
 
-/* After the group was written: whether run_id's events in it were refused. */
-static int fenced_after(sql_store *q, const char *run_id, uint64_t generation, art_error *err) {
-  return art_group_fenced_after(&q->known, stored_counters, q, run_id, generation, err);
+/* After the group was written: whether run_id's events were all written
+ * (art_group_written). */
+static int run_written(sql_store *q, const char *run_id, uint64_t generation, art_error *err) {
+  return art_group_written(&q->group, &q->known, stored_counters, q, run_id, generation, err);
 }
 
 /* The event joins the group; a durable one (or a full group) is written at
@@ -448,7 +449,7 @@ static int sql_append(art_store *s, const char *run_id, uint64_t generation, uin
   if (!durable && !approval && !art_group_due(&q->group, GROUP_EVENTS, GROUP_SPAN_US, ts_us))
     return 0;
   rc = flush_with(q, approval, err);
-  return rc < 0 ? rc : fenced_after(q, run_id, generation, err);
+  return rc < 0 ? rc : run_written(q, run_id, generation, err);
 }
 
 static int changed_one(sql_store *q, sqlite3_stmt *st, const char *run_id, const char *what,
@@ -832,7 +833,7 @@ static int delete_returning_ids(sql_store *q, sqlite3_stmt *st, char ***run_ids,
   while ((rc = sqlite3_step(st)) == SQLITE_ROW && added == 0)
     added = art_run_ids_add(run_ids, n, (const char *)sqlite3_column_text(st, 0));
   sqlite3_finalize(st);
-  art_known_clear(&q->known); /* the runs deleted are no longer known */
+  art_known_forget(&q->known); /* the runs deleted are no longer known */
   if (rc == SQLITE_DONE && sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) return 0;
   rc = added < 0 ? art_error_set(err, ART_ENOMEM, "out of memory") : db_error(q, err, "prune");
   sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
@@ -884,7 +885,7 @@ static int sql_request_cancel(art_store *s, const char *run_id, const char *reas
 static int sql_commit(art_store *s, const char *run_id, uint64_t generation, art_error *err) {
   sql_store *q = (sql_store *)s;
   int rc = flush(q, err);
-  return rc < 0 || !run_id ? rc : fenced_after(q, run_id, generation, err);
+  return rc < 0 || !run_id ? rc : run_written(q, run_id, generation, err);
 }
 
 static int sql_commit_waiting(art_store *s, int64_t now_us, art_error *err) {

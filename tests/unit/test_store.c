@@ -1059,6 +1059,46 @@ static void a_locked_store_is_busy(void **state) {
   art_store_close(a);
 }
 
+/* A group whose write fails (the store stayed locked) is not written, and
+ * each of its runs is told, once, at its holder's next commit or append:
+ * its journal ends before the events it held back.  A holder that takes the
+ * run anew is told nothing: it starts from the journal. */
+static void a_lost_group_is_said_to_each_of_its_runs(void **state) {
+  (void)state;
+  art_store *a;
+  sqlite3 *other;
+  art_error err = {0};
+  const char *path = tu_path("lost.db");
+  art_sqlite_options opts = {.lock_timeout_ms = 20};
+  assert_int_equal(art_store_open_sqlite(&a, path, &opts, &err), 0);
+  art_run_record l1 = record("l1", 1), l2 = record("l2", 2), l3 = record("l3", 3);
+  assert_int_equal(a->vt->create_run(a, &l1, &err), 0);
+  assert_int_equal(a->vt->create_run(a, &l2, &err), 0);
+  assert_int_equal(a->vt->create_run(a, &l3, &err), 0);
+  append_ok(a, "l1", 1, true);
+  append_ok(a, "l1", 2, false);
+  append_ok(a, "l2", 1, false);
+  append_ok(a, "l3", 1, false);
+  assert_int_equal(sqlite3_open(path, &other), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(a->vt->commit(a, "l1", 0, &err), ART_EBUSY);
+  assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(other);
+  assert_int_equal(a->vt->commit(a, "l2", 0, &err), ART_EIO);
+  assert_non_null(strstr(err.message, "run l2: events it held back may not have been written"));
+  assert_non_null(strstr(err.message, "locked by another process"));
+  assert_int_equal(a->vt->commit(a, "l2", 0, &err), 0); /* said once */
+  assert_int_equal(append_as(a, "l3", 0, 2, true), ART_EIO);
+  assert_int_equal(written(a, "l1"), 1);
+  assert_int_equal(written(a, "l2"), 0);
+  assert_int_equal(written(a, "l3"), 0);
+  append_ok(a, "l3", 1, true); /* its holder carries on from the journal */
+  uint64_t generation = 0;
+  assert_int_equal(a->vt->claim(a, "l1", "new", 10, 1000, &generation, &err), 0);
+  assert_int_equal(append_as(a, "l1", generation, 2, true), 0);
+  art_store_close(a);
+}
+
 /* A store written by the first schema opens in this build, its runs intact. */
 static void schema_1_files_are_migrated(void **state) {
   (void)state;
@@ -1558,6 +1598,7 @@ int main(void) {
       cmocka_unit_test(fencing_sqlite),
       cmocka_unit_test(a_taken_over_run_is_dropped_from_the_group),
       cmocka_unit_test(a_locked_store_is_busy),
+      cmocka_unit_test(a_lost_group_is_said_to_each_of_its_runs),
       cmocka_unit_test(leases_postgres),
       cmocka_unit_test(fencing_postgres),
       cmocka_unit_test(lease_ready_memory),

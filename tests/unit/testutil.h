@@ -79,6 +79,10 @@ void tu_alloc_init(tu_alloc *t, long fail_at);
  * URL of its "postgres" database (superuser, no password). */
 const char *tu_pg_start(void);
 void tu_pg_stop(void);
+/* Stop that server at once (`pg_ctl restart -m immediate`: every connection
+ * to it is cut, as a crash cuts them) and start it again; returns once it
+ * accepts connections. */
+void tu_pg_restart(void);
 /* A new empty database `name` on that server (starting it); its URL. */
 const char *tu_pg_database(const char *name);
 /* The URL of database `db` on that server as the superuser (a static

@@ -36,6 +36,11 @@ static void start_server(void) {
   }
 }
 
+void tu_pg_restart(void) {
+  if (throwaway("restart", "") != 0)
+    fail_msg("could not restart the PostgreSQL server in %s", pg_dir);
+}
+
 const char *tu_pg_url_as(const char *db, const char *userinfo) {
   static char bufs[4][512];
   static int next;
