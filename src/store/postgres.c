@@ -162,26 +162,25 @@ static void pg_message(pg_store *p, const PGresult *res, char *buf, size_t size)
   one_line(buf);
 }
 
-/* Whether the connection is lost: libpq says so, it was found so, or a
- * statement failed without a word from the server (no SQLSTATE: the server
- * closed the connection, or it was cut; libpq does not always mark the
- * connection bad then). */
-static bool connection_lost(pg_store *p, const PGresult *res) {
-  return PQstatus(p->conn) != CONNECTION_OK || !p->session_ok ||
-         (res && !PQresultErrorField(res, PG_DIAG_SQLSTATE));
-}
-
-/* A connection lost is made again by the next operation (connected). */
-static int pg_error(pg_store *p, const PGresult *res, const char *what, art_error *err) {
-  char msg[400];
-  pg_message(p, res, msg, sizeof msg);
-  if (!connection_lost(p, res))
-    return art_error_set(err, ART_EIO, "%s: store %s: %s", what, p->where, msg);
+/* The operation that finds the connection lost says so; the next one makes
+ * it again (connected). */
+static int lost_connection(pg_store *p, const char *msg, const char *what, art_error *err) {
   p->session_ok = false;
   return art_error_set(err, ART_EIO,
                        "%s: lost the connection to store %s (%s); the next operation connects"
                        " again",
                        what, p->where, msg);
+}
+
+/* A statement that failed without a word from the server (no SQLSTATE: it
+ * closed the connection, or the connection was cut) lost the connection,
+ * whether or not libpq has marked it bad yet. */
+static int pg_error(pg_store *p, const PGresult *res, const char *what, art_error *err) {
+  char msg[400];
+  pg_message(p, res, msg, sizeof msg);
+  if (PQstatus(p->conn) != CONNECTION_OK || (res && !PQresultErrorField(res, PG_DIAG_SQLSTATE)))
+    return lost_connection(p, msg, what, err);
+  return art_error_set(err, ART_EIO, "%s: store %s: %s", what, p->where, msg);
 }
 
 static bool sqlstate_is(const PGresult *res, const char *state) {
@@ -967,8 +966,9 @@ static int pg_request_cancel(art_store *s, const char *run_id, const char *reaso
  * run): those runs' requests are read again. */
 static int take_notices(pg_store *p, art_error *err) {
   if (!PQconsumeInput(p->conn)) { /* it reads what the server sent: nothing comes of a lost one */
-    p->session_ok = false;
-    return pg_error(p, NULL, "cancel request", err);
+    char msg[400];
+    pg_message(p, NULL, msg, sizeof msg);
+    return lost_connection(p, msg, "cancel request", err);
   }
   PGnotify *n;
   while ((n = PQnotifies(p->conn)) != NULL) {
@@ -1302,10 +1302,36 @@ static int create_schema(pg_store *p, art_error *err) {
   return rc;
 }
 
+/* A schema made by someone else that this role may not make tables in is
+ * said in words (the server would say "no schema has been selected to create
+ * in": without USAGE, the schema is not on the search path). */
+static int may_create_in_schema(pg_store *p, art_error *err) {
+  pg_args a = {0};
+  arg_text(&a, p->schema);
+  PGresult *res;
+  int rc = run_query(
+      p, "SELECT has_schema_privilege($1, 'USAGE') AND has_schema_privilege($1, 'CREATE')", &a,
+      &res, "open store", err);
+  if (rc < 0) return rc;
+  bool may = PQgetvalue(res, 0, 0)[0] == 't';
+  PQclear(res);
+  return may ? 0
+             : art_error_set(err, ART_EIO,
+                             "cannot create the agentrt tables in schema %s of store %s:"
+                             " permission denied for schema %s (a role that may create tables"
+                             " in it opens the store once to make them)",
+                             p->schema, p->where, p->schema);
+}
+
 static int write_migrations(pg_store *p, const identity *id, art_error *err) {
-  int rc = id->schema_exists ? 0 : create_schema(p, err);
-  for (int v = id->version; rc == 0 && v < SCHEMA_VERSION; v++)
-    rc = exec(p, migrations[v], "migrate store", err);
+  int rc = !id->schema_exists ? create_schema(p, err)
+           : id->version == 0 ? may_create_in_schema(p, err)
+                              : 0;
+  for (int v = id->version; rc == 0 && v < SCHEMA_VERSION; v++) {
+    char what[64];
+    snprintf(what, sizeof what, "migrate store to schema %d", v + 1);
+    rc = exec(p, migrations[v], what, err);
+  }
   pg_args a = {0};
   arg_text(&a, APPLICATION_ID), arg_int(&a, SCHEMA_VERSION);
   return rc < 0 ? (args_dispose(&a), rc)

@@ -813,6 +813,70 @@ static void test_postgres_store_errors_name_the_store(void **state) {
   cli_output_free(&r);
 }
 
+/* The message of a --json error on stdout, having checked its code. */
+static char *json_error_message(const cli_output *r, const char *code) {
+  json_t *j = parse_object(r->out), *e = json_object_get(j, "error");
+  assert_json_string(e, "code", code);
+  char *message = strdup(json_string_value(json_object_get(e, "message")));
+  json_decref(j);
+  return message;
+}
+
+/* Nothing of the store was made in database `db`: no agentrt schema, or an
+ * empty one. */
+static void assert_no_store_in(const char *db) {
+  tu_pg_exec(tu_pg_url(db), "DO $$BEGIN IF EXISTS(SELECT 1 FROM pg_tables WHERE schemaname ="
+                            " 'agentrt') OR EXISTS(SELECT 1 FROM pg_proc p JOIN pg_namespace n"
+                            " ON n.oid = p.pronamespace WHERE nspname = 'agentrt')"
+                            " THEN RAISE 'half made'; END IF; END$$");
+}
+
+/* A store that cannot be used, whichever command is given it: exit 2, the
+ * store named without its password, and nothing left behind in the
+ * database, whether the server cannot be reached, the database does not
+ * exist, or the role may neither create the schema nor make tables in a
+ * schema someone else made. */
+static void test_postgres_stores_that_cannot_be_used_are_left_as_they_were(void **state) {
+  (void)state;
+  cli_output r;
+  tu_write("pg-bad.json", READ_SPEC);
+  RUN_CLI(&r, "submit", "pg-bad.json", "--json", "--store",
+          "postgresql://agentrt:s3cret@127.0.0.1:1/runs");
+  assert_exit(&r, 2);
+  char *message = json_error_message(&r, "store");
+  assert_contains(message, "cannot connect to store postgresql://agentrt@127.0.0.1:1/runs: ");
+  assert_null(strstr(message, "s3cret"));
+  free(message);
+  cli_output_free(&r);
+  RUN_CLI(&r, "worker", "--drain", "--store",
+          tu_pg_url_as("cli_no_such_db", TU_PG_PASSWORD_ROLE ":right"));
+  assert_file_refused(&r, "database \"cli_no_such_db\" does not exist");
+  assert_contains(r.err, "store postgresql://" TU_PG_PASSWORD_ROLE "@/cli_no_such_db");
+  assert_null(strstr(r.err, ":right@"));
+  cli_output_free(&r);
+  tu_pg_database("cli_no_rights");
+  RUN_CLI(&r, "queue", "set", "mail", "--max-running", "2", "--store",
+          tu_pg_url_as("cli_no_rights", TU_PG_PASSWORD_ROLE ":right"));
+  assert_file_refused(
+      &r, "cannot create the agentrt schema agentrt in store postgresql://" TU_PG_PASSWORD_ROLE
+          "@/cli_no_rights");
+  assert_contains(r.err, "permission denied for database cli_no_rights");
+  assert_null(strstr(r.err, ":right@"));
+  cli_output_free(&r);
+  tu_pg_exec(tu_pg_url("cli_no_rights"), "DO $$BEGIN IF EXISTS(SELECT 1 FROM pg_namespace"
+                                         " WHERE nspname = 'agentrt') THEN RAISE 'half made';"
+                                         " END IF; END$$");
+  tu_pg_exec(tu_pg_database("cli_schema_only"), "CREATE SCHEMA agentrt");
+  RUN_CLI(&r, "submit", "pg-bad.json", "--store",
+          tu_pg_url_as("cli_schema_only", TU_PG_PASSWORD_ROLE ":right"));
+  assert_file_refused(&r, "cannot create the agentrt tables in schema agentrt of store "
+                          "postgresql://" TU_PG_PASSWORD_ROLE "@/cli_schema_only");
+  assert_contains(r.err, "permission denied for schema agentrt");
+  assert_null(strstr(r.err, ":right@"));
+  cli_output_free(&r);
+  assert_no_store_in("cli_schema_only");
+}
+
 /* Before the per-test baselines: the server outlives every test. */
 static int start_postgres(void **state) {
   (void)state;
@@ -826,6 +890,7 @@ int main(void) {
       cmocka_unit_test(test_help_lists_commands),
       cmocka_unit_test(test_postgres_store_by_flag_and_environment),
       cmocka_unit_test(test_postgres_store_errors_name_the_store),
+      cmocka_unit_test(test_postgres_stores_that_cannot_be_used_are_left_as_they_were),
       cmocka_unit_test(test_subcommand_help),
       cmocka_unit_test(test_readme_has_the_eval_usage),
       cmocka_unit_test(test_version),
