@@ -33,7 +33,8 @@ enum {
   OPT_DRAIN = 1 << 18,
   OPT_LEASE = 1 << 19, /* --lease AGE */
   OPT_RUN_ID = 1 << 20,
-  OPT_POLL = 1 << 21 /* --poll AGE */
+  OPT_POLL = 1 << 21,       /* --poll AGE */
+  OPT_CONCURRENCY = 1 << 22 /* --concurrency N, 1..CLI_MAX_JOBS */
 };
 
 #define CLI_MAX_SUITES 16
@@ -67,6 +68,7 @@ typedef struct cli_opts {
   int n_queues;
   unsigned jobs;      /* --jobs, 0 when not given */
   unsigned max_procs; /* --max-procs, 0 when not given (the loop's default) */
+  unsigned concurrency; /* --concurrency, 0 when not given */
   const char *suites[CLI_MAX_SUITES];
   int n_suites;
   const char *args[CLI_MAX_ARGS]; /* positional arguments */
