@@ -33,8 +33,9 @@ enum {
   OPT_DRAIN = 1 << 18,
   OPT_LEASE = 1 << 19, /* --lease AGE */
   OPT_RUN_ID = 1 << 20,
-  OPT_POLL = 1 << 21,       /* --poll AGE */
-  OPT_MAX_RUNNING = 1 << 22 /* --max-running N */
+  OPT_POLL = 1 << 21,        /* --poll AGE */
+  OPT_CONCURRENCY = 1 << 22, /* --concurrency N, 1..CLI_MAX_JOBS */
+  OPT_MAX_RUNNING = 1 << 23  /* --max-running N */
 };
 
 #define CLI_MAX_SUITES 16
@@ -67,8 +68,9 @@ typedef struct cli_opts {
   const char *max_running;                /* --max-running N, checked by its command */
   const char *queues[CLI_MAX_QUEUES + 1]; /* NULL-terminated */
   int n_queues;
-  unsigned jobs;      /* --jobs, 0 when not given */
-  unsigned max_procs; /* --max-procs, 0 when not given (the loop's default) */
+  unsigned jobs;        /* --jobs, 0 when not given */
+  unsigned max_procs;   /* --max-procs, 0 when not given (the loop's default) */
+  unsigned concurrency; /* --concurrency, 0 when not given */
   const char *suites[CLI_MAX_SUITES];
   int n_suites;
   const char *args[CLI_MAX_ARGS]; /* positional arguments */
