@@ -220,6 +220,8 @@ int64_t cli_lease_ttl(void);
 /* Hold the run for this process (*lease): 0, or the exit code having said
  * why (a holder whose lease has not run out has it, the store failed). */
 int cli_claim(art_store *store, const char *run_id, art_lease *lease);
+/* "run ID is being driven by another process (who, for how long)": exit 2. */
+int cli_held_elsewhere(art_store *store, const char *run_id);
 /* A new run's record, held by this process from the start (*lease), and its
  * journal sink: 0, or the exit code having said why. */
 int cli_persist_new(art_store *store, const art_spec *spec, art_run *run, bool batched,

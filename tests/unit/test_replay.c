@@ -213,6 +213,20 @@ static void every_prefix_replays_to_the_live_state(recording *rec) {
   }
 }
 
+/* Each entry of the journal gives its event as the run's trace has it, key
+ * for key and in the same order, without the run (art_journal_entry_to_json). */
+static void journal_entries_give_the_trace(const recording *rec) {
+  for (size_t i = 0; i < rec->journal.n; i++) {
+    json_t *got = art_journal_entry_to_json("rp", &rec->journal.entries[i]);
+    char *g = json_dumps(got, JSON_COMPACT),
+         *w = json_dumps(json_array_get(rec->trace, i), JSON_COMPACT);
+    if (!g || strcmp(g, w) != 0) fail_msg("event %zu:\nentry %s\ntrace %s", i + 1, g, w);
+    free(g);
+    free(w);
+    json_decref(got);
+  }
+}
+
 static void dispose(recording *rec) {
   json_decref(rec->trace);
   art_journal_dispose(&rec->journal);
@@ -224,6 +238,7 @@ static void check_scenario(const char *spec_text, bool deny, int cancel_after) {
   recording rec = {0};
   record(&rec, spec_text, deny, cancel_after);
   every_prefix_replays_to_the_live_state(&rec);
+  journal_entries_give_the_trace(&rec);
   dispose(&rec);
 }
 
