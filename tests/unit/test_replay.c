@@ -268,6 +268,36 @@ static void replays_token_and_cost_budgets(void **state) {
                  false, -1);
 }
 
+/* Cancelled before it started (a queued run): run_started and stop, at step 0,
+ * which the cancel makes together. */
+static void replays_a_run_cancelled_before_it_started(void **state) {
+  (void)state;
+  art_error err;
+  art_spec *spec = tu_spec(SPEC(ANSWER, ""));
+  art_store *store;
+  art_run *run, *again;
+  art_sink sink;
+  art_journal journal = {0};
+  assert_int_equal(art_store_open_memory(&store, &err), 0);
+  assert_int_equal(store->vt->create_run(store, &(art_run_record){.run_id = "rp"}, &err), 0);
+  assert_int_equal(art_run_new(&run, spec, NULL), 0);
+  assert_int_equal(art_store_sink_new(&sink, store, 0, &err), 0);
+  assert_int_equal(art_run_add_sink(run, &sink), 0);
+  assert_int_equal(art_run_cancel(run, "not needed", 1000), 0);
+  assert_int_equal(store->vt->load_journal(store, "rp", &journal, &err), 0);
+  assert_int_equal(journal.n, 2);
+  assert_int_equal(art_run_new(&again, spec, NULL), 0);
+  if (art_run_replay_journal(again, &journal) < 0) fail_msg("%s", art_run_errmsg(again));
+  assert_int_equal(art_run_stop_reason(again), ART_STOP_CANCELLED);
+  assert_string_equal(art_run_stop_detail(again), "not needed");
+  assert_int_equal(art_run_event_count(again), 2);
+  art_journal_dispose(&journal);
+  art_run_free(again);
+  art_run_free(run);
+  art_store_close(store);
+  art_spec_free(spec);
+}
+
 static void replays_a_plain_run(void **state) {
   (void)state;
   check_scenario(SPEC(LOOKUP "," DRAFT "," ANSWER, ""), false, -1);
@@ -414,6 +444,7 @@ static void a_journal_that_does_not_match_is_refused(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(replays_a_plain_run),
+      cmocka_unit_test(replays_a_run_cancelled_before_it_started),
       cmocka_unit_test(replays_token_and_cost_budgets),
       cmocka_unit_test(replays_approvals_given_and_denied),
       cmocka_unit_test(replays_questions_failures_and_stops),
