@@ -160,6 +160,20 @@ int art_durable_settle_interrupted(art_run *run, int64_t now_us, bool *settled);
 int art_durable_continue(art_durable *d, art_lease *lease, const art_drive_hooks *outer,
                          art_error *err);
 
+/* ---- records as JSON (records.c): what `agentrt runs list|show --json` and
+ * the service say of a run and its approvals ---- */
+
+/* {"run_id", "status" (as of now_us: art_durable_status_now), "stop_reason",
+ * "reason", "steps", "queue", "created_us", "updated_us", "holder": {"owner",
+ * "alive", "lease_until_us"} or null}.  New reference; NULL when out of
+ * memory. */
+json_t *art_run_record_json(const art_run_record *r, int64_t now_us);
+/* [{"run_id", "action_id", "tool", "input_sha256", "requested_by",
+ * "requested_at_us", "reviewer", "decision": "approved"|"denied", "reason",
+ * "decided_at_us", "expires_at_us", "event_seq"}, ...].  New reference; NULL
+ * when out of memory. */
+json_t *art_approval_records_json(const art_approval_record *list, size_t n);
+
 /* ---- what people decide about a run (decide.c) ------------------------------
  * `agentrt approve|deny|answer|resolve|cancel` and the service's requests of
  * the same names share these rules: the run is held, rebuilt from its journal,
