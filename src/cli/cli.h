@@ -33,7 +33,13 @@ enum {
   OPT_DRAIN = 1 << 18,
   OPT_LEASE = 1 << 19, /* --lease AGE */
   OPT_RUN_ID = 1 << 20,
-  OPT_POLL = 1 << 21 /* --poll AGE */
+  OPT_POLL = 1 << 21, /* --poll AGE */
+  OPT_LISTEN = 1 << 22,
+  OPT_TOKENS = 1 << 23,
+  OPT_SPECS = 1 << 24,
+  OPT_NO_WORKER = 1 << 25,
+  OPT_TENANT = 1 << 26,
+  OPT_ROLE = 1 << 27
 };
 
 #define CLI_MAX_SUITES 16
@@ -42,12 +48,13 @@ enum {
 #define CLI_MAX_PROCS 4096
 
 #define CLI_DEFAULT_STORE "agentrt.db"
+#define CLI_DEFAULT_TOKENS "agentrt-tokens.json"
 /* cli_parse's `args` for one positional argument or more, up to CLI_MAX_ARGS. */
 #define CLI_ARGS_MANY (-1)
 #define CLI_MAX_ARGS 1024
 
 typedef struct cli_opts {
-  bool json, jsonl, all, yaml, drain;
+  bool json, jsonl, all, yaml, drain, no_worker;
   bool help;
   const char *trace;
   const char *outbox;
@@ -63,6 +70,11 @@ typedef struct cli_opts {
   const char *lease;                      /* --lease AGE */
   const char *poll;                       /* --poll AGE */
   const char *run_id;                     /* --run-id ID */
+  const char *listen;                     /* --listen HOST:PORT */
+  const char *tokens;                     /* --tokens FILE, else CLI_DEFAULT_TOKENS */
+  const char *specs;                      /* --specs DIR */
+  const char *tenant;                     /* --tenant T */
+  const char *role;                       /* --role R */
   const char *queues[CLI_MAX_QUEUES + 1]; /* NULL-terminated */
   int n_queues;
   unsigned jobs;      /* --jobs, 0 when not given */
@@ -206,6 +218,8 @@ void cli_free_suites(const cli_opts *o, art_eval_suite **suites);
 int cmd_review(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_tokens(int argc, char **argv);
 
 /* durable.c: the CLI's side of durable runs (agentrt/durable.h): messages
  * and exit codes. */
