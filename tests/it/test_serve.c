@@ -4,6 +4,7 @@
  * isolation and roles, bad input, 1,000 connections at once, and a client
  * that stops reading.  Runs are driven by `agentrt worker` beside the
  * service, on the same SQLite store. */
+#define _GNU_SOURCE /* memmem */
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
@@ -609,6 +610,216 @@ static void bad_input_changes_nothing(void **state) {
   free(a), free(root);
 }
 
+/* Whether the file at `path` holds `needle` anywhere (a binary file too). */
+static bool file_has(const char *path, const char *needle) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return false;
+  size_t cap = 1 << 16, len = 0, n;
+  char *buf = malloc(cap);
+  while ((n = fread(buf + len, 1, cap - len, f)) > 0)
+    if ((len += n) == cap) buf = realloc(buf, cap *= 2);
+  fclose(f);
+  bool has = memmem(buf, len, needle, strlen(needle)) != NULL;
+  free(buf);
+  return has;
+}
+
+static void tokens_never_reach_the_store_the_trace_or_the_log(void **state) {
+  (void)state;
+  setup_service();
+  char *a = token("alice", "acme", "submitter"), *rev = token("rita", "acme", "reviewer");
+  start_service();
+  char *id = paused_send(a), *action = pending_action(rev, id), body[256], path[256], *trace = NULL;
+  snprintf(body, sizeof body, "{\"action_id\":\"%s\",\"reason\":\"%s\"}", action, a);
+  json_decref(expect(decide(rev, id, "approve", body), 200)); /* a token as a reason, even */
+  work();
+  snprintf(path, sizeof path, "/v1/runs/%s/events", id);
+  free(http("GET", path, a, NULL).body);
+  stop_service();
+  assert_int_equal(tu_cli(&trace, NULL, "runs", "trace", id, "--jsonl", "--store", srv.store, NULL),
+                   0);
+  assert_contains(trace, "rita");
+  const char *tokens[] = {rev, NULL};
+  for (int i = 0; tokens[i]; i++) {
+    char wal[600];
+    snprintf(wal, sizeof wal, "%s-wal", srv.store);
+    assert_null(strstr(trace, tokens[i]));
+    assert_false(file_has(srv.store, tokens[i]));
+    assert_false(file_has(wal, tokens[i]));
+    assert_false(file_has(tu_path("serve.log"), tokens[i]));
+    assert_false(file_has(srv.tokens, tokens[i]));
+  }
+  assert_true(file_has(tu_path("serve.log"), "POST /v1/runs 201 alice"));
+  free(trace);
+  free(id), free(action);
+  free(a), free(rev);
+}
+
+static void a_run_survives_a_restart_of_the_service(void **state) {
+  (void)state;
+  setup_service();
+  char *a = token("alice", "acme", "submitter");
+  start_service();
+  char *id = submit(a, "lookup");
+  stop_service();
+  start_service();
+  assert_run(a, id, "queued", NULL);
+  work();
+  assert_run(a, id, "finished", "success");
+  stop_service();
+  free(id);
+  free(a);
+}
+
+static void metrics_count_the_tenants_runs(void **state) {
+  (void)state;
+  setup_service();
+  char *a = token("alice", "acme", "submitter"), *op = token("otto", "acme", "operator");
+  start_service();
+  free(submit(a, "lookup"));
+  free(paused_send(a)); /* drives the lookup run too */
+  reply r = http("GET", "/metrics", op, NULL);
+  assert_int_equal(r.status, 200);
+  assert_contains(r.body, "agentrt_runs{status=\"finished\",stop_reason=\"success\"} 1\n");
+  assert_contains(r.body, "agentrt_runs{status=\"paused\",stop_reason=\"approval_required\"} 1\n");
+  assert_contains(r.body, "agentrt_approvals_waiting 1\n");
+  assert_contains(r.body, "agentrt_tool_calls_total{tool=\"lookup_policy\"} 1\n");
+  assert_contains(r.body, "agentrt_step_latency_seconds_bucket{le=\"+Inf\"} ");
+  assert_contains(r.body, "agentrt_serve_event_streams 0\n");
+  free(r.body);
+  stop_service();
+  free(a), free(op);
+}
+
+/* ---- misbehaving clients --------------------------------------------------------------- */
+
+/* A socket connected to the service (its receive buffer `rcvbuf` bytes, 0:
+ * the default). */
+static int connect_to_service(int rcvbuf) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)srv.port)};
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (rcvbuf) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  if (fd < 0 || connect(fd, (struct sockaddr *)&to, sizeof to) != 0) fail_msg("connect failed");
+  return fd;
+}
+
+static void send_all(int fd, const char *text) {
+  size_t len = strlen(text);
+  assert_int_equal(write(fd, text, len), (ssize_t)len);
+}
+
+/* The status of the one response on `fd` (which the service closes after it). */
+static int read_status(int fd) {
+  char buf[4096];
+  size_t len = 0;
+  ssize_t n;
+  while ((n = read(fd, buf + len, sizeof buf - 1 - len)) > 0 && len < sizeof buf - 1)
+    len += (size_t)n;
+  buf[len] = '\0';
+  return strncmp(buf, "HTTP/1.1 ", 9) == 0 ? atoi(buf + 9) : -1;
+}
+
+/* 1,000 clients connected at once, each asking before any is answered. */
+static void a_thousand_connections_at_once(void **state) {
+  (void)state;
+  enum { N = 1000 };
+  setup_service();
+  char *a = token("alice", "acme", "submitter"), request[256];
+  start_service();
+  free(submit(a, "answer"));
+  static int fds[N];
+  for (int i = 0; i < N; i++) fds[i] = connect_to_service(0);
+  for (int i = 0; i < N; i++) {
+    snprintf(request, sizeof request,
+             i % 2 ? "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                   : "GET /v1/runs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                     "Connection: close\r\n\r\n",
+             a);
+    send_all(fds[i], request);
+  }
+  for (int i = 0; i < N; i++) {
+    assert_int_equal(read_status(fds[i]), 200);
+    close(fds[i]);
+  }
+  stop_service();
+  free(a);
+}
+
+/* The service's resident memory, KiB.  Under ASan, which keeps what is
+ * freed in quarantine, it says nothing of what the service holds. */
+#ifdef __SANITIZE_ADDRESS__
+#define RSS_TELLS false
+#else
+#define RSS_TELLS true
+#endif
+
+static long rss_kib(pid_t pid) {
+  char path[64], *status;
+  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+  status = tu_read(path);
+  const char *rss = status ? strstr(status, "VmRSS:") : NULL;
+  long kib = rss ? atol(rss + 6) : -1;
+  free(status);
+  return kib;
+}
+
+/* A metric's value in /metrics. */
+static long metric(const char *tok, const char *name) {
+  reply r = http("GET", "/metrics", tok, NULL);
+  char key[128];
+  snprintf(key, sizeof key, "\n%s ", name);
+  const char *at = strstr(r.body, key);
+  long v = at ? atol(at + strlen(key)) : -1;
+  free(r.body);
+  return v;
+}
+
+/* Streams of a long run whose clients read nothing: the service holds a
+ * bounded batch a stream, not the run; once the clients go, their streams go. */
+static void clients_that_stop_reading_hold_little(void **state) {
+  (void)state;
+  enum { STREAMS = 20, RESULTS = 40 };
+  setup_service();
+  char text[1024];
+  snprintf(
+      text, sizeof text,
+      "{\"goal\":\"g\",\"max_steps\":50,\"tools\":[{\"name\":\"big\",\"side_effect\":"
+      "\"read\",\"command\":[\"/bin/sh\",\"-c\",\"head -c 200000 /dev/zero | tr '\\\\0' a\"]}],"
+      "\"model\":{\"type\":\"scripted\",\"decisions\":[{\"type\":\"tool\",\"name\":"
+      "\"big\",\"input\":{},\"repeat\":%d}," ANSWER "]}}",
+      RESULTS);
+  write_spec("big", text);
+  char *a = token("alice", "acme", "submitter"), *op = token("otto", "acme", "operator");
+  start_service();
+  char *id = submit(a, "big"), request[512];
+  work(); /* 40 results of 200 KB: 8 MB of events */
+  long before = rss_kib(srv.pid);
+  int fds[STREAMS];
+  snprintf(request, sizeof request,
+           "GET /v1/runs/%s/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n"
+           "Authorization: Bearer %s\r\n\r\n",
+           id, a);
+  for (int i = 0; i < STREAMS; i++) {
+    fds[i] = connect_to_service(4096);
+    send_all(fds[i], request);
+  }
+  for (int i = 0; i < 500 && metric(op, "agentrt_serve_event_streams") < STREAMS; i++)
+    usleep(10000);
+  assert_int_equal(metric(op, "agentrt_serve_event_streams"), STREAMS);
+  usleep(500000); /* let it write what it can */
+  long buffered = metric(op, "agentrt_serve_event_stream_buffered_bytes");
+  assert_true(buffered <= STREAMS * (64 * 1024 + 220 * 1024)); /* a batch, and one event over */
+  long grown = rss_kib(srv.pid) - before;
+  if (RSS_TELLS && grown > 64 * 1024) fail_msg("the service grew by %ld KiB", grown);
+  for (int i = 0; i < STREAMS; i++) close(fds[i]);
+  for (int i = 0; i < 1000 && metric(op, "agentrt_serve_event_streams") > 0; i++) usleep(10000);
+  assert_int_equal(metric(op, "agentrt_serve_event_streams"), 0);
+  stop_service();
+  free(id);
+  free(a), free(op);
+}
+
 /* ---- event streams ------------------------------------------------------------------- */
 
 typedef struct sse {
@@ -745,6 +956,11 @@ int main(void) {
       cmocka_unit_test(answers_cancels_and_resolves),
       cmocka_unit_test(bad_input_changes_nothing),
       cmocka_unit_test(events_resume_from_last_event_id),
+      cmocka_unit_test(tokens_never_reach_the_store_the_trace_or_the_log),
+      cmocka_unit_test(a_run_survives_a_restart_of_the_service),
+      cmocka_unit_test(metrics_count_the_tenants_runs),
+      cmocka_unit_test(a_thousand_connections_at_once),
+      cmocka_unit_test(clients_that_stop_reading_hold_little),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   curl_global_cleanup();
