@@ -60,7 +60,6 @@ static json_t *registered_spec(serve_call *c, http_request *req, const json_t *b
     json_decref(spec);
     return serve_error(req, 400, "spec", "no registered spec %s", ref), NULL;
   }
-  json_object_del(spec, "actor"); /* the run acts for the token (set_actor) */
   if ((goal && json_object_set(spec, "goal", (json_t *)goal) < 0) ||
       (input && add_input(spec, input) < 0)) {
     json_decref(spec);
@@ -69,9 +68,10 @@ static json_t *registered_spec(serve_call *c, http_request *req, const json_t *b
   return spec;
 }
 
-/* The run acts for the token: actor.id its name, actor.tenant its tenant
- * (a spec that names others is refused).  0, or -1 having replied. */
-static int set_actor(json_t *spec, const serve_token *t, http_request *req) {
+/* The run acts for the token: actor.id its name, actor.tenant its tenant (a
+ * registered spec's are replaced, its route kept; a spec of one's own that
+ * names others is refused).  0, or -1 having replied. */
+static int set_actor(json_t *spec, const serve_token *t, bool registered, http_request *req) {
   json_t *actor = json_object_get(spec, "actor");
   if (!actor && json_object_set_new(spec, "actor", actor = json_object()) < 0)
     return serve_error(req, 500, "internal", "out of memory"), -1;
@@ -79,7 +79,8 @@ static int set_actor(json_t *spec, const serve_token *t, http_request *req) {
   const char *member[] = {"id", "tenant"}, *want[] = {t->name, t->tenant};
   for (int i = 0; i < 2; i++) {
     const json_t *given = json_object_get(actor, member[i]);
-    if (given && (!json_is_string(given) || strcmp(json_string_value(given), want[i]) != 0))
+    if (!registered && given &&
+        (!json_is_string(given) || strcmp(json_string_value(given), want[i]) != 0))
       return serve_error(req, 400, "spec",
                          "$.actor.%s: a run submitted with token %s acts as %s of tenant %s "
                          "(leave actor.%s out)",
@@ -113,7 +114,8 @@ void serve_submit(serve_call *c, http_request *req) {
   json_t *body = serve_body_object(req, false), *spec;
   char name[160] = "the request's spec";
   if (!body) return;
-  if (json_object_get(body, "spec_ref")) {
+  bool registered = json_object_get(body, "spec_ref") != NULL;
+  if (registered) {
     spec = registered_spec(c, req, body, name, sizeof name);
   } else if (!serve_may(c->token, SERVE_SUBMIT_SPEC)) {
     spec = NULL;
@@ -124,7 +126,7 @@ void serve_submit(serve_call *c, http_request *req) {
   } else {
     spec = json_incref(body);
   }
-  if (spec && set_actor(spec, c->token, req) == 0) queue_run(c, req, spec, name);
+  if (spec && set_actor(spec, c->token, registered, req) == 0) queue_run(c, req, spec, name);
   json_decref(spec);
   json_decref(body);
 }

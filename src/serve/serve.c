@@ -192,12 +192,18 @@ static void on_request(void *ud, http_request *req) {
   c->handler(c, req);
 }
 
-/* One line a request: who (a token's name, never the token) did what. */
+/* One line a request: who (a token's name, never the token) did what.  The
+ * path comes unescaped from the client: a control character in it (a
+ * newline, to forge a line) is written as '?'. */
 static void on_done(void *ud, const http_request *req) {
   serve *s = ud;
   serve_call *c = http_ud(req);
+  char path[512];
+  snprintf(path, sizeof path, "%s", http_path(req));
+  for (char *p = path; *p; p++)
+    if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
   if (s->opts.log)
-    fprintf(s->opts.log, "%s %s %u %s\n", http_method(req), http_path(req), http_status(req),
+    fprintf(s->opts.log, "%s %s %u %s\n", http_method(req), path, http_status(req),
             c && c->token ? c->token->name : "-");
   free(c);
 }

@@ -112,6 +112,13 @@ static void write_specs(void) {
   write_spec("send", "{\"goal\":\"g\",\"tools\":[\"send_message\"],\"model\":{\"type\":"
                      "\"scripted\",\"decisions\":[{\"type\":\"tool\",\"name\":\"send_message\","
                      "\"input\":{\"to\":\"a@example.com\",\"body\":\"hi\"}}," ANSWER "]}}");
+  write_spec("routed", /* its actor is replaced by the token, its route kept */
+             "{\"goal\":\"g\",\"actor\":{\"id\":\"bot\",\"tenant\":\"other\",\"route\":"
+             "\"support\"},\"tools\":[\"send_message\"],\"policy\":{\"rules\":[{\"when\":"
+             "{\"tool\":\"send_*\",\"route\":\"support\"},\"effect\":\"allow\"}]},\"model\":"
+             "{\"type\":\"scripted\",\"decisions\":[{\"type\":\"tool\",\"name\":"
+             "\"send_message\",\"input\":{\"to\":\"a@example.com\",\"body\":\"hi\"}}," ANSWER
+             "]}}");
   write_spec("ask", "{\"goal\":\"g\",\"model\":{\"type\":\"scripted\",\"decisions\":[{\"type\":"
                     "\"ask_human\",\"question\":\"which one?\"}," ANSWER "]}}");
   char text[1024];
@@ -305,7 +312,15 @@ static void health_routes_and_401s(void **state) {
   expect_error(http("DELETE", "/v1/runs", t, NULL), 405, "method_not_allowed");
   expect_error(http("GET", "/v1/runs/nope", t, NULL), 404, "not_found");
   expect_error(http("GET", "/metrics", t, NULL), 403, "forbidden"); /* operators' */
+  expect_error(http("GET", "/v1/runs/x%0AGET%20/forged", t, NULL), 404, "not_found");
   stop_service();
+  char *log = tu_read(tu_path("serve.log"));
+  assert_contains(log, "GET /v1/runs/x?GET /forged 404 -\n"); /* one line, not two */
+  free(log);
+  char *err = NULL;
+  assert_int_equal(tu_cli(NULL, &err, "serve", "--store", srv.store, NULL), 2);
+  assert_contains(err, "--no-worker");
+  free(err);
   free(t);
 }
 
@@ -361,6 +376,10 @@ static void submit_list_show_and_events(void **state) {
   free(r.body);
   snprintf(path, sizeof path, "/v1/runs/%s/events?after=x", id);
   expect_error(http("GET", path, t, NULL), 400, "bad_request");
+  free(id);
+  id = submit(t, "routed");
+  work();
+  assert_run(t, id, "finished", "success"); /* alice's now, and the route's rule allowed it */
   free(id);
   stop_service();
   free(t);
