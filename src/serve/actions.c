@@ -34,9 +34,8 @@ static int text_member(http_request *req, const json_t *body, const char *key, b
   const json_t *v = json_object_get(body, key);
   *out = json_string_value(v);
   if ((v && !json_is_string(v)) || (required && !*out))
-    return serve_error(req, 400, "bad_request", "$.%s: a string%s", key,
-                       required ? " is required" : ""),
-           -1;
+    return serve_refuse(req, 400, "bad_request", "$.%s: a string%s", key,
+                        required ? " is required" : "");
   return 0;
 }
 
@@ -54,8 +53,8 @@ static int read_request(http_request *req, const json_t *body, art_decide_reques
         text_member(req, body, "reason", d->kind == ART_DECIDE_DENY, &d->text) < 0)
       return -1;
     if (expires && (!json_is_integer(expires) || json_integer_value(expires) < 1))
-      return serve_error(req, 400, "bad_request", "$.expires_in_s: a number of seconds, 1 or more"),
-             -1;
+      return serve_refuse(req, 400, "bad_request",
+                          "$.expires_in_s: a number of seconds, 1 or more");
     if (expires) d->expires_at_us = art_now_us() + json_integer_value(expires) * 1000000;
     return 0;
   case ART_DECIDE_ANSWER: return text_member(req, body, "text", true, &d->text);
@@ -65,7 +64,7 @@ static int read_request(http_request *req, const json_t *body, art_decide_reques
         text_member(req, body, "note", false, &d->text) < 0)
       return -1;
     if (art_resolve_kind_parse(outcome, &d->outcome) < 0)
-      return serve_error(req, 400, "bad_request", "$.outcome: done, retry or failed"), -1;
+      return serve_refuse(req, 400, "bad_request", "$.outcome: done, retry or failed");
     return 0;
   case ART_DECIDE_CANCEL: return text_member(req, body, "reason", false, &d->text);
   }

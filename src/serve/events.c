@@ -75,7 +75,7 @@ static int first_seq(http_request *req, bool sse, uint32_t *from) {
   char *end;
   unsigned long long n = after ? strtoull(after, &end, 10) : 0;
   if (after && (!after[0] || *end || n >= UINT32_MAX))
-    return serve_error(req, 400, "bad_request", "after (or Last-Event-ID) is an event seq"), -1;
+    return serve_refuse(req, 400, "bad_request", "after (or Last-Event-ID) is an event seq");
   *from = (uint32_t)n + 1;
   return 0;
 }
@@ -188,7 +188,7 @@ void serve_events(serve_call *c, http_request *req) {
   art_run_record r;
   const char *accept = http_header(req, "Accept");
   bool sse = accept && strstr(accept, "text/event-stream");
-  uint32_t from;
+  uint32_t from = 1;
   if (serve_visible_run(c, req, &r) < 0) return;
   art_run_record_dispose(&r);
   if (first_seq(req, sse, &from) < 0) return;

@@ -31,41 +31,48 @@ static int add_input(json_t *spec, const json_t *input) {
   return rc;
 }
 
-/* {"spec_ref", "goal", "input"}: the registered spec, its goal and input
- * set; NULL having replied 400. */
-static json_t *registered_spec(serve_call *c, http_request *req, const json_t *body, char *name,
-                               size_t size) {
-  const char *ref = json_string_value(json_object_get(body, "spec_ref"));
-  const json_t *goal = json_object_get(body, "goal"), *input = json_object_get(body, "input");
+/* What a {"spec_ref", "goal", "input"} body may hold, checked: 0, or -1
+ * having replied 400. */
+static int check_reference(serve_call *c, http_request *req, const json_t *body) {
   const char *key;
   json_t *v;
   json_object_foreach((json_t *)body, key, v) {
     if (strcmp(key, "spec_ref") && strcmp(key, "goal") && strcmp(key, "input"))
-      return serve_error(req, 400, "bad_request", "$.%s: unknown member (spec_ref, goal, input)",
-                         key),
-             NULL;
+      return serve_refuse(req, 400, "bad_request", "$.%s: unknown member (spec_ref, goal, input)",
+                          key);
   }
-  if (!spec_name_ok(ref))
-    return serve_error(req, 400, "bad_request", "$.spec_ref: the name of a registered spec"), NULL;
-  if (goal && !json_is_string(goal))
-    return serve_error(req, 400, "bad_request", "$.goal: a string"), NULL;
+  if (!spec_name_ok(json_string_value(json_object_get(body, "spec_ref"))))
+    return serve_refuse(req, 400, "bad_request", "$.spec_ref: the name of a registered spec");
+  v = json_object_get(body, "goal");
+  if (v && !json_is_string(v)) return serve_refuse(req, 400, "bad_request", "$.goal: a string");
   if (!c->srv->opts.specs_dir)
-    return serve_error(req, 400, "spec", "this service has no registered specs (--specs DIR)"),
-           NULL;
+    return serve_refuse(req, 400, "spec", "this service has no registered specs (--specs DIR)");
+  return 0;
+}
+
+/* The registered spec a body names, its goal and input set (*out, a new
+ * reference; `name` says which in messages): 0, or -1 having replied. */
+static int registered_spec(serve_call *c, http_request *req, const json_t *body, char *name,
+                           size_t size, json_t **out) {
+  const char *ref = json_string_value(json_object_get(body, "spec_ref"));
+  const json_t *goal = json_object_get(body, "goal"), *input = json_object_get(body, "input");
   char path[4096];
+  *out = NULL;
+  if (check_reference(c, req, body) < 0) return -1;
   snprintf(path, sizeof path, "%s/%s.json", c->srv->opts.specs_dir, ref);
   snprintf(name, size, "spec %s", ref);
   json_t *spec = json_load_file(path, 0, NULL);
   if (!json_is_object(spec)) {
     json_decref(spec);
-    return serve_error(req, 400, "spec", "no registered spec %s", ref), NULL;
+    return serve_refuse(req, 400, "spec", "no registered spec %s", ref);
   }
   if ((goal && json_object_set(spec, "goal", (json_t *)goal) < 0) ||
       (input && add_input(spec, input) < 0)) {
     json_decref(spec);
-    return serve_error(req, 500, "internal", "out of memory"), NULL;
+    return serve_refuse(req, 500, "internal", "out of memory");
   }
-  return spec;
+  *out = spec;
+  return 0;
 }
 
 /* The run acts for the token: actor.id its name, actor.tenant its tenant (a
@@ -74,20 +81,19 @@ static json_t *registered_spec(serve_call *c, http_request *req, const json_t *b
 static int set_actor(json_t *spec, const serve_token *t, bool registered, http_request *req) {
   json_t *actor = json_object_get(spec, "actor");
   if (!actor && json_object_set_new(spec, "actor", actor = json_object()) < 0)
-    return serve_error(req, 500, "internal", "out of memory"), -1;
-  if (!json_is_object(actor)) return serve_error(req, 400, "spec", "$.actor: an object"), -1;
+    return serve_refuse(req, 500, "internal", "out of memory");
+  if (!json_is_object(actor)) return serve_refuse(req, 400, "spec", "$.actor: an object");
   const char *member[] = {"id", "tenant"}, *want[] = {t->name, t->tenant};
   for (int i = 0; i < 2; i++) {
     const json_t *given = json_object_get(actor, member[i]);
     if (!registered && given &&
         (!json_is_string(given) || strcmp(json_string_value(given), want[i]) != 0))
-      return serve_error(req, 400, "spec",
-                         "$.actor.%s: a run submitted with token %s acts as %s of tenant %s "
-                         "(leave actor.%s out)",
-                         member[i], t->name, t->name, t->tenant, member[i]),
-             -1;
+      return serve_refuse(req, 400, "spec",
+                          "$.actor.%s: a run submitted with token %s acts as %s of tenant %s "
+                          "(leave actor.%s out)",
+                          member[i], t->name, t->name, t->tenant, member[i]);
     if (json_object_set_new(actor, member[i], json_string(want[i])) < 0)
-      return serve_error(req, 500, "internal", "out of memory"), -1;
+      return serve_refuse(req, 500, "internal", "out of memory");
   }
   return 0;
 }
@@ -111,14 +117,13 @@ static void queue_run(serve_call *c, http_request *req, json_t *spec_json, const
 }
 
 void serve_submit(serve_call *c, http_request *req) {
-  json_t *body = serve_body_object(req, false), *spec;
+  json_t *body = serve_body_object(req, false), *spec = NULL;
   char name[160] = "the request's spec";
   if (!body) return;
   bool registered = json_object_get(body, "spec_ref") != NULL;
   if (registered) {
-    spec = registered_spec(c, req, body, name, sizeof name);
+    registered_spec(c, req, body, name, sizeof name, &spec);
   } else if (!serve_may(c->token, SERVE_SUBMIT_SPEC)) {
-    spec = NULL;
     serve_error(req, 403, "forbidden",
                 "a spec runs what it names (commands, MCP servers, models) on the workers' "
                 "machines: only admin tokens submit their own; submit a registered one with "
@@ -164,16 +169,15 @@ static int read_page_query(http_request *req, page_query *q) {
   char *end;
   *q = (page_query){-1, DEFAULT_PAGE, 0, NULL};
   if (status && art_run_status_parse(status, &s) < 0)
-    return serve_error(req, 400, "bad_request",
-                       "status is queued, running, ready, paused, finished or cancelled"),
-           -1;
+    return serve_refuse(req, 400, "bad_request",
+                        "status is queued, running, ready, paused, finished or cancelled");
   if (status) q->status = (int)s;
   if (limit && ((q->limit = strtol(limit, &end, 10)) < 1 || q->limit > MAX_PAGE || *end))
-    return serve_error(req, 400, "bad_request", "limit is a number from 1 to %d", MAX_PAGE), -1;
+    return serve_refuse(req, 400, "bad_request", "limit is a number from 1 to %d", MAX_PAGE);
   if (cursor) {
     q->cursor_created = strtoll(cursor, &end, 10);
     if (*end != ':' || !end[1])
-      return serve_error(req, 400, "bad_request", "cursor is a next_cursor this API gave"), -1;
+      return serve_refuse(req, 400, "bad_request", "cursor is a next_cursor this API gave");
     q->cursor_run = end + 1;
   }
   return 0;
@@ -225,8 +229,9 @@ static int rebuild(serve_call *c, http_request *req, const char *run_id, art_dur
   art_error err = {0};
   int rc = art_durable_open(d, c->srv->store, run_id, NULL, c->srv->opts.store_name, &err);
   if (rc == 0) return 0;
-  if (rc == ART_ENOTFOUND || rc == ART_EBUSY) return serve_store_error(req, &err), -1;
-  serve_error(req, 500, "internal", "run %s cannot be rebuilt: %s", run_id, err.message);
+  if (rc != ART_ENOTFOUND && rc != ART_EBUSY)
+    return serve_refuse(req, 500, "internal", "run %s cannot be rebuilt: %s", run_id, err.message);
+  serve_store_error(req, &err);
   return -1;
 }
 

@@ -37,13 +37,26 @@ void serve_json(http_request *req, unsigned status, json_t *j) {
   free(text);
 }
 
-void serve_error(http_request *req, unsigned status, const char *code, const char *fmt, ...) {
+static void error_v(http_request *req, unsigned status, const char *code, const char *fmt,
+                    va_list ap) {
   char message[2 * ART_ERRMSG_SIZE];
+  vsnprintf(message, sizeof message, fmt, ap);
+  serve_json(req, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message));
+}
+
+void serve_error(http_request *req, unsigned status, const char *code, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(message, sizeof message, fmt, ap);
+  error_v(req, status, code, fmt, ap);
   va_end(ap);
-  serve_json(req, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message));
+}
+
+int serve_refuse(http_request *req, unsigned status, const char *code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  error_v(req, status, code, fmt, ap);
+  va_end(ap);
+  return -1;
 }
 
 void serve_store_error(http_request *req, const art_error *err) {
@@ -91,15 +104,17 @@ int serve_visible_run(serve_call *c, http_request *req, art_run_record *out) {
   art_error err = {0};
   art_store *store = c->srv->store;
   int rc = store->vt->get_run(store, c->run_id, out, &err);
-  if (rc == ART_ENOTFOUND) return serve_error(req, 404, "not_found", "no run %s", c->run_id), -1;
-  if (rc < 0) return serve_store_error(req, &err), -1;
+  if (rc == ART_ENOTFOUND) return serve_refuse(req, 404, "not_found", "no run %s", c->run_id);
+  if (rc < 0) {
+    serve_store_error(req, &err);
+    return -1;
+  }
   char *tenant = serve_run_tenant(out);
   bool ours = tenant && strcmp(tenant, c->token->tenant) == 0;
   free(tenant);
   if (ours) return 0;
   art_run_record_dispose(out);
-  serve_error(req, 404, "not_found", "no run %s", c->run_id); /* the same words as missing */
-  return -1;
+  return serve_refuse(req, 404, "not_found", "no run %s", c->run_id); /* as a missing one */
 }
 
 /* ---- routes --------------------------------------------------------------------- */

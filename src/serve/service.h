@@ -53,6 +53,9 @@ bool serve_may(const serve_token *t, serve_act act);
 void serve_json(http_request *req, unsigned status, json_t *j);
 void serve_error(http_request *req, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* serve_error for a step that returns -1 having replied. */
+int serve_refuse(http_request *req, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* A store's failure as a reply: 404 for a run that is not there, 503 when it
  * is locked, 500 otherwise. */
 void serve_store_error(http_request *req, const art_error *err);
