@@ -839,6 +839,32 @@ static void clients_that_stop_reading_hold_little(void **state) {
   free(a), free(op);
 }
 
+/* SIGTERM with a stream open on a paused run: the stream's body ends (its
+ * last chunk), and the service exits 0 having freed what it held. */
+static void the_service_stops_with_streams_open(void **state) {
+  (void)state;
+  setup_service();
+  char *a = token("alice", "acme", "submitter"), request[512], buf[8192] = "";
+  start_service();
+  char *id = paused_send(a);
+  snprintf(request, sizeof request,
+           "GET /v1/runs/%s/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n"
+           "Authorization: Bearer %s\r\n\r\n",
+           id, a);
+  int fd = connect_to_service(0);
+  send_all(fd, request);
+  size_t len = 0;
+  ssize_t n;
+  while (!strstr(buf, "event: stop") && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+    buf[len += (size_t)n] = '\0';
+  stop_service();
+  while ((n = read(fd, buf + len, sizeof buf - 1 - len)) > 0) buf[len += (size_t)n] = '\0';
+  assert_non_null(strstr(buf, "\r\n0\r\n\r\n")); /* the chunked body's end */
+  close(fd);
+  free(id);
+  free(a);
+}
+
 /* ---- event streams ------------------------------------------------------------------- */
 
 typedef struct sse {
@@ -980,6 +1006,7 @@ int main(void) {
       cmocka_unit_test(metrics_count_the_tenants_runs),
       cmocka_unit_test(a_thousand_connections_at_once),
       cmocka_unit_test(clients_that_stop_reading_hold_little),
+      cmocka_unit_test(the_service_stops_with_streams_open),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   curl_global_cleanup();
