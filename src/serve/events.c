@@ -5,12 +5,12 @@
  * one fill's worth of text; events are read from the store when the client
  * has taken what was made, so a client that stops reading holds its
  * connection's buffers and no more.  A follower with nothing to send sleeps;
- * the follow timer looks at the store for the runs sleepers wait on and wakes
- * those whose run has new events or has ended; a sleeper that has sent
- * nothing for keepalive_s sends a comment line, which is how a client that
- * went away is found.
- * Each event's SSE id is its seq: a client that reconnects with Last-Event-ID
- * gets the events after it, none twice, none missed. */
+ * the follow timer looks at the store once for each run sleepers wait on,
+ * and wakes those whose run has new events or has ended; a sleeper that has
+ * sent nothing for keepalive_s sends a comment line, which is how a client
+ * that went away is found.  Each event's SSE id is its seq: a client that
+ * reconnects with Last-Event-ID gets the events after it, none twice, none
+ * missed. */
 #include "serve/service.h"
 
 #include <inttypes.h>
@@ -200,33 +200,59 @@ void serve_events(serve_call *c, http_request *req) {
 
 /* ---- the follow timer -------------------------------------------------------------- */
 
-/* Whether f's run has an event f has not made, or has ended. */
-static bool news_for(serve_follower *f) {
+/* Where a run's journal stands, as the follow timer looks at it. */
+typedef struct run_news {
+  uint32_t events;
+  bool ended; /* or gone: a fill finds out which, and the stream ends */
+} run_news;
+
+static run_news news_of(serve *s, const char *run_id) {
   art_run_record r;
   art_error err = {0};
-  if (f->srv->store->vt->get_run(f->srv->store, f->run_id, &r, &err) < 0)
-    return true; /* the fill says what is wrong: the stream ends */
-  bool news =
-      r.events >= f->next_seq || r.status == ART_RUN_FINISHED || r.status == ART_RUN_CANCELLED;
+  if (s->store->vt->get_run(s->store, run_id, &r, &err) < 0) return (run_news){0, true};
+  run_news n = {r.events, r.status == ART_RUN_FINISHED || r.status == ART_RUN_CANCELLED};
   art_run_record_dispose(&r);
-  return news;
+  return n;
+}
+
+static int by_run(const void *a, const void *b) {
+  return strcmp((*(serve_follower *const *)a)->run_id, (*(serve_follower *const *)b)->run_id);
+}
+
+/* The sleepers, sorted by run, so that one look at the store serves every
+ * stream of a run (NULL when there are none, or no memory: the next tick). */
+static serve_follower **sleepers_by_run(serve *s, size_t *n) {
+  *n = 0;
+  for (serve_follower *f = s->followers; f; f = f->next) *n += f->sleeping;
+  serve_follower **list = *n ? malloc(*n * sizeof *list) : NULL;
+  if (!list) return NULL;
+  size_t i = 0;
+  for (serve_follower *f = s->followers; f; f = f->next)
+    if (f->sleeping) list[i++] = f;
+  qsort(list, *n, sizeof *list, by_run);
+  return list;
 }
 
 void serve_follow_tick(uv_timer_t *t) {
   serve *s = t->data;
   int64_t now = art_now_us(), quiet_us = (int64_t)s->opts.keepalive_s * 1000000;
-  size_t sleeping = 0;
-  for (serve_follower *f = s->followers; f; f = f->next) {
-    if (!f->sleeping) continue;
+  size_t n, still_asleep = 0;
+  serve_follower **list = sleepers_by_run(s, &n);
+  run_news news = {0};
+  for (size_t i = 0; list && i < n; i++) {
+    serve_follower *f = list[i];
+    if (i == 0 || strcmp(f->run_id, list[i - 1]->run_id) != 0) news = news_of(s, f->run_id);
     f->keepalive = now - f->last_sent_us >= quiet_us;
-    if (f->keepalive || news_for(f)) {
+    if (f->keepalive || news.ended || news.events >= f->next_seq) {
       f->sleeping = false;
       http_stream_wake(f->stream);
     } else {
-      sleeping++;
+      still_asleep++;
     }
   }
-  if (!sleeping) uv_timer_stop(t); /* a follower that sleeps again starts it */
+  free(list);
+  if (n && !list) return;              /* no memory now: the next tick */
+  if (!still_asleep) uv_timer_stop(t); /* a follower that sleeps again starts it */
 }
 
 size_t serve_streams(const serve *s, size_t *buffered_bytes) {
