@@ -18,12 +18,7 @@ static bool allowed(const serve_token *t, art_decide_kind kind, const art_run_re
     return r->detail && strcmp(r->detail, "outcome_unknown") == 0 ? serve_may(t, SERVE_RESOLVE)
                                                                   : serve_may(t, SERVE_ANSWER);
   case ART_DECIDE_RESOLVE: return serve_may(t, SERVE_RESOLVE);
-  case ART_DECIDE_CANCEL: {
-    char *actor = serve_run_actor(r);
-    bool own = actor && strcmp(actor, t->name) == 0;
-    free(actor);
-    return own || serve_may(t, SERVE_CANCEL_ANY);
-  }
+  case ART_DECIDE_CANCEL: return serve_submitted(t, r) || serve_may(t, SERVE_CANCEL_ANY);
   }
   return false;
 }

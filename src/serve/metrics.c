@@ -87,10 +87,8 @@ static int count_runs(tally *t, serve_call *c, art_error *err) {
   if (rc < 0) return rc;
   int64_t now = art_now_us();
   for (size_t i = 0; rc == 0 && i < n; i++) {
-    char *tenant = serve_run_tenant(&all[i]), key[128];
-    bool ours = tenant && strcmp(tenant, c->token->tenant) == 0;
-    free(tenant);
-    if (!ours) continue;
+    char key[128];
+    if (!serve_tenants(c->token, &all[i])) continue;
     snprintf(key, sizeof key, "%s\t%s", art_run_status_name(art_durable_status_now(&all[i], now)),
              all[i].stop_reason ? all[i].stop_reason : "");
     count(t->runs, key, 1);

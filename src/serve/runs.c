@@ -17,16 +17,17 @@ static bool spec_name_ok(const char *name) {
   return true;
 }
 
-/* The request's input as a task memory item the context shows the model. */
+/* The request's input as a task memory item the context shows the model.
+ * A spec whose memory is not an array is left for the spec's check to name. */
 static int add_input(json_t *spec, const json_t *input) {
+  json_t *memory = json_object_get(spec, "memory");
+  if (!memory && json_object_set_new(spec, "memory", memory = json_array()) < 0) return -1;
+  if (!json_is_array(memory)) return 0;
   char *text = json_is_string(input) ? strdup(json_string_value(input))
                                      : json_dumps(input, JSON_COMPACT | JSON_ENCODE_ANY);
-  json_t *memory = json_object_get(spec, "memory");
-  if (!memory && json_object_set_new(spec, "memory", memory = json_array()) < 0) memory = NULL;
-  int rc = text && json_is_array(memory)
-               ? json_array_append_new(memory, json_pack("{s:s, s:s, s:s}", "id", "input", "scope",
-                                                         "task", "text", text))
-               : -1;
+  int rc = text ? json_array_append_new(memory, json_pack("{s:s, s:s, s:s}", "id", "input", "scope",
+                                                          "task", "text", text))
+                : -1;
   free(text);
   return rc;
 }
@@ -186,10 +187,7 @@ static int read_page_query(http_request *req, page_query *q) {
 static bool in_page(serve_call *c, const page_query *q, const art_run_record *r, int64_t now) {
   if (q->cursor_run && !after_cursor(r, q->cursor_created, q->cursor_run)) return false;
   if (q->status >= 0 && (int)art_durable_status_now(r, now) != q->status) return false;
-  char *tenant = serve_run_tenant(r);
-  bool ours = tenant && strcmp(tenant, c->token->tenant) == 0;
-  free(tenant);
-  return ours;
+  return serve_tenants(c->token, r);
 }
 
 void serve_list_runs(serve_call *c, http_request *req) {
@@ -319,10 +317,7 @@ void serve_list_approvals(serve_call *c, http_request *req) {
     return serve_store_error(req, &err);
   json_t *list = json_array();
   for (size_t i = 0; list && i < n; i++) {
-    char *tenant = serve_run_tenant(&all[i]);
-    bool ours = tenant && strcmp(tenant, c->token->tenant) == 0;
-    free(tenant);
-    if (!ours) continue;
+    if (!serve_tenants(c->token, &all[i])) continue;
     json_t *one = waiting_for(c, req, &all[i]);
     if (!one)
       json_decref(list), list = NULL; /* replied */

@@ -97,8 +97,20 @@ static char *actor_member(const art_run_record *r, const char *member) {
   return copy;
 }
 
-char *serve_run_tenant(const art_run_record *r) { return actor_member(r, "tenant"); }
-char *serve_run_actor(const art_run_record *r) { return actor_member(r, "id"); }
+static bool actor_is(const art_run_record *r, const char *member, const char *want) {
+  char *v = actor_member(r, member);
+  bool is = v && strcmp(v, want) == 0;
+  free(v);
+  return is;
+}
+
+bool serve_tenants(const serve_token *t, const art_run_record *r) {
+  return actor_is(r, "tenant", t->tenant);
+}
+
+bool serve_submitted(const serve_token *t, const art_run_record *r) {
+  return actor_is(r, "id", t->name);
+}
 
 int serve_visible_run(serve_call *c, http_request *req, art_run_record *out) {
   art_error err = {0};
@@ -109,10 +121,7 @@ int serve_visible_run(serve_call *c, http_request *req, art_run_record *out) {
     serve_store_error(req, &err);
     return -1;
   }
-  char *tenant = serve_run_tenant(out);
-  bool ours = tenant && strcmp(tenant, c->token->tenant) == 0;
-  free(tenant);
-  if (ours) return 0;
+  if (serve_tenants(c->token, out)) return 0;
   art_run_record_dispose(out);
   return serve_refuse(req, 404, "not_found", "no run %s", c->run_id); /* as a missing one */
 }

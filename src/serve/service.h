@@ -65,9 +65,10 @@ json_t *serve_body_object(http_request *req, bool empty_ok);
 /* The record of c->run_id when the token's tenant's: 0, or -1 having replied
  * (another tenant's run is a 404, as a missing one). */
 int serve_visible_run(serve_call *c, http_request *req, art_run_record *out);
-/* The tenant and actor a record's spec names (malloc'd; NULL when none). */
-char *serve_run_tenant(const art_run_record *r);
-char *serve_run_actor(const art_run_record *r);
+/* Whether run r is of the token's tenant, by the actor its spec names; and
+ * whether the token submitted it (its actor is the token). */
+bool serve_tenants(const serve_token *t, const art_run_record *r);
+bool serve_submitted(const serve_token *t, const art_run_record *r);
 
 void serve_submit(serve_call *c, http_request *req);
 void serve_list_runs(serve_call *c, http_request *req);
