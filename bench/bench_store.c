@@ -136,20 +136,10 @@ static double bench_w2(const char *label, bool full) {
   return us;
 }
 
-static int pg_throwaway(const char *what, const char *dir) {
-  char cmd[512];
-  snprintf(cmd, sizeof cmd,
-           "'%s/scripts/pg-throwaway' %s '%s' fsync=on synchronous_commit=on >/dev/null",
-           AGENTRT_SOURCE_DIR, what, dir);
-  return system(cmd);
-}
-
 /* W2 on a PostgreSQL server of its own that keeps what it commits. */
 static void bench_w2_postgres(double sqlite_us) {
-  char dir[] = "/tmp/agentrt-bench-pg-XXXXXX", url[128];
-  if (!mkdtemp(dir)) die("mkdtemp", dir);
-  if (pg_throwaway("start", dir) != 0) die("PostgreSQL server", "did not start");
-  snprintf(url, sizeof url, "postgresql://postgres@/postgres?host=%s", dir);
+  char dir[32], url[128];
+  bench_pg_start(dir, url, sizeof url);
   art_store *store;
   art_error err = {0};
   double first, last, us = 0;
@@ -157,7 +147,7 @@ static void bench_w2_postgres(double sqlite_us) {
     us = w2_us_per_step(store, &first, &last);
     art_store_close(store);
   }
-  pg_throwaway("stop", dir);
+  bench_pg_stop(dir);
   if (!us) die("store", err.message);
   printf("PG_W2_us_per_step %.2f us\n", us);
   printf("PG_W2_vs_sqlite %.2f x\n", us / sqlite_us);

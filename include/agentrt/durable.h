@@ -28,7 +28,7 @@ extern "C" {
 
 /* How long a lease lasts unless renewed: a holder that stops renewing (it
  * died, hangs, or lost its host) lets go of its run this long after. */
-#define ART_LEASE_TTL_US (60LL * 1000000)
+#define ART_LEASE_TTL_US (30LL * 1000000)
 /* The size of a holder's name: "host:pid", or "host:pid:worker". */
 #define ART_HOLDER_SIZE 192
 
@@ -62,14 +62,15 @@ int art_lease_release(art_lease *l, art_error *err);
  * again at once by every other holder). */
 void art_lease_abandon(art_lease *l);
 
-/* Take the oldest ready run of `queues` (NULL-terminated; NULL: every queue)
- * for `owner` until now + ttl (0: ART_LEASE_TTL_US), at a new generation
- * (store.h, lease_ready): *l holds it, or is empty (l->run_id NULL) when no
- * run is ready.  The run is then driven with art_durable_open and
- * art_durable_continue, as a claimed one is; a queued run has no journal
- * yet, and starts from its spec. */
-int art_lease_ready(art_lease *l, art_store *store, const char *const *queues, const char *owner,
-                    int64_t now_us, int64_t ttl_us, art_error *err);
+/* Take up to `max` of the oldest ready runs of `queues` (NULL-terminated;
+ * NULL: every queue) for `owner` until now + ttl (0: ART_LEASE_TTL_US), each
+ * at a new generation (store.h, lease_ready): leases[0..*n) hold them (*n 0:
+ * no run is ready).  Each is then driven with art_durable_open and
+ * art_durable_continue (or art_durable_begin on a loop), as a claimed run
+ * is; a queued run has no journal yet, and starts from its spec. */
+int art_lease_ready(art_lease *leases, size_t max, size_t *n, art_store *store,
+                    const char *const *queues, const char *owner, int64_t now_us, int64_t ttl_us,
+                    art_error *err);
 
 /* Who holds a record's run: nobody, a holder whose lease runs, or one whose
  * lease ran out (it stopped renewing it: the run is free to take over). */
@@ -112,14 +113,15 @@ typedef struct art_durable {
 
 /* Open `run_id` from `store` (named `store_name` in messages): its record and
  * spec, its MCP servers, its run rebuilt by replaying its journal, its model
- * resumed after the decisions taken, its journal sink on, writing as `lease`
+ * resumed after the decisions taken, its journal sink on (`batched`: for a
+ * driver that syncs, art_store_sink_batched), writing as `lease`
  * (the caller's on the run, to drive it; NULL only to read it: the sink then
  * writes as the record's holder, and any write of a holder since is refused).  ART_ESPEC: the spec is wrong
  * for this process (an MCP override for a tool its server lacks); ART_EIO:
  * the store holds a spec or journal that does not rebuild; else the store's
  * code.  *d is empty after a failure. */
 int art_durable_open(art_durable *d, art_store *store, const char *run_id, const art_lease *lease,
-                     const char *store_name, art_error *err);
+                     const char *store_name, bool batched, art_error *err);
 void art_durable_dispose(art_durable *d);
 
 /* Renewing a lease and watching for a cancel while a run is driven: `hooks`
@@ -153,10 +155,15 @@ int art_durable_drive(art_run *run, art_model *model, art_lease *lease,
  * stopped so, and is not to be driven. */
 int art_durable_settle_interrupted(art_run *run, int64_t now_us, bool *settled);
 
-/* Continue a ready run the lease's holder opened: it is marked running; a run
- * whose MCP servers failed stops tool_failure; the outcome-unknown rule;
- * otherwise art_durable_drive to its next stop (`outer` may be NULL).
- * ART_EINTR: let go; ART_EFENCED: taken over; the reason is in err. */
+/* Begin going on with a ready run the lease's holder opened: it is marked
+ * running; a run whose MCP servers failed stops tool_failure; the
+ * outcome-unknown rule.  *drive: the run is to be driven to its next stop
+ * (art_durable_drive, or on a loop); false: it stopped here. */
+int art_durable_begin(art_durable *d, const art_lease *lease, bool *drive, art_error *err);
+
+/* Continue a ready run the lease's holder opened: art_durable_begin, then
+ * art_durable_drive to its next stop (`outer` may be NULL).  ART_EINTR: let
+ * go; ART_EFENCED: taken over; the reason is in err. */
 int art_durable_continue(art_durable *d, art_lease *lease, const art_drive_hooks *outer,
                          art_error *err);
 

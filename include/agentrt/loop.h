@@ -60,6 +60,16 @@ int art_loop_add(art_loop *loop, art_run *run, art_model *model, art_loop_stoppe
  * drive `run`. */
 int art_loop_cancel(art_loop *loop, art_run *run, const char *reason);
 
+/* Let go of a run the loop drives once the action in flight ends (its
+ * outcome is fed and recorded), before the next one starts: `stopped` is
+ * then told ART_EINTR, or 0 when the run waits or is done by then.  A
+ * graceful stop; art_loop_cancel stops a run, art_loop_free interrupts what
+ * is in flight.  ART_ENOTFOUND when the loop does not drive `run`. */
+int art_loop_let_go(art_loop *loop, art_run *run);
+
+/* The libuv loop the loop turns (its own, or art_loop_options.uv). */
+struct uv_loop_s *art_loop_uv(art_loop *loop);
+
 /* Turn the loop until no run is left on it (each has been told `stopped`)
  * or art_loop_stop is called.  0, or a negative code. */
 int art_loop_run(art_loop *loop);

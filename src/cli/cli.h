@@ -33,13 +33,14 @@ enum {
   OPT_DRAIN = 1 << 18,
   OPT_LEASE = 1 << 19, /* --lease AGE */
   OPT_RUN_ID = 1 << 20,
-  OPT_POLL = 1 << 21, /* --poll AGE */
-  OPT_LISTEN = 1 << 22,
-  OPT_TOKENS = 1 << 23,
-  OPT_SPECS = 1 << 24,
-  OPT_NO_WORKER = 1 << 25,
-  OPT_TENANT = 1 << 26,
-  OPT_ROLE = 1 << 27
+  OPT_POLL = 1 << 21,        /* --poll AGE */
+  OPT_CONCURRENCY = 1 << 22, /* --concurrency N, 1..CLI_MAX_JOBS */
+  OPT_LISTEN = 1 << 23,
+  OPT_TOKENS = 1 << 24,
+  OPT_SPECS = 1 << 25,
+  OPT_NO_WORKER = 1 << 26,
+  OPT_TENANT = 1 << 27,
+  OPT_ROLE = 1 << 28
 };
 
 #define CLI_MAX_SUITES 16
@@ -77,8 +78,9 @@ typedef struct cli_opts {
   const char *role;                       /* --role R */
   const char *queues[CLI_MAX_QUEUES + 1]; /* NULL-terminated */
   int n_queues;
-  unsigned jobs;      /* --jobs, 0 when not given */
-  unsigned max_procs; /* --max-procs, 0 when not given (the loop's default) */
+  unsigned jobs;        /* --jobs, 0 when not given */
+  unsigned max_procs;   /* --max-procs, 0 when not given (the loop's default) */
+  unsigned concurrency; /* --concurrency, 0 when not given */
   const char *suites[CLI_MAX_SUITES];
   int n_suites;
   const char *args[CLI_MAX_ARGS]; /* positional arguments */

@@ -1,9 +1,12 @@
 /* The run queue: `agentrt submit` stores a run for later, `agentrt worker`
- * takes ready runs from the store and drives them (agentrt/durable.h:
- * art_lease_ready, art_durable_open, art_durable_continue). */
-#include <time.h>
+ * takes ready runs from the store and drives many at once (agentrt/worker.h). */
+#include <uv.h>
 
+#include "agentrt/worker.h"
 #include "cli/cli.h"
+
+/* How often the worker looks for a Ctrl-C or SIGTERM. */
+#define SIGNAL_LOOK_MS 100
 
 static const char submit_usage[] =
     "usage: agentrt submit SPEC.json [--run-id ID] [--queue NAME] [--store PATH] [--json]\n"
@@ -18,18 +21,20 @@ static const char submit_usage[] =
     "  --store PATH    the SQLite store (created when missing) or a postgresql:// URL\n";
 
 static const char worker_usage[] =
-    "usage: agentrt worker [--queue NAME]... [--drain] [--lease AGE] [--poll AGE]\n"
-    "                      [--store PATH] [--json]\n"
+    "usage: agentrt worker [--queue NAME]... [--concurrency N] [--drain] [--lease AGE]\n"
+    "                      [--poll AGE] [--max-procs N] [--store PATH] [--json]\n"
     "\n"
-    "Take ready runs from the store, one at a time, and drive each to its next\n"
-    "stop, printing one line a run (--json: one JSON object a line: run_id, status,\n"
-    "stop_reason).  Ready: queued (agentrt submit); approved, denied or answered\n"
+    "Take ready runs from the store and drive many at once on one event loop, each\n"
+    "to its next stop, printing one line a run (--json: one JSON object a line:\n"
+    "run_id, status, stop_reason).  Ready: queued (agentrt submit); approved, denied or answered\n"
     "since it paused; or interrupted, once its holder's lease has run out.  Paused\n"
     "runs are left paused.  Each run is held under a lease while it is driven: no\n"
     "two workers, on any machines, drive one run.\n"
     "\n"
     "  --queue NAME    take runs of this queue only (repeatable; default: every queue)\n"
-    "  --drain         exit once no run is ready (default: wait for one)\n"
+    "  --concurrency N drive at most N runs at once (default 16)\n"
+    "  --max-procs N   at most N child processes (command tools and models) at once\n"
+    "  --drain         exit once no run is ready and none is in flight (default: wait)\n"
     "  --poll AGE      how often an idle worker looks for ready runs (default: 5s\n"
     "                  with PostgreSQL, which tells waiting workers at once when a\n"
     "                  run is submitted, decided or let go; 1s with SQLite)\n"
@@ -39,7 +44,9 @@ static const char worker_usage[] =
     "                  recorded result then stops the run blocked, outcome_unknown)\n"
     "  --store PATH    the SQLite store or a postgresql:// URL\n"
     "\n"
-    "Ctrl-C or SIGTERM stops the call in flight, leaves the run ready and exits 0.\n";
+    "Ctrl-C or SIGTERM: no more runs are taken; each run in flight finishes the\n"
+    "step it is in, is recorded ready and let go, and the worker exits 0.  A second\n"
+    "signal ends it at once (its runs are taken over once their leases run out).\n";
 
 /* ---- submit ------------------------------------------------------------------ */
 
@@ -86,94 +93,86 @@ int cmd_submit(int argc, char **argv) {
 
 /* ---- worker ------------------------------------------------------------------ */
 
-/* What became of a run: one line, or one JSON object a line. */
-static int worked(const cli_opts *o, const art_run *run) {
+typedef struct working {
+  const cli_opts *o;
+  int failed; /* a run of its own failed, or the store did: said, and the worker went on */
+  bool stopping;
+  uv_timer_t signals;
+  art_worker *worker;
+} working;
+
+/* What became of a run: one line (or one JSON object a line) for a run that
+ * stopped or was let go; a message for one taken over or given up. */
+static void worked(void *ud, const char *run_id, const art_run *run, int rc,
+                   const art_error *err) {
+  working *wk = ud;
+  if (rc == ART_EFENCED) {
+    fprintf(stderr, "agentrt worker: %s; another worker drives it now\n", err->message);
+    return;
+  }
+  if (rc < 0) {
+    wk->failed = cli_error(EXIT_USAGE, cli_err_of(rc), "%s%s", err->message,
+                           run_id ? " (given up: it is taken again once its lease runs out)" : "");
+    return;
+  }
   art_run_status status = art_durable_status_of(run);
   art_stop_reason r = art_run_stop_reason(run);
   const char *stop = r == ART_STOP_NONE ? NULL : art_stop_reason_name(r);
-  if (!o->json)
-    return printf("%s %s %s\n", art_run_id(run), art_run_status_name(status), stop ? stop : "-") < 0
-               ? EXIT_USAGE
-               : 0;
-  json_t *j = json_pack("{s:s, s:s, s:s?}", "run_id", art_run_id(run), "status",
-                        art_run_status_name(status), "stop_reason", stop);
-  int rc = cli_print_json(j);
-  json_decref(j);
-  return rc;
-}
-
-/* Drive the run *lease holds to its next stop, record where it stands and
- * let go of it.  A run taken over meanwhile is dropped (another worker
- * drives it); a signal leaves it ready.  A run that cannot be rebuilt (its
- * stored spec no longer parses, say) is said and kept until its lease runs
- * out: were it let go, every worker would take it again at once. */
-static int drive_leased(const cli_opts *o, art_store *store, art_lease *lease) {
-  art_durable d;
-  art_error err = {0}, ignored = {0};
-  int rc = cli_rebuild(store, o->store, lease->run_id, lease, &d);
-  if (rc != 0) {
-    art_lease_abandon(lease);
-    return rc;
-  }
-  rc = art_durable_continue(&d, lease, cli_signal_hooks(), &err);
-  if (rc == ART_EFENCED) {
-    fprintf(stderr, "agentrt worker: %s\n", err.message);
-    art_lease_release(lease, &ignored);
-    rc = 0;
+  if (wk->o->json) {
+    json_t *j = json_pack("{s:s, s:s, s:s?}", "run_id", run_id, "status",
+                          art_run_status_name(status), "stop_reason", stop);
+    cli_print_json(j);
+    json_decref(j);
   } else {
-    int kept = cli_record_status(lease, d.run);
-    if (rc == ART_EINTR) /* left ready; the loop sees the signal */
-      rc = kept;
-    else if (rc < 0)
-      rc = cli_drive_failed(d.run, rc, &err, NULL);
-    else
-      rc = kept ? kept : worked(o, d.run);
+    printf("%s %s %s\n", run_id, art_run_status_name(status), stop ? stop : "-");
   }
-  art_durable_dispose(&d);
-  return rc;
+  fflush(stdout);
 }
 
-/* Until the store says a run may be ready, or poll_ms pass (a store that
- * says nothing: poll_ms, or less when a signal comes). */
-static int wait_for_ready(art_store *store, int64_t poll_ms) {
+/* The first Ctrl-C or SIGTERM: take no more runs, let each go once its step
+ * in flight has ended. */
+static void watch_signals(uv_timer_t *t) {
+  working *wk = t->data;
+  if (!cli_signal_caught() || wk->stopping) return;
+  wk->stopping = true;
+  art_worker_stop(wk->worker);
+}
+
+static int work(working *wk, art_store *store, const art_worker_options *wo) {
+  uv_loop_t uv;
+  art_loop *loop;
   art_error err = {0};
-  if (store->vt->wait_ready)
-    return store->vt->wait_ready(store, (int)poll_ms, &err) < 0 ? cli_store_error(&err) : 0;
-  struct timespec nap = {poll_ms / 1000, (long)(poll_ms % 1000) * 1000000};
-  nanosleep(&nap, NULL);
-  return 0;
-}
-
-static int work(const cli_opts *o, int64_t ttl_us, int64_t poll_ms) {
-  art_store *store;
-  char owner[ART_HOLDER_SIZE];
-  art_holder_name(owner, sizeof owner, "worker");
-  int rc = cli_store_open(o, &store);
-  const char *const *queues = o->n_queues ? o->queues : NULL;
-  int failed = 0; /* a run of its own failed: said, and the worker goes on with the others */
-  cli_signals_catch();
-  while (rc == 0 && !cli_signal_caught()) {
-    art_lease lease;
-    art_error err = {0};
-    int ran = 0;
-    if (art_lease_ready(&lease, store, queues, owner, art_now_us(), ttl_us, &err) < 0)
+  if (uv_loop_init(&uv) != 0) return cli_error(EXIT_USAGE, CLI_ERR_INTERNAL, "out of memory");
+  art_loop_options lo = {.uv = &uv, .max_procs = wk->o->max_procs};
+  int rc = art_loop_new(&loop, &lo, &err);
+  if (rc == 0) {
+    rc = art_worker_new(&wk->worker, loop, store, wo, &err);
+    if (rc == 0) {
+      uv_timer_init(&uv, &wk->signals);
+      wk->signals.data = wk;
+      uv_timer_start(&wk->signals, watch_signals, SIGNAL_LOOK_MS, SIGNAL_LOOK_MS);
+      uv_unref((uv_handle_t *)&wk->signals); /* the worker keeps the loop going */
+      if (art_loop_run(loop) < 0) rc = cli_error(EXIT_USAGE, CLI_ERR_INTERNAL, "loop failed");
+      uv_close((uv_handle_t *)&wk->signals, NULL);
+      art_worker_free(wk->worker);
+    } else {
       rc = cli_store_error(&err);
-    else if (lease.run_id)
-      ran = drive_leased(o, store, &lease);
-    else if (o->drain)
-      break;
-    else
-      rc = wait_for_ready(store, poll_ms ? poll_ms : store->vt->wait_ready ? 5000 : 1000);
-    if (ran != 0) failed = ran;
+    }
+    art_loop_free(loop);
+  } else {
+    rc = cli_error(EXIT_USAGE, cli_err_of(err.code), "%s", err.message);
   }
-  art_store_close(store);
-  return rc ? rc : failed;
+  uv_run(&uv, UV_RUN_DEFAULT);
+  uv_loop_close(&uv);
+  return rc;
 }
 
 int cmd_worker(int argc, char **argv) {
   cli_opts o;
-  int rc = cli_parse(argc, argv, OPT_STORE | OPT_QUEUE | OPT_DRAIN | OPT_LEASE | OPT_POLL, 0,
-                     worker_usage, &o);
+  int rc = cli_parse(argc, argv,
+                     OPT_STORE | OPT_QUEUE | OPT_DRAIN | OPT_LEASE | OPT_POLL | OPT_CONCURRENCY |
+                         OPT_MAX_PROCS,
+                     0, worker_usage, &o);
   if (rc != 0 || o.help) return rc;
   int64_t ttl = o.lease ? cli_parse_age(o.lease) : cli_lease_ttl();
   if (ttl <= 0 && o.lease)
@@ -182,7 +181,21 @@ int cmd_worker(int argc, char **argv) {
   int64_t poll_us = o.poll ? cli_parse_age(o.poll) : 0;
   if (poll_us <= 0 && o.poll)
     return cli_error(EXIT_USAGE, CLI_ERR_USAGE,
-                     "--poll needs a positive age such as 5s, 30s or 1m, not \"%s\"", o.poll);
+                     "--poll needs a positive age such as 500ms, 5s or 1m, not \"%s\"", o.poll);
   if (o.json) cli_set_json_lines(true);
-  return work(&o, ttl, poll_us / 1000);
+  art_store *store;
+  if ((rc = cli_store_open(&o, &store)) != 0) return rc;
+  working wk = {.o = &o};
+  art_worker_options wo = {.queues = o.n_queues ? o.queues : NULL,
+                           .concurrency = o.concurrency,
+                           .lease_ttl_us = ttl,
+                           .poll_ms = poll_us / 1000,
+                           .drain = o.drain,
+                           .store_url = o.store,
+                           .on_run = worked,
+                           .ud = &wk};
+  cli_signals_catch();
+  rc = work(&wk, store, &wo);
+  art_store_close(store);
+  return rc ? rc : wk.failed;
 }

@@ -83,7 +83,7 @@ int cli_record_status(art_lease *lease, const art_run *run) {
 int cli_rebuild(art_store *store, const char *store_path, const char *run_id,
                 const art_lease *lease, art_durable *d) {
   art_error err = {0};
-  int rc = art_durable_open(d, store, run_id, lease, store_path, &err);
+  int rc = art_durable_open(d, store, run_id, lease, store_path, false, &err);
   if (rc == ART_ESPEC) return cli_error(EXIT_USAGE, CLI_ERR_SPEC, "%s", err.message);
   return rc < 0 ? cli_store_error(&err) : 0;
 }

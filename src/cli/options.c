@@ -1,3 +1,4 @@
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,22 @@ static int repeated_flag(int argc, char **argv, int *i, const char *name, const 
   return 1;
 }
 
+/* The flags that take a number from 1 to max. */
+static const struct {
+  unsigned bit;
+  const char *name;
+  long max;
+  size_t offset;
+  const char *what; /* said after the range when the value is wrong */
+} numbers[] = {{OPT_JOBS, "--jobs", CLI_MAX_JOBS, offsetof(cli_opts, jobs), ""},
+               {OPT_MAX_PROCS, "--max-procs", CLI_MAX_PROCS, offsetof(cli_opts, max_procs),
+                " (child processes at once)"},
+               {OPT_CONCURRENCY, "--concurrency", CLI_MAX_JOBS, offsetof(cli_opts, concurrency),
+                " (runs driven at once)"}};
+
+/* parse_flag's code for a wrong value of numbers[k]. */
+#define BAD_NUMBER(k) (-10 - (int)(k))
+
 static int parse_flag(int argc, char **argv, int *i, unsigned allowed, cli_opts *o) {
   static const struct {
     unsigned bit;
@@ -68,13 +85,13 @@ static int parse_flag(int argc, char **argv, int *i, unsigned allowed, cli_opts 
   if ((allowed & OPT_DRAIN) && strcmp(argv[*i], "--drain") == 0) return o->drain = true, 0;
   if ((allowed & OPT_NO_WORKER) && strcmp(argv[*i], "--no-worker") == 0)
     return o->no_worker = true, 0;
-  int number =
-      allowed & OPT_JOBS ? number_flag(argc, argv, i, "--jobs", CLI_MAX_JOBS, &o->jobs) : 0;
-  if (number) return number < 0 ? -3 : 0;
-  number = allowed & OPT_MAX_PROCS
-               ? number_flag(argc, argv, i, "--max-procs", CLI_MAX_PROCS, &o->max_procs)
-               : 0;
-  if (number) return number < 0 ? -4 : 0;
+  for (size_t k = 0; k < sizeof numbers / sizeof *numbers; k++) {
+    int number = allowed & numbers[k].bit
+                     ? number_flag(argc, argv, i, numbers[k].name, numbers[k].max,
+                                   (unsigned *)((char *)o + numbers[k].offset))
+                     : 0;
+    if (number) return number < 0 ? BAD_NUMBER(k) : 0;
+  }
   int repeated = allowed & OPT_SUITE ? repeated_flag(argc, argv, i, "--suite", o->suites,
                                                      &o->n_suites, CLI_MAX_SUITES)
                                      : 0;
@@ -112,12 +129,10 @@ int cli_parse(int argc, char **argv, unsigned allowed, int args, const char *usa
       if (rc == -2)
         return cli_usage_error(usage, "at most %d %s options", CLI_MAX_SUITES,
                                strncmp(a, "--queue", 7) == 0 ? "--queue" : "--suite");
-      if (rc == -3)
-        return cli_usage_error(usage, "--jobs takes a number from 1 to %d", CLI_MAX_JOBS);
-      if (rc == -4)
-        return cli_usage_error(usage,
-                               "--max-procs takes a number from 1 to %d (child processes at once)",
-                               CLI_MAX_PROCS);
+      size_t k = (size_t)(BAD_NUMBER(0) - rc);
+      if (rc <= BAD_NUMBER(0) && k < sizeof numbers / sizeof *numbers)
+        return cli_usage_error(usage, "%s takes a number from 1 to %ld%s", numbers[k].name,
+                               numbers[k].max, numbers[k].what);
       if (rc < 0)
         return cli_usage_error(usage, "bad option \"%s\" (unknown, or missing its value)", a);
     } else if (o->n_args < (args == CLI_ARGS_MANY ? CLI_MAX_ARGS : args)) {
@@ -135,14 +150,18 @@ int cli_parse(int argc, char **argv, unsigned allowed, int args, const char *usa
 
 int64_t cli_parse_age(const char *text) {
   static const struct {
-    char unit;
+    const char *unit;
     int64_t us;
-  } units[] = {{'s', 1000000LL}, {'m', 60000000LL}, {'h', 3600000000LL}, {'d', 86400000000LL}};
+  } units[] = {{"ms", 1000LL},
+               {"s", 1000000LL},
+               {"m", 60000000LL},
+               {"h", 3600000000LL},
+               {"d", 86400000000LL}};
   char *unit;
   long n = strtol(text, &unit, 10);
-  if (unit == text || n < 0 || unit[0] == '\0' || unit[1] != '\0') return -1;
+  if (unit == text || n < 0) return -1;
   for (size_t i = 0; i < sizeof units / sizeof *units; i++)
-    if (unit[0] == units[i].unit) return n * units[i].us;
+    if (strcmp(unit, units[i].unit) == 0) return n * units[i].us;
   return -1;
 }
 

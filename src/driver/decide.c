@@ -100,7 +100,7 @@ int art_durable_decide(art_store *store, const char *store_name, const char *own
     return ask_to_cancel(store, req, out, err);
   if (rc < 0) return rc;
   out->failed_at = ART_DECIDE_AT_OPEN;
-  if ((rc = art_durable_open(&d, store, req->run_id, &lease, store_name, err)) < 0) {
+  if ((rc = art_durable_open(&d, store, req->run_id, &lease, store_name, false, err)) < 0) {
     art_lease_release(&lease, &ignored);
     return rc;
   }

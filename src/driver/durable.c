@@ -122,16 +122,21 @@ int art_durable_submit(art_store *store, const art_spec *spec, const char *run_i
   return create_with_spec(store, &rec, spec, err);
 }
 
-int art_lease_ready(art_lease *l, art_store *store, const char *const *queues, const char *owner,
-                    int64_t now_us, int64_t ttl_us, art_error *err) {
+int art_lease_ready(art_lease *leases, size_t max, size_t *n, art_store *store,
+                    const char *const *queues, const char *owner, int64_t now_us, int64_t ttl_us,
+                    art_error *err) {
   art_run_record *got = NULL;
-  size_t n = 0;
-  *l = (art_lease){0};
+  size_t taken = 0;
   int64_t ttl = ttl_us ? ttl_us : ART_LEASE_TTL_US;
-  int rc = store->vt->lease_ready(store, queues, owner, now_us, ttl, 1, &got, &n, err);
-  if (rc == 0 && n == 1) rc = lease_init(l, store, got[0].run_id, owner, now_us, ttl, err);
-  if (rc == 0 && n == 1) l->generation = got[0].lease_generation;
-  if (rc == 0) art_run_records_free(got, n);
+  *n = 0;
+  int rc = store->vt->lease_ready(store, queues, owner, now_us, ttl, max, &got, &taken, err);
+  for (size_t i = 0; rc == 0 && i < taken; i++) {
+    rc = lease_init(&leases[i], store, got[i].run_id, owner, now_us, ttl, err);
+    if (rc == 0) leases[i].generation = got[i].lease_generation, (*n)++;
+  }
+  /* Out of memory for a copy: the runs not copied stay leased until their
+   * leases run out, as a holder's that died do. */
+  art_run_records_free(got, taken);
   return rc;
 }
 
@@ -197,13 +202,16 @@ static int attach_servers(art_durable *d, art_error *err) {
 }
 
 /* The model and the run, with its journal sink writing as `generation`. */
-static int make_run(art_durable *d, const char *run_id, uint64_t generation, art_error *err) {
+static int make_run(art_durable *d, const char *run_id, uint64_t generation, bool batched,
+                    art_error *err) {
   art_run_options opts = {.run_id = run_id};
   art_sink sink;
   if (art_model_new(&d->model, d->spec, err) < 0) return err->code;
   if (art_run_new(&d->run, d->spec, &opts) < 0)
     return art_error_set(err, ART_ENOMEM, "out of memory");
-  if (art_store_sink_new(&sink, d->store, generation, err) < 0) return err->code;
+  int rc = batched ? art_store_sink_batched(&sink, d->store, generation, err)
+                   : art_store_sink_new(&sink, d->store, generation, err);
+  if (rc < 0) return rc;
   if (art_run_add_sink(d->run, &sink) < 0) return art_error_set(err, ART_ENOMEM, "out of memory");
   return 0;
 }
@@ -220,13 +228,14 @@ static int replay(art_durable *d, const char *run_id, art_error *err) {
 }
 
 int art_durable_open(art_durable *d, art_store *store, const char *run_id, const art_lease *lease,
-                     const char *store_name, art_error *err) {
+                     const char *store_name, bool batched, art_error *err) {
   *d = (art_durable){.store = store};
   int rc = store->vt->get_run(store, run_id, &d->record, err);
   if (rc == 0) rc = load_spec(d, store_name, err);
   if (rc == 0) rc = attach_servers(d, err);
   if (rc == 0)
-    rc = make_run(d, run_id, lease ? lease->generation : d->record.lease_generation, err);
+    rc = make_run(d, run_id, lease ? lease->generation : d->record.lease_generation, batched,
+                  err);
   if (rc == 0) rc = replay(d, run_id, err);
   if (rc < 0) art_durable_dispose(d);
   return rc;
@@ -308,14 +317,25 @@ int art_durable_drive(art_run *run, art_model *model, art_lease *lease,
   return rc;
 }
 
-int art_durable_continue(art_durable *d, art_lease *lease, const art_drive_hooks *outer,
-                         art_error *err) {
+int art_durable_begin(art_durable *d, const art_lease *lease, bool *drive, art_error *err) {
+  *drive = false;
   int rc = art_durable_mark_running(lease, err);
   if (rc < 0) return rc;
   if (d->mcp_failure[0]) return stop_tools_failed(d, err);
   bool settled;
   rc = art_durable_settle_interrupted(d->run, art_now_us(), &settled);
-  if (rc == 0 && !settled) rc = art_durable_drive(d->run, d->model, lease, outer);
+  if (rc < 0)
+    return art_error_set(err, rc, "run %s failed: %s", art_run_id(d->run), art_run_errmsg(d->run));
+  *drive = !settled;
+  return 0;
+}
+
+int art_durable_continue(art_durable *d, art_lease *lease, const art_drive_hooks *outer,
+                         art_error *err) {
+  bool drive;
+  int rc = art_durable_begin(d, lease, &drive, err);
+  if (rc < 0 || !drive) return rc;
+  rc = art_durable_drive(d->run, d->model, lease, outer);
   if (rc < 0 && rc != ART_EINTR)
     art_error_set(err, rc, "run %s failed: %s", art_run_id(d->run), art_run_errmsg(d->run));
   return rc;

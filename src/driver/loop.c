@@ -60,6 +60,7 @@ struct slot {
   int fed_rc;            /* what feeding it returned */
   atomic_bool give_up;   /* read by an action on the pool through its interrupt */
   char *cancel_reason;   /* art_loop_cancel's, until acted on */
+  bool let_go;           /* art_loop_let_go's: stop before the next action */
   bool timed_out;        /* the wall-time budget ran out with an action in flight */
   int64_t deadline_us;   /* the budget's end for the action in flight; 0: none */
   /* The clock when the last outcome was fed (or the run was started or
@@ -187,8 +188,16 @@ static int timer_init(slot *s, uv_timer_t *t) {
 
 static void interrupt_in_flight(slot *s);
 
+/* libuv reckons a timer from its clock reading at the start of the turn that
+ * armed it, which may be older than the run's: a deadline timer may fire
+ * before the budget has run out, and then waits again for the rest. */
 static void deadline_fired(uv_timer_t *t) {
   slot *s = t->data;
+  int64_t now = art_now_us();
+  if (now < s->deadline_us) {
+    uv_timer_start(t, deadline_fired, (uint64_t)(s->deadline_us - now + 999) / 1000, 0);
+    return;
+  }
   s->timed_out = true;
   interrupt_in_flight(s);
 }
@@ -625,6 +634,10 @@ static void drive(slot *s) {
       finish(s, rc);
       return;
     }
+    if (s->let_go) {
+      finish(s, ART_EINTR);
+      return;
+    }
     if (art_run_owes_sync(s->run)) {
       hold(s, act);
       return;
@@ -658,7 +671,7 @@ static void go_on_held(slot *s) {
   s->now_us = art_now_us();
   if (rc < 0 || !act)
     finish(s, rc);
-  else if (s->loop->freeing)
+  else if (s->loop->freeing || s->let_go)
     finish(s, ART_EINTR);
   else if (s->cancel_reason || !perform(s, act))
     drive(s);
@@ -749,15 +762,20 @@ int art_loop_add(art_loop *l, art_run *run, art_model *model, art_loop_stopped_f
   return 0;
 }
 
-static slot *find(const art_run *run, slot *list) {
+static slot *find_in(const art_run *run, slot *list) {
   for (slot *s = list; s; s = s->next)
     if (s->run == run) return s;
   return NULL;
 }
 
+/* The run's slot, driven or not started yet. */
+static slot *find(const art_loop *l, const art_run *run) {
+  slot *s = find_in(run, l->runs);
+  return s ? s : find_in(run, l->starting);
+}
+
 int art_loop_cancel(art_loop *l, art_run *run, const char *reason) {
-  slot *s = find(run, l->runs);
-  if (!s) s = find(run, l->starting);
+  slot *s = find(l, run);
   if (!s) return ART_ENOTFOUND;
   if (s->cancel_reason) return 0; /* asked already */
   if (!(s->cancel_reason = art_strdup(l->alloc, reason && reason[0] ? reason : "cancelled")))
@@ -765,6 +783,15 @@ int art_loop_cancel(art_loop *l, art_run *run, const char *reason) {
   interrupt_in_flight(s);
   return 0;
 }
+
+int art_loop_let_go(art_loop *l, art_run *run) {
+  slot *s = find(l, run);
+  if (!s) return ART_ENOTFOUND;
+  s->let_go = true;
+  return 0;
+}
+
+struct uv_loop_s *art_loop_uv(art_loop *l) { return l->uv; }
 
 int art_loop_run(art_loop *l) { return uv_run(l->uv, UV_RUN_DEFAULT) < 0 ? ART_EIO : 0; }
 

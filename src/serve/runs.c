@@ -225,7 +225,7 @@ void serve_list_runs(serve_call *c, http_request *req) {
  * having replied. */
 static int rebuild(serve_call *c, http_request *req, const char *run_id, art_durable *d) {
   art_error err = {0};
-  int rc = art_durable_open(d, c->srv->store, run_id, NULL, c->srv->opts.store_name, &err);
+  int rc = art_durable_open(d, c->srv->store, run_id, NULL, c->srv->opts.store_name, false, &err);
   if (rc == 0) return 0;
   if (rc != ART_ENOTFOUND && rc != ART_EBUSY)
     return serve_refuse(req, 500, "internal", "run %s cannot be rebuilt: %s", run_id, err.message);

@@ -80,7 +80,7 @@ static void pause_reopen_continue(backend b) {
   art_lease lease;
   art_durable d;
   assert_int_equal(art_lease_claim(&lease, store, "r-reopen", "second", art_now_us(), 0, &err), 0);
-  if (art_durable_open(&d, store, "r-reopen", &lease, "test store", &err) < 0)
+  if (art_durable_open(&d, store, "r-reopen", &lease, "test store", false, &err) < 0)
     fail_msg("%s", err.message);
   assert_int_equal(art_durable_status_of(d.run), ART_RUN_PAUSED);
   art_approval a = {pending_action(d.run), true, "reviewer", NULL, 0};
@@ -123,7 +123,7 @@ static void a_missing_run_is_not_found(void **state) {
   art_store *store = open_store(MEMORY, NULL);
   art_error err = {0};
   art_durable d;
-  assert_int_equal(art_durable_open(&d, store, "r-none", NULL, "test store", &err), ART_ENOTFOUND);
+  assert_int_equal(art_durable_open(&d, store, "r-none", NULL, "test store", false, &err), ART_ENOTFOUND);
   assert_null(d.run);
   art_store_close(store);
 }
@@ -147,7 +147,7 @@ static void take_over_and_fence(art_store *first, art_store *second) {
   art_lease b;
   art_durable d;
   take_over(&b, second, "r-take");
-  if (art_durable_open(&d, second, "r-take", &b, "second store", &err) < 0)
+  if (art_durable_open(&d, second, "r-take", &b, "second store", false, &err) < 0)
     fail_msg("%s", err.message);
   art_approval yes = {pending_action(d.run), true, "reviewer", NULL, 0};
   assert_int_equal(art_run_feed_approval(d.run, &yes, art_now_us()), 0);
@@ -159,7 +159,7 @@ static void take_over_and_fence(art_store *first, art_store *second) {
   assert_int_equal(art_lease_release(&b, &err), 0);
   size_t events = art_run_event_count(d.run);
   art_durable_dispose(&d);
-  assert_int_equal(art_durable_open(&d, first, "r-take", NULL, "first store", &err), 0);
+  assert_int_equal(art_durable_open(&d, first, "r-take", NULL, "first store", false, &err), 0);
   assert_int_equal(art_run_stop_reason(d.run), ART_STOP_SUCCESS);
   assert_int_equal(art_run_event_count(d.run), events);
   art_durable_dispose(&d);

@@ -459,6 +459,52 @@ static void a_tool_started_on_the_loop(void **state) {
   free(jobs);
 }
 
+static void let_go_of_victim(void *ud, art_run *run, int rc) {
+  canceller *c = ud;
+  (void)run, (void)rc;
+  assert_int_equal(art_loop_let_go(c->loop, c->victim), 0);
+}
+
+/* Letting go of a run (a worker stopping) lets its call in flight finish and
+ * records its result, then stops before the next decision: told ART_EINTR,
+ * not stopped, nothing cancelled; the blocking driver goes on from there. */
+static void letting_go_ends_the_step_in_flight(void **state) {
+  (void)state;
+  job j, trigger;
+  timed_tool tool = {0};
+  job_with_timed(&j, TIMED("{}") "," ANSWER, "let-go-step", &tool);
+  tu_job_new(&trigger,
+             "{\"goal\":\"g\",\"model\":{\"type\":\"scripted\",\"delay_ms\":5,"
+             "\"decisions\":[" ANSWER "]}}",
+             "trigger");
+  art_loop *loop;
+  art_error err = {0};
+  assert_int_equal(art_loop_new(&loop, NULL, &err), 0);
+  assert_int_equal(art_loop_add(loop, j.run, j.model, tu_told, &j), 0);
+  canceller c = {loop, j.run}; /* its call takes 20 ms; the trigger stops after 5 */
+  assert_int_equal(art_loop_add(loop, trigger.run, trigger.model, let_go_of_victim, &c), 0);
+  assert_int_equal(art_loop_let_go(loop, trigger.run), 0); /* not started yet: let go too */
+  assert_int_equal(art_loop_run(loop), 0);
+  assert_int_equal(art_loop_let_go(loop, j.run), ART_ENOTFOUND);
+  art_loop_free(loop);
+  assert_true(j.told);
+  assert_int_equal(j.rc, ART_EINTR);
+  assert_int_equal(tool.started, 1);
+  assert_int_equal(tool.cancelled, 0);
+  assert_int_equal(art_run_stop_reason(j.run), ART_STOP_NONE);
+  size_t results = 0, decisions = 0;
+  for (size_t i = 0; i < art_run_event_count(j.run); i++) {
+    results += art_run_event(j.run, i)->type == ART_EV_TOOL_RESULT;
+    decisions += art_run_event(j.run, i)->type == ART_EV_DECISION;
+  }
+  assert_int_equal(results, 1); /* the call's result is recorded ... */
+  assert_int_equal(decisions, 1); /* ... and no decision was asked after it */
+  assert_int_equal(art_run_until_stop(j.run, j.model), 0);
+  assert_int_equal(art_run_stop_reason(j.run), ART_STOP_SUCCESS);
+  tu_job_free(&j);
+  tu_job_free(&trigger);
+}
+
 /* ---- journaling many runs to one SQLite store in batches ---- */
 
 /* A draft tool that looks, through another handle on the store, at what its
@@ -586,6 +632,7 @@ int main(void) {
       cmocka_unit_test(a_cancel_stops_only_its_run),
       cmocka_unit_test(the_wall_time_budget_interrupts_a_decision),
       cmocka_unit_test(freeing_the_loop_lets_go),
+      cmocka_unit_test(letting_go_ends_the_step_in_flight),
       cmocka_unit_test(a_tool_started_on_the_loop),
       cmocka_unit_test(start_and_cancel_go_together),
       cmocka_unit_test(batched_sinks_are_durable_where_it_matters),

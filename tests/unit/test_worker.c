@@ -17,12 +17,12 @@
 #define CALL(tool) "{\"type\":\"tool\",\"name\":\"" tool "\",\"input\":{}}"
 #define ALLOW_SLOW "\"policy\":{\"rules\":[{\"when\":{\"tool\":\"slow\"},\"effect\":\"allow\"}]},"
 
-/* A spec whose `log` tool appends its run id to calls.log. */
+/* A spec whose `log` tool appends its run id to calls.log (and answers {}). */
 static const char *logging_spec(void) {
   char text[1024];
   snprintf(text, sizeof text,
            "{\"goal\":\"g\",\"tools\":[{\"name\":\"log\",\"side_effect\":\"read\","
-           "\"command\":[\"/bin/sh\",\"-c\",\"echo $AGENTRT_RUN_ID >> %s\"]}],"
+           "\"command\":[\"/bin/sh\",\"-c\",\"echo $AGENTRT_RUN_ID >> %s; echo {}\"]}],"
            "\"model\":{\"type\":\"scripted\",\"decisions\":[" CALL("log") "," ANSWER "]}}",
            tu_path("calls.log"));
   return tu_write("log.json", text);
@@ -120,6 +120,9 @@ static void assert_each_ran_once(const char *store, int n) {
     if (!at || strstr(at + 1, line))
       fail_msg("run %s called its tool %s", id, at ? "twice" : "never");
     assert_status(store, id, "finished");
+    char *stop = field_of(store, id, "stop_reason");
+    assert_string_equal(stop, "success");
+    free(stop);
   }
   assert_int_equal(tu_count_lines(tu_path("calls.log")), n);
   free(log);
