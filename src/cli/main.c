@@ -20,7 +20,7 @@ static const char usage[] =
     "  resume RUN           continue a run from where its journal stops\n"
     "  submit SPEC.json     queue a run in the store, for a worker to run\n"
     "  worker               drive the store's ready runs (--drain: until none is left)\n"
-    "  serve                an HTTP API over the store, with tokens per tenant\n"
+    "  serve                an HTTP API over the store (tokens per tenant) and a worker\n"
     "  tokens new NAME      a new token for agentrt serve (--tenant T --role R)\n"
     "  cancel RUN           stop a run that has not finished\n"
     "  tools list SPEC.json the spec's tools (built-in, command, MCP) and what the policy does\n"

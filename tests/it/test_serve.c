@@ -57,14 +57,20 @@ static int wait_for_port(const char *log) {
   return 0;
 }
 
-static void start_service(void) {
-  const char *args[] = {"serve",   "--no-worker",    "--listen", "127.0.0.1:0",
-                        "--store", srv.store,        "--tokens", srv.tokens,
-                        "--specs", tu_path("specs"), NULL};
+/* The service, with its worker (looking for ready runs every 20 ms) or not:
+ * without, tests drive runs with `agentrt worker --drain` (work). */
+static void start_service_with(bool worker) {
+  const char *args[] = {
+      "serve",    "--listen", "127.0.0.1:0", "--store",        srv.store,
+      "--tokens", srv.tokens, "--specs",     tu_path("specs"), worker ? "--poll" : "--no-worker",
+      "20ms",     NULL};
+  if (!worker) args[10] = NULL;
   unlink(tu_path("serve.log"));
   srv.pid = tu_cli_start(args, "serve.log", 0);
   srv.port = wait_for_port("serve.log");
 }
+
+static void start_service(void) { start_service_with(false); }
 
 /* SIGTERM: it closes its streams and connections and exits 0. */
 static void stop_service(void) {
@@ -318,8 +324,8 @@ static void health_routes_and_401s(void **state) {
   assert_contains(log, "GET /v1/runs/x?GET /forged 404 -\n"); /* one line, not two */
   free(log);
   char *err = NULL;
-  assert_int_equal(tu_cli(NULL, &err, "serve", "--store", srv.store, NULL), 2);
-  assert_contains(err, "--no-worker");
+  assert_int_equal(tu_cli(NULL, &err, "serve", "--poll", "soon", "--store", srv.store, NULL), 2);
+  assert_contains(err, "--poll needs a positive age");
   free(err);
   free(t);
 }
@@ -865,6 +871,53 @@ static void the_service_stops_with_streams_open(void **state) {
   free(a);
 }
 
+/* ---- with the worker in the service ----------------------------------------------------- */
+
+/* Until the run is `status` (a bounded wait: the worker looks every 20 ms). */
+static void wait_for_status(const char *tok, const char *run_id, const char *status) {
+  for (int i = 0; i < 1500; i++) {
+    json_t *j = get_run(tok, run_id);
+    bool there = strcmp(json_string_value(json_object_get(j, "status")), status) == 0;
+    json_decref(j);
+    if (there) return;
+    usleep(20000);
+  }
+  fail_msg("run %s never became %s", run_id, status);
+}
+
+static void approve(const char *tok, const char *run_id, const char *action) {
+  char body[256];
+  snprintf(body, sizeof body, "{\"action_id\":\"%s\"}", action);
+  json_decref(expect(decide(tok, run_id, "approve", body), 200));
+}
+
+/* The service's own worker drives what is submitted and what is approved; a
+ * paused run survives a restart of the service and its worker. */
+static void the_services_worker_drives_its_runs(void **state) {
+  (void)state;
+  setup_service();
+  char *a = token("alice", "acme", "submitter"), *rev = token("rita", "acme", "reviewer");
+  unlink(tu_path("outbox.jsonl"));
+  start_service_with(true);
+  char *looked = submit(a, "lookup"), *sent = submit(a, "send");
+  wait_for_status(a, looked, "finished");
+  assert_run(a, looked, "finished", "success");
+  wait_for_status(a, sent, "paused");
+  char *action = pending_action(a, sent);
+  stop_service();
+  start_service_with(true);
+  approve(rev, sent, action);
+  wait_for_status(a, sent, "finished");
+  assert_run(a, sent, "finished", "success");
+  assert_int_equal(tu_count_lines(tu_path("outbox.jsonl")), 1); /* sent once */
+  stop_service();
+  char *log = tu_read(tu_path("serve.log"));
+  assert_contains(log, "finished success\n");
+  free(log);
+  free(looked), free(sent), free(action);
+  free(a), free(rev);
+}
+
 /* ---- event streams ------------------------------------------------------------------- */
 
 typedef struct sse {
@@ -954,15 +1007,17 @@ static void follow(const char *tok, const char *run_id, unsigned last_id, sse *s
 /* The stream is cut while the run waits on its tool, then picked up with
  * Last-Event-ID while it still waits; the run goes on and ends; every event
  * came once, in order. */
-static void events_resume_from_last_event_id(void **state) {
-  (void)state;
+static void events_resume_from_last_event_id(bool embedded_worker) {
   setup_service();
   char *t = token("alice", "acme", "submitter");
-  start_service();
+  start_service_with(embedded_worker);
   unlink(tu_path("go"));
   char *id = submit(t, "wait");
-  pid_t worker = tu_cli_start((const char *[]){"worker", "--drain", "--store", srv.store, NULL},
-                              "worker.log", 0);
+  pid_t worker =
+      embedded_worker
+          ? 0
+          : tu_cli_start((const char *[]){"worker", "--drain", "--store", srv.store, NULL},
+                         "worker.log", 0);
   sse first = {.stop_after = "tool_call"}, second = {.touch = "go"};
   follow(t, id, 0, &first);
   assert_string_equal(first.types[first.n - 1], "tool_call");
@@ -979,11 +1034,22 @@ static void events_resume_from_last_event_id(void **state) {
   follow(t, id, first.n + second.n - 2, &again);
   assert_int_equal(again.n, 2);
   int status;
-  assert_int_equal(waitpid(worker, &status, 0), worker);
-  assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  if (worker) assert_int_equal(waitpid(worker, &status, 0), worker);
+  if (worker) assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   free(id);
   stop_service();
   free(t);
+}
+
+/* A worker process beside the service, and the service's own. */
+static void events_resume_from_last_event_id_worker_beside(void **state) {
+  (void)state;
+  events_resume_from_last_event_id(false);
+}
+
+static void events_resume_from_last_event_id_worker_within(void **state) {
+  (void)state;
+  events_resume_from_last_event_id(true);
 }
 
 int main(void) {
@@ -1000,13 +1066,15 @@ int main(void) {
       cmocka_unit_test(tenants_see_their_own_runs_only),
       cmocka_unit_test(answers_cancels_and_resolves),
       cmocka_unit_test(bad_input_changes_nothing),
-      cmocka_unit_test(events_resume_from_last_event_id),
+      cmocka_unit_test(events_resume_from_last_event_id_worker_beside),
+      cmocka_unit_test(events_resume_from_last_event_id_worker_within),
       cmocka_unit_test(tokens_never_reach_the_store_the_trace_or_the_log),
       cmocka_unit_test(a_run_survives_a_restart_of_the_service),
       cmocka_unit_test(metrics_count_the_tenants_runs),
       cmocka_unit_test(a_thousand_connections_at_once),
       cmocka_unit_test(clients_that_stop_reading_hold_little),
       cmocka_unit_test(the_service_stops_with_streams_open),
+      cmocka_unit_test(the_services_worker_drives_its_runs),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   curl_global_cleanup();
