@@ -20,6 +20,8 @@ static const char usage[] =
     "  resume RUN           continue a run from where its journal stops\n"
     "  submit SPEC.json     queue a run in the store, for a worker to run\n"
     "  worker               drive the store's ready runs (--drain: until none is left)\n"
+    "  serve                an HTTP API over the store (tokens per tenant) and a worker\n"
+    "  tokens new NAME      a new token for agentrt serve (--tenant T --role R)\n"
     "  cancel RUN           stop a run that has not finished\n"
     "  tools list SPEC.json the spec's tools (built-in, command, MCP) and what the policy does\n"
     "  readiness SPEC.json  the runtime readiness record: per primitive its owner and gaps;\n"
@@ -53,12 +55,12 @@ int main(int argc, char **argv) {
     return EXIT_OK;
   }
   static const char *const names[] = {
-      "demo",   "run",     "eval",  "runs",      "approve", "deny",   "answer", "resume",
-      "cancel", "resolve", "tools", "readiness", "review",  "submit", "worker", NULL};
+      "demo",    "run",   "eval",      "runs",   "approve", "deny",   "answer", "resume", "cancel",
+      "resolve", "tools", "readiness", "review", "submit",  "worker", "serve",  "tokens", NULL};
   static int (*const commands[])(int, char **) = {
-      cmd_demo,  cmd_run,       cmd_eval,   cmd_runs,   cmd_approve,
-      cmd_deny,  cmd_answer,    cmd_resume, cmd_cancel, cmd_resolve,
-      cmd_tools, cmd_readiness, cmd_review, cmd_submit, cmd_worker};
+      cmd_demo,   cmd_run,    cmd_eval,   cmd_runs,    cmd_approve, cmd_deny,
+      cmd_answer, cmd_resume, cmd_cancel, cmd_resolve, cmd_tools,   cmd_readiness,
+      cmd_review, cmd_submit, cmd_worker, cmd_serve,   cmd_tokens};
   for (size_t i = 0; names[i]; i++)
     if (strcmp(cmd, names[i]) == 0) return commands[i](argc - 1, argv + 1);
   cli_set_json(cli_args_ask_json(argc, argv));
