@@ -167,6 +167,86 @@ int art_durable_begin(art_durable *d, const art_lease *lease, bool *drive, art_e
 int art_durable_continue(art_durable *d, art_lease *lease, const art_drive_hooks *outer,
                          art_error *err);
 
+/* ---- records as JSON (records.c): what `agentrt runs list|show --json` and
+ * the service say of a run and its approvals ---- */
+
+/* How long ago a record's holder took or last renewed its lease (its
+ * heartbeat), in ms; -1 when nobody holds the run (or a store of before
+ * vtable version 10 did not say). */
+int64_t art_holder_heartbeat_ms(const art_run_record *r, int64_t now_us);
+/* {"run_id", "status" (as of now_us: art_durable_status_now), "stop_reason",
+ * "reason", "steps", "queue", "tenant" (or null), "created_us", "updated_us",
+ * "holder": {"owner", "alive", "lease_until_us"} or null, "heartbeat_age_ms"
+ * (art_holder_heartbeat_ms, null when -1)}.  New reference; NULL when out of
+ * memory. */
+json_t *art_run_record_json(const art_run_record *r, int64_t now_us);
+/* [{"run_id", "action_id", "tool", "input_sha256", "requested_by",
+ * "requested_at_us", "reviewer", "decision": "approved"|"denied", "reason",
+ * "decided_at_us", "expires_at_us", "event_seq"}, ...].  New reference; NULL
+ * when out of memory. */
+json_t *art_approval_records_json(const art_approval_record *list, size_t n);
+
+/* ---- what people decide about a run (decide.c) ------------------------------
+ * `agentrt approve|deny|answer|resolve|cancel` and the service's requests of
+ * the same names share these rules: the run is held, rebuilt from its journal,
+ * given the decision (the run itself checks it: the action it waits for, no
+ * self-approval, not decided already), its status recorded, and let go; the
+ * worker that takes it next continues it. */
+
+typedef enum {
+  ART_DECIDE_APPROVE,
+  ART_DECIDE_DENY,
+  ART_DECIDE_ANSWER, /* a run blocked on ask_human; for one blocked with
+                        outcome_unknown, the text is what the call did: a
+                        resolution `done` with the text as its note */
+  ART_DECIDE_RESOLVE,
+  ART_DECIDE_CANCEL /* a run another holder drives is asked to stop (request_cancel) */
+} art_decide_kind;
+
+typedef struct art_decide_request {
+  art_decide_kind kind;
+  const char *run_id;
+  const char *action_id;    /* approve, deny, resolve: the action the run waits for */
+  const char *by;           /* the reviewer (approve, deny) or operator (resolve, and an
+                               answer that resolves: NULL is "operator") */
+  const char *text;         /* the reason (approve, deny, cancel), the answer, or the
+                               resolution's note; may be NULL but for an answer */
+  art_resolve_kind outcome; /* resolve */
+  int64_t expires_at_us;    /* approve: 0 never */
+} art_decide_request;
+
+/* Where a decision that failed stopped: holding the run (ART_ESTATE: another
+ * holder drives it; for a cancel: the run has ended), rebuilding it, the run
+ * refusing the decision (the message is the run's), recording where it stands. */
+typedef enum {
+  ART_DECIDE_AT_HOLD,
+  ART_DECIDE_AT_OPEN,
+  ART_DECIDE_AT_FEED,
+  ART_DECIDE_AT_RECORD
+} art_decide_stage;
+
+typedef struct art_decide_result {
+  const char *decision;     /* "approved", "denied", "answered", "resolved", "cancelled", or
+                           "cancel_requested" (another holder stops it at its next step) */
+  char action_id[64];       /* the action decided ("" for an answer or a cancel) */
+  art_resolve_kind outcome; /* "resolved": how */
+  art_run_status status;    /* where the run stands now */
+  art_stop_reason stop_reason;
+  art_decide_stage failed_at; /* when art_durable_decide failed */
+} art_decide_result;
+
+/* Decide about run req->run_id in `store` (named `store_name` in messages) as
+ * holder `owner` for at most ttl_us (0: ART_LEASE_TTL_US).  0, or a negative
+ * code with the reason in err and out->failed_at saying where. */
+int art_durable_decide(art_store *store, const char *store_name, const char *owner, int64_t ttl_us,
+                       const art_decide_request *req, art_decide_result *out, art_error *err);
+
+/* What a paused run waits for, from its trace: {"action_id", "kind":
+ * "approval"|"human"|"outcome_unknown", "tool", "input", "question"}, a key
+ * that does not apply null; JSON null when the run is not paused.  New
+ * reference; NULL when out of memory. */
+json_t *art_durable_pending_json(const art_run *run);
+
 #ifdef __cplusplus
 }
 #endif

@@ -223,6 +223,12 @@ typedef struct art_journal {
   void *text; /* where the bodies are kept */
 } art_journal;
 
+/* The event an entry of run `run_id`'s journal keeps, as art_event_to_json
+ * gave it when it was recorded (its trace and span ids derived again): a
+ * reader of the journal gets the trace without rebuilding the run.  New
+ * reference; NULL when out of memory or the body is not a JSON object. */
+json_t *art_journal_entry_to_json(const char *run_id, const art_journal_entry *e);
+
 /* Appends a copy of `e` (and of its body); ART_ENOMEM leaves `j` as it was. */
 int art_journal_add(art_journal *j, const art_journal_entry *e);
 void art_journal_dispose(art_journal *j);

@@ -35,7 +35,13 @@ enum {
   OPT_RUN_ID = 1 << 20,
   OPT_POLL = 1 << 21,        /* --poll AGE */
   OPT_CONCURRENCY = 1 << 22, /* --concurrency N, 1..CLI_MAX_JOBS */
-  OPT_MAX_RUNNING = 1 << 23  /* --max-running N */
+  OPT_LISTEN = 1 << 23,
+  OPT_TOKENS = 1 << 24,
+  OPT_SPECS = 1 << 25,
+  OPT_NO_WORKER = 1 << 26,
+  OPT_TENANT = 1 << 27,
+  OPT_ROLE = 1 << 28,
+  OPT_MAX_RUNNING = 1 << 29 /* --max-running N */
 };
 
 #define CLI_MAX_SUITES 16
@@ -44,12 +50,13 @@ enum {
 #define CLI_MAX_PROCS 4096
 
 #define CLI_DEFAULT_STORE "agentrt.db"
+#define CLI_DEFAULT_TOKENS "agentrt-tokens.json"
 /* cli_parse's `args` for one positional argument or more, up to CLI_MAX_ARGS. */
 #define CLI_ARGS_MANY (-1)
 #define CLI_MAX_ARGS 1024
 
 typedef struct cli_opts {
-  bool json, jsonl, all, yaml, drain;
+  bool json, jsonl, all, yaml, drain, no_worker;
   bool help;
   const char *trace;
   const char *outbox;
@@ -65,6 +72,11 @@ typedef struct cli_opts {
   const char *lease;                      /* --lease AGE */
   const char *poll;                       /* --poll AGE */
   const char *run_id;                     /* --run-id ID */
+  const char *listen;                     /* --listen HOST:PORT */
+  const char *tokens;                     /* --tokens FILE, else CLI_DEFAULT_TOKENS */
+  const char *specs;                      /* --specs DIR */
+  const char *tenant;                     /* --tenant T */
+  const char *role;                       /* --role R */
   const char *max_running;                /* --max-running N, checked by its command */
   const char *queues[CLI_MAX_QUEUES + 1]; /* NULL-terminated */
   int n_queues;
@@ -210,6 +222,8 @@ void cli_free_suites(const cli_opts *o, art_eval_suite **suites);
 int cmd_review(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_tokens(int argc, char **argv);
 int cmd_queue(int argc, char **argv);
 int cmd_tenant(int argc, char **argv);
 
@@ -226,6 +240,8 @@ int64_t cli_lease_ttl(void);
 /* Hold the run for this process (*lease): 0, or the exit code having said
  * why (a holder whose lease has not run out has it, the store failed). */
 int cli_claim(art_store *store, const char *run_id, art_lease *lease);
+/* "run ID is being driven by another process (who, for how long)": exit 2. */
+int cli_held_elsewhere(art_store *store, const char *run_id);
 /* A new run's record, held by this process from the start (*lease), and its
  * journal sink: 0, or the exit code having said why. */
 int cli_persist_new(art_store *store, const art_spec *spec, art_run *run, bool batched,

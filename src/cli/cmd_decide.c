@@ -1,6 +1,6 @@
 /* What people do to a paused run: approve or deny its pending action, answer
- * its question, cancel it.  Each rebuilds the run from its journal, records
- * the decision as an event, and leaves the run for `agentrt resume`. */
+ * its question, cancel it (the rules are the library's: art_durable_decide),
+ * and `agentrt resume`, which drives a run on from where its journal stops. */
 #include <stdio.h>
 #include <string.h>
 
@@ -45,10 +45,10 @@ static const char cancel_usage[] =
     "command tool runs (the tool's process group is killed).\n";
 
 /* What a command does to the run it holds (*lease). */
-typedef int (*decide_fn)(const cli_opts *o, art_durable *d, art_lease *lease);
+typedef int (*drive_fn)(const cli_opts *o, art_durable *d, art_lease *lease);
 
-/* Open the store, hold the run, rebuild it, let `fn` decide, keep the result. */
-static int with_run(const cli_opts *o, decide_fn fn) {
+/* Open the store, hold the run, rebuild it, let `fn` drive it, keep the result. */
+static int with_run(const cli_opts *o, drive_fn fn) {
   art_store *store;
   art_lease lease;
   art_durable d;
@@ -75,127 +75,140 @@ static bool unrecorded(int rc) {
   return rc == ART_ENOMEM || rc == ART_EIO || rc == ART_EBUSY || rc == ART_EFENCED;
 }
 
-/* The run did not take it (rc from art_run_feed_*): exit 1, or 2 when it could
- * not be recorded. */
-static int refused(const art_durable *d, int rc) {
-  return cli_error(unrecorded(rc) ? EXIT_USAGE : EXIT_STOPPED, cli_err_of(rc), "run %s: %s",
-                   art_run_id(d->run), art_run_errmsg(d->run));
+/* What went wrong, by where it did: the run refusing the decision is exit 1
+ * (2 when the store did not take it), anything else exit 2. */
+static int failed(art_store *store, const art_decide_request *req, const art_decide_result *r,
+                  const art_error *err) {
+  switch (r->failed_at) {
+  case ART_DECIDE_AT_HOLD:
+    if (err->code != ART_ESTATE) return cli_store_error(err);
+    if (req->kind == ART_DECIDE_CANCEL) /* the run has ended */
+      return cli_error(EXIT_STOPPED, CLI_ERR_STATE, "%s", err->message);
+    return cli_held_elsewhere(store, req->run_id);
+  case ART_DECIDE_AT_OPEN:
+    if (err->code == ART_ESPEC) return cli_error(EXIT_USAGE, CLI_ERR_SPEC, "%s", err->message);
+    return cli_store_error(err);
+  case ART_DECIDE_AT_FEED:
+    return cli_error(unrecorded(err->code) ? EXIT_USAGE : EXIT_STOPPED, cli_err_of(err->code), "%s",
+                     err->message);
+  case ART_DECIDE_AT_RECORD: return cli_store_error(err);
+  }
+  return cli_store_error(err);
 }
 
-/* What was decided: `line` for people; with --json {"run_id", "action_id",
+/* "; continue with: agentrt resume RUN [--store PATH]" */
+static void continue_with(char *buf, size_t size, const cli_opts *o, const char *run_id) {
+  char flag[300];
+  cli_store_flag(flag, sizeof flag, o->store);
+  snprintf(buf, size, "; continue with: agentrt resume %s%s", run_id, flag);
+}
+
+/* The line that says what was decided, for people. */
+static void decided_line(char *line, size_t size, const cli_opts *o, const char *run_id,
+                         const art_decide_result *r) {
+  char next[400] = "";
+  const char *d = r->decision;
+  bool goes_on = strcmp(d, "approved") == 0 || strcmp(d, "answered") == 0 ||
+                 (strcmp(d, "resolved") == 0 && r->status == ART_RUN_READY);
+  if (goes_on) continue_with(next, sizeof next, o, run_id);
+  if (strcmp(d, "approved") == 0 || strcmp(d, "denied") == 0)
+    snprintf(line, size, "%s %s for run %s%s", d, r->action_id, run_id, next);
+  else if (strcmp(d, "resolved") == 0)
+    snprintf(line, size, "resolved %s of run %s: %s%s", r->action_id, run_id,
+             art_resolve_kind_name(r->outcome), next);
+  else if (strcmp(d, "answered") == 0)
+    snprintf(line, size, "answered run %s%s", run_id, next);
+  else if (strcmp(d, "cancelled") == 0)
+    snprintf(line, size, "cancelled run %s", run_id);
+  else
+    snprintf(line, size,
+             "cancel requested: run %s is being driven by another process, which stops it "
+             "cancelled at its next step boundary",
+             run_id);
+}
+
+/* What was decided: a line for people; with --json {"run_id", "action_id",
  * "decision", "status", "stop_reason"}, where the run now stands. */
-static int said(const cli_opts *o, const char *run_id, const char *action_id, const char *decision,
-                art_run_status status, const char *stop_reason, const char *line) {
-  if (!o->json) return printf("%s\n", line) < 0 ? EXIT_USAGE : 0;
-  json_t *j =
-      json_pack("{s:s, s:s?, s:s, s:s, s:s?}", "run_id", run_id, "action_id", action_id, "decision",
-                decision, "status", art_run_status_name(status), "stop_reason", stop_reason);
+static int said(const cli_opts *o, const char *run_id, const art_decide_result *r) {
+  char line[700];
+  if (!o->json) {
+    decided_line(line, sizeof line, o, run_id, r);
+    return printf("%s\n", line) < 0 ? EXIT_USAGE : 0;
+  }
+  const char *stop = r->stop_reason == ART_STOP_NONE ? NULL : art_stop_reason_name(r->stop_reason);
+  json_t *j = json_pack("{s:s, s:s?, s:s, s:s, s:s?}", "run_id", run_id, "action_id",
+                        r->action_id[0] ? r->action_id : NULL, "decision", r->decision, "status",
+                        art_run_status_name(r->status), "stop_reason", stop);
   int rc = cli_print_json(j);
   json_decref(j);
   return rc;
 }
 
-static int decided(const cli_opts *o, const art_run *run, const char *action_id,
-                   const char *decision, const char *line) {
-  art_stop_reason r = art_run_stop_reason(run);
-  return said(o, art_run_id(run), action_id, decision, art_durable_status_of(run),
-              r == ART_STOP_NONE ? NULL : art_stop_reason_name(r), line);
+/* Decide as `req` says (its run id the command's first argument). */
+static int decide(const cli_opts *o, art_decide_request *req) {
+  art_store *store;
+  art_decide_result result;
+  art_error err = {0};
+  char owner[ART_HOLDER_SIZE];
+  int rc = cli_store_open(o, &store);
+  if (rc != 0) return rc;
+  req->run_id = o->args[0];
+  art_holder_name(owner, sizeof owner, NULL);
+  if (art_durable_decide(store, o->store, owner, cli_lease_ttl(), req, &result, &err) < 0)
+    rc = failed(store, req, &result, &err);
+  else
+    rc = said(o, req->run_id, &result);
+  art_store_close(store);
+  return rc;
 }
 
-/* "; continue with: agentrt resume RUN [--store PATH]" */
-static void continue_with(char *buf, size_t size, const cli_opts *o, const art_run *run) {
-  char flag[300];
-  cli_store_flag(flag, sizeof flag, o->store);
-  snprintf(buf, size, "; continue with: agentrt resume %s%s", art_run_id(run), flag);
-}
-
-static int decide(const cli_opts *o, art_durable *d, bool approved) {
-  int64_t now = art_now_us(), expires = 0;
+static int approve_or_deny(const cli_opts *o, bool approved) {
+  int64_t expires = 0;
   if (o->expires && (expires = cli_parse_age(o->expires)) <= 0)
     return cli_error(EXIT_USAGE, CLI_ERR_USAGE,
                      "--expires needs a positive age such as 1h, 30m or 2d, not \"%s\" (leave it "
                      "out for an approval that does not expire)",
                      o->expires);
-  art_approval a = {o->args[1], approved, o->reviewer, o->reason, expires ? now + expires : 0};
-  int rc = art_run_feed_approval(d->run, &a, now);
-  if (rc < 0) return refused(d, rc);
-  char line[600], next[400] = "";
-  if (approved) continue_with(next, sizeof next, o, d->run);
-  snprintf(line, sizeof line, "%s %s for run %s%s", approved ? "approved" : "denied", o->args[1],
-           art_run_id(d->run), next);
-  return decided(o, d->run, o->args[1], approved ? "approved" : "denied", line);
+  art_decide_request req = {.kind = approved ? ART_DECIDE_APPROVE : ART_DECIDE_DENY,
+                            .action_id = o->args[1],
+                            .by = o->reviewer,
+                            .text = o->reason,
+                            .expires_at_us = expires ? art_now_us() + expires : 0};
+  return decide(o, &req);
 }
 
-static int approve(const cli_opts *o, art_durable *d, art_lease *lease) {
-  (void)lease;
-  return decide(o, d, true);
-}
-static int deny(const cli_opts *o, art_durable *d, art_lease *lease) {
-  (void)lease;
-  return decide(o, d, false);
-}
+static int approve(const cli_opts *o) { return approve_or_deny(o, true); }
+static int deny(const cli_opts *o) { return approve_or_deny(o, false); }
 
-static const char *outcome_unknown_action(const art_run *run) {
-  const art_event *stop = art_run_event(run, art_run_event_count(run) - 1);
-  bool unknown = art_run_stop_reason(run) == ART_STOP_BLOCKED && stop &&
-                 stop->type == ART_EV_STOP &&
-                 strcmp(art_run_stop_detail(run), "outcome_unknown") == 0;
-  return unknown ? stop->u.stop.action_id : NULL;
-}
-
-static int resolved(const cli_opts *o, art_durable *d, const art_resolution *r) {
-  int rc = art_run_resolve(d->run, r, art_now_us());
-  if (rc < 0) return refused(d, rc);
-  char line[600], next[400] = "";
-  if (art_durable_status_of(d->run) == ART_RUN_READY) continue_with(next, sizeof next, o, d->run);
-  snprintf(line, sizeof line, "resolved %s of run %s: %s%s", r->action_id, art_run_id(d->run),
-           art_resolve_kind_name(r->kind), next);
-  return decided(o, d->run, r->action_id, "resolved", line);
-}
-
-static int resolve(const cli_opts *o, art_durable *d, art_lease *lease) {
-  (void)lease;
-  art_resolution r = {o->args[1], ART_RESOLVE_DONE, o->reviewer, o->reason};
+static int resolve(const cli_opts *o) {
+  art_decide_request req = {
+      .kind = ART_DECIDE_RESOLVE, .action_id = o->args[1], .by = o->reviewer, .text = o->reason};
   if (!o->outcome) return cli_usage_error(resolve_usage, "--outcome is required");
-  if (art_resolve_kind_parse(o->outcome, &r.kind) < 0)
+  if (art_resolve_kind_parse(o->outcome, &req.outcome) < 0)
     return cli_error(EXIT_USAGE, CLI_ERR_USAGE, "--outcome is done, retry or failed, not \"%s\"",
                      o->outcome);
-  return resolved(o, d, &r);
+  return decide(o, &req);
 }
 
-static int answer(const cli_opts *o, art_durable *d, art_lease *lease) {
-  (void)lease;
-  const char *unknown = outcome_unknown_action(d->run);
-  if (unknown) {
-    art_resolution r = {unknown, ART_RESOLVE_DONE, "operator", o->args[1]};
-    return resolved(o, d, &r);
-  }
-  int rc = art_run_feed_human_input(d->run, o->args[1], art_now_us());
-  if (rc < 0) return refused(d, rc);
-  char line[600], next[400];
-  continue_with(next, sizeof next, o, d->run);
-  snprintf(line, sizeof line, "answered run %s%s", art_run_id(d->run), next);
-  return decided(o, d->run, NULL, "answered", line);
+static int answer(const cli_opts *o) {
+  art_decide_request req = {.kind = ART_DECIDE_ANSWER, .text = o->args[1]};
+  return decide(o, &req);
 }
 
-static int cancel(const cli_opts *o, art_durable *d, art_lease *lease) {
-  (void)lease;
-  int rc = art_run_cancel(d->run, o->reason, art_now_us());
-  if (rc < 0) return refused(d, rc);
-  char line[300];
-  snprintf(line, sizeof line, "cancelled run %s", art_run_id(d->run));
-  return decided(o, d->run, NULL, "cancelled", line);
+static int cancel(const cli_opts *o) {
+  art_decide_request req = {.kind = ART_DECIDE_CANCEL, .text = o->reason};
+  return decide(o, &req);
 }
 
 static int command(int argc, char **argv, unsigned flags, int args, const char *usage,
-                   bool needs_reviewer, bool needs_reason, decide_fn fn) {
+                   bool needs_reviewer, bool needs_reason, int (*fn)(const cli_opts *)) {
   cli_opts o;
   int rc = cli_parse(argc, argv, flags | OPT_STORE, args, usage, &o);
   if (rc != 0 || o.help) return rc;
   if ((needs_reviewer && !o.reviewer) || (needs_reason && !o.reason))
     return cli_usage_error(usage, "%s is required",
                            needs_reviewer && !o.reviewer ? "--reviewer" : "--reason");
-  return with_run(&o, fn);
+  return fn(&o);
 }
 
 int cmd_approve(int argc, char **argv) {
@@ -208,42 +221,12 @@ int cmd_deny(int argc, char **argv) {
 int cmd_answer(int argc, char **argv) {
   return command(argc, argv, 0, 2, answer_usage, false, false, answer);
 }
-/* A run held by a live process is asked to stop, through the store. */
-static int cancel_or_ask(const cli_opts *o) {
-  art_store *store;
-  art_error err = {0};
-  int rc = cli_store_open(o, &store);
-  if (rc != 0) return rc;
-  const char *run_id = o->args[0];
-  char owner[ART_HOLDER_SIZE];
-  art_lease lease;
-  art_holder_name(owner, sizeof owner, NULL);
-  int held = art_lease_claim(&lease, store, run_id, owner, art_now_us(), cli_lease_ttl(), &err);
-  if (held == 0) art_lease_release(&lease, &err);
-  char line[300];
-  snprintf(line, sizeof line,
-           "cancel requested: run %s is being driven by another process, which stops it "
-           "cancelled at its next step boundary",
-           run_id);
-  if (held == ART_ESTATE && (rc = store->vt->request_cancel(store, run_id, o->reason, &err)) == 0)
-    rc = said(o, run_id, NULL, "cancel_requested", ART_RUN_RUNNING, NULL, line);
-  else if (held == ART_ESTATE)
-    rc = cli_error(rc == ART_ESTATE ? EXIT_STOPPED : EXIT_USAGE,
-                   rc == ART_ESTATE ? CLI_ERR_STATE : CLI_ERR_STORE, "%s", err.message);
-  art_store_close(store);
-  if (held != ART_ESTATE) return with_run(o, cancel); /* it says what is wrong, if anything */
-  return rc;
-}
-
 int cmd_resolve(int argc, char **argv) {
   return command(argc, argv, OPT_OUTCOME | OPT_REVIEWER | OPT_REASON, 2, resolve_usage, true, false,
                  resolve);
 }
-
 int cmd_cancel(int argc, char **argv) {
-  cli_opts o;
-  int rc = cli_parse(argc, argv, OPT_REASON | OPT_STORE, 1, cancel_usage, &o);
-  return rc != 0 || o.help ? rc : cancel_or_ask(&o);
+  return command(argc, argv, OPT_REASON, 1, cancel_usage, false, false, cancel);
 }
 
 /* ---- resume ----------------------------------------------------------------- */
@@ -275,6 +258,8 @@ static int resume(const cli_opts *o, art_durable *d, art_lease *lease) {
   rc = cli_report(d->run, o, NULL, o->store, NULL, NULL);
   return rc ? rc : cli_exit_code(art_run_stop_reason(d->run));
 }
+
+static int resume_one(const cli_opts *o) { return with_run(o, resume); }
 
 /* Every run that is ready: decided since it paused, or interrupted (its
  * driver let go, or died).  With --json, one array: what resume prints for
@@ -313,5 +298,5 @@ int cmd_resume(int argc, char **argv) {
     int rc = cli_parse(argc, argv, OPT_ALL | OPT_STORE, 0, resume_usage, &o);
     return rc != 0 || o.help ? rc : resume_all(&o);
   }
-  return command(argc, argv, 0, 1, resume_usage, false, false, resume);
+  return command(argc, argv, 0, 1, resume_usage, false, false, resume_one);
 }

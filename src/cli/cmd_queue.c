@@ -34,7 +34,8 @@ static const char worker_usage[] =
     "  --queue NAME    take runs of this queue only (repeatable; default: every queue)\n"
     "  --concurrency N drive at most N runs at once (default 16)\n"
     "  --max-procs N   at most N child processes (command tools and models) at once\n"
-    "  --drain         exit once no run is ready and none is in flight (default: wait)\n"
+    "  --drain         exit once no run is ready and none is in flight (default: wait);\n"
+    "                  exit 2 if a run had to be given up on the way\n"
     "  --poll AGE      how often an idle worker looks for ready runs (default: 5s\n"
     "                  with PostgreSQL, which tells waiting workers at once when a\n"
     "                  run is submitted, decided or let go; 1s with SQLite)\n"
@@ -95,7 +96,9 @@ int cmd_submit(int argc, char **argv) {
 
 typedef struct working {
   const cli_opts *o;
-  int failed; /* a run of its own failed, or the store did: said, and the worker went on */
+  /* A run of its own failed, or the store did: said at once, and the worker
+   * went on; a draining worker's exit status says so too. */
+  int failed;
   bool stopping;
   uv_timer_t signals;
   art_worker *worker;
@@ -197,5 +200,5 @@ int cmd_worker(int argc, char **argv) {
   cli_signals_catch();
   rc = work(&wk, store, &wo);
   art_store_close(store);
-  return rc ? rc : wk.failed;
+  return rc ? rc : o.drain ? wk.failed : 0;
 }

@@ -48,21 +48,6 @@ static int prune(const cli_opts *o, art_store *store) {
   return rc;
 }
 
-/* Who holds the run: {owner, alive, lease_until_us}, or null. */
-static json_t *holder_json(const art_run_record *r, int64_t now) {
-  if (!r->lease_owner) return json_null();
-  return json_pack("{s:s, s:b, s:I}", "owner", r->lease_owner, "alive",
-                   art_holder_of(r, now) == ART_HOLDER_ALIVE, "lease_until_us",
-                   (json_int_t)r->lease_until_us);
-}
-
-/* How long ago the run's holder took or renewed its lease, in ms; -1 when
- * nobody holds it (or a store of before version 10 did not say). */
-static int64_t heartbeat_age_ms(const art_run_record *r, int64_t now) {
-  if (!r->lease_owner || !r->lease_renewed_us) return -1;
-  return now > r->lease_renewed_us ? (now - r->lease_renewed_us) / 1000 : 0;
-}
-
 /* "host:pid (lease 42 s left, heartbeat 3 s ago)", "host:pid (lease ran
  * out, heartbeat 75 s ago)" or "-". */
 static void holder_text(char *buf, size_t size, const art_run_record *r, int64_t now) {
@@ -71,7 +56,7 @@ static void holder_text(char *buf, size_t size, const art_run_record *r, int64_t
     return;
   }
   char lease[48] = "lease ran out", heartbeat[48] = "";
-  int64_t age = heartbeat_age_ms(r, now);
+  int64_t age = art_holder_heartbeat_ms(r, now);
   if (art_holder_of(r, now) == ART_HOLDER_ALIVE)
     snprintf(lease, sizeof lease, "lease %lld s left",
              (long long)((r->lease_until_us - now + 999999) / 1000000));
@@ -86,14 +71,7 @@ static const char *queue_of(const art_run_record *r) {
 
 static void list_one(json_t *arr, const art_run_record *r, art_run_status status, int64_t now) {
   if (arr) {
-    int64_t age = heartbeat_age_ms(r, now);
-    json_array_append_new(arr, json_pack("{s:s, s:s, s:s?, s:s?, s:i, s:s, s:s?, s:I, s:o, s:o}",
-                                         "run_id", r->run_id, "status", art_run_status_name(status),
-                                         "stop_reason", r->stop_reason, "reason", r->detail,
-                                         "steps", r->steps, "queue", queue_of(r), "tenant",
-                                         r->tenant, "updated_us", (json_int_t)r->updated_us,
-                                         "holder", holder_json(r, now), "heartbeat_age_ms",
-                                         age < 0 ? json_null() : json_integer(age)));
+    json_array_append_new(arr, art_run_record_json(r, now));
     return;
   }
   char holder[ART_HOLDER_SIZE + 64];
@@ -158,18 +136,7 @@ static json_t *approvals_json(art_store *store, const char *run_id) {
     cli_store_error(&err);
     return NULL;
   }
-  json_t *array = json_array();
-  for (size_t i = 0; array && i < n; i++) {
-    const art_approval_record *a = &list[i];
-    json_t *one = json_pack(
-        "{s:s, s:s, s:s?, s:s, s:s?, s:I, s:s, s:s, s:s?, s:I, s:I, s:I}", "run_id", a->run_id,
-        "action_id", a->action_id, "tool", a->tool, "input_sha256", a->input_sha256, "requested_by",
-        a->requested_by, "requested_at_us", (json_int_t)a->requested_at_us, "reviewer", a->reviewer,
-        "decision", a->approved ? "approved" : "denied", "reason", a->reason, "decided_at_us",
-        (json_int_t)a->decided_at_us, "expires_at_us", (json_int_t)a->expires_at_us, "event_seq",
-        (json_int_t)a->event_seq);
-    if (json_array_append_new(array, one) < 0) json_decref(array), array = NULL;
-  }
+  json_t *array = art_approval_records_json(list, n);
   art_approval_records_free(list, n);
   if (!array) cli_error(EXIT_USAGE, CLI_ERR_INTERNAL, "out of memory");
   return array;

@@ -38,17 +38,21 @@ static void holder_of(art_store *store, const char *run_id, char *buf, size_t si
   art_run_record_dispose(&r);
 }
 
-int cli_claim(art_store *store, const char *run_id, art_lease *lease) {
-  art_error err = {0};
-  char owner[ART_HOLDER_SIZE], holder[ART_HOLDER_SIZE + 64];
-  art_holder_name(owner, sizeof owner, NULL);
-  if (art_lease_claim(lease, store, run_id, owner, art_now_us(), cli_lease_ttl(), &err) == 0)
-    return 0;
-  if (err.code != ART_ESTATE) return cli_store_error(&err);
+int cli_held_elsewhere(art_store *store, const char *run_id) {
+  char holder[ART_HOLDER_SIZE + 64];
   holder_of(store, run_id, holder, sizeof holder);
   return cli_error(EXIT_USAGE, CLI_ERR_STATE,
                    "run %s is being driven by another process (%s); try again when it stops",
                    run_id, holder);
+}
+
+int cli_claim(art_store *store, const char *run_id, art_lease *lease) {
+  art_error err = {0};
+  char owner[ART_HOLDER_SIZE];
+  art_holder_name(owner, sizeof owner, NULL);
+  if (art_lease_claim(lease, store, run_id, owner, art_now_us(), cli_lease_ttl(), &err) == 0)
+    return 0;
+  return err.code == ART_ESTATE ? cli_held_elsewhere(store, run_id) : cli_store_error(&err);
 }
 
 int cli_run_exists(const char *run_id) {

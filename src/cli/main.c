@@ -22,6 +22,8 @@ static const char usage[] =
     "  worker               drive the store's ready runs (--drain: until none is left)\n"
     "  queue set|list       at most N runs of a queue held at once (--max-running N)\n"
     "  tenant set|list      the same for a tenant (a spec's actor.tenant)\n"
+    "  serve                an HTTP API over the store (tokens per tenant) and a worker\n"
+    "  tokens new NAME      a new token for agentrt serve (--tenant T --role R)\n"
     "  cancel RUN           stop a run that has not finished\n"
     "  tools list SPEC.json the spec's tools (built-in, command, MCP) and what the policy does\n"
     "  readiness SPEC.json  the runtime readiness record: per primitive its owner and gaps;\n"
@@ -54,13 +56,14 @@ int main(int argc, char **argv) {
     puts("agentrt 0.1.0");
     return EXIT_OK;
   }
-  static const char *const names[] = {
-      "demo",    "run",   "eval",      "runs",   "approve", "deny",   "answer", "resume", "cancel",
-      "resolve", "tools", "readiness", "review", "submit",  "worker", "queue",  "tenant", NULL};
+  static const char *const names[] = {"demo",  "run",       "eval",   "runs",   "approve",
+                                      "deny",  "answer",    "resume", "cancel", "resolve",
+                                      "tools", "readiness", "review", "submit", "worker",
+                                      "serve", "tokens",    "queue",  "tenant", NULL};
   static int (*const commands[])(int, char **) = {
-      cmd_demo,   cmd_run,    cmd_eval,   cmd_runs,    cmd_approve, cmd_deny,
-      cmd_answer, cmd_resume, cmd_cancel, cmd_resolve, cmd_tools,   cmd_readiness,
-      cmd_review, cmd_submit, cmd_worker, cmd_queue,   cmd_tenant};
+      cmd_demo,   cmd_run,    cmd_eval,    cmd_runs,  cmd_approve,   cmd_deny,   cmd_answer,
+      cmd_resume, cmd_cancel, cmd_resolve, cmd_tools, cmd_readiness, cmd_review, cmd_submit,
+      cmd_worker, cmd_serve,  cmd_tokens,  cmd_queue, cmd_tenant};
   for (size_t i = 0; names[i]; i++)
     if (strcmp(cmd, names[i]) == 0) return commands[i](argc - 1, argv + 1);
   cli_set_json(cli_args_ask_json(argc, argv));

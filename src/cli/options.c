@@ -73,12 +73,19 @@ static int parse_flag(int argc, char **argv, int *i, unsigned allowed, cli_opts 
                 {OPT_LEASE, "--lease", offsetof(cli_opts, lease)},
                 {OPT_POLL, "--poll", offsetof(cli_opts, poll)},
                 {OPT_RUN_ID, "--run-id", offsetof(cli_opts, run_id)},
+                {OPT_LISTEN, "--listen", offsetof(cli_opts, listen)},
+                {OPT_TOKENS, "--tokens", offsetof(cli_opts, tokens)},
+                {OPT_SPECS, "--specs", offsetof(cli_opts, specs)},
+                {OPT_TENANT, "--tenant", offsetof(cli_opts, tenant)},
+                {OPT_ROLE, "--role", offsetof(cli_opts, role)},
                 {OPT_MAX_RUNNING, "--max-running", offsetof(cli_opts, max_running)}};
   if (strcmp(argv[*i], "--json") == 0) return o->json = true, 0;
   if ((allowed & OPT_JSONL) && strcmp(argv[*i], "--jsonl") == 0) return o->jsonl = true, 0;
   if ((allowed & OPT_ALL) && strcmp(argv[*i], "--all") == 0) return o->all = true, 0;
   if ((allowed & OPT_YAML) && strcmp(argv[*i], "--yaml") == 0) return o->yaml = true, 0;
   if ((allowed & OPT_DRAIN) && strcmp(argv[*i], "--drain") == 0) return o->drain = true, 0;
+  if ((allowed & OPT_NO_WORKER) && strcmp(argv[*i], "--no-worker") == 0)
+    return o->no_worker = true, 0;
   for (size_t k = 0; k < sizeof numbers / sizeof *numbers; k++) {
     int number = allowed & numbers[k].bit
                      ? number_flag(argc, argv, i, numbers[k].name, numbers[k].max,
@@ -109,6 +116,7 @@ int cli_parse(int argc, char **argv, unsigned allowed, int args, const char *usa
   const char *env = getenv("AGENTRT_STORE");
   o->store_given = env && env[0];
   o->store = o->store_given ? env : CLI_DEFAULT_STORE;
+  o->tokens = CLI_DEFAULT_TOKENS;
   cli_set_json(cli_args_ask_json(argc, argv));
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -145,8 +153,11 @@ int64_t cli_parse_age(const char *text) {
   static const struct {
     const char *unit;
     int64_t us;
-  } units[] = {{"ms", 1000LL},       {"s", 1000000LL},     {"m", 60000000LL},
-               {"h", 3600000000LL}, {"d", 86400000000LL}};
+  } units[] = {{"ms", 1000LL},
+               {"s", 1000000LL},
+               {"m", 60000000LL},
+               {"h", 3600000000LL},
+               {"d", 86400000000LL}};
   char *unit;
   long n = strtol(text, &unit, 10);
   if (unit == text || n < 0) return -1;

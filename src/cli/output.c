@@ -122,22 +122,10 @@ static void print_trace_table(const art_run *run) {
   }
 }
 
-/* A run blocked on a call whose outcome is unknown waits for an operator. */
-static bool outcome_unknown(const art_run *run) {
-  return art_run_stop_reason(run) == ART_STOP_BLOCKED &&
-         strcmp(art_run_stop_detail(run), "outcome_unknown") == 0;
-}
-
-/* The last decision of the run: what a run blocked on ask_human asked. */
-static const art_event *last_decision(const art_run *run) {
-  for (size_t i = art_run_event_count(run); i-- > 0;)
-    if (art_run_event(run, i)->type == ART_EV_DECISION) return art_run_event(run, i);
-  return NULL;
-}
-
-static const char *question_of(const art_run *run) {
-  const art_event *d = last_decision(run);
-  return d && d->u.decision.kind == ART_DECISION_ASK_HUMAN ? d->u.decision.text : NULL;
+/* What a paused run waits for is a call whose outcome is unknown. */
+static bool outcome_unknown(const json_t *pending) {
+  const char *kind = json_string_value(json_object_get(pending, "kind"));
+  return kind && strcmp(kind, "outcome_unknown") == 0;
 }
 
 /* The stop, the answer (as the trace shows it) and what a paused run waits for. */
@@ -161,13 +149,16 @@ static void print_stop(const art_run *run, art_run_status status) {
   if (r == ART_STOP_APPROVAL_REQUIRED)
     printf("paused: %s action %s waits for approval\n",
            stop->u.stop.tool ? stop->u.stop.tool : "answer", stop->u.stop.action_id);
-  if (outcome_unknown(run))
+  json_t *pending = art_durable_pending_json(run);
+  const char *question = json_string_value(json_object_get(pending, "question"));
+  if (outcome_unknown(pending))
     printf("paused: nobody knows whether %s call %s acted; an operator must say\n",
            stop->u.stop.tool, stop->u.stop.action_id);
-  else if (r == ART_STOP_BLOCKED && question_of(run))
-    printf("paused: waiting for a human answer to: %s\n", question_of(run));
+  else if (r == ART_STOP_BLOCKED && question)
+    printf("paused: waiting for a human answer to: %s\n", question);
   else if (r == ART_STOP_BLOCKED)
     printf("paused: waiting for a human answer\n");
+  json_decref(pending);
 }
 
 static void print_run(const art_run *run, art_run_status status) {
@@ -242,39 +233,25 @@ int cli_drive(art_run *run, art_model *model, art_lease *lease, const char *stor
   return rc == 0 ? 0 : cli_drive_failed(run, rc, NULL, lease ? store_path : NULL);
 }
 
-/* What a paused run waits for, from its trace: {action_id, kind, tool, input,
- * question}; a key that does not apply is null. */
-static json_t *pending_json(const art_run *run) {
-  const art_event *stop = art_run_event(run, art_run_event_count(run) - 1);
-  if (art_durable_status_of(run) != ART_RUN_PAUSED || !stop || stop->type != ART_EV_STOP)
-    return json_null();
-  const art_event *decision = last_decision(run);
-  const json_t *input = decision ? decision->u.decision.input : NULL;
-  const char *kind = stop->u.stop.reason == ART_STOP_APPROVAL_REQUIRED ? "approval"
-                     : outcome_unknown(run)                            ? "outcome_unknown"
-                                                                       : "human";
-  return json_pack("{s:s?, s:s, s:s?, s:O?, s:s?}", "action_id", stop->u.stop.action_id, "kind",
-                   kind, "tool", stop->u.stop.tool, "input", stop->u.stop.tool ? input : NULL,
-                   "question", strcmp(kind, "human") == 0 ? question_of(run) : NULL);
-}
-
 /* How to carry on with a paused run kept in a store. */
 static void print_next_steps(const art_run *run, const char *store) {
   const art_event *stop = art_run_event(run, art_run_event_count(run) - 1);
   char flag[300];
+  json_t *pending = art_durable_pending_json(run);
   cli_store_flag(flag, sizeof flag, store);
   if (art_run_stop_reason(run) == ART_STOP_APPROVAL_REQUIRED)
     printf("to continue: agentrt approve %s %s --reviewer NAME%s && agentrt resume %s%s\n"
            "         or: agentrt deny %s %s --reviewer NAME --reason WHY%s\n",
            art_run_id(run), stop->u.stop.action_id, flag, art_run_id(run), flag, art_run_id(run),
            stop->u.stop.action_id, flag);
-  else if (outcome_unknown(run))
+  else if (outcome_unknown(pending))
     printf("to continue: agentrt resolve %s %s --outcome done|retry|failed --reviewer NAME%s"
            " && agentrt resume %s%s\n",
            art_run_id(run), stop->u.stop.action_id, flag, art_run_id(run), flag);
   else if (art_run_stop_reason(run) == ART_STOP_BLOCKED)
     printf("to continue: agentrt answer %s \"TEXT\"%s && agentrt resume %s%s\n", art_run_id(run),
            flag, art_run_id(run), flag);
+  json_decref(pending);
 }
 
 static void print_approvals(const json_t *approvals) {
@@ -313,7 +290,7 @@ int cli_report(const art_run *run, const cli_opts *o, json_t *eval, const char *
   json_t *result = art_run_result_json(run);
   if (!result ||
       json_object_set_new(result, "status", json_string(art_run_status_name(status))) < 0 ||
-      json_object_set_new(result, "pending", pending_json(run)) < 0 ||
+      json_object_set_new(result, "pending", art_durable_pending_json(run)) < 0 ||
       (approvals && json_object_set(result, "approvals", approvals) < 0) ||
       (eval && json_object_set(result, "eval", eval) < 0)) {
     json_decref(result);

@@ -163,6 +163,13 @@ static int feed_stop(art_run *run, const json_t *ev, int64_t ts) {
   return ART_ESTATE;
 }
 
+/* A run cancelled before it started: art_run_cancel made its run_started
+ * and its stop together. */
+static bool cancelled_unstarted(const replay *r) {
+  const art_journal_entry *next = r->at + 1 < r->n ? &r->entries[r->at + 1] : NULL;
+  return next && next->type == ART_EV_STOP && next->step == 0;
+}
+
 /* Feed what produced the entry at r->at.  A policy verdict at this point is
  * a retrieve's, made while art_run_next builds a context: the verdicts on
  * decisions are made by feeding the decision, before the replay gets here. */
@@ -170,6 +177,11 @@ static int feed(replay *r) {
   art_run *run = r->run;
   const art_journal_entry *e = &r->entries[r->at];
   const art_action *act;
+  if (e->type == ART_EV_RUN_STARTED && cancelled_unstarted(r)) {
+    const json_t *stop = fields(r, r->at + 1);
+    if (!stop) return mismatch(run, r->at + 1, "its body is not a JSON object");
+    return art_run_cancel(run, str(stop, "reason"), r->entries[r->at + 1].ts_us);
+  }
   switch (e->type) {
   case ART_EV_RUN_STARTED:
   case ART_EV_CONTEXT_BUILT:

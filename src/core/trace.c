@@ -196,21 +196,24 @@ static uint64_t mix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-static uint64_t trace_half(const art_run *run, uint64_t seed) {
+static uint64_t trace_half(const char *run_id, uint64_t seed) {
   uint64_t h = 0xcbf29ce484222325ull ^ seed;
-  for (const char *s = art_run_id(run); *s; s++) h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+  for (const char *s = run_id; *s; s++) h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
   return mix64(h);
 }
 
 /* The two halves of the run's trace id; every span id derives from them. */
-static void trace_ids(const art_run *run, uint64_t ids[2]) {
-  ids[0] = trace_half(run, 1);
-  ids[1] = trace_half(run, 2);
+static void trace_ids(const char *run_id, uint64_t ids[2]) {
+  ids[0] = trace_half(run_id, 1);
+  ids[1] = trace_half(run_id, 2);
 }
 
-static void spans_of(const uint64_t ids[2], const art_event *ev, uint64_t *span, uint64_t *parent) {
-  uint64_t root = mix64(ids[0]) | 1, step = mix64(ids[0] + 1 + ev->step) | 1;
-  switch (ev->type) {
+/* The span of an event of `type` in `step`; `call_id` is a tool call's or
+ * result's. */
+static void spans_of(const uint64_t ids[2], art_event_type type, uint32_t step, uint32_t call_id,
+                     uint64_t *span, uint64_t *parent) {
+  uint64_t root = mix64(ids[0]) | 1, step_span = mix64(ids[0] + 1 + step) | 1;
+  switch (type) {
   case ART_EV_RUN_STARTED:
   case ART_EV_STOP:
     *span = root;
@@ -218,19 +221,25 @@ static void spans_of(const uint64_t ids[2], const art_event *ev, uint64_t *span,
     break;
   case ART_EV_TOOL_CALL:
   case ART_EV_TOOL_RESULT:
-    *span = mix64(ids[1] ^ (ev->type == ART_EV_TOOL_CALL ? ev->u.tool_call.call_id
-                                                         : ev->u.tool_result.call_id)) |
-            1;
-    *parent = step;
+    *span = mix64(ids[1] ^ call_id) | 1;
+    *parent = step_span;
     break;
-  default: *span = step; *parent = root;
+  default: *span = step_span; *parent = root;
   }
+}
+
+static void event_spans(const uint64_t ids[2], const art_event *ev, uint64_t *span,
+                        uint64_t *parent) {
+  uint32_t call_id = ev->type == ART_EV_TOOL_CALL     ? ev->u.tool_call.call_id
+                     : ev->type == ART_EV_TOOL_RESULT ? ev->u.tool_result.call_id
+                                                      : 0;
+  spans_of(ids, ev->type, ev->step, call_id, span, parent);
 }
 
 void art_event_spans(const art_run *run, const art_event *ev, uint64_t *span, uint64_t *parent) {
   uint64_t ids[2];
-  trace_ids(run, ids);
-  spans_of(ids, ev, span, parent);
+  trace_ids(art_run_id(run), ids);
+  event_spans(ids, ev, span, parent);
 }
 
 int art_event_write_json(const art_run *run, const art_event *ev, art_jw *w) {
@@ -238,13 +247,13 @@ int art_event_write_json(const art_run *run, const art_event *ev, art_jw *w) {
   uint64_t span, parent;
   art_jw_reset(w);
   if (w->ids_of != run) { /* a sink writes one run's events: hash its id once */
-    trace_ids(run, w->ids);
+    trace_ids(art_run_id(run), w->ids);
     w->ids_of = run;
   }
   hex64(w->ids[0], trace_id);
   hex64(w->ids[1], trace_id + 16);
   trace_id[32] = '\0';
-  spans_of(w->ids, ev, &span, &parent);
+  event_spans(w->ids, ev, &span, &parent);
   art_jw_open(w, '{');
   art_jw_member_str(w, "run_id", art_run_id(run));
   art_jw_member_int(w, "seq", ev->seq);
@@ -273,5 +282,30 @@ json_t *art_event_to_json(const art_run *run, const art_event *ev) {
   art_jw w = {0};
   json_t *j = art_event_write_json(run, ev, &w) == 0 ? art_json_parse(w.s, w.len, NULL) : NULL;
   art_jw_dispose(&w);
+  return j;
+}
+
+/* The envelope and the trace ids, then the body's members (latency_us first,
+ * as art_event_write_json puts them). */
+json_t *art_journal_entry_to_json(const char *run_id, const art_journal_entry *e) {
+  json_t *body = art_json_parse(e->body, e->body_len, NULL);
+  json_t *call_id = json_object_get(body, "call_id");
+  uint64_t ids[2], span, parent;
+  char trace_id[33], span_hex[17] = {0}, parent_hex[17] = {0};
+  trace_ids(run_id, ids);
+  spans_of(ids, e->type, e->step, (uint32_t)json_integer_value(call_id), &span, &parent);
+  hex64(ids[0], trace_id);
+  hex64(ids[1], trace_id + 16);
+  trace_id[32] = '\0';
+  hex64(span, span_hex);
+  hex64(parent, parent_hex);
+  json_t *j = body ? json_pack("{s:s, s:i, s:s, s:i, s:I, s:O*, s:s, s:s, s:s*}", "run_id", run_id,
+                               "seq", (int)e->seq, "type", art_event_type_name(e->type), "step",
+                               (int)e->step, "ts_us", (json_int_t)e->ts_us, "latency_us",
+                               json_object_get(body, "latency_us"), "trace_id", trace_id, "span_id",
+                               span_hex, "parent_span_id", parent ? parent_hex : NULL)
+                   : NULL;
+  if (j && json_object_update_missing(j, body) < 0) json_decref(j), j = NULL;
+  json_decref(body);
   return j;
 }

@@ -213,6 +213,20 @@ static void every_prefix_replays_to_the_live_state(recording *rec) {
   }
 }
 
+/* Each entry of the journal gives its event as the run's trace has it, key
+ * for key and in the same order, without the run (art_journal_entry_to_json). */
+static void journal_entries_give_the_trace(const recording *rec) {
+  for (size_t i = 0; i < rec->journal.n; i++) {
+    json_t *got = art_journal_entry_to_json("rp", &rec->journal.entries[i]);
+    char *g = json_dumps(got, JSON_COMPACT),
+         *w = json_dumps(json_array_get(rec->trace, i), JSON_COMPACT);
+    if (!g || strcmp(g, w) != 0) fail_msg("event %zu:\nentry %s\ntrace %s", i + 1, g, w);
+    free(g);
+    free(w);
+    json_decref(got);
+  }
+}
+
 static void dispose(recording *rec) {
   json_decref(rec->trace);
   art_journal_dispose(&rec->journal);
@@ -224,6 +238,7 @@ static void check_scenario(const char *spec_text, bool deny, int cancel_after) {
   recording rec = {0};
   record(&rec, spec_text, deny, cancel_after);
   every_prefix_replays_to_the_live_state(&rec);
+  journal_entries_give_the_trace(&rec);
   dispose(&rec);
 }
 
@@ -251,6 +266,36 @@ static void replays_token_and_cost_budgets(void **state) {
                  "\"price\":{\"input_per_mtok\":2},\"decisions\":[" LOOKUP "," LOOKUP "," LOOKUP
                  "]}}",
                  false, -1);
+}
+
+/* Cancelled before it started (a queued run): run_started and stop, at step 0,
+ * which the cancel makes together. */
+static void replays_a_run_cancelled_before_it_started(void **state) {
+  (void)state;
+  art_error err;
+  art_spec *spec = tu_spec(SPEC(ANSWER, ""));
+  art_store *store;
+  art_run *run, *again;
+  art_sink sink;
+  art_journal journal = {0};
+  assert_int_equal(art_store_open_memory(&store, &err), 0);
+  assert_int_equal(store->vt->create_run(store, &(art_run_record){.run_id = "rp"}, &err), 0);
+  assert_int_equal(art_run_new(&run, spec, NULL), 0);
+  assert_int_equal(art_store_sink_new(&sink, store, 0, &err), 0);
+  assert_int_equal(art_run_add_sink(run, &sink), 0);
+  assert_int_equal(art_run_cancel(run, "not needed", 1000), 0);
+  assert_int_equal(store->vt->load_journal(store, "rp", &journal, &err), 0);
+  assert_int_equal(journal.n, 2);
+  assert_int_equal(art_run_new(&again, spec, NULL), 0);
+  if (art_run_replay_journal(again, &journal) < 0) fail_msg("%s", art_run_errmsg(again));
+  assert_int_equal(art_run_stop_reason(again), ART_STOP_CANCELLED);
+  assert_string_equal(art_run_stop_detail(again), "not needed");
+  assert_int_equal(art_run_event_count(again), 2);
+  art_journal_dispose(&journal);
+  art_run_free(again);
+  art_run_free(run);
+  art_store_close(store);
+  art_spec_free(spec);
 }
 
 static void replays_a_plain_run(void **state) {
@@ -399,6 +444,7 @@ static void a_journal_that_does_not_match_is_refused(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(replays_a_plain_run),
+      cmocka_unit_test(replays_a_run_cancelled_before_it_started),
       cmocka_unit_test(replays_token_and_cost_budgets),
       cmocka_unit_test(replays_approvals_given_and_denied),
       cmocka_unit_test(replays_questions_failures_and_stops),

@@ -91,7 +91,7 @@ static void make_install_gives_a_library_the_readme_example_builds_against(void 
 
 #define BUILD_PACKAGES                                                                             \
   "build-essential cmake pkg-config libjansson-dev libsqlite3-dev libcurl4-openssl-dev "           \
-  "libuv1-dev libpq-dev"
+  "libuv1-dev libpq-dev libmicrohttpd-dev"
 #define TEST_PACKAGES "libcmocka-dev json-schema-test-suite clang libclang-rt-14-dev postgresql-15"
 
 /* A copy of the script in a tree of its own (its lock file, its node_modules). */
@@ -173,6 +173,8 @@ static void check_layers_passes_and_names_a_wrong_arrow(void **state) {
                             "printf '#include \"core/alloc.h\"\\n#include \"tool/command.h\"\\n"
                             "#include <unistd.h>\\n' >src/core/tool.c && "
                             "printf '#include \"cli/cli.h\"\\n' >src/tool/mcp.c && "
+                            "mkdir -p src/driver && "
+                            "printf '#include <microhttpd.h>\\n' >src/driver/http.c && "
                             "'%s/scripts/check-layers' .",
                             root, root, root, SRC);
   assert_int_equal(status, 1);
@@ -182,6 +184,8 @@ static void check_layers_passes_and_names_a_wrong_arrow(void **state) {
   assert_has(out, "src/core/tool.c:1:", false);
   assert_has(out, "src/tool/mcp.c:1:#include \"cli/cli.h\"\n"
                   "    an adapter includes no driver or CLI header", true);
+  assert_has(out, "src/driver/http.c:1:#include <microhttpd.h>\n"
+                  "    the library stays free of HTTP", true);
   assert_has(out, "check-layers: FAILED", true);
   free(out);
 }
