@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_HEADERS 4
+#define MAX_HEADERS 6
 
 struct http_request {
   http_server *server;

@@ -67,7 +67,7 @@ unsigned http_status(const http_request *req);
 void http_set_ud(http_request *req, void *ud);
 void *http_ud(const http_request *req);
 
-/* A header for the reply to come (name and value are copied; at most 4). */
+/* A header for the reply to come (name and value are copied; at most 6). */
 void http_add_header(http_request *req, const char *name, const char *value);
 /* Reply with `len` bytes of `body` (copied). */
 void http_reply(http_request *req, unsigned status, const char *content_type, const char *body,

@@ -141,6 +141,9 @@ static const struct route {
   bool open; /* no token needed */
   int arg;
 } routes[] = {
+    {"GET", "/", serve_console, true, 0},
+    {"GET", "/console.js", serve_console, true, 0},
+    {"GET", "/console.css", serve_console, true, 0},
     {"GET", "/healthz", healthz, true, 0},
     {"GET", "/metrics", serve_metrics, false, 0},
     {"POST", "/v1/runs", serve_submit, false, 0},

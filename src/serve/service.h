@@ -77,6 +77,15 @@ void serve_list_approvals(serve_call *c, http_request *req);
 void serve_decide(serve_call *c, http_request *req);
 void serve_events(serve_call *c, http_request *req);
 void serve_metrics(serve_call *c, http_request *req);
+void serve_console(serve_call *c, http_request *req);
+
+/* The console's files (console.c; made by CMake from src/serve/console/),
+ * ended by one whose path is NULL. */
+typedef struct serve_asset {
+  const char *path, *content_type, *body;
+  size_t len;
+} serve_asset;
+extern const serve_asset serve_console_assets[];
 
 /* events.c: the event streams' follow timer, and what they hold. */
 void serve_follow_tick(uv_timer_t *t);
