@@ -11,7 +11,7 @@ PREFIX ?= /usr/local
 RELEASE_DIR ?= build-release
 
 .PHONY: all bootstrap-build bootstrap-bench bootstrap-test build release demo install test check-layers \
-	test-normal test-asan fuzz bench clean
+	test-normal test-asan fuzz bench screenshot clean
 
 all: build
 
@@ -85,6 +85,12 @@ bench: bootstrap-bench
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DAGENTRT_TESTS=OFF -DAGENTRT_BENCH=ON >/dev/null
 	@cmake --build build-bench -j $(JOBS) >/dev/null
 	@for b in build-bench/bench_*; do $$b || exit 1; done
+
+# The console's screenshot in the README: the one its test in headless
+# Chromium takes (test_serve, the_console_in_headless_chromium).
+screenshot: build
+	@cd build && ./test_serve >/dev/null
+	@mkdir -p docs && cp build/console.png docs/console.png
 
 clean:
 	rm -rf build build-asan build-release build-bench build-fuzz

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE /* memmem */
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -918,6 +919,73 @@ static void the_services_worker_drives_its_runs(void **state) {
   free(a), free(rev);
 }
 
+/* ---- the console -------------------------------------------------------------------- */
+
+/* node tests/it/console_driver.js with `args`, leading a process group of its
+ * own (Chromium's helpers are in another, its own, which the driver kills):
+ * its exit status, and its one line of JSON into *report (a new reference). */
+static int drive_console(const char *const args[4], json_t **report) {
+  char driver[600];
+  snprintf(driver, sizeof driver, "%s/tests/it/console_driver.js", AGENTRT_SOURCE_DIR);
+  const char *out = tu_path("console-driver.out");
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    setpgid(0, 0);
+    int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || dup2(fd, 1) < 0) _exit(127);
+    close(fd);
+    execlp("node", "node", driver, args[0], args[1], args[2], args[3], (char *)NULL);
+    _exit(127);
+  }
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  kill(-pid, SIGKILL); /* nothing of its group outlives it */
+  char *text = tu_read(out);
+  *report = text ? json_loads(text, 0, NULL) : NULL;
+  if (!*report) fail_msg("console_driver.js said no report (status %d): %s", status, text);
+  free(text);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+/* A reviewer opens the console in headless Chromium: it sees the paused run's
+ * pending action (its tool and the input it would allow), opens the run's
+ * timeline, approves, and watches the run finish there; the page's JS console
+ * says no error.  The screenshot is left in the build directory
+ * (console.png; `make screenshot` copies it to docs/). */
+static void the_console_in_headless_chromium(void **state) {
+  (void)state;
+  setup_service();
+  char *a = token("alice", "acme", "submitter"), *rev = token("rita", "acme", "reviewer");
+  unlink(tu_path("outbox.jsonl"));
+  start_service_with(true);
+  char *sent = submit(a, "send");
+  wait_for_status(a, sent, "paused");
+  reply page = http("GET", "/", NULL, NULL);
+  assert_int_equal(page.status, 200);
+  assert_contains(page.body, "<script src=\"/console.js\" defer></script>");
+  free(page.body);
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/", srv.port);
+  json_t *report;
+  const char *args[4] = {url, rev, sent, AGENTRT_BINARY_DIR "/console.png"};
+  int rc = drive_console(args, &report);
+  if (rc != 0) {
+    char *text = json_dumps(report, JSON_INDENT(1));
+    fail_msg("the console test failed:\n%s", text);
+  }
+  assert_contains(json_string_value(json_object_get(report, "page")), "success");
+  assert_int_equal(json_array_size(json_object_get(report, "errors")), 0);
+  json_decref(report);
+  assert_run(a, sent, "finished", "success");
+  assert_int_equal(tu_count_lines(tu_path("outbox.jsonl")), 1);
+  stop_service();
+  struct stat st;
+  assert_int_equal(stat(AGENTRT_BINARY_DIR "/console.png", &st), 0);
+  assert_true(st.st_size > 1000);
+  free(sent), free(a), free(rev);
+}
+
 /* ---- event streams ------------------------------------------------------------------- */
 
 typedef struct sse {
@@ -1075,6 +1143,7 @@ int main(void) {
       cmocka_unit_test(clients_that_stop_reading_hold_little),
       cmocka_unit_test(the_service_stops_with_streams_open),
       cmocka_unit_test(the_services_worker_drives_its_runs),
+      cmocka_unit_test(the_console_in_headless_chromium),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   curl_global_cleanup();
