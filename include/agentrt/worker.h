@@ -71,6 +71,11 @@ int art_worker_new(art_worker **out, art_loop *loop, art_store *store,
  * and released.  The worker is done once the last has gone. */
 void art_worker_stop(art_worker *w);
 
+/* Look for ready runs on the loop's next turn, not at the next poll: for
+ * whoever made a run ready on this loop (a service that queued one, or
+ * recorded a decision that lets one go on).  Called on the loop's thread. */
+void art_worker_poke(art_worker *w);
+
 /* Done: drained (options.drain) or stopped, with no run in flight; its
  * handles are closed then, and art_loop_run returns. */
 bool art_worker_done(const art_worker *w);

@@ -118,6 +118,12 @@ static int start_worker(serving *s, art_store *store, int64_t poll_ms) {
   return cli_store_error(&err);
 }
 
+/* A run the service made ready is looked for at once, not at the next poll. */
+static void poke_worker(void *ud) {
+  serving *s = ud;
+  if (s->worker) art_worker_poke(s->worker);
+}
+
 static int serve_on_loop(serving *s, art_store *store, int64_t poll_ms) {
   art_error err = {0};
   char store_name[512];
@@ -126,7 +132,9 @@ static int serve_on_loop(serving *s, art_store *store, int64_t poll_ms) {
                         .tokens_path = s->o->tokens,
                         .specs_dir = s->o->specs,
                         .store_name = store_name,
-                        .log = stderr};
+                        .log = stderr,
+                        .runs_ready = poke_worker,
+                        .runs_ready_ud = s};
   if (serve_new(&s->service, &s->uv, store, &opts, &err) < 0)
     return cli_error(EXIT_USAGE,
                      err.code == ART_EIO || err.code == ART_EINVAL ? CLI_ERR_USAGE : CLI_ERR_SPEC,

@@ -215,6 +215,10 @@ static void look_soon(uv_idle_t *idle) {
 
 static void told(uv_async_t *async) { look(async->data); }
 
+void art_worker_poke(art_worker *w) {
+  if (!w->done && !w->stopping) uv_idle_start(&w->look_soon, look_soon);
+}
+
 /* A run in flight: its lease renewed (one found taken over is cancelled:
  * its holder is another, and its writes are refused), and a cancel asked
  * from elsewhere seen. */

@@ -97,9 +97,10 @@ void serve_decide(serve_call *c, http_request *req) {
   d.by = c->token->name;
   if (read_request(req, body, &d) == 0) {
     if (art_durable_decide(c->srv->store, c->srv->opts.store_name, c->srv->holder, 0, &d, &result,
-                           &err) < 0)
+                           &err) < 0) {
       failed(req, &result, &err);
-    else
+    } else {
+      serve_runs_ready(c->srv); /* a decided run goes on */
       serve_json(req, 200,
                  json_pack("{s:s, s:s?, s:s, s:s, s:s?}", "run_id", c->run_id, "action_id",
                            result.action_id[0] ? result.action_id : NULL, "decision",
@@ -108,6 +109,7 @@ void serve_decide(serve_call *c, http_request *req) {
                            result.stop_reason == ART_STOP_NONE
                                ? NULL
                                : art_stop_reason_name(result.stop_reason)));
+    }
   }
   json_decref(body);
 }

@@ -99,28 +99,31 @@ static int set_actor(json_t *spec, const serve_token *t, bool registered, http_r
   return 0;
 }
 
-/* The spec checked as `agentrt submit` checks it, and queued. */
-static void queue_run(serve_call *c, http_request *req, json_t *spec_json, const char *name) {
+/* The spec checked as `agentrt submit` checks it, and queued as run_id: 0,
+ * or -1 having replied. */
+static int queue_run(serve_call *c, http_request *req, json_t *spec_json, const char *name,
+                     char run_id[ART_RUN_ID_SIZE]) {
   art_spec *spec;
   art_error err = {0};
-  char run_id[ART_RUN_ID_SIZE], location[64 + ART_RUN_ID_SIZE];
   json_object_del(spec_json, "run_id"); /* the service names every run */
   if (art_spec_parse(&spec, spec_json, name, c->srv->opts.specs_dir, NULL, &err) < 0)
-    return serve_error(req, 400, err.code == ART_ENOMEM ? "internal" : "spec", "%s", err.message);
+    return serve_refuse(req, 400, err.code == ART_ENOMEM ? "internal" : "spec", "%s", err.message);
   art_run_id_generate(run_id);
   int rc = art_durable_submit(c->srv->store, spec, run_id, NULL, art_now_us(), &err);
   art_spec_free(spec);
-  if (rc == ART_ESPEC) return serve_error(req, 400, "spec", "%s", err.message);
-  if (rc < 0) return serve_store_error(req, &err);
-  snprintf(location, sizeof location, "/v1/runs/%s", run_id);
-  http_add_header(req, "Location", location);
-  serve_json(req, 201, json_pack("{s:s, s:s}", "run_id", run_id, "status", "queued"));
+  if (rc == ART_ESPEC) return serve_refuse(req, 400, "spec", "%s", err.message);
+  if (rc < 0) {
+    serve_store_error(req, &err);
+    return -1;
+  }
+  return 0;
 }
 
-void serve_submit(serve_call *c, http_request *req) {
-  json_t *body = serve_body_object(req, false), *spec = NULL;
+int serve_create_run(serve_call *c, http_request *req, const json_t *body,
+                     char run_id[ART_RUN_ID_SIZE]) {
+  json_t *spec = NULL;
   char name[160] = "the request's spec";
-  if (!body) return;
+  int rc = -1;
   bool registered = json_object_get(body, "spec_ref") != NULL;
   if (registered) {
     registered_spec(c, req, body, name, sizeof name, &spec);
@@ -130,10 +133,25 @@ void serve_submit(serve_call *c, http_request *req) {
                 "machines: only admin tokens submit their own; submit a registered one with "
                 "{\"spec_ref\": NAME}");
   } else {
-    spec = json_incref(body);
+    spec = json_deep_copy(body);
+    if (!spec) serve_error(req, 500, "internal", "out of memory");
   }
-  if (spec && set_actor(spec, c->token, registered, req) == 0) queue_run(c, req, spec, name);
+  if (spec && set_actor(spec, c->token, registered, req) == 0)
+    rc = queue_run(c, req, spec, name, run_id);
   json_decref(spec);
+  if (rc == 0) serve_runs_ready(c->srv);
+  return rc;
+}
+
+void serve_submit(serve_call *c, http_request *req) {
+  json_t *body = serve_body_object(req, false);
+  char run_id[ART_RUN_ID_SIZE], location[64 + ART_RUN_ID_SIZE];
+  if (!body) return;
+  if (serve_create_run(c, req, body, run_id) == 0) {
+    snprintf(location, sizeof location, "/v1/runs/%s", run_id);
+    http_add_header(req, "Location", location);
+    serve_json(req, 201, json_pack("{s:s, s:s}", "run_id", run_id, "status", "queued"));
+  }
   json_decref(body);
 }
 
@@ -235,10 +253,10 @@ static int rebuild(serve_call *c, http_request *req, const char *run_id, art_dur
 
 /* What `agentrt runs show --json` prints: the result object, its status,
  * what it waits for, its approvals. */
-static json_t *shown(serve_call *c, const art_durable *d, art_error *err) {
+static json_t *shown(serve *s, const art_durable *d, art_error *err) {
   art_approval_record *list;
   size_t n;
-  if (c->srv->store->vt->list_approvals(c->srv->store, c->run_id, &list, &n, err) < 0) return NULL;
+  if (s->store->vt->list_approvals(s->store, d->record.run_id, &list, &n, err) < 0) return NULL;
   json_t *approvals = art_approval_records_json(list, n);
   art_approval_records_free(list, n);
   json_t *result = art_run_result_json(d->run);
@@ -254,19 +272,26 @@ static json_t *shown(serve_call *c, const art_durable *d, art_error *err) {
   return result;
 }
 
+json_t *serve_run_result(serve *s, const char *run_id, art_error *err) {
+  art_durable d;
+  if (art_durable_open(&d, s->store, run_id, NULL, s->opts.store_name, false, err) < 0) return NULL;
+  json_t *j = shown(s, &d, err);
+  art_durable_dispose(&d);
+  return j;
+}
+
 void serve_show_run(serve_call *c, http_request *req) {
   art_run_record r;
-  art_durable d;
   art_error err = {0};
   if (serve_visible_run(c, req, &r) < 0) return;
   art_run_record_dispose(&r);
-  if (rebuild(c, req, c->run_id, &d) < 0) return;
-  json_t *j = shown(c, &d, &err);
+  json_t *j = serve_run_result(c->srv, c->run_id, &err);
   if (j)
     serve_json(req, 200, j);
-  else
+  else if (err.code == ART_ENOTFOUND || err.code == ART_EBUSY)
     serve_store_error(req, &err);
-  art_durable_dispose(&d);
+  else
+    serve_error(req, 500, "internal", "run %s cannot be rebuilt: %s", c->run_id, err.message);
 }
 
 /* ---- GET /v1/approvals?state=pending --------------------------------------------- */

@@ -87,29 +87,24 @@ json_t *serve_body_object(http_request *req, bool empty_ok) {
   return j;
 }
 
+void serve_runs_ready(serve *s) {
+  if (s->opts.runs_ready) s->opts.runs_ready(s->opts.runs_ready_ud);
+}
+
 /* ---- tenants -------------------------------------------------------------------- */
 
-static char *actor_member(const art_run_record *r, const char *member) {
-  json_t *spec = r->spec_json ? json_loads(r->spec_json, 0, NULL) : NULL;
-  const char *v = json_string_value(json_object_get(json_object_get(spec, "actor"), member));
-  char *copy = v ? strdup(v) : NULL;
-  json_decref(spec);
-  return copy;
-}
-
-static bool actor_is(const art_run_record *r, const char *member, const char *want) {
-  char *v = actor_member(r, member);
-  bool is = v && strcmp(v, want) == 0;
-  free(v);
-  return is;
-}
-
+/* The run's tenant is its record's (the spec's actor.tenant, kept beside
+ * it); who submitted it, its actor's id, is only in the spec. */
 bool serve_tenants(const serve_token *t, const art_run_record *r) {
-  return actor_is(r, "tenant", t->tenant);
+  return r->tenant && strcmp(r->tenant, t->tenant) == 0;
 }
 
 bool serve_submitted(const serve_token *t, const art_run_record *r) {
-  return actor_is(r, "id", t->name);
+  json_t *spec = r->spec_json ? json_loads(r->spec_json, 0, NULL) : NULL;
+  const char *id = json_string_value(json_object_get(json_object_get(spec, "actor"), "id"));
+  bool is = id && strcmp(id, t->name) == 0;
+  json_decref(spec);
+  return is;
 }
 
 int serve_visible_run(serve_call *c, http_request *req, art_run_record *out) {

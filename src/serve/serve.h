@@ -25,6 +25,10 @@ typedef struct serve_options {
   unsigned follow_ms;   /* how often event streams waiting for a run look at the store (0: 200) */
   unsigned keepalive_s; /* a comment on an idle event stream, to find clients gone (0: 15) */
   FILE *log;            /* one line a request (never a token); NULL: none */
+  /* Told (on the loop's thread) when a request made a run ready: queued it,
+   * or decided what it waited for; an embedded worker looks at once. */
+  void (*runs_ready)(void *ud);
+  void *runs_ready_ud;
 } serve_options;
 
 typedef struct serve serve;

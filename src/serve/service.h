@@ -65,10 +65,21 @@ json_t *serve_body_object(http_request *req, bool empty_ok);
 /* The record of c->run_id when the token's tenant's: 0, or -1 having replied
  * (another tenant's run is a 404, as a missing one). */
 int serve_visible_run(serve_call *c, http_request *req, art_run_record *out);
-/* Whether run r is of the token's tenant, by the actor its spec names; and
- * whether the token submitted it (its actor is the token). */
+/* Whether run r is of the token's tenant (its record's); and whether the
+ * token submitted it (its spec's actor is the token). */
 bool serve_tenants(const serve_token *t, const art_run_record *r);
 bool serve_submitted(const serve_token *t, const art_run_record *r);
+
+/* options.runs_ready, when there is one. */
+void serve_runs_ready(serve *s);
+
+/* A run from a submit body ({"spec_ref", "goal", "input"}, or an admin's
+ * spec) as the token's, queued as run_id: 0, or -1 having replied. */
+int serve_create_run(serve_call *c, http_request *req, const json_t *body,
+                     char run_id[ART_RUN_ID_SIZE]);
+/* What GET /v1/runs/{id} shows of a run: its result object (trace
+ * included), status, pending action and approvals; NULL with err set. */
+json_t *serve_run_result(serve *s, const char *run_id, art_error *err);
 
 void serve_submit(serve_call *c, http_request *req);
 void serve_list_runs(serve_call *c, http_request *req);

@@ -60,16 +60,18 @@ static int wait_for_port(const char *log) {
 
 /* The service, with its worker (looking for ready runs every 20 ms) or not:
  * without, tests drive runs with `agentrt worker --drain` (work). */
-static void start_service_with(bool worker) {
+static void start_service_polling(bool worker, const char *poll) {
   const char *args[] = {
       "serve",    "--listen", "127.0.0.1:0", "--store",        srv.store,
       "--tokens", srv.tokens, "--specs",     tu_path("specs"), worker ? "--poll" : "--no-worker",
-      "20ms",     NULL};
+      poll,       NULL};
   if (!worker) args[10] = NULL;
   unlink(tu_path("serve.log"));
   srv.pid = tu_cli_start(args, "serve.log", 0);
   srv.port = wait_for_port("serve.log");
 }
+
+static void start_service_with(bool worker) { start_service_polling(worker, "20ms"); }
 
 static void start_service(void) { start_service_with(false); }
 
@@ -919,6 +921,24 @@ static void the_services_worker_drives_its_runs(void **state) {
   free(a), free(rev);
 }
 
+/* A run the service queues or lets go on is taken by its worker at once, not
+ * at the next poll (an hour away). */
+static void the_services_worker_is_poked(void **state) {
+  (void)state;
+  setup_service();
+  char *a = token("alice", "acme", "submitter"), *rev = token("rita", "acme", "reviewer");
+  start_service_polling(true, "1h");
+  usleep(100000); /* past the worker's first look, which finds nothing */
+  char *sent = submit(a, "send");
+  wait_for_status(a, sent, "paused");
+  char *action = pending_action(a, sent);
+  approve(rev, sent, action);
+  wait_for_status(a, sent, "finished");
+  assert_run(a, sent, "finished", "success");
+  stop_service();
+  free(sent), free(action), free(a), free(rev);
+}
+
 /* ---- the console -------------------------------------------------------------------- */
 
 /* node tests/it/console_driver.js with `args`, leading a process group of its
@@ -1143,6 +1163,7 @@ int main(void) {
       cmocka_unit_test(clients_that_stop_reading_hold_little),
       cmocka_unit_test(the_service_stops_with_streams_open),
       cmocka_unit_test(the_services_worker_drives_its_runs),
+      cmocka_unit_test(the_services_worker_is_poked),
       cmocka_unit_test(the_console_in_headless_chromium),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
