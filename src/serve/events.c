@@ -10,7 +10,13 @@
  * sent nothing for keepalive_s sends a comment line, which is how a client
  * that went away is found.  Each event's SSE id is its seq: a client that
  * reconnects with Last-Event-ID gets the events after it, none twice, none
- * missed. */
+ * missed.
+ *
+ * A stream may end when its run pauses too (the Agent Protocol's streams
+ * do).  A waiter is a follower that sends no events: it sleeps as one until
+ * its run stops (pauses, finishes or is cancelled), then sends the one body
+ * its result function makes (the Agent Protocol's wait: agent_protocol.c).
+ * Its keep-alive is a newline, which a JSON body may start with. */
 #include "serve/service.h"
 
 #include <inttypes.h>
@@ -28,9 +34,11 @@ struct serve_follower {
   char *text; /* made, not yet taken by the connection: text[taken..len) */
   size_t len, taken, cap;
   bool sleeping;
-  bool keepalive;       /* a comment is due */
-  int64_t last_sent_us; /* when it last gave its connection something */
-  bool run_ended;       /* every event of a finished or cancelled run is made */
+  bool keepalive;         /* a comment is due */
+  int64_t last_sent_us;   /* when it last gave its connection something */
+  bool run_ended;         /* every event of a finished or cancelled run is made */
+  serve_result_fn result; /* a waiter's (NULL: a stream of events) */
+  bool until_stopped;     /* the stream ends when the run pauses too */
   serve_follower *prev, *next;
 };
 
@@ -98,6 +106,24 @@ static void json_lines(serve_call *c, http_request *req, uint32_t from) {
 
 /* ---- streams ----------------------------------------------------------------------- */
 
+static bool run_stopped(art_run_status s) {
+  return s == ART_RUN_PAUSED || s == ART_RUN_FINISHED || s == ART_RUN_CANCELLED;
+}
+
+/* A waiter's body, once its run has stopped; until then it waits for events
+ * after the run's last. */
+static int read_result(serve_follower *f, const art_run_record *r) {
+  if (!run_stopped(r->status)) {
+    f->next_seq = r->events + 1;
+    return 0;
+  }
+  free(f->text);
+  f->text = f->result(f->srv, f->run_id, &f->len);
+  f->taken = 0, f->cap = f->len;
+  f->run_ended = true;
+  return f->text ? 0 : ART_ENOMEM;
+}
+
 /* More events into f->text: those after next_seq, up to FILL_BYTES.  The
  * record is read first: once it says the run ended, its journal is whole. */
 static int read_more(serve_follower *f) {
@@ -107,7 +133,13 @@ static int read_more(serve_follower *f) {
   art_error err = {0};
   int rc = store->vt->get_run(store, f->run_id, &r, &err);
   if (rc < 0) return rc;
-  bool ended = r.status == ART_RUN_FINISHED || r.status == ART_RUN_CANCELLED;
+  if (f->result) {
+    rc = read_result(f, &r);
+    art_run_record_dispose(&r);
+    return rc;
+  }
+  bool ended = f->until_stopped ? run_stopped(r.status)
+                                : r.status == ART_RUN_FINISHED || r.status == ART_RUN_CANCELLED;
   uint32_t events = r.events;
   bool more = events >= f->next_seq;
   art_run_record_dispose(&r);
@@ -142,6 +174,7 @@ static ssize_t fill(void *ud, char *buf, size_t max) {
   if (f->taken < f->len) return take(f, buf, max);
   if (f->keepalive && max >= sizeof comment - 1) {
     f->keepalive = false;
+    if (f->result) return buf[0] = '\n', 1;
     memcpy(buf, comment, sizeof comment - 1);
     return sizeof comment - 1;
   }
@@ -167,15 +200,19 @@ static void closed(void *ud) {
   free(f);
 }
 
-static void follow(serve_call *c, http_request *req, uint32_t from) {
+void serve_follow(serve_call *c, http_request *req, uint32_t from, bool until_stopped,
+                  serve_result_fn result) {
   serve_follower *f = calloc(1, sizeof *f);
   if (!f) return serve_error(req, 500, "internal", "out of memory");
   serve *s = c->srv;
   f->srv = s;
   f->next_seq = from;
+  f->result = result;
+  f->until_stopped = until_stopped || result;
   f->last_sent_us = art_now_us();
   snprintf(f->run_id, sizeof f->run_id, "%s", c->run_id);
-  if (http_reply_stream(req, "text/event-stream", fill, closed, f, &f->stream) == ART_ENOMEM) {
+  if (http_reply_stream(req, result ? "application/json" : "text/event-stream", fill, closed, f,
+                        &f->stream) == ART_ENOMEM) {
     free(f);
     return serve_error(req, 500, "internal", "out of memory");
   }
@@ -193,9 +230,17 @@ void serve_events(serve_call *c, http_request *req) {
   art_run_record_dispose(&r);
   if (first_seq(req, sse, &from) < 0) return;
   if (sse)
-    follow(c, req, from);
+    serve_follow(c, req, from, false, NULL);
   else
     json_lines(c, req, from);
+}
+
+void serve_event_stream_to_stop(serve_call *c, http_request *req) {
+  art_run_record r;
+  uint32_t from = 1;
+  if (serve_visible_run(c, req, &r) < 0) return;
+  art_run_record_dispose(&r);
+  if (first_seq(req, true, &from) == 0) serve_follow(c, req, from, true, NULL);
 }
 
 /* ---- the follow timer -------------------------------------------------------------- */
@@ -203,14 +248,16 @@ void serve_events(serve_call *c, http_request *req) {
 /* Where a run's journal stands, as the follow timer looks at it. */
 typedef struct run_news {
   uint32_t events;
-  bool ended; /* or gone: a fill finds out which, and the stream ends */
+  bool ended;   /* or gone: a fill finds out which, and the stream ends */
+  bool stopped; /* ended, or paused: what a waiter waits for */
 } run_news;
 
 static run_news news_of(serve *s, const char *run_id) {
   art_run_record r;
   art_error err = {0};
-  if (s->store->vt->get_run(s->store, run_id, &r, &err) < 0) return (run_news){0, true};
-  run_news n = {r.events, r.status == ART_RUN_FINISHED || r.status == ART_RUN_CANCELLED};
+  if (s->store->vt->get_run(s->store, run_id, &r, &err) < 0) return (run_news){0, true, true};
+  run_news n = {r.events, r.status == ART_RUN_FINISHED || r.status == ART_RUN_CANCELLED,
+                run_stopped(r.status)};
   art_run_record_dispose(&r);
   return n;
 }
@@ -243,7 +290,8 @@ void serve_follow_tick(uv_timer_t *t) {
     serve_follower *f = list[i];
     if (i == 0 || strcmp(f->run_id, list[i - 1]->run_id) != 0) news = news_of(s, f->run_id);
     f->keepalive = now - f->last_sent_us >= quiet_us;
-    if (f->keepalive || news.ended || news.events >= f->next_seq) {
+    if (f->keepalive || news.ended || news.events >= f->next_seq ||
+        (f->until_stopped && news.stopped)) {
       f->sleeping = false;
       http_stream_wake(f->stream);
     } else {

@@ -161,7 +161,7 @@ void serve_submit(serve_call *c, http_request *req) {
 #define MAX_PAGE 1000
 
 /* The order of a list, newest first: created_us down, then run_id up. */
-static int newest_first(const void *a, const void *b) {
+int serve_newest_first(const void *a, const void *b) {
   const art_run_record *x = a, *y = b;
   if (x->created_us != y->created_us) return x->created_us > y->created_us ? -1 : 1;
   return strcmp(x->run_id, y->run_id);
@@ -216,7 +216,7 @@ void serve_list_runs(serve_call *c, http_request *req) {
   if (read_page_query(req, &q) < 0) return;
   if (c->srv->store->vt->list_runs(c->srv->store, -1, &all, &n, &err) < 0)
     return serve_store_error(req, &err);
-  qsort(all, n, sizeof *all, newest_first);
+  qsort(all, n, sizeof *all, serve_newest_first);
   int64_t now = art_now_us();
   json_t *runs = json_array(), *next = json_null();
   const art_run_record *last = NULL;

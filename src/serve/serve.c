@@ -151,6 +151,15 @@ static const struct route {
     {"POST", "/v1/runs/{id}/resolve", serve_decide, false, ART_DECIDE_RESOLVE},
     {"POST", "/v1/runs/{id}/cancel", serve_decide, false, ART_DECIDE_CANCEL},
     {"GET", "/v1/approvals", serve_list_approvals, false, 0},
+    /* the Agent Protocol's (agent_protocol.c) */
+    {"POST", "/runs", serve_protocol_create, false, SERVE_CREATE_ONLY},
+    {"POST", "/runs/wait", serve_protocol_create, false, SERVE_CREATE_WAIT},
+    {"POST", "/runs/stream", serve_protocol_create, false, SERVE_CREATE_STREAM},
+    {"POST", "/runs/search", serve_protocol_search, false, 0},
+    {"GET", "/runs/{id}", serve_protocol_show, false, 0},
+    {"GET", "/runs/{id}/wait", serve_protocol_wait, false, 0},
+    {"GET", "/runs/{id}/stream", serve_event_stream_to_stop, false, 0},
+    {"POST", "/runs/{id}/cancel", serve_decide, false, ART_DECIDE_CANCEL},
 };
 
 /* Whether `path` is `pattern`, its {id} into id (which must fit). */

@@ -81,6 +81,9 @@ int serve_create_run(serve_call *c, http_request *req, const json_t *body,
  * included), status, pending action and approvals; NULL with err set. */
 json_t *serve_run_result(serve *s, const char *run_id, art_error *err);
 
+/* Runs newest first (created_us down, then run_id up), for qsort. */
+int serve_newest_first(const void *a, const void *b);
+
 void serve_submit(serve_call *c, http_request *req);
 void serve_list_runs(serve_call *c, http_request *req);
 void serve_show_run(serve_call *c, http_request *req);
@@ -89,6 +92,13 @@ void serve_decide(serve_call *c, http_request *req);
 void serve_events(serve_call *c, http_request *req);
 void serve_metrics(serve_call *c, http_request *req);
 void serve_console(serve_call *c, http_request *req);
+/* agent_protocol.c: the Agent Protocol's runs; create's c->arg says which
+ * POST it is: /runs, /runs/wait or /runs/stream. */
+enum { SERVE_CREATE_ONLY, SERVE_CREATE_WAIT, SERVE_CREATE_STREAM };
+void serve_protocol_create(serve_call *c, http_request *req);
+void serve_protocol_show(serve_call *c, http_request *req);
+void serve_protocol_wait(serve_call *c, http_request *req);
+void serve_protocol_search(serve_call *c, http_request *req);
 
 /* The console's files (console.c; made by CMake from src/serve/console/),
  * ended by one whose path is NULL. */
@@ -97,6 +107,20 @@ typedef struct serve_asset {
   size_t len;
 } serve_asset;
 extern const serve_asset serve_console_assets[];
+
+/* A waiter's body once its run has stopped (malloc'd, *len its length;
+ * NULL: out of memory, and the reply ends). */
+typedef char *(*serve_result_fn)(serve *s, const char *run_id, size_t *len);
+/* Reply with a stream that follows c->run_id (visible to the token): its
+ * events as Server-Sent Events from seq `from` on (result NULL) until it
+ * finishes or is cancelled, or pauses too (until_stopped); or, with
+ * `result`, the JSON it makes once the run stops (pauses, finishes or is
+ * cancelled). */
+void serve_follow(serve_call *c, http_request *req, uint32_t from, bool until_stopped,
+                  serve_result_fn result);
+/* The run's events as Server-Sent Events (from Last-Event-ID on) until it
+ * stops: GET /runs/{id}/stream. */
+void serve_event_stream_to_stop(serve_call *c, http_request *req);
 
 /* events.c: the event streams' follow timer, and what they hold. */
 void serve_follow_tick(uv_timer_t *t);
