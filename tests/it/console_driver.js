@@ -2,9 +2,9 @@
 // would: node console_driver.js URL TOKEN RUN_ID SCREENSHOT.png
 //
 // It gives the page the token, sees RUN_ID waiting for approval (its tool
-// and input), opens the run's timeline, approves, and waits for the run to
-// finish on the page (the timeline follows the event stream); then it saves
-// a screenshot.  It prints one JSON line, {"ok", "step", "errors", "page"},
+// and input, markup in which must stay text), opens the run's timeline,
+// approves, and waits for the run to finish on the page (the timeline follows
+// the event stream); then it saves a screenshot.  It prints one JSON line, {"ok", "step", "errors", "page"},
 // and exits 1 when a step failed or the page's JS console said an error.
 //
 // Chromium is spoken to over --remote-debugging-pipe (the DevTools protocol
@@ -134,6 +134,10 @@ async function drive() {
                   document.querySelector("#login button").click(); true`);
   await until("the run waiting for approval", `${has("#approvals", runId)} && ${has("#approvals", "send_message")}`);
   await until("the input it would allow", has("#approvals", "a@example.com"));
+  step = "the run's markup shown as text";
+  if (!(await evaluate(`${has("#approvals", "<img src=x")} && document.querySelectorAll("img").length === 0
+                        && document.title === "agentrt console"`)))
+    throw new Error("markup from a run became part of the page");
   if (await evaluate(`sessionStorage.getItem("agentrt.token") !== ${JSON.stringify(token)}`))
     throw new Error("the token is not in sessionStorage");
   if (await evaluate(`location.href.includes(${JSON.stringify(token)})`)) throw new Error("the token is in the URL");

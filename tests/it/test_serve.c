@@ -122,6 +122,11 @@ static void write_specs(void) {
   write_spec("send", "{\"goal\":\"g\",\"tools\":[\"send_message\"],\"model\":{\"type\":"
                      "\"scripted\",\"decisions\":[{\"type\":\"tool\",\"name\":\"send_message\","
                      "\"input\":{\"to\":\"a@example.com\",\"body\":\"hi\"}}," ANSWER "]}}");
+  write_spec("hostile", /* what a run says is text on the console, never markup */
+             "{\"goal\":\"g\",\"tools\":[\"send_message\"],\"model\":{\"type\":"
+             "\"scripted\",\"decisions\":[{\"type\":\"tool\",\"name\":\"send_message\","
+             "\"input\":{\"to\":\"a@example.com\",\"body\":\"<img src=x "
+             "onerror=document.title='owned'>\"}}," ANSWER "]}}");
   write_spec("routed", /* its actor is replaced by the token, its route kept */
              "{\"goal\":\"g\",\"actor\":{\"id\":\"bot\",\"tenant\":\"other\",\"route\":"
              "\"support\"},\"tools\":[\"send_message\"],\"policy\":{\"rules\":[{\"when\":"
@@ -972,7 +977,7 @@ static int drive_console(const char *const args[4], json_t **report) {
 /* A reviewer opens the console in headless Chromium: it sees the paused run's
  * pending action (its tool and the input it would allow), opens the run's
  * timeline, approves, and watches the run finish there; the page's JS console
- * says no error.  The screenshot is left in the build directory
+ * says no error, and the markup in the run's input is shown as text.  The screenshot is left in the build directory
  * (console.png; `make screenshot` copies it to docs/). */
 static void the_console_in_headless_chromium(void **state) {
   (void)state;
@@ -980,7 +985,7 @@ static void the_console_in_headless_chromium(void **state) {
   char *a = token("alice", "acme", "submitter"), *rev = token("rita", "acme", "reviewer");
   unlink(tu_path("outbox.jsonl"));
   start_service_with(true);
-  char *sent = submit(a, "send");
+  char *sent = submit(a, "hostile");
   wait_for_status(a, sent, "paused");
   reply page = http("GET", "/", NULL, NULL);
   assert_int_equal(page.status, 200);

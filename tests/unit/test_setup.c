@@ -92,7 +92,7 @@ static void make_install_gives_a_library_the_readme_example_builds_against(void 
 #define BUILD_PACKAGES                                                                             \
   "build-essential cmake pkg-config libjansson-dev libsqlite3-dev libcurl4-openssl-dev "           \
   "libuv1-dev libpq-dev libmicrohttpd-dev"
-#define TEST_PACKAGES "libcmocka-dev json-schema-test-suite clang libclang-rt-14-dev postgresql-15"
+#define TEST_PACKAGES "libcmocka-dev json-schema-test-suite clang libclang-rt-14-dev chromium postgresql-15"
 
 /* A copy of the script in a tree of its own (its lock file, its node_modules). */
 static void fake_tree(void) {
