@@ -90,11 +90,12 @@ static json_t *as_submit_body(http_request *req, const json_t *body) {
   const char *key, *agent = NULL;
   json_t *v, *input = NULL;
   json_object_foreach((json_t *)body, key, v) {
+    if (json_is_null(v)) continue; /* clients send what they leave unset as null */
     if (strcmp(key, "agent_id") == 0 || strcmp(key, "assistant_id") == 0)
       agent = json_string_value(v);
     else if (strcmp(key, "input") == 0 || (strcmp(key, "messages") == 0 && !input))
-      input = json_is_null(v) ? NULL : v;
-    else if ((strcmp(key, "thread_id") == 0 && !json_is_null(v)) || !ignored_member(key)) {
+      input = v;
+    else if (!ignored_member(key)) {
       serve_error(req, 400, "bad_request",
                   "$.%s: not served here (runs have no threads, webhooks or schedules)", key);
       return NULL;

@@ -1242,8 +1242,10 @@ static void agent_protocol_runs(void **state) {
   assert_string_equal(member_string(json_object_get(run, "metadata"), "agentrt", "status"),
                       "finished");
   json_decref(run);
-  waited =
-      expect(http("POST", "/runs/wait", a, "{\"assistant_id\":\"answer\",\"input\":\"hi\"}"), 200);
+  waited = expect(http("POST", "/runs/wait", a, /* what a client leaves unset is null */
+                       "{\"assistant_id\":\"answer\",\"input\":\"hi\",\"thread_id\":null,"
+                       "\"webhook\":null}"),
+                  200);
   assert_string_equal(member_string(waited, "run", "status"), "success");
   json_decref(waited);
   char *cancelled = protocol_create(a, "send"), path[256];
