@@ -177,12 +177,18 @@ async function shutdown() {
 
 (async () => {
   let page = "", failure = null;
+  let watchdog;
+  const hung = new Promise((_, reject) => {
+    watchdog = setTimeout(() => reject(new Error("no progress for 90 s")), 90000);
+  });
   try {
-    page = await drive();
+    page = await Promise.race([drive(), hung]);
   } catch (e) {
     failure = `${step}: ${e.message}`;
-    page = await evaluate("document.body.innerText").catch(() => "");
+    const gaveUp = new Promise((resolve) => setTimeout(resolve, 2000, ""));
+    page = await Promise.race([evaluate("document.body.innerText").catch(() => ""), gaveUp]);
   }
+  clearTimeout(watchdog);
   await shutdown();
   const ok = !failure && errors.length === 0;
   console.log(JSON.stringify({ ok, step: failure, errors, page }));
