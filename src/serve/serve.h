@@ -3,9 +3,11 @@
  * caller owns (beside an embedded worker, when there is one); the store is
  * borrowed, used on the loop's thread only, and must outlive the service.
  *
- * Every request but GET /healthz carries a bearer token from the tokens file
- * (tokens.h); a token sees and acts on its tenant's runs only, and its role
- * says what it may do (README: "Running agentrt as a service"). */
+ * Every request but GET /healthz and the console's page (GET /, /console.js,
+ * /console.css: it asks its user for a token) carries a bearer token from the
+ * tokens file (tokens.h); a token sees and acts on its tenant's runs only, and
+ * its role says what it may do (README: "Running agentrt as a service").  The
+ * Agent Protocol's run paths are served beside /v1 (agent_protocol.c). */
 #ifndef ART_SERVE_H
 #define ART_SERVE_H
 
