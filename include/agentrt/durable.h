@@ -98,8 +98,11 @@ int art_durable_submit(art_store *store, const art_spec *spec, const char *run_i
                        const char *queue, int64_t now_us, art_error *err);
 /* The record says running: the lease's holder drives the run. */
 int art_durable_mark_running(const art_lease *lease, art_error *err);
-/* Where the run stands, into its record. */
-int art_durable_record_status(const art_lease *lease, const art_run *run, art_error *err);
+/* Done with the run: where it stands into its record, and the lease let go,
+ * in one write (store.h, settle).  The lease is the caller's no more,
+ * whatever this returns: on ART_EFENCED the run was another holder's
+ * already; on another failure the lease runs out by itself. */
+int art_durable_settle(art_lease *lease, const art_run *run, art_error *err);
 
 typedef struct art_durable {
   art_store *store;      /* borrowed */

@@ -210,7 +210,9 @@ typedef struct art_store_vtable {
    * whatever its status (a run an operator resumed counts too).  A run that
    * does not fit is skipped, and younger ones of other queues and tenants are
    * still taken.  Atomic in the same way: no two callers fill one slot.  The
-   * record's lease_renewed_us is now_us. */
+   * record's lease_renewed_us is now_us.  Version 11: the runs taken are
+   * marked running (their holder drives them from now on), in the same
+   * statement. */
   int (*lease_ready)(art_store *s, const char *const *queues, const char *owner, int64_t now_us,
                      int64_t ttl_us, size_t max, art_run_record **out, size_t *n, art_error *err);
   /* Version 9.  Wait at most timeout_ms for word that a run may have become
@@ -237,9 +239,15 @@ typedef struct art_store_vtable {
   /* Version 10.  Every limit set, queues first, then tenants, each kind by
    * name, into *out (an array of *n; art_limits_free). */
   int (*list_limits)(art_store *s, art_limit **out, size_t *n, art_error *err);
+  /* Version 11.  set_status and release in one write: where the run stands,
+   * and nobody holds it (what a driver does when it is done with a run, one
+   * commit instead of two).  ART_EFENCED, nothing changed, when `generation`
+   * is not the run's lease generation. */
+  int (*settle)(art_store *s, const char *run_id, uint64_t generation, art_run_status status,
+                const char *stop_reason, const char *detail, int64_t now_us, art_error *err);
 } art_store_vtable;
 
-#define ART_STORE_VERSION 10
+#define ART_STORE_VERSION 11
 
 /* Every backend's handle starts with this header. */
 struct art_store {

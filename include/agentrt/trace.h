@@ -186,9 +186,12 @@ typedef struct art_sink {
   /* Version 2.  Make every event written so far durable: 0 or a negative
    * code.  NULL for a sink whose write never holds an event back. */
   int (*sync)(void *ud);
+  /* Version 3.  Why the last write or sync failed, in words (the run's error
+   * message quotes it), or NULL.  May be NULL. */
+  const char *(*why)(void *ud);
 } art_sink;
 
-#define ART_SINK_VERSION 2
+#define ART_SINK_VERSION 3
 #define ART_SINK_HELD 1
 
 /* OpenTelemetry-style ids, derived from the run id: the run is the root span,

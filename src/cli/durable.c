@@ -74,10 +74,8 @@ int cli_persist_new(art_store *store, const art_spec *spec, art_run *run, bool b
 }
 
 int cli_record_status(art_lease *lease, const art_run *run) {
-  art_error err = {0}, ignored = {0};
-  int rc = art_durable_record_status(lease, run, &err);
-  art_lease_release(lease, &ignored);
-  return rc < 0 ? cli_store_error(&err) : 0;
+  art_error err = {0};
+  return art_durable_settle(lease, run, &err) < 0 ? cli_store_error(&err) : 0;
 }
 
 int cli_rebuild(art_store *store, const char *store_path, const char *run_id,

@@ -120,6 +120,12 @@ void art_run_free(art_run *run) {
   art_release(run->alloc, run);
 }
 
+/* The sink's own words for its last failure, when it has some. */
+static const char *sink_why(const art_sink *sink) {
+  const char *why = sink->why ? sink->why(sink->ud) : NULL;
+  return why && why[0] ? why : NULL;
+}
+
 int art_run_add_sink(art_run *run, const art_sink *sink) {
   art_error why = {0};
   int rc = art_version_check("sink", sink->version, ART_SINK_VERSION, &why);
@@ -199,8 +205,9 @@ int art_run_event_commit(art_run *run, art_event *ev) {
     } else if (rc != 0) {
       if (rc > 0) rc = ART_EINVAL; /* held back by a sink that cannot sync */
       broken(run, rc);
-      return art_run_failf(run, rc, "trace sink failed at event %" PRIu32 " (%s)", ev->seq,
-                           art_event_type_name(ev->type));
+      const char *why = sink_why(&run->sinks[i]);
+      return art_run_failf(run, rc, "trace sink failed at event %" PRIu32 " (%s)%s%s", ev->seq,
+                           art_event_type_name(ev->type), why ? ": " : "", why ? why : "");
     }
   }
   return 0;
@@ -213,8 +220,9 @@ int art_run_sync(art_run *run) {
     int rc = run->sinks[i].sync ? run->sinks[i].sync(run->sinks[i].ud) : 0;
     if (rc < 0) {
       broken(run, rc);
-      return art_run_failf(run, rc, "trace sink failed to make event %" PRIu32 " durable",
-                           run->seq);
+      const char *why = sink_why(&run->sinks[i]);
+      return art_run_failf(run, rc, "trace sink failed to make event %" PRIu32 " durable%s%s",
+                           run->seq, why ? ": " : "", why ? why : "");
     }
   }
   run->owes_sync = false;

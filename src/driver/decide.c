@@ -108,8 +108,7 @@ int art_durable_decide(art_store *store, const char *store_name, const char *own
   rc = feed(d.run, req, out, art_now_us());
   if (rc < 0) art_error_set(err, rc, "run %s: %s", req->run_id, art_run_errmsg(d.run));
   /* Whatever the run said, where it stands is recorded and it is let go. */
-  int kept = art_durable_record_status(&lease, d.run, &recorded);
-  art_lease_release(&lease, &ignored);
+  int kept = art_durable_settle(&lease, d.run, &recorded);
   if (rc == 0 && kept < 0) {
     out->failed_at = ART_DECIDE_AT_RECORD;
     *err = recorded;

@@ -161,12 +161,16 @@ int art_durable_mark_running(const art_lease *lease, art_error *err) {
                                       ART_RUN_RUNNING, NULL, NULL, art_now_us(), err);
 }
 
-int art_durable_record_status(const art_lease *lease, const art_run *run, art_error *err) {
+int art_durable_settle(art_lease *lease, const art_run *run, art_error *err) {
   bool stopped = art_run_stop_reason(run) != ART_STOP_NONE;
-  return lease->store->vt->set_status(
-      lease->store, art_run_id(run), lease->generation, art_durable_status_of(run),
-      stopped ? art_stop_reason_name(art_run_stop_reason(run)) : NULL, art_run_stop_detail(run),
-      art_now_us(), err);
+  int rc = lease->run_id
+               ? lease->store->vt->settle(
+                     lease->store, lease->run_id, lease->generation, art_durable_status_of(run),
+                     stopped ? art_stop_reason_name(art_run_stop_reason(run)) : NULL,
+                     art_run_stop_detail(run), art_now_us(), err)
+               : 0;
+  lease_dispose(lease);
+  return rc;
 }
 
 /* ---- opening a run from its journal ------------------------------------------ */
@@ -319,9 +323,11 @@ int art_durable_drive(art_run *run, art_model *model, art_lease *lease,
   return rc;
 }
 
+/* A run leased from the queue is marked running as it is leased (store.h,
+ * lease_ready): one write less for each. */
 int art_durable_begin(art_durable *d, const art_lease *lease, bool *drive, art_error *err) {
   *drive = false;
-  int rc = art_durable_mark_running(lease, err);
+  int rc = d->record.status == ART_RUN_RUNNING ? 0 : art_durable_mark_running(lease, err);
   if (rc < 0) return rc;
   if (d->mcp_failure[0]) return stop_tools_failed(d, err);
   bool settled;

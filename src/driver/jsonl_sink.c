@@ -14,4 +14,4 @@ static int jsonl_write(void *ud, const art_run *run, const art_event *ev) {
   return rc;
 }
 
-art_sink art_jsonl_sink(FILE *f) { return (art_sink){ART_SINK_VERSION, jsonl_write, NULL, f, NULL}; }
+art_sink art_jsonl_sink(FILE *f) { return (art_sink){ART_SINK_VERSION, jsonl_write, NULL, f, NULL, NULL}; }

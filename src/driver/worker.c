@@ -135,12 +135,11 @@ static void run_done(wrun *r, const char *run_id, int rc, const art_error *err) 
 
 /* The run stopped or was let go: its status into its record, its lease let
  * go. */
-static int record_and_release(wrun *r, art_error *err) {
+static int settle_run(wrun *r, art_error *err) {
   int rc = art_run_owes_sync(r->d.run) ? art_run_sync(r->d.run) : 0;
   if (rc < 0)
     return art_error_set(err, rc, "run %s: %s", r->lease.run_id, art_run_errmsg(r->d.run));
-  rc = art_durable_record_status(&r->lease, r->d.run, err);
-  return rc == 0 ? art_lease_release(&r->lease, err) : rc;
+  return art_durable_settle(&r->lease, r->d.run, err);
 }
 
 static void run_stopped(void *ud, art_run *run, int rc) {
@@ -152,7 +151,7 @@ static void run_stopped(void *ud, art_run *run, int rc) {
     rc = art_error_set(&err, ART_EFENCED, "run %s was taken over by another holder",
                        r->lease.run_id);
   else if (rc == 0 || rc == ART_EINTR)
-    rc = record_and_release(r, &err);
+    rc = settle_run(r, &err);
   else
     art_error_set(&err, rc, "run %s failed: %s", art_run_id(run), art_run_errmsg(run));
   run_done(r, art_run_id(run), rc, &err);
@@ -182,7 +181,7 @@ static void start_run(art_worker *w, const art_lease *lease) {
     }
     rc = art_error_set(&err, ART_ENOMEM, "out of memory");
   }
-  if (rc == 0) rc = record_and_release(r, &err);
+  if (rc == 0) rc = settle_run(r, &err);
   run_done(r, r->d.run ? art_run_id(r->d.run) : r->lease.run_id, rc, &err);
   after_run(w);
 }

@@ -202,6 +202,13 @@ static int mem_release(art_store *s, const char *run_id, uint64_t generation, ar
   return 0;
 }
 
+static int mem_settle(art_store *s, const char *run_id, uint64_t generation,
+                      art_run_status status, const char *stop_reason, const char *detail,
+                      int64_t now_us, art_error *err) {
+  int rc = mem_set_status(s, run_id, generation, status, stop_reason, detail, now_us, err);
+  return rc < 0 ? rc : mem_release(s, run_id, generation, err);
+}
+
 static bool prunable(const mem_run *r, int64_t before_us) {
   return art_status_is_final(r->record.status) && r->record.updated_us < before_us;
 }
@@ -287,6 +294,7 @@ static int lease_one(mem_run *r, const char *owner, int64_t now_us, int64_t ttl_
   r->record.lease_until_us = now_us + ttl_us;
   r->record.lease_renewed_us = now_us;
   r->record.lease_generation++;
+  r->record.status = ART_RUN_RUNNING;
   return art_record_copy(out, &r->record);
 }
 
@@ -405,6 +413,7 @@ static const art_store_vtable mem_vtable = {.version = ART_STORE_VERSION,
                                             .list_runs = mem_list,
                                             .claim = mem_claim,
                                             .release = mem_release,
+                                            .settle = mem_settle,
                                             .prune = mem_prune,
                                             .request_cancel = mem_request_cancel,
                                             .cancel_requested = mem_cancel_requested,

@@ -593,16 +593,34 @@ static int change_held(pg_store *p, const char *sql, pg_args *a, const char *run
   return rc == ART_EFENCED ? art_group_refuse_fenced(run_id, generation, err) : rc;
 }
 
-static int pg_set_status(art_store *s, const char *run_id, uint64_t generation,
-                         art_run_status status, const char *stop_reason, const char *detail,
-                         int64_t now_us, art_error *err) {
+/* A run's status written by its holder at `generation` with `sql` ($1 the
+ * run, $2-$5 status, stop reason, detail and time, $6 the generation). */
+static int write_status(art_store *s, const char *sql, const char *what, const char *run_id,
+                        uint64_t generation, art_run_status status, const char *stop_reason,
+                        const char *detail, int64_t now_us, art_error *err) {
   pg_args a = {0};
   arg_text(&a, run_id), arg_int(&a, status), arg_text(&a, stop_reason), arg_text(&a, detail);
   arg_int(&a, now_us), arg_int(&a, (int64_t)generation);
-  return change_held((pg_store *)s,
-                     "UPDATE runs SET status = $2, stop_reason = $3, detail = $4, updated_us = $5"
-                     " WHERE run_id = $1 AND lease_generation = $6",
-                     &a, run_id, generation, "set status", err);
+  return change_held((pg_store *)s, sql, &a, run_id, generation, what, err);
+}
+
+#define SET_STATUS "UPDATE runs SET status = $2, stop_reason = $3, detail = $4, updated_us = $5"
+#define WHERE_HELD " WHERE run_id = $1 AND lease_generation = $6"
+
+static int pg_set_status(art_store *s, const char *run_id, uint64_t generation,
+                         art_run_status status, const char *stop_reason, const char *detail,
+                         int64_t now_us, art_error *err) {
+  return write_status(s, SET_STATUS WHERE_HELD, "set status", run_id, generation, status,
+                      stop_reason, detail, now_us, err);
+}
+
+static int pg_settle(art_store *s, const char *run_id, uint64_t generation,
+                     art_run_status status, const char *stop_reason, const char *detail,
+                     int64_t now_us, art_error *err) {
+  return write_status(s,
+                      SET_STATUS ", lease_owner = NULL, lease_until_us = 0, lease_renewed_us = 0"
+                          WHERE_HELD,
+                      "settle run", run_id, generation, status, stop_reason, detail, now_us, err);
 }
 
 #define RECORD_COLUMNS                                                                             \
@@ -782,14 +800,14 @@ static void queues_arg(pg_args *a, const char *const *queues) {
 /* One statement: the oldest ready runs of the queues $5 (NULL: every queue)
  * but those of the full queues $7 and tenants $8, up to $6 of them, are
  * chosen and locked (skipping those another caller has locked: it takes
- * them), then leased. */
+ * them), then leased and marked running ($9). */
 #define LEASE_READY                                                                                \
   "WITH c AS (SELECT run_id AS ready_id FROM runs WHERE status = ANY($4::int[])"                   \
   " AND (lease_owner IS NULL OR lease_until_us <= $2::bigint)"                                     \
   " AND ($5::text[] IS NULL OR queue = ANY($5::text[])) AND queue <> ALL($7::text[])"              \
   " AND (tenant IS NULL OR tenant <> ALL($8::text[])) ORDER BY created_us, run_id"                 \
   " LIMIT $6::bigint FOR UPDATE SKIP LOCKED) UPDATE runs SET lease_owner = $1,"                    \
-  " lease_until_us = $2::bigint + $3::bigint, lease_renewed_us = $2::bigint,"                      \
+  " lease_until_us = $2::bigint + $3::bigint, lease_renewed_us = $2::bigint, status = $9::int,"    \
   " lease_generation = lease_generation + 1 FROM c WHERE runs.run_id = c.ready_id"                 \
   " RETURNING " RECORD_COLUMNS
 
@@ -811,6 +829,7 @@ static int take_ready(void *ctx, const char *const *full_queues, const char *con
   queues_arg(&a, l->queues);
   arg_int(&a, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
   queues_arg(&a, full_queues), queues_arg(&a, full_tenants);
+  arg_int(&a, ART_RUN_RUNNING);
   PGresult *res;
   int rc = run_query(l->p, LEASE_READY, &a, &res, "lease ready runs", err);
   return rc < 0 ? rc : read_rows(res, &record_rows, (void **)got, k, err);
@@ -1136,6 +1155,7 @@ static const art_store_vtable pg_vtable = {.version = ART_STORE_VERSION,
                                            .list_runs = pg_list,
                                            .claim = pg_claim,
                                            .release = pg_release,
+                                           .settle = pg_settle,
                                            .prune = pg_prune,
                                            .request_cancel = pg_request_cancel,
                                            .cancel_requested = pg_cancel_requested,

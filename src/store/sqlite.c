@@ -469,16 +469,14 @@ static int changed_held(sql_store *q, sqlite3_stmt *st, const char *run_id, uint
              : rc;
 }
 
-static int sql_set_status(art_store *s, const char *run_id, uint64_t generation,
-                          art_run_status status, const char *stop_reason, const char *detail,
-                          int64_t now_us, art_error *err) {
+/* A run's status written by its holder at `generation` with `sql` (?1 the
+ * run, ?2-?5 status, stop reason, detail and time, ?6 the generation). */
+static int write_status(art_store *s, const char *sql, const char *what, const char *run_id,
+                        uint64_t generation, art_run_status status, const char *stop_reason,
+                        const char *detail, int64_t now_us, art_error *err) {
   sql_store *q = (sql_store *)s;
   sqlite3_stmt *st;
-  int started =
-      start_op(q,
-               "UPDATE runs SET status = ?2, stop_reason = ?3, detail = ?4, updated_us = ?5"
-               " WHERE run_id = ?1 AND lease_generation = ?6",
-               &st, "set status", err);
+  int started = start_op(q, sql, &st, what, err);
   if (started < 0) return started;
   bind_text(st, 1, run_id);
   sqlite3_bind_int(st, 2, status);
@@ -486,7 +484,26 @@ static int sql_set_status(art_store *s, const char *run_id, uint64_t generation,
   bind_text(st, 4, detail);
   sqlite3_bind_int64(st, 5, now_us);
   sqlite3_bind_int64(st, 6, (sqlite3_int64)generation);
-  return changed_held(q, st, run_id, generation, "set status", err);
+  return changed_held(q, st, run_id, generation, what, err);
+}
+
+#define SET_STATUS "UPDATE runs SET status = ?2, stop_reason = ?3, detail = ?4, updated_us = ?5"
+#define WHERE_HELD " WHERE run_id = ?1 AND lease_generation = ?6"
+
+static int sql_set_status(art_store *s, const char *run_id, uint64_t generation,
+                          art_run_status status, const char *stop_reason, const char *detail,
+                          int64_t now_us, art_error *err) {
+  return write_status(s, SET_STATUS WHERE_HELD, "set status", run_id, generation, status,
+                      stop_reason, detail, now_us, err);
+}
+
+static int sql_settle(art_store *s, const char *run_id, uint64_t generation,
+                      art_run_status status, const char *stop_reason, const char *detail,
+                      int64_t now_us, art_error *err) {
+  return write_status(s,
+                      SET_STATUS ", lease_owner = NULL, lease_until_us = 0, lease_renewed_us = 0"
+                          WHERE_HELD,
+                      "settle run", run_id, generation, status, stop_reason, detail, now_us, err);
 }
 
 static char *column_text(sqlite3_stmt *st, int i, bool *oom) {
@@ -629,9 +646,10 @@ static char *queues_json(const char *const *queues, bool *oom) {
 }
 
 /* The oldest ready runs of the queues ?7 (NULL: every queue) but those of
- * the full queues ?9 and tenants ?10, up to ?8 of them, leased. */
+ * the full queues ?9 and tenants ?10, up to ?8 of them, leased and marked
+ * running (?6). */
 #define LEASE_READY                                                                                \
-  "UPDATE runs SET lease_owner = ?1, lease_until_us = ?2 + ?3, lease_renewed_us = ?2,"             \
+  "UPDATE runs SET lease_owner = ?1, lease_until_us = ?2 + ?3, lease_renewed_us = ?2, status = ?6," \
   " lease_generation = lease_generation + 1 WHERE run_id IN (SELECT run_id FROM runs"              \
   " WHERE status IN (?4, ?5, ?6) AND (lease_owner IS NULL OR lease_until_us <= ?2)"                \
   " AND (?7 IS NULL OR queue IN (SELECT value FROM json_each(?7)))"                                \
@@ -981,6 +999,7 @@ static const art_store_vtable sql_vtable = {.version = ART_STORE_VERSION,
                                             .load_journal = sql_load,
                                             .list_runs = sql_list,
                                             .claim = sql_claim,
+                                            .settle = sql_settle,
                                             .release = sql_release,
                                             .prune = sql_prune,
                                             .request_cancel = sql_request_cancel,

@@ -80,6 +80,7 @@ typedef struct journal {
   bool owes;              /* one of them is waiting */
   bool after_side_effect; /* the last tool_call was a draft or a write */
   art_jw text;            /* reused for every event */
+  art_error err;          /* the last failure, in words (journal_why) */
 } journal;
 
 static bool must_be_durable(journal *j, const art_event *ev) {
@@ -116,7 +117,6 @@ static art_approval_record approval_record(const art_run *run, const art_event *
 static int journal_write(void *ud, const art_run *run, const art_event *ev) {
   journal *j = ud;
   if (art_event_write_body(ev, &j->text) < 0) return ART_ENOMEM;
-  art_error err = {0};
   art_approval_record approval;
   bool is_approval = ev->type == ART_EV_APPROVAL;
   if (is_approval) approval = approval_record(run, ev);
@@ -125,7 +125,7 @@ static int journal_write(void *ud, const art_run *run, const art_event *ev) {
   j->run_id = art_run_id(run);
   int rc = j->store->vt->append(j->store, j->run_id, j->generation, ev->seq, ev->step, ev->ts_us,
                                 ev->type, j->text.s, durable && !held,
-                                is_approval ? &approval : NULL, &err);
+                                is_approval ? &approval : NULL, &j->err);
   if (rc < 0 || !held) return rc;
   j->owes = true;
   return ART_SINK_HELD;
@@ -133,11 +133,12 @@ static int journal_write(void *ud, const art_run *run, const art_event *ev) {
 
 static int journal_sync(void *ud) {
   journal *j = ud;
-  art_error err = {0};
-  int rc = j->owes ? j->store->vt->commit(j->store, j->run_id, j->generation, &err) : 0;
+  int rc = j->owes ? j->store->vt->commit(j->store, j->run_id, j->generation, &j->err) : 0;
   if (rc == 0) j->owes = false;
   return rc;
 }
+
+static const char *journal_why(void *ud) { return ((journal *)ud)->err.message; }
 
 static void journal_close(void *ud) {
   journal *j = ud;
@@ -154,7 +155,7 @@ static int journal_sink(art_sink *out, art_store *store, uint64_t generation, bo
   j->store = store;
   j->batched = batched;
   j->generation = generation;
-  *out = (art_sink){ART_SINK_VERSION, journal_write, journal_close, j, journal_sync};
+  *out = (art_sink){ART_SINK_VERSION, journal_write, journal_close, j, journal_sync, journal_why};
   return 0;
 }
 

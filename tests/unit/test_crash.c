@@ -76,7 +76,7 @@ static void child(const char *db, const char *log, uint32_t kill_at, int ready) 
       .run_id = (char *)"crash", .spec_json = (char *)"{}", .created_us = art_now_us()};
   art_model *model;
   art_run *run;
-  art_sink journal, die = {ART_SINK_VERSION, killer, NULL, &kill_at, NULL};
+  art_sink journal, die = {ART_SINK_VERSION, killer, NULL, &kill_at, NULL, NULL};
   if (store->vt->create_run(store, &rec, &err) < 0 || art_model_new(&model, spec, &err) < 0 ||
       art_run_new(&run, spec, NULL) < 0 || art_store_sink_new(&journal, store, 0, &err) < 0 ||
       art_run_add_sink(run, &journal) < 0 || art_run_add_sink(run, &die) < 0 ||

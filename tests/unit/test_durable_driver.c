@@ -62,7 +62,7 @@ static void start_paused(art_store *store, const char *run_id) {
   create_held(&h, store, run_id, "first");
   assert_int_equal(art_run_until_stop(h.run, h.model), 0);
   assert_int_equal(art_run_stop_reason(h.run), ART_STOP_APPROVAL_REQUIRED);
-  assert_int_equal(art_durable_record_status(&h.lease, h.run, &err), 0);
+  assert_int_equal(art_durable_settle(&h.lease, h.run, &err), 0);
   held_run_free(&h);
 }
 
@@ -87,8 +87,8 @@ static void pause_reopen_continue(backend b) {
   assert_int_equal(art_run_feed_approval(d.run, &a, art_now_us()), 0);
   assert_int_equal(art_durable_continue(&d, &lease, NULL, &err), 0);
   assert_int_equal(art_run_stop_reason(d.run), ART_STOP_SUCCESS);
-  assert_int_equal(art_durable_record_status(&lease, d.run, &err), 0);
-  assert_int_equal(art_lease_release(&lease, &err), 0);
+  assert_int_equal(art_durable_settle(&lease, d.run, &err), 0);
+  assert_null(lease.run_id); /* let go */
   art_durable_dispose(&d);
   art_run_record rec;
   assert_int_equal(store->vt->get_run(store, "r-reopen", &rec, &err), 0);
@@ -152,11 +152,9 @@ static void take_over_and_fence(art_store *first, art_store *second) {
   art_approval yes = {pending_action(d.run), true, "reviewer", NULL, 0};
   assert_int_equal(art_run_feed_approval(d.run, &yes, art_now_us()), 0);
   assert_int_equal(art_run_feed_approval(a.run, &yes, art_now_us()), ART_EFENCED);
-  assert_int_equal(art_durable_record_status(&a.lease, a.run, &err), ART_EFENCED);
-  assert_int_equal(art_lease_release(&a.lease, &err), ART_EFENCED);
+  assert_int_equal(art_durable_settle(&a.lease, a.run, &err), ART_EFENCED);
   assert_int_equal(art_durable_continue(&d, &b, NULL, &err), 0);
-  assert_int_equal(art_durable_record_status(&b, d.run, &err), 0);
-  assert_int_equal(art_lease_release(&b, &err), 0);
+  assert_int_equal(art_durable_settle(&b, d.run, &err), 0);
   size_t events = art_run_event_count(d.run);
   art_durable_dispose(&d);
   assert_int_equal(art_durable_open(&d, first, "r-take", NULL, "first store", false, &err), 0);

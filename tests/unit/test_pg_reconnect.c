@@ -238,7 +238,7 @@ static void events_held_back_across_a_restart_are_said(void **state) {
  * its command line, which the role's setting overrides). */
 static int start_postgres(void **state) {
   (void)state;
-  tu_pg_exec(tu_pg_start(), "ALTER ROLE postgres SET synchronous_commit = on");
+  tu_pg_start_crash_safe();
   return 0;
 }
 

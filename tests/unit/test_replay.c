@@ -369,7 +369,7 @@ static void a_replayed_run_carries_on(void **state) {
   art_error err;
   int seen = 0;
   assert_int_equal(art_run_new(&run, rec.spec, NULL), 0);
-  art_sink sink = {ART_SINK_VERSION, count_write, NULL, &seen, NULL};
+  art_sink sink = {ART_SINK_VERSION, count_write, NULL, &seen, NULL, NULL};
   assert_int_equal(art_run_add_sink(run, &sink), 0);
   assert_int_equal(art_run_replay(run, p), 0);
   assert_int_equal(seen, 0);

@@ -330,41 +330,70 @@ static void concurrency_bounds_the_runs_at_once(const char *store) {
 
 /* ---- on SQLite and on PostgreSQL -------------------------------------------------- */
 
-static int store_count;
+TU_ON_BOTH(a_thousand_runs_over_two_then_four_workers, "scale")
+TU_ON_BOTH(workers_killed_at_random_moments, "scale")
+TU_ON_BOTH(a_worker_stopped_past_its_lease_is_fenced, "scale")
+TU_ON_BOTH(sigterm_finishes_the_step_in_flight, "scale")
+TU_ON_BOTH(concurrency_bounds_the_runs_at_once, "scale")
 
-static const char *sqlite_store(void) {
-  static char path[64];
-  snprintf(path, sizeof path, "scale-%d.db", store_count++);
-  return path;
-}
+/* ---- PostgreSQL only -------------------------------------------------------------- */
 
-static const char *postgres_store(void) {
-  static char url[512];
-  char db[32];
-  snprintf(db, sizeof db, "scale_%d", store_count++);
-  snprintf(url, sizeof url, "%s", tu_pg_database(db));
-  return url;
-}
-
-#define ON_BOTH(name)                                                                              \
-  static void name##_sqlite(void **state) {                                                        \
-    (void)state;                                                                                   \
-    name(sqlite_store());                                                                          \
-  }                                                                                                \
-  static void name##_postgres(void **state) {                                                      \
-    (void)state;                                                                                   \
-    name(postgres_store());                                                                        \
+/* Until every run of PREFIX0000.. (n of them) has finished (a bounded wait). */
+static void wait_all_finished(art_store *s, int n, const char *prefix) {
+  for (int i = 0; i < 3000; i++) {
+    int left = 0;
+    for (int k = 0; k < n; k++) {
+      char id[32];
+      snprintf(id, sizeof id, "%s%04d", prefix, k);
+      art_run_record r;
+      art_error err = {0};
+      left += s->vt->get_run(s, id, &r, &err) < 0 || r.status != ART_RUN_FINISHED;
+      if (err.code == 0) art_run_record_dispose(&r);
+    }
+    if (!left) return;
+    usleep(20000);
   }
+  fail_msg("runs never finished");
+}
 
-ON_BOTH(a_thousand_runs_over_two_then_four_workers)
-ON_BOTH(workers_killed_at_random_moments)
-ON_BOTH(a_worker_stopped_past_its_lease_is_fenced)
-ON_BOTH(sigterm_finishes_the_step_in_flight)
-ON_BOTH(concurrency_bounds_the_runs_at_once)
+/* The database restarted (a crash: pg_ctl restart -m immediate) under a
+ * worker with runs in flight: the worker connects again and goes on, the
+ * runs it was driving are replayed from what was committed once their
+ * leases run out, and every run finishes with its three results, held by
+ * nobody; the worker still stops cleanly. */
+static void a_worker_outlives_a_database_restart(void **state) {
+  (void)state;
+  const char *store = tu_new_postgres_store("restart");
+  unlink(tu_path("calls.log"));
+  const char *spec =
+      tool_spec("restart.json", "read", "echo $AGENTRT_RUN_ID >> calls.log; sleep 0.3", 3);
+  submit_bulk(store, spec, 20, "d"); /* about 5 s of work: the restart comes in the middle */
+  const char *flags[] = {"--concurrency", "4", "--lease", "1s", "--poll", "200ms", NULL};
+  pid_t w = start_worker(store, "restart.log", flags);
+  wait_for_lines("calls.log", 10);
+  tu_pg_restart();
+  art_store *s = open_store(store);
+  wait_all_finished(s, 20, "d");
+  kill(w, SIGTERM);
+  assert_int_equal(exit_of(w), 0);
+  char *said = tu_read(tu_path("restart.log"));
+  if (!said || !strstr(said, "lost the connection")) fail_msg("the worker said:\n%s", said);
+  free(said);
+  for (int i = 0; i < 20; i++) {
+    char id[32];
+    snprintf(id, sizeof id, "d%04d", i);
+    art_run_record r = record_of(s, id);
+    assert_null(r.lease_owner);
+    art_run_record_dispose(&r);
+    assert_int_equal(assert_replays(s, id), ART_STOP_SUCCESS);
+    assert_int_equal(events_of(s, id, ART_EV_TOOL_RESULT), 3);
+  }
+  art_store_close(s);
+}
 
 static int start_postgres(void **state) {
   (void)state;
-  tu_pg_start();
+  tu_pg_start_crash_safe(); /* a_worker_outlives_a_database_restart crashes it */
   return 0;
 }
 
@@ -380,6 +409,7 @@ int main(void) {
       cmocka_unit_test(workers_killed_at_random_moments_postgres),
       cmocka_unit_test(a_thousand_runs_over_two_then_four_workers_sqlite),
       cmocka_unit_test(a_thousand_runs_over_two_then_four_workers_postgres),
+      cmocka_unit_test(a_worker_outlives_a_database_restart),
   };
   return cmocka_run_group_tests(tests, start_postgres, NULL);
 }

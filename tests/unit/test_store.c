@@ -469,6 +469,7 @@ static void leased(art_store *s, const char *const *queues, const char *owner, i
   for (size_t i = 0; i < n; i++) {
     assert_string_equal(got[i].lease_owner, owner);
     assert_int_equal(got[i].lease_until_us, now + 100);
+    assert_int_equal(got[i].status, ART_RUN_RUNNING); /* marked as it is leased */
     snprintf(ids + strlen(ids), sizeof ids - strlen(ids), "%s%s", i ? "," : "", got[i].run_id);
   }
   art_run_records_free(got, n);
@@ -515,8 +516,16 @@ static void contract_lease_ready(opener open) {
                    ART_EFENCED); /* the dead holder's */
   assert_int_equal(s->vt->set_status(s, "r1", 2, ART_RUN_FINISHED, "success", NULL, 5001, &err), 0);
   assert_int_equal(s->vt->release(s, "q1", 2, &err), 0);
-  assert_int_equal(s->vt->set_status(s, "q2", 2, ART_RUN_PAUSED, "blocked", NULL, 5001, &err), 0);
-  assert_int_equal(s->vt->release(s, "q2", 2, &err), 0);
+  assert_int_equal(s->vt->settle(s, "q2", 1, ART_RUN_PAUSED, "blocked", NULL, 5001, &err),
+                   ART_EFENCED); /* w1's, long gone */
+  assert_int_equal(s->vt->settle(s, "q2", 2, ART_RUN_PAUSED, "blocked", "why", 5001, &err), 0);
+  assert_int_equal(s->vt->get_run(s, "q2", &got, &err), 0);
+  assert_int_equal(got.status, ART_RUN_PAUSED); /* settled: where it stands, nobody holds it */
+  assert_string_equal(got.stop_reason, "blocked");
+  assert_string_equal(got.detail, "why");
+  assert_null(got.lease_owner);
+  assert_int_equal(got.lease_generation, 2);
+  art_run_record_dispose(&got);
   leased(s, NULL, "w5", 5010, 10, "q1"); /* released: taken at once; paused, finished: never */
   art_store_close(s);
 }
@@ -573,9 +582,8 @@ static void release_ok(art_store *s, const char *run_id) {
 static void finish(art_store *s, const char *run_id) {
   art_error err = {0};
   uint64_t generation = generation_of(s, run_id);
-  if (s->vt->set_status(s, run_id, generation, ART_RUN_FINISHED, "success", NULL, 1, &err) < 0)
+  if (s->vt->settle(s, run_id, generation, ART_RUN_FINISHED, "success", NULL, 1, &err) < 0)
     fail_msg("%s", err.message);
-  release_ok(s, run_id);
 }
 
 /* A queue's limit: its runs past the limit are skipped, other queues' taken;

@@ -120,6 +120,7 @@ static int failing_write(void *ud, const art_run *run, const art_event *ev) {
 
 static int closed;
 static void count_close(void *ud) { (void)ud, closed++; }
+static const char *disk_full(void *ud) { return (void)ud, "the disk is full"; }
 
 static void a_failing_sink_stops_the_run(void **state) {
   (void)state;
@@ -134,17 +135,18 @@ static void a_failing_sink_stops_the_run(void **state) {
   int budget = 3;
   assert_int_equal(art_model_new(&model, spec, &err), 0);
   assert_int_equal(art_run_new(&run, spec, tu_run_options(spec)), 0);
-  art_sink sink = {ART_SINK_VERSION, failing_write, count_close, &budget, NULL};
-  art_sink bad = {99, failing_write, count_close, &budget, NULL};
+  art_sink sink = {ART_SINK_VERSION, failing_write, count_close, &budget, NULL, disk_full};
+  art_sink bad = {99, failing_write, count_close, &budget, NULL, NULL};
   assert_int_equal(art_run_add_sink(run, &bad), ART_EINVAL);
-  assert_string_equal(art_run_errmsg(run), "sink version 99 is not supported (expected 2)");
+  assert_string_equal(art_run_errmsg(run), "sink version 99 is not supported (expected 3)");
   assert_int_equal(closed, 1);
   assert_int_equal(art_run_add_sink(run, &sink), 0);
   assert_int_equal(art_run_until_stop(run, model), ART_EIO);
   assert_non_null(strstr(art_run_errmsg(run), "trace sink failed at event 4"));
+  assert_non_null(strstr(art_run_errmsg(run), ": the disk is full")); /* the sink's why */
   const art_action *act;
   assert_int_equal(art_run_next(run, 1, &act), ART_ESTATE);
-  art_sink late = {ART_SINK_VERSION, failing_write, count_close, &budget, NULL};
+  art_sink late = {ART_SINK_VERSION, failing_write, count_close, &budget, NULL, NULL};
   assert_int_equal(art_run_add_sink(run, &late), ART_ESTATE); /* it would miss events */
   assert_int_equal(closed, 2);
   art_run_free(run);

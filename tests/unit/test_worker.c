@@ -17,9 +17,11 @@
 #define CALL(tool) "{\"type\":\"tool\",\"name\":\"" tool "\",\"input\":{}}"
 #define ALLOW_SLOW "\"policy\":{\"rules\":[{\"when\":{\"tool\":\"slow\"},\"effect\":\"allow\"}]},"
 
-/* A spec whose `log` tool appends its run id to calls.log (and answers {}). */
+/* A spec whose `log` tool appends its run id to calls.log (and answers {});
+ * the log starts empty. */
 static const char *logging_spec(void) {
   char text[1024];
+  unlink(tu_path("calls.log"));
   snprintf(text, sizeof text,
            "{\"goal\":\"g\",\"tools\":[{\"name\":\"log\",\"side_effect\":\"read\","
            "\"command\":[\"/bin/sh\",\"-c\",\"echo $AGENTRT_RUN_ID >> %s; echo {}\"]}],"
@@ -282,7 +284,7 @@ static void a_broken_run_stops_no_worker(const char *store,
     assert_status(store, id, "finished");
   }
   assert_int_equal(cli(NULL, store, (const char *[]){"worker", "--drain", NULL}), 0);
-  assert_status(store, "q000", "queued"); /* not started, held by the first worker's lease */
+  assert_status(store, "q000", "running"); /* taken, not started: held until the lease runs out */
 }
 
 static void sqlite_exec(const char *store, const char *sql) {
@@ -294,48 +296,20 @@ static void sqlite_exec(const char *store, const char *sql) {
 
 /* ---- on SQLite and on PostgreSQL -------------------------------------------------- */
 
-static int store_count;
-
-static const char *sqlite_store(void) {
-  static char path[64];
-  snprintf(path, sizeof path, "queue-%d.db", store_count++);
-  unlink(tu_path("calls.log"));
-  return path;
-}
-
-static const char *postgres_store(void) {
-  static char url[512];
-  char db[32];
-  snprintf(db, sizeof db, "queue_%d", store_count++);
-  snprintf(url, sizeof url, "%s", tu_pg_database(db));
-  unlink(tu_path("calls.log"));
-  return url;
-}
-
-#define ON_BOTH(name)                                                                              \
-  static void name##_sqlite(void **state) {                                                        \
-    (void)state;                                                                                   \
-    name(sqlite_store());                                                                          \
-  }                                                                                                \
-  static void name##_postgres(void **state) {                                                      \
-    (void)state;                                                                                   \
-    name(postgres_store());                                                                        \
-  }
-
-ON_BOTH(submit_stores_a_queued_run)
-ON_BOTH(a_worker_drains_the_queue)
-ON_BOTH(two_workers_share_the_queue)
-ON_BOTH(a_paused_run_waits_for_its_approval)
-ON_BOTH(a_dead_workers_run_is_taken_over)
+TU_ON_BOTH(submit_stores_a_queued_run, "queue")
+TU_ON_BOTH(a_worker_drains_the_queue, "queue")
+TU_ON_BOTH(two_workers_share_the_queue, "queue")
+TU_ON_BOTH(a_paused_run_waits_for_its_approval, "queue")
+TU_ON_BOTH(a_dead_workers_run_is_taken_over, "queue")
 
 static void a_broken_run_stops_no_worker_sqlite(void **state) {
   (void)state;
-  a_broken_run_stops_no_worker(sqlite_store(), sqlite_exec, "runs");
+  a_broken_run_stops_no_worker(tu_new_sqlite_store("queue"), sqlite_exec, "runs");
 }
 
 static void a_broken_run_stops_no_worker_postgres(void **state) {
   (void)state;
-  a_broken_run_stops_no_worker(postgres_store(), tu_pg_exec, "agentrt.runs");
+  a_broken_run_stops_no_worker(tu_new_postgres_store("queue"), tu_pg_exec, "agentrt.runs");
 }
 
 static int start_postgres(void **state) {

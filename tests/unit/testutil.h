@@ -83,8 +83,29 @@ void tu_pg_stop(void);
  * to it is cut, as a crash cuts them) and start it again; returns once it
  * accepts connections. */
 void tu_pg_restart(void);
+/* tu_pg_start, with every commit acknowledged only once it is in the WAL
+ * (the server's default acknowledges first, and a tu_pg_restart would lose
+ * what it acknowledged): for the tests that crash it. */
+void tu_pg_start_crash_safe(void);
 /* A new empty database `name` on that server (starting it); its URL. */
 const char *tu_pg_database(const char *name);
+
+/* Stores for tests that run on both backends: each call names a new one, a
+ * SQLite file `prefix-N.db` in tu_tmpdir(), or the URL of a new database
+ * `prefix_N` (a static buffer: copy it to keep it past the next call). */
+const char *tu_new_sqlite_store(const char *prefix);
+const char *tu_new_postgres_store(const char *prefix);
+/* name##_sqlite and name##_postgres, cmocka tests calling name(store) with a
+ * new store of each kind named `prefix`. */
+#define TU_ON_BOTH(name, prefix)                                                                   \
+  static void name##_sqlite(void **state) {                                                        \
+    (void)state;                                                                                   \
+    name(tu_new_sqlite_store(prefix));                                                             \
+  }                                                                                                \
+  static void name##_postgres(void **state) {                                                      \
+    (void)state;                                                                                   \
+    name(tu_new_postgres_store(prefix));                                                           \
+  }
 /* The URL of database `db` on that server as the superuser (a static
  * rotating buffer). */
 const char *tu_pg_url(const char *db);

@@ -74,3 +74,23 @@ const char *tu_pg_database(const char *name) {
   tu_pg_exec(tu_pg_start(), sql);
   return tu_pg_url(name);
 }
+
+void tu_pg_start_crash_safe(void) {
+  tu_pg_exec(tu_pg_start(), "ALTER ROLE postgres SET synchronous_commit = on");
+}
+
+static int stores_made;
+
+const char *tu_new_sqlite_store(const char *prefix) {
+  static char path[96];
+  snprintf(path, sizeof path, "%s-%d.db", prefix, stores_made++);
+  return path;
+}
+
+const char *tu_new_postgres_store(const char *prefix) {
+  static char url[512];
+  char db[64];
+  snprintf(db, sizeof db, "%s_%d", prefix, stores_made++);
+  snprintf(url, sizeof url, "%s", tu_pg_database(db));
+  return url;
+}
