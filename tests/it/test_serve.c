@@ -286,21 +286,21 @@ static void setup_service(void) {
 static void tokens_new_prints_a_token_once_and_keeps_its_hash(void **state) {
   (void)state;
   setup_service();
-  char *t = token("alice", "acme", "submitter");
+  char *t = token("intake", "acme", "submitter");
   assert_int_equal(strlen(t), 68);
   char *file = tu_read(srv.tokens);
   assert_null(strstr(file, t));
-  assert_contains(file, "\"name\": \"alice\"");
+  assert_contains(file, "\"name\": \"intake\"");
   assert_contains(file, "\"sha256\"");
   free(file);
   struct stat st;
   assert_int_equal(stat(srv.tokens, &st), 0);
   assert_int_equal(st.st_mode & 077, 0); /* its owner's only */
   char *err = NULL;
-  assert_int_equal(tu_cli(NULL, &err, "tokens", "new", "alice", "--tenant", "acme", "--role",
+  assert_int_equal(tu_cli(NULL, &err, "tokens", "new", "intake", "--tenant", "acme", "--role",
                           "reviewer", "--tokens", srv.tokens, NULL),
                    2);
-  assert_contains(err, "alice already");
+  assert_contains(err, "intake already");
   free(err);
   err = NULL;
   assert_int_equal(tu_cli(NULL, &err, "tokens", "new", "bob", "--tenant", "acme", "--role", "boss",
@@ -314,7 +314,7 @@ static void tokens_new_prints_a_token_once_and_keeps_its_hash(void **state) {
 static void health_routes_and_401s(void **state) {
   (void)state;
   setup_service();
-  char *t = token("alice", "acme", "submitter");
+  char *t = token("intake", "acme", "submitter");
   start_service();
   json_t *j = expect(http("GET", "/healthz", NULL, NULL), 200);
   assert_string_equal(json_string_value(json_object_get(j, "status")), "ok");
@@ -363,7 +363,7 @@ static void assert_events_are_the_trace(const char *tok, const char *run_id) {
 static void submit_list_show_and_events(void **state) {
   (void)state;
   setup_service();
-  char *t = token("alice", "acme", "submitter");
+  char *t = token("intake", "acme", "submitter");
   start_service();
   char *id = submit(t, "lookup");
   assert_run(t, id, "queued", NULL);
@@ -394,7 +394,7 @@ static void submit_list_show_and_events(void **state) {
   free(id);
   id = submit(t, "routed");
   work();
-  assert_run(t, id, "finished", "success"); /* alice's now, and the route's rule allowed it */
+  assert_run(t, id, "finished", "success"); /* intake's now, and the route's rule allowed it */
   free(id);
   stop_service();
   free(t);
@@ -434,7 +434,7 @@ static int all_pages(const char *tok, const char *query, char ids[][64], int max
 static void pagination_is_stable(void **state) {
   (void)state;
   setup_service();
-  char *t = token("alice", "acme", "submitter");
+  char *t = token("intake", "acme", "submitter");
   start_service();
   char *made[7];
   for (int i = 0; i < 7; i++) made[i] = submit(t, "answer");
@@ -470,8 +470,8 @@ static char *paused_send(const char *tok) {
 static void approvals_by_reviewers_only(void **state) {
   (void)state;
   setup_service();
-  char *sub = token("alice", "acme", "submitter"), *rev = token("rita", "acme", "reviewer"),
-       *op = token("otto", "acme", "operator");
+  char *sub = token("intake", "acme", "submitter"), *rev = token("lead", "acme", "reviewer"),
+       *op = token("oncall", "acme", "operator");
   start_service();
   char *id = paused_send(sub);
   json_t *waiting = expect(http("GET", "/v1/approvals?state=pending", rev, NULL), 200);
@@ -481,7 +481,7 @@ static void approvals_by_reviewers_only(void **state) {
   assert_string_equal(json_string_value(json_object_get(one, "tool")), "send_message");
   assert_string_equal(json_string_value(json_object_get(json_object_get(one, "input"), "to")),
                       "a@example.com");
-  assert_string_equal(json_string_value(json_object_get(one, "requested_by")), "alice");
+  assert_string_equal(json_string_value(json_object_get(one, "requested_by")), "intake");
   json_decref(waiting);
   expect_error(http("GET", "/v1/approvals?state=done", rev, NULL), 400, "bad_request");
   char *action = pending_action(sub, id), body[512];
@@ -498,7 +498,7 @@ static void approvals_by_reviewers_only(void **state) {
   expect_error(decide(rev, id, "approve", body), 409, "state");
   json_t *run = get_run(sub, id);
   const json_t *approval = json_array_get(json_object_get(run, "approvals"), 0);
-  assert_string_equal(json_string_value(json_object_get(approval, "reviewer")), "rita");
+  assert_string_equal(json_string_value(json_object_get(approval, "reviewer")), "lead");
   json_decref(run);
   work();
   assert_run(sub, id, "finished", "success");
@@ -521,7 +521,7 @@ static void approvals_by_reviewers_only(void **state) {
 static void a_reviewer_cannot_approve_its_own_run(void **state) {
   (void)state;
   setup_service();
-  char *rev = token("rita", "acme", "reviewer"), *other = token("rob", "acme", "reviewer");
+  char *rev = token("lead", "acme", "reviewer"), *other = token("lead-2", "acme", "reviewer");
   start_service();
   char *id = paused_send(rev), *action = pending_action(rev, id), body[256];
   snprintf(body, sizeof body, "{\"action_id\":\"%s\"}", action);
@@ -537,8 +537,8 @@ static void a_reviewer_cannot_approve_its_own_run(void **state) {
 static void tenants_see_their_own_runs_only(void **state) {
   (void)state;
   setup_service();
-  char *a = token("alice", "acme", "submitter"), *b_rev = token("bea", "globex", "reviewer"),
-       *b_op = token("bo", "globex", "operator");
+  char *a = token("intake", "acme", "submitter"), *b_rev = token("globex-lead", "globex", "reviewer"),
+       *b_op = token("globex-oncall", "globex", "operator");
   start_service();
   char *id = paused_send(a), *action = pending_action(a, id), path[256], body[256];
   snprintf(path, sizeof path, "/v1/runs/%s", id);
@@ -567,8 +567,8 @@ static void tenants_see_their_own_runs_only(void **state) {
 static void answers_cancels_and_resolves(void **state) {
   (void)state;
   setup_service();
-  char *a = token("alice", "acme", "submitter"), *a2 = token("al", "acme", "submitter"),
-       *op = token("otto", "acme", "operator");
+  char *a = token("intake", "acme", "submitter"), *a2 = token("intake-2", "acme", "submitter"),
+       *op = token("oncall", "acme", "operator");
   start_service();
   char *id = submit(a, "ask");
   work();
@@ -608,7 +608,7 @@ static void answers_cancels_and_resolves(void **state) {
 static void bad_input_changes_nothing(void **state) {
   (void)state;
   setup_service();
-  char *a = token("alice", "acme", "submitter"), *root = token("root", "acme", "admin");
+  char *a = token("intake", "acme", "submitter"), *root = token("admin", "acme", "admin");
   start_service();
   size_t big = 2 * 1024 * 1024;
   char *huge = malloc(big);
@@ -661,7 +661,7 @@ static bool file_has(const char *path, const char *needle) {
 static void tokens_never_reach_the_store_the_trace_or_the_log(void **state) {
   (void)state;
   setup_service();
-  char *a = token("alice", "acme", "submitter"), *rev = token("rita", "acme", "reviewer");
+  char *a = token("intake", "acme", "submitter"), *rev = token("lead", "acme", "reviewer");
   start_service();
   char *id = paused_send(a), *action = pending_action(rev, id), body[256], path[256], *trace = NULL;
   snprintf(body, sizeof body, "{\"action_id\":\"%s\",\"reason\":\"%s\"}", action, a);
@@ -672,7 +672,7 @@ static void tokens_never_reach_the_store_the_trace_or_the_log(void **state) {
   stop_service();
   assert_int_equal(tu_cli(&trace, NULL, "runs", "trace", id, "--jsonl", "--store", srv.store, NULL),
                    0);
-  assert_contains(trace, "rita");
+  assert_contains(trace, "lead");
   const char *tokens[] = {rev, NULL};
   for (int i = 0; tokens[i]; i++) {
     char wal[600];
@@ -683,7 +683,7 @@ static void tokens_never_reach_the_store_the_trace_or_the_log(void **state) {
     assert_false(file_has(tu_path("serve.log"), tokens[i]));
     assert_false(file_has(srv.tokens, tokens[i]));
   }
-  assert_true(file_has(tu_path("serve.log"), "POST /v1/runs 201 alice"));
+  assert_true(file_has(tu_path("serve.log"), "POST /v1/runs 201 intake"));
   free(trace);
   free(id), free(action);
   free(a), free(rev);
@@ -692,7 +692,7 @@ static void tokens_never_reach_the_store_the_trace_or_the_log(void **state) {
 static void a_run_survives_a_restart_of_the_service(void **state) {
   (void)state;
   setup_service();
-  char *a = token("alice", "acme", "submitter");
+  char *a = token("intake", "acme", "submitter");
   start_service();
   char *id = submit(a, "lookup");
   stop_service();
@@ -708,7 +708,7 @@ static void a_run_survives_a_restart_of_the_service(void **state) {
 static void metrics_count_the_tenants_runs(void **state) {
   (void)state;
   setup_service();
-  char *a = token("alice", "acme", "submitter"), *op = token("otto", "acme", "operator");
+  char *a = token("intake", "acme", "submitter"), *op = token("oncall", "acme", "operator");
   start_service();
   free(submit(a, "lookup"));
   free(paused_send(a)); /* drives the lookup run too */
@@ -759,7 +759,7 @@ static void a_thousand_connections_at_once(void **state) {
   (void)state;
   enum { N = 1000 };
   setup_service();
-  char *a = token("alice", "acme", "submitter"), request[256];
+  char *a = token("intake", "acme", "submitter"), request[256];
   start_service();
   free(submit(a, "answer"));
   static int fds[N];
@@ -824,7 +824,7 @@ static void clients_that_stop_reading_hold_little(void **state) {
       "\"big\",\"input\":{},\"repeat\":%d}," ANSWER "]}}",
       RESULTS);
   write_spec("big", text);
-  char *a = token("alice", "acme", "submitter"), *op = token("otto", "acme", "operator");
+  char *a = token("intake", "acme", "submitter"), *op = token("oncall", "acme", "operator");
   start_service();
   char *id = submit(a, "big"), request[512];
   work(); /* 40 results of 200 KB: 8 MB of events */
@@ -859,7 +859,7 @@ static void clients_that_stop_reading_hold_little(void **state) {
 static void the_service_stops_with_streams_open(void **state) {
   (void)state;
   setup_service();
-  char *a = token("alice", "acme", "submitter"), request[512], buf[8192] = "";
+  char *a = token("intake", "acme", "submitter"), request[512], buf[8192] = "";
   start_service();
   char *id = paused_send(a);
   snprintf(request, sizeof request,
@@ -905,7 +905,7 @@ static void approve(const char *tok, const char *run_id, const char *action) {
 static void the_services_worker_drives_its_runs(void **state) {
   (void)state;
   setup_service();
-  char *a = token("alice", "acme", "submitter"), *rev = token("rita", "acme", "reviewer");
+  char *a = token("intake", "acme", "submitter"), *rev = token("lead", "acme", "reviewer");
   unlink(tu_path("outbox.jsonl"));
   start_service_with(true);
   char *looked = submit(a, "lookup"), *sent = submit(a, "send");
@@ -932,7 +932,7 @@ static void the_services_worker_drives_its_runs(void **state) {
 static void the_services_worker_is_poked(void **state) {
   (void)state;
   setup_service();
-  char *a = token("alice", "acme", "submitter"), *rev = token("rita", "acme", "reviewer");
+  char *a = token("intake", "acme", "submitter"), *rev = token("lead", "acme", "reviewer");
   start_service_polling(true, "1h");
   usleep(100000); /* past the worker's first look, which finds nothing */
   char *sent = submit(a, "send");
@@ -982,7 +982,7 @@ static int drive_console(const char *const args[4], json_t **report) {
 static void the_console_in_headless_chromium(void **state) {
   (void)state;
   setup_service();
-  char *a = token("alice", "acme", "submitter"), *rev = token("rita", "acme", "reviewer");
+  char *a = token("intake", "acme", "submitter"), *rev = token("lead", "acme", "reviewer");
   unlink(tu_path("outbox.jsonl"));
   start_service_with(true);
   char *sent = submit(a, "hostile");
@@ -1103,7 +1103,7 @@ static void follow(const char *tok, const char *run_id, unsigned last_id, sse *s
  * came once, in order. */
 static void events_resume_from_last_event_id(bool embedded_worker) {
   setup_service();
-  char *t = token("alice", "acme", "submitter");
+  char *t = token("intake", "acme", "submitter");
   start_service_with(embedded_worker);
   unlink(tu_path("go"));
   char *id = submit(t, "wait");
@@ -1221,8 +1221,8 @@ static void protocol_search(const char *tok, const char *body, size_t want) {
 static void agent_protocol_runs(void **state) {
   (void)state;
   setup_service();
-  char *a = token("alice", "acme", "submitter"), *rev = token("rita", "acme", "reviewer"),
-       *o = token("olga", "globex", "admin");
+  char *a = token("intake", "acme", "submitter"), *rev = token("lead", "acme", "reviewer"),
+       *o = token("globex-admin", "globex", "admin");
   start_service_with(true);
   char *sent = protocol_create(a, "send");
   json_t *waited = protocol_get(a, sent, "/wait"); /* it pauses for approval */
@@ -1293,7 +1293,7 @@ static void agent_protocol_runs(void **state) {
 static void agent_protocol_wait_and_stream_a_run_still_going(void **state) {
   (void)state;
   setup_service();
-  char *a = token("alice", "acme", "submitter"), *op = token("otto", "acme", "operator");
+  char *a = token("intake", "acme", "submitter"), *op = token("oncall", "acme", "operator");
   unlink(tu_path("go"));
   start_service_with(true);
   char *id = protocol_create(a, "wait");
