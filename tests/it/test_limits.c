@@ -271,17 +271,11 @@ static void four_workers_hold_two_runs_at_once(void **state) {
   if (most > LIMIT) fail_msg("%d runs of the queue were driven at once (limit %d)", most, LIMIT);
 }
 
-static int start_postgres(void **state) {
-  (void)state;
-  tu_pg_start();
-  return 0;
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(queue_and_tenant_limits_are_set_and_listed),
       cmocka_unit_test(runs_list_shows_the_heartbeat),
       cmocka_unit_test(four_workers_hold_two_runs_at_once),
   };
-  return cmocka_run_group_tests(tests, start_postgres, NULL);
+  return cmocka_run_group_tests(tests, tu_pg_setup, NULL);
 }

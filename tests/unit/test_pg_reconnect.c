@@ -231,17 +231,6 @@ static void events_held_back_across_a_restart_are_said(void **state) {
   art_store_close(a);
 }
 
-/* A restart here is a crash (immediate): what a commit acknowledged must be
- * in the WAL the server wrote, not only in its memory, to survive it.  The
- * throwaway server does not sync (fsync=off: the files outlive a process)
- * and acknowledges commits before it writes them (synchronous_commit=off on
- * its command line, which the role's setting overrides). */
-static int start_postgres(void **state) {
-  (void)state;
-  tu_pg_start_crash_safe();
-  return 0;
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(a_restarted_server_is_connected_to_again),
@@ -249,5 +238,5 @@ int main(void) {
       cmocka_unit_test(a_commit_cut_off_is_said_to_every_run_of_its_group),
       cmocka_unit_test(events_held_back_across_a_restart_are_said),
   };
-  return cmocka_run_group_tests(tests, start_postgres, NULL);
+  return cmocka_run_group_tests(tests, tu_pg_setup_crash_safe, NULL);
 }

@@ -391,12 +391,6 @@ static void a_worker_outlives_a_database_restart(void **state) {
   art_store_close(s);
 }
 
-static int start_postgres(void **state) {
-  (void)state;
-  tu_pg_start_crash_safe(); /* a_worker_outlives_a_database_restart crashes it */
-  return 0;
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(concurrency_bounds_the_runs_at_once_sqlite),
@@ -411,5 +405,5 @@ int main(void) {
       cmocka_unit_test(a_thousand_runs_over_two_then_four_workers_postgres),
       cmocka_unit_test(a_worker_outlives_a_database_restart),
   };
-  return cmocka_run_group_tests(tests, start_postgres, NULL);
+  return cmocka_run_group_tests(tests, tu_pg_setup_crash_safe, NULL);
 }

@@ -312,12 +312,6 @@ static void a_broken_run_stops_no_worker_postgres(void **state) {
   a_broken_run_stops_no_worker(tu_new_postgres_store("queue"), tu_pg_exec, "agentrt.runs");
 }
 
-static int start_postgres(void **state) {
-  (void)state;
-  tu_pg_start();
-  return 0;
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(submit_stores_a_queued_run_sqlite),
@@ -334,5 +328,5 @@ int main(void) {
       cmocka_unit_test(a_broken_run_stops_no_worker_postgres),
       cmocka_unit_test(an_approval_wakes_a_waiting_worker),
   };
-  return cmocka_run_group_tests(tests, start_postgres, NULL);
+  return cmocka_run_group_tests(tests, tu_pg_setup, NULL);
 }

@@ -83,10 +83,12 @@ void tu_pg_stop(void);
  * to it is cut, as a crash cuts them) and start it again; returns once it
  * accepts connections. */
 void tu_pg_restart(void);
-/* tu_pg_start, with every commit acknowledged only once it is in the WAL
- * (the server's default acknowledges first, and a tu_pg_restart would lose
- * what it acknowledged): for the tests that crash it. */
-void tu_pg_start_crash_safe(void);
+/* cmocka group setups: tu_pg_start; and tu_pg_start with every commit
+ * acknowledged only once it is in the WAL (the server's default acknowledges
+ * first, and a tu_pg_restart would lose what it acknowledged), for the tests
+ * that crash it. */
+int tu_pg_setup(void **state);
+int tu_pg_setup_crash_safe(void **state);
 /* A new empty database `name` on that server (starting it); its URL. */
 const char *tu_pg_database(const char *name);
 

@@ -75,8 +75,21 @@ const char *tu_pg_database(const char *name) {
   return tu_pg_url(name);
 }
 
-void tu_pg_start_crash_safe(void) {
+int tu_pg_setup(void **state) {
+  (void)state;
+  tu_pg_start();
+  return 0;
+}
+
+/* A restart is a crash (immediate): what a commit acknowledged must be in
+ * the WAL the server wrote, not only in its memory, to survive it.  The
+ * throwaway server does not sync (fsync=off: the files outlive a process)
+ * and acknowledges commits before it writes them (synchronous_commit=off on
+ * its command line, which the role's setting overrides). */
+int tu_pg_setup_crash_safe(void **state) {
+  (void)state;
   tu_pg_exec(tu_pg_start(), "ALTER ROLE postgres SET synchronous_commit = on");
+  return 0;
 }
 
 static int stores_made;
