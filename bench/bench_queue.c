@@ -133,8 +133,10 @@ static double one_takeover(art_store *store, const char *url, const char *dir, i
   snprintf(id, sizeof id, "t%d-00000", i);
   const char *flags[] = {"--lease", "2s", "--poll", "100ms", NULL};
   pid_t first = start_worker(url, flags);
-  while (access(marker, F_OK) != 0) usleep(1000); /* its call is in flight */
-  usleep(10000);                                   /* and the marker written */
+  /* Until its call is in flight, and the marker written. */
+  for (double t0 = now_s(); access(marker, F_OK) != 0; usleep(1000))
+    if (now_s() - t0 > 30) die("take-over", "the first worker never started its call");
+  usleep(10000);
   uint32_t events = events_of(store, id);
   kill(first, SIGKILL);
   double t0 = now_s();
